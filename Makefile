@@ -1,0 +1,33 @@
+# wangge — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_URL ?= $(WANGGE_TEST_PG_URL)
+
+.PHONY: demo test install lint bench clean
+
+$(BIN)/wangge: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BIN)/wangge
+
+install: $(BIN)/wangge
+
+demo: install  ## build the demo district (SQLite, var/wangge.db) and serve http://127.0.0.1:8000
+	$(BIN)/wangge demo --host 127.0.0.1 --port 8000
+
+test: install  ## the whole suite; PostgreSQL+PostGIS tests run when WANGGE_TEST_PG_URL is set
+	$(BIN)/ruff check src tests bench
+	WANGGE_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
+	$(BIN)/python bench/bench_locate.py
+	$(BIN)/python bench/bench_partition.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,232 @@
+"""The `wangge` command: database, server, demo, divisions, grids and point lookup."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from wangge.config import Settings
+from wangge.db import make_engine, session_factory, unit_of_work
+from wangge.errors import DomainError
+
+app = typer.Typer(help="wangge 网格化服务管理信息平台 command line.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+division_app = typer.Typer(help="Administrative divisions 行政区划.", no_args_is_help=True)
+grid_app = typer.Typer(help="Grids and their versions 网格.", no_args_is_help=True)
+points_app = typer.Typer(help="Point layers kept in their grids 点图层.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(division_app, name="division")
+app.add_typer(grid_app, name="grid")
+app.add_typer(points_app, name="points")
+
+console = Console(stderr=True)
+out = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+DbOption = Annotated[
+    str | None, typer.Option("--database-url", envvar="WANGGE_DATABASE_URL", help="SQLAlchemy URL")
+]
+CrsOption = Annotated[
+    str | None, typer.Option(help="Input CRS when the file has none: EPSG:4490, EPSG:4326, GCJ02, BD09")
+]
+EncodingOption = Annotated[str | None, typer.Option(help="DBF encoding (GBK, UTF-8); default: detect")]
+
+
+def settings_for(database_url: str | None) -> Settings:
+    """Return settings, with the database URL from the option when given."""
+    return Settings(database_url=database_url) if database_url else Settings()
+
+
+def friendly(fn: F) -> F:
+    """Print domain errors as a clear bilingual message and exit non-zero."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            console.print(f"[bold red]错误[/] {exc.message_zh}")
+            console.print(f"[red]Error[/] {exc.message_en}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def session_scope(settings: Settings, *, migrate: bool = True) -> Iterator[Session]:
+    """One transaction for one command; the schema is upgraded first."""
+    _ensure_parent_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        from wangge.dbadmin import upgrade
+
+        upgrade(engine)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _ensure_parent_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def progress_bar() -> Progress:
+    """A progress bar for long operations."""
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )
+
+
+# --- database -------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(database_url: DbOption = None) -> None:
+    """Create or upgrade the schema to the newest revision."""
+    from wangge.dbadmin import current_revision, upgrade
+
+    settings = settings_for(database_url)
+    _ensure_parent_dir(settings.database_url)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    out.print(f"schema at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current(database_url: DbOption = None) -> None:
+    """Print the schema revision and whether it is the newest."""
+    from wangge.dbadmin import current_revision, head_revision
+
+    engine = make_engine(settings_for(database_url).database_url)
+    cur, head = current_revision(engine), head_revision(engine)
+    out.print(f"current {cur} / head {head}" + ("" if cur == head else "  (run `wangge db upgrade`)"))
+    if cur != head:
+        raise typer.Exit(1)
+
+
+# --- server and demo ------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = typer.Option(1, help="worker processes (use several on PostgreSQL)"),
+    database_url: DbOption = None,
+) -> None:
+    """Start the web server on an existing database."""
+    import os
+
+    import uvicorn
+
+    settings = settings_for(database_url)
+    os.environ["WANGGE_DATABASE_URL"] = settings.database_url
+    uvicorn.run("wangge.main:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+@friendly
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    reset: bool = typer.Option(False, help="rebuild the demo database"),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="start the server after"),
+    database_url: DbOption = None,
+) -> None:
+    """Build the demo district (once) and start the server."""
+    from wangge.demo import build_demo, demo_exists
+
+    settings = settings_for(database_url)
+    if settings.is_sqlite and reset:
+        Path(settings.database_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    with session_scope(settings) as session:
+        if not demo_exists(session):
+            with progress_bar() as bar:
+                task = bar.add_task("构建演示区 building demo district", total=None)
+                summary = build_demo(session, settings, progress=lambda n: bar.advance(task, n))
+            out.print(summary)
+    out.print(f"\n[bold green]wangge 已启动[/] 打开 http://{host}:{port}/docs （接口文档 API docs）")
+    out.print("登录 Login: 本地运行不需要登录，所有请求以本机操作员身份执行（账号功能见 issue 5）。")
+    if serve_after:
+        serve(host=host, port=port, workers=1, database_url=settings.database_url)
+
+
+# --- divisions ------------------------------------------------------------------------
+
+
+@division_app.command("import")
+@friendly
+def division_import(
+    file: Path,
+    crs: CrsOption = None,
+    encoding: EncodingOption = None,
+    database_url: DbOption = None,
+) -> None:
+    """Load divisions (code, name[, parent]) from GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX."""
+    from wangge.grids.importing import import_divisions
+
+    with session_scope(settings_for(database_url)) as session:
+        n = import_divisions(session, file, crs=crs, encoding=encoding)
+    out.print(f"已导入 {n} 个区划 / imported {n} divisions")
+
+
+@division_app.command("list")
+@friendly
+def division_list(
+    parent: str | None = None, level: str | None = None, database_url: DbOption = None
+) -> None:
+    """List divisions."""
+    from wangge.divisions.service import list_divisions
+
+    with session_scope(settings_for(database_url)) as session:
+        table = Table("code", "level", "name", "area km²")
+        for d in list_divisions(session, parent=parent, level=level):
+            table.add_row(d.code, d.level, d.name, f"{(d.area_m2 or 0) / 1e6:.3f}")
+        out.print(table)
+
+
+# --- points ---------------------------------------------------------------------------
+
+
+@points_app.command("import")
+@friendly
+def points_import(
+    file: Path,
+    county: str = typer.Option(..., help="county code"),
+    layer: str = typer.Option(..., help="layer name, e.g. 部件 or cameras"),
+    crs: CrsOption = None,
+    encoding: EncodingOption = None,
+    database_url: DbOption = None,
+) -> None:
+    """Import a point layer and assign every point to its grids (kept across re-divisions)."""
+    from wangge.grids.importing import import_points
+
+    with session_scope(settings_for(database_url)) as session:
+        n = import_points(session, file, county=county, layer=layer, crs=crs, encoding=encoding)
+    out.print(f"已导入 {n} 个点 / imported {n} points")
+
+
+def main() -> None:
+    """Entry point used by `python -m wangge`."""
+    app(prog_name="wangge")
+
+
+from wangge import cli_grid  # noqa: E402,F401  (registers the grid subcommands)
+
+if __name__ == "__main__":
+    sys.exit(main())  # type: ignore[func-returns-value]

@@ -1,0 +1,134 @@
+"""Division use cases: load, list, read a subtree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.common.geo import areas_m2
+from wangge.common.shapes import as_multipolygon, require_valid
+from wangge.common.spatial import bbox_columns
+from wangge.divisions.codes import LEVEL_ZH, parent_of, parse_division_code
+from wangge.divisions.models import Division
+from wangge.errors import NotFound, ValidationFailed
+
+
+@dataclass
+class DivisionIn:
+    code: str
+    name: str
+    geom: BaseGeometry | None = None
+    parent_code: str | None = None
+
+
+def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Division]:
+    """Insert or update divisions, all or nothing; parents may come in the same batch."""
+    parsed = []
+    batch: dict[str, DivisionIn] = {}
+    for row in rows:
+        if not row.name or not str(row.name).strip():
+            raise ValidationFailed(
+                f"区划 {row.code} 缺少名称", f"division {row.code} has no name", field="name"
+            )
+        parent = row.parent_code or parent_of(parse_division_code(row.code).code)
+        p = parse_division_code(row.code, parent)
+        if p.code in batch:
+            raise ValidationFailed(
+                f"区划编码 {p.code} 重复", f"division code {p.code} appears twice", field="code"
+            )
+        if row.geom is not None:
+            require_valid(row.geom, f"区划 {p.code}", f"division {p.code}")
+        batch[p.code] = row
+        parsed.append((p, parent))
+    existing = _existing_codes(session, {parent for _, parent in parsed if parent})
+    for p, parent in parsed:
+        if parent and parent not in batch and parent not in existing:
+            raise ValidationFailed(
+                f"区划 {p.code} 的上级区划 {parent} 不存在，请先导入上级",
+                f"the parent {parent} of division {p.code} does not exist; load it first",
+                code="parent_missing",
+                field="parent_code",
+            )
+    geoms = [as_multipolygon(batch[p.code].geom) if batch[p.code].geom else None for p, _ in parsed]
+    present = [g for g in geoms if g is not None]
+    area_of = dict(zip(map(id, present), areas_m2(present), strict=True)) if present else {}
+    out = []
+    # Parents first, so foreign keys hold inside the one transaction.
+    order = sorted(range(len(parsed)), key=lambda i: len(parsed[i][0].code))
+    for i in order:
+        p, parent = parsed[i]
+        geom = geoms[i]
+        values = {
+            "level": p.level,
+            "name": batch[p.code].name.strip(),
+            "parent_code": parent,
+            "county_code": p.code[:6],
+            "geom": geom,
+            "area_m2": float(area_of[id(geom)]) if geom is not None else None,
+            **bbox_columns(geom),
+        }
+        obj = session.get(Division, p.code)
+        if obj is None:
+            obj = Division(code=p.code, **values)
+            session.add(obj)
+        else:
+            for k, v in values.items():
+                setattr(obj, k, v)
+        out.append(obj)
+        session.flush()
+    return out
+
+
+def _existing_codes(session: Session, codes: Iterable[str]) -> set[str]:
+    codes = list(codes)
+    if not codes:
+        return set()
+    return set(session.scalars(select(Division.code).where(Division.code.in_(codes))))
+
+
+def get_division(session: Session, code: str) -> Division:
+    """Return one division or raise NotFound."""
+    obj = session.get(Division, code)
+    if obj is None:
+        raise NotFound(f"区划 {code} 不存在", f"division {code} does not exist")
+    return obj
+
+
+def list_divisions(
+    session: Session,
+    *,
+    parent: str | None = None,
+    level: str | None = None,
+    county_codes: Iterable[str] | None = None,
+) -> list[Division]:
+    """List divisions filtered by parent, level and the caller's counties."""
+    q = select(Division).order_by(Division.code)
+    if parent is not None:
+        q = q.where(Division.parent_code == parent)
+    if level is not None:
+        if level not in LEVEL_ZH:
+            raise ValidationFailed(
+                f"区划级别 {level} 无效，应为 county/street/community",
+                f"level {level} is invalid; use county, street or community",
+                field="level",
+            )
+        q = q.where(Division.level == level)
+    if county_codes is not None:
+        q = q.where(Division.county_code.in_(list(county_codes)))
+    return list(session.scalars(q))
+
+
+def subtree(session: Session, code: str) -> list[Division]:
+    """Return a division and everything below it (codes share the prefix)."""
+    root = get_division(session, code)
+    q = select(Division).where(Division.code.startswith(root.code)).order_by(Division.code)
+    return list(session.scalars(q))
+
+
+def communities_of(session: Session, code: str) -> list[Division]:
+    """Return the communities at or below a division."""
+    return [d for d in subtree(session, code) if d.level == "community"]

@@ -1,0 +1,57 @@
+"""Generating unit grids (万米单元网格) for a county into a new draft version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.divisions.models import Division
+from wangge.errors import ValidationFailed
+from wangge.grids.geometry import generate_unit_grids
+from wangge.grids.models import GridVersion
+from wangge.grids.service import GridIn, add_grids, new_version
+
+
+def generate_unit_version(
+    session: Session,
+    county: str,
+    *,
+    width: int,
+    cell_area_m2: float = 10_000.0,
+    lines: Sequence[BaseGeometry] = (),
+    communities: Sequence[str] | None = None,
+    name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> GridVersion:
+    """Cut each community into cells of `cell_area_m2`, along `lines`, coded in order."""
+    q = select(Division).where(Division.county_code == county, Division.level == "community")
+    if communities:
+        q = q.where(Division.code.in_(list(communities)))
+    selected = list(session.scalars(q.order_by(Division.code)))
+    if not selected:
+        raise ValidationFailed(
+            f"区县 {county} 下没有可生成网格的社区", f"county {county} has no communities to grid",
+            code="no_communities",
+        )
+    missing = [d.code for d in selected if d.geom is None]
+    if missing:
+        raise ValidationFailed(
+            f"社区 {', '.join(missing[:5])} 没有边界，无法生成网格",
+            f"communities {', '.join(missing[:5])} have no boundary",
+            code="no_boundary",
+        )
+    version = new_version(
+        session, county, "unit", name or f"单元网格 {cell_area_m2:.0f} 平方米", note="generated"
+    )
+    rows: list[GridIn] = []
+    for community in selected:
+        assert community.geom is not None
+        cells = generate_unit_grids(community.geom, cell_area_m2=cell_area_m2, lines=list(lines))
+        rows.extend(GridIn(kind="unit", geom=c, community_code=community.code) for c in cells)
+        if progress:
+            progress(1)
+    add_grids(session, version, rows, width=width)
+    return version

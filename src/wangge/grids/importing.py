@@ -1,0 +1,218 @@
+"""File imports of divisions, grids and point layers; all or nothing, errors name the feature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.common.gisio import Feature, read_features
+from wangge.divisions.service import DivisionIn, load_divisions
+from wangge.errors import DomainError, ImportFailed
+from wangge.grids.locating import locate_many
+from wangge.grids.models import Grid, GridVersion, LocatedPoint
+from wangge.grids.service import KIND_ZH, GridIn, add_grids, check_kind, new_version
+
+# Accepted column names, English and the Chinese ones GIS staff use.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "code": ("code", "编码", "网格编码", "区划代码", "代码", "grid_code", "BGID", "WGBM"),
+    "name": ("name", "名称", "网格名称", "区划名称"),
+    "parent_code": ("parent", "parent_code", "上级代码", "所属网格", "上级编码"),
+    "community_code": ("community", "community_code", "社区编码", "所属社区"),
+    "kind": ("kind", "类型", "网格类型"),
+    "households": ("households", "户数"),
+    "population": ("population", "人口", "人口数"),
+    "land_use": ("land_use", "用地类别"),
+    "responsible_party": ("responsible_party", "responsible", "责任主体", "责任人"),
+    "valid_from": ("valid_from", "初始日期", "启用日期"),
+    "valid_to": ("valid_to", "终止日期", "停用日期"),
+    "members": ("members", "单元网格", "成员网格"),
+    "key": ("key", "id", "编号", "标识"),
+}
+KIND_BY_ZH = {zh: kind for kind, zh in KIND_ZH.items()}
+
+
+def field(props: dict[str, Any], name: str) -> tuple[str | None, Any]:
+    """Return (column, value) of the first alias present with a non-empty value."""
+    for alias in ALIASES[name]:
+        for key in (alias, alias.upper(), alias.lower()):
+            value = props.get(key)
+            if value is not None and str(value).strip() != "":
+                return key, value
+    return None, None
+
+
+def _int(file: str, feature: Feature, name: str) -> int | None:
+    column, value = field(feature.properties, name)
+    if value is None:
+        return None
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError):
+        raise ImportFailed(
+            file=file, feature=feature.number, field=column,
+            reason_zh=f"值 {value!r} 不是整数", reason_en=f"value {value!r} is not an integer",
+        ) from None
+    if number < 0:
+        raise ImportFailed(
+            file=file, feature=feature.number, field=column,
+            reason_zh=f"值 {number} 不能为负数", reason_en=f"value {number} must not be negative",
+        )
+    return number
+
+
+def _date(file: str, feature: Feature, name: str) -> date | None:
+    column, value = field(feature.properties, name)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ImportFailed(
+        file=file, feature=feature.number, field=column,
+        reason_zh=f"日期 {text!r} 格式应为 YYYY-MM-DD 或 YYYYMMDD",
+        reason_en=f"date {text!r} must be YYYY-MM-DD or YYYYMMDD",
+    )
+
+
+def _str(feature: Feature, name: str) -> str | None:
+    value = field(feature.properties, name)[1]
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def import_divisions(session: Session, path: Path, **read: Any) -> int:
+    """Load divisions (code, name, optional parent) from a vector file."""
+    fs = read_features(path, **read)
+    rows = []
+    for f in fs.features:
+        code = _str(f, "code")
+        if not code:
+            raise ImportFailed(
+                file=path.name, feature=f.number, field="code",
+                reason_zh="缺少区划代码（code/区划代码）", reason_en="missing division code (code)",
+            )
+        rows.append(DivisionIn(code=code, name=_str(f, "name") or "", geom=f.geometry,
+                               parent_code=_str(f, "parent_code")))
+    _wrap(path, lambda: load_divisions(session, rows))
+    return len(rows)
+
+
+def grids_from_features(file: str, features: list[Feature], default_kind: str) -> list[GridIn]:
+    """Turn features into GridIn rows, naming the feature and field of any bad value."""
+    rows = []
+    for f in features:
+        kind = _str(f, "kind") or default_kind
+        kind = KIND_BY_ZH.get(kind, kind)
+        try:
+            check_kind(kind)
+        except DomainError as exc:
+            raise ImportFailed(file=file, feature=f.number, field="kind",
+                               reason_zh=exc.message_zh, reason_en=exc.message_en) from None
+        members = _str(f, "members")
+        rows.append(GridIn(
+            kind=kind, geom=f.geometry, code=_str(f, "code"), name=_str(f, "name"),
+            community_code=_str(f, "community_code"), parent_code=_str(f, "parent_code"),
+            members=[m.strip() for m in members.replace("，", ",").split(",") if m.strip()]
+            if members else [],
+            households=_int(file, f, "households"), population=_int(file, f, "population"),
+            land_use=_str(f, "land_use"), responsible_party=_str(f, "responsible_party"),
+            valid_from=_date(file, f, "valid_from"), valid_to=_date(file, f, "valid_to"),
+        ))
+    return rows
+
+
+def import_grids(
+    session: Session, path: Path, *, county: str, kind: str, version_name: str, width: int,
+    note: str | None = None, **read: Any,
+) -> GridVersion:
+    """Import a grid file as a new draft version of the layer its kind belongs to."""
+    layer = check_kind(kind)
+    fs = read_features(path, **read)
+    rows = grids_from_features(path.name, fs.features, kind)
+    version = new_version(session, county, layer, version_name, note=note)
+    _wrap(path, lambda: add_grids(session, version, rows, width=width))
+    return version
+
+
+def import_points(
+    session: Session, path: Path, *, county: str, layer: str,
+    progress: Callable[[int], None] | None = None, **read: Any,
+) -> int:
+    """Import or update a point layer, assigning every point to its grids."""
+    fs = read_features(path, **read)
+    keys, lon, lat = [], [], []
+    for f in fs.features:
+        key = _str(f, "key") or str(f.number)
+        if f.geometry is None or f.geometry.geom_type != "Point":
+            raise ImportFailed(file=path.name, feature=f.number, field="geometry",
+                               reason_zh="点图层的要素必须是点", reason_en="features must be points")
+        keys.append(key)
+        lon.append(f.geometry.x)
+        lat.append(f.geometry.y)
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ImportFailed(file=path.name, field="key", reason_zh=f"编号 {dup} 重复",
+                           reason_en=f"key {dup} appears twice")
+    x, y = np.array(lon, dtype=float), np.array(lat, dtype=float)
+    found = locate_many(session, x, y, county_codes=[county], progress=progress)
+    existing = dict(session.execute(
+        select(LocatedPoint.key, LocatedPoint.id).where(
+            LocatedPoint.county_code == county, LocatedPoint.layer == layer)
+    ).all())
+    inserts, updates = [], []
+    for i, (key, f) in enumerate(zip(keys, fs.features, strict=True)):
+        values = {
+            "county_code": county, "layer": layer, "key": key, "lon": float(x[i]), "lat": float(y[i]),
+            "grid_id": int(found["social"][i]) if found["social"][i] >= 0 else None,
+            "unit_grid_id": int(found["unit"][i]) if found["unit"][i] >= 0 else None,
+            "properties": _jsonable(f.properties),
+        }
+        if key in existing:
+            updates.append({"id": existing[key], **values})
+        else:
+            inserts.append(values)
+    if inserts:
+        session.execute(LocatedPoint.__table__.insert(), inserts)
+    if updates:
+        from sqlalchemy import update
+
+        session.execute(update(LocatedPoint), updates)
+    return len(keys)
+
+
+def _jsonable(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in props.items()}
+
+
+def _wrap(path: Path, action: Callable[[], Any]) -> Any:
+    """Re-raise a service error as an ImportFailed that names the file."""
+    try:
+        return action()
+    except ImportFailed:
+        raise
+    except DomainError as exc:
+        raise ImportFailed(
+            file=path.name, feature=exc.details.get("row"), field=exc.field,
+            reason_zh=exc.message_zh, reason_en=exc.message_en, code=exc.code,
+        ) from None
+
+
+def grid_count(session: Session, version_id: int) -> int:
+    """Return how many grids a version holds."""
+    return len(session.scalars(select(Grid.id).where(Grid.version_id == version_id)).all())

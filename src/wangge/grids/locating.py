@@ -1,0 +1,128 @@
+"""Point→grid lookup against the active versions, with an in-process index cache.
+
+The cache holds only data derived from the database (rebuilt when a version's grids
+change), so API processes stay stateless and interchangeable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wangge.common.geo import parse_crs, to_canonical_xy
+from wangge.grids.lookup import GridIndex
+from wangge.grids.models import Grid, GridVersion
+from wangge.grids.service import TILING_KINDS
+
+_CHECK_EVERY_S = 1.0
+
+
+@dataclass
+class _Entry:
+    signature: tuple[int, object]
+    index: GridIndex
+    checked_at: float
+
+
+_cache: dict[tuple[str, int], _Entry] = {}
+_lock = threading.Lock()
+
+
+def _signature(session: Session, version_id: int) -> tuple[int, object]:
+    row = session.execute(
+        select(func.count(Grid.id), func.max(Grid.updated_at)).where(Grid.version_id == version_id)
+    ).one()
+    return int(row[0]), row[1]
+
+
+def index_for(session: Session, version: GridVersion) -> GridIndex:
+    """Return the lookup index of a version's tiling grids, rebuilding it when they changed."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), version.id)
+    now = time.monotonic()
+    entry = _cache.get(key)
+    if entry is not None and now - entry.checked_at < _CHECK_EVERY_S:
+        return entry.index
+    signature = _signature(session, version.id)
+    if entry is not None and entry.signature == signature:
+        entry.checked_at = now
+        return entry.index
+    rows = session.execute(
+        select(Grid.id, Grid.geom).where(
+            Grid.version_id == version.id, Grid.kind.in_(TILING_KINDS[version.layer])
+        )
+    ).all()
+    index = GridIndex(
+        np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+    )
+    with _lock:
+        _cache[key] = _Entry(signature, index, now)
+    return index
+
+
+def clear_cache() -> None:
+    """Forget every cached index (tests and re-divisions)."""
+    with _lock:
+        _cache.clear()
+
+
+def active_versions(session: Session, county_codes: Iterable[str] | None = None) -> list[GridVersion]:
+    """Return the active versions, optionally only of some counties."""
+    q = select(GridVersion).where(GridVersion.status == "active").order_by(GridVersion.id)
+    if county_codes is not None:
+        q = q.where(GridVersion.county_code.in_(list(county_codes)))
+    return list(session.scalars(q))
+
+
+def locate_point(
+    session: Session,
+    lon: float,
+    lat: float,
+    *,
+    crs: str | None = None,
+    county_codes: Iterable[str] | None = None,
+) -> dict[str, Grid | None]:
+    """Return, per layer, the active grid containing a point given in any supported CRS."""
+    x, y = to_canonical_xy(np.array([lon]), np.array([lat]), parse_crs(crs or "EPSG:4490"))
+    found: dict[str, Grid | None] = {layer: None for layer in TILING_KINDS}
+    for version in active_versions(session, county_codes):
+        if found.get(version.layer) is not None:
+            continue
+        grid_id = index_for(session, version).locate(float(x[0]), float(y[0]))
+        if grid_id is not None:
+            found[version.layer] = session.get(Grid, grid_id)
+    return found
+
+
+def locate_many(
+    session: Session,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    county_codes: Iterable[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Return, per layer, the grid id of each canonical (EPSG:4490) point, −1 where none."""
+    out = {layer: np.full(len(lon), -1, dtype=np.int64) for layer in TILING_KINDS}
+    for version in active_versions(session, county_codes):
+        ids = index_for(session, version).locate_many(lon, lat)
+        target = out[version.layer]
+        hit = (ids >= 0) & (target < 0)
+        target[hit] = ids[hit]
+        if progress:
+            progress(len(lon))
+    return out
+
+
+def grid_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Map grid ids to codes in one query."""
+    wanted = sorted({int(i) for i in ids if i >= 0})
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(wanted))).all())

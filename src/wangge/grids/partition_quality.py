@@ -1,0 +1,221 @@
+"""Quality measures for a grid division: balance, compactness, line crossings and contiguity.
+
+Pure geometry (shapely 2); all coordinates are in a metric CRS (metres), projected by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import shapely
+from shapely import LineString, MultiPolygon, Polygon
+from shapely.strtree import STRtree
+
+Measure = Literal["households", "residents", "weight"]
+
+# A line counts as crossing a grid only if more than this many metres of it run inside the grid;
+# shorter pieces are snapping noise where a grid boundary follows the line.
+CROSSING_MIN_LENGTH_M = 1.0
+# Polygon parts smaller than this (m²) are floating-point slivers, not real pieces of a grid.
+SLIVER_AREA_M2 = 1e-3
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A grid that cannot meet the tolerance, with the reason in Chinese and English."""
+
+    community_key: str
+    sequence: int
+    value: float
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass(frozen=True)
+class GridQuality:
+    """Quality figures of one grid."""
+
+    community_key: str
+    sequence: int
+    exclusive: bool
+    buildings: int
+    households: int
+    residents: int
+    weight: float
+    value: float
+    deviation: float  # value / target - 1
+    within_tolerance: bool
+    polsby_popper: float
+    line_crossings: int
+    contiguous: bool
+    parts: int
+
+
+@dataclass
+class QualityReport:
+    """Per-grid quality plus totals and the grids that cannot meet the tolerance."""
+
+    target: float
+    measure: Measure
+    tolerance: float
+    grids: list[GridQuality] = field(default_factory=list)
+    unmet: list[Unmet] = field(default_factory=list)
+
+    @property
+    def basic(self) -> list[GridQuality]:
+        """Grids subject to the tolerance (exclusive grids are exempt)."""
+        return [g for g in self.grids if not g.exclusive]
+
+    @property
+    def share_within(self) -> float:
+        """Share of basic grids within the tolerance."""
+        basic = self.basic
+        return sum(g.within_tolerance for g in basic) / len(basic) if basic else 1.0
+
+    @property
+    def multi_part(self) -> int:
+        """Number of grids made of more than one polygon."""
+        return sum(not g.contiguous for g in self.grids)
+
+    @property
+    def crossing_grids(self) -> int:
+        """Number of basic grids that a line runs through."""
+        return sum(g.line_crossings > 0 for g in self.basic)
+
+    @property
+    def pp_mean(self) -> float:
+        """Mean Polsby-Popper compactness of all grids."""
+        return sum(g.polsby_popper for g in self.grids) / max(1, len(self.grids))
+
+    @property
+    def pp_min(self) -> float:
+        """Minimum Polsby-Popper compactness of all grids."""
+        return min((g.polsby_popper for g in self.grids), default=0.0)
+
+    def totals(self) -> dict[str, float]:
+        """Summary figures over all grids."""
+        devs = [g.deviation for g in self.basic] or [0.0]
+        mean = sum(devs) / len(devs)
+        return {
+            "grids": len(self.grids),
+            "exclusive": sum(g.exclusive for g in self.grids),
+            "households": sum(g.households for g in self.grids),
+            "residents": sum(g.residents for g in self.grids),
+            "weight": sum(g.weight for g in self.grids),
+            "share_within": self.share_within,
+            "dev_min": min(devs),
+            "dev_max": max(devs),
+            "dev_std": math.sqrt(sum((d - mean) ** 2 for d in devs) / len(devs)),
+            "multi_part": self.multi_part,
+            "crossing_grids": self.crossing_grids,
+            "pp_mean": self.pp_mean,
+            "pp_min": self.pp_min,
+            "unmet": len(self.unmet),
+        }
+
+
+def polygon_parts(geom: shapely.Geometry) -> list[Polygon]:
+    """Polygon parts of a geometry larger than a floating-point sliver."""
+    if geom is None or geom.is_empty:
+        return []
+    if isinstance(geom, Polygon):
+        return [geom] if geom.area > SLIVER_AREA_M2 else []
+    out: list[Polygon] = []
+    for g in getattr(geom, "geoms", []):
+        out.extend(polygon_parts(g))
+    return out
+
+
+def clean(geom: shapely.Geometry) -> Polygon | MultiPolygon:
+    """Drop sliver parts and sliver holes so that contiguity tests see real pieces only."""
+    parts = []
+    for p in polygon_parts(geom):
+        holes = [r for r in p.interiors if Polygon(r).area > SLIVER_AREA_M2]
+        parts.append(Polygon(p.exterior, holes) if len(holes) != len(p.interiors) else p)
+    if not parts:
+        return Polygon()
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def polsby_popper(geom: shapely.Geometry) -> float:
+    """Polsby-Popper compactness 4πA/P² (1 for a disc, → 0 for slivers)."""
+    if geom.is_empty or geom.length == 0:
+        return 0.0
+    return 4 * math.pi * geom.area / geom.length**2
+
+
+def line_crossings(geom: shapely.Geometry, lines: Sequence[LineString]) -> int:
+    """Number of lines that run through the interior of a grid, not just along its edge."""
+    if not lines or geom.is_empty:
+        return 0
+    # Shrinking by half a metre removes the boundary, so lines that follow an edge do not count.
+    inner = geom.buffer(-0.5, quad_segs=1)
+    if inner.is_empty:
+        return 0
+    shapely.prepare(inner)
+    return sum(
+        1 for ln in lines
+        if inner.intersects(ln) and ln.intersection(inner).length > CROSSING_MIN_LENGTH_M
+    )
+
+
+def tolerance_band(target: float, tolerance: float) -> tuple[float, float]:
+    """Lowest and highest value allowed for a basic grid."""
+    return target * (1 - tolerance), target * (1 + tolerance)
+
+
+def build_report(
+    rows: Sequence[tuple[str, int, bool, Polygon | MultiPolygon, int, int, int, float, float]],
+    *,
+    target: float,
+    measure: Measure,
+    tolerance: float,
+    lines: dict[str, list[LineString]],
+    largest_building: dict[tuple[str, int], float] | None = None,
+) -> QualityReport:
+    """Build the report from rows (community, seq, exclusive, polygon, n, hh, res, weight, value)."""
+    lo, hi = tolerance_band(target, tolerance)
+    report = QualityReport(target=target, measure=measure, tolerance=tolerance)
+    by_comm: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_comm.setdefault(r[0], []).append(i)
+    polys = [r[3] for r in rows]
+    tree = STRtree(polys)
+    for ck, seq, excl, poly, n, hh, res, w, value in rows:
+        parts = polygon_parts(poly)
+        dev = value / target - 1 if target else 0.0
+        within = excl or lo - 1e-9 <= value <= hi + 1e-9
+        report.grids.append(GridQuality(
+            community_key=ck, sequence=seq, exclusive=excl, buildings=n, households=hh,
+            residents=res, weight=w, value=value, deviation=dev, within_tolerance=within,
+            polsby_popper=polsby_popper(poly), line_crossings=line_crossings(poly, lines.get(ck, [])),
+            contiguous=len(parts) == 1, parts=len(parts),
+        ))
+        if within:
+            continue
+        comm_total = sum(rows[j][8] for j in by_comm[ck] if not rows[j][2])
+        touching = [
+            j for j in tree.query(poly, predicate="intersects")
+            if rows[j][0] == ck and rows[j][3] is not poly and not rows[j][2]
+            and rows[j][3].intersection(poly).length > CROSSING_MIN_LENGTH_M
+        ]
+        big = (largest_building or {}).get((ck, seq), 0.0)
+        if n == 0:
+            zh, en = "网格内没有建筑（空地、绿地或水面）", "no buildings in the grid (open land, green or water)"
+        elif value > hi and big > hi:
+            zh = f"单栋建筑有{big:g}（{measure}），超过目标上限{hi:g}，建筑不可拆分"
+            en = f"a single building holds {big:g} {measure}, above the upper limit {hi:g}"
+        elif comm_total < lo:
+            zh = f"社区合计仅{comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
+            en = f"the whole community holds only {comm_total:g} {measure}, below {lo:g}"
+        elif not touching:
+            zh = f"社区的独立部分（飞地）仅有{value:g}，无法与其他网格连片"
+            en = f"a detached part of the community holds {value:g}; it cannot join another grid"
+        else:
+            zh = "受道路/河流分隔和建筑户数粒度所限，无法在容差内连片划分"
+            en = "lines and building sizes leave no contiguous split within the tolerance"
+        report.unmet.append(Unmet(ck, seq, value, zh, en))
+    return report

@@ -1,0 +1,65 @@
+"""API schemas for grids and versions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class GridRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version_id: int
+    code: str
+    name: str
+    kind: str
+    community_code: str
+    county_code: str
+    area_m2: float | None
+    households: int | None
+    population: int | None
+    land_use: str | None
+    responsible_party: str | None
+    valid_from: date | None
+    valid_to: date | None
+
+
+class VersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    county_code: str
+    layer: str
+    number: int
+    name: str
+    note: str | None
+    status: str
+    based_on_id: int | None
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+
+
+class LocateRead(BaseModel):
+    lon: float
+    lat: float
+    crs: str
+    grid: GridRead | None
+    unit_grid: GridRead | None
+
+
+class ProblemRead(BaseModel):
+    kind: str
+    keys: list[str]
+    location: tuple[float, float] | None
+    area_m2: float | None
+    message_zh: str
+    message_en: str
+
+
+class ActivationRead(BaseModel):
+    version: VersionRead
+    report: dict[str, Any]

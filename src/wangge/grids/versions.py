@@ -1,0 +1,178 @@
+"""Validating, activating and comparing grid versions; re-assigning located records."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wangge.common.models import utcnow
+from wangge.divisions.codes import check_grid_code
+from wangge.divisions.models import Division
+from wangge.errors import DomainError, ValidationFailed
+from wangge.grids.diff import diff_layers
+from wangge.grids.geometry import Problem, validate_layer
+from wangge.grids.locating import clear_cache, index_for
+from wangge.grids.models import Grid, GridVersion, LocatedPoint
+from wangge.grids.service import TILING_KINDS, active_version, get_version, version_grids
+
+
+@dataclass(frozen=True)
+class LocatedSpec:
+    """A table whose rows carry a position and the id of their grid in each layer."""
+
+    model: type
+    label_zh: str
+    grid_columns: dict[str, str]  # layer -> column name
+
+
+# Later domains (houses, components, cases) append their specs here.
+LOCATED: list[LocatedSpec] = [
+    LocatedSpec(LocatedPoint, "点图层", {"social": "grid_id", "unit": "unit_grid_id"}),
+]
+
+
+def validate_version(session: Session, version_id: int, *, width: int) -> list[Problem]:
+    """Return every geometry and code problem of a version (empty list: clean)."""
+    version = get_version(session, version_id)
+    grids = version_grids(session, version.id)
+    communities = {
+        d.code: d
+        for d in session.scalars(
+            select(Division).where(
+                Division.county_code == version.county_code, Division.level == "community"
+            )
+        )
+    }
+    problems: list[Problem] = []
+    tiling = TILING_KINDS[version.layer]
+    by_community: dict[str, dict[str, Any]] = defaultdict(dict)
+    for grid in grids:
+        try:
+            check_grid_code(grid.code, grid.community_code, width, micro=grid.kind == "micro")
+        except DomainError as exc:
+            problems.append(Problem("bad_code", (grid.code,), None, None, exc.message_zh, exc.message_en))
+        if grid.kind in tiling and grid.geom is not None:
+            by_community[grid.community_code][grid.code] = grid.geom
+    for code, community in sorted(communities.items()):
+        children = by_community.get(code, {})
+        if not children:
+            continue
+        problems.extend(validate_layer(community.geom, children))
+    return problems
+
+
+def activate_version(
+    session: Session, version_id: int, *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Put a version in force: retire the current one, move located records, report the diff."""
+    version = get_version(session, version_id)
+    if version.status == "active":
+        raise ValidationFailed(
+            f"版本 {version.number} 已经是现行版本", f"version {version.number} is already active",
+            code="already_active",
+        )
+    tiling = TILING_KINDS[version.layer]
+    if not version_grids(session, version.id, kinds=tiling):
+        raise ValidationFailed(
+            f"版本 {version.number} 没有网格，不能启用", f"version {version.number} has no grids",
+            code="empty_version",
+        )
+    previous = active_version(session, version.county_code, version.layer)
+    old_grids = version_grids(session, previous.id, kinds=tiling) if previous else []
+    new_grids = version_grids(session, version.id, kinds=tiling)
+    diff = diff_layers({g.code: g.geom for g in old_grids}, {g.code: g.geom for g in new_grids})
+    now = utcnow()
+    if previous is not None:
+        previous.status = "retired"
+        previous.retired_at = now
+    version.status = "active"
+    version.activated_at = now
+    version.retired_at = None
+    session.flush()
+    clear_cache()
+    moved = reassign(session, version, progress=progress)
+    report = {
+        "version": version.number,
+        "previous": previous.number if previous else None,
+        "diff": diff.to_dict(),
+        "moved": moved,
+    }
+    version.activation_report = report
+    session.flush()
+    return report
+
+
+def reassign(
+    session: Session, version: GridVersion, *, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Re-locate every located record of the county in `version`; return what moved where."""
+    index = index_for(session, version)
+    codes = dict(
+        session.execute(select(Grid.id, Grid.code).where(Grid.county_code == version.county_code))
+        
+        .all()
+    )
+    result: dict[str, Any] = {}
+    for spec in LOCATED:
+        column = spec.grid_columns.get(version.layer)
+        if column is None:
+            continue
+        model: Any = spec.model
+        rows = session.execute(
+            select(model.id, model.lon, model.lat, getattr(model, column)).where(
+                model.county_code == version.county_code
+            )
+        ).all()
+        if progress:
+            progress(f"{spec.label_zh}: {len(rows)}")
+        if not rows:
+            continue
+        data = np.array([(r[1], r[2]) for r in rows], dtype=float)
+        new_ids = index.locate_many(data[:, 0], data[:, 1])
+        changes = []
+        # A record "moves" when its grid code changes; same code in the new version is
+        # only a new row id for the same grid.
+        transitions: Counter[tuple[str | None, str | None]] = Counter()
+        for row, new_id in zip(rows, new_ids.tolist(), strict=True):
+            new = new_id if new_id >= 0 else None
+            if new != row[3]:
+                changes.append({"id": row[0], column: new})
+                old_code, new_code = codes.get(row[3]), codes.get(new)
+                if old_code != new_code:
+                    transitions[(old_code, new_code)] += 1
+        if changes:
+            session.execute(update(model), changes)
+        result[spec.model.__tablename__] = {
+            "total": len(rows),
+            "moved": sum(transitions.values()),
+            "unlocated": int((new_ids < 0).sum()),
+            "transitions": [
+                {"from": a, "to": b, "count": n} for (a, b), n in transitions.most_common()
+            ],
+        }
+    return result
+
+
+def problem_dicts(problems: list[Problem]) -> list[dict[str, Any]]:
+    """Serialise problems for JSON output."""
+    return [asdict(p) for p in problems]
+
+
+def compare_versions(session: Session, old: GridVersion, new: GridVersion) -> dict[str, Any]:
+    """Return the geometry diff between two versions of the same layer."""
+    if (old.county_code, old.layer) != (new.county_code, new.layer):
+        raise ValidationFailed(
+            "只能比较同一区县、同一图层的两个版本",
+            "only versions of the same county and layer can be compared",
+            code="incomparable_versions",
+        )
+    tiling = TILING_KINDS[old.layer]
+    a = {g.code: g.geom for g in version_grids(session, old.id, kinds=tiling)}
+    b = {g.code: g.geom for g in version_grids(session, new.id, kinds=tiling)}
+    return {"old": old.number, "new": new.number, "diff": diff_layers(a, b).to_dict()}

@@ -1,0 +1,48 @@
+"""The FastAPI application factory; nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from wangge import __version__
+from wangge.api import problems
+from wangge.config import Settings
+from wangge.db import make_engine, session_factory
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the lifespan owns the engine."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="wangge 网格化服务管理信息平台",
+        version=__version__,
+        description="区划、网格、点位定位等接口。Divisions, grids, versions and point lookup.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+
+    from wangge.divisions.views import router as divisions_router
+    from wangge.grids.views import router as grids_router
+
+    app.include_router(divisions_router, prefix="/api/v1")
+    app.include_router(grids_router, prefix="/api/v1")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,9 @@
+"""Import every model module so metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    """Register all ORM models on Base.metadata."""
+    import wangge.divisions.models  # noqa: F401
+    import wangge.grids.models  # noqa: F401

@@ -1,0 +1,101 @@
+"""The `wangge` command end to end on a SQLite file: import, generate, export, re-import, locate."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from shapely.geometry import mapping
+from typer.testing import CliRunner
+
+from tests.factories import COMMUNITIES, DX, DY, X0, Y0
+from wangge.cli import app
+
+runner = CliRunner()
+
+
+def _divisions_geojson(path: Path, *, bad_code: bool = False) -> Path:
+    from shapely.geometry import box
+
+    feats = [
+        ("110108", "海淀区", box(X0, Y0, X0 + 2 * DX, Y0 + 2 * DY)),
+        ("110108001", "甲街道", box(X0, Y0, X0 + 2 * DX, Y0 + DY)),
+        ("110108002", "乙街道", box(X0, Y0 + DY, X0 + 2 * DX, Y0 + 2 * DY)),
+        *[(c, f"社区{c[-3:]}", g) for c, g in COMMUNITIES.items()],
+    ]
+    if bad_code:
+        feats[4] = ("11010800100", "坏社区", feats[4][2])
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"区划代码": c, "名称": n}, "geometry": mapping(g)} for c, n, g in feats
+    ]}
+    path.write_text(json.dumps(fc, ensure_ascii=False), "utf-8")
+    return path
+
+
+def _run(db: str, *args: str):
+    return runner.invoke(app, [*args, "--database-url", db], catch_exceptions=False)
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_a_bad_division_code_fails_with_file_feature_and_reason(tmp_path, db):
+    result = _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson", bad_code=True)))
+    assert result.exit_code == 2
+    assert "d.geojson" in result.output and "长度为 11" in result.output
+    listing = _run(db, "division", "list")
+    assert "110108" not in listing.output  # nothing was written
+
+
+def test_a_self_intersecting_grid_file_is_refused_and_no_version_is_created(tmp_path, db):
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    bowtie = {"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + DX / 2, Y0 + DY / 2], [X0 + DX / 2, Y0], [X0, Y0 + DY / 2], [X0, Y0]]]}
+    good = {"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + DX, Y0], [X0 + DX, Y0 + DY], [X0, Y0]]]}
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": good},
+        {"type": "Feature", "properties": {}, "geometry": bowtie},
+    ]}
+    (tmp_path / "g.geojson").write_text(json.dumps(fc), "utf-8")
+    result = _run(db, "grid", "import", str(tmp_path / "g.geojson"), "--county", "110108")
+    assert result.exit_code == 2
+    assert "g.geojson" in result.output and "2" in result.output and "Self-intersection" in result.output
+    assert "social" not in _run(db, "grid", "versions").output
+
+
+def test_generate_export_reimport_validate_and_locate_round_trip(tmp_path, db):
+    assert _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson"))).exit_code == 0
+    gen = _run(db, "grid", "generate", "--county", "110108", "--cell-area", "40000", "--activate")
+    assert gen.exit_code == 0, gen.output
+    assert _run(db, "grid", "validate", "1").exit_code == 0
+
+    shp = tmp_path / "grids.zip"
+    exported = _run(db, "grid", "export", str(shp), "--version", "1", "--encoding", "GBK")
+    assert exported.exit_code == 0, exported.output
+    reimport = _run(db, "grid", "import", str(shp), "--county", "110108", "--kind", "unit", "--name", "重导入")
+    assert reimport.exit_code == 0, reimport.output
+    diff = _run(db, "grid", "diff", "1", "2")
+    report = json.loads(diff.output)
+    assert report["new"] == [] and report["retired"] == [] and len(report["unchanged"]) > 50
+
+    points = tmp_path / "pts.csv"
+    with points.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["编号", "经度", "纬度"])
+        w.writerow(["A", X0 + 0.5 * DX, Y0 + 0.5 * DY])
+        w.writerow(["B", X0 + 10, Y0])
+    located = _run(db, "locate", str(points), str(tmp_path / "out.csv"))
+    assert located.exit_code == 0, located.output
+    rows = list(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8-sig")))
+    assert rows[0]["单元网格编码"].startswith("110108001001") and len(rows[0]["单元网格编码"]) == 15
+    assert rows[1]["单元网格编码"] == ""
+
+
+def test_locating_a_single_point_outside_every_grid_exits_non_zero(tmp_path, db):
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    _run(db, "grid", "generate", "--county", "110108", "--cell-area", "40000", "--activate")
+    inside = _run(db, "grid", "locate", "--lon", str(X0 + 0.5 * DX), "--lat", str(Y0 + 0.5 * DY))
+    assert inside.exit_code == 0 and "110108001001" in inside.output
+    outside = _run(db, "grid", "locate", "--lon", "100.0", "--lat", "30.0")
+    assert outside.exit_code == 1
