@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely import LineString, Point, Polygon
-from shapely import affinity
+from shapely import LineString, Point, Polygon, affinity
 
 from wangge.grids.partition import Building, DivisionInput
 
@@ -43,7 +42,10 @@ def _wiggly(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, amp: float) 
     return LineString(pts)
 
 
-def make_district(seed: int = 0, origin: tuple[float, float] = (0.0, 0.0)) -> District:
+def make_district(
+    seed: int = 0, origin: tuple[float, float] = (0.0, 0.0),
+    spacing: tuple[float, float] = (600.0, 1200.0),
+) -> District:
     """Generate one district (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
     cx, cy = origin[0] + 2600.0, origin[1] + 2600.0
@@ -58,11 +60,11 @@ def make_district(seed: int = 0, origin: tuple[float, float] = (0.0, 0.0)) -> Di
     main: list[LineString] = []
     for axis in (0, 1):
         lo, hi = (x0, x1) if axis == 0 else (y0, y1)
-        pos = lo + rng.uniform(250, 500)
+        pos = lo + rng.uniform(300, 600)
         positions = []
         while pos < hi - 250:
             positions.append(pos)
-            pos += rng.uniform(420, 900)
+            pos += rng.uniform(*spacing)
         for p in positions:
             skew = rng.uniform(-120, 120)
             if axis == 0:
@@ -93,9 +95,8 @@ def make_district(seed: int = 0, origin: tuple[float, float] = (0.0, 0.0)) -> Di
         while tries < 500:
             tries += 1
             c = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
-            s = affinity.rotate(Polygon([(c[0] - w / 2, c[1] - h / 2), (c[0] + w / 2, c[1] - h / 2),
-                                         (c[0] + w / 2, c[1] + h / 2), (c[0] - w / 2, c[1] + h / 2)]),
-                                rng.uniform(-20, 20))
+            rect = shapely.box(c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2)
+            s = affinity.rotate(rect, rng.uniform(-20, 20))
             if (boundary.buffer(-50).contains(s) and not s.intersects(main_union.buffer(30))
                     and not any(s.buffer(40).intersects(o) for o in sites)):
                 sites.append(s)
@@ -120,7 +121,7 @@ def make_district(seed: int = 0, origin: tuple[float, float] = (0.0, 0.0)) -> Di
         kind = kinds[block_of[i]]
         house = kind == "houses" or (kind == "mixed" and rng.random() < 0.5)
         hh = int(rng.integers(1, 3)) if house else int(min(190, 20 + rng.exponential(12.5)))
-        blds.append((p, hh, int(round(hh * rng.uniform(2.2, 3.0))), False))
+        blds.append((p, hh, round(hh * rng.uniform(2.2, 3.0)), False))
     for s in sites:  # a few buildings inside each site, with no households
         for _ in range(int(rng.integers(1, 4))):
             blds.append((Point(np.array(s.centroid.coords[0]) + rng.uniform(-30, 30, 2)), 0, 0,
@@ -140,7 +141,8 @@ def make_district(seed: int = 0, origin: tuple[float, float] = (0.0, 0.0)) -> Di
     return District(inputs, boundary, roads, sites)
 
 
-def tiled(n: int = 3, seed: int = 0) -> list[District]:
+def tiled(n: int = 3, seed: int = 0,
+          spacing: tuple[float, float] = (600.0, 1200.0)) -> list[District]:
     """n×n districts side by side, each with its own seed."""
-    return [make_district(seed * 100 + i * n + j, (i * 5600.0, j * 5600.0))
+    return [make_district(seed * 100 + i * n + j, (i * 5600.0, j * 5600.0), spacing)
             for i in range(n) for j in range(n)]

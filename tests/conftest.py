@@ -33,7 +33,7 @@ def _pg_engine() -> Engine:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not available"
+    except Exception as exc:
         pytest.skip(f"PostgreSQL+PostGIS not reachable at {PG_ENV}: {exc.__class__.__name__}")
     return engine
 

@@ -19,16 +19,24 @@ COMMUNITIES = {
 
 def load_territory(session: Session) -> None:
     """Load the county, its two streets and three communities."""
-    load_divisions(session, [
-        DivisionIn(COUNTY, "海淀区", box(X0, Y0, X0 + 2 * DX, Y0 + 2 * DY)),
-        DivisionIn("110108001", "甲街道", box(X0, Y0, X0 + 2 * DX, Y0 + DY)),
-        DivisionIn("110108002", "乙街道", box(X0, Y0 + DY, X0 + 2 * DX, Y0 + 2 * DY)),
-        *[DivisionIn(code, f"社区{code[-3:]}", geom) for code, geom in COMMUNITIES.items()],
-    ])
+    load_divisions(
+        session,
+        [
+            DivisionIn(COUNTY, "海淀区", box(X0, Y0, X0 + 2 * DX, Y0 + 2 * DY)),
+            DivisionIn("110108001", "甲街道", box(X0, Y0, X0 + 2 * DX, Y0 + DY)),
+            DivisionIn("110108002", "乙街道", box(X0, Y0 + DY, X0 + 2 * DX, Y0 + 2 * DY)),
+            *[DivisionIn(code, f"社区{code[-3:]}", geom) for code, geom in COMMUNITIES.items()],
+        ],
+    )
 
 
 def quarters(community: str) -> list[Polygon]:
     """Split a community box into 2x2 grids."""
     minx, miny, maxx, maxy = COMMUNITIES[community].bounds
     mx, my = (minx + maxx) / 2, (miny + maxy) / 2
-    return [box(minx, my, mx, maxy), box(mx, my, maxx, maxy), box(minx, miny, mx, my), box(mx, miny, maxx, my)]
+    return [
+        box(minx, my, mx, maxy),
+        box(mx, my, maxx, maxy),
+        box(minx, miny, mx, my),
+        box(mx, miny, maxx, my),
+    ]

@@ -37,9 +37,12 @@ DbOption = Annotated[
     str | None, typer.Option("--database-url", envvar="WANGGE_DATABASE_URL", help="SQLAlchemy URL")
 ]
 CrsOption = Annotated[
-    str | None, typer.Option(help="Input CRS when the file has none: EPSG:4490, EPSG:4326, GCJ02, BD09")
+    str | None,
+    typer.Option(help="Input CRS when the file has none: EPSG:4490, EPSG:4326, GCJ02, BD09"),
 ]
-EncodingOption = Annotated[str | None, typer.Option(help="DBF encoding (GBK, UTF-8); default: detect")]
+EncodingOption = Annotated[
+    str | None, typer.Option(help="DBF encoding (GBK, UTF-8); default: detect")
+]
 
 
 def settings_for(database_url: str | None) -> Settings:
@@ -86,7 +89,10 @@ def _ensure_parent_dir(url: str) -> None:
 def progress_bar() -> Progress:
     """A progress bar for long operations."""
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
     )
 
@@ -114,7 +120,9 @@ def db_current(database_url: DbOption = None) -> None:
 
     engine = make_engine(settings_for(database_url).database_url)
     cur, head = current_revision(engine), head_revision(engine)
-    out.print(f"current {cur} / head {head}" + ("" if cur == head else "  (run `wangge db upgrade`)"))
+    out.print(
+        f"current {cur} / head {head}" + ("" if cur == head else "  (run `wangge db upgrade`)")
+    )
     if cur != head:
         raise typer.Exit(1)
 
@@ -160,8 +168,12 @@ def demo(
                 task = bar.add_task("构建演示区 building demo district", total=None)
                 summary = build_demo(session, settings, progress=lambda n: bar.advance(task, n))
             out.print(summary)
-    out.print(f"\n[bold green]wangge 已启动[/] 打开 http://{host}:{port}/docs （接口文档 API docs）")
-    out.print("登录 Login: 本地运行不需要登录，所有请求以本机操作员身份执行（账号功能见 issue 5）。")
+    out.print(
+        f"\n[bold green]wangge 已启动[/] 打开 http://{host}:{port}/docs （接口文档 API docs）"
+    )
+    out.print(
+        "登录 Login: 本地运行不需要登录，所有请求以本机操作员身份执行（账号功能见 issue 5）。"
+    )
     if serve_after:
         serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
@@ -177,7 +189,7 @@ def division_import(
     encoding: EncodingOption = None,
     database_url: DbOption = None,
 ) -> None:
-    """Load divisions (code, name[, parent]) from GeoJSON, GeoPackage, zipped Shapefile, CSV, XLSX."""
+    """Load divisions (code, name[, parent]) from GeoJSON, GPKG, zipped Shapefile, CSV, XLSX."""
     from wangge.grids.importing import import_divisions
 
     with session_scope(settings_for(database_url)) as session:

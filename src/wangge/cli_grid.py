@@ -31,12 +31,21 @@ VersionArg = Annotated[int, typer.Argument(help="version id (see `wangge grid ve
 def _print_report(report: dict) -> None:
     diff = report["diff"]
     out.print(f"版本 {report['previous']} → {report['version']}")
-    for key, zh in [("new", "新增"), ("retired", "撤销"), ("split", "拆分"), ("merged", "合并"),
-                    ("reshaped", "调整"), ("redrawn", "重划"), ("unchanged", "未变")]:
+    for key, zh in [
+        ("new", "新增"),
+        ("retired", "撤销"),
+        ("split", "拆分"),
+        ("merged", "合并"),
+        ("reshaped", "调整"),
+        ("redrawn", "重划"),
+        ("unchanged", "未变"),
+    ]:
         out.print(f"  {zh} {key}: {len(diff[key])}")
     for table, moved in report.get("moved", {}).items():
-        out.print(f"  {table}: {moved['moved']} / {moved['total']} 条记录改变网格 moved, "
-                  f"{moved['unlocated']} 不在任何网格 unlocated")
+        out.print(
+            f"  {table}: {moved['moved']} / {moved['total']} 条记录改变网格 moved, "
+            f"{moved['unlocated']} 不在任何网格 unlocated"
+        )
 
 
 @grid_app.command("import")
@@ -57,13 +66,25 @@ def grid_import(
 
     settings = settings_for(database_url)
     with session_scope(settings) as session:
-        version = import_grids(session, file, county=county, kind=kind, version_name=name,
-                               width=settings.grid_sequence_width, crs=crs, encoding=encoding)
-        out.print(f"已导入 {grid_count(session, version.id)} 个网格为版本 id={version.id} "
-                  f"(第 {version.number} 版, {version.layer})")
+        version = import_grids(
+            session,
+            file,
+            county=county,
+            kind=kind,
+            version_name=name,
+            width=settings.grid_sequence_width,
+            crs=crs,
+            encoding=encoding,
+        )
+        out.print(
+            f"已导入 {grid_count(session, version.id)} 个网格为版本 id={version.id} "
+            f"(第 {version.number} 版, {version.layer})"
+        )
         problems = validate_version(session, version.id, width=settings.grid_sequence_width)
-        out.print(f"校验发现 {len(problems)} 个问题 / {len(problems)} problems "
-                  f"(`wangge grid validate {version.id}`)")
+        out.print(
+            f"校验发现 {len(problems)} 个问题 / {len(problems)} problems "
+            f"(`wangge grid validate {version.id}`)"
+        )
         if activate:
             _print_report(activate_version(session, version.id))
 
@@ -82,11 +103,15 @@ def grid_validate(
     with session_scope(settings) as session:
         problems = validate_version(session, version, width=settings.grid_sequence_width)
     if json_out:
-        json_out.write_text(json.dumps(problem_dicts(problems), ensure_ascii=False, indent=1), "utf-8")
+        json_out.write_text(
+            json.dumps(problem_dicts(problems), ensure_ascii=False, indent=1), "utf-8"
+        )
     table = Table("类型 kind", "网格 grids", "位置 location", "面积 m²", "说明")
     for p in problems[:200]:
         loc = f"{p.location[0]:.6f},{p.location[1]:.6f}" if p.location else ""
-        table.add_row(p.kind, ",".join(p.keys), loc, f"{p.area_m2:.1f}" if p.area_m2 else "", p.message_zh)
+        table.add_row(
+            p.kind, ",".join(p.keys), loc, f"{p.area_m2:.1f}" if p.area_m2 else "", p.message_zh
+        )
     out.print(table)
     out.print(f"共 {len(problems)} 个问题 / {len(problems)} problems")
     if problems:
@@ -113,12 +138,19 @@ def grid_generate(
     settings = settings_for(database_url)
     line_geoms = [f.geometry for f in read_features(lines).features] if lines else []
     if any(g is not None and "LineString" not in g.geom_type for g in line_geoms):
-        raise ValidationFailed("切割图层必须是线", "the --lines layer must contain lines", field="lines")
+        raise ValidationFailed(
+            "切割图层必须是线", "the --lines layer must contain lines", field="lines"
+        )
     with session_scope(settings) as session, progress_bar() as bar:
         task = bar.add_task("生成单元网格 generating", total=None)
         version = generate_unit_version(
-            session, county, width=settings.grid_sequence_width, cell_area_m2=cell_area,
-            lines=line_geoms, communities=community or None, name=name,
+            session,
+            county,
+            width=settings.grid_sequence_width,
+            cell_area_m2=cell_area,
+            lines=line_geoms,
+            communities=community or None,
+            name=name,
             progress=lambda n: bar.advance(task, n),
         )
         out.print(f"生成 {grid_count(session, version.id)} 个单元网格，版本 id={version.id}")
@@ -150,8 +182,15 @@ def grid_versions(county: str | None = None, database_url: DbOption = None) -> N
         if county:
             q = q.where(GridVersion.county_code == county)
         for v in session.scalars(q):
-            table.add_row(str(v.id), v.county_code, v.layer, str(v.number), v.name, v.status,
-                          v.activated_at.isoformat(timespec="seconds") if v.activated_at else "")
+            table.add_row(
+                str(v.id),
+                v.county_code,
+                v.layer,
+                str(v.number),
+                v.name,
+                v.status,
+                v.activated_at.isoformat(timespec="seconds") if v.activated_at else "",
+            )
         out.print(table)
 
 
@@ -174,7 +213,9 @@ def grid_export(
     version: int | None = typer.Option(None, help="version id (default: the active one)"),
     county: str | None = typer.Option(None, help="county (with --layer) when no version is given"),
     layer: str = typer.Option("social", help="social | unit"),
-    crs: str = typer.Option("EPSG:4490", help="output CRS: EPSG:4490, EPSG:4326, GCJ02, BD09, EPSG:45xx"),
+    crs: str = typer.Option(
+        "EPSG:4490", help="output CRS: EPSG:4490, EPSG:4326, GCJ02, BD09, EPSG:45xx"
+    ),
     encoding: str = typer.Option("UTF-8", help="DBF encoding for Shapefiles (UTF-8 or GBK)"),
     database_url: DbOption = None,
 ) -> None:
@@ -182,8 +223,15 @@ def grid_export(
     from wangge.grids.exporting import export_version
 
     with session_scope(settings_for(database_url)) as session:
-        n = export_version(session, target, version_id=version, county=county, layer=layer,
-                           crs=crs, encoding=encoding)
+        n = export_version(
+            session,
+            target,
+            version_id=version,
+            county=county,
+            layer=layer,
+            crs=crs,
+            encoding=encoding,
+        )
     out.print(f"已导出 {n} 个网格到 {target} / exported {n} grids")
 
 
@@ -201,7 +249,9 @@ def grid_locate(
     with session_scope(settings_for(database_url)) as session:
         found = locate_point(session, lon, lat, crs=crs)
         for layer, grid in found.items():
-            out.print(f"{layer}: {grid.code + ' ' + grid.name if grid else '（不在任何网格内 none）'}")
+            out.print(
+                f"{layer}: {grid.code + ' ' + grid.name if grid else '（不在任何网格内 none）'}"
+            )
     if not any(found.values()):
         raise typer.Exit(1)
 
@@ -224,13 +274,23 @@ def locate_table(
     lat = np.array([f.geometry.y for f in fs.features])
     with session_scope(settings_for(database_url)) as session, progress_bar() as bar:
         task = bar.add_task("定位 locating", total=len(lon) * 2)
-        found = locate_many(session, lon, lat, county_codes=[county] if county else None,
-                            progress=lambda n: bar.advance(task, n))
+        found = locate_many(
+            session,
+            lon,
+            lat,
+            county_codes=[county] if county else None,
+            progress=lambda n: bar.advance(task, n),
+        )
         codes = grid_codes(session, np.concatenate([found["social"], found["unit"]]).tolist())
     rows = []
     for i, f in enumerate(fs.features):
-        rows.append({**f.properties, "网格编码": codes.get(int(found["social"][i]), ""),
-                     "单元网格编码": codes.get(int(found["unit"][i]), "")})
+        rows.append(
+            {
+                **f.properties,
+                "网格编码": codes.get(int(found["social"][i]), ""),
+                "单元网格编码": codes.get(int(found["unit"][i]), ""),
+            }
+        )
     columns = [*fs.fields, "网格编码", "单元网格编码"]
     write_table(target, rows, columns)
     missing = int((found["social"] < 0).sum())

@@ -36,8 +36,12 @@ def build_demo(
     """Load the demo district and activate its grid layers; return a one-line summary."""
     tick = progress or (lambda _n: None)
     district = make_district(
-        seed=DEMO_SEED, area_km2=36.0, n_streets=4, communities_per_street=6,
-        county_code=DEMO_COUNTY, county_name=DEMO_NAME,
+        seed=DEMO_SEED,
+        area_km2=36.0,
+        n_streets=4,
+        communities_per_street=6,
+        county_code=DEMO_COUNTY,
+        county_name=DEMO_NAME,
     )
     rows = [DivisionIn(DEMO_COUNTY, DEMO_NAME, district.outline)]
     for street in district.streets:
@@ -52,34 +56,56 @@ def build_demo(
     grids_in = []
     for i, (community, geom) in enumerate(make_grids(district, n_grids=120, seed=DEMO_SEED)):
         households = int(rng.normal(300, 40))
-        grids_in.append(GridIn(
-            kind="exclusive" if i % 37 == 5 else "basic", geom=geom, community_code=community,
-            households=households, population=int(households * rng.uniform(2.4, 2.9)),
-            land_use="居住" if i % 37 != 5 else "学校", responsible_party="网格员",
-        ))
+        grids_in.append(
+            GridIn(
+                kind="exclusive" if i % 37 == 5 else "basic",
+                geom=geom,
+                community_code=community,
+                households=households,
+                population=int(households * rng.uniform(2.4, 2.9)),
+                land_use="居住" if i % 37 != 5 else "学校",
+                responsible_party="网格员",
+            )
+        )
     add_grids(session, social, grids_in, width=width)
     activate_version(session, social.id)
     tick(1)
 
-    unit = generate_unit_version(session, DEMO_COUNTY, width=width, cell_area_m2=UNIT_CELL_M2,
-                                 name="2026年万米单元网格", progress=tick)
+    unit = generate_unit_version(
+        session,
+        DEMO_COUNTY,
+        width=width,
+        cell_area_m2=UNIT_CELL_M2,
+        name="2026年万米单元网格",
+        progress=tick,
+    )
     _add_duty_grids(session, unit.id, width)
     activate_version(session, unit.id)
 
     lon, lat = random_points(district, 3000, seed=DEMO_SEED)
     found = locate_many(session, lon, lat, county_codes=[DEMO_COUNTY])
-    session.execute(LocatedPoint.__table__.insert(), [
-        {"county_code": DEMO_COUNTY, "layer": "视频监控", "key": f"SP{i + 1:05d}",
-         "lon": float(lon[i]), "lat": float(lat[i]),
-         "grid_id": int(found["social"][i]) if found["social"][i] >= 0 else None,
-         "unit_grid_id": int(found["unit"][i]) if found["unit"][i] >= 0 else None,
-         "properties": {"名称": f"监控点{i + 1}"}}
-        for i in range(len(lon))
-    ])
+    session.execute(
+        LocatedPoint.__table__.insert(),
+        [
+            {
+                "county_code": DEMO_COUNTY,
+                "layer": "视频监控",
+                "key": f"SP{i + 1:05d}",
+                "lon": float(lon[i]),
+                "lat": float(lat[i]),
+                "grid_id": int(found["social"][i]) if found["social"][i] >= 0 else None,
+                "unit_grid_id": int(found["unit"][i]) if found["unit"][i] >= 0 else None,
+                "properties": {"名称": f"监控点{i + 1}"},
+            }
+            for i in range(len(lon))
+        ],
+    )
     tick(1)
     n_grids = session.scalar(select(func.count(Grid.id)))
-    return (f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
-            f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km²")
+    return (
+        f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
+        f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km²"
+    )
 
 
 def _add_duty_grids(session: Session, version_id: int, width: int) -> None:
@@ -94,6 +120,12 @@ def _add_duty_grids(session: Session, version_id: int, width: int) -> None:
     duty = []
     for community, codes in by_community.items():
         for k in range(0, len(codes), 12):
-            duty.append(GridIn(kind="duty", community_code=community, members=codes[k : k + 12],
-                               responsible_party="城管监督员"))
+            duty.append(
+                GridIn(
+                    kind="duty",
+                    community_code=community,
+                    members=codes[k : k + 12],
+                    responsible_party="城管监督员",
+                )
+            )
     add_grids(session, version, duty, width=width)

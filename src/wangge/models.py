@@ -5,5 +5,5 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     """Register all ORM models on Base.metadata."""
-    import wangge.divisions.models  # noqa: F401
+    import wangge.divisions.models
     import wangge.grids.models  # noqa: F401

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 
-Areal = Polygon | MultiPolygon
+Areal: TypeAlias = Polygon | MultiPolygon
 
 # Seeded syllable pools for plausible (fictional) place names.
 _STREET_SYLLABLES = tuple(
@@ -126,16 +127,17 @@ def make_district(
     """Irregular district of about area_km2 split into streets and communities."""
     if len(county_code) != 6 or not county_code.isdigit():
         raise ValueError("county_code must be 6 digits")
-    if n_streets < 1 or communities_per_street < 1 or not 1 <= n_streets <= 999:
-        raise ValueError("need 1..999 streets and at least one community per street")
+    if not (1 <= n_streets <= 999 and 1 <= communities_per_street <= 999):
+        raise ValueError("need 1..999 streets and 1..999 communities per street (3-digit codes)")
     rng = np.random.default_rng(seed)
     epsg = gk_epsg_for(center[0])
     to_gk = Transformer.from_crs(4490, epsg, always_xy=True)
     cx, cy = to_gk.transform(*center)
     outline_gk = _irregular_outline(rng, cx, cy, area_km2 * 1e6)
-    outline = _gk_to_4490(epsg)(outline_gk)
     frame = LocalFrame(*center)
-    outline_m = frame.to_m(outline)
+    outline_m = frame.to_m(_gk_to_4490(epsg)(outline_gk))
+    # Round-trip through the frame so the outline has bit-identical vertices to its streets.
+    outline = frame.to_deg(outline_m)
     names = _NamePool(rng)
     streets = []
     for si, street_m in enumerate(_partition(outline_m, n_streets, rng), start=1):

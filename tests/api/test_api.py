@@ -15,7 +15,9 @@ from wangge.main import create_app
 def client(session, tmp_path) -> Iterator[TestClient]:
     load_territory(session)
     version = new_version(session, "110108", "social", "v1")
-    add_grids(session, version, [GridIn(kind="basic", geom=g) for g in quarters("110108001001")], width=3)
+    add_grids(
+        session, version, [GridIn(kind="basic", geom=g) for g in quarters("110108001001")], width=3
+    )
     activate_version(session, version.id)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
     app.dependency_overrides[get_session] = lambda: session
@@ -36,7 +38,11 @@ def test_an_unknown_division_is_a_bilingual_problem(client):
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
-    assert body["code"] == "not_found" and "不存在" in body["detail"] and "does not exist" in body["detail_en"]
+    assert (
+        body["code"] == "not_found"
+        and "不存在" in body["detail"]
+        and "does not exist" in body["detail_en"]
+    )
 
 
 def test_a_bad_level_names_the_field(client):
@@ -70,7 +76,9 @@ def test_a_subtree_geojson_holds_divisions_and_active_grids(client):
 
 def test_geojson_can_be_served_in_gcj02(client):
     plain = client.get("/api/v1/divisions/110108001001/geojson", params={"grids": False}).json()
-    gcj = client.get("/api/v1/divisions/110108001001/geojson", params={"grids": False, "crs": "GCJ02"}).json()
+    gcj = client.get(
+        "/api/v1/divisions/110108001001/geojson", params={"grids": False, "crs": "GCJ02"}
+    ).json()
     x0 = plain["features"][0]["geometry"]["coordinates"][0][0][0][0]
     x1 = gcj["features"][0]["geometry"]["coordinates"][0][0][0][0]
     assert 0.004 < x1 - x0 < 0.008
@@ -83,7 +91,10 @@ def test_grids_versions_and_validation_are_listed(client):
     assert versions[0]["status"] == "active"
     problems = client.get(f"/api/v1/grid-versions/{versions[0]['id']}/validation").json()
     assert problems == []
-    assert client.get(f"/api/v1/grids/{grids[0]['id']}/geojson").json()["properties"]["code"] == grids[0]["code"]
+    assert (
+        client.get(f"/api/v1/grids/{grids[0]['id']}/geojson").json()["properties"]["code"]
+        == grids[0]["code"]
+    )
 
 
 def test_activating_an_active_version_is_refused(client):

@@ -25,9 +25,13 @@ def _divisions_geojson(path: Path, *, bad_code: bool = False) -> Path:
     ]
     if bad_code:
         feats[4] = ("11010800100", "坏社区", feats[4][2])
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"区划代码": c, "名称": n}, "geometry": mapping(g)} for c, n, g in feats
-    ]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"区划代码": c, "名称": n}, "geometry": mapping(g)}
+            for c, n, g in feats
+        ],
+    }
     path.write_text(json.dumps(fc, ensure_ascii=False), "utf-8")
     return path
 
@@ -42,7 +46,9 @@ def db(tmp_path) -> str:
 
 
 def test_a_bad_division_code_fails_with_file_feature_and_reason(tmp_path, db):
-    result = _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson", bad_code=True)))
+    result = _run(
+        db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson", bad_code=True))
+    )
     assert result.exit_code == 2
     assert "d.geojson" in result.output and "长度为 11" in result.output
     listing = _run(db, "division", "list")
@@ -51,21 +57,39 @@ def test_a_bad_division_code_fails_with_file_feature_and_reason(tmp_path, db):
 
 def test_a_self_intersecting_grid_file_is_refused_and_no_version_is_created(tmp_path, db):
     _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
-    bowtie = {"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + DX / 2, Y0 + DY / 2], [X0 + DX / 2, Y0], [X0, Y0 + DY / 2], [X0, Y0]]]}
-    good = {"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + DX, Y0], [X0 + DX, Y0 + DY], [X0, Y0]]]}
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": good},
-        {"type": "Feature", "properties": {}, "geometry": bowtie},
-    ]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[X0, Y0], [X0 + DX / 2, Y0 + DY / 2], [X0 + DX / 2, Y0], [X0, Y0 + DY / 2], [X0, Y0]]
+        ],
+    }
+    good = {
+        "type": "Polygon",
+        "coordinates": [[[X0, Y0], [X0 + DX, Y0], [X0 + DX, Y0 + DY], [X0, Y0]]],
+    }
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": good},
+            {"type": "Feature", "properties": {}, "geometry": bowtie},
+        ],
+    }
     (tmp_path / "g.geojson").write_text(json.dumps(fc), "utf-8")
     result = _run(db, "grid", "import", str(tmp_path / "g.geojson"), "--county", "110108")
     assert result.exit_code == 2
-    assert "g.geojson" in result.output and "2" in result.output and "Self-intersection" in result.output
+    assert (
+        "g.geojson" in result.output
+        and "2" in result.output
+        and "Self-intersection" in result.output
+    )
     assert "social" not in _run(db, "grid", "versions").output
 
 
 def test_generate_export_reimport_validate_and_locate_round_trip(tmp_path, db):
-    assert _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson"))).exit_code == 0
+    assert (
+        _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson"))).exit_code
+        == 0
+    )
     gen = _run(db, "grid", "generate", "--county", "110108", "--cell-area", "40000", "--activate")
     assert gen.exit_code == 0, gen.output
     assert _run(db, "grid", "validate", "1").exit_code == 0
@@ -73,7 +97,9 @@ def test_generate_export_reimport_validate_and_locate_round_trip(tmp_path, db):
     shp = tmp_path / "grids.zip"
     exported = _run(db, "grid", "export", str(shp), "--version", "1", "--encoding", "GBK")
     assert exported.exit_code == 0, exported.output
-    reimport = _run(db, "grid", "import", str(shp), "--county", "110108", "--kind", "unit", "--name", "重导入")
+    reimport = _run(
+        db, "grid", "import", str(shp), "--county", "110108", "--kind", "unit", "--name", "重导入"
+    )
     assert reimport.exit_code == 0, reimport.output
     diff = _run(db, "grid", "diff", "1", "2")
     report = json.loads(diff.output)

@@ -5,7 +5,13 @@ from sqlalchemy import func, select, text
 
 from tests.factories import COMMUNITIES, COUNTY, load_territory
 from wangge.divisions.models import Division
-from wangge.divisions.service import DivisionIn, get_division, list_divisions, load_divisions, subtree
+from wangge.divisions.service import (
+    DivisionIn,
+    get_division,
+    list_divisions,
+    load_divisions,
+    subtree,
+)
 from wangge.errors import NotFound, ValidationFailed
 
 
@@ -17,7 +23,10 @@ def test_loading_a_hierarchy_keeps_codes_names_areas_and_the_tenant_key(session)
     assert community.county_code == COUNTY
     # 0.01° x 0.01° at 39.95°N is about 853 m x 1,110 m.
     assert 0.9e6 < community.area_m2 < 1.0e6
-    assert [d.code for d in list_divisions(session, parent="110108001")] == ["110108001001", "110108001002"]
+    assert [d.code for d in list_divisions(session, parent="110108001")] == [
+        "110108001001",
+        "110108001002",
+    ]
     assert len(subtree(session, "110108001")) == 3
 
 
@@ -32,10 +41,12 @@ def test_boundaries_round_trip_through_the_database_unchanged(session):
 @pytest.mark.postgis
 def test_postgis_column_is_a_real_geometry_in_cgcs2000(pg_session):
     load_territory(pg_session)
-    srid, gtype, area = pg_session.execute(text(
-        "SELECT ST_SRID(geom), GeometryType(geom), ST_Area(geom::geography) "
-        "FROM divisions WHERE code = '110108001001'"
-    )).one()
+    srid, gtype, area = pg_session.execute(
+        text(
+            "SELECT ST_SRID(geom), GeometryType(geom), ST_Area(geom::geography) "
+            "FROM divisions WHERE code = '110108001001'"
+        )
+    ).one()
     assert (srid, gtype) == (4490, "MULTIPOLYGON")
     assert 0.9e6 < area < 1.0e6
 
@@ -43,7 +54,9 @@ def test_postgis_column_is_a_real_geometry_in_cgcs2000(pg_session):
 def test_a_community_under_the_wrong_street_is_refused(session):
     load_territory(session)
     with pytest.raises(ValidationFailed) as err:
-        load_divisions(session, [DivisionIn("110108001003", "错社区", box(0, 0, 1, 1), "110108002")])
+        load_divisions(
+            session, [DivisionIn("110108001003", "错社区", box(0, 0, 1, 1), "110108002")]
+        )
     assert "110108002" in err.value.message_zh
 
 
@@ -70,7 +83,10 @@ def test_a_self_intersecting_boundary_is_refused_with_its_location(session):
 
 def test_reloading_a_division_updates_it_in_place(session):
     load_territory(session)
-    load_divisions(session, [DivisionIn("110108001", "甲街道（更名）", shapely.box(116.30, 39.95, 116.32, 39.96))])
+    load_divisions(
+        session,
+        [DivisionIn("110108001", "甲街道（更名）", shapely.box(116.30, 39.95, 116.32, 39.96))],
+    )
     assert get_division(session, "110108001").name == "甲街道（更名）"
     assert session.scalar(select(func.count()).select_from(Division)) == 6
 

@@ -42,7 +42,9 @@ def test_grids_are_coded_west_to_east_then_north_to_south_inside_their_community
 def test_the_community_is_found_from_the_position_when_not_given(session):
     load_territory(session)
     version = new_version(session, COUNTY, "social", "v")
-    (grid,) = add_grids(session, version, [GridIn(kind="basic", geom=quarters("110108001002")[0])], width=W)
+    (grid,) = add_grids(
+        session, version, [GridIn(kind="basic", geom=quarters("110108001002")[0])], width=W
+    )
     assert grid.code == "110108001002001"
 
 
@@ -61,7 +63,9 @@ def test_a_given_code_with_another_communitys_prefix_is_refused_naming_the_row(s
 def test_duplicate_codes_in_one_version_are_refused(session):
     load_territory(session)
     version = new_version(session, COUNTY, "social", "v")
-    rows = [GridIn(kind="basic", geom=g, code="110108001001001") for g in quarters("110108001001")[:2]]
+    rows = [
+        GridIn(kind="basic", geom=g, code="110108001001001") for g in quarters("110108001001")[:2]
+    ]
     with pytest.raises(ValidationFailed) as err:
         add_grids(session, version, rows, width=W)
     assert err.value.code == "duplicate_code"
@@ -71,15 +75,32 @@ def test_micro_grids_hang_below_a_grid_and_duty_grids_unite_unit_grids(session):
     load_territory(session)
     social = _social_version(session)
     parent = version_grids(session, social.id, prefix="110108001001")[0]
-    (micro,) = add_grids(session, social, [GridIn(kind="micro", geom=parent.geom.buffer(-1e-4), parent_code=parent.code)], width=W)
+    (micro,) = add_grids(
+        session,
+        social,
+        [GridIn(kind="micro", geom=parent.geom.buffer(-1e-4), parent_code=parent.code)],
+        width=W,
+    )
     assert micro.code == parent.code + "01" and micro.parent_id == parent.id
 
     unit = new_version(session, COUNTY, "unit", "u")
-    units = add_grids(session, unit, [GridIn(kind="unit", geom=g) for g in quarters("110108001001")], width=W)
-    (duty,) = add_grids(session, unit, [GridIn(kind="duty", community_code="110108001001", members=[u.code for u in units[:2]])], width=W)
+    units = add_grids(
+        session, unit, [GridIn(kind="unit", geom=g) for g in quarters("110108001001")], width=W
+    )
+    (duty,) = add_grids(
+        session,
+        unit,
+        [GridIn(kind="duty", community_code="110108001001", members=[u.code for u in units[:2]])],
+        width=W,
+    )
     assert duty.geom.area == pytest.approx(units[0].geom.area + units[1].geom.area)
     with pytest.raises(ValidationFailed) as err:
-        add_grids(session, unit, [GridIn(kind="duty", community_code="110108001001", members=["110108001001099"])], width=W)
+        add_grids(
+            session,
+            unit,
+            [GridIn(kind="duty", community_code="110108001001", members=["110108001001099"])],
+            width=W,
+        )
     assert "110108001001099" in err.value.message_zh
 
 
@@ -87,7 +108,9 @@ def test_a_kind_of_another_layer_is_refused(session):
     load_territory(session)
     version = new_version(session, COUNTY, "social", "v")
     with pytest.raises(ValidationFailed):
-        add_grids(session, version, [GridIn(kind="unit", geom=quarters("110108001001")[0])], width=W)
+        add_grids(
+            session, version, [GridIn(kind="unit", geom=quarters("110108001001")[0])], width=W
+        )
 
 
 def test_validation_reports_a_grid_crossing_its_community_and_a_gap(session):
@@ -95,7 +118,15 @@ def test_validation_reports_a_grid_crossing_its_community_and_a_gap(session):
     version = new_version(session, COUNTY, "social", "v")
     q = quarters("110108001001")
     crossing = shapely.union(q[1], box(X0 + DX, Y0 + DY / 2, X0 + DX * 1.2, Y0 + DY))
-    add_grids(session, version, [GridIn(kind="basic", geom=q[0]), GridIn(kind="basic", geom=crossing, community_code="110108001001")], width=W)
+    add_grids(
+        session,
+        version,
+        [
+            GridIn(kind="basic", geom=q[0]),
+            GridIn(kind="basic", geom=crossing, community_code="110108001001"),
+        ],
+        width=W,
+    )
     kinds = {p.kind for p in validate_version(session, version.id, width=W)}
     assert "outside_parent" in kinds
     assert "gap" in kinds
@@ -115,22 +146,42 @@ def test_points_are_located_and_follow_a_re_division(session):
     lat = np.array([Y0 + 0.75 * DY, Y0 + 0.25 * DY, Y0 + 1.5 * DY, Y0])
     found = locate_many(session, lon, lat)["social"]
     assert found[3] == -1
-    session.add_all(LocatedPoint(county_code=COUNTY, layer="cams", key=str(i), lon=float(x), lat=float(y),
-                                 grid_id=int(g) if g >= 0 else None) for i, (x, y, g) in enumerate(zip(lon, lat, found)))
+    session.add_all(
+        LocatedPoint(
+            county_code=COUNTY,
+            layer="cams",
+            key=str(i),
+            lon=float(x),
+            lat=float(y),
+            grid_id=int(g) if g >= 0 else None,
+        )
+        for i, (x, y, g) in enumerate(zip(lon, lat, found, strict=True))
+    )
     session.flush()
 
     # v2: the two north-west quarters of 110108001001 merged, the 110108002001 grid split in two.
     q = quarters("110108001001")
     v2 = new_version(session, COUNTY, "social", "v2")
-    rows = [GridIn(kind="basic", geom=shapely.union(q[0], q[1])), GridIn(kind="basic", geom=q[2]), GridIn(kind="basic", geom=q[3])]
+    rows = [
+        GridIn(kind="basic", geom=shapely.union(q[0], q[1])),
+        GridIn(kind="basic", geom=q[2]),
+        GridIn(kind="basic", geom=q[3]),
+    ]
     rows += [GridIn(kind="basic", geom=g) for g in quarters("110108001002")]
-    rows += [GridIn(kind="basic", geom=box(X0, Y0 + DY, X0 + DX, Y0 + 2 * DY)), GridIn(kind="basic", geom=box(X0 + DX, Y0 + DY, X0 + 2 * DX, Y0 + 2 * DY))]
+    rows += [
+        GridIn(kind="basic", geom=box(X0, Y0 + DY, X0 + DX, Y0 + 2 * DY)),
+        GridIn(kind="basic", geom=box(X0 + DX, Y0 + DY, X0 + 2 * DX, Y0 + 2 * DY)),
+    ]
     add_grids(session, v2, rows, width=W)
     report = activate_version(session, v2.id)
 
     diff = report["diff"]
-    assert diff["merged"] == [{"old": ["110108001001001", "110108001001002"], "new": "110108001001001"}]
-    assert diff["split"] == [{"old": "110108002001001", "new": ["110108002001001", "110108002001002"]}]
+    assert diff["merged"] == [
+        {"old": ["110108001001001", "110108001001002"], "new": "110108001001001"}
+    ]
+    assert diff["split"] == [
+        {"old": "110108002001001", "new": ["110108002001001", "110108002001002"]}
+    ]
     moved = report["moved"]["located_points"]
     assert moved["total"] == 4 and moved["unlocated"] == 1
     point_codes = {p.key: (p.grid_id) for p in session.query(LocatedPoint)}
@@ -149,7 +200,9 @@ def test_rolling_back_reactivates_the_old_version(session):
     activate_version(session, v2.id)
     assert locate_point(session, X0 + 1.5 * DX, Y0 + 0.5 * DY)["social"] is None
     activate_version(session, v1.id)
-    assert locate_point(session, X0 + 1.5 * DX, Y0 + 0.5 * DY)["social"].code.startswith("110108001002")
+    assert locate_point(session, X0 + 1.5 * DX, Y0 + 0.5 * DY)["social"].code.startswith(
+        "110108001002"
+    )
     with pytest.raises(ValidationFailed):
         add_grids(session, v1, [GridIn(kind="basic", geom=quarters("110108001001")[0])], width=W)
 
@@ -161,15 +214,25 @@ def test_a_point_given_in_gcj02_is_converted_before_lookup(session):
     lon, lat = X0 + DX - 0.0004, Y0 + 0.0004
     glon, glat = wgs84_to_gcj02(lon, lat)
     assert locate_point(session, glon, glat, crs="GCJ02")["social"].code == "110108001001004"
-    assert locate_point(session, glon, glat)["social"] is None or locate_point(session, glon, glat)["social"].code != "110108001001004"
+    assert (
+        locate_point(session, glon, glat)["social"] is None
+        or locate_point(session, glon, glat)["social"].code != "110108001001004"
+    )
 
 
 def test_unit_grids_are_generated_for_a_community_and_coded_in_order(session):
     load_territory(session)
-    version = generate_unit_version(session, COUNTY, width=W, cell_area_m2=10_000, communities=["110108001001"])
+    version = generate_unit_version(
+        session, COUNTY, width=W, cell_area_m2=10_000, communities=["110108001001"]
+    )
     grids = version_grids(session, version.id)
     total = sum(g.area_m2 for g in grids)
-    assert total == pytest.approx(session.get_one(__import__("wangge.divisions.models", fromlist=["Division"]).Division, "110108001001").area_m2, rel=1e-6)
+    assert total == pytest.approx(
+        session.get_one(
+            __import__("wangge.divisions.models", fromlist=["Division"]).Division, "110108001001"
+        ).area_m2,
+        rel=1e-6,
+    )
     assert 80 <= len(grids) <= 110
     assert [g.code for g in grids] == [f"110108001001{i:03d}" for i in range(1, len(grids) + 1)]
     first, last = grids[0].geom.centroid, grids[-1].geom.centroid

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from wangge.errors import ValidationFailed
 from wangge.grids.diff import diff_layers
 from wangge.grids.geometry import (
+    _Frame,
     assign_codes,
     generate_unit_grids,
     order_west_east_north_south,
@@ -50,6 +51,20 @@ def m(geom: BaseGeometry) -> BaseGeometry:
     return affinity.translate(_tr(geom, _TO_M), -X0, -Y0)
 
 
+# Generation cuts in a local affine metre frame anchored at `origin`; generation tests draw
+# in that same frame (FRAME.forward/back), so lattice lines fall on multiples of the cell side.
+ORIGIN = tuple(ll(Point(0, 0)).coords[0])
+FRAME = _Frame.at(*ORIGIN)
+
+
+def gen(boundary_m: BaseGeometry, **kw: object) -> list[BaseGeometry]:
+    """Generate cells for a boundary drawn in frame metres; cells come back in frame metres."""
+    lines = kw.pop("lines", None)
+    lines_ll = [FRAME.back(g) for g in lines] if lines else None  # type: ignore[attr-defined]
+    out = generate_unit_grids(FRAME.back(boundary_m), lines=lines_ll, origin=ORIGIN, **kw)  # type: ignore[arg-type]
+    return [FRAME.forward(c) for c in out]
+
+
 def _irregular_boundary_with_hole() -> Polygon:
     """A lobed district of ~1.6 km² with a lake in it, in local metres."""
     ang = np.linspace(0, 2 * math.pi, 90, endpoint=False)
@@ -69,7 +84,7 @@ def district() -> Polygon:
 
 @pytest.fixture(scope="module")
 def cells_m(district: Polygon) -> list[BaseGeometry]:
-    return [m(c) for c in generate_unit_grids(ll(district), lines=[ll(ROAD)])]
+    return gen(district, lines=[ROAD])
 
 
 # --------------------------------------------------------------------------------------
@@ -133,14 +148,14 @@ def test_cells_cut_by_a_road_never_straddle_it(cells_m: list[BaseGeometry]) -> N
 def test_an_isolated_islet_smaller_than_a_sliver_stays_its_own_cell() -> None:
     mainland = box(0, 0, 300, 300)
     islet = box(500, 500, 520, 520)
-    cells = [m(c) for c in generate_unit_grids(ll(MultiPolygon([mainland, islet])))]
+    cells = gen(MultiPolygon([mainland, islet]))
     assert len(cells) == 10
     assert any(c.area == pytest.approx(400.0, abs=0.1) for c in cells)
 
 
 def test_slivers_clipped_by_the_boundary_join_their_longest_neighbour() -> None:
     # 320 m wide: the last column is a 20 m strip (2,000 m² < 3,000 m²) glued to column 3.
-    cells = [m(c) for c in generate_unit_grids(ll(box(0, 0, 320, 300)))]
+    cells = gen(box(0, 0, 320, 300))
     assert len(cells) == 9
     assert sorted(round(c.area) for c in cells) == [10_000] * 6 + [12_000] * 3
 
@@ -149,7 +164,7 @@ def test_pieces_on_both_banks_of_an_inlet_are_never_merged_across_it() -> None:
     # A 20 m wide inlet reaches into the district and cuts the cell (100-200, 200-300) into
     # a 7,000 m² piece west of it and a 1,000 m² sliver east of it.
     district = box(0, 0, 300, 300).difference(box(170, 150, 190, 300))
-    cells = [m(c) for c in generate_unit_grids(ll(district))]
+    cells = gen(district)
     assert all(isinstance(c, Polygon) for c in cells)
     assert shapely.union_all(cells).area == pytest.approx(district.area, rel=1e-6)
     east_bank = [c for c in cells if c.covers(Point(195, 250))]
@@ -161,7 +176,7 @@ def test_a_sliver_cut_off_by_a_road_joins_the_cell_on_its_own_side() -> None:
     # The road runs 10 m north of a lattice line: the 100 × 10 m strips south of it share
     # 100 m of border with the row below and 100 m (the road) with the pieces above.
     road = LineString([(-50, 110), (350, 110)])
-    cells = [m(c) for c in generate_unit_grids(ll(box(0, 0, 300, 300)), lines=[ll(road)])]
+    cells = gen(box(0, 0, 300, 300), lines=[road])
     assert sorted(round(c.area) for c in cells) == [9_000] * 3 + [10_000] * 3 + [11_000] * 3
     south = [c for c in cells if round(c.area) == 11_000]
     assert all(c.bounds[1] == pytest.approx(0, abs=1e-6) for c in south)
@@ -170,7 +185,7 @@ def test_a_sliver_cut_off_by_a_road_joins_the_cell_on_its_own_side() -> None:
 
 def test_a_river_given_as_a_polygon_cuts_along_both_banks() -> None:
     river = box(-50, 140, 350, 160)
-    cells = [m(c) for c in generate_unit_grids(ll(box(0, 0, 300, 300)), lines=[ll(river)])]
+    cells = gen(box(0, 0, 300, 300), lines=[river])
     assert all(not c.buffer(-0.05).intersects(river.boundary) for c in cells)
     # Each 100 × 20 m strip of river bed is a sliver; its neighbours on the same side of the
     # bank lines are the next strips up and down the river, so the bed becomes one grid.
@@ -180,7 +195,7 @@ def test_a_river_given_as_a_polygon_cuts_along_both_banks() -> None:
 
 
 def test_generated_cells_come_back_in_code_order(cells_m: list[BaseGeometry]) -> None:
-    assert order_west_east_north_south([ll(c) for c in cells_m]) == list(range(len(cells_m)))
+    assert order_west_east_north_south([FRAME.back(c) for c in cells_m]) == list(range(len(cells_m)))
 
 
 def test_an_invalid_boundary_is_refused() -> None:
@@ -270,7 +285,7 @@ def test_validation_finds_a_planted_gap_with_its_location_and_neighbours() -> No
     assert gap.area_m2 == pytest.approx(2_000.0, rel=1e-4)
     assert m(Point(gap.location)).within(box(100, 180, 200, 200))
     assert {"11010800100105", "11010800100108"} <= set(gap.keys)
-    assert "11010800100108" in gap.message_zh and "2000.0" in gap.message_en
+    assert "11010800100108" in gap.message_zh and f"{gap.area_m2:.1f} m²" in gap.message_en
 
 
 def test_validation_finds_a_planted_overlap_with_its_location() -> None:

@@ -15,8 +15,15 @@ MEDIA_TYPE = "application/problem+json"
 
 def problem(status: int, code: str, zh: str, en: str, **extra: Any) -> JSONResponse:
     """Build a problem+json response."""
-    body = {"type": f"urn:wangge:problem:{code}", "title": en, "status": status, "code": code,
-            "detail": zh, "detail_en": en, **extra}
+    body = {
+        "type": f"urn:wangge:problem:{code}",
+        "title": en,
+        "status": status,
+        "code": code,
+        "detail": zh,
+        "detail_en": en,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
@@ -35,10 +42,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
-             "location": e["loc"][0] if e["loc"] else None, "reason": e["msg"]}
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                "location": e["loc"][0] if e["loc"] else None,
+                "reason": e["msg"],
+            }
             for e in exc.errors()
         ]
         fields = ", ".join(e["field"] for e in errors)
-        return problem(422, "validation_failed", f"参数有误：{fields}", f"invalid parameters: {fields}",
-                       errors=errors)
+        return problem(
+            422,
+            "validation_failed",
+            f"参数有误：{fields}",
+            f"invalid parameters: {fields}",
+            errors=errors,
+        )

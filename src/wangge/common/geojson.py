@@ -12,7 +12,9 @@ from shapely.geometry.base import BaseGeometry
 from wangge.common.geo import Crs, from_canonical
 
 
-def feature(geom: BaseGeometry | None, properties: dict[str, Any], crs: Crs | None = None) -> dict[str, Any]:
+def feature(
+    geom: BaseGeometry | None, properties: dict[str, Any], crs: Crs | None = None
+) -> dict[str, Any]:
     """Return one GeoJSON Feature; geometry converted from EPSG:4490 when `crs` is given."""
     if geom is not None and crs is not None:
         geom = from_canonical(geom, crs)

@@ -18,8 +18,10 @@ def as_multipolygon(geom: BaseGeometry) -> MultiPolygon:
     polys = [g for g in shapely.get_parts(geom) if isinstance(g, Polygon) and not g.is_empty]
     if not polys:
         raise ValidationFailed(
-            f"几何类型 {geom.geom_type} 不是面", f"geometry type {geom.geom_type} is not areal",
-            code="not_a_polygon", field="geometry",
+            f"几何类型 {geom.geom_type} 不是面",
+            f"geometry type {geom.geom_type} is not areal",
+            code="not_a_polygon",
+            field="geometry",
         )
     return MultiPolygon(polys)
 

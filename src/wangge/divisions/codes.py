@@ -18,9 +18,12 @@ MICRO_WIDTH = 2
 
 # GB/T 2260 province prefixes (two digits) in use today.
 PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
-    "61 62 63 64 65 71 81 82".split()
-)
+    {
+        "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
+        "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
+        "63", "64", "65", "71", "81", "82",
+    }
+)  # fmt: skip
 
 _DIGITS = re.compile(r"^[0-9]+$")
 
@@ -33,7 +36,9 @@ class ParsedCode:
 
 
 def _fail(code: str, zh: str, en: str, field: str = "code") -> ValidationFailed:
-    return ValidationFailed(f"编码 {code}：{zh}", f"code {code}: {en}", code="bad_code", field=field)
+    return ValidationFailed(
+        f"编码 {code}：{zh}", f"code {code}: {en}", code="bad_code", field=field
+    )
 
 
 def normalize_division_code(raw: str) -> str:
@@ -86,24 +91,34 @@ def parse_division_code(raw: str, parent: str | None = None) -> ParsedCode:
             f"has {len(code)} digits; expected 6 (county), 9 (street) or 12 (community)",
         )
     if code[:2] not in PROVINCES:
-        raise _fail(code, f"省级代码 {code[:2]} 不存在", f"province prefix {code[:2]} does not exist")
+        raise _fail(
+            code, f"省级代码 {code[:2]} 不存在", f"province prefix {code[:2]} does not exist"
+        )
     if code[4:6] == "00":
-        raise _fail(code, "第5-6位为00，这是地市级而非区县级代码", "digits 5-6 are 00: not a county")
+        raise _fail(
+            code, "第5-6位为00，这是地市级而非区县级代码", "digits 5-6 are 00: not a county"
+        )
     kind = "区县"
     if level == "street":
         kind = street_kind(code[6:9])
         if not kind:
-            raise _fail(code, f"街道乡镇段 {code[6:9]} 不在 001-599 范围内", "street segment out of 001-599")
+            raise _fail(
+                code, f"街道乡镇段 {code[6:9]} 不在 001-599 范围内", "street segment out of 001-599"
+            )
     elif level == "community":
         if code[6:9] == "000" or not street_kind(code[6:9]):
-            raise _fail(code, f"街道乡镇段 {code[6:9]} 无效", f"street segment {code[6:9]} is invalid")
+            raise _fail(
+                code, f"街道乡镇段 {code[6:9]} 无效", f"street segment {code[6:9]} is invalid"
+            )
         kind = community_kind(code[9:12])
         if not kind:
             raise _fail(code, "社区村段不能为 000", "community segment must not be 000")
     if parent is not None:
         expected = LEVELS[LEVELS.index(level) - 1] if level != "county" else None
         if expected is None:
-            raise _fail(code, "区县不应有上级区划", "a county has no parent division", "parent_code")
+            raise _fail(
+                code, "区县不应有上级区划", "a county has no parent division", "parent_code"
+            )
         if len(parent) != LEVEL_LENGTH[expected] or not code.startswith(parent):
             raise _fail(
                 code,
@@ -139,7 +154,7 @@ def check_grid_code(code: str, community_code: str, width: int, *, micro: bool =
         raise _fail(
             code,
             f"网格编码应为 {length} 位（社区编码 12 位 + 序号 {width} 位），实际 {len(code)} 位",
-            f"grid code must have {length} digits (12 community + {width} sequence), has {len(code)}",
+            f"grid code must have {length} digits (12 + {width} sequence), has {len(code)}",
         )
     if not code.startswith(community_code):
         raise _fail(

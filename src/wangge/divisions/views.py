@@ -63,8 +63,17 @@ def division_geojson(
             if layer and version.layer != layer:
                 continue
             for g in version_grids(session, version.id, prefix=code, kinds=None):
-                props = {"type": "grid", "id": g.id, "code": g.code, "name": g.name,
-                         "kind": g.kind, "layer": version.layer, "tiling": g.kind in TILING_KINDS[version.layer],
-                         "area_m2": g.area_m2, "households": g.households, "population": g.population}
+                props = {
+                    "type": "grid",
+                    "id": g.id,
+                    "code": g.code,
+                    "name": g.name,
+                    "kind": g.kind,
+                    "layer": version.layer,
+                    "tiling": g.kind in TILING_KINDS[version.layer],
+                    "area_m2": g.area_m2,
+                    "households": g.households,
+                    "population": g.population,
+                }
                 features.append(feature(g.geom, props, target))
     return collection(features)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from shapely.geometry.base import BaseGeometry
@@ -33,7 +34,8 @@ def generate_unit_version(
     selected = list(session.scalars(q.order_by(Division.code)))
     if not selected:
         raise ValidationFailed(
-            f"区县 {county} 下没有可生成网格的社区", f"county {county} has no communities to grid",
+            f"区县 {county} 下没有可生成网格的社区",
+            f"county {county} has no communities to grid",
             code="no_communities",
         )
     missing = [d.code for d in selected if d.geom is None]
@@ -46,10 +48,16 @@ def generate_unit_version(
     version = new_version(
         session, county, "unit", name or f"单元网格 {cell_area_m2:.0f} 平方米", note="generated"
     )
+    # One lattice for the whole county, so cells of neighbouring communities line up.
+    county_geom = session.get(Division, county).geom  # type: ignore[union-attr]
+    bounds = (county_geom or selected[0].geom).bounds  # type: ignore[union-attr]
+    origin = (math.floor(bounds[0] * 100) / 100, math.floor(bounds[1] * 100) / 100)
     rows: list[GridIn] = []
     for community in selected:
         assert community.geom is not None
-        cells = generate_unit_grids(community.geom, cell_area_m2=cell_area_m2, lines=list(lines))
+        cells = generate_unit_grids(
+            community.geom, cell_area_m2=cell_area_m2, lines=list(lines), origin=origin
+        )
         rows.extend(GridIn(kind="unit", geom=c, community_code=community.code) for c in cells)
         if progress:
             progress(1)

@@ -31,6 +31,7 @@ GeomArray = NDArray[np.object_]
 # neighbouring cells share come out bit-identical, so borders can be measured and pieces
 # unioned without hairline gaps. 1 mm is far below any survey precision of grid maps.
 GRID_SIZE_M = 1e-3
+GRID_SIZE_DEG = 1e-8  # the same precision for overlays in lon/lat (1e-8° ≈ 1 mm)
 
 # ======================================================================================
 # Projection to metres (private; to be replaced by wangge.common.geo)
@@ -73,6 +74,45 @@ def _to_metric(geoms: Any, epsg: int | None = None) -> tuple[Any, int]:
 def _from_metric(geoms: Any, epsg: int) -> Any:
     """Project metric geometries back to CGCS2000 lon/lat."""
     return _reproject(geoms, epsg, 4490)
+
+
+# CGCS2000 ellipsoid, for the local metre frame below.
+_A, _F = 6378137.0, 1 / 298.257222101
+_E2 = _F * (2 - _F)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A local affine lon/lat → metre frame: east and north metres from (lon0, lat0).
+
+    Generation cuts in this frame, not in Gauss-Krüger: an affine map keeps straight
+    lon/lat edges straight, so cells clipped here fit the stored boundary exactly once
+    mapped back (a projection bends the parallels and leaves millimetre gaps and
+    overlaps along community edges). The scale is exact at the frame's origin; across a
+    whole county (±0.2°) areas drift by under 0.3 %, which a "≈10,000 m²" cell tolerates.
+    """
+
+    lon0: float
+    lat0: float
+    kx: float  # metres per degree of longitude at lat0
+    ky: float  # metres per degree of latitude at lat0
+
+    @classmethod
+    def at(cls, lon0: float, lat0: float) -> _Frame:
+        s = math.sin(math.radians(lat0))
+        w = 1 - _E2 * s * s
+        n = _A / math.sqrt(w)  # prime-vertical radius of curvature
+        m = _A * (1 - _E2) / w**1.5  # meridional radius of curvature
+        k = math.pi / 180
+        return cls(lon0, lat0, k * n * math.cos(math.radians(lat0)), k * m)
+
+    def forward(self, geoms: Any) -> Any:
+        off, scale = np.array([self.lon0, self.lat0]), np.array([self.kx, self.ky])
+        return shapely.transform(geoms, lambda xy: (xy - off) * scale)
+
+    def back(self, geoms: Any) -> Any:
+        off, scale = np.array([self.lon0, self.lat0]), np.array([self.kx, self.ky])
+        return shapely.transform(geoms, lambda xy: xy / scale + off)
 
 
 # ======================================================================================
@@ -134,7 +174,10 @@ def order_west_east_north_south(geoms: Sequence[BaseGeometry]) -> list[int]:
     arr = np.asarray(geoms, dtype=object)
     if arr.size == 0:
         return []
-    metric, _ = _to_metric(arr)
+    # A local frame, not Gauss-Krüger: its north is true north (GK grid north is turned by
+    # the meridian convergence, ~0.5° near 116°E), and it matches generate_unit_grids.
+    b = shapely.total_bounds(arr)
+    metric = _Frame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])).forward(arr)
     sides = np.sqrt(shapely.area(metric))
     band = float(np.median(sides[sides > 0])) if np.any(sides > 0) else 1.0
     return _order_metric(shapely.point_on_surface(metric), band)
@@ -298,9 +341,9 @@ def generate_unit_grids(
 ) -> list[Polygon | MultiPolygon]:
     """Cut a lon/lat boundary into square unit grids, split along lines, slivers merged.
 
-    Cells are squares of `cell_area_m2` on a lattice in the local Gauss-Krüger zone whose
-    corner is `origin` (lon, lat) — by default the zone's own metre grid, so re-running on
-    a nearby boundary gives the same lattice. Pieces under `sliver_fraction × cell_area_m2`
+    Cells are squares of `cell_area_m2` on a lattice in a local metre frame (`_Frame`)
+    whose corner is `origin` (lon, lat) — by default the boundary's south-west corner
+    rounded to 0.01°, so re-running on a nearby boundary gives the same lattice. Pieces under `sliver_fraction × cell_area_m2`
     are merged into the neighbour sharing the longest border, preferring one on the same
     side of the lines (LineStrings; polygons cut along their outlines). The union of the
     result equals the boundary, and the list is in code order (see
@@ -322,14 +365,14 @@ def generate_unit_grids(
             code="invalid_boundary",
             field="boundary",
         )
-    bnd, epsg = _to_metric(boundary)
-    bnd = shapely.set_precision(bnd, GRID_SIZE_M)
+    if origin is None:
+        # Round the frame origin so nearby boundaries share one frame and one lattice.
+        minx, miny = boundary.bounds[:2]
+        origin = (math.floor(minx * 100) / 100, math.floor(miny * 100) / 100)
+    frame = _Frame.at(*origin)
+    bnd = shapely.set_precision(frame.forward(boundary), GRID_SIZE_M)
     side = math.sqrt(cell_area_m2)
-    origin_xy = (0.0, 0.0)
-    if origin is not None:
-        o, _ = _to_metric(Point(origin), epsg)
-        origin_xy = (o.x, o.y)
-    boxes, inside = _lattice(bnd, side, origin_xy)
+    boxes, inside = _lattice(bnd, side, (0.0, 0.0))
     cells = boxes.copy()
     edge = np.flatnonzero(~inside)
     cells[edge] = shapely.intersection(boxes[edge], bnd, grid_size=GRID_SIZE_M)
@@ -337,7 +380,7 @@ def generate_unit_grids(
     line_arr: GeomArray | None = None
     line_zone: BaseGeometry | None = None
     if lines:
-        line_arr, _ = _to_metric(np.asarray(lines, dtype=object), epsg)
+        line_arr = frame.forward(np.asarray(lines, dtype=object))
         # A river or road given as a polygon cuts along its banks.
         areal = shapely.get_dimensions(line_arr) == 2
         line_arr[areal] = shapely.boundary(line_arr[areal])
@@ -370,7 +413,7 @@ def generate_unit_grids(
         _merge_slivers(arr, sliver_fraction * cell_area_m2, line_zone), dtype=object
     )
     order = _order_metric(shapely.point_on_surface(merged), side)
-    return list(_from_metric(merged[order], epsg))
+    return list(frame.back(merged[order]))
 
 
 # ======================================================================================
@@ -401,20 +444,15 @@ def _parse_reason(reason: str) -> tuple[str, tuple[float, float] | None]:
     return m["what"].strip(), (float(m["x"]), float(m["y"]))
 
 
-def _lonlat(points: GeomArray, epsg: int) -> list[tuple[float, float]]:
-    if len(points) == 0:
-        return []
-    pts = _from_metric(np.asarray(points, dtype=object), epsg)
-    xs, ys = shapely.get_x(pts), shapely.get_y(pts)
-    return [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
-
-
 def _invalid(key: str, geom: Any) -> Problem | None:
     """A Problem when `geom` is not a valid, non-empty areal geometry."""
     if not isinstance(geom, BaseGeometry) or geom.is_empty or not _areal_parts(geom):
         kind = type(geom).__name__ if not isinstance(geom, BaseGeometry) else geom.geom_type
         return Problem(
-            "invalid_geometry", (key,), None, None,
+            "invalid_geometry",
+            (key,),
+            None,
+            None,
             f"网格 {key} 不是有效的面几何（{kind}，或为空）",
             f"grid {key} is not an areal geometry ({kind}, or empty)",
         )
@@ -423,7 +461,10 @@ def _invalid(key: str, geom: Any) -> Problem | None:
     what, at = _parse_reason(str(shapely.is_valid_reason(geom)))
     where = f" @ {at[0]:.6f},{at[1]:.6f}" if at else ""
     return Problem(
-        "invalid_geometry", (key,), at, None,
+        "invalid_geometry",
+        (key,),
+        at,
+        None,
         f"网格 {key} 几何无效：{what}{where}",
         f"grid {key} has an invalid geometry: {what}{where}",
     )
@@ -456,7 +497,10 @@ def validate_layer(
     if parent is not None and (bad := _invalid("parent", parent)) is not None:
         problems.append(
             Problem(
-                "invalid_geometry", (), bad.location, None,
+                "invalid_geometry",
+                (),
+                bad.location,
+                None,
                 bad.message_zh.replace("网格 parent ", "上级边界"),
                 bad.message_en.replace("grid parent", "the parent boundary"),
             )
@@ -464,66 +508,103 @@ def validate_layer(
         parent = None
     if not good:
         return problems
+    # Overlays run in lon/lat, the stored CRS, where edges are straight exactly as in
+    # PostGIS: projecting first would bend the parallels and turn a shared edge with an
+    # extra vertex into phantom slivers. Only the resulting pieces are measured in metres.
+    # Snap-rounding to 1e-8° (about 1 mm) absorbs T-junction noise: a vertex of one grid
+    # lying on its neighbour's edge is never exactly on it after a projection.
+    snap = GRID_SIZE_DEG
     lonlat = np.asarray(good, dtype=object)
-    epsg = _epsg_for(lonlat if parent is None else np.append(lonlat, parent))
-    geoms, _ = _to_metric(lonlat, epsg)
+    # Areas in a local affine frame: it keeps lon/lat edges straight, so a 1 mm sliver
+    # between two edges stays a 1 mm sliver (a projection bends long edges apart).
+    b = shapely.total_bounds(lonlat if parent is None else np.append(lonlat, parent))
+    frame = _Frame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
+    geoms = frame.forward(lonlat)
     area = shapely.area(geoms)
-    tree = shapely.STRtree(geoms)
+    tree = shapely.STRtree(lonlat)
+
+    def m2(pieces: GeomArray) -> NDArray[np.float64]:
+        return shapely.area(frame.forward(pieces)) if len(pieces) else np.zeros(0)
+
+    def where(pieces: GeomArray) -> list[tuple[float, float]]:
+        pts = shapely.point_on_surface(pieces)
+        return [
+            (float(x), float(y))
+            for x, y in zip(shapely.get_x(pts), shapely.get_y(pts), strict=True)
+        ]
 
     if parent is not None:
-        par, _ = _to_metric(parent, epsg)
-        shapely.prepare(par)
-        out_idx = np.flatnonzero(~shapely.covers(par, geoms))
-        outside = shapely.difference(geoms[out_idx], par)
-        out_area = shapely.area(outside)
+        shapely.prepare(parent)
+        out_idx = np.flatnonzero(~shapely.covers(parent, lonlat))
+        outside = shapely.difference(lonlat[out_idx], parent, grid_size=snap)
+        out_area = m2(outside)
         big = out_area > tolerance_m2
-        locs = _lonlat(shapely.point_on_surface(outside[big]), epsg)
-        for i, a, loc in zip(out_idx[big], out_area[big], locs, strict=True):
+        for i, a, loc in zip(out_idx[big], out_area[big], where(outside[big]), strict=True):
             k = keys[i]
-            problems.append(Problem(
-                "outside_parent", (k,), loc, float(a),
-                f"网格 {k} 有 {a:.1f} 平方米超出上级边界",
-                f"grid {k} has {a:.1f} m² outside its parent boundary",
-            ))
-        gaps = shapely.get_parts(shapely.difference(par, shapely.union_all(geoms)))
-        gaps = gaps[shapely.area(gaps) > tolerance_m2]
-        locs = _lonlat(shapely.point_on_surface(gaps), epsg)
-        for gap, loc in zip(gaps, locs, strict=True):
-            near = tree.query(gap, predicate="dwithin", distance=0.01)
+            problems.append(
+                Problem(
+                    "outside_parent",
+                    (k,),
+                    loc,
+                    float(a),
+                    f"网格 {k} 有 {a:.1f} 平方米超出上级边界",
+                    f"grid {k} has {a:.1f} m² outside its parent boundary",
+                )
+            )
+        covered = shapely.union_all(lonlat, grid_size=snap)
+        gaps = shapely.get_parts(shapely.difference(parent, covered, grid_size=snap))
+        gap_area = m2(gaps)
+        gaps, gap_area = gaps[gap_area > tolerance_m2], gap_area[gap_area > tolerance_m2]
+        for gap, a, loc in zip(gaps, gap_area, where(gaps), strict=True):
+            near = tree.query(gap, predicate="dwithin", distance=1e-7)
             names = tuple(sorted(keys[i] for i in near))
-            a = float(gap.area)
-            problems.append(Problem(
-                "gap", names, loc, a,
-                f"上级范围内有 {a:.1f} 平方米未被任何网格覆盖"
-                f"（相邻网格：{'、'.join(names) or '无'}）",
-                f"{a:.1f} m² of the parent is covered by no grid "
-                f"(next to: {', '.join(names) or 'none'})",
-            ))
+            problems.append(
+                Problem(
+                    "gap",
+                    names,
+                    loc,
+                    float(a),
+                    f"上级范围内有 {a:.1f} 平方米未被任何网格覆盖"
+                    f"（相邻网格：{'、'.join(names) or '无'}）",
+                    f"{a:.1f} m² of the parent is covered by no grid "
+                    f"(next to: {', '.join(names) or 'none'})",
+                )
+            )
 
     # Overlaps: STRtree candidate pairs, each unordered pair once.
-    a_idx, b_idx = tree.query(geoms, predicate="intersects")
+    a_idx, b_idx = tree.query(lonlat, predicate="intersects")
     pair = a_idx < b_idx
     a_idx, b_idx = a_idx[pair], b_idx[pair]
-    inter = shapely.intersection(geoms[a_idx], geoms[b_idx])
-    inter_area = shapely.area(inter)
+    inter = shapely.intersection(lonlat[a_idx], lonlat[b_idx], grid_size=snap)
+    inter_area = m2(inter)
     big = inter_area > tolerance_m2
-    locs = _lonlat(shapely.point_on_surface(inter[big]), epsg)
-    for i, j, a, loc in zip(a_idx[big], b_idx[big], inter_area[big], locs, strict=True):
+    for i, j, a, loc in zip(
+        a_idx[big], b_idx[big], inter_area[big], where(inter[big]), strict=True
+    ):
         ki, kj = keys[i], keys[j]
-        problems.append(Problem(
-            "overlap", (ki, kj), loc, float(a),
-            f"网格 {ki} 与 {kj} 重叠 {a:.1f} 平方米",
-            f"grids {ki} and {kj} overlap by {a:.1f} m²",
-        ))
+        problems.append(
+            Problem(
+                "overlap",
+                (ki, kj),
+                loc,
+                float(a),
+                f"网格 {ki} 与 {kj} 重叠 {a:.1f} 平方米",
+                f"grids {ki} and {kj} overlap by {a:.1f} m²",
+            )
+        )
 
     pp = _pp_metric(geoms)
     thin = np.flatnonzero((area < sliver_area_m2) | (pp < sliver_thinness))
-    locs = _lonlat(shapely.point_on_surface(geoms[thin]), epsg)
-    for i, loc in zip(thin, locs, strict=True):
+    for i, loc in zip(thin, where(lonlat[thin]), strict=True):
         k = keys[i]
-        problems.append(Problem(
-            "sliver", (k,), loc, float(area[i]),
-            f"网格 {k} 是碎片：面积 {area[i]:.1f} 平方米，紧凑度 {pp[i]:.3f}",
-            f"grid {k} is a sliver: {area[i]:.1f} m², Polsby-Popper {pp[i]:.3f}",
-        ))
+        problems.append(
+            Problem(
+                "sliver",
+                (k,),
+                loc,
+                float(area[i]),
+                f"网格 {k} 是碎片：面积 {area[i]:.1f} 平方米，紧凑度 {pp[i]:.3f}",
+                f"grid {k} is a sliver: {area[i]:.1f} m², Polsby-Popper {pp[i]:.3f}",
+            )
+        )
     return problems

@@ -55,13 +55,19 @@ def _int(file: str, feature: Feature, name: str) -> int | None:
         number = int(float(value))
     except (TypeError, ValueError):
         raise ImportFailed(
-            file=file, feature=feature.number, field=column,
-            reason_zh=f"值 {value!r} 不是整数", reason_en=f"value {value!r} is not an integer",
+            file=file,
+            feature=feature.number,
+            field=column,
+            reason_zh=f"值 {value!r} 不是整数",
+            reason_en=f"value {value!r} is not an integer",
         ) from None
     if number < 0:
         raise ImportFailed(
-            file=file, feature=feature.number, field=column,
-            reason_zh=f"值 {number} 不能为负数", reason_en=f"value {number} must not be negative",
+            file=file,
+            feature=feature.number,
+            field=column,
+            reason_zh=f"值 {number} 不能为负数",
+            reason_en=f"value {number} must not be negative",
         )
     return number
 
@@ -81,7 +87,9 @@ def _date(file: str, feature: Feature, name: str) -> date | None:
         except ValueError:
             continue
     raise ImportFailed(
-        file=file, feature=feature.number, field=column,
+        file=file,
+        feature=feature.number,
+        field=column,
         reason_zh=f"日期 {text!r} 格式应为 YYYY-MM-DD 或 YYYYMMDD",
         reason_en=f"date {text!r} must be YYYY-MM-DD or YYYYMMDD",
     )
@@ -104,11 +112,20 @@ def import_divisions(session: Session, path: Path, **read: Any) -> int:
         code = _str(f, "code")
         if not code:
             raise ImportFailed(
-                file=path.name, feature=f.number, field="code",
-                reason_zh="缺少区划代码（code/区划代码）", reason_en="missing division code (code)",
+                file=path.name,
+                feature=f.number,
+                field="code",
+                reason_zh="缺少区划代码（code/区划代码）",
+                reason_en="missing division code (code)",
             )
-        rows.append(DivisionIn(code=code, name=_str(f, "name") or "", geom=f.geometry,
-                               parent_code=_str(f, "parent_code")))
+        rows.append(
+            DivisionIn(
+                code=code,
+                name=_str(f, "name") or "",
+                geom=f.geometry,
+                parent_code=_str(f, "parent_code"),
+            )
+        )
     _wrap(path, lambda: load_divisions(session, rows))
     return len(rows)
 
@@ -122,24 +139,46 @@ def grids_from_features(file: str, features: list[Feature], default_kind: str) -
         try:
             check_kind(kind)
         except DomainError as exc:
-            raise ImportFailed(file=file, feature=f.number, field="kind",
-                               reason_zh=exc.message_zh, reason_en=exc.message_en) from None
+            raise ImportFailed(
+                file=file,
+                feature=f.number,
+                field="kind",
+                reason_zh=exc.message_zh,
+                reason_en=exc.message_en,
+            ) from None
         members = _str(f, "members")
-        rows.append(GridIn(
-            kind=kind, geom=f.geometry, code=_str(f, "code"), name=_str(f, "name"),
-            community_code=_str(f, "community_code"), parent_code=_str(f, "parent_code"),
-            members=[m.strip() for m in members.replace("，", ",").split(",") if m.strip()]
-            if members else [],
-            households=_int(file, f, "households"), population=_int(file, f, "population"),
-            land_use=_str(f, "land_use"), responsible_party=_str(f, "responsible_party"),
-            valid_from=_date(file, f, "valid_from"), valid_to=_date(file, f, "valid_to"),
-        ))
+        rows.append(
+            GridIn(
+                kind=kind,
+                geom=f.geometry,
+                code=_str(f, "code"),
+                name=_str(f, "name"),
+                community_code=_str(f, "community_code"),
+                parent_code=_str(f, "parent_code"),
+                members=[m.strip() for m in members.replace("，", ",").split(",") if m.strip()]
+                if members
+                else [],
+                households=_int(file, f, "households"),
+                population=_int(file, f, "population"),
+                land_use=_str(f, "land_use"),
+                responsible_party=_str(f, "responsible_party"),
+                valid_from=_date(file, f, "valid_from"),
+                valid_to=_date(file, f, "valid_to"),
+            )
+        )
     return rows
 
 
 def import_grids(
-    session: Session, path: Path, *, county: str, kind: str, version_name: str, width: int,
-    note: str | None = None, **read: Any,
+    session: Session,
+    path: Path,
+    *,
+    county: str,
+    kind: str,
+    version_name: str,
+    width: int,
+    note: str | None = None,
+    **read: Any,
 ) -> GridVersion:
     """Import a grid file as a new draft version of the layer its kind belongs to."""
     layer = check_kind(kind)
@@ -151,8 +190,13 @@ def import_grids(
 
 
 def import_points(
-    session: Session, path: Path, *, county: str, layer: str,
-    progress: Callable[[int], None] | None = None, **read: Any,
+    session: Session,
+    path: Path,
+    *,
+    county: str,
+    layer: str,
+    progress: Callable[[int], None] | None = None,
+    **read: Any,
 ) -> int:
     """Import or update a point layer, assigning every point to its grids."""
     fs = read_features(path, **read)
@@ -160,25 +204,41 @@ def import_points(
     for f in fs.features:
         key = _str(f, "key") or str(f.number)
         if f.geometry is None or f.geometry.geom_type != "Point":
-            raise ImportFailed(file=path.name, feature=f.number, field="geometry",
-                               reason_zh="点图层的要素必须是点", reason_en="features must be points")
+            raise ImportFailed(
+                file=path.name,
+                feature=f.number,
+                field="geometry",
+                reason_zh="点图层的要素必须是点",
+                reason_en="features must be points",
+            )
         keys.append(key)
         lon.append(f.geometry.x)
         lat.append(f.geometry.y)
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise ImportFailed(file=path.name, field="key", reason_zh=f"编号 {dup} 重复",
-                           reason_en=f"key {dup} appears twice")
+        raise ImportFailed(
+            file=path.name,
+            field="key",
+            reason_zh=f"编号 {dup} 重复",
+            reason_en=f"key {dup} appears twice",
+        )
     x, y = np.array(lon, dtype=float), np.array(lat, dtype=float)
     found = locate_many(session, x, y, county_codes=[county], progress=progress)
-    existing = dict(session.execute(
-        select(LocatedPoint.key, LocatedPoint.id).where(
-            LocatedPoint.county_code == county, LocatedPoint.layer == layer)
-    ).all())
+    existing = dict(
+        session.execute(
+            select(LocatedPoint.key, LocatedPoint.id).where(
+                LocatedPoint.county_code == county, LocatedPoint.layer == layer
+            )
+        ).all()
+    )
     inserts, updates = [], []
     for i, (key, f) in enumerate(zip(keys, fs.features, strict=True)):
         values = {
-            "county_code": county, "layer": layer, "key": key, "lon": float(x[i]), "lat": float(y[i]),
+            "county_code": county,
+            "layer": layer,
+            "key": key,
+            "lon": float(x[i]),
+            "lat": float(y[i]),
             "grid_id": int(found["social"][i]) if found["social"][i] >= 0 else None,
             "unit_grid_id": int(found["unit"][i]) if found["unit"][i] >= 0 else None,
             "properties": _jsonable(f.properties),
@@ -208,8 +268,12 @@ def _wrap(path: Path, action: Callable[[], Any]) -> Any:
         raise
     except DomainError as exc:
         raise ImportFailed(
-            file=path.name, feature=exc.details.get("row"), field=exc.field,
-            reason_zh=exc.message_zh, reason_en=exc.message_en, code=exc.code,
+            file=path.name,
+            feature=exc.details.get("row"),
+            field=exc.field,
+            reason_zh=exc.message_zh,
+            reason_en=exc.message_en,
+            code=exc.code,
         ) from None
 
 

@@ -58,9 +58,7 @@ def index_for(session: Session, version: GridVersion) -> GridIndex:
             Grid.version_id == version.id, Grid.kind.in_(TILING_KINDS[version.layer])
         )
     ).all()
-    index = GridIndex(
-        np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
-    )
+    index = GridIndex(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])
     with _lock:
         _cache[key] = _Entry(signature, index, now)
     return index
@@ -72,7 +70,9 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def active_versions(session: Session, county_codes: Iterable[str] | None = None) -> list[GridVersion]:
+def active_versions(
+    session: Session, county_codes: Iterable[str] | None = None
+) -> list[GridVersion]:
     """Return the active versions, optionally only of some counties."""
     q = select(GridVersion).where(GridVersion.status == "active").order_by(GridVersion.id)
     if county_codes is not None:

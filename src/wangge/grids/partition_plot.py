@@ -9,12 +9,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: used from the CLI and CI without a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import PathPatch  # noqa: E402
-from matplotlib.path import Path as MplPath  # noqa: E402
-from shapely import LineString, MultiLineString, MultiPolygon, Polygon  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
+from shapely import LineString, MultiLineString, MultiPolygon, Polygon
 
-from wangge.grids.partition import Division  # noqa: E402
+from wangge.grids.partition import Division
 
 
 def _patch(poly: Polygon, **kw: object) -> PathPatch:

@@ -176,7 +176,7 @@ def build_report(
     lines: dict[str, list[LineString]],
     largest_building: dict[tuple[str, int], float] | None = None,
 ) -> QualityReport:
-    """Build the report from rows (community, seq, exclusive, polygon, n, hh, res, weight, value)."""
+    """Report from rows (community, seq, exclusive, polygon, n, hh, res, weight, value)."""
     lo, hi = tolerance_band(target, tolerance)
     report = QualityReport(target=target, measure=measure, tolerance=tolerance)
     by_comm: dict[str, list[int]] = {}
@@ -191,7 +191,8 @@ def build_report(
         report.grids.append(GridQuality(
             community_key=ck, sequence=seq, exclusive=excl, buildings=n, households=hh,
             residents=res, weight=w, value=value, deviation=dev, within_tolerance=within,
-            polsby_popper=polsby_popper(poly), line_crossings=line_crossings(poly, lines.get(ck, [])),
+            polsby_popper=polsby_popper(poly),
+            line_crossings=line_crossings(poly, lines.get(ck, [])),
             contiguous=len(parts) == 1, parts=len(parts),
         ))
         if within:
@@ -204,7 +205,8 @@ def build_report(
         ]
         big = (largest_building or {}).get((ck, seq), 0.0)
         if n == 0:
-            zh, en = "网格内没有建筑（空地、绿地或水面）", "no buildings in the grid (open land, green or water)"
+            zh = "网格内没有建筑（空地、绿地或水面）"
+            en = "no buildings in the grid (open land, green or water)"
         elif value > hi and big > hi:
             zh = f"单栋建筑有{big:g}（{measure}），超过目标上限{hi:g}，建筑不可拆分"
             en = f"a single building holds {big:g} {measure}, above the upper limit {hi:g}"

@@ -29,7 +29,13 @@ KIND_ZH = {
     "unit": "万米单元网格",
     "duty": "责任网格",
 }
-LAYER_OF_KIND = {"basic": "social", "exclusive": "social", "micro": "social", "unit": "unit", "duty": "unit"}
+LAYER_OF_KIND = {
+    "basic": "social",
+    "exclusive": "social",
+    "micro": "social",
+    "unit": "unit",
+    "duty": "unit",
+}
 LAYER_ZH = {"social": "社会治理网格", "unit": "城市管理单元网格"}
 # The kinds that tile a community without gaps or overlaps; points are located in these.
 TILING_KINDS = {"social": ("basic", "exclusive"), "unit": ("unit",)}
@@ -132,7 +138,9 @@ def add_grids(
     for row in rows:
         with _row_context(number[id(row)]):
             _prepare(row, number[id(row)], version, communities)
-    existing = {g.code: g for g in session.scalars(select(Grid).where(Grid.version_id == version.id))}
+    existing = {
+        g.code: g for g in session.scalars(select(Grid).where(Grid.version_id == version.id))
+    }
     _assign_codes(rows, existing, width)
     grids: list[Grid] = []
     ordered = sorted(rows, key=lambda r: r.kind in ("micro", "duty"))  # parents and members first
@@ -233,7 +241,9 @@ def _assign_codes(rows: Sequence[GridIn], existing: dict[str, Grid], width: int)
         if row.kind == "micro" and row.code is None:
             if not row.parent_code:
                 raise ValidationFailed(
-                    "微网格必须指定所属网格", "a micro grid needs its parent grid", field="parent_code"
+                    "微网格必须指定所属网格",
+                    "a micro grid needs its parent grid",
+                    field="parent_code",
                 )
             micro_next[row.parent_code] += 1
             row.code = f"{row.parent_code}{micro_next[row.parent_code]:0{MICRO_WIDTH}d}"
@@ -254,17 +264,19 @@ def _build(
         if parent is None:
             raise NotFound(
                 f"微网格 {row.code} 的所属网格 {row.parent_code} 不在本版本中",
-                f"the parent grid {row.parent_code} of micro grid {row.code} is not in this version",
+                f"parent grid {row.parent_code} of micro grid {row.code} is not in this version",
                 field="parent_code",
             )
         parent_id = parent.id
     if row.kind == "duty":
         members = [existing.get(code) for code in row.members]
-        missing = [c for c, m in zip(row.members, members, strict=True) if m is None or m.kind != "unit"]
+        missing = [
+            c for c, m in zip(row.members, members, strict=True) if m is None or m.kind != "unit"
+        ]
         if not row.members or missing:
             raise ValidationFailed(
                 f"责任网格 {row.code} 的单元网格 {','.join(missing) or '(无)'} 不在本版本中",
-                f"duty grid {row.code}: unit grids {', '.join(missing) or '(none)'} not in this version",
+                f"duty grid {row.code}: unit grids {', '.join(missing) or '-'} not in this version",
                 field="members",
             )
         geom = as_multipolygon(shapely.union_all([m.geom for m in members if m is not None]))
@@ -298,7 +310,11 @@ def _build(
 
 
 def version_grids(
-    session: Session, version_id: int, *, kinds: Sequence[str] | None = None, prefix: str | None = None
+    session: Session,
+    version_id: int,
+    *,
+    kinds: Sequence[str] | None = None,
+    prefix: str | None = None,
 ) -> list[Grid]:
     """Return the grids of a version, optionally of some kinds and under a division code."""
     q = select(Grid).where(Grid.version_id == version_id).order_by(Grid.code)

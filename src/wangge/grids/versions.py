@@ -56,7 +56,9 @@ def validate_version(session: Session, version_id: int, *, width: int) -> list[P
         try:
             check_grid_code(grid.code, grid.community_code, width, micro=grid.kind == "micro")
         except DomainError as exc:
-            problems.append(Problem("bad_code", (grid.code,), None, None, exc.message_zh, exc.message_en))
+            problems.append(
+                Problem("bad_code", (grid.code,), None, None, exc.message_zh, exc.message_en)
+            )
         if grid.kind in tiling and grid.geom is not None:
             by_community[grid.community_code][grid.code] = grid.geom
     for code, community in sorted(communities.items()):
@@ -74,13 +76,15 @@ def activate_version(
     version = get_version(session, version_id)
     if version.status == "active":
         raise ValidationFailed(
-            f"版本 {version.number} 已经是现行版本", f"version {version.number} is already active",
+            f"版本 {version.number} 已经是现行版本",
+            f"version {version.number} is already active",
             code="already_active",
         )
     tiling = TILING_KINDS[version.layer]
     if not version_grids(session, version.id, kinds=tiling):
         raise ValidationFailed(
-            f"版本 {version.number} 没有网格，不能启用", f"version {version.number} has no grids",
+            f"版本 {version.number} 没有网格，不能启用",
+            f"version {version.number} has no grids",
             code="empty_version",
         )
     previous = active_version(session, version.county_code, version.layer)
@@ -114,9 +118,9 @@ def reassign(
     """Re-locate every located record of the county in `version`; return what moved where."""
     index = index_for(session, version)
     codes = dict(
-        session.execute(select(Grid.id, Grid.code).where(Grid.county_code == version.county_code))
-        
-        .all()
+        session.execute(
+            select(Grid.id, Grid.code).where(Grid.county_code == version.county_code)
+        ).all()
     )
     result: dict[str, Any] = {}
     for spec in LOCATED:

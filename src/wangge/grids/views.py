@@ -29,7 +29,9 @@ def _version_in_scope(session: SessionDep, principal: PrincipalDep, version_id: 
 def list_grids(
     session: SessionDep,
     principal: PrincipalDep,
-    division: str | None = Query(None, description="division code prefix (county/street/community)"),
+    division: str | None = Query(
+        None, description="division code prefix (county/street/community)"
+    ),
     kind: str | None = None,
     version_id: int | None = Query(None, description="default: the active versions"),
     limit: int = Query(1000, ge=1, le=20000),
@@ -43,24 +45,37 @@ def list_grids(
         ids = [v.id for v in active_versions(session, principal.county_codes())]
     rows = []
     for vid in ids:
-        rows.extend(service.version_grids(session, vid, kinds=[kind] if kind else None, prefix=division))
+        rows.extend(
+            service.version_grids(session, vid, kinds=[kind] if kind else None, prefix=division)
+        )
     rows = [g for g in rows if principal.covers(g.code)]
     return rows[offset : offset + limit]
 
 
-@router.get("/grids/locate", response_model=LocateRead, summary="点位所在网格 Which grid is this point in?")
+@router.get(
+    "/grids/locate", response_model=LocateRead, summary="点位所在网格 Which grid is this point in?"
+)
 def locate(
     session: SessionDep,
     principal: PrincipalDep,
     lon: float = Query(..., ge=-180, le=180, description="longitude / 经度"),
     lat: float = Query(..., ge=-90, le=90, description="latitude / 纬度"),
-    crs: str = Query("EPSG:4490", description="EPSG:4490 (default), EPSG:4326, GCJ02, BD09, EPSG:45xx"),
+    crs: str = Query(
+        "EPSG:4490", description="EPSG:4490 (default), EPSG:4326, GCJ02, BD09, EPSG:45xx"
+    ),
 ) -> dict[str, Any]:
     found = locate_point(session, lon, lat, crs=crs, county_codes=principal.county_codes())
+
     def visible(g: Any) -> Any:
         return g if g is not None and principal.covers(g.code) else None
-    return {"lon": lon, "lat": lat, "crs": parse_crs(crs).name,
-            "grid": visible(found["social"]), "unit_grid": visible(found["unit"])}
+
+    return {
+        "lon": lon,
+        "lat": lat,
+        "crs": parse_crs(crs).name,
+        "grid": visible(found["social"]),
+        "unit_grid": visible(found["unit"]),
+    }
 
 
 @router.get("/grids/{grid_id}", response_model=GridRead, summary="网格详情 Get a grid")
@@ -72,13 +87,19 @@ def get_grid(grid_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
 
 
 @router.get("/grids/{grid_id}/geojson", summary="网格 GeoJSON / GeoJSON of a grid")
-def grid_geojson(grid_id: int, session: SessionDep, principal: PrincipalDep, crs: str = "EPSG:4490") -> dict[str, Any]:
+def grid_geojson(
+    grid_id: int, session: SessionDep, principal: PrincipalDep, crs: str = "EPSG:4490"
+) -> dict[str, Any]:
     grid = get_grid(grid_id, session, principal)
     return feature(grid.geom, GridRead.model_validate(grid).model_dump(mode="json"), parse_crs(crs))
 
 
-@router.get("/grid-versions", response_model=list[VersionRead], summary="网格划分版本 List versions")
-def list_versions(session: SessionDep, principal: PrincipalDep, county: str | None = None) -> list[Any]:
+@router.get(
+    "/grid-versions", response_model=list[VersionRead], summary="网格划分版本 List versions"
+)
+def list_versions(
+    session: SessionDep, principal: PrincipalDep, county: str | None = None
+) -> list[Any]:
     from sqlalchemy import select
 
     q = select(GridVersion).order_by(GridVersion.county_code, GridVersion.layer, GridVersion.number)
@@ -87,31 +108,45 @@ def list_versions(session: SessionDep, principal: PrincipalDep, county: str | No
     return [v for v in session.scalars(q) if principal.covers(v.county_code)]
 
 
-@router.get("/grid-versions/{version_id}", response_model=VersionRead, summary="版本详情 Get a version")
+@router.get(
+    "/grid-versions/{version_id}", response_model=VersionRead, summary="版本详情 Get a version"
+)
 def get_version(version_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
     return _version_in_scope(session, principal, version_id)
 
 
 @router.get("/grid-versions/{version_id}/geojson", summary="版本全部网格 GeoJSON")
-def version_geojson(version_id: int, session: SessionDep, principal: PrincipalDep,
-                    crs: str = "EPSG:4490") -> dict[str, Any]:
+def version_geojson(
+    version_id: int, session: SessionDep, principal: PrincipalDep, crs: str = "EPSG:4490"
+) -> dict[str, Any]:
     version = _version_in_scope(session, principal, version_id)
     target = parse_crs(crs)
     return collection(
         feature(g.geom, {"id": g.id, "code": g.code, "name": g.name, "kind": g.kind}, target)
-        for g in service.version_grids(session, version.id) if principal.covers(g.code)
+        for g in service.version_grids(session, version.id)
+        if principal.covers(g.code)
     )
 
 
-@router.get("/grid-versions/{version_id}/validation", response_model=list[ProblemRead],
-            summary="校验报告 Validation report (gaps, overlaps, slivers, invalid, crossing, codes)")
-def validate(version_id: int, session: SessionDep, principal: PrincipalDep, settings: SettingsDep) -> list[Any]:
+@router.get(
+    "/grid-versions/{version_id}/validation",
+    response_model=list[ProblemRead],
+    summary="校验报告 Validation report (gaps, overlaps, slivers, invalid, crossing, codes)",
+)
+def validate(
+    version_id: int, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> list[Any]:
     _version_in_scope(session, principal, version_id)
-    return versions.problem_dicts(versions.validate_version(session, version_id, width=settings.grid_sequence_width))
+    return versions.problem_dicts(
+        versions.validate_version(session, version_id, width=settings.grid_sequence_width)
+    )
 
 
-@router.post("/grid-versions/{version_id}/actions/activate", response_model=ActivationRead,
-             summary="启用版本（迁移落点并给出差异报告）Activate a version")
+@router.post(
+    "/grid-versions/{version_id}/actions/activate",
+    response_model=ActivationRead,
+    summary="启用版本（迁移落点并给出差异报告）Activate a version",
+)
 def activate(version_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     principal.require("grids.manage")
     _version_in_scope(session, principal, version_id)
@@ -120,7 +155,9 @@ def activate(version_id: int, session: SessionDep, principal: PrincipalDep) -> d
 
 
 @router.get("/grid-versions/{old_id}/diff/{new_id}", summary="比较两个版本 Compare two versions")
-def compare(old_id: int, new_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def compare(
+    old_id: int, new_id: int, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
     old = _version_in_scope(session, principal, old_id)
     new = _version_in_scope(session, principal, new_id)
     return versions.compare_versions(session, old, new)
