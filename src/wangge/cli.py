@@ -97,6 +97,14 @@ def progress_bar() -> Progress:
     )
 
 
+@contextmanager
+def busy(description: str) -> Iterator[None]:
+    """A spinner with elapsed time for work whose length is not known in advance."""
+    with progress_bar() as bar:
+        bar.add_task(description, total=None)
+        yield
+
+
 # --- database -------------------------------------------------------------------------
 
 
@@ -192,7 +200,7 @@ def division_import(
     """Load divisions (code, name[, parent]) from GeoJSON, GPKG, zipped Shapefile, CSV, XLSX."""
     from wangge.grids.importing import import_divisions
 
-    with session_scope(settings_for(database_url)) as session:
+    with session_scope(settings_for(database_url)) as session, busy("导入区划 importing"):
         n = import_divisions(session, file, crs=crs, encoding=encoding)
     out.print(f"已导入 {n} 个区划 / imported {n} divisions")
 
@@ -228,7 +236,7 @@ def points_import(
     """Import a point layer and assign every point to its grids (kept across re-divisions)."""
     from wangge.grids.importing import import_points
 
-    with session_scope(settings_for(database_url)) as session:
+    with session_scope(settings_for(database_url)) as session, busy("导入点位 importing points"):
         n = import_points(session, file, county=county, layer=layer, crs=crs, encoding=encoding)
     out.print(f"已导入 {n} 个点 / imported {n} points")
 

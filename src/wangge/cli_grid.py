@@ -15,6 +15,7 @@ from wangge.cli import (
     DbOption,
     EncodingOption,
     app,
+    busy,
     console,
     friendly,
     grid_app,
@@ -65,7 +66,7 @@ def grid_import(
     from wangge.grids.versions import activate_version, validate_version
 
     settings = settings_for(database_url)
-    with session_scope(settings) as session:
+    with session_scope(settings) as session, busy("导入网格 importing grids"):
         version = import_grids(
             session,
             file,
@@ -89,6 +90,21 @@ def grid_import(
             _print_report(activate_version(session, version.id))
 
 
+@grid_app.command("attributes")
+@friendly
+def grid_attributes(
+    file: Path,
+    version: int = typer.Option(..., help="version id"),
+    database_url: DbOption = None,
+) -> None:
+    """Update grid attributes (户数, 人口, 用地类别, 责任主体 …) from a CSV/XLSX keyed by 网格编码."""
+    from wangge.grids.importing import update_grid_attributes
+
+    with session_scope(settings_for(database_url)) as session:
+        n = update_grid_attributes(session, file, version_id=version)
+    out.print(f"已更新 {n} 个网格的属性 / updated {n} grids")
+
+
 @grid_app.command("validate")
 @friendly
 def grid_validate(
@@ -100,7 +116,7 @@ def grid_validate(
     from wangge.grids.versions import problem_dicts, validate_version
 
     settings = settings_for(database_url)
-    with session_scope(settings) as session:
+    with session_scope(settings) as session, busy("校验 validating"):
         problems = validate_version(session, version, width=settings.grid_sequence_width)
     if json_out:
         json_out.write_text(
@@ -165,7 +181,9 @@ def grid_activate(version: VersionArg, database_url: DbOption = None) -> None:
     from wangge.grids.versions import activate_version
 
     with session_scope(settings_for(database_url)) as session:
-        _print_report(activate_version(session, version, progress=console.print))
+        with busy("启用并迁移落点 activating"):
+            report = activate_version(session, version, progress=console.print)
+        _print_report(report)
 
 
 @grid_app.command("versions")

@@ -125,3 +125,28 @@ def test_locating_a_single_point_outside_every_grid_exits_non_zero(tmp_path, db)
     assert inside.exit_code == 0 and "110108001001" in inside.output
     outside = _run(db, "grid", "locate", "--lon", "100.0", "--lat", "30.0")
     assert outside.exit_code == 1
+
+
+def test_an_edited_attribute_table_updates_grids_all_or_nothing(tmp_path, db):
+    import openpyxl
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    _run(db, "grid", "generate", "--county", "110108", "--cell-area", "40000")
+    assert _run(db, "grid", "export", str(tmp_path / "g.xlsx"), "--version", "1").exit_code == 0
+    book = openpyxl.load_workbook(tmp_path / "g.xlsx")
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    col = header.index("户数") + 1
+    sheet.cell(row=2, column=col, value=321)
+    book.save(tmp_path / "edited.xlsx")
+    sheet.cell(row=3, column=header.index("网格编码") + 1, value="110108001001999")
+    book.save(tmp_path / "bad.xlsx")
+
+    bad = _run(db, "grid", "attributes", str(tmp_path / "bad.xlsx"), "--version", "1")
+    assert bad.exit_code == 2 and "110108001001999" in bad.output and "2" in bad.output
+    ok = _run(db, "grid", "attributes", str(tmp_path / "edited.xlsx"), "--version", "1")
+    assert ok.exit_code == 0, ok.output
+    _run(db, "grid", "export", str(tmp_path / "after.csv"), "--version", "1")
+    rows = list(csv.DictReader((tmp_path / "after.csv").open(encoding="utf-8-sig")))
+    assert rows[0]["户数"] in ("321", "321.0")
+    assert sum(1 for r in rows if r["户数"] not in ("", None)) == 1

@@ -5,6 +5,7 @@ from shapely.geometry import box
 
 from tests.factories import COUNTY, DX, DY, X0, Y0, load_territory, quarters
 from wangge.common.geo import wgs84_to_gcj02
+from wangge.divisions.service import DivisionIn, load_divisions
 from wangge.errors import NotFound, ValidationFailed
 from wangge.grids.generate import generate_unit_version
 from wangge.grids.locating import locate_many, locate_point
@@ -113,23 +114,40 @@ def test_a_kind_of_another_layer_is_refused(session):
         )
 
 
-def test_validation_reports_a_grid_crossing_its_community_and_a_gap(session):
+def test_a_grid_crossing_its_community_is_refused_with_the_area_outside(session):
     load_territory(session)
     version = new_version(session, COUNTY, "social", "v")
     q = quarters("110108001001")
     crossing = shapely.union(q[1], box(X0 + DX, Y0 + DY / 2, X0 + DX * 1.2, Y0 + DY))
+    rows = [
+        GridIn(kind="basic", geom=q[0]),
+        GridIn(kind="basic", geom=crossing, community_code="110108001001"),
+    ]
+    with pytest.raises(ValidationFailed) as err:
+        add_grids(session, version, rows, width=W)
+    assert err.value.code == "crosses_community" and err.value.details["row"] == 2
+    assert "不得跨社区" in err.value.message_zh
+
+
+def test_validation_reports_a_crossing_and_a_gap_after_the_community_is_redrawn(session):
+    load_territory(session)
+    version = new_version(session, COUNTY, "social", "v")
+    q = quarters("110108001001")
     add_grids(
         session,
         version,
-        [
-            GridIn(kind="basic", geom=q[0]),
-            GridIn(kind="basic", geom=crossing, community_code="110108001001"),
-        ],
+        [GridIn(kind="basic", geom=q[0]), GridIn(kind="basic", geom=q[1])],
         width=W,
     )
-    kinds = {p.kind for p in validate_version(session, version.id, width=W)}
-    assert "outside_parent" in kinds
-    assert "gap" in kinds
+    # The community shrinks by 100 m on its north side after the grids were drawn.
+    load_divisions(
+        session, [DivisionIn("110108001001", "社区001", box(X0, Y0, X0 + DX, Y0 + DY * 0.9))]
+    )
+    problems = validate_version(session, version.id, width=W)
+    kinds = {p.kind for p in problems}
+    assert kinds == {"outside_parent", "gap"}
+    outside = [p for p in problems if p.kind == "outside_parent"]
+    assert {p.keys[0] for p in outside} == {"110108001001001", "110108001001002"}
 
 
 def test_a_clean_division_validates_without_problems(session):

@@ -235,3 +235,11 @@ def test_limits_pick_the_condition_then_the_class_then_the_stage_default() -> No
     assert limits.days(1.5) == 12
     with pytest.raises(pydantic.ValidationError):
         TimeLimits(rules=(LimitRule(category="01", hours={"A": 1}),) * 2)
+
+
+def test_a_bad_configuration_is_refused_as_a_domain_error() -> None:
+    with pytest.raises(ValidationFailed) as err:
+        TimeLimits.load({"rules": [{"category": "0101", "hours": {"A": -1}}]})
+    assert err.value.code == "bad_time_limits" and "rules" in (err.value.field or "")
+    loaded = TimeLimits.load({"citizen": {"respond_hours": 1}})
+    assert loaded.citizen_limit("respond").hours == 1

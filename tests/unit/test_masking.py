@@ -239,6 +239,12 @@ def test_the_filter_keeps_lazy_arguments_when_there_is_nothing_to_mask(log):
     assert records[0].args == ("C-2026-0001",)
 
 
+def test_a_broken_format_string_is_logged_masked_instead_of_raising(log):
+    logger, stream = log
+    logger.info("人员 %d", ID)
+    assert stream.getvalue() == "INFO 人员 %d | args: ('360426********0071',)\n"
+
+
 def test_the_filter_never_drops_a_record(log):
     logger, stream = log
     logger.info("没有个人信息")

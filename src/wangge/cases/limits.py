@@ -7,9 +7,10 @@ recovered), so every default here is a placeholder a city overrides with its own
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from wangge.errors import ValidationFailed
 
@@ -104,6 +105,21 @@ class TimeLimits(BaseModel):
         if missing:
             raise ValueError(f"stages without a default limit: {sorted(missing)}")
         return self
+
+    @classmethod
+    def load(cls, data: Any) -> TimeLimits:
+        """Validate a city's configuration, raising ValidationFailed with the first problem."""
+        try:
+            return cls.model_validate(data)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ValidationFailed(
+                f"时限配置有误：{where} {first['msg']}",
+                f"invalid time-limit configuration: {where}: {first['msg']}",
+                code="bad_time_limits",
+                field=where or None,
+            ) from exc
 
     def days(self, n: float) -> float:
         """Return `n` working days in working hours."""

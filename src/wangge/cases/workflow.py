@@ -298,7 +298,7 @@ def apply(
     policy = policy or Policy()
     plan = _plan(case, action, actor, at, payload, policy)
     waiver = _PHOTO_WAIVERS.get(action)
-    needs = frozenset()
+    needs = plan.transition.needs
     if waiver is not None and not getattr(policy, waiver):
         needs = needs - {N.PHOTOS}
     check_needs(action, needs, payload)

@@ -214,17 +214,17 @@ class PersonalDataFilter(logging.Filter):
         try:
             message = record.getMessage()
         except Exception:
-            # A broken format string: leave it for logging's own error report rather
-            # than swallowing the record. Handlers print the raw msg and args there.
-            record.msg = scrub(str(record.msg))
-            pass
+            # A broken format string. Logging's own error report would print the raw
+            # arguments to stderr unmasked, so keep the record with both parts scrubbed.
+            record.msg = f"{scrub(str(record.msg))} | args: {scrub(repr(record.args))}"
+            record.args = None
             return True
         clean = scrub(message)
         if clean != message:
             # Fold the arguments into the message: an argument that is an int (a phone
             # number, say) cannot be masked in place behind a %d.
             record.msg = clean
-            pass
+            record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:

@@ -416,6 +416,17 @@ def generate_unit_grids(
     return list(frame.back(merged[order]))
 
 
+def area_outside_m2(geom: BaseGeometry, container: BaseGeometry) -> float:
+    """Return the area (m²) of `geom` lying outside `container`, overlaid in lon/lat."""
+    if shapely.covers(container, geom):
+        return 0.0
+    outside = shapely.difference(geom, container, grid_size=GRID_SIZE_DEG)
+    if outside.is_empty:
+        return 0.0
+    x0, y0, x1, y1 = geom.bounds
+    return float(_Frame.at(0.5 * (x0 + x1), 0.5 * (y0 + y1)).forward(outside).area)
+
+
 # ======================================================================================
 # Layer validation
 # ======================================================================================

@@ -280,3 +280,65 @@ def _wrap(path: Path, action: Callable[[], Any]) -> Any:
 def grid_count(session: Session, version_id: int) -> int:
     """Return how many grids a version holds."""
     return len(session.scalars(select(Grid.id).where(Grid.version_id == version_id)).all())
+
+
+ATTRIBUTE_FIELDS = (
+    "name",
+    "households",
+    "population",
+    "land_use",
+    "responsible_party",
+    "valid_from",
+    "valid_to",
+)
+
+
+def update_grid_attributes(session: Session, path: Path, *, version_id: int) -> int:
+    """Update grid attributes from a CSV/XLSX table keyed by grid code; all or nothing."""
+    from wangge.common.gisio import read_table
+    from wangge.grids.service import get_version
+
+    version = get_version(session, version_id)
+    if version.status == "retired":
+        raise ImportFailed(
+            file=path.name,
+            reason_zh=f"版本 {version.number} 已停用，不能修改",
+            reason_en=f"version {version.number} is retired and cannot change",
+        )
+    grids = {g.code: g for g in session.scalars(select(Grid).where(Grid.version_id == version_id))}
+    changes = []
+    for number, row in enumerate(read_table(path), 1):
+        f = Feature(number=number, geometry=None, properties=row)
+        column, code = field(row, "code")
+        code = _str(f, "code")
+        if not code:
+            raise ImportFailed(
+                file=path.name,
+                feature=number,
+                field="网格编码",
+                reason_zh="缺少网格编码",
+                reason_en="missing grid code",
+            )
+        if code not in grids:
+            raise ImportFailed(
+                file=path.name,
+                feature=number,
+                field=column,
+                reason_zh=f"版本中没有网格 {code}",
+                reason_en=f"no grid {code} in this version",
+            )
+        values = {
+            "name": _str(f, "name"),
+            "households": _int(path.name, f, "households"),
+            "population": _int(path.name, f, "population"),
+            "land_use": _str(f, "land_use"),
+            "responsible_party": _str(f, "responsible_party"),
+            "valid_from": _date(path.name, f, "valid_from"),
+            "valid_to": _date(path.name, f, "valid_to"),
+        }
+        changes.append((grids[code], {k: v for k, v in values.items() if v is not None}))
+    for grid, values in changes:
+        for key, value in values.items():
+            setattr(grid, key, value)
+    session.flush()
+    return len(changes)

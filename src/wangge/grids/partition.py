@@ -183,7 +183,8 @@ def divide(
         ctx = Ctx(inp, measure)
         grids = divide_community(ctx, target, tolerance, allow_crossing)
         # Rebalancing never adds a crossing: only loans between blocks may cross a line.
-        rebalance_grids(ctx, grids, target, tolerance, False, max_moves=20 * len(grids) + 50)
+        rebalance_grids(ctx, grids, target, tolerance, False, max_moves=20 * len(grids) + 50,
+                        smooth=True)
         fix_strays(ctx, grids)
         number_grids(grids, ctx.region)
         missing = set(range(len(ctx.blds))) - {i for g in grids for i in g.members}

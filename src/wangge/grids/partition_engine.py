@@ -16,7 +16,13 @@ import shapely
 from shapely import LineString, MultiPoint, Point, Polygon
 from shapely.strtree import STRtree
 
-from wangge.grids.partition_quality import Measure, clean, polygon_parts, tolerance_band
+from wangge.grids.partition_quality import (
+    Measure,
+    clean,
+    polsby_popper,
+    polygon_parts,
+    tolerance_band,
+)
 
 if TYPE_CHECKING:
     from wangge.grids.partition import DivisionInput
@@ -27,6 +33,8 @@ _ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
 _SHAPE_WEIGHT = 0.25
 # Balance error per grid (share of the target) that a cut may leave for rebalancing to absorb.
 _FREE_ERROR = 0.03
+# Weight of compactness (distance pulled, in building spacings) against balance when moving.
+_PULL_WEIGHT = 0.02
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,6 +329,7 @@ class _Unit:
     received: bool = False
     lent: bool = False
     alive: bool = True
+    into: int = -1  # the unit this one was merged into, once it is no longer alive
 
 
 def divide_community(
@@ -461,11 +470,15 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
     u = units[ui]
     surplus = u.total - m * target
     best = None
-    for vi in tree.query(u.poly, predicate="intersects").tolist():
+    for ti in tree.query(u.poly, predicate="intersects").tolist():
+        # A neighbour already merged elsewhere leads to the unit that took it.
+        vi = ti
+        while not units[vi].alive and units[vi].into >= 0:
+            vi = units[vi].into
         v = units[vi]
         if vi == ui or not v.alive or not (v.bids or v.attach):
             continue
-        shared = u.poly.boundary.intersection(v.poly.boundary)
+        shared = u.poly.boundary.intersection(units[ti].poly.boundary)
         if shared.length < 1.0:
             continue
         # Prefer a neighbour that becomes balanceable, then one not already cut, then the
@@ -481,7 +494,7 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
         moved = u.bids + [i for a in u.attach for i in a[1]]
         piece = clean(union_all([u.poly, *(a[0] for a in u.attach)]))
         amount = u.total
-        u.alive = False
+        u.alive, u.into = False, vi
     else:
         bids = np.array(u.bids)
         pts = ctx.xy[bids]
@@ -582,8 +595,11 @@ def _penalty(v: float, target: float, tol: float) -> float:
 
 
 def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
-              allow_crossing: bool) -> bool:
-    """Move building b with its cell from grid h to grid g if both stay single polygons."""
+              allow_crossing: bool, min_gain_pp: float | None = None) -> bool:
+    """Move building b with its cell from grid h to grid g if both stay single polygons.
+
+    With ``min_gain_pp`` the move must also raise the summed Polsby-Popper of the two grids.
+    """
     piece = _i(ctx.cells[b], grids[h].poly)
     if not allow_crossing and ctx.lb_of[b] >= 0:
         piece = _i(piece, ctx.blocks[ctx.lb_of[b]])
@@ -596,6 +612,10 @@ def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
     new_g = clean(_u(grids[g].poly, own[0]))
     if len(polygon_parts(new_g)) != 1:
         return False
+    if min_gain_pp is not None:
+        before = polsby_popper(grids[h].poly) + polsby_popper(grids[g].poly)
+        if polsby_popper(new_h) + polsby_popper(new_g) < before + min_gain_pp:
+            return False
     grids[h].poly, grids[g].poly = new_h, new_g
     grids[h].members.discard(b)
     grids[g].members.add(b)
@@ -677,8 +697,39 @@ class _Balancer:
                       - self.pen(x) - self.pen(mid) - self.pen(other))
                 if d2 < -1e-12:
                     cands.append((d2 + 1e-3, [(b1, h1, g1), (b2, h2, g2)]))
-        cands.sort(key=lambda c: c[0])
+        # Among moves of similar benefit, prefer those that pull a building towards the grid
+        # whose buildings it is nearer to: that keeps grids compact.
+        cands.sort(key=lambda c: c[0] + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1]))
         return cands
+
+    def centre(self, gi: int) -> np.ndarray:
+        """Mean position of the buildings of grid gi."""
+        mem = list(self.grids[gi].members)
+        return self.ctx.xy[mem].mean(axis=0) if mem else np.zeros(2)
+
+    def pull(self, b: int, h: int, g: int) -> float:
+        """How much farther b is from the receiving grid than from the giving one (in spacing)."""
+        xy = self.ctx.xy[b]
+        scale = math.sqrt(max(self.grids[h].poly.area, 1.0) / max(1, len(self.grids[h].members)))
+        return float(np.linalg.norm(xy - self.centre(g)) - np.linalg.norm(xy - self.centre(h))) / scale
+
+    def smooth(self, max_moves: int) -> int:
+        """Move buildings off ragged grids when it raises compactness and keeps the band."""
+        done = 0
+        for gi in sorted(range(len(self.grids)), key=lambda i: polsby_popper(self.grids[i].poly)):
+            if done >= max_moves or polsby_popper(self.grids[gi].poly) >= 0.3:
+                break
+            steps = [(self.pull(b, gi, g), b, g) for b, g in self.steps_out(gi)]
+            for pull, b, g in sorted(steps)[:6]:
+                w = float(self.ctx.vals[b])
+                if pull >= 0 or not (self.lo <= self.value[gi] - w and self.value[g] + w <= self.hi):
+                    continue
+                if _try_move(self.ctx, self.grids, b, gi, g, self.allow_crossing, 0.01):
+                    self.value[gi] -= w
+                    self.value[g] += w
+                    self.owner[b] = g
+                    done += 1
+        return done
 
     def apply(self, chain: list[tuple[int, int, int]]) -> bool:
         """Apply a chain of moves, all or nothing."""
@@ -721,9 +772,14 @@ class _Balancer:
 
 
 def rebalance_grids(ctx: Ctx, grids: list[GridState], target: float, tol: float,
-                     allow_crossing: bool, max_moves: int) -> list[tuple[int, int, int]]:
+                    allow_crossing: bool, max_moves: int,
+                    smooth: bool = False) -> list[tuple[int, int, int]]:
     """Greedy boundary moves until every movable grid is within tolerance (or stuck)."""
-    return _Balancer(ctx, grids, target, tol, allow_crossing).run(max_moves)
+    bal = _Balancer(ctx, grids, target, tol, allow_crossing)
+    moves = bal.run(max_moves)
+    if smooth:
+        bal.smooth(len(grids))
+    return moves
 
 
 # --------------------------------------------------------------------------------------------

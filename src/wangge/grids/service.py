@@ -19,7 +19,7 @@ from wangge.common.spatial import bbox_columns
 from wangge.divisions.codes import MICRO_WIDTH, check_grid_code, grid_code, parse_division_code
 from wangge.divisions.models import Division
 from wangge.errors import DomainError, NotFound, ValidationFailed
-from wangge.grids.geometry import order_west_east_north_south
+from wangge.grids.geometry import area_outside_m2, order_west_east_north_south
 from wangge.grids.models import DutyGridMember, Grid, GridVersion
 
 KIND_ZH = {
@@ -37,6 +37,8 @@ LAYER_OF_KIND = {
     "duty": "unit",
 }
 LAYER_ZH = {"social": "社会治理网格", "unit": "城市管理单元网格"}
+# Below this a grid "outside" its community is digitising noise, not a crossing.
+CROSSING_TOLERANCE_M2 = 1.0
 # The kinds that tile a community without gaps or overlaps; points are located in these.
 TILING_KINDS = {"social": ("basic", "exclusive"), "unit": ("unit",)}
 
@@ -204,6 +206,17 @@ def _prepare(row: GridIn, number: int, version: GridVersion, communities: Commun
             code="community_missing",
             field="community_code",
         )
+    community = communities[row.community_code]
+    if row.geom is not None and community.geom is not None:
+        outside = area_outside_m2(row.geom, community.geom)
+        if outside > CROSSING_TOLERANCE_M2:
+            raise ValidationFailed(
+                f"第 {number} 个网格有 {outside:.1f} 平方米超出所属社区 {community.code}，网格不得跨社区",
+                f"grid {number} has {outside:.1f} m² outside its community {community.code}; "
+                "a grid must not cross its community",
+                code="crosses_community",
+                field="geometry",
+            )
 
 
 class Communities(dict[str, Division]):
