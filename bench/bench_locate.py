@@ -353,10 +353,11 @@ def write_section(text: str) -> None:
     """Replace (or append) this benchmark's section in bench/RESULTS.md."""
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
+    new = (
+        pattern.sub(lambda _: text + "\n", old, count=1)
+        if pattern.search(old)
+        else old.rstrip("\n") + "\n\n" + text
+    )
     RESULTS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 

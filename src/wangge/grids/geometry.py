@@ -20,7 +20,7 @@ import numpy as np
 import pyproj
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from wangge.errors import ValidationFailed
@@ -343,11 +343,11 @@ def generate_unit_grids(
 
     Cells are squares of `cell_area_m2` on a lattice in a local metre frame (`_Frame`)
     whose corner is `origin` (lon, lat) — by default the boundary's south-west corner
-    rounded to 0.01°, so re-running on a nearby boundary gives the same lattice. Pieces under `sliver_fraction × cell_area_m2`
-    are merged into the neighbour sharing the longest border, preferring one on the same
-    side of the lines (LineStrings; polygons cut along their outlines). The union of the
-    result equals the boundary, and the list is in code order (see
-    `order_west_east_north_south`).
+    rounded to 0.01°, so re-running on a nearby boundary gives the same lattice. Pieces
+    under `sliver_fraction × cell_area_m2` are merged into the neighbour sharing the
+    longest border, preferring one on the same side of the lines (LineStrings; polygons
+    cut along their outlines). The union of the result equals the boundary, and the list
+    is in code order (see `order_west_east_north_south`).
 
     A result is a MultiPolygon only when a merged group snaps into parts on the 1 mm grid,
     which needs a neck narrower than a millimetre; splitting it would strand a sliver.
