@@ -517,12 +517,33 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
         gone = set(moved)
         u.bids = [i for i in u.bids if i not in gone]
         u.total -= amount
-    centre = Point(ctx.xy[moved].mean(axis=0)) if moved else piece.representative_point()
-    anchor = np.array(shared.interpolate(shared.project(centre)).coords[0])
+    contact = piece.boundary.intersection(v.poly.boundary)
+    # The loan stands in v's bisection as one point just inside the middle of the common edge,
+    # so that the part that gets it shares that edge rather than a corner.
+    anchor = _inner_anchor(contact if contact.length >= 1.0 else shared, v.poly)
     v.attach.append((piece, moved, anchor, amount))
     v.total += amount
     v.received = True
     return True
+
+
+def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarray:
+    """A point two metres inside poly from the middle of the longest line of contact."""
+    lines = [g for g in shapely.get_parts(contact) if g.geom_type == "LineString"]
+    if not lines:
+        return np.array(poly.representative_point().coords[0])
+    merged = shapely.line_merge(shapely.multilinestrings(lines))
+    line = max((g for g in shapely.get_parts(merged)), key=lambda g: g.length)
+    at = line.length / 2
+    m = np.array(line.interpolate(at).coords[0])
+    t = (np.array(line.interpolate(min(line.length, at + 0.5)).coords[0])
+         - np.array(line.interpolate(max(0.0, at - 0.5)).coords[0]))
+    n = np.array([-t[1], t[0]]) / (np.linalg.norm(t) or 1.0)
+    for side in (1.0, -1.0):
+        p = m + side * 2.0 * n
+        if poly.contains(Point(p)):
+            return p
+    return m
 
 
 def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
