@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         "(3: 15-digit codes as DB11/T 2157-2023 and GB/T 47678; 2: CJ/T 213 14-digit codes).",
     )
     unit_grid_area_m2: float = Field(default=10_000.0, gt=0, description="Default unit-grid area.")
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie only over HTTPS (set true behind TLS)."
+    )
     sql_echo: bool = False
 
     @property

@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
 
+    from wangge.auth.views import router as auth_router
     from wangge.divisions.views import router as divisions_router
     from wangge.grids.views import router as grids_router
 
+    app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
 

@@ -7,6 +7,7 @@ def import_all_models() -> None:
     """Register all ORM models on Base.metadata."""
     import wangge.audit.models
     import wangge.auth.models
+    import wangge.cases.models
     import wangge.departments.models
     import wangge.divisions.models
     import wangge.grids.models  # noqa: F401

@@ -4,7 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
-from wangge.api.deps import get_session
+from wangge.api.deps import get_principal, get_session
+from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.config import Settings
 from wangge.grids.service import GridIn, add_grids, new_version
 from wangge.grids.versions import activate_version
@@ -21,6 +22,7 @@ def client(session, tmp_path) -> Iterator[TestClient]:
     activate_version(session, version.id)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
     app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
     with TestClient(app) as c:
         yield c
 

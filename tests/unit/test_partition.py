@@ -251,3 +251,17 @@ def test_a_comb_shaped_community_keeps_cover_and_contiguity_and_lists_what_is_of
     check_division(div)
     off = {g.sequence for g in div.report.grids if not g.within_tolerance}
     assert off == {u.sequence for u in div.report.unmet}
+
+
+def test_buildings_tagged_exclusive_get_their_own_grid_by_footprint_or_by_point() -> None:
+    blds = [b for b in lattice(0, 0, 1000, 600, 50, "b", 8) if not box(90, 90, 260, 260).covers(
+        b.geom)]
+    blds.append(Building("hospital", box(100, 100, 250, 250), 0, exclusive=True))
+    blds.append(Building("market", Point(700, 300), 40, exclusive=True))
+    div = divide([DivisionInput("C1", box(0, 0, 1000, 600), blds)], target=TARGET)
+    check_division(div)
+    excl = {g.building_keys: g for g in div.grids if g.exclusive}
+    assert set(excl) == {("hospital",), ("market",)}
+    assert excl[("hospital",)].polygon.symmetric_difference(box(100, 100, 250, 250)).area < 0.01
+    assert excl[("market",)].polygon.contains(Point(700, 300))
+    assert all(270 <= g.households <= 330 for g in div.grids if not g.exclusive)

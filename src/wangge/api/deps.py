@@ -8,8 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from wangge.auth.principal import LOCAL_OPERATOR, Principal
+from wangge.auth.principal import ANONYMOUS, Principal, Unauthenticated
 from wangge.config import Settings
+from wangge.errors import Forbidden
+
+SESSION_COOKIE = "wangge_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -31,11 +36,42 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_principal() -> Principal:
-    """Return who is calling; the accounts issue replaces this with real authentication."""
-    return LOCAL_OPERATOR
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    """Resolve the caller from a bearer token, an API key or the session cookie (with CSRF)."""
+    from wangge.auth.service import principal_from_session, principal_from_token
+
+    auth = request.headers.get("Authorization", "")
+    key = request.headers.get("X-API-Key") or request.query_params.get("api_key")
+    if auth.lower().startswith("bearer "):
+        principal = principal_from_token(session, auth[7:].strip())
+        if principal is None:
+            raise Unauthenticated("令牌无效或已过期", "invalid or expired token", code="bad_token")
+        return principal
+    if key:
+        principal = principal_from_token(session, key)
+        if principal is None or principal.via != "api_key":
+            raise Unauthenticated("API 密钥无效", "invalid API key", code="bad_api_key")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        principal = principal_from_session(session, cookie)
+        if principal is None:
+            raise Unauthenticated(
+                "登录已过期，请重新登录", "session expired; log in again", code="session_expired"
+            )
+        # Cookies ride along on cross-site requests; a header a foreign page cannot read
+        # proves the request came from our own page.
+        if (
+            request.method not in _SAFE_METHODS
+            and request.headers.get(CSRF_HEADER) != principal.csrf_token
+        ):
+            raise Forbidden("CSRF 校验失败", "CSRF check failed", code="csrf_failed")
+        return principal
+    return ANONYMOUS
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,8 +1,8 @@
 """Who is asking, and which part of the territory they may see.
 
-This is the seam the accounts issue fills in: today every request runs as the local
-operator with the whole territory in scope; services already take a Principal and
-filter by its counties and division prefixes inside their queries.
+Services take a Principal and filter by its area scope inside their queries. A principal
+comes from a web session, a bearer token or an API key (see wangge.auth.service); the
+local CLI runs as LOCAL_OPERATOR.
 """
 
 from __future__ import annotations
@@ -12,23 +12,37 @@ from dataclasses import dataclass, field
 from wangge.errors import Forbidden
 
 
+class Unauthenticated(Forbidden):
+    status = 401
+    default_code = "unauthenticated"
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str
     permissions: frozenset[str] = field(default_factory=frozenset)
-    # None means the whole territory; otherwise division-code prefixes (county, street…).
+    # None means the whole territory; otherwise division/grid code prefixes.
     scope_prefixes: frozenset[str] | None = None
+    user_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    department_codes: frozenset[str] = field(default_factory=frozenset)
+    via: str = "local"  # "session" | "bearer" | "api_key" | "local" | "anonymous"
+    csrf_token: str | None = None
 
     def can(self, permission: str) -> bool:
-        """Return True if the principal holds a permission ('*' holds all)."""
-        return "*" in self.permissions or permission in self.permissions
+        """Return True if the principal holds a permission ('*' holds all, 'x.*' a family)."""
+        if "*" in self.permissions or permission in self.permissions:
+            return True
+        family = permission.split(".", 1)[0] + ".*"
+        return family in self.permissions
 
     def require(self, permission: str) -> None:
-        """Raise Forbidden unless the principal holds the permission."""
-        if not self.can(permission):
-            raise Forbidden(
-                f"没有权限：{permission}", f"permission required: {permission}", code="forbidden"
-            )
+        """Raise Forbidden (401 when not logged in) unless the principal holds the permission."""
+        if self.can(permission):
+            return
+        if self.via == "anonymous":
+            raise Unauthenticated("请先登录", "log in first", code="unauthenticated")
+        raise Forbidden(f"没有权限：{permission}", f"permission required: {permission}")
 
     def county_codes(self) -> set[str] | None:
         """Return the counties in scope, or None for all."""
@@ -37,10 +51,19 @@ class Principal:
         return {p[:6] for p in self.scope_prefixes}
 
     def covers(self, code: str) -> bool:
-        """Return True if a division or grid code lies inside the scope."""
+        """Return True if a division or grid code lies inside the scope (or contains it)."""
         if self.scope_prefixes is None:
             return True
         return any(code.startswith(p) or p.startswith(code) for p in self.scope_prefixes)
 
+    def contains(self, code: str) -> bool:
+        """Return True if a code lies inside the scope (ancestors do not count)."""
+        if self.scope_prefixes is None:
+            return True
+        return any(code.startswith(p) for p in self.scope_prefixes)
+
 
 LOCAL_OPERATOR = Principal(name="local-operator", permissions=frozenset({"*"}))
+ANONYMOUS = Principal(
+    name="anonymous", scope_prefixes=frozenset(), via="anonymous", roles=frozenset({"citizen"})
+)

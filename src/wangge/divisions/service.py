@@ -9,6 +9,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wangge.auth.principal import LOCAL_OPERATOR, Principal
+from wangge.auth.scope import ancestor_or_scope_clause
 from wangge.common.geo import areas_m2
 from wangge.common.shapes import as_multipolygon, require_valid
 from wangge.common.spatial import bbox_columns
@@ -103,10 +105,14 @@ def list_divisions(
     *,
     parent: str | None = None,
     level: str | None = None,
-    county_codes: Iterable[str] | None = None,
+    principal: Principal = LOCAL_OPERATOR,
 ) -> list[Division]:
-    """List divisions filtered by parent, level and the caller's counties."""
-    q = select(Division).order_by(Division.code)
+    """List the divisions the principal may see, by parent and level."""
+    q = (
+        select(Division)
+        .where(ancestor_or_scope_clause(Division.code, principal))
+        .order_by(Division.code)
+    )
     if parent is not None:
         q = q.where(Division.parent_code == parent)
     if level is not None:
@@ -117,15 +123,19 @@ def list_divisions(
                 field="level",
             )
         q = q.where(Division.level == level)
-    if county_codes is not None:
-        q = q.where(Division.county_code.in_(list(county_codes)))
     return list(session.scalars(q))
 
 
-def subtree(session: Session, code: str) -> list[Division]:
-    """Return a division and everything below it (codes share the prefix)."""
+def subtree(session: Session, code: str, principal: Principal = LOCAL_OPERATOR) -> list[Division]:
+    """Return a division and everything below it (codes share the prefix) within scope."""
     root = get_division(session, code)
-    q = select(Division).where(Division.code.startswith(root.code)).order_by(Division.code)
+    q = (
+        select(Division)
+        .where(
+            Division.code.startswith(root.code), ancestor_or_scope_clause(Division.code, principal)
+        )
+        .order_by(Division.code)
+    )
     return list(session.scalars(q))
 
 

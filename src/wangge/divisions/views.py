@@ -19,6 +19,7 @@ router = APIRouter(prefix="/divisions", tags=["divisions 行政区划"])
 
 
 def _visible(principal: PrincipalDep, code: str) -> None:
+    principal.require("divisions.read")
     # Out-of-scope divisions look absent, so codes cannot be probed.
     if not principal.covers(code):
         raise NotFound(f"区划 {code} 不存在", f"division {code} does not exist")
@@ -31,10 +32,8 @@ def list_divisions(
     parent: str | None = None,
     level: str | None = Query(None, description="county | street | community"),
 ) -> list[Any]:
-    rows = service.list_divisions(
-        session, parent=parent, level=level, county_codes=principal.county_codes()
-    )
-    return [d for d in rows if principal.covers(d.code)]
+    principal.require("divisions.read")
+    return service.list_divisions(session, parent=parent, level=level, principal=principal)
 
 
 @router.get("/{code}", response_model=DivisionRead, summary="区划详情 Get a division")
@@ -56,13 +55,13 @@ def division_geojson(
     target = parse_crs(crs)
     features = [
         feature(d.geom, {"type": "division", **DivisionRead.model_validate(d).model_dump()}, target)
-        for d in service.subtree(session, code)
+        for d in service.subtree(session, code, principal)
     ]
     if grids:
         for version in active_versions(session, [code[:6]]):
             if layer and version.layer != layer:
                 continue
-            for g in version_grids(session, version.id, prefix=code, kinds=None):
+            for g in version_grids(session, version.id, prefix=code, principal=principal):
                 props = {
                     "type": "grid",
                     "id": g.id,

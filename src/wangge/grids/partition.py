@@ -8,19 +8,24 @@ CRS (metres); the caller projects before and after. Method, per community:
 3. Buildings that alone exceed the upper limit, and point buildings tagged exclusive, get their
    own grid (their Voronoi cell in the block); they are reported as unmet when over the limit.
 4. A block whose total cannot be split into parts within the tolerance lends its surplus (the
-   buildings nearest the neighbour, cut off by a straight line) to the neighbouring block across
-   the line with the longest shared edge: the only way a grid crosses a line.
-5. Each block is cut by recursive straight-line bisection into k = round(total/target) parts
-   balanced by the measure; cut directions are chosen for balance first, then compactness.
-6. Stray pieces are given to the touching grid; then boundary buildings (with their Voronoi cell)
-   move between neighbouring grids of the same block until all are within the tolerance.
+   buildings nearest the neighbour, cut off by a straight line; or all of it) to the neighbouring
+   block across the line, preferring one that becomes balanceable, then the longest common edge:
+   the only way a grid crosses a line (``allow_crossing=False`` forbids it).
+5. Each block is cut by recursive straight-line bisection into k parts balanced by the measure;
+   cuts are chosen for balance, then compactness, and in concave blocks to keep each half whole
+   and not wrapped around a hole.
+6. Stray pieces go to the touching grid; then boundary buildings (with their Voronoi cell) move
+   between neighbouring grids of the same block (single moves, two-step chains, then a path of
+   grids) until all are within the tolerance, never leaving a grid in two parts.
 7. Grids are numbered per community in rows north→south, west→east within a row.
-"""
 
+Grid polygons cover each community exactly (overlays snap to a 1 mm grid) and never cross its
+boundary. A building is placed by its point, or by its footprint's representative point.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -58,6 +63,7 @@ __all__ = [
     "rebalance",
     "split_grid",
 ]
+
 
 @dataclass
 class Building:
@@ -123,11 +129,9 @@ class Division:
     warnings: list[str] = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------------------------
-
-
 def _to_grid(ctx: Ctx, g: GridState) -> DividedGrid:
-    mem = sorted(g.members)
+    """The public form of one working grid."""
+    mem = sorted(i for p in g.members for i in ctx.bld_at[p])
     return DividedGrid(
         community_key=ctx.key, sequence=g.seq, polygon=g.poly,
         building_keys=tuple(ctx.blds[i].key for i in mem),
@@ -137,6 +141,12 @@ def _to_grid(ctx: Ctx, g: GridState) -> DividedGrid:
     )
 
 
+def _spot(b: Building) -> tuple[float, float]:
+    """The point a building is placed by, rounded to a millimetre."""
+    g = b.geom if isinstance(b.geom, Point) else b.geom.representative_point()
+    return (round(g.x, 3), round(g.y, 3))
+
+
 def quality_report(
     grids: Sequence[DividedGrid], inputs: Sequence[DivisionInput], *, target: float,
     measure: Measure = "households", tolerance: float = 0.10,
@@ -144,12 +154,17 @@ def quality_report(
     """Quality of any division of these inputs: balance, compactness, crossings, contiguity."""
     by_key = {inp.community_key: inp for inp in inputs}
     vals = {(ck, b.key): b.value(measure) for ck, inp in by_key.items() for b in inp.buildings}
+    spot = {(ck, b.key): _spot(b) for ck, inp in by_key.items() for b in inp.buildings}
     rows, biggest = [], {}
     for g in grids:
         bv = [vals[(g.community_key, k)] for k in g.building_keys]
         rows.append((g.community_key, g.sequence, g.exclusive, g.polygon, len(bv), g.households,
                      g.residents, g.weight, float(sum(bv))))
-        biggest[(g.community_key, g.sequence)] = max(bv, default=0.0)
+        # Buildings at one spot are indivisible, like a single building.
+        at: dict[tuple[float, float], float] = {}
+        for k, v in zip(g.building_keys, bv, strict=True):
+            at[spot[(g.community_key, k)]] = at.get(spot[(g.community_key, k)], 0.0) + v
+        biggest[(g.community_key, g.sequence)] = max(at.values(), default=0.0)
     lines = {ck: list(inp.lines) for ck, inp in by_key.items()}
     return build_report(rows, target=target, measure=measure, tolerance=tolerance, lines=lines,
                         largest_building=biggest)
@@ -158,6 +173,7 @@ def quality_report(
 def _finish(ctxs: list[Ctx], states: list[list[GridState]], inputs: Sequence[DivisionInput],
             target: float, measure: Measure, tolerance: float,
             warnings: list[str] | None = None) -> Division:
+    """Assemble a division (grids ordered by community and sequence) with its report."""
     grids = [_to_grid(ctx, g) for ctx, st in zip(ctxs, states, strict=True) for g in st
              if not g.poly.is_empty or g.members]
     grids.sort(key=lambda g: (g.community_key, g.sequence))
@@ -169,12 +185,9 @@ def divide(
     inputs: Sequence[DivisionInput], *, target: float, measure: Measure = "households",
     tolerance: float = 0.10, allow_crossing: bool = True, seed: int = 0,
 ) -> Division:
-    """Divide communities into balanced, contiguous, compact grids that follow the lines.
-
-    ``allow_crossing`` lets a block that cannot be balanced on its own lend buildings to a
-    neighbouring block across a line; ``seed`` is accepted for API stability (the method is
-    deterministic).
-    """
+    """Divide communities into balanced, contiguous, compact grids that follow the lines."""
+    # allow_crossing: a block that cannot be balanced alone may lend buildings across a line.
+    # seed: kept for API stability; the method is deterministic.
     if target <= 0:
         raise ValueError("target must be positive")
     del seed
@@ -187,7 +200,7 @@ def divide(
                         smooth=True)
         fix_strays(ctx, grids)
         number_grids(grids, ctx.region)
-        missing = set(range(len(ctx.blds))) - {i for g in grids for i in g.members}
+        missing = set(range(ctx.npts)) - {i for g in grids for i in g.members}
         if missing:
             warnings.append(f"{ctx.key}: {len(missing)} buildings outside every grid")
         ctxs.append(ctx)
@@ -198,15 +211,17 @@ def divide(
 def _state_of(division: Division) -> tuple[list[Ctx], list[list[GridState]]]:
     """Rebuild the working state (contexts and grids) from a division."""
     ctxs, states = [], []
-    lo, hi = tolerance_band(division.target, division.tolerance)
-    del lo
+    _, hi = tolerance_band(division.target, division.tolerance)
     for inp in division.inputs:
         ctx = Ctx(inp, division.measure)
         grids = []
+        seen: set[int] = set()
         for dg in division.grids:
             if dg.community_key != inp.community_key:
                 continue
-            mem = {ctx.index[k] for k in dg.building_keys}
+            # Buildings sharing a spot travel together; the first grid listing the spot keeps it.
+            mem = {int(ctx.pt_of[ctx.bindex[k]]) for k in dg.building_keys} - seen
+            seen |= mem
             single_big = len(mem) == 1 and float(ctx.vals[list(mem)].sum()) > hi
             grids.append(GridState(mem, dg.polygon, dg.exclusive, dg.exclusive or single_big,
                             dg.sequence))
@@ -215,20 +230,27 @@ def _state_of(division: Division) -> tuple[list[Ctx], list[list[GridState]]]:
     return ctxs, states
 
 
+def _community(ctxs: list[Ctx], key: str) -> int:
+    """Index of a community by key."""
+    for i, c in enumerate(ctxs):
+        if c.key == key:
+            return i
+    raise ValueError(f"no community {key} in this division")
+
+
 def rebalance(
     division: Division, *, max_moves: int | None = None, allow_crossing: bool = False
 ) -> tuple[Division, list[Move]]:
-    """Move boundary buildings between neighbouring grids until all are within tolerance.
-
-    Sequences are kept (codes stay stable); returns the new division and the moves made.
-    """
+    """Move boundary buildings between neighbouring grids until all are within tolerance."""
+    # Sequences are kept so that codes stay stable; the moves made are returned.
     ctxs, states = _state_of(division)
     moves: list[Move] = []
     for ctx, grids in zip(ctxs, states, strict=True):
         limit = max_moves if max_moves is not None else 20 * len(grids) + 50
         for b, h, g in rebalance_grids(ctx, grids, division.target, division.tolerance,
-                                        allow_crossing, limit):
-            moves.append(Move(ctx.key, ctx.blds[b].key, grids[h].seq, grids[g].seq))
+                                       allow_crossing, limit):
+            moves += [Move(ctx.key, ctx.blds[i].key, grids[h].seq, grids[g].seq)
+                      for i in ctx.bld_at[b]]
     out = _finish(ctxs, states, division.inputs, division.target, division.measure,
                   division.tolerance, list(division.warnings))
     return out, moves
@@ -243,8 +265,9 @@ def division_from_assignment(
     for inp in inputs:
         ctx = Ctx(inp, measure)
         groups: dict[int, set[int]] = {}
-        for i, b in enumerate(ctx.blds):
-            groups.setdefault(int(assignment[b.key]), set()).add(i)
+        for p, at in enumerate(ctx.bld_at):
+            # Buildings sharing a spot cannot be separated: they follow the first one's grid.
+            groups.setdefault(int(assignment[ctx.blds[at[0]].key]), set()).add(p)
         grids = []
         for seq, mem in sorted(groups.items()):
             parts = [ctx.cells[i] for i in mem if ctx.site_of[i] < 0]
@@ -258,9 +281,11 @@ def division_from_assignment(
 def split_grid(division: Division, community_key: str, sequence: int, parts: int = 2) -> Division:
     """Split one grid by straight cuts into balanced parts; new parts get new sequences."""
     ctxs, states = _state_of(division)
-    ci = next(i for i, c in enumerate(ctxs) if c.key == community_key)
+    ci = _community(ctxs, community_key)
     ctx, grids = ctxs[ci], states[ci]
-    gi = next(i for i, g in enumerate(grids) if g.seq == sequence)
+    gi = next((i for i, g in enumerate(grids) if g.seq == sequence), -1)
+    if gi < 0:
+        raise ValueError(f"no grid {sequence} in community {community_key}")
     g = grids[gi]
     if g.exclusive or len(g.members) < parts:
         raise ValueError(f"grid {sequence} cannot be split into {parts} parts")
@@ -281,7 +306,7 @@ def split_grid(division: Division, community_key: str, sequence: int, parts: int
 def merge_grids(division: Division, community_key: str, sequences: Sequence[int]) -> Division:
     """Merge neighbouring grids into one (keeps the smallest sequence); must stay contiguous."""
     ctxs, states = _state_of(division)
-    ci = next(i for i, c in enumerate(ctxs) if c.key == community_key)
+    ci = _community(ctxs, community_key)
     grids = states[ci]
     chosen = [g for g in grids if g.seq in set(sequences)]
     if len(chosen) != len(set(sequences)) or len(chosen) < 2:
@@ -295,10 +320,3 @@ def merge_grids(division: Division, community_key: str, sequences: Sequence[int]
     states[ci] = [g for g in grids if g.seq not in set(sequences)] + [merged]
     return _finish(ctxs, states, division.inputs, division.target, division.measure,
                    division.tolerance, list(division.warnings))
-
-
-def replace_report(division: Division) -> Division:
-    """Recompute the report of a division (after editing its grids by hand)."""
-    report = quality_report(division.grids, division.inputs, target=division.target,
-                            measure=division.measure, tolerance=division.tolerance)
-    return replace(division, report=report)

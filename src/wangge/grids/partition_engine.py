@@ -35,6 +35,8 @@ _SHAPE_WEIGHT = 0.25
 _FREE_ERROR = 0.03
 # Weight of compactness (distance pulled, in building spacings) against balance when moving.
 _PULL_WEIGHT = 0.02
+# Moves may not push a grid's Polsby-Popper compactness below this.
+_PP_FLOOR = 0.2
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,6 +79,7 @@ def union_all(geoms: Sequence[shapely.Geometry]) -> shapely.Geometry:
 
 
 def _largest(geom: shapely.Geometry) -> Polygon | None:
+    """The largest polygon part, if any."""
     parts = polygon_parts(geom)
     return max(parts, key=lambda p: p.area) if parts else None
 
@@ -101,26 +104,34 @@ class Ctx:
         self.key = inp.community_key
         self.region = clean(shapely.set_precision(shapely.make_valid(inp.boundary), _GRID))
         self.blds = inp.buildings
-        n = len(self.blds)
-        self.index = {b.key: i for i, b in enumerate(self.blds)}
-        if len(self.index) != n:
+        self.bindex = {b.key: i for i, b in enumerate(self.blds)}
+        if len(self.bindex) != len(self.blds):
             raise ValueError(f"duplicate building keys in community {self.key}")
-        self.vals = np.array([b.value(measure) for b in self.blds], dtype=float)
-        xy = np.array(
-            [(b.geom if isinstance(b.geom, Point) else b.geom.representative_point()).coords[0]
-             for b in self.blds], dtype=float,
-        ).reshape(n, 2)
-        # Identical points would share one Voronoi cell; nudge repeats a few centimetres apart.
-        seen: dict[tuple[float, float], int] = {}
-        for i in range(n):
-            k = (xy[i, 0], xy[i, 1])
-            if k in seen:
-                seen[k] += 1
-                a = seen[k] * 2.399963  # golden angle keeps the nudged copies apart
-                xy[i] += 0.05 * math.sqrt(seen[k]) * np.array([math.cos(a), math.sin(a)])
-            else:
-                seen[k] = 0
-        self.xy = xy
+        # Buildings at the same spot (often geocoded to one address) cannot be told apart by a
+        # boundary, so they form one point that always stays in one grid.
+        spots: dict[tuple[float, float], int] = {}
+        self.pt_of = np.zeros(len(self.blds), dtype=int)
+        coords: list[tuple[float, float]] = []
+        for i, b in enumerate(self.blds):
+            g = b.geom if isinstance(b.geom, Point) else b.geom.representative_point()
+            x, y = g.coords[0]
+            spot = (round(x, 3), round(y, 3))
+            if spot not in spots:
+                spots[spot] = len(coords)
+                coords.append((x, y))
+            self.pt_of[i] = spots[spot]
+        self.npts = len(coords)
+        self.xy = np.array(coords, dtype=float).reshape(self.npts, 2)
+        self.bld_at: list[list[int]] = [[] for _ in range(self.npts)]
+        for i, p in enumerate(self.pt_of.tolist()):
+            self.bld_at[p].append(i)
+        self.vals = np.zeros(self.npts)
+        np.add.at(self.vals, self.pt_of, [b.value(measure) for b in self.blds])
+        # A point building tagged exclusive gets its own grid (footprints become sites).
+        self.excl_pt = np.zeros(self.npts, dtype=bool)
+        for i, b in enumerate(self.blds):
+            if b.exclusive and not isinstance(b.geom, Polygon):
+                self.excl_pt[self.pt_of[i]] = True
         self.lines = [
             g for ln in inp.lines
             for g in shapely.get_parts(shapely.intersection(ln, self.region))
@@ -133,11 +144,11 @@ class Ctx:
     def _sites(self, inp: DivisionInput) -> None:
         """Carve exclusive sites (polygons, or footprints of exclusive buildings) out first."""
         cands: list[tuple[Polygon, int | None]] = [(s, None) for s in inp.exclusive_sites]
-        cands += [(b.geom, i) for i, b in enumerate(self.blds)
+        cands += [(b.geom, int(self.pt_of[i])) for i, b in enumerate(self.blds)
                   if b.exclusive and isinstance(b.geom, Polygon)]
         taken: shapely.Geometry = Polygon()
         self.sites: list[Polygon] = []
-        self.site_of = np.full(len(self.blds), -1)
+        self.site_of = np.full(self.npts, -1)
         for geom, owner in cands:
             piece = clean(_d(_i(shapely.make_valid(geom), self.region), taken))
             main = _largest(piece)
@@ -147,12 +158,11 @@ class Ctx:
             taken = _u(taken, main)
             if owner is not None:
                 self.site_of[owner] = len(self.sites) - 1
-        if self.sites and len(self.blds):
+        if self.sites and self.npts:
             inside = shapely.intersects_xy(np.array(self.sites, dtype=object)[:, None],
                                            self.xy[:, 0][None, :], self.xy[:, 1][None, :])
             for i in np.nonzero((self.site_of < 0) & inside.any(axis=0))[0]:
-                if not self.blds[i].exclusive or not isinstance(self.blds[i].geom, Polygon):
-                    self.site_of[i] = int(np.argmax(inside[:, i]))
+                self.site_of[i] = int(np.argmax(inside[:, i]))
         self.rest = clean(_d(self.region, taken)) if self.sites else self.region
 
     def _blocks(self) -> None:
@@ -167,7 +177,7 @@ class Ctx:
                            if self.rest.contains(f.representative_point())]
             if abs(sum(b.area for b in self.blocks) - self.rest.area) > 1e-6 * self.rest.area + 1:
                 self.blocks = polygon_parts(self.rest)  # polygonize failed on odd input
-        self.lb_of = np.full(len(self.blds), -1)
+        self.lb_of = np.full(self.npts, -1)
         free = np.nonzero(self.site_of < 0)[0]
         if not self.blocks or not len(free):
             return
@@ -184,7 +194,7 @@ class Ctx:
 
     def _cells_and_neighbours(self) -> None:
         """Voronoi cells (clipped to the non-site area) and Delaunay neighbours of buildings."""
-        n = len(self.blds)
+        n = self.npts
         self.cells: list[shapely.Geometry] = [Polygon()] * n
         self.nbrs: list[list[int]] = [[] for _ in range(n)]
         free = np.nonzero(self.site_of < 0)[0]
@@ -221,6 +231,8 @@ class Ctx:
 
 @dataclass
 class GridState:
+    """A grid being built: its buildings (indices) and polygon."""
+
     members: set[int]
     poly: shapely.Geometry
     exclusive: bool = False
@@ -300,9 +312,11 @@ def bisect(
         # In a concave block a straight cut can leave a half in pieces; take the best cut
         # that keeps the buildings of each half together, if there is one among the best few.
         split = _pieces_with(p1, xy[left]) + _pieces_with(p2, xy[~left])
-        if chosen is None or split < chosen[0]:
-            chosen = (split, left, p1, p2)
-        if split == 2:
+        # A half that wraps around a hole (an exclusive site) makes a ring-shaped grid.
+        holes = sum(len(q.interiors) for q in polygon_parts(p1) + polygon_parts(p2))
+        if chosen is None or (split, holes) < chosen[0]:
+            chosen = ((split, holes), left, p1, p2)
+        if split == 2 and holes == 0:
             break
     assert chosen is not None
     _, left, p1, p2 = chosen
@@ -320,6 +334,8 @@ def _pieces_with(poly: shapely.Geometry, xy: np.ndarray) -> int:
 
 @dataclass
 class _Unit:
+    """A block (or piece of one) to partition, with the loans it received."""
+
     poly: shapely.Geometry
     bids: list[int]
     lb: int
@@ -351,11 +367,11 @@ def divide_community(
         bids = np.nonzero(ctx.lb_of == b)[0].tolist()
         rest = block
         for i in bids:
-            if ctx.blds[i].exclusive or vals[i] > hi:
+            if ctx.excl_pt[i] or vals[i] > hi:
                 cell = clean(_i(ctx.cells[i], rest))
                 own = [p for p in polygon_parts(cell) if p.intersects(Point(xy[i]))]
                 if own:
-                    grids.append(GridState({i}, own[0], ctx.blds[i].exclusive, True))
+                    grids.append(GridState({i}, own[0], bool(ctx.excl_pt[i]), True))
                     rest = clean(_d(rest, own[0]))
         single = {i for g in grids for i in g.members}
         free = [i for i in bids if i not in single]
@@ -414,11 +430,10 @@ def divide_community(
             poly = union_all([lpoly, *(loan_polys[a] for a in loans)])
             grids.append(GridState(mem, clean(poly)))
     for piece in orphans:
-        if piece.area >= 0.5 * typical or not grids:
-            # A large empty area keeps its own (reported) grid rather than bloating a neighbour.
+        # A large empty area (or one touching no grid, like an empty detached part of the
+        # community) keeps its own reported grid rather than bloating a neighbour.
+        if piece.area >= 0.5 * typical or not _attach(ctx, grids, piece, set()):
             grids.append(GridState(set(), piece))
-        else:
-            _attach(ctx, grids, piece, set())
     fix_strays(ctx, grids)
     return grids
 
@@ -595,10 +610,12 @@ def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:
             for j, p in enumerate(parts):
                 if j == keep:
                     continue
-                if _attach(ctx, grids, p, set(inside[j]), exclude=gi):
-                    g.poly = clean(_d(g.poly, p))
-                    g.members -= set(inside[j])
-                    changed = True
+                if not _attach(ctx, grids, p, set(inside[j]), exclude=gi):
+                    # Nothing touches this piece (a detached part): it becomes its own grid.
+                    grids.append(GridState(set(inside[j]), p))
+                g.poly = clean(_d(g.poly, p))
+                g.members -= set(inside[j])
+                changed = True
         if not changed:
             return
 
@@ -617,26 +634,38 @@ def _penalty(v: float, target: float, tol: float) -> float:
 
 def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
               allow_crossing: bool, min_gain_pp: float | None = None) -> bool:
-    """Move building b with its cell from grid h to grid g if both stay single polygons.
-
-    With ``min_gain_pp`` the move must also raise the summed Polsby-Popper of the two grids.
-    """
+    """Move building b with its cell from grid h to grid g if both stay single polygons."""
+    # min_gain_pp: the move must also raise the summed Polsby-Popper of the two grids.
     piece = _i(ctx.cells[b], grids[h].poly)
     if not allow_crossing and ctx.lb_of[b] >= 0:
         piece = _i(piece, ctx.blocks[ctx.lb_of[b]])
     own = [p for p in polygon_parts(piece) if shapely.intersects_xy(p, *ctx.xy[b])]
     if not own:
         return False
-    new_h = clean(_d(grids[h].poly, own[0]))
-    if len(polygon_parts(new_h)) != 1:
-        return False
-    new_g = clean(_u(grids[g].poly, own[0]))
+    piece = own[0]
+    new_h = clean(_d(grids[h].poly, piece))
+    parts = polygon_parts(new_h)
+    if len(parts) != 1:
+        # The cell may cut off an empty corner of h; it goes with the cell (it touches it).
+        rest = list(grids[h].members - {b})
+        if not rest:
+            return False
+        xs, ys = ctx.xy[rest, 0], ctx.xy[rest, 1]
+        holding = [p for p in parts if shapely.intersects_xy(p, xs, ys).any()]
+        if len(holding) != 1 or not shapely.intersects_xy(holding[0], xs, ys).all():
+            return False
+        piece = union_all([piece, *(p for p in parts if p is not holding[0])])
+        new_h = holding[0]
+    new_g = clean(_u(grids[g].poly, piece))
     if len(polygon_parts(new_g)) != 1:
         return False
-    if min_gain_pp is not None:
-        before = polsby_popper(grids[h].poly) + polsby_popper(grids[g].poly)
-        if polsby_popper(new_h) + polsby_popper(new_g) < before + min_gain_pp:
-            return False
+    pp_old = (polsby_popper(grids[h].poly), polsby_popper(grids[g].poly))
+    pp_new = (polsby_popper(new_h), polsby_popper(new_g))
+    # Never make a grid ragged below the floor (unless it was already worse).
+    if min(pp_new) < _PP_FLOOR and min(pp_new) < min(pp_old):
+        return False
+    if min_gain_pp is not None and sum(pp_new) < sum(pp_old) + min_gain_pp:
+        return False
     grids[h].poly, grids[g].poly = new_h, new_g
     grids[h].members.discard(b)
     grids[g].members.add(b)
@@ -651,7 +680,7 @@ class _Balancer:
         self.ctx, self.grids, self.target, self.tol = ctx, grids, target, tol
         self.allow_crossing = allow_crossing
         self.lo, self.hi = tolerance_band(target, tol)
-        self.owner = np.full(len(ctx.blds), -1)
+        self.owner = np.full(ctx.npts, -1)
         for gi, g in enumerate(grids):
             for i in g.members:
                 self.owner[i] = gi
@@ -788,8 +817,83 @@ class _Balancer:
                     stuck.clear()
                     break
             else:
-                stuck.add(x)
+                path_moves = self.along_path(x)
+                if path_moves:
+                    moves += path_moves
+                    stuck.clear()
+                else:
+                    stuck.add(x)
         return moves
+
+    def neighbours(self, gi: int) -> set[int]:
+        """Movable grids that share an edge (by building adjacency) with grid gi."""
+        return {int(self.owner[n]) for i in self.grids[gi].members for n in self.ctx.nbrs[i]
+                if self.owner[n] >= 0 and not self.grids[int(self.owner[n])].fixed} - {gi}
+
+    def along_path(self, x: int, max_len: int = 8) -> list[tuple[int, int, int]]:
+        """Pass the surplus or deficit of x along a path of grids to one that has room."""
+        over = self.value[x] > self.hi
+        prev: dict[int, int] = {x: -1}
+        queue: list[int] = [x]
+        order: list[int] = []
+        while queue and len(order) < 60:
+            cur = queue.pop(0)
+            for nb in sorted(self.neighbours(cur)):
+                if nb not in prev:
+                    prev[nb] = cur
+                    queue.append(nb)
+                    order.append(nb)
+        for end in order:
+            room = self.hi - self.value[end] if over else self.value[end] - self.lo
+            if room <= 1e-9:
+                continue
+            path = [end]
+            while prev[path[-1]] >= 0:
+                path.append(prev[path[-1]])
+            path.reverse()
+            if len(path) > max_len:
+                continue
+            saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members), self.value[gi])
+                     for gi in path}
+            owner = self.owner.copy()
+            done = self._push(path, over)
+            if done is not None:
+                return done
+            for gi, (poly, mem, val) in saved.items():
+                self.grids[gi].poly, self.grids[gi].members, self.value[gi] = poly, mem, val
+            self.owner = owner
+        return []
+
+    def _push(self, path: list[int], over: bool) -> list[tuple[int, int, int]] | None:
+        """Move one building per step along the path until the last grid touched is in band."""
+        done: list[tuple[int, int, int]] = []
+        for i in range(len(path) - 1):
+            # Over: path[i] gives to path[i+1]. Under: path[i] receives from path[i+1].
+            h, g = (path[i], path[i + 1]) if over else (path[i + 1], path[i])
+            fix = h if over else g  # the grid that must land in the band with this step
+            opts = []
+            for b, to in self.steps_out(h):
+                if to != g:
+                    continue
+                w = float(self.ctx.vals[b])
+                after = self.value[fix] + (-w if over else w)
+                if self.lo - 1e-9 <= after <= self.hi + 1e-9:
+                    opts.append((abs(after - self.target) / self.target
+                                 + _PULL_WEIGHT * self.pull(b, h, g), b))
+            for _, b in sorted(opts)[:8]:
+                if _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
+                    w = float(self.ctx.vals[b])
+                    self.value[h] -= w
+                    self.value[g] += w
+                    self.owner[b] = g
+                    done.append((b, h, g))
+                    break
+            else:
+                return None
+            nxt = path[i + 1]
+            if self.lo - 1e-9 <= self.value[nxt] <= self.hi + 1e-9:
+                return done
+        return None
 
 
 def rebalance_grids(ctx: Ctx, grids: list[GridState], target: float, tol: float,

@@ -208,8 +208,9 @@ def build_report(
             zh = "网格内没有建筑（空地、绿地或水面）"
             en = "no buildings in the grid (open land, green or water)"
         elif value > hi and big > hi:
-            zh = f"单栋建筑有{big:g}（{measure}），超过目标上限{hi:g}，建筑不可拆分"
-            en = f"a single building holds {big:g} {measure}, above the upper limit {hi:g}"
+            zh = f"单栋建筑（或同一地址点的建筑）有{big:g}（{measure}），超过目标上限{hi:g}，不可拆分"
+            en = (f"a single building (or buildings at one address point) holds {big:g} "
+                  f"{measure}, above the upper limit {hi:g}")
         elif comm_total < lo:
             zh = f"社区合计仅{comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
             en = f"the whole community holds only {comm_total:g} {measure}, below {lo:g}"

@@ -13,6 +13,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wangge.auth.principal import LOCAL_OPERATOR, Principal
+from wangge.auth.scope import scope_clause
 from wangge.common.geo import areas_m2
 from wangge.common.shapes import as_multipolygon, require_valid
 from wangge.common.spatial import bbox_columns
@@ -328,9 +330,14 @@ def version_grids(
     *,
     kinds: Sequence[str] | None = None,
     prefix: str | None = None,
+    principal: Principal = LOCAL_OPERATOR,
 ) -> list[Grid]:
-    """Return the grids of a version, optionally of some kinds and under a division code."""
-    q = select(Grid).where(Grid.version_id == version_id).order_by(Grid.code)
+    """Return the grids of a version in the principal's scope, by kind and division code."""
+    q = (
+        select(Grid)
+        .where(Grid.version_id == version_id, scope_clause(Grid.code, principal))
+        .order_by(Grid.code)
+    )
     if kinds:
         q = q.where(Grid.kind.in_(list(kinds)))
     if prefix:

@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from wangge.cases.models import Case
 from wangge.common.models import utcnow
 from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division
@@ -34,6 +35,7 @@ class LocatedSpec:
 # Later domains (houses, components, cases) append their specs here.
 LOCATED: list[LocatedSpec] = [
     LocatedSpec(LocatedPoint, "点图层", {"social": "grid_id", "unit": "unit_grid_id"}),
+    LocatedSpec(Case, "案卷", {"social": "grid_id", "unit": "unit_grid_id"}),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.audit.service import record
 from wangge.common.geo import parse_crs
 from wangge.common.geojson import collection, feature
 from wangge.errors import NotFound
@@ -19,6 +20,7 @@ router = APIRouter(tags=["grids 网格"])
 
 
 def _version_in_scope(session: SessionDep, principal: PrincipalDep, version_id: int) -> GridVersion:
+    principal.require("grids.read")
     version = service.get_version(session, version_id)
     if not principal.covers(version.county_code):
         raise NotFound(f"网格版本 {version_id} 不存在", f"grid version {version_id} does not exist")
@@ -37,6 +39,7 @@ def list_grids(
     limit: int = Query(1000, ge=1, le=20000),
     offset: int = Query(0, ge=0),
 ) -> list[Any]:
+    principal.require("grids.read")
     if kind:
         service.check_kind(kind)
     if version_id is not None:
@@ -46,9 +49,10 @@ def list_grids(
     rows = []
     for vid in ids:
         rows.extend(
-            service.version_grids(session, vid, kinds=[kind] if kind else None, prefix=division)
+            service.version_grids(
+                session, vid, kinds=[kind] if kind else None, prefix=division, principal=principal
+            )
         )
-    rows = [g for g in rows if principal.covers(g.code)]
     return rows[offset : offset + limit]
 
 
@@ -64,10 +68,14 @@ def locate(
         "EPSG:4490", description="EPSG:4490 (default), EPSG:4326, GCJ02, BD09, EPSG:45xx"
     ),
 ) -> dict[str, Any]:
-    found = locate_point(session, lon, lat, crs=crs, county_codes=principal.county_codes())
+    # Which grid a place belongs to is public (上岗公示), so anyone may ask; staff get
+    # answers within their scope only.
+    staff = principal.can("grids.read")
+    counties = principal.county_codes() if staff else None
+    found = locate_point(session, lon, lat, crs=crs, county_codes=counties)
 
     def visible(g: Any) -> Any:
-        return g if g is not None and principal.covers(g.code) else None
+        return g if g is not None and (not staff or principal.contains(g.code)) else None
 
     return {
         "lon": lon,
@@ -80,8 +88,9 @@ def locate(
 
 @router.get("/grids/{grid_id}", response_model=GridRead, summary="网格详情 Get a grid")
 def get_grid(grid_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    principal.require("grids.read")
     grid = service.get_grid(session, grid_id)
-    if not principal.covers(grid.code):
+    if not principal.contains(grid.code):
         raise NotFound(f"网格 {grid_id} 不存在", f"grid {grid_id} does not exist")
     return grid
 
@@ -105,7 +114,11 @@ def list_versions(
     q = select(GridVersion).order_by(GridVersion.county_code, GridVersion.layer, GridVersion.number)
     if county:
         q = q.where(GridVersion.county_code == county)
-    return [v for v in session.scalars(q) if principal.covers(v.county_code)]
+    principal.require("grids.read")
+    counties = principal.county_codes()
+    if counties is not None:
+        q = q.where(GridVersion.county_code.in_(sorted(counties)))
+    return list(session.scalars(q))
 
 
 @router.get(
@@ -123,8 +136,7 @@ def version_geojson(
     target = parse_crs(crs)
     return collection(
         feature(g.geom, {"id": g.id, "code": g.code, "name": g.name, "kind": g.kind}, target)
-        for g in service.version_grids(session, version.id)
-        if principal.covers(g.code)
+        for g in service.version_grids(session, version.id, principal=principal)
     )
 
 
@@ -151,6 +163,15 @@ def activate(version_id: int, session: SessionDep, principal: PrincipalDep) -> d
     principal.require("grids.manage")
     _version_in_scope(session, principal, version_id)
     report = versions.activate_version(session, version_id)
+    record(
+        session,
+        actor=principal.name,
+        actor_id=principal.user_id,
+        action="grid_version.activate",
+        object_type="grid_version",
+        object_id=version_id,
+        detail={k: v for k, v in report.items() if k != "diff"},
+    )
     return {"version": service.get_version(session, version_id), "report": report}
 
 

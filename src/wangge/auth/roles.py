@@ -1,0 +1,20 @@
+"""Default roles and what they may do; admins can change them (they are rows in `roles`)."""
+
+from __future__ import annotations
+
+READ = ["divisions.read", "grids.read", "cases.read", "registry.read", "departments.read"]
+
+DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
+    "admin": ("系统管理员", ["*"]),
+    "acceptor": ("受理员", [*READ, "cases.act"]),
+    "shift_leader": ("值班长", [*READ, "cases.act"]),
+    "dispatcher": ("派遣员", [*READ, "cases.act"]),
+    "supervisor": (
+        "监督员/网格员",
+        [*READ, "cases.act", "cases.report", "patrol.*", "registry.write"],
+    ),
+    "grid_leader": ("网格长", [*READ, "cases.act", "cases.report", "patrol.*", "registry.write"]),
+    "department": ("专业部门处置人员", ["divisions.read", "grids.read", "cases.read", "cases.act"]),
+    "leader": ("领导（只读）", [*READ, "cases.act", "evaluation.read"]),
+    "citizen": ("公众", ["cases.report"]),
+}

@@ -1,0 +1,101 @@
+"""API schemas for accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class PostRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    role_code: str
+    scope_prefix: str | None
+    department_code: str | None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    is_active: bool
+    locked_until: datetime | None
+
+
+class MeRead(BaseModel):
+    name: str
+    user_id: int | None
+    roles: list[str]
+    permissions: list[str]
+    scope_prefixes: list[str] | None
+    department_codes: list[str]
+    via: str
+    csrf_token: str | None = None
+
+
+class UserCreate(BaseModel):
+    username: str
+    display_name: str
+    password: str
+    phone: str | None = None
+
+
+class PostCreate(BaseModel):
+    role: str
+    scope: str | None = None
+    department: str | None = None
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    days: int | None = Field(90, ge=1, le=3650)
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    department: str | None = None
+    permissions: list[str] | None = None
+    days: int | None = Field(365, ge=1, le=3650)
+
+
+class TokenIssued(BaseModel):
+    id: int
+    token: str
+    kind: str
+    expires_at: datetime | None
+
+
+class PasswordChange(BaseModel):
+    old_password: str
+    new_password: str
+
+
+class RoleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name_zh: str
+    permissions: list[str]
+    builtin: bool
+
+
+class AuditRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str | None
+    object_id: str | None
+    reason: str | None
+    detail: dict | None

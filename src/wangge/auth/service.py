@@ -1,0 +1,393 @@
+"""Accounts: passwords, lockout, sessions, bearer tokens, API keys, posts → principals."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wangge.audit.service import record
+from wangge.auth.models import ApiToken, Post, Role, User, WebSession
+from wangge.auth.principal import Principal, Unauthenticated
+from wangge.auth.roles import DEFAULT_ROLES
+from wangge.common.models import utcnow
+from wangge.departments.models import Department
+from wangge.divisions.codes import parse_division_code
+from wangge.errors import Conflict, NotFound, ValidationFailed
+
+# argon2id with the library's RFC 9106 "low memory" defaults (64 MiB, 3 passes).
+_hasher = PasswordHasher()
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 15
+SESSION_HOURS = 12
+MIN_PASSWORD_LENGTH = 10
+_COMMON = {"password", "1234567890", "qwertyuiop", "wangge12345", "admin12345", "abc123456789"}
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored only as SHA-256: they are long and random, so no salt is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password_rules(password: str, username: str) -> None:
+    """Refuse weak passwords with the reason."""
+    classes = sum(
+        bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"\d", r"[^A-Za-z0-9]")
+    )
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(
+            (f"长度至少 {MIN_PASSWORD_LENGTH} 位", f"at least {MIN_PASSWORD_LENGTH} characters")
+        )
+    if classes < 3:
+        problems.append(
+            ("须包含大写、小写、数字、符号中的至少三类", "use 3 of: upper, lower, digit, symbol")
+        )
+    if username and username.lower() in password.lower():
+        problems.append(("不能包含用户名", "must not contain the user name"))
+    if password.lower() in _COMMON:
+        problems.append(("过于常见", "too common"))
+    if problems:
+        raise ValidationFailed(
+            "密码不符合要求：" + "；".join(z for z, _ in problems),
+            "password rejected: " + "; ".join(e for _, e in problems),
+            code="weak_password",
+            field="password",
+        )
+
+
+def seed_roles(session: Session) -> None:
+    """Insert the default roles that are missing (existing ones are left as admins set them)."""
+    existing = set(session.scalars(select(Role.code)))
+    for code, (name_zh, perms) in DEFAULT_ROLES.items():
+        if code not in existing:
+            session.add(Role(code=code, name_zh=name_zh, permissions=perms, builtin=True))
+    session.flush()
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    phone: str | None = None,
+    actor: Principal | None = None,
+) -> User:
+    """Create a user with an argon2id password hash."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,64}", username):
+        raise ValidationFailed(
+            "用户名只能包含字母、数字、_ . -，长度 3-64",
+            "user name: 3-64 of A-Z a-z 0-9 _ . -",
+            field="username",
+        )
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(
+            f"用户名 {username} 已存在", f"user name {username} is taken", field="username"
+        )
+    check_password_rules(password, username)
+    user = User(
+        username=username,
+        display_name=display_name,
+        phone=phone,
+        password_hash=_hasher.hash(password),
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    _audit(session, actor, "user.create", "user", user.id, detail={"username": username})
+    return user
+
+
+def assign_post(
+    session: Session,
+    user: User,
+    role: str,
+    *,
+    scope: str | None = None,
+    department: str | None = None,
+    actor: Principal | None = None,
+) -> Post:
+    """Give a user a role in an area (a division/grid code prefix) or for a department."""
+    if session.get(Role, role) is None:
+        raise NotFound(f"角色 {role} 不存在", f"role {role} does not exist", field="role")
+    if scope is not None:
+        parse_division_code(scope[:12] if len(scope) > 12 else scope)
+    if department is not None and session.get(Department, department) is None:
+        raise NotFound(
+            f"部门 {department} 不存在",
+            f"department {department} does not exist",
+            field="department",
+        )
+    post = Post(user_id=user.id, role_code=role, scope_prefix=scope, department_code=department)
+    session.add(post)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "post.assign",
+        "user",
+        user.id,
+        detail={"role": role, "scope": scope, "department": department},
+    )
+    return post
+
+
+def _audit(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    detail: dict | None = None,
+    reason: str | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor.name if actor else "system",
+        actor_id=actor.user_id if actor else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        detail=detail,
+        reason=reason,
+    )
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, now: datetime | None = None
+) -> User:
+    """Check a password; lock the account after repeated failures. Failures are audited."""
+    now = now or utcnow()
+    user = session.scalar(select(User).where(User.username == username))
+    denied = Unauthenticated(
+        "用户名或密码错误", "wrong user name or password", code="bad_credentials"
+    )
+    if user is None or not user.is_active or user.password_hash is None:
+        _hasher.hash(password)  # same cost either way, so timing does not reveal which names exist
+        record(session, actor=username[:64], action="login.failed", detail={"reason": "unknown"})
+        raise denied
+    if user.locked_until is not None and _aware(user.locked_until) > now:
+        record(session, actor=username, actor_id=user.id, action="login.locked")
+        minutes = int((_aware(user.locked_until) - now).total_seconds() // 60) + 1
+        raise Unauthenticated(
+            f"账号已锁定，请 {minutes} 分钟后再试",
+            f"account locked; retry in {minutes} min",
+            code="account_locked",
+        )
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= LOCKOUT_THRESHOLD:
+            user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+            user.failed_logins = 0
+        record(session, actor=username, actor_id=user.id, action="login.failed")
+        raise denied from None
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    record(session, actor=username, actor_id=user.id, action="login.ok")
+    return user
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite gives naive datetimes back; everything is stored in UTC.
+    from datetime import UTC
+
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def change_password(session: Session, user: User, old: str, new: str) -> None:
+    """Change one's own password; every other session and token ends."""
+    authenticate(session, user.username, old)
+    check_password_rules(new, user.username)
+    user.password_hash = _hasher.hash(new)
+    user.password_changed_at = utcnow()
+    user.token_epoch += 1
+    record(session, actor=user.username, actor_id=user.id, action="password.change")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def open_session(session: Session, user: User, *, now: datetime | None = None) -> NewSession:
+    """Start a web session; the cookie carries the token, the table its hash."""
+    now = now or utcnow()
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    expires = now + timedelta(hours=SESSION_HOURS)
+    session.add(
+        WebSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            epoch=user.token_epoch,
+            expires_at=expires,
+        )
+    )
+    session.flush()
+    return NewSession(token, csrf, expires)
+
+
+def close_session(session: Session, token: str) -> None:
+    """End one web session."""
+    ws = session.get(WebSession, hash_token(token))
+    if ws is not None:
+        session.delete(ws)
+        session.flush()
+
+
+def logout_everywhere(session: Session, user: User) -> None:
+    """End every session and bearer token of a user at once."""
+    session.execute(update(User).where(User.id == user.id).values(token_epoch=User.token_epoch + 1))
+    session.query(WebSession).filter(WebSession.user_id == user.id).delete()
+    record(session, actor=user.username, actor_id=user.id, action="logout.everywhere")
+    session.flush()
+
+
+def issue_token(
+    session: Session,
+    *,
+    kind: str,
+    name: str,
+    user: User | None = None,
+    department: str | None = None,
+    permissions: list[str] | None = None,
+    days: int | None = 90,
+    actor: Principal | None = None,
+) -> tuple[str, ApiToken]:
+    """Issue a bearer token (for a user) or an API key (for a department or system); shown once."""
+    if kind not in ("bearer", "api_key"):
+        raise ValidationFailed(
+            f"令牌类型 {kind} 无效", f"token kind {kind} is invalid", field="kind"
+        )
+    if kind == "bearer" and user is None:
+        raise ValidationFailed(
+            "个人令牌必须属于用户", "a bearer token belongs to a user", field="user"
+        )
+    if department is not None and session.get(Department, department) is None:
+        raise NotFound(
+            f"部门 {department} 不存在",
+            f"department {department} does not exist",
+            field="department",
+        )
+    token = ("wgb_" if kind == "bearer" else "wgk_") + secrets.token_urlsafe(32)
+    row = ApiToken(
+        token_hash=hash_token(token),
+        kind=kind,
+        name=name,
+        user_id=user.id if user else None,
+        department_code=department,
+        permissions=permissions,
+        epoch=user.token_epoch if user else 0,
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        f"token.issue.{kind}",
+        "token",
+        row.id,
+        detail={"name": name, "department": department},
+    )
+    return token, row
+
+
+def revoke_token(session: Session, token_id: int, *, actor: Principal | None = None) -> None:
+    """Revoke a token or API key."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"令牌 {token_id} 不存在", f"token {token_id} does not exist")
+    row.revoked_at = utcnow()
+    _audit(session, actor, "token.revoke", "token", token_id)
+
+
+def principal_for_user(
+    session: Session, user: User, *, via: str, csrf: str | None = None
+) -> Principal:
+    """Combine a user's posts into one principal (permissions, roles, scope, departments)."""
+    rows = session.execute(
+        select(Post, Role).join(Role, Role.code == Post.role_code).where(Post.user_id == user.id)
+    ).all()
+    perms: set[str] = set()
+    roles: set[str] = set()
+    depts: set[str] = set()
+    scopes: set[str] = set()
+    whole = False
+    for post, role in rows:
+        perms.update(role.permissions or [])
+        roles.add(role.code)
+        if post.department_code:
+            depts.add(post.department_code)
+        if post.scope_prefix:
+            scopes.add(post.scope_prefix)
+        elif not post.department_code:
+            whole = True
+    return Principal(
+        name=user.username,
+        permissions=frozenset(perms),
+        roles=frozenset(roles),
+        department_codes=frozenset(depts),
+        scope_prefixes=None if whole else frozenset(scopes),
+        user_id=user.id,
+        via=via,
+        csrf_token=csrf,
+    )
+
+
+def principal_from_session(
+    session: Session, token: str, *, now: datetime | None = None
+) -> Principal | None:
+    """Resolve a session cookie to a principal, or None when it is unknown or expired."""
+    now = now or utcnow()
+    ws = session.get(WebSession, hash_token(token))
+    if ws is None or _aware(ws.expires_at) <= now:
+        return None
+    user = session.get(User, ws.user_id)
+    if user is None or not user.is_active or user.token_epoch != ws.epoch:
+        return None
+    return principal_for_user(session, user, via="session", csrf=ws.csrf_token)
+
+
+def principal_from_token(
+    session: Session, token: str, *, now: datetime | None = None
+) -> Principal | None:
+    """Resolve a bearer token or an API key to a principal, or None."""
+    now = now or utcnow()
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and _aware(row.expires_at) <= now:
+        return None
+    if row.user_id is not None:
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active or user.token_epoch != row.epoch:
+            return None
+        base = principal_for_user(session, user, via=row.kind)
+        if row.permissions is not None:  # a token can narrow, never widen, its user's rights
+            base = replace(base, permissions=base.permissions & frozenset(row.permissions))
+        return base
+    # A department's API key sees only what is shared with that department.
+    return Principal(
+        name=f"api-key:{row.name}",
+        permissions=frozenset(row.permissions or ["cases.read", "cases.act"]),
+        roles=frozenset({"department"}) if row.department_code else frozenset(),
+        department_codes=frozenset({row.department_code}) if row.department_code else frozenset(),
+        scope_prefixes=frozenset(),
+        via="api_key",
+    )

@@ -1,0 +1,102 @@
+"""Who may see which cases (scope in the query) and the workflow Actor built from a Principal."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.cases.model import Actor, Role
+from wangge.cases.models import Case, CasePart, CaseReporter
+from wangge.errors import NotFound
+from wangge.grids.models import Grid
+
+_ROLES = {r.value for r in Role}
+# Posts that watch an area rather than their own parts or their own reports.
+AREA_ROLES = frozenset(
+    {"acceptor", "shift_leader", "supervisor", "dispatcher", "grid_leader", "leader", "admin"}
+)
+
+
+def actor_id(principal: Principal) -> str:
+    """Return the id events carry for this principal (the user id, else its name)."""
+    return str(principal.user_id) if principal.user_id is not None else principal.name
+
+
+def _sees_area(principal: Principal) -> bool:
+    return bool(set(principal.roles) & AREA_ROLES) or "*" in principal.permissions
+
+
+def area_condition(principal: Principal) -> ColumnElement[bool]:
+    """Return the SQL condition 'the case lies in the principal's area scope'."""
+    if principal.scope_prefixes is None:
+        return true()
+    conds: list[ColumnElement[bool]] = []
+    for p in principal.scope_prefixes:
+        if len(p) <= 6:
+            conds.append(Case.county_code.startswith(p))
+        elif len(p) <= 12:
+            conds.append(Case.community_code.startswith(p))
+        else:
+            grids = select(Grid.id).where(Grid.code.startswith(p))
+            conds.append(or_(Case.grid_id.in_(grids), Case.unit_grid_id.in_(grids)))
+    return or_(*conds) if conds else false()
+
+
+def visible(principal: Principal) -> ColumnElement[bool]:
+    """Return the condition for cases the principal may see: area, own parts, own reports."""
+    conds: list[ColumnElement[bool]] = []
+    if _sees_area(principal):
+        conds.append(area_condition(principal))
+    if "department" in principal.roles and principal.department_codes:
+        parts = select(CasePart.case_id).where(
+            CasePart.department_code.in_(sorted(principal.department_codes))
+        )
+        conds.append(Case.id.in_(parts))
+    mine = select(CaseReporter.case_id).where(CaseReporter.reporter_id == actor_id(principal))
+    conds.append(Case.id.in_(mine))
+    return or_(*conds)
+
+
+def get_visible(session: Session, case_id: int, principal: Principal) -> Case:
+    """Return the case if the principal may see it; NotFound otherwise (no existence leak)."""
+    case = session.scalars(select(Case).where(Case.id == case_id, visible(principal))).first()
+    if case is None:
+        raise NotFound(f"案卷 {case_id} 不存在", f"case {case_id} does not exist")
+    return case
+
+
+def _grid_codes(session: Session, case: Case) -> list[str]:
+    ids = [i for i in (case.grid_id, case.unit_grid_id) if i is not None]
+    if not ids:
+        return []
+    return list(session.scalars(select(Grid.code).where(Grid.id.in_(ids))))
+
+
+def grid_key(case: Case) -> str | None:
+    """Return the grid id the workflow's own-grid guards compare (social, else unit layer)."""
+    gid = case.grid_id if case.grid_id is not None else case.unit_grid_id
+    return str(gid) if gid is not None else None
+
+
+def actor_for(
+    session: Session, principal: Principal, case: Case | None, parts: list[CasePart] = ()
+) -> Actor:
+    """Build the workflow Actor: roles, the department with a part here, the grids covered."""
+    roles = frozenset(Role(r) for r in principal.roles if r in _ROLES)
+    department = None
+    if principal.department_codes:
+        mine = [p.department_code for p in parts if p.department_code in principal.department_codes]
+        department = mine[0] if mine else sorted(principal.department_codes)[0]
+    grids: frozenset[str] = frozenset()
+    key = grid_key(case) if case is not None else None
+    if case is not None and key is not None and principal.scope_prefixes is not None:
+        codes = [c for c in (case.community_code, *_grid_codes(session, case)) if c]
+        # The supervisor's own grid: his scope names the grid, or the community holding it.
+        if any(principal.contains(c) for c in codes[1:]) or (
+            codes and any(codes[0].startswith(p) for p in principal.scope_prefixes)
+        ):
+            grids = frozenset({key})
+    elif key is not None:
+        grids = frozenset({key})  # whole-territory posts cover every grid
+    return Actor(id=actor_id(principal), roles=roles, department=department, grid_ids=grids)

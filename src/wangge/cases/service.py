@@ -1,0 +1,435 @@
+"""Use cases of the case loop: report a case and act on it (one transaction each, never commits).
+
+`act` loads the snapshot, lets the pure `workflow.apply` decide, then stores the outcome with a
+compare-and-set on `cases.version` FIRST, so a concurrent writer blocks on the row (PostgreSQL)
+or the write lock (SQLite) and then finds the version moved: exactly one winner, one Conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from wangge.audit.service import record
+from wangge.auth.principal import Principal
+from wangge.cases import notify, timing
+from wangge.cases.access import actor_for, actor_id, get_visible, grid_key
+from wangge.cases.categories import area_class_for, get_category, route, time_limits
+from wangge.cases.deadlines import ensure_aware
+from wangge.cases.limits import Stage
+from wangge.cases.model import Action, CaseSnapshot, CaseState, Level, Part, Source
+from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Patrol
+from wangge.cases.workflow import apply, report
+from wangge.departments.models import Department
+from wangge.errors import Conflict, NotFound, ValidationFailed
+from wangge.grids.locating import locate_point
+
+S, A = CaseState, Action
+# Clients never set deadlines: they are computed here from the category's limits.
+_SERVER_KEYS = frozenset({"deadline", "deadlines", "part_started"})
+
+
+@dataclass(frozen=True)
+class CaseIn:
+    """What a reporter sends."""
+
+    category_code: str
+    description: str
+    lon: float
+    lat: float
+    source: Source = Source.PATROL
+    address: str | None = None
+    photos: list[str] = field(default_factory=list)
+    component_code: str | None = None
+    county_code: str | None = None
+    urgent: bool = False
+    patrol_id: int | None = None
+
+
+def _open_patrol(session: Session, worker: str, patrol_id: int | None) -> int | None:
+    q = select(Patrol.id).where(Patrol.worker_id == worker, Patrol.ended_at.is_(None))
+    if patrol_id is not None:
+        found = session.scalar(q.where(Patrol.id == patrol_id))
+        if found is None:
+            raise ValidationFailed(
+                "巡查不存在或已结束", "the patrol does not exist or has ended", field="patrol_id"
+            )
+        return found
+    return session.scalars(q.order_by(Patrol.started_at.desc())).first()
+
+
+def create_case(
+    session: Session,
+    data: CaseIn,
+    principal: Principal,
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Case:
+    """Report a problem: locate it, open the case in `reported`, start the accept clock."""
+    now = ensure_aware(now, "now")
+    reporter = actor_id(principal)
+    if idempotency_key:
+        existing = session.scalars(
+            select(Case).where(Case.reporter_id == reporter, Case.idempotency_key == idempotency_key)
+        ).first()
+        if existing is not None:
+            return existing
+    category = get_category(session, data.category_code)
+    found = locate_point(session, data.lon, data.lat, county_codes=None)
+    grid, unit = found.get("social"), found.get("unit")
+    located = grid or unit
+    county = located.county_code if located is not None else data.county_code
+    if county is None:
+        raise ValidationFailed(
+            "位置不在任何网格内，请指明区县", "the point lies in no grid; give the county code",
+            field="county_code",
+        )
+    community = located.community_code if located is not None else None
+    codes = [grid.code if grid else None, unit.code if unit else None, community]
+    area = area_class_for(session, county, codes)
+    case = Case(
+        county_code=county,
+        category_code=category.code,
+        source=str(data.source),
+        description=data.description,
+        address=data.address,
+        lon=data.lon,
+        lat=data.lat,
+        grid_id=grid.id if grid else None,
+        unit_grid_id=unit.id if unit else None,
+        community_code=community,
+        area_class=area,
+        component_code=data.component_code,
+        photos=list(data.photos),
+        state=S.REPORTED.value,
+        level=Level.COMMUNITY.value,
+        urgent=category.urgent or data.urgent,
+        reporter_id=reporter,
+        reporter_role="",
+        idempotency_key=idempotency_key,
+        patrol_id=_open_patrol(session, reporter, data.patrol_id),
+        reported_at=now,
+        handler_ids=[],
+    )
+    actor = actor_for(session, principal, case)
+    outcome = report(
+        "new",
+        actor,
+        at=now,
+        source=data.source,
+        grid_id=grid_key(case),
+        payload={"note": data.description, "photos": list(data.photos)},
+    )
+    case.reporter_role = outcome.event.role.value
+    limits = time_limits(category)
+    case.stage, case.stage_started_at = Stage.ACCEPT.value, now
+    case.deadline = timing.stage_deadline(
+        limits, category.code, area, case.urgent, Stage.ACCEPT, now
+    )
+    session.add(case)
+    session.flush()
+    case.code = f"{county}{now:%Y%m%d}{case.id:07d}"
+    session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
+    _add_event(session, case, outcome.event, None)
+    record(
+        session,
+        actor=principal.name,
+        actor_id=principal.user_id,
+        action="case.report",
+        object_type="case",
+        object_id=case.id,
+        county_code=county,
+        detail={"category": category.code, "source": str(data.source)},
+        at=now,
+    )
+    return case
+
+
+def _add_event(session: Session, case: Case, event: Any, case_id: int | None) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case_id or case.id,
+            county_code=case.county_code,
+            action=event.action.value,
+            actor_id=event.actor_id,
+            role=event.role.value,
+            at=event.at,
+            from_state=event.from_state.value if event.from_state else None,
+            to_state=event.to_state.value,
+            part=event.part,
+            note=event.note,
+            attachments=list(event.attachments),
+            payload=_jsonable(dict(event.payload)),
+        )
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def parts_of(session: Session, case_id: int) -> list[CasePart]:
+    """Return a case's parts, lead first."""
+    return list(
+        session.scalars(
+            select(CasePart)
+            .where(CasePart.case_id == case_id)
+            .order_by(CasePart.lead.desc(), CasePart.id)
+        )
+    )
+
+
+def snapshot(case: Case, parts: list[CasePart]) -> CaseSnapshot:
+    """Return what the pure workflow needs to know about a stored case."""
+    return CaseSnapshot(
+        id=str(case.id),
+        state=S(case.state),
+        source=Source(case.source),
+        reporter_id=case.reporter_id,
+        grid_id=grid_key(case),
+        level=Level(case.level),
+        parts=tuple(
+            Part(
+                department=p.department_code,
+                state=S(p.state),
+                lead=p.lead,
+                deadline=p.deadline,
+                handler_ids=frozenset(p.handler_ids or ()),
+                extension_hours=p.extension_hours,
+                pending_extension_hours=p.pending_extension_hours,
+                suspensions=tuple(timing.intervals(p)),
+                suspended_since=p.suspended_since,
+            )
+            for p in parts
+        ),
+        handler_ids=frozenset(case.handler_ids or ()),
+        closed_at=case.closed_at,
+        reopen_count=case.reopen_count,
+    )
+
+
+def _prepare(
+    session: Session, case: Case, action: Action, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Fill what the server decides: automatic routing and departments' existence."""
+    payload = {k: v for k, v in payload.items() if k not in _SERVER_KEYS}
+    if action is A.DISPATCH:
+        if not payload.get("department"):
+            category = get_category(session, case.category_code)
+            lead, assisting = route(session, case.county_code, category, case.area_class)
+            if lead is not None:
+                payload["department"] = lead
+                payload.setdefault("assisting", assisting)
+                payload["auto_routed"] = True
+        wanted = [payload.get("department"), *(payload.get("assisting") or ())]
+        wanted = [d for d in wanted if isinstance(d, str) and d]
+        known = set(
+            session.scalars(
+                select(Department.code).where(
+                    Department.code.in_(wanted),
+                    Department.county_code == case.county_code,
+                    Department.is_active.is_(True),
+                )
+            )
+        )
+        missing = [d for d in wanted if d not in known]
+        if missing:
+            raise ValidationFailed(
+                f"部门不存在或已停用：{missing}",
+                f"unknown or inactive departments: {missing}",
+                code="unknown_department",
+                field="department",
+            )
+    if action is A.REJECT_DUPLICATE and payload.get("duplicate_of") is not None:
+        payload["duplicate_of"] = str(payload["duplicate_of"])
+    return payload
+
+
+def _sync_parts(
+    session: Session, case: Case, parts: list[CasePart], new: CaseSnapshot, action: Action,
+    now: datetime,
+) -> list[CasePart]:
+    """Store the snapshot's parts: insert new ones, update changed ones, drop returned ones."""
+    limits = time_limits(get_category(session, case.category_code))
+    by_dept = {p.department_code: p for p in parts}
+    keep = {p.department for p in new.parts}
+    for old in parts:
+        if old.department_code not in keep:
+            session.delete(old)
+    out = []
+    for p in new.parts:
+        row = by_dept.get(p.department)
+        fresh = row is None
+        if row is None:
+            row = CasePart(case_id=case.id, department_code=p.department, started_at=now)
+            session.add(row)
+        before = S(row.state) if row.state else None
+        row.lead, row.state = p.lead, p.state.value
+        row.handler_ids = sorted(p.handler_ids)
+        row.extension_hours = p.extension_hours
+        row.pending_extension_hours = p.pending_extension_hours
+        row.suspensions = [[a.isoformat(), b.isoformat()] for a, b in p.suspensions]
+        row.suspended_since = p.suspended_since
+        if action is A.CHECK_FAIL and p.state is S.REWORK and before is not S.REWORK:
+            # Rework restarts the department's clock and counts against it.
+            row.started_at, row.rework_count = now, (row.rework_count or 0) + 1
+            fresh = True
+        if p.state is S.HANDLED and before is not S.HANDLED:
+            row.fed_back_at = now
+        if fresh or action in (A.APPROVE_EXTENSION, A.RESUME):
+            row.deadline = timing.part_deadline(limits, case, row, now=now)
+        out.append(row)
+    session.flush()
+    return out
+
+
+def act(
+    session: Session,
+    case_id: int,
+    action: Action | str,
+    principal: Principal,
+    *,
+    expected_version: int,
+    payload: dict[str, Any] | None = None,
+    now: datetime,
+) -> Case:
+    """Perform one action on a case the principal can see; Conflict if the version moved."""
+    now = ensure_aware(now, "now")
+    action = _action(action)
+    case = get_visible(session, case_id, principal)
+    if case.version != expected_version:
+        raise _conflict(case_id, expected_version, case.version)
+    parts = parts_of(session, case.id)
+    payload = _prepare(session, case, action, dict(payload or {}))
+    outcome = apply(snapshot(case, parts), action, actor_for(session, principal, case, parts),
+                    at=now, payload=payload)
+    new = outcome.case
+    values: dict[str, Any] = {
+        "state": new.state.value,
+        "level": new.level.value,
+        "handler_ids": sorted(new.handler_ids),
+        "closed_at": new.closed_at,
+        "reopen_count": new.reopen_count,
+        "version": expected_version + 1,
+        "updated_at": now,
+    }
+    if action is A.RATE:
+        values["rating"] = payload.get("rating")
+    if action is A.REJECT_DUPLICATE:
+        values["duplicate_of"] = _merge_target(session, case, payload["duplicate_of"], principal)
+    _compare_and_set(session, case_id, expected_version, values)
+    session.expire(case)
+    stored = _sync_parts(session, case, parts, new, action, now)
+    _add_event(session, case, outcome.event, None)
+    _restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
+    if action is A.REJECT_DUPLICATE:
+        _merge_reporters(session, case, now)
+    notify.after_action(session, case, action, stored, now=now, note=payload.get("note"))
+    record(
+        session,
+        actor=principal.name,
+        actor_id=principal.user_id,
+        action=f"case.{action.value}",
+        object_type="case",
+        object_id=case.id,
+        county_code=case.county_code,
+        detail={"from": outcome.event.from_state, "to": new.state.value, "part": outcome.event.part},
+        at=now,
+    )
+    return case
+
+
+def _action(action: Action | str) -> Action:
+    try:
+        return Action(action)
+    except ValueError:
+        raise NotFound(f"未知的操作 {action}", f"unknown action {action}", code="unknown_action")
+
+
+def _conflict(case_id: int, expected: int, actual: int | None) -> Conflict:
+    return Conflict(
+        f"案卷 {case_id} 已被他人修改（期望版本 {expected}，当前 {actual}），请刷新后重试",
+        f"case {case_id} was changed by someone else (expected version {expected}, "
+        f"now {actual}); reload and retry",
+        code="version_conflict",
+        details={"expected_version": expected, "version": actual},
+    )
+
+
+def _compare_and_set(
+    session: Session, case_id: int, expected: int, values: dict[str, Any]
+) -> None:
+    try:
+        result = session.execute(
+            update(Case)
+            .where(Case.id == case_id, Case.version == expected)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    except OperationalError as exc:
+        # SQLite: a writer that lost the race for the database lock. Same meaning as 0 rows.
+        if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+            raise
+        raise _conflict(case_id, expected, None) from exc
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        actual = session.scalar(select(Case.version).where(Case.id == case_id))
+        raise _conflict(case_id, expected, actual)
+
+
+def _restart_clock(
+    session: Session, case: Case, parts: list[CasePart], before: CaseState, now: datetime
+) -> None:
+    """Start the new stage's clock when the stage changed; follow the parts while handling."""
+    state = S(case.state)
+    stage = timing.stage_of(state)
+    if stage is None:
+        case.stage = case.deadline = None
+    elif stage is Stage.HANDLE:
+        if case.stage != Stage.HANDLE.value:
+            case.stage, case.stage_started_at = stage.value, now
+        case.deadline = timing.handling_deadline(parts)
+    elif stage.value != case.stage or timing.stage_of(before) is not stage:
+        limits = time_limits(get_category(session, case.category_code))
+        case.stage, case.stage_started_at = stage.value, now
+        case.deadline = timing.stage_deadline(
+            limits, case.category_code, case.area_class, case.urgent, stage, now
+        )
+    session.flush()
+
+
+def _merge_target(session: Session, case: Case, ref: str, principal: Principal) -> int:
+    target = session.scalars(
+        select(Case).where(
+            (Case.code == ref) | (Case.id == (int(ref) if ref.isdigit() else -1)),
+            Case.county_code == case.county_code,
+        )
+    ).first()
+    if target is None or target.id == case.id:
+        raise ValidationFailed(
+            f"重复的案卷 {ref} 不存在", f"the original case {ref} does not exist",
+            field="duplicate_of",
+        )
+    get_visible(session, target.id, principal)
+    return target.id
+
+
+def _merge_reporters(session: Session, case: Case, now: datetime) -> None:
+    """Keep every reporter on the surviving case so all are informed at closure."""
+    target = case.duplicate_of
+    have = set(session.scalars(select(CaseReporter.reporter_id).where(CaseReporter.case_id == target)))
+    for rid in session.scalars(select(CaseReporter.reporter_id).where(CaseReporter.case_id == case.id)):
+        if rid not in have:
+            session.add(CaseReporter(case_id=target, reporter_id=rid, via_case_id=case.id, at=now))
+    session.flush()
