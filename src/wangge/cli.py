@@ -176,12 +176,21 @@ def demo(
                 task = bar.add_task("构建演示区 building demo district", total=None)
                 summary = build_demo(session, settings, progress=lambda n: bar.advance(task, n))
             out.print(summary)
+    from wangge.auth.demo_users import DEMO_PASSWORD, create_demo_users
+    from wangge.demo import DEMO_COUNTY
+
+    with session_scope(settings) as session:
+        users = create_demo_users(session, DEMO_COUNTY)
+    table = Table(
+        "用户名 username", "岗位 role", "范围 scope", title=f"演示账号（密码均为 {DEMO_PASSWORD}）"
+    )
+    for row in users:
+        table.add_row(*row)
+    out.print(table)
     out.print(
         f"\n[bold green]wangge 已启动[/] 打开 http://{host}:{port}/docs （接口文档 API docs）"
     )
-    out.print(
-        "登录 Login: 本地运行不需要登录，所有请求以本机操作员身份执行（账号功能见 issue 5）。"
-    )
+    out.print(f"登录 Login: POST /api/v1/auth/login  用户名 admin  密码 {DEMO_PASSWORD}")
     if serve_after:
         serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
@@ -246,7 +255,7 @@ def main() -> None:
     app(prog_name="wangge")
 
 
-from wangge import cli_grid  # noqa: E402,F401  (registers the grid subcommands)
+from wangge import cli_admin, cli_grid  # noqa: E402,F401  (register the subcommands)
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

@@ -25,10 +25,14 @@ def app_and_session(session, tmp_path):
     service.seed_roles(session)
     session.add(Department(code="CG", name="区城管委", county_code="110108"))
     version = new_version(session, "110108", "social", "v1")
-    rows = [GridIn(kind="basic", geom=g) for c in ("110108001001", "110108001002") for g in quarters(c)]
+    rows = [
+        GridIn(kind="basic", geom=g) for c in ("110108001001", "110108001002") for g in quarters(c)
+    ]
     add_grids(session, version, rows, width=3)
     activate_version(session, version.id)
-    admin = service.create_user(session, username="admin", password="Center-Pass-2026", display_name="管理员")
+    admin = service.create_user(
+        session, username="admin", password="Center-Pass-2026", display_name="管理员"
+    )
     service.assign_post(session, admin, "admin")
     worker = service.create_user(session, username="wangwu", password=PASSWORD, display_name="王五")
     service.assign_post(session, worker, "supervisor", scope="110108001001")
@@ -65,7 +69,9 @@ def test_a_grid_worker_sees_only_the_grids_of_his_community(client):
 def test_an_out_of_area_grid_looks_absent(client, app_and_session):
     _login(client)
     session = app_and_session[1]
-    foreign = session.execute(text("SELECT id FROM grids WHERE code = '110108001002001'")).scalar_one()
+    foreign = session.execute(
+        text("SELECT id FROM grids WHERE code = '110108001002001'")
+    ).scalar_one()
     assert client.get(f"/api/v1/grids/{foreign}").status_code == 404
 
 
@@ -80,14 +86,18 @@ def test_wrong_passwords_lock_the_account_after_five_tries(client):
 
 def test_cookie_sessions_need_the_csrf_header_for_writes(client):
     csrf = _login(client)
-    assert client.post("/api/v1/auth/tokens", json={"name": "phone"}).json()["code"] == "csrf_failed"
+    assert (
+        client.post("/api/v1/auth/tokens", json={"name": "phone"}).json()["code"] == "csrf_failed"
+    )
     r = client.post("/api/v1/auth/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200 and r.json()["token"].startswith("wgb_")
 
 
 def test_a_bearer_token_works_until_logout_everywhere(client):
     csrf = _login(client)
-    token = client.post("/api/v1/auth/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf}).json()["token"]
+    token = client.post(
+        "/api/v1/auth/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf}
+    ).json()["token"]
     client.cookies.clear()
     bearer = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/auth/me", headers=bearer).json()["roles"] == ["supervisor"]
@@ -98,22 +108,41 @@ def test_a_bearer_token_works_until_logout_everywhere(client):
 
 def test_a_supervisor_cannot_administer_users(client):
     csrf = _login(client)
-    r = client.post("/api/v1/users", json={"username": "x1", "display_name": "x", "password": PASSWORD},
-                    headers={"X-CSRF-Token": csrf})
+    r = client.post(
+        "/api/v1/users",
+        json={"username": "x1", "display_name": "x", "password": PASSWORD},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert r.status_code == 403
 
 
 def test_an_admin_creates_a_user_assigns_a_post_and_issues_a_department_key(client):
     csrf = _login(client, "admin", "Center-Pass-2026")
     h = {"X-CSRF-Token": csrf}
-    weak = client.post("/api/v1/users", json={"username": "zhao", "display_name": "赵", "password": "short"}, headers=h)
-    assert weak.status_code == 422 and weak.json()["code"] == "weak_password" and "长度" in weak.json()["detail"]
-    r = client.post("/api/v1/users", json={"username": "zhao", "display_name": "赵", "password": PASSWORD}, headers=h)
+    weak = client.post(
+        "/api/v1/users",
+        json={"username": "zhao", "display_name": "赵", "password": "short"},
+        headers=h,
+    )
+    assert (
+        weak.status_code == 422
+        and weak.json()["code"] == "weak_password"
+        and "长度" in weak.json()["detail"]
+    )
+    r = client.post(
+        "/api/v1/users",
+        json={"username": "zhao", "display_name": "赵", "password": PASSWORD},
+        headers=h,
+    )
     assert r.status_code == 201
     uid = r.json()["id"]
-    post = client.post(f"/api/v1/users/{uid}/posts", json={"role": "department", "department": "CG"}, headers=h)
+    post = client.post(
+        f"/api/v1/users/{uid}/posts", json={"role": "department", "department": "CG"}, headers=h
+    )
     assert post.status_code == 201
-    key = client.post("/api/v1/api-keys", json={"name": "城管系统", "department": "CG"}, headers=h).json()["token"]
+    key = client.post(
+        "/api/v1/api-keys", json={"name": "城管系统", "department": "CG"}, headers=h
+    ).json()["token"]
     client.cookies.clear()
     me = client.get("/api/v1/auth/me", headers={"X-API-Key": key}).json()
     assert me["department_codes"] == ["CG"] and me["scope_prefixes"] == []
@@ -128,8 +157,21 @@ def test_every_login_and_permission_change_is_in_an_unbroken_audit_chain(client,
     assert report.ok and report.checked >= 6
     actions = [r[0] for r in session.execute(text("SELECT action FROM audit_log ORDER BY id"))]
     assert "login.ok" in actions and "login.failed" in actions and "post.assign" in actions
-    victim = session.execute(text("SELECT id FROM audit_log WHERE action = 'login.failed'")).scalar_one()
+    victim = session.execute(
+        text("SELECT id FROM audit_log WHERE action = 'login.failed'")
+    ).scalar_one()
     session.execute(text("UPDATE audit_log SET actor = 'someone' WHERE id = :i"), {"i": victim})
     session.expire_all()
     broken = verify_chain(session)
     assert not broken.ok and broken.first_broken_id == victim
+
+
+def test_a_citizen_sees_no_territory(client, app_and_session):
+    session = app_and_session[1]
+    citizen = service.create_user(
+        session, username="resident1", password=PASSWORD, display_name="居民"
+    )
+    service.assign_post(session, citizen, "citizen")
+    _login(client, "resident1")
+    assert client.get("/api/v1/auth/me").json()["scope_prefixes"] == []
+    assert client.get("/api/v1/grids").status_code == 403

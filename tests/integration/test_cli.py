@@ -150,3 +150,47 @@ def test_an_edited_attribute_table_updates_grids_all_or_nothing(tmp_path, db):
     rows = list(csv.DictReader((tmp_path / "after.csv").open(encoding="utf-8-sig")))
     assert rows[0]["户数"] in ("321", "321.0")
     assert sum(1 for r in rows if r["户数"] not in ("", None)) == 1
+
+
+def test_users_are_created_from_the_cli_and_the_audit_chain_verifies(tmp_path, db):
+    import sqlite3
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    weak = _run(
+        db,
+        "user",
+        "create",
+        "li4",
+        "--name",
+        "李四",
+        "--role",
+        "supervisor",
+        "--scope",
+        "110108001001",
+        "--password",
+        "123",
+    )
+    assert weak.exit_code == 2 and "密码不符合要求" in weak.output
+    ok = _run(
+        db,
+        "user",
+        "create",
+        "li4",
+        "--name",
+        "李四",
+        "--role",
+        "supervisor",
+        "--scope",
+        "110108001001",
+        "--password",
+        "Patrol-Route-88",
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "supervisor@110108001001" in _run(db, "user", "list").output
+    assert _run(db, "audit", "verify").exit_code == 0
+    con = sqlite3.connect(db.removeprefix("sqlite:///"))
+    con.execute("UPDATE audit_log SET detail = '{}' WHERE id = 1")
+    con.commit()
+    con.close()
+    broken = _run(db, "audit", "verify")
+    assert broken.exit_code == 1 and "第 1 条" in broken.output

@@ -195,7 +195,9 @@ def test_a_river_given_as_a_polygon_cuts_along_both_banks() -> None:
 
 
 def test_generated_cells_come_back_in_code_order(cells_m: list[BaseGeometry]) -> None:
-    assert order_west_east_north_south([FRAME.back(c) for c in cells_m]) == list(range(len(cells_m)))
+    assert order_west_east_north_south([FRAME.back(c) for c in cells_m]) == list(
+        range(len(cells_m))
+    )
 
 
 def test_an_invalid_boundary_is_refused() -> None:
@@ -219,8 +221,10 @@ def _hand_drawn_3x3() -> dict[str, BaseGeometry]:
     for r in range(3):
         for c in range(3):
             ring = [
-                (xs[r][c], ys[r][c]), (xs[r][c + 1], ys[r][c + 1]),
-                (xs[r + 1][c + 1], ys[r + 1][c + 1]), (xs[r + 1][c], ys[r + 1][c]),
+                (xs[r][c], ys[r][c]),
+                (xs[r][c + 1], ys[r][c + 1]),
+                (xs[r + 1][c + 1], ys[r + 1][c + 1]),
+                (xs[r + 1][c], ys[r + 1][c]),
             ]
             cells[f"{'ABC'[r]}{c + 1}"] = ll(Polygon(ring))
     return cells

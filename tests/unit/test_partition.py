@@ -24,8 +24,17 @@ from wangge.grids.partition_quality import line_crossings, polsby_popper
 TARGET = 300
 
 
-def lattice(x0: float, y0: float, x1: float, y1: float, step: float, prefix: str,
-            households: int | list[int], *, offset: float = 0.5) -> list[Building]:
+def lattice(
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    step: float,
+    prefix: str,
+    households: int | list[int],
+    *,
+    offset: float = 0.5,
+) -> list[Building]:
     """Buildings on a regular lattice inside a box (cell centres, so none lies on an edge)."""
     out = []
     xs = np.arange(x0 + step * offset, x1, step)
@@ -98,8 +107,9 @@ def test_buildings_exactly_on_a_road_line_are_each_in_exactly_one_grid() -> None
     road = LineString([(500, 0), (500, 1000)])
     blds = lattice(0, 0, 1000, 1000, 50, "b", 8)
     on_line = [Building(f"on{i}", Point(500, 25 + 100 * i), 8) for i in range(10)]
-    div = divide([DivisionInput("C1", box(0, 0, 1000, 1000), blds + on_line, [road])],
-                 target=TARGET)
+    div = divide(
+        [DivisionInput("C1", box(0, 0, 1000, 1000), blds + on_line, [road])], target=TARGET
+    )
     check_division(div)
     owners = [sum(k in g.building_keys for g in div.grids) for k in (b.key for b in on_line)]
     assert owners == [1] * 10
@@ -121,8 +131,7 @@ def test_an_exclusive_site_on_a_block_boundary_becomes_one_grid_of_its_own() -> 
     site = box(440, 400, 560, 560)  # a school across the road
     blds = [b for b in lattice(0, 0, 1000, 1000, 50, "b", 8) if not site.covers(b.geom)]
     blds.append(Building("school", Point(470, 480), 0))
-    div = divide([DivisionInput("C1", box(0, 0, 1000, 1000), blds, [road], [site])],
-                 target=TARGET)
+    div = divide([DivisionInput("C1", box(0, 0, 1000, 1000), blds, [road], [site])], target=TARGET)
     check_division(div)
     excl = [g for g in div.grids if g.exclusive]
     assert len(excl) == 1
@@ -153,14 +162,21 @@ def test_grids_are_numbered_in_rows_north_to_south_then_west_to_east() -> None:
     check_division(div)
     centre = {g.sequence: g.polygon.centroid for g in div.grids}
     assert [(centre[s].x < 500, centre[s].y > 500) for s in (1, 2, 3, 4)] == [
-        (True, True), (False, True), (True, False), (False, False)]
+        (True, True),
+        (False, True),
+        (True, False),
+        (False, False),
+    ]
 
 
 def test_dividing_by_residents_balances_residents_not_households() -> None:
-    blds = [Building(b.key, b.geom, 1, residents=int(b.key[1:]) % 7 + 2)
-            for b in lattice(0, 0, 1000, 1000, 40, "r", 1)]
-    div = divide([DivisionInput("C1", box(0, 0, 1000, 1000), blds)], target=1000,
-                 measure="residents")
+    blds = [
+        Building(b.key, b.geom, 1, residents=int(b.key[1:]) % 7 + 2)
+        for b in lattice(0, 0, 1000, 1000, 40, "r", 1)
+    ]
+    div = divide(
+        [DivisionInput("C1", box(0, 0, 1000, 1000), blds)], target=1000, measure="residents"
+    )
     check_division(div)
     assert all(900 <= g.residents <= 1100 for g in div.grids)
     assert len(div.grids) == round(sum(b.residents for b in blds) / 1000)
@@ -192,7 +208,8 @@ def test_split_and_merge_keep_cover_contiguity_and_membership() -> None:
     assert {g.sequence for g in split.grids} == set(range(1, n + 2))  # old codes kept
     halves = [g for g in split.grids if g.sequence in (1, n + 1)]
     assert sum(g.households for g in halves) == next(
-        g.households for g in div.grids if g.sequence == 1)
+        g.households for g in div.grids if g.sequence == 1
+    )
     assert all(abs(g.households - halves[0].households) <= 12 for g in halves)
     merged = merge_grids(split, "C1", [1, n + 1])
     check_division(merged)
@@ -229,8 +246,9 @@ def test_plot_division_writes_a_png(tmp_path: object) -> None:
 
 
 def test_a_u_shaped_community_is_cut_into_balanced_single_polygon_grids() -> None:
-    u_shape = shapely.union_all([box(0, 0, 1000, 250), box(0, 250, 250, 1000),
-                                 box(750, 250, 1000, 1000)])
+    u_shape = shapely.union_all(
+        [box(0, 0, 1000, 250), box(0, 250, 250, 1000), box(750, 250, 1000, 1000)]
+    )
     rng = np.random.default_rng(0)
     sizes = [int(v) for v in rng.integers(5, 15, 700)]
     blds = [b for b in lattice(0, 0, 1000, 1000, 40, "u", sizes) if u_shape.contains(b.geom)]
@@ -242,8 +260,9 @@ def test_a_u_shaped_community_is_cut_into_balanced_single_polygon_grids() -> Non
 def test_a_comb_shaped_community_keeps_cover_and_contiguity_and_lists_what_is_off() -> None:
     # Straight cuts through thin teeth leave pieces that must be handed to a neighbour; balance
     # is not always reachable then, but every grid off the band is listed with a reason.
-    comb = shapely.union_all([box(0, 0, 1000, 150)] + [box(x, 150, x + 100, 900)
-                                                       for x in range(0, 1000, 200)])
+    comb = shapely.union_all(
+        [box(0, 0, 1000, 150)] + [box(x, 150, x + 100, 900) for x in range(0, 1000, 200)]
+    )
     rng = np.random.default_rng(3)
     sizes = [int(v) for v in rng.integers(5, 15, 600)]
     blds = [b for b in lattice(0, 0, 1000, 900, 40, "c", sizes) if comb.contains(b.geom)]
@@ -254,8 +273,9 @@ def test_a_comb_shaped_community_keeps_cover_and_contiguity_and_lists_what_is_of
 
 
 def test_buildings_tagged_exclusive_get_their_own_grid_by_footprint_or_by_point() -> None:
-    blds = [b for b in lattice(0, 0, 1000, 600, 50, "b", 8) if not box(90, 90, 260, 260).covers(
-        b.geom)]
+    blds = [
+        b for b in lattice(0, 0, 1000, 600, 50, "b", 8) if not box(90, 90, 260, 260).covers(b.geom)
+    ]
     blds.append(Building("hospital", box(100, 100, 250, 250), 0, exclusive=True))
     blds.append(Building("market", Point(700, 300), 40, exclusive=True))
     div = divide([DivisionInput("C1", box(0, 0, 1000, 600), blds)], target=TARGET)
@@ -265,3 +285,31 @@ def test_buildings_tagged_exclusive_get_their_own_grid_by_footprint_or_by_point(
     assert excl[("hospital",)].polygon.symmetric_difference(box(100, 100, 250, 250)).area < 0.01
     assert excl[("market",)].polygon.contains(Point(700, 300))
     assert all(270 <= g.households <= 330 for g in div.grids if not g.exclusive)
+
+
+def test_buildings_at_one_address_point_stay_together_and_are_listed_if_too_big() -> None:
+    blds = lattice(0, 0, 1000, 500, 50, "b", 6)
+    blds += [Building(f"same{i}", Point(720, 260), 60) for i in range(8)]  # 480 at one spot
+    div = divide([DivisionInput("C1", box(0, 0, 1000, 500), blds)], target=TARGET)
+    check_division(div)
+    holders = {g.sequence for g in div.grids for k in g.building_keys if k.startswith("same")}
+    assert len(holders) == 1
+    (seq,) = holders
+    assert any(u.sequence == seq and "one address point" in u.reason_en for u in div.report.unmet)
+
+
+def test_an_empty_detached_part_gets_its_own_listed_grid_so_the_cover_stays_exact() -> None:
+    shape = MultiPolygon([box(0, 0, 500, 500), box(800, 0, 1000, 200)])
+    div = divide([DivisionInput("M", shape, lattice(0, 0, 500, 500, 50, "b", 6))], target=TARGET)
+    check_division(div)
+    empty = [g for g in div.grids if not g.building_keys]
+    assert len(empty) == 1
+    assert empty[0].polygon.symmetric_difference(box(800, 0, 1000, 200)).area < 0.01
+    assert any("no buildings" in u.reason_en for u in div.report.unmet)
+
+
+def test_a_building_outside_the_boundary_is_kept_and_reported_in_the_warnings() -> None:
+    blds = [*lattice(0, 0, 500, 500, 50, "b", 6), Building("stray", Point(520, 250), 6)]
+    div = divide([DivisionInput("C1", box(0, 0, 500, 500), blds)], target=TARGET)
+    assert sum("stray" in g.building_keys for g in div.grids) == 1
+    assert any("stray" in w for w in div.warnings)

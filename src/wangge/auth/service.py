@@ -28,6 +28,7 @@ LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 SESSION_HOURS = 12
 MIN_PASSWORD_LENGTH = 10
+WHOLE_TERRITORY_ROLES = {"admin", "leader"}
 _COMMON = {"password", "1234567890", "qwertyuiop", "wangge12345", "admin12345", "abc123456789"}
 
 
@@ -336,8 +337,8 @@ def principal_for_user(
             depts.add(post.department_code)
         if post.scope_prefix:
             scopes.add(post.scope_prefix)
-        elif not post.department_code:
-            whole = True
+        elif role.code in WHOLE_TERRITORY_ROLES or "*" in (role.permissions or []):
+            whole = True  # other roles without an area (citizens, departments) see no territory
     return Principal(
         name=user.username,
         permissions=frozenset(perms),

@@ -54,9 +54,7 @@ def find_duplicates(
         & Case.lon.between(case.lon - dlon, case.lon + dlon)
         & Case.lat.between(case.lat - dlat, case.lat + dlat)
     )
-    same_component = (
-        Case.component_code == case.component_code if case.component_code else None
-    )
+    same_component = Case.component_code == case.component_code if case.component_code else None
     match = or_(near, same_component) if same_component is not None else near
     rows = session.scalars(
         select(Case).where(

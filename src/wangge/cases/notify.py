@@ -30,8 +30,9 @@ def reporters(session: Session, case_id: int) -> list[str]:
     )
 
 
-def _send(session: Session, case: Case, topic: str, to: str, title: str, now: datetime,
-          **extra: object) -> None:
+def _send(
+    session: Session, case: Case, topic: str, to: str, title: str, now: datetime, **extra: object
+) -> None:
     enqueue(
         session,
         topic=topic,
@@ -57,18 +58,37 @@ def after_action(
     if action is A.DISPATCH:
         for p in parts:
             role = "主办" if p.lead else "协办"
-            _send(session, case, "case.dispatched", department_recipient(p.department_code),
-                  f"案卷 {code} 已派遣至贵单位（{role}）", now,
-                  deadline=p.deadline.isoformat() if p.deadline else None)
+            _send(
+                session,
+                case,
+                "case.dispatched",
+                department_recipient(p.department_code),
+                f"案卷 {code} 已派遣至贵单位（{role}）",
+                now,
+                deadline=p.deadline.isoformat() if p.deadline else None,
+            )
     elif action in (A.URGE, A.CHECK_FAIL, A.ESCALATE):
         for p in parts:
             if p.state != CaseState.HANDLED.value or action is A.CHECK_FAIL:
-                _send(session, case, f"case.{action.value}",
-                      department_recipient(p.department_code),
-                      f"案卷 {code}：{ACTION_ZH[action]}", now, note=note)
+                _send(
+                    session,
+                    case,
+                    f"case.{action.value}",
+                    department_recipient(p.department_code),
+                    f"案卷 {code}：{ACTION_ZH[action]}",
+                    now,
+                    note=note,
+                )
     elif action is A.CLOSE:
         for rid in reporters(session, case.id):
             _send(session, case, "case.closed", rid, f"您反映的问题（案卷 {code}）已办结", now)
     elif action in (A.REJECT_INVALID, A.REJECT_DUPLICATE, A.VERIFY_FALSE, A.VOID):
-        _send(session, case, f"case.{action.value}", case.reporter_id,
-              f"您反映的问题（案卷 {code}）{ACTION_ZH[action]}", now, note=note)
+        _send(
+            session,
+            case,
+            f"case.{action.value}",
+            case.reporter_id,
+            f"您反映的问题（案卷 {code}）{ACTION_ZH[action]}",
+            now,
+            note=note,
+        )

@@ -76,7 +76,9 @@ def create_case(
     reporter = actor_id(principal)
     if idempotency_key:
         existing = session.scalars(
-            select(Case).where(Case.reporter_id == reporter, Case.idempotency_key == idempotency_key)
+            select(Case).where(
+                Case.reporter_id == reporter, Case.idempotency_key == idempotency_key
+            )
         ).first()
         if existing is not None:
             return existing
@@ -87,7 +89,8 @@ def create_case(
     county = located.county_code if located is not None else data.county_code
     if county is None:
         raise ValidationFailed(
-            "位置不在任何网格内，请指明区县", "the point lies in no grid; give the county code",
+            "位置不在任何网格内，请指明区县",
+            "the point lies in no grid; give the county code",
             field="county_code",
         )
     community = located.community_code if located is not None else None
@@ -258,7 +261,11 @@ def _prepare(
 
 
 def _sync_parts(
-    session: Session, case: Case, parts: list[CasePart], new: CaseSnapshot, action: Action,
+    session: Session,
+    case: Case,
+    parts: list[CasePart],
+    new: CaseSnapshot,
+    action: Action,
     now: datetime,
 ) -> list[CasePart]:
     """Store the snapshot's parts: insert new ones, update changed ones, drop returned ones."""
@@ -313,8 +320,13 @@ def act(
         raise _conflict(case_id, expected_version, case.version)
     parts = parts_of(session, case.id)
     payload = _prepare(session, case, action, dict(payload or {}))
-    outcome = apply(snapshot(case, parts), action, actor_for(session, principal, case, parts),
-                    at=now, payload=payload)
+    outcome = apply(
+        snapshot(case, parts),
+        action,
+        actor_for(session, principal, case, parts),
+        at=now,
+        payload=payload,
+    )
     new = outcome.case
     values: dict[str, Any] = {
         "state": new.state.value,
@@ -345,7 +357,11 @@ def act(
         object_type="case",
         object_id=case.id,
         county_code=case.county_code,
-        detail={"from": outcome.event.from_state, "to": new.state.value, "part": outcome.event.part},
+        detail={
+            "from": outcome.event.from_state,
+            "to": new.state.value,
+            "part": outcome.event.part,
+        },
         at=now,
     )
     return case
@@ -355,7 +371,9 @@ def _action(action: Action | str) -> Action:
     try:
         return Action(action)
     except ValueError:
-        raise NotFound(f"未知的操作 {action}", f"unknown action {action}", code="unknown_action")
+        raise NotFound(
+            f"未知的操作 {action}", f"unknown action {action}", code="unknown_action"
+        ) from None
 
 
 def _conflict(case_id: int, expected: int, actual: int | None) -> Conflict:
@@ -368,9 +386,7 @@ def _conflict(case_id: int, expected: int, actual: int | None) -> Conflict:
     )
 
 
-def _compare_and_set(
-    session: Session, case_id: int, expected: int, values: dict[str, Any]
-) -> None:
+def _compare_and_set(session: Session, case_id: int, expected: int, values: dict[str, Any]) -> None:
     try:
         result = session.execute(
             update(Case)
@@ -418,7 +434,8 @@ def _merge_target(session: Session, case: Case, ref: str, principal: Principal) 
     ).first()
     if target is None or target.id == case.id:
         raise ValidationFailed(
-            f"重复的案卷 {ref} 不存在", f"the original case {ref} does not exist",
+            f"重复的案卷 {ref} 不存在",
+            f"the original case {ref} does not exist",
             field="duplicate_of",
         )
     get_visible(session, target.id, principal)
@@ -428,8 +445,12 @@ def _merge_target(session: Session, case: Case, ref: str, principal: Principal) 
 def _merge_reporters(session: Session, case: Case, now: datetime) -> None:
     """Keep every reporter on the surviving case so all are informed at closure."""
     target = case.duplicate_of
-    have = set(session.scalars(select(CaseReporter.reporter_id).where(CaseReporter.case_id == target)))
-    for rid in session.scalars(select(CaseReporter.reporter_id).where(CaseReporter.case_id == case.id)):
+    have = set(
+        session.scalars(select(CaseReporter.reporter_id).where(CaseReporter.case_id == target))
+    )
+    for rid in session.scalars(
+        select(CaseReporter.reporter_id).where(CaseReporter.case_id == case.id)
+    ):
         if rid not in have:
             session.add(CaseReporter(case_id=target, reporter_id=rid, via_case_id=case.id, at=now))
     session.flush()

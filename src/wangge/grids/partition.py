@@ -200,6 +200,9 @@ def divide(
                         smooth=True)
         fix_strays(ctx, grids)
         number_grids(grids, ctx.region)
+        if ctx.outside:
+            warnings.append(f"{ctx.key}: {len(ctx.outside)} buildings outside the boundary, put "
+                            f"in the nearest grid: {', '.join(ctx.outside[:10])}")
         missing = set(range(ctx.npts)) - {i for g in grids for i in g.members}
         if missing:
             warnings.append(f"{ctx.key}: {len(missing)} buildings outside every grid")

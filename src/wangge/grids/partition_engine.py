@@ -132,6 +132,9 @@ class Ctx:
         for i, b in enumerate(self.blds):
             if b.exclusive and not isinstance(b.geom, Polygon):
                 self.excl_pt[self.pt_of[i]] = True
+        inside = shapely.intersects_xy(self.region.buffer(0.01), self.xy[:, 0], self.xy[:, 1])
+        self.outside = [self.blds[i].key for i in range(len(self.blds))
+                        if not inside[self.pt_of[i]]]
         self.lines = [
             g for ln in inp.lines
             for g in shapely.get_parts(shapely.intersection(ln, self.region))
@@ -178,10 +181,10 @@ class Ctx:
             if abs(sum(b.area for b in self.blocks) - self.rest.area) > 1e-6 * self.rest.area + 1:
                 self.blocks = polygon_parts(self.rest)  # polygonize failed on odd input
         self.lb_of = np.full(self.npts, -1)
+        self.block_tree = tree = STRtree(self.blocks)
         free = np.nonzero(self.site_of < 0)[0]
         if not self.blocks or not len(free):
             return
-        tree = STRtree(self.blocks)
         pts = shapely.points(self.xy[free])
         # A building exactly on a line touches two blocks: take the first, deterministically.
         pi, bi = tree.query(pts, predicate="intersects")
@@ -190,7 +193,6 @@ class Ctx:
             first.setdefault(p, b)
         for p, i in enumerate(free):
             self.lb_of[i] = first[p] if p in first else int(tree.nearest(pts[p]))
-        self.block_tree = tree
 
     def _cells_and_neighbours(self) -> None:
         """Voronoi cells (clipped to the non-site area) and Delaunay neighbours of buildings."""

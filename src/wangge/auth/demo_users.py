@@ -1,0 +1,55 @@
+"""Demo accounts, one per default role, printed by `wangge demo`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.auth.models import User
+from wangge.auth.service import assign_post, create_user, seed_roles
+from wangge.departments.models import Department
+from wangge.divisions.models import Division
+
+DEMO_PASSWORD = "Wangge-Demo-2026"
+
+
+def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str]]:
+    """Create the demo users once; return (username, role in Chinese, scope) rows to print."""
+    seed_roles(session)
+    street = session.scalar(
+        select(Division.code)
+        .where(Division.county_code == county, Division.level == "street")
+        .order_by(Division.code)
+    )
+    community = session.scalar(
+        select(Division.code)
+        .where(Division.county_code == county, Division.level == "community")
+        .order_by(Division.code)
+    )
+    department = session.scalar(
+        select(Department.code).where(Department.county_code == county).order_by(Department.code)
+    )
+    plan = [
+        ("admin", "系统管理员", "admin", None, None),
+        ("shouli", "受理员", "acceptor", county, None),
+        ("zhiban", "值班长", "shift_leader", county, None),
+        ("paiqian", "派遣员", "dispatcher", county, None),
+        ("jiandu", "监督员/网格员", "supervisor", community, None),
+        ("wanggezhang", "网格长", "grid_leader", community, None),
+        ("jiedao", "街道派遣员", "dispatcher", street, None),
+        ("lingdao", "领导（只读）", "leader", None, None),
+        ("shimin", "公众", "citizen", None, None),
+    ]
+    if department:
+        plan.append(("bumen", "专业部门处置人员", "department", None, department))
+    rows = []
+    for username, label, role, scope, dept in plan:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            user = create_user(
+                session, username=username, password=DEMO_PASSWORD, display_name=label
+            )
+            assign_post(session, user, role, scope=scope, department=dept)
+        rows.append(
+            (username, label, scope or dept or ("全区" if role in ("admin", "leader") else "本人"))
+        )
+    return rows

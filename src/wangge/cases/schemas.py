@@ -1,0 +1,165 @@
+"""Request and response bodies of the case API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wangge.cases.model import Source
+
+
+class CaseCreate(BaseModel):
+    """A new report; photos are references (uploads come with another issue)."""
+
+    category_code: str = Field(min_length=1, max_length=16)
+    description: str = Field(min_length=1, max_length=2000)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    source: Source = Source.PATROL
+    address: str | None = Field(default=None, max_length=200)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+    component_code: str | None = Field(default=None, max_length=20)
+    county_code: str | None = Field(default=None, min_length=6, max_length=6)
+    urgent: bool = False
+    patrol_id: int | None = None
+
+
+class ActionIn(BaseModel):
+    """An action: the version the client saw, a note, photos and action-specific fields."""
+
+    expected_version: int = Field(ge=1)
+    note: str | None = Field(default=None, max_length=2000)
+    photos: list[str] = Field(default_factory=list, max_length=20)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class PartRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    department_code: str
+    lead: bool
+    state: str
+    started_at: datetime
+    deadline: datetime | None
+    extension_hours: float
+    rework_count: int
+    fed_back_at: datetime | None
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: str
+    action_zh: str | None = None
+    actor_id: str
+    role: str
+    at: datetime
+    from_state: str | None
+    to_state: str
+    part: str | None
+    note: str | None
+    attachments: list[str]
+    payload: dict[str, Any]
+
+
+class CaseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str | None
+    county_code: str
+    category_code: str
+    source: str
+    description: str
+    address: str | None
+    lon: float
+    lat: float
+    grid_id: int | None
+    unit_grid_id: int | None
+    community_code: str | None
+    area_class: str
+    component_code: str | None
+    photos: list[str]
+    state: str
+    state_zh: str | None = None
+    level: str
+    urgent: bool
+    version: int
+    reporter_id: str
+    duplicate_of: int | None
+    patrol_id: int | None
+    reported_at: datetime
+    closed_at: datetime | None
+    stage: str | None
+    deadline: datetime | None
+    light: str | None = None
+
+
+class CaseDetail(CaseRead):
+    parts: list[PartRead]
+    timeline: list[EventRead]
+    allowed_actions: list[str]
+    duplicate_candidates: list[int] = Field(default_factory=list)
+
+
+class CasePage(BaseModel):
+    total: int
+    items: list[CaseRead]
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    kind: str
+    name: str
+    major_code: str
+    major_name: str
+    filing_condition: str | None
+    closing_condition: str | None
+    limits: dict[str, Any]
+    urgent: bool
+    default_department: str | None
+    admitted_to_grid: bool
+    minor: bool
+
+
+class RoutingRuleIn(BaseModel):
+    county_code: str = Field(min_length=6, max_length=6)
+    category_code: str
+    area_class: str | None = Field(default=None, pattern="^[ABC]$")
+    department_code: str
+    assisting: list[str] = Field(default_factory=list)
+
+
+class RoutingRuleRead(RoutingRuleIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+
+
+class PatrolStart(BaseModel):
+    lon: float
+    lat: float
+
+
+class TrackPoint(BaseModel):
+    lon: float
+    lat: float
+    at: datetime
+
+
+class PatrolRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    county_code: str
+    worker_id: str
+    grid_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    distance_m: float
+    point_count: int

@@ -1,0 +1,252 @@
+"""HTTP routes of the case loop under /api/v1; every query is scoped by the principal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from sqlalchemy import select
+
+from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.auth.principal import Principal
+from wangge.cases import categories as cats
+from wangge.cases import patrol as patrols
+from wangge.cases.access import actor_for, get_visible
+from wangge.cases.duplicates import find_duplicates
+from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
+from wangge.cases.models import Case, CaseEvent, RoutingRule
+from wangge.cases.queries import CaseFilter, queues, search
+from wangge.cases.schemas import (
+    ActionIn,
+    CaseCreate,
+    CaseDetail,
+    CasePage,
+    CaseRead,
+    CategoryRead,
+    EventRead,
+    PartRead,
+    PatrolRead,
+    PatrolStart,
+    RoutingRuleIn,
+    RoutingRuleRead,
+    TrackPoint,
+)
+from wangge.cases.service import CaseIn, act, create_case, parts_of, snapshot
+from wangge.cases.timing import light
+from wangge.cases.workflow import allowed_actions
+from wangge.common.models import utcnow
+from wangge.errors import Forbidden
+
+router = APIRouter(tags=["cases 案卷"])
+
+
+def get_now() -> datetime:
+    """Return the current time (tests override this to freeze the clock)."""
+    return utcnow()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def _read(case: Case, now: datetime) -> CaseRead:
+    out = CaseRead.model_validate(case)
+    out.state_zh = STATE_ZH.get(CaseState(case.state))
+    lamp = light(case, now)
+    out.light = lamp.value if lamp else None
+    return out
+
+
+def _require_admin(principal: Principal) -> None:
+    if "admin" not in principal.roles and "*" not in principal.permissions:
+        raise Forbidden(
+            "只有管理员可以修改配置",
+            "only administrators may change configuration",
+            code="admin_required",
+        )
+
+
+@router.post("/cases", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
+def post_case(
+    body: CaseCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> CaseRead:
+    """Report a problem (上报); the same Idempotency-Key returns the first case again."""
+    data = CaseIn(**body.model_dump())
+    case = create_case(session, data, principal, now=now, idempotency_key=idempotency_key)
+    return _read(case, now)
+
+
+@router.get("/cases/queues")
+def get_queues(session: SessionDep, principal: PrincipalDep, now: NowDep) -> dict[str, Any]:
+    """Return the caller's work queues with counts (待受理 … 待结案, 超期)."""
+    return queues(session, principal, now=now)
+
+
+@router.get("/cases", response_model=CasePage)
+def list_cases(
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    state: Annotated[list[str] | None, Query()] = None,
+    category: str | None = None,
+    prefix: Annotated[str | None, Query(description="区划或网格编码前缀")] = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    overdue: bool | None = None,
+    department: str | None = None,
+    queue: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CasePage:
+    """Search the cases the caller may see."""
+    f = CaseFilter(state, category, prefix, source, since, until, overdue, department, queue)
+    total, rows = search(session, principal, f, now=now, limit=limit, offset=offset)
+    return CasePage(total=total, items=[_read(c, now) for c in rows])
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail)
+def get_case(case_id: int, session: SessionDep, principal: PrincipalDep, now: NowDep) -> CaseDetail:
+    """Return a case with its parts, timeline and the actions the caller may take now."""
+    case = get_visible(session, case_id, principal)
+    parts = parts_of(session, case.id)
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    ).all()
+    actor = actor_for(session, principal, case, parts)
+    allowed = allowed_actions(snapshot(case, parts), actor, at=now)
+    timeline = []
+    for ev in events:
+        item = EventRead.model_validate(ev)
+        item.action_zh = ACTION_ZH.get(Action(ev.action))
+        timeline.append(item)
+    return CaseDetail(
+        **_read(case, now).model_dump(),
+        parts=[PartRead.model_validate(p) for p in parts],
+        timeline=timeline,
+        allowed_actions=[a.value for a in allowed],
+    )
+
+
+@router.post("/cases/{case_id}/actions/{action}", response_model=CaseRead)
+def post_action(
+    case_id: int,
+    action: str,
+    body: ActionIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+) -> CaseRead:
+    """Perform one action (受理, 立案, 派遣 …); 409 when the version moved or the state forbids it."""
+    payload = dict(body.payload)
+    if body.note is not None:
+        payload["note"] = body.note
+    if body.photos:
+        payload["photos"] = list(body.photos)
+    case = act(
+        session,
+        case_id,
+        action,
+        principal,
+        expected_version=body.expected_version,
+        payload=payload,
+        now=now,
+    )
+    return _read(case, now)
+
+
+@router.get("/cases/{case_id}/duplicates", response_model=list[CaseRead])
+def get_duplicates(
+    case_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    radius_m: Annotated[float, Query(gt=0, le=1000)] = 50.0,
+) -> list[CaseRead]:
+    """Return duplicate candidates of a case (same class nearby, or the same component)."""
+    return [
+        _read(c.case, now) for c in find_duplicates(session, case_id, principal, radius_m=radius_m)
+    ]
+
+
+@router.get("/case-categories", response_model=list[CategoryRead])
+def get_categories(
+    session: SessionDep, kind: str | None = None, admitted: bool | None = None
+) -> list[Any]:
+    """Return the categories (事件、部件、社会治理事项); `admitted=true` gives the 准入清单."""
+    return cats.list_categories(session, kind=kind, admitted=admitted)
+
+
+@router.get("/case-routing-rules", response_model=list[RoutingRuleRead])
+def get_rules(session: SessionDep, principal: PrincipalDep, county_code: str) -> list[Any]:
+    """Return a county's routing rules (class × area class → department)."""
+    if not principal.covers(county_code):
+        raise Forbidden("无权查看该区县", "county outside your scope", code="out_of_scope")
+    return list(
+        session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.county_code == county_code)
+            .order_by(RoutingRule.id)
+        )
+    )
+
+
+@router.put("/case-routing-rules", response_model=RoutingRuleRead)
+def put_rule(body: RoutingRuleIn, session: SessionDep, principal: PrincipalDep) -> Any:
+    """Create or replace a routing rule (administrators of the center only)."""
+    _require_admin(principal)
+    return cats.set_routing_rule(session, **body.model_dump())
+
+
+@router.post("/patrols", response_model=PatrolRead, status_code=status.HTTP_201_CREATED)
+def post_patrol(
+    body: PatrolStart, session: SessionDep, principal: PrincipalDep, now: NowDep
+) -> Any:
+    """Start a patrol where the worker stands."""
+    return patrols.start_patrol(session, principal, lon=body.lon, lat=body.lat, now=now)
+
+
+@router.post("/patrols/{patrol_id}/points")
+def post_points(
+    patrol_id: int, body: list[TrackPoint], session: SessionDep, principal: PrincipalDep
+) -> dict[str, int]:
+    """Append track points to a running patrol."""
+    n = patrols.add_points(session, patrol_id, principal, [(p.lon, p.lat, p.at) for p in body])
+    return {"stored": n}
+
+
+@router.post("/patrols/{patrol_id}/end", response_model=PatrolRead)
+def post_end(patrol_id: int, session: SessionDep, principal: PrincipalDep, now: NowDep) -> Any:
+    """End a patrol."""
+    return patrols.end_patrol(session, patrol_id, principal, now=now)
+
+
+@router.get("/patrols/{patrol_id}")
+def get_patrol(patrol_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Return a patrol with the ids of the cases reported during it."""
+    p = patrols.get_patrol(session, patrol_id, principal)
+    return {
+        **PatrolRead.model_validate(p).model_dump(mode="json"),
+        "case_ids": [c.id for c in patrols.patrol_reports(session, p.id)],
+    }
+
+
+@router.get("/patrols/tracks/{grid_id}")
+def get_tracks(grid_id: int, day: date, session: SessionDep) -> dict[str, Any]:
+    """Return the day's track lines inside one grid as GeoJSON (one feature per patrol)."""
+    lines = patrols.tracks(session, grid_id, day)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"patrol_id": pid},
+                "geometry": {"type": "LineString", "coordinates": [list(p) for p in pts]},
+            }
+            for pid, pts in lines.items()
+        ],
+    }
