@@ -98,7 +98,8 @@ def metis(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
         adj[b].append(a)
     vw = [max(1, int(v)) for v in w]  # METIS needs positive weights for balance to mean anything
     try:
-        _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw, contiguous=True)
+        _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw,
+                                      options=pymetis.Options(contig=1))
     except Exception:  # METIS refuses contiguity on a disconnected graph
         _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw)
     return np.array(parts)
@@ -305,10 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}, shapely {shapely.__version__}, single process.",
         "",
         "Synthetic district (bench/synthetic_blocks.py, seeded): irregular 16 km², wiggly roads "
-        "420–900 m apart plus a river, communities bounded by four main roads, houses of 1–2 "
+        "600–1,200 m apart plus a river, communities bounded by four main roads, houses of 1–2 "
         "households and apartment blocks of 20–190, seven exclusive sites. Crossing counts all "
         "roads and the river; deviations and crossings are over basic (non-exclusive) grids; "
-        "time includes the quality report for wangge and Voronoi polygons for the anchors.",
+        "time includes the quality report for wangge and Voronoi polygons for the anchors. "
+        "Contiguity violation: a grid whose buildings are not all in one connected part of its "
+        "polygon; multi-part: a grid polygon in more than one piece. A block that \"cannot be "
+        "balanced alone\" lies between lines and its household total admits no split into parts "
+        "within ±10%: it needs a grid that crosses a line, or a grid out of tolerance. Anchors "
+        "make polygons as the union of the Voronoi cells of their buildings.",
         "", *out, "",
     ])
     print(text)

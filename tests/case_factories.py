@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import COUNTY, DX, DY, X0, Y0, load_territory, quarters
 from wangge.auth.principal import Principal
+from wangge.auth.roles import DEFAULT_ROLES
 from wangge.cases.categories import DEPARTMENTS, department_code, seed_categories
 from wangge.cases.deadlines import SHANGHAI
 from wangge.cases.model import Action
@@ -57,8 +58,10 @@ def person(
     uid: int, *roles: str, scope: set[str] | None = None, dept: str | None = None
 ) -> Principal:
     """Return a principal with roles, an area scope (None: all) and a department."""
+    perms = {p for r in roles for p in DEFAULT_ROLES[r][1]}
     return Principal(
         name=f"user{uid}",
+        permissions=frozenset(perms),
         user_id=uid,
         roles=frozenset(roles),
         scope_prefixes=frozenset(scope) if scope is not None else None,

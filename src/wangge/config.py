@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie only over HTTPS (set true behind TLS)."
     )
+    upload_dir: Path = Field(
+        default=DEFAULT_DATA_DIR / "uploads", description="Where photos are stored."
+    )
+    upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest photo accepted."
+    )
+    upload_max_pixels: int = Field(
+        default=40_000_000, gt=0, description="Decompression-bomb guard."
+    )
+    public_reporting: bool = Field(
+        default=True, description="Let citizens report without an account."
+    )
     sql_echo: bool = False
 
     @property

@@ -37,7 +37,10 @@ def install(app: FastAPI) -> None:
             extra["field"] = exc.field
         if exc.details:
             extra["details"] = exc.details
-        return problem(exc.status, exc.code, exc.message_zh, exc.message_en, **extra)
+        response = problem(exc.status, exc.code, exc.message_zh, exc.message_en, **extra)
+        if "retry_after" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,6 +21,7 @@ _PATROL_ROLES = frozenset({"supervisor", "grid_leader"})
 
 
 def _worker(principal: Principal) -> str:
+    principal.require("patrol.write")
     if not set(principal.roles) & _PATROL_ROLES:
         raise Forbidden(
             "只有网格员/监督员可以巡查",

@@ -73,6 +73,7 @@ def create_case(
 ) -> Case:
     """Report a problem: locate it, open the case in `reported`, start the accept clock."""
     now = ensure_aware(now, "now")
+    principal.require("cases.report")
     reporter = actor_id(principal)
     if idempotency_key:
         existing = session.scalars(
@@ -315,6 +316,9 @@ def act(
     """Perform one action on a case the principal can see; Conflict if the version moved."""
     now = ensure_aware(now, "now")
     action = _action(action)
+    # Citizens hold no general right to act; rating and reopening their report is theirs.
+    if not (action in (A.RATE, A.REOPEN) and principal.can("cases.report")):
+        principal.require("cases.act")
     case = get_visible(session, case_id, principal)
     if case.version != expected_version:
         raise _conflict(case_id, expected_version, case.version)

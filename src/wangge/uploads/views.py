@@ -1,0 +1,109 @@
+"""HTTP routes for photos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.errors import NotFound, ValidationFailed
+from wangge.uploads.service import get_upload, save_upload
+from wangge.uploads.storage import LocalStorage, Storage
+
+router = APIRouter(tags=["uploads 照片"])
+
+
+class UploadRead(BaseModel):
+    id: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    exif_lon: float | None
+    exif_lat: float | None
+    public_url: str
+
+
+def storage_for(request: Request) -> Storage:
+    """The app's upload storage (a directory by default)."""
+    store = getattr(request.app.state, "storage", None)
+    if store is None:
+        store = request.app.state.storage = LocalStorage(request.app.state.settings.upload_dir)
+    return store  # type: ignore[no-any-return]
+
+
+def _read(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "content_type": row.content_type,
+        "size": row.size,
+        "width": row.width,
+        "height": row.height,
+        "exif_lon": row.exif_lon,
+        "exif_lat": row.exif_lat,
+        "public_url": f"/api/v1/uploads/{row.id}/public",
+    }
+
+
+@router.post(
+    "/uploads", response_model=UploadRead, status_code=201, summary="上传照片 Upload a photo"
+)
+async def upload(
+    request: Request,
+    file: UploadFile,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    if principal.via == "anonymous" and not settings.public_reporting:
+        principal.require("cases.report")
+    # Read one byte past the cap so an oversized file is refused without reading it all.
+    data = await file.read(settings.upload_max_bytes + 1)
+    if len(data) > settings.upload_max_bytes:
+        raise ValidationFailed(
+            f"文件过大，上限 {settings.upload_max_bytes // 1024} KB",
+            f"file too large; limit {settings.upload_max_bytes // 1024} KB",
+            code="too_large",
+            field="file",
+        )
+    row = save_upload(
+        session,
+        storage_for(request),
+        data,
+        principal=principal,
+        max_bytes=settings.upload_max_bytes,
+        max_pixels=settings.upload_max_pixels,
+    )
+    return _read(row)
+
+
+@router.get("/uploads/{upload_id}", summary="原图（含位置信息，仅上传人与工作人员）Original photo")
+def original(
+    upload_id: str, request: Request, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    row = get_upload(session, upload_id)
+    if not (
+        principal.can("cases.read")
+        or (principal.user_id and principal.user_id == row.owner_user_id)
+    ):
+        raise NotFound(f"照片 {upload_id} 不存在", f"upload {upload_id} does not exist")
+    return Response(
+        storage_for(request).get(row.key),
+        media_type=row.content_type,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+@router.get(
+    "/uploads/{upload_id}/public", summary="公开副本（已去除位置信息）Public copy without location"
+)
+def public(upload_id: str, request: Request, session: SessionDep) -> Response:
+    row = get_upload(session, upload_id)
+    return Response(
+        storage_for(request).get(row.public_key),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
