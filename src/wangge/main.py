@@ -39,11 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.cases.views import router as cases_router
     from wangge.divisions.views import router as divisions_router
     from wangge.grids.views import router as grids_router
+    from wangge.uploads.views import router as uploads_router
 
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
+    app.include_router(uploads_router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -195,21 +195,25 @@ class Ctx:
             self.lb_of[i] = first[p] if p in first else int(tree.nearest(pts[p]))
 
     def _cells_and_neighbours(self) -> None:
-        """Voronoi cells (clipped to the non-site area) and Delaunay neighbours of buildings."""
+        """Voronoi cells (per block, so they follow the lines) and Delaunay neighbours."""
         n = self.npts
         self.cells: list[shapely.Geometry] = [Polygon()] * n
         self.nbrs: list[list[int]] = [[] for _ in range(n)]
+        for b, block in enumerate(self.blocks):
+            idx = np.nonzero(self.lb_of == b)[0]
+            if len(idx) == 1:
+                self.cells[idx[0]] = block
+            elif len(idx) >= 2:
+                vor = shapely.voronoi_polygons(MultiPoint(self.xy[idx]), extend_to=block,
+                                               ordered=True)
+                clipped = shapely.intersection(np.array(shapely.get_parts(vor)), block,
+                                               grid_size=_GRID)
+                for j, i in enumerate(idx):
+                    self.cells[i] = clipped[j]
         free = np.nonzero(self.site_of < 0)[0]
-        if len(free) == 1:
-            self.cells[free[0]] = self.rest
-        elif len(free) >= 2:
-            mp = MultiPoint(self.xy[free])
-            vor = shapely.voronoi_polygons(mp, extend_to=self.rest, ordered=True)
-            clipped = shapely.intersection(np.array(shapely.get_parts(vor)), self.rest,
-                                           grid_size=_GRID)
-            for j, i in enumerate(free):
-                self.cells[i] = clipped[j]
-            edges = shapely.delaunay_triangles(mp, only_edges=True)
+        if len(free) >= 2:
+            # Neighbours across lines too: loans and grids that cross a line need them.
+            edges = shapely.delaunay_triangles(MultiPoint(self.xy[free]), only_edges=True)
             at = {(x, y): int(i) for (x, y), i in zip(self.xy[free].tolist(), free, strict=True)}
             coords = shapely.get_coordinates(shapely.get_parts(edges)).reshape(-1, 2, 2)
             for (a, b) in coords.tolist():
@@ -434,7 +438,7 @@ def divide_community(
     for piece in orphans:
         # A large empty area (or one touching no grid, like an empty detached part of the
         # community) keeps its own reported grid rather than bloating a neighbour.
-        if piece.area >= 0.5 * typical or not _attach(ctx, grids, piece, set()):
+        if piece.area >= 0.5 * typical or not attach_piece(ctx, grids, piece, set()):
             grids.append(GridState(set(), piece))
     fix_strays(ctx, grids)
     return grids
@@ -571,7 +575,7 @@ def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
     return a.buffer(0.01, quad_segs=1).intersection(b).area / 0.02
 
 
-def _attach(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int],
+def attach_piece(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int],
             exclude: int = -1) -> bool:
     """Give a piece of area (and its buildings) to the touching grid with the longest edge."""
     lb = ctx.lb_at(piece)
@@ -612,7 +616,7 @@ def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:
             for j, p in enumerate(parts):
                 if j == keep:
                     continue
-                if not _attach(ctx, grids, p, set(inside[j]), exclude=gi):
+                if not attach_piece(ctx, grids, p, set(inside[j]), exclude=gi):
                     # Nothing touches this piece (a detached part): it becomes its own grid.
                     grids.append(GridState(set(inside[j]), p))
                 g.poly = clean(_d(g.poly, p))

@@ -57,7 +57,15 @@ def plot_division(
         ss.append(1 + b.households / 10)
     ax.scatter(xs, ys, s=ss, color="black", linewidths=0)
     ax.set_aspect("equal")
-    ax.autoscale_view()
+    live = [g.polygon for g in division.grids if not g.polygon.is_empty]
+    if live:  # roads usually run past the communities: frame the grids, not the roads
+        x0 = min(p.bounds[0] for p in live)
+        y0 = min(p.bounds[1] for p in live)
+        x1 = max(p.bounds[2] for p in live)
+        y1 = max(p.bounds[3] for p in live)
+        pad = 0.02 * max(x1 - x0, y1 - y0, 1.0)
+        ax.set_xlim(x0 - pad, x1 + pad)
+        ax.set_ylim(y0 - pad, y1 + pad)
     ax.set_axis_off()
     out = Path(out_png)
     fig.savefig(out, dpi=dpi, bbox_inches="tight")
