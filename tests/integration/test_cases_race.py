@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tests.case_factories import ACCEPTOR, DISPATCHER, SHIFT, SUPERVISOR, T0
+from tests.case_factories import T0, person
 from wangge.audit.models import AuditEntry, AuditHead
 from wangge.cases.categories import seed_categories
 from wangge.cases.models import (
@@ -31,6 +31,10 @@ from wangge.errors import Conflict
 
 COUNTY = "990001"
 DEPT_A, DEPT_B = f"{COUNTY}-CGW", f"{COUNTY}-SZSR"
+SUPERVISOR = person(101, "supervisor", scope={COUNTY})
+ACCEPTOR = person(102, "acceptor", scope={COUNTY})
+SHIFT = person(103, "shift_leader", scope={COUNTY})
+DISPATCHER = person(104, "dispatcher", scope={COUNTY})
 
 
 @pytest.fixture
