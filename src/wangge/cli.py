@@ -255,7 +255,7 @@ def main() -> None:
     app(prog_name="wangge")
 
 
-from wangge import cli_admin, cli_grid  # noqa: E402,F401  (register the subcommands)
+from wangge import cli_admin, cli_divide, cli_grid  # noqa: E402,F401  (register the subcommands)
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

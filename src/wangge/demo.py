@@ -101,10 +101,16 @@ def build_demo(
         ],
     )
     tick(1)
+    from wangge.cases.simulate import simulate_month
+    from wangge.common.models import utcnow
+
+    cases = simulate_month(session, county_code=DEMO_COUNTY, seed=DEMO_SEED, now=utcnow())
+    tick(1)
     n_grids = session.scalar(select(func.count(Grid.id)))
     return (
         f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
-        f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km²"
+        f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km², "
+        f"近一月 {cases['report']} 个案卷"
     )
 
 

@@ -38,11 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.auth.views import router as auth_router
     from wangge.cases.views import router as cases_router
     from wangge.divisions.views import router as divisions_router
+    from wangge.grids.divide_views import router as divide_router
     from wangge.grids.views import router as grids_router
     from wangge.uploads.views import router as uploads_router
 
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
+    app.include_router(divide_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")

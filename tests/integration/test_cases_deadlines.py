@@ -23,7 +23,7 @@ from tests.case_factories import (
 from wangge.cases.deadlines import SHANGHAI, Light
 from wangge.cases.models import AreaClassRule, CaseEvent, OutboxMessage
 from wangge.cases.scheduled import sweep_overdue
-from wangge.cases.service import parts_of
+from wangge.cases.store import parts_of
 from wangge.cases.timing import light
 
 H = timedelta(hours=1)
@@ -126,9 +126,11 @@ def test_at_district_level_the_sweep_urges_instead_and_tells_the_department(worl
     do(world, case, "escalate", DISPATCHER, T0)
     result = sweep_overdue(world, case.deadline + H)
     assert result.urged == [case.id] and result.escalated == []
-    assert world.scalars(
-        select(OutboxMessage).where(OutboxMessage.topic == "case.urge")
-    ).one().recipient.endswith("CGW")
+    assert (
+        world.scalars(select(OutboxMessage).where(OutboxMessage.topic == "case.urge"))
+        .one()
+        .recipient.endswith("CGW")
+    )
     assert sweep_overdue(world, case.deadline + 2 * H).urged == []
 
 

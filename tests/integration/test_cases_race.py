@@ -50,8 +50,9 @@ def committed_case(engine):
             ]
         )
         s.flush()
-        data = CaseIn(category_code="E0102", description="暴露垃圾", lon=0.5, lat=0.5,
-                      county_code=COUNTY)
+        data = CaseIn(
+            category_code="E0102", description="暴露垃圾", lon=0.5, lat=0.5, county_code=COUNTY
+        )
         case = create_case(s, data, SUPERVISOR, now=T0)
         act(s, case.id, "accept", ACCEPTOR, expected_version=1, now=T0)
         act(s, case.id, "file", SHIFT, expected_version=2, now=T0)
@@ -66,16 +67,30 @@ def committed_case(engine):
         if seeded:
             s.execute(delete(Category))
         s.execute(delete(AuditEntry).where(AuditEntry.id > saved[0]))
-        s.execute(update(AuditHead).where(AuditHead.id == 1).values(
-            last_id=saved[0], last_hash=saved[1]))
+        s.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(last_id=saved[0], last_hash=saved[1])
+        )
 
 
-def _dispatch(engine, case_id: int, department: str, results: list, hold: float = 0.0,
-              started: threading.Event | None = None) -> None:
+def _dispatch(
+    engine,
+    case_id: int,
+    department: str,
+    results: list,
+    hold: float = 0.0,
+    started: threading.Event | None = None,
+) -> None:
     try:
         with Session(engine) as s, s.begin():
-            act(s, case_id, "dispatch", DISPATCHER, expected_version=3,
-                payload={"department": department}, now=T0 + timedelta(hours=1))
+            act(
+                s,
+                case_id,
+                "dispatch",
+                DISPATCHER,
+                expected_version=3,
+                payload={"department": department},
+                now=T0 + timedelta(hours=1),
+            )
             if started is not None:
                 started.set()
             time.sleep(hold)  # keep the winner's transaction open while the other writes
@@ -92,8 +107,9 @@ def test_two_dispatchers_racing_on_one_case_give_one_winner_and_one_conflict(
 ):
     results: list = []
     first_in = threading.Event()
-    a = threading.Thread(target=_dispatch, args=(engine, committed_case, DEPT_A, results, 0.5,
-                                                 first_in))
+    a = threading.Thread(
+        target=_dispatch, args=(engine, committed_case, DEPT_A, results, 0.5, first_in)
+    )
     a.start()
     assert first_in.wait(10)
     # The second dispatcher read version 3 too (the winner has not committed yet).
@@ -103,10 +119,14 @@ def test_two_dispatchers_racing_on_one_case_give_one_winner_and_one_conflict(
     b.join(30)
     assert sorted(results) == [("conflict", "version_conflict"), ("won", DEPT_A)]
     with Session(engine) as s:
-        parts = s.scalars(select(CasePart.department_code).where(
-            CasePart.case_id == committed_case)).all()
-        dispatches = s.scalars(select(CaseEvent).where(
-            CaseEvent.case_id == committed_case, CaseEvent.action == "dispatch")).all()
+        parts = s.scalars(
+            select(CasePart.department_code).where(CasePart.case_id == committed_case)
+        ).all()
+        dispatches = s.scalars(
+            select(CaseEvent).where(
+                CaseEvent.case_id == committed_case, CaseEvent.action == "dispatch"
+            )
+        ).all()
         version = s.scalar(select(Case.version).where(Case.id == committed_case))
     assert parts == [DEPT_A] and len(dispatches) == 1 and version == 4
 

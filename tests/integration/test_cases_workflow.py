@@ -31,8 +31,8 @@ from tests.case_factories import (
 )
 from wangge.audit.models import AuditEntry
 from wangge.cases.model import Source
-from wangge.cases.models import CaseEvent, CasePart, OutboxMessage
-from wangge.cases.service import parts_of
+from wangge.cases.models import CaseEvent, OutboxMessage
+from wangge.cases.store import parts_of
 from wangge.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 H = timedelta(hours=1)
@@ -66,10 +66,19 @@ def test_a_patrol_report_walks_from_report_to_close_with_one_event_per_step(worl
     do(world, case, "department_accept", HANDLER, T0 + H)
     do(world, case, "feed_back", HANDLER, T0 + 2 * H, photos=PHOTO, note="已清理")
     finish(world, case, T0 + 3 * H)
-    assert case.state == "closed" and case.closed_at == (T0 + 3 * H).astimezone(case.closed_at.tzinfo)
+    assert case.state == "closed" and case.closed_at == (T0 + 3 * H).astimezone(
+        case.closed_at.tzinfo
+    )
     assert actions_of(world, case) == [
-        "report", "accept", "file", "dispatch", "department_accept", "feed_back",
-        "request_check", "check_pass", "close",
+        "report",
+        "accept",
+        "file",
+        "dispatch",
+        "department_accept",
+        "feed_back",
+        "request_check",
+        "check_pass",
+        "close",
     ]
     assert case.version == 9
 
@@ -105,9 +114,10 @@ def test_a_supervisor_cannot_verify_outside_his_grid(world):
         do(world, case, "verify_true", FAR_SUPERVISOR, T0, photos=PHOTO)
     do(world, case, "verify_false", SUPERVISOR, T0, note="现场无此问题")
     assert case.state == "voided"
-    assert world.scalars(
-        select(OutboxMessage).where(OutboxMessage.case_id == case.id)
-    ).one().topic == "case.verify_false"
+    assert (
+        world.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).one().topic
+        == "case.verify_false"
+    )
 
 
 def test_the_acceptor_can_reject_an_invalid_report_with_a_note_only(world):

@@ -194,3 +194,57 @@ def test_users_are_created_from_the_cli_and_the_audit_chain_verifies(tmp_path, d
     con.close()
     broken = _run(db, "audit", "verify")
     assert broken.exit_code == 1 and "第 1 条" in broken.output
+
+
+def test_grid_divide_draws_a_plot_and_reports_quality(tmp_path, db):
+    import numpy as np
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    rng = np.random.default_rng(3)
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"编号": f"L{i}", "户数": int(rng.integers(20, 40))},
+            "geometry": {
+                "type": "Point",
+                "coordinates": [
+                    X0 + rng.uniform(0.05, 0.95) * DX,
+                    Y0 + rng.uniform(0.05, 0.95) * DY,
+                ],
+            },
+        }
+        for i in range(40)
+    ]
+    (tmp_path / "b.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8"
+    )
+    result = _run(
+        db,
+        "grid",
+        "divide",
+        "--county",
+        "110108",
+        "--community",
+        "110108001001",
+        "--buildings",
+        str(tmp_path / "b.geojson"),
+        "--target",
+        "300",
+        "--plot",
+        str(tmp_path / "d.png"),
+        "--report",
+        str(tmp_path / "r.json"),
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    report = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert report["totals"]["households"] == sum(f["properties"]["户数"] for f in feats)
+
+    feats[5]["properties"]["户数"] = -3
+    (tmp_path / "bad.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8"
+    )
+    bad = _run(
+        db, "grid", "divide", "--county", "110108", "--buildings", str(tmp_path / "bad.geojson")
+    )
+    assert bad.exit_code == 2 and "bad.geojson" in bad.output and "6" in bad.output

@@ -22,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from wangge.errors import ValidationFailed
 from wangge.grids.diff import diff_layers
 from wangge.grids.geometry import (
-    _Frame,
+    LocalFrame,
     assign_codes,
     generate_unit_grids,
     order_west_east_north_south,
@@ -54,7 +54,7 @@ def m(geom: BaseGeometry) -> BaseGeometry:
 # Generation cuts in a local affine metre frame anchored at `origin`; generation tests draw
 # in that same frame (FRAME.forward/back), so lattice lines fall on multiples of the cell side.
 ORIGIN = tuple(ll(Point(0, 0)).coords[0])
-FRAME = _Frame.at(*ORIGIN)
+FRAME = LocalFrame.at(*ORIGIN)
 
 
 def gen(boundary_m: BaseGeometry, **kw: object) -> list[BaseGeometry]:

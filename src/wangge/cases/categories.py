@@ -236,3 +236,32 @@ def set_routing_rule(
     rule.assisting = list(assisting or [])
     session.flush()
     return rule
+
+
+def update_category(session: Session, code: str, changes: dict[str, Any]) -> Category:
+    """Change a category's editable fields; the limits are validated before they are stored."""
+    category = session.get(Category, code)
+    if category is None:
+        raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+    limits = changes.get("limits")
+    if limits is not None:
+        stages, areas = {x.value for x in Stage}, {x.value for x in AreaClass}
+        for stage, hours in limits.items():
+            if stage not in stages or not set(hours) <= areas:
+                raise ValidationFailed(
+                    f"时限配置有误：环节 {stage} 或区域类别 {sorted(hours)}",
+                    f"bad limits: stage {stage!r} or area classes {sorted(hours)}",
+                    code="bad_time_limits",
+                    field="limits",
+                )
+            if any(not isinstance(h, int | float) or h <= 0 for h in hours.values()):
+                raise ValidationFailed(
+                    "时限必须为正数",
+                    "time limits must be positive",
+                    code="bad_time_limits",
+                    field="limits",
+                )
+    for key, value in changes.items():
+        setattr(category, key, value)
+    session.flush()
+    return category

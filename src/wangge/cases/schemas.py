@@ -127,6 +127,20 @@ class CategoryRead(BaseModel):
     minor: bool
 
 
+class CategoryUpdate(BaseModel):
+    """Fields the center may change on a category; omitted ones stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    filing_condition: str | None = None
+    closing_condition: str | None = None
+    limits: dict[str, dict[str, float]] | None = None
+    urgent: bool | None = None
+    default_department: str | None = None
+    admitted_to_grid: bool | None = None
+    minor: bool | None = None
+    is_active: bool | None = None
+
+
 class RoutingRuleIn(BaseModel):
     county_code: str = Field(min_length=6, max_length=6)
     category_code: str

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from wangge.audit.service import record
 from wangge.auth.principal import Principal
@@ -22,8 +23,9 @@ from wangge.cases.access import actor_for, actor_id, get_visible, grid_key
 from wangge.cases.categories import area_class_for, get_category, route, time_limits
 from wangge.cases.deadlines import ensure_aware
 from wangge.cases.limits import Stage
-from wangge.cases.model import Action, CaseSnapshot, CaseState, Level, Part, Source
-from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Patrol
+from wangge.cases.model import Action, CaseState, Level, Source
+from wangge.cases.models import Case, CaseReporter, Patrol
+from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
 from wangge.cases.workflow import apply, report
 from wangge.departments.models import Department
 from wangge.errors import Conflict, NotFound, ValidationFailed
@@ -73,7 +75,9 @@ def create_case(
 ) -> Case:
     """Report a problem: locate it, open the case in `reported`, start the accept clock."""
     now = ensure_aware(now, "now")
-    principal.require("cases.report")
+    # Hotline operators (受理员) enter reports for callers with their right to act.
+    if not principal.can("cases.act"):
+        principal.require("cases.report")
     reporter = actor_id(principal)
     if idempotency_key:
         existing = session.scalars(
@@ -140,7 +144,7 @@ def create_case(
     session.flush()
     case.code = f"{county}{now:%Y%m%d}{case.id:07d}"
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
-    _add_event(session, case, outcome.event, None)
+    add_event(session, case, outcome.event, None)
     record(
         session,
         actor=principal.name,
@@ -153,75 +157,6 @@ def create_case(
         at=now,
     )
     return case
-
-
-def _add_event(session: Session, case: Case, event: Any, case_id: int | None) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case_id or case.id,
-            county_code=case.county_code,
-            action=event.action.value,
-            actor_id=event.actor_id,
-            role=event.role.value,
-            at=event.at,
-            from_state=event.from_state.value if event.from_state else None,
-            to_state=event.to_state.value,
-            part=event.part,
-            note=event.note,
-            attachments=list(event.attachments),
-            payload=_jsonable(dict(event.payload)),
-        )
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def parts_of(session: Session, case_id: int) -> list[CasePart]:
-    """Return a case's parts, lead first."""
-    return list(
-        session.scalars(
-            select(CasePart)
-            .where(CasePart.case_id == case_id)
-            .order_by(CasePart.lead.desc(), CasePart.id)
-        )
-    )
-
-
-def snapshot(case: Case, parts: list[CasePart]) -> CaseSnapshot:
-    """Return what the pure workflow needs to know about a stored case."""
-    return CaseSnapshot(
-        id=str(case.id),
-        state=S(case.state),
-        source=Source(case.source),
-        reporter_id=case.reporter_id,
-        grid_id=grid_key(case),
-        level=Level(case.level),
-        parts=tuple(
-            Part(
-                department=p.department_code,
-                state=S(p.state),
-                lead=p.lead,
-                deadline=p.deadline,
-                handler_ids=frozenset(p.handler_ids or ()),
-                extension_hours=p.extension_hours,
-                pending_extension_hours=p.pending_extension_hours,
-                suspensions=tuple(timing.intervals(p)),
-                suspended_since=p.suspended_since,
-            )
-            for p in parts
-        ),
-        handler_ids=frozenset(case.handler_ids or ()),
-        closed_at=case.closed_at,
-        reopen_count=case.reopen_count,
-    )
 
 
 def _prepare(
@@ -259,48 +194,6 @@ def _prepare(
     if action is A.REJECT_DUPLICATE and payload.get("duplicate_of") is not None:
         payload["duplicate_of"] = str(payload["duplicate_of"])
     return payload
-
-
-def _sync_parts(
-    session: Session,
-    case: Case,
-    parts: list[CasePart],
-    new: CaseSnapshot,
-    action: Action,
-    now: datetime,
-) -> list[CasePart]:
-    """Store the snapshot's parts: insert new ones, update changed ones, drop returned ones."""
-    limits = time_limits(get_category(session, case.category_code))
-    by_dept = {p.department_code: p for p in parts}
-    keep = {p.department for p in new.parts}
-    for old in parts:
-        if old.department_code not in keep:
-            session.delete(old)
-    out = []
-    for p in new.parts:
-        row = by_dept.get(p.department)
-        fresh = row is None
-        if row is None:
-            row = CasePart(case_id=case.id, department_code=p.department, started_at=now)
-            session.add(row)
-        before = S(row.state) if row.state else None
-        row.lead, row.state = p.lead, p.state.value
-        row.handler_ids = sorted(p.handler_ids)
-        row.extension_hours = p.extension_hours
-        row.pending_extension_hours = p.pending_extension_hours
-        row.suspensions = [[a.isoformat(), b.isoformat()] for a, b in p.suspensions]
-        row.suspended_since = p.suspended_since
-        if action is A.CHECK_FAIL and p.state is S.REWORK and before is not S.REWORK:
-            # Rework restarts the department's clock and counts against it.
-            row.started_at, row.rework_count = now, (row.rework_count or 0) + 1
-            fresh = True
-        if p.state is S.HANDLED and before is not S.HANDLED:
-            row.fed_back_at = now
-        if fresh or action in (A.APPROVE_EXTENSION, A.RESUME):
-            row.deadline = timing.part_deadline(limits, case, row, now=now)
-        out.append(row)
-    session.flush()
-    return out
 
 
 def act(
@@ -346,10 +239,12 @@ def act(
     if action is A.REJECT_DUPLICATE:
         values["duplicate_of"] = _merge_target(session, case, payload["duplicate_of"], principal)
     _compare_and_set(session, case_id, expected_version, values)
-    session.expire(case)
-    stored = _sync_parts(session, case, parts, new, action, now)
-    _add_event(session, case, outcome.event, None)
-    _restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
+    # The row now holds these values; record them as loaded instead of reading the row back.
+    for key, value in values.items():
+        set_committed_value(case, key, value)
+    stored = sync_parts(session, case, parts, new, action, now)
+    add_event(session, case, outcome.event, None)
+    restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
     if action is A.REJECT_DUPLICATE:
         _merge_reporters(session, case, now)
     notify.after_action(session, case, action, stored, now=now, note=payload.get("note"))
@@ -408,31 +303,11 @@ def _compare_and_set(session: Session, case_id: int, expected: int, values: dict
         raise _conflict(case_id, expected, actual)
 
 
-def _restart_clock(
-    session: Session, case: Case, parts: list[CasePart], before: CaseState, now: datetime
-) -> None:
-    """Start the new stage's clock when the stage changed; follow the parts while handling."""
-    state = S(case.state)
-    stage = timing.stage_of(state)
-    if stage is None:
-        case.stage = case.deadline = None
-    elif stage is Stage.HANDLE:
-        if case.stage != Stage.HANDLE.value:
-            case.stage, case.stage_started_at = stage.value, now
-        case.deadline = timing.handling_deadline(parts)
-    elif stage.value != case.stage or timing.stage_of(before) is not stage:
-        limits = time_limits(get_category(session, case.category_code))
-        case.stage, case.stage_started_at = stage.value, now
-        case.deadline = timing.stage_deadline(
-            limits, case.category_code, case.area_class, case.urgent, stage, now
-        )
-    session.flush()
-
-
 def _merge_target(session: Session, case: Case, ref: str, principal: Principal) -> int:
     target = session.scalars(
         select(Case).where(
-            (Case.code == ref) | (Case.id == (int(ref) if ref.isdigit() else -1)),
+            # Case codes are all digits too; only short numbers are row ids.
+            (Case.code == ref) | (Case.id == (int(ref) if ref.isdigit() and len(ref) < 12 else -1)),
             Case.county_code == case.county_code,
         )
     ).first()

@@ -12,10 +12,11 @@ from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.auth.principal import Principal
 from wangge.cases import categories as cats
 from wangge.cases import patrol as patrols
-from wangge.cases.access import actor_for, get_visible
+from wangge.cases.access import actor_for, actor_id, get_visible
 from wangge.cases.duplicates import find_duplicates
 from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
-from wangge.cases.models import Case, CaseEvent, RoutingRule
+from wangge.cases.models import Case, CaseEvent, Message, RoutingRule
+from wangge.cases.notify import department_recipient
 from wangge.cases.queries import CaseFilter, queues, search
 from wangge.cases.schemas import (
     ActionIn,
@@ -24,6 +25,7 @@ from wangge.cases.schemas import (
     CasePage,
     CaseRead,
     CategoryRead,
+    CategoryUpdate,
     EventRead,
     PartRead,
     PatrolRead,
@@ -32,7 +34,8 @@ from wangge.cases.schemas import (
     RoutingRuleRead,
     TrackPoint,
 )
-from wangge.cases.service import CaseIn, act, create_case, parts_of, snapshot
+from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.store import parts_of, snapshot
 from wangge.cases.timing import light
 from wangge.cases.workflow import allowed_actions
 from wangge.common.models import utcnow
@@ -173,12 +176,43 @@ def get_duplicates(
     ]
 
 
+@router.get("/messages")
+def get_messages(
+    session: SessionDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[dict[str, Any]]:
+    """Return the caller's in-app messages (站内信), his own and his departments', newest first."""
+    to = [actor_id(principal), *(department_recipient(d) for d in principal.department_codes)]
+    rows = session.scalars(
+        select(Message).where(Message.recipient.in_(to)).order_by(Message.id.desc()).limit(limit)
+    )
+    return [
+        {
+            "id": m.id,
+            "recipient": m.recipient,
+            "title": m.title,
+            "case_id": m.case_id,
+            "created_at": m.created_at,
+            "read_at": m.read_at,
+        }
+        for m in rows
+    ]
+
+
 @router.get("/case-categories", response_model=list[CategoryRead])
 def get_categories(
     session: SessionDep, kind: str | None = None, admitted: bool | None = None
 ) -> list[Any]:
     """Return the categories (事件、部件、社会治理事项); `admitted=true` gives the 准入清单."""
     return cats.list_categories(session, kind=kind, admitted=admitted)
+
+
+@router.patch("/case-categories/{code}", response_model=CategoryRead)
+def patch_category(
+    code: str, body: CategoryUpdate, session: SessionDep, principal: PrincipalDep
+) -> Any:
+    """Change a category's conditions, limits, urgency or department (administrators only)."""
+    _require_admin(principal)
+    return cats.update_category(session, code, body.model_dump(exclude_unset=True))
 
 
 @router.get("/case-routing-rules", response_model=list[RoutingRuleRead])

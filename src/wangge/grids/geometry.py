@@ -82,7 +82,7 @@ _E2 = _F * (2 - _F)
 
 
 @dataclass(frozen=True)
-class _Frame:
+class LocalFrame:
     """A local affine lon/lat → metre frame: east and north metres from (lon0, lat0).
 
     Generation cuts in this frame, not in Gauss-Krüger: an affine map keeps straight
@@ -98,7 +98,7 @@ class _Frame:
     ky: float  # metres per degree of latitude at lat0
 
     @classmethod
-    def at(cls, lon0: float, lat0: float) -> _Frame:
+    def at(cls, lon0: float, lat0: float) -> LocalFrame:
         s = math.sin(math.radians(lat0))
         w = 1 - _E2 * s * s
         n = _A / math.sqrt(w)  # prime-vertical radius of curvature
@@ -177,7 +177,7 @@ def order_west_east_north_south(geoms: Sequence[BaseGeometry]) -> list[int]:
     # A local frame, not Gauss-Krüger: its north is true north (GK grid north is turned by
     # the meridian convergence, ~0.5° near 116°E), and it matches generate_unit_grids.
     b = shapely.total_bounds(arr)
-    metric = _Frame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])).forward(arr)
+    metric = LocalFrame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])).forward(arr)
     sides = np.sqrt(shapely.area(metric))
     band = float(np.median(sides[sides > 0])) if np.any(sides > 0) else 1.0
     return _order_metric(shapely.point_on_surface(metric), band)
@@ -341,7 +341,7 @@ def generate_unit_grids(
 ) -> list[Polygon | MultiPolygon]:
     """Cut a lon/lat boundary into square unit grids, split along lines, slivers merged.
 
-    Cells are squares of `cell_area_m2` on a lattice in a local metre frame (`_Frame`)
+    Cells are squares of `cell_area_m2` on a lattice in a local metre frame (`LocalFrame`)
     whose corner is `origin` (lon, lat) — by default the boundary's south-west corner
     rounded to 0.01°, so re-running on a nearby boundary gives the same lattice. Pieces
     under `sliver_fraction × cell_area_m2` are merged into the neighbour sharing the
@@ -369,7 +369,7 @@ def generate_unit_grids(
         # Round the frame origin so nearby boundaries share one frame and one lattice.
         minx, miny = boundary.bounds[:2]
         origin = (math.floor(minx * 100) / 100, math.floor(miny * 100) / 100)
-    frame = _Frame.at(*origin)
+    frame = LocalFrame.at(*origin)
     bnd = shapely.set_precision(frame.forward(boundary), GRID_SIZE_M)
     side = math.sqrt(cell_area_m2)
     boxes, inside = _lattice(bnd, side, (0.0, 0.0))
@@ -424,7 +424,7 @@ def area_outside_m2(geom: BaseGeometry, container: BaseGeometry) -> float:
     if outside.is_empty:
         return 0.0
     x0, y0, x1, y1 = geom.bounds
-    return float(_Frame.at(0.5 * (x0 + x1), 0.5 * (y0 + y1)).forward(outside).area)
+    return float(LocalFrame.at(0.5 * (x0 + x1), 0.5 * (y0 + y1)).forward(outside).area)
 
 
 # ======================================================================================
@@ -529,7 +529,7 @@ def validate_layer(
     # Areas in a local affine frame: it keeps lon/lat edges straight, so a 1 mm sliver
     # between two edges stays a 1 mm sliver (a projection bends long edges apart).
     b = shapely.total_bounds(lonlat if parent is None else np.append(lonlat, parent))
-    frame = _Frame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
+    frame = LocalFrame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
     geoms = frame.forward(lonlat)
     area = shapely.area(geoms)
     tree = shapely.STRtree(lonlat)

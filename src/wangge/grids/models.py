@@ -40,6 +40,8 @@ class GridVersion(TenantMixin, TimestampMixin, Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activation_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How the version was made (e.g. the automatic division's quality report and moves).
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Grid(TenantMixin, BBoxMixin, TimestampMixin, Base):

@@ -22,6 +22,7 @@ CRS (metres); the caller projects before and after. Method, per community:
 Grid polygons cover each community exactly (overlays snap to a 1 mm grid) and never cross its
 boundary. A building is placed by its point, or by its footprint's representative point.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -31,14 +32,16 @@ import numpy as np
 import shapely
 from shapely import LineString, MultiPolygon, Point, Polygon
 
+from wangge.grids.partition_balance import rebalance_grids
 from wangge.grids.partition_engine import (
     Ctx,
     GridState,
+    attach_piece,
     bisect,
     divide_community,
     fix_strays,
     number_grids,
-    rebalance_grids,
+    reach_of,
     union_all,
 )
 from wangge.grids.partition_quality import (
@@ -249,6 +252,14 @@ def rebalance(
     ctxs, states = _state_of(division)
     moves: list[Move] = []
     for ctx, grids in zip(ctxs, states, strict=True):
+        # A grid in pieces is repaired first (its stray pieces join the touching grid); those
+        # changes are reported as moves too.
+        before = {p: g.seq for g in grids for p in g.members}
+        fix_strays(ctx, grids)
+        for grid in grids:
+            moves += [Move(ctx.key, ctx.blds[i].key, before[p], grid.seq)
+                      for p in sorted(grid.members) if before.get(p, grid.seq) != grid.seq
+                      for i in ctx.bld_at[p]]
         limit = max_moves if max_moves is not None else 20 * len(grids) + 50
         for b, h, g in rebalance_grids(ctx, grids, division.target, division.tolerance,
                                        allow_crossing, limit):
@@ -275,7 +286,13 @@ def division_from_assignment(
         for seq, mem in sorted(groups.items()):
             parts = [ctx.cells[i] for i in mem if ctx.site_of[i] < 0]
             parts += [ctx.sites[s] for s in {int(ctx.site_of[i]) for i in mem} - {-1}]
-            grids.append(GridState(mem, clean(union_all(parts)), seq=seq))
+            # A grid made only of an exclusive site (or exclusive buildings) stays exclusive.
+            excl = all(ctx.site_of[i] >= 0 or ctx.excl_pt[i] for i in mem)
+            grids.append(GridState(mem, clean(union_all(parts)), excl, excl, seq=seq))
+        used = {int(b) for b in ctx.lb_of if b >= 0}
+        for b, block in enumerate(ctx.blocks):
+            if b not in used and not attach_piece(ctx, grids, block, set()):
+                grids.append(GridState(set(), block, seq=max((g.seq for g in grids), default=0) + 1))
         ctxs.append(ctx)
         states.append(grids)
     return _finish(ctxs, states, inputs, target, measure, tolerance)
@@ -293,10 +310,8 @@ def split_grid(division: Division, community_key: str, sequence: int, parts: int
     if g.exclusive or len(g.members) < parts:
         raise ValueError(f"grid {sequence} cannot be split into {parts} parts")
     ids = np.array(sorted(g.members))
-    x0, y0, x1, y1 = g.poly.bounds
     leaves: list[tuple[np.ndarray, shapely.Geometry]] = []
-    bisect(ids, ctx.xy[ids], ctx.vals[ids], parts, g.poly,
-            2 * (abs(x0) + abs(x1) + abs(y0) + abs(y1)) + 1e4, leaves)
+    bisect(ids, ctx.xy[ids], ctx.vals[ids], parts, g.poly, reach_of(g.poly), leaves)
     nxt = max(x.seq for x in grids) + 1
     grids[gi] = GridState({int(i) for i in leaves[0][0]}, leaves[0][1], seq=sequence)
     for j, (lids, lpoly) in enumerate(leaves[1:]):

@@ -19,7 +19,6 @@ from shapely.strtree import STRtree
 from wangge.grids.partition_quality import (
     Measure,
     clean,
-    polsby_popper,
     polygon_parts,
     tolerance_band,
 )
@@ -33,10 +32,6 @@ _ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
 _SHAPE_WEIGHT = 0.25
 # Balance error per grid (share of the target) that a cut may leave for rebalancing to absorb.
 _FREE_ERROR = 0.03
-# Weight of compactness (distance pulled, in building spacings) against balance when moving.
-_PULL_WEIGHT = 0.02
-# Moves may not push a grid's Polsby-Popper compactness below this.
-_PP_FLOOR = 0.2
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,17 +53,17 @@ def _areal(g: shapely.Geometry) -> shapely.Geometry:
     return parts[0] if len(parts) == 1 else shapely.union_all(parts, grid_size=_GRID)
 
 
-def _i(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_intersection(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
     """Intersection on the precision grid."""
     return _areal(shapely.intersection(_areal(a), _areal(b), grid_size=_GRID))
 
 
-def _d(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_difference(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
     """Difference on the precision grid."""
     return _areal(shapely.difference(_areal(a), _areal(b), grid_size=_GRID))
 
 
-def _u(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_union(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
     """Union on the precision grid."""
     return _areal(shapely.union(_areal(a), _areal(b), grid_size=_GRID))
 
@@ -153,12 +148,12 @@ class Ctx:
         self.sites: list[Polygon] = []
         self.site_of = np.full(self.npts, -1)
         for geom, owner in cands:
-            piece = clean(_d(_i(shapely.make_valid(geom), self.region), taken))
+            piece = clean(grid_difference(grid_intersection(shapely.make_valid(geom), self.region), taken))
             main = _largest(piece)
             if main is None or main.area < 1.0:
                 continue
             self.sites.append(main)
-            taken = _u(taken, main)
+            taken = grid_union(taken, main)
             if owner is not None:
                 self.site_of[owner] = len(self.sites) - 1
         if self.sites and self.npts:
@@ -166,7 +161,7 @@ class Ctx:
                                            self.xy[:, 0][None, :], self.xy[:, 1][None, :])
             for i in np.nonzero((self.site_of < 0) & inside.any(axis=0))[0]:
                 self.site_of[i] = int(np.argmax(inside[:, i]))
-        self.rest = clean(_d(self.region, taken)) if self.sites else self.region
+        self.rest = clean(grid_difference(self.region, taken)) if self.sites else self.region
 
     def _blocks(self) -> None:
         """Cut the non-site area by the lines into blocks and put each building in one."""
@@ -246,6 +241,14 @@ class GridState:
     seq: int = 0
 
 
+def reach_of(geom: shapely.Geometry) -> float:
+    """Half-plane size that surely covers the geometry (cuts are anchored at the origin)."""
+    if geom.is_empty:
+        return 1e4
+    x0, y0, x1, y1 = geom.bounds
+    return 2 * (abs(x0) + abs(x1) + abs(y0) + abs(y1)) + 1e4
+
+
 def _halfplane(u: np.ndarray, c: float, reach: float) -> Polygon:
     """The half plane {x : x·u < c} cut to a square of side 2·reach around the origin line."""
     v = np.array([-u[1], u[0]])
@@ -314,7 +317,7 @@ def bisect(
     for _, _, u, c in cands[: 1 if convex else len(cands)]:
         left = xy @ u < c
         hp = _halfplane(u, c, reach)
-        p1, p2 = clean(_i(poly, hp)), clean(_d(poly, hp))
+        p1, p2 = clean(grid_intersection(poly, hp)), clean(grid_difference(poly, hp))
         # In a concave block a straight cut can leave a half in pieces; take the best cut
         # that keeps the buildings of each half together, if there is one among the best few.
         split = _pieces_with(p1, xy[left]) + _pieces_with(p2, xy[~left])
@@ -363,10 +366,7 @@ def divide_community(
     grids: list[GridState] = []
     for s, site in enumerate(ctx.sites):
         grids.append(GridState(set(np.nonzero(ctx.site_of == s)[0].tolist()), site, True, True))
-    reach = 4 * math.sqrt(ctx.region.area) + 1e4 if not ctx.region.is_empty else 1e4
-    if ctx.region.bounds and not ctx.region.is_empty:
-        x0, y0, x1, y1 = ctx.region.bounds
-        reach = 2 * (abs(x0) + abs(x1) + abs(y0) + abs(y1)) + 1e4
+    reach = reach_of(ctx.region)
     orphans: list[shapely.Geometry] = []
     units: list[_Unit] = []
     for b, block in enumerate(ctx.blocks):
@@ -374,11 +374,11 @@ def divide_community(
         rest = block
         for i in bids:
             if ctx.excl_pt[i] or vals[i] > hi:
-                cell = clean(_i(ctx.cells[i], rest))
+                cell = clean(grid_intersection(ctx.cells[i], rest))
                 own = [p for p in polygon_parts(cell) if p.intersects(Point(xy[i]))]
                 if own:
                     grids.append(GridState({i}, own[0], bool(ctx.excl_pt[i]), True))
-                    rest = clean(_d(rest, own[0]))
+                    rest = clean(grid_difference(rest, own[0]))
         single = {i for g in grids for i in g.members}
         free = [i for i in bids if i not in single]
         for piece in polygon_parts(rest):
@@ -418,7 +418,7 @@ def divide_community(
                 grown = False
                 for e in list(empty):
                     if e.intersects(ext) and _shared_length(e, ext) > 1.0:
-                        ext = _u(ext, e)
+                        ext = grid_union(ext, e)
                         empty.remove(e)
                         grown = True
             loan_polys.append(ext)
@@ -530,8 +530,8 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
             return False
         c = (proj[order[take - 1]] + proj[order[take]]) / 2
         hp = _halfplane(-d, -c, reach)  # {x·d > c}: the side facing the neighbour
-        piece = clean(_i(u.poly, hp))
-        u.poly = clean(_d(u.poly, hp))
+        piece = clean(grid_intersection(u.poly, hp))
+        u.poly = clean(grid_difference(u.poly, hp))
         u.lent = True
         moved = bids[order[:take]].tolist()
         amount = float(cum[take - 1])
@@ -591,7 +591,7 @@ def attach_piece(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, memb
             best, best_score = gi, score
     if best < 0:
         return False
-    grids[best].poly = clean(_u(grids[best].poly, piece))
+    grids[best].poly = clean(grid_union(grids[best].poly, piece))
     grids[best].members |= members
     return True
 
@@ -619,302 +619,11 @@ def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:
                 if not attach_piece(ctx, grids, p, set(inside[j]), exclude=gi):
                     # Nothing touches this piece (a detached part): it becomes its own grid.
                     grids.append(GridState(set(inside[j]), p))
-                g.poly = clean(_d(g.poly, p))
+                g.poly = clean(grid_difference(g.poly, p))
                 g.members -= set(inside[j])
                 changed = True
         if not changed:
             return
-
-
-# --------------------------------------------------------------------------------------------
-# rebalancing by moving boundary buildings
-# --------------------------------------------------------------------------------------------
-
-
-def _penalty(v: float, target: float, tol: float) -> float:
-    """Objective of one grid: leaving the band counts most, then the excess, then deviation."""
-    d = v / target - 1
-    exc = max(0.0, abs(d) - tol)
-    return (10.0 if exc > 1e-12 else 0.0) + exc + 0.01 * d * d
-
-
-def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
-              allow_crossing: bool, min_gain_pp: float | None = None) -> bool:
-    """Move building b with its cell from grid h to grid g if both stay single polygons."""
-    # min_gain_pp: the move must also raise the summed Polsby-Popper of the two grids.
-    piece = _i(ctx.cells[b], grids[h].poly)
-    if not allow_crossing and ctx.lb_of[b] >= 0:
-        piece = _i(piece, ctx.blocks[ctx.lb_of[b]])
-    own = [p for p in polygon_parts(piece) if shapely.intersects_xy(p, *ctx.xy[b])]
-    if not own:
-        return False
-    piece = own[0]
-    new_h = clean(_d(grids[h].poly, piece))
-    parts = polygon_parts(new_h)
-    if len(parts) != 1:
-        # The cell may cut off an empty corner of h; it goes with the cell (it touches it).
-        rest = list(grids[h].members - {b})
-        if not rest:
-            return False
-        xs, ys = ctx.xy[rest, 0], ctx.xy[rest, 1]
-        holding = [p for p in parts if shapely.intersects_xy(p, xs, ys).any()]
-        if len(holding) != 1 or not shapely.intersects_xy(holding[0], xs, ys).all():
-            return False
-        piece = union_all([piece, *(p for p in parts if p is not holding[0])])
-        new_h = holding[0]
-    new_g = clean(_u(grids[g].poly, piece))
-    if len(polygon_parts(new_g)) != 1:
-        return False
-    pp_old = (polsby_popper(grids[h].poly), polsby_popper(grids[g].poly))
-    pp_new = (polsby_popper(new_h), polsby_popper(new_g))
-    # Never make a grid ragged below the floor (unless it was already worse).
-    if min(pp_new) < _PP_FLOOR and min(pp_new) < min(pp_old):
-        return False
-    if min_gain_pp is not None and sum(pp_new) < sum(pp_old) + min_gain_pp:
-        return False
-    grids[h].poly, grids[g].poly = new_h, new_g
-    grids[h].members.discard(b)
-    grids[g].members.add(b)
-    return True
-
-
-class _Balancer:
-    """Greedy boundary moves (single moves and two-step chains) towards the tolerance band."""
-
-    def __init__(self, ctx: Ctx, grids: list[GridState], target: float, tol: float,
-                 allow_crossing: bool) -> None:
-        self.ctx, self.grids, self.target, self.tol = ctx, grids, target, tol
-        self.allow_crossing = allow_crossing
-        self.lo, self.hi = tolerance_band(target, tol)
-        self.owner = np.full(ctx.npts, -1)
-        for gi, g in enumerate(grids):
-            for i in g.members:
-                self.owner[i] = gi
-        self.value = [float(ctx.vals[list(g.members)].sum()) if g.members else 0.0
-                      for g in grids]
-        self.moved: dict[int, int] = {}
-
-    def pen(self, gi: int, dv: float = 0.0) -> float:
-        """Penalty of grid gi after a change of dv."""
-        return _penalty(self.value[gi] + dv, self.target, self.tol)
-
-    def steps_out(self, h: int) -> list[tuple[int, int]]:
-        """Movable (building, receiving grid) pairs on the edge of grid h."""
-        ctx, grids = self.ctx, self.grids
-        if grids[h].fixed or len(grids[h].members) <= 1:
-            return []
-        out = []
-        for b in grids[h].members:
-            if self.moved.get(b, 0) > 2:
-                continue  # a building that keeps moving is cycling
-            for g in {int(self.owner[n]) for n in ctx.nbrs[b]} - {h, -1}:
-                if grids[g].fixed:
-                    continue
-                if not self.allow_crossing and int(ctx.lb_of[b]) not in {
-                        int(ctx.lb_of[i]) for i in grids[g].members}:
-                    continue
-                out.append((b, g))
-        return out
-
-    def candidates(self, x: int) -> list[tuple[float, list[tuple[int, int, int]]]]:
-        """Single moves and two-step chains that lower the total penalty around grid x."""
-        vals = self.ctx.vals
-        cands: list[tuple[float, list[tuple[int, int, int]]]] = []
-        over = self.value[x] > self.hi
-        if over:
-            first = [(b, x, g) for b, g in self.steps_out(x)]
-        else:
-            first = []
-            for h in {int(self.owner[n]) for i in self.grids[x].members
-                      for n in self.ctx.nbrs[i]} - {x, -1}:
-                first += [(b, h, x) for b, g in self.steps_out(h) if g == x]
-        for b1, h1, g1 in first:
-            w1 = float(vals[b1])
-            base = self.pen(h1) + self.pen(g1)
-            d1 = self.pen(h1, -w1) + self.pen(g1, w1) - base
-            if d1 < -1e-12:
-                cands.append((d1, [(b1, h1, g1)]))
-            # The grid that gave (or took) now passes the change on to one more neighbour.
-            mid = h1 if not over else g1
-            if over:
-                seconds = [(b2, mid, g2) for b2, g2 in self.steps_out(mid) if g2 != x and b2 != b1]
-            else:
-                seconds = []
-                for h2 in {int(self.owner[n]) for i in self.grids[mid].members
-                           for n in self.ctx.nbrs[i]} - {mid, x, -1}:
-                    seconds += [(b2, h2, mid) for b2, g in self.steps_out(h2) if g == mid]
-            for b2, h2, g2 in seconds:
-                w2 = float(vals[b2])
-                other = h2 if not over else g2
-                dv_mid = (-w1 + w2) if not over else (w1 - w2)
-                dv_other = -w2 if not over else w2
-                dv_x = w1 if not over else -w1
-                d2 = (self.pen(x, dv_x) + self.pen(mid, dv_mid) + self.pen(other, dv_other)
-                      - self.pen(x) - self.pen(mid) - self.pen(other))
-                if d2 < -1e-12:
-                    cands.append((d2 + 1e-3, [(b1, h1, g1), (b2, h2, g2)]))
-        # Among moves of similar benefit, prefer those that pull a building towards the grid
-        # whose buildings it is nearer to: that keeps grids compact.
-        cands.sort(key=lambda c: c[0] + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1]))
-        return cands
-
-    def centre(self, gi: int) -> np.ndarray:
-        """Mean position of the buildings of grid gi."""
-        mem = list(self.grids[gi].members)
-        return self.ctx.xy[mem].mean(axis=0) if mem else np.zeros(2)
-
-    def pull(self, b: int, h: int, g: int) -> float:
-        """How much farther b is from the receiving grid than from the giving one (in spacing)."""
-        xy = self.ctx.xy[b]
-        scale = math.sqrt(max(self.grids[h].poly.area, 1.0) / max(1, len(self.grids[h].members)))
-        return float(np.linalg.norm(xy - self.centre(g)) - np.linalg.norm(xy - self.centre(h))) / scale
-
-    def smooth(self, max_moves: int) -> int:
-        """Move buildings off ragged grids when it raises compactness and keeps the band."""
-        done = 0
-        for gi in sorted(range(len(self.grids)), key=lambda i: polsby_popper(self.grids[i].poly)):
-            if done >= max_moves or polsby_popper(self.grids[gi].poly) >= 0.3:
-                break
-            steps = [(self.pull(b, gi, g), b, g) for b, g in self.steps_out(gi)]
-            for pull, b, g in sorted(steps)[:6]:
-                w = float(self.ctx.vals[b])
-                if pull >= 0 or not (self.lo <= self.value[gi] - w and self.value[g] + w <= self.hi):
-                    continue
-                if _try_move(self.ctx, self.grids, b, gi, g, self.allow_crossing, 0.01):
-                    self.value[gi] -= w
-                    self.value[g] += w
-                    self.owner[b] = g
-                    done += 1
-        return done
-
-    def apply(self, chain: list[tuple[int, int, int]]) -> bool:
-        """Apply a chain of moves, all or nothing."""
-        saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members))
-                 for step in chain for gi in step[1:]}
-        done = []
-        for b, h, g in chain:
-            if not _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
-                for gi, (poly, mem) in saved.items():
-                    self.grids[gi].poly, self.grids[gi].members = poly, mem
-                return False
-            done.append((b, h, g))
-        for b, h, g in done:
-            w = float(self.ctx.vals[b])
-            self.value[h] -= w
-            self.value[g] += w
-            self.owner[b] = g
-            self.moved[b] = self.moved.get(b, 0) + 1
-        return True
-
-    def run(self, max_moves: int) -> list[tuple[int, int, int]]:
-        """Move until every movable grid is within the band, nothing helps, or the limit."""
-        moves: list[tuple[int, int, int]] = []
-        stuck: set[int] = set()
-        while len(moves) < max_moves:
-            bad = [gi for gi, g in enumerate(self.grids)
-                   if not g.fixed and g.members and gi not in stuck
-                   and not self.lo - 1e-9 <= self.value[gi] <= self.hi + 1e-9]
-            if not bad:
-                break
-            x = max(bad, key=lambda gi: abs(self.value[gi] / self.target - 1))
-            for _, chain in self.candidates(x)[:24]:
-                if self.apply(chain):
-                    moves += chain
-                    stuck.clear()
-                    break
-            else:
-                path_moves = self.along_path(x)
-                if path_moves:
-                    moves += path_moves
-                    stuck.clear()
-                else:
-                    stuck.add(x)
-        return moves
-
-    def neighbours(self, gi: int) -> set[int]:
-        """Movable grids that share an edge (by building adjacency) with grid gi."""
-        return {int(self.owner[n]) for i in self.grids[gi].members for n in self.ctx.nbrs[i]
-                if self.owner[n] >= 0 and not self.grids[int(self.owner[n])].fixed} - {gi}
-
-    def along_path(self, x: int, max_len: int = 8) -> list[tuple[int, int, int]]:
-        """Pass the surplus or deficit of x along a path of grids to one that has room."""
-        over = self.value[x] > self.hi
-        prev: dict[int, int] = {x: -1}
-        queue: list[int] = [x]
-        order: list[int] = []
-        while queue and len(order) < 60:
-            cur = queue.pop(0)
-            for nb in sorted(self.neighbours(cur)):
-                if nb not in prev:
-                    prev[nb] = cur
-                    queue.append(nb)
-                    order.append(nb)
-        for end in order:
-            room = self.hi - self.value[end] if over else self.value[end] - self.lo
-            if room <= 1e-9:
-                continue
-            path = [end]
-            while prev[path[-1]] >= 0:
-                path.append(prev[path[-1]])
-            path.reverse()
-            if len(path) > max_len:
-                continue
-            saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members), self.value[gi])
-                     for gi in path}
-            owner = self.owner.copy()
-            done = self._push(path, over)
-            if done is not None:
-                return done
-            for gi, (poly, mem, val) in saved.items():
-                self.grids[gi].poly, self.grids[gi].members, self.value[gi] = poly, mem, val
-            self.owner = owner
-        return []
-
-    def _push(self, path: list[int], over: bool) -> list[tuple[int, int, int]] | None:
-        """Move one building per step along the path until the last grid touched is in band."""
-        done: list[tuple[int, int, int]] = []
-        for i in range(len(path) - 1):
-            # Over: path[i] gives to path[i+1]. Under: path[i] receives from path[i+1].
-            h, g = (path[i], path[i + 1]) if over else (path[i + 1], path[i])
-            fix = h if over else g  # the grid that must land in the band with this step
-            opts = []
-            for b, to in self.steps_out(h):
-                if to != g:
-                    continue
-                w = float(self.ctx.vals[b])
-                after = self.value[fix] + (-w if over else w)
-                if self.lo - 1e-9 <= after <= self.hi + 1e-9:
-                    opts.append((abs(after - self.target) / self.target
-                                 + _PULL_WEIGHT * self.pull(b, h, g), b))
-            for _, b in sorted(opts)[:8]:
-                if _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
-                    w = float(self.ctx.vals[b])
-                    self.value[h] -= w
-                    self.value[g] += w
-                    self.owner[b] = g
-                    done.append((b, h, g))
-                    break
-            else:
-                return None
-            nxt = path[i + 1]
-            if self.lo - 1e-9 <= self.value[nxt] <= self.hi + 1e-9:
-                return done
-        return None
-
-
-def rebalance_grids(ctx: Ctx, grids: list[GridState], target: float, tol: float,
-                    allow_crossing: bool, max_moves: int,
-                    smooth: bool = False) -> list[tuple[int, int, int]]:
-    """Greedy boundary moves until every movable grid is within tolerance (or stuck)."""
-    bal = _Balancer(ctx, grids, target, tol, allow_crossing)
-    moves = bal.run(max_moves)
-    if smooth:
-        bal.smooth(len(grids))
-    return moves
-
-
-# --------------------------------------------------------------------------------------------
-# numbering, results and public API
 
 
 def number_grids(grids: list[GridState], region: shapely.Geometry) -> None:

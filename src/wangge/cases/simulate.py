@@ -1,0 +1,352 @@
+"""A month of realistic case activity for the demo, made by calling the real service functions.
+
+Every path of the loop appears: the standard one, public reports verified on site, invalid and
+duplicate reports, minor cases settled by the grid leader, rework, extensions, suspensions,
+returns, joint cases, voided and urged cases, escalations, and cases left open past their
+deadline (then swept once at `now`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.auth.roles import DEFAULT_ROLES
+from wangge.cases.categories import DEPARTMENTS, department_code, seed_categories
+from wangge.cases.deadlines import SHANGHAI, ensure_aware
+from wangge.cases.model import Source
+from wangge.cases.models import AreaClassRule, Case, Category, RoutingRule
+from wangge.cases.scheduled import sweep_overdue
+from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.store import parts_of
+from wangge.departments.models import Department
+from wangge.divisions.models import Division
+from wangge.errors import DomainError
+from wangge.grids.models import Grid, LocatedPoint
+
+# Share of each path among new reports (the rest follow the standard path).
+PATHS: tuple[tuple[str, float], ...] = (
+    ("public", 0.14),
+    ("invalid", 0.04),
+    ("duplicate", 0.10),
+    ("self_handle", 0.08),
+    ("rework", 0.06),
+    ("extension", 0.05),
+    ("suspension", 0.03),
+    ("return", 0.03),
+    ("joint", 0.06),
+    ("void", 0.02),
+    ("stalled", 0.05),
+)
+_DESCRIPTIONS = ("现场发现{}", "群众反映{}", "巡查发现{}，需尽快处理", "{}，影响通行和市容")
+
+
+def _person(uid: str, role: str, scope: set[str] | None, dept: str | None = None) -> Principal:
+    return Principal(
+        name=uid,
+        permissions=frozenset(DEFAULT_ROLES[role][1]),
+        scope_prefixes=frozenset(scope) if scope is not None else None,
+        roles=frozenset({role}),
+        department_codes=frozenset({dept}) if dept else frozenset(),
+        via="local",
+    )
+
+
+def seed_configuration(session: Session, county_code: str) -> list[str]:
+    """Seed categories, the county's departments, area classes and a few routing rules."""
+    seed_categories(session)
+    have = set(session.scalars(select(Department.code)))
+    for key, name in DEPARTMENTS.items():
+        code = department_code(county_code, key)
+        if code not in have:
+            session.add(Department(code=code, name=name, county_code=county_code))
+    streets = sorted(
+        session.scalars(
+            select(Division.code).where(
+                Division.county_code == county_code, Division.level == "street"
+            )
+        )
+    )
+    if streets:
+        # The first street is the core area (A), the last the outer one (C); the rest B.
+        session.add(AreaClassRule(county_code=county_code, prefix=streets[0], area_class="A"))
+        session.add(AreaClassRule(county_code=county_code, prefix=streets[-1], area_class="C"))
+    for category, dept, assisting in (
+        ("E0506", "JTW", []),
+        ("E0302", "HBJ", ["ZJW"]),
+        ("E0116", "HBJ", ["CGW"]),
+    ):
+        session.add(
+            RoutingRule(
+                county_code=county_code,
+                category_code=category,
+                area_class=None,
+                department_code=department_code(county_code, dept),
+                assisting=[department_code(county_code, a) for a in assisting],
+            )
+        )
+    session.flush()
+    return streets
+
+
+class _Sim:
+    """The cast and the step helper of one simulated month."""
+
+    def __init__(self, session: Session, county: str, rng: random.Random, now: datetime) -> None:
+        self.s, self.county, self.rng, self.now = session, county, rng, now
+        scope = {county}
+        self.acceptor = _person("sim-acceptor", "acceptor", scope)
+        self.shift = _person("sim-shift-leader", "shift_leader", scope)
+        self.dispatcher = _person("sim-dispatcher", "dispatcher", scope)
+        self.leader = _person("sim-leader", "leader", scope)
+        self.checker = _person("sim-checker", "supervisor", scope)
+        self.handlers = {
+            department_code(county, k): _person(
+                f"sim-{k.lower()}", "department", None, department_code(county, k)
+            )
+            for k in DEPARTMENTS
+        }
+        self.counts: Counter[str] = Counter()
+
+    def supervisor(self, community: str | None) -> Principal:
+        c = community or self.county
+        return _person(f"sim-sup-{c[-6:]}", "supervisor", {c})
+
+    def grid_leader(self, community: str | None) -> Principal:
+        c = community or self.county
+        return _person(f"sim-gl-{c[-6:]}", "grid_leader", {c})
+
+    def citizen(self) -> Principal:
+        return _person(f"sim-citizen-{self.rng.randrange(600):03d}", "citizen", set())
+
+    def later(self, at: datetime, lo: float, hi: float) -> datetime:
+        """Return a moment lo–hi hours later."""
+        return at + timedelta(hours=self.rng.uniform(lo, hi))
+
+    def do(self, case: Case, action: str, who: Principal, at: datetime, **payload: Any) -> bool:
+        """Act if `at` is already past; False stops the path (future or refused)."""
+        if at >= self.now:
+            return False
+        try:
+            act(
+                self.s, case.id, action, who, expected_version=case.version, payload=payload, now=at
+            )
+        except DomainError:
+            self.counts["refused"] += 1
+            return False
+        self.counts[action] += 1
+        return True
+
+
+def _handle(sim: _Sim, case: Case, at: datetime, path: str) -> datetime | None:
+    """Walk a dispatched case through its department(s); return when it was fed back."""
+    for part in parts_of(sim.s, case.id):
+        handler = sim.handlers[part.department_code]
+        at = sim.later(at, 0.2, 2)
+        if path == "return" and part.lead:
+            ok = sim.do(case, "return_dispatch", handler, at, note="不属于本单位职责")
+            at = sim.later(at, 0.2, 1)
+            if not ok or not sim.do(case, "approve_return", sim.dispatcher, at):
+                return None
+            other = sim.rng.choice([d for d in sim.handlers if d != part.department_code])
+            at = sim.later(at, 0.1, 1)
+            if not sim.do(case, "dispatch", sim.dispatcher, at, department=other):
+                return None
+            return _handle(sim, case, at, "standard")
+        if not sim.do(case, "department_accept", handler, at):
+            return None
+        if path == "extension" and part.lead:
+            at = sim.later(at, 1, 6)
+            sim.do(case, "request_extension", handler, at, note="需协调施工", hours=8)
+            at = sim.later(at, 0.2, 2)
+            if sim.rng.random() < 0.8:
+                sim.do(case, "approve_extension", sim.dispatcher, at)
+            else:
+                sim.do(case, "reject_extension", sim.dispatcher, at, note="时限内可完成")
+        if path == "suspension" and part.lead:
+            at = sim.later(at, 1, 4)
+            sim.do(case, "request_suspension", handler, at, note="等待产权单位确认")
+            at = sim.later(at, 0.2, 2)
+            sim.do(case, "approve_suspension", sim.dispatcher, at)
+            at = sim.later(at, 12, 72)
+            sim.do(case, "resume", handler, at)
+        slow = path == "stalled"
+        at = sim.later(at, 30, 120) if slow else sim.later(at, 0.5, 10)
+        if not sim.do(case, "feed_back", handler, at, photos=["demo://after.jpg"], note="已处置"):
+            return None
+    return at
+
+
+def _check_and_close(sim: _Sim, case: Case, at: datetime, path: str) -> None:
+    at = sim.later(at, 0.1, 1)
+    if not sim.do(case, "request_check", sim.acceptor, at):
+        return
+    at = sim.later(at, 0.3, 3)
+    if path == "rework":
+        if not sim.do(case, "check_fail", sim.checker, at, note="现场仍未整改到位"):
+            return
+        for part in parts_of(sim.s, case.id):
+            at = sim.later(at, 1, 8)
+            handler = sim.handlers[part.department_code]
+            if not sim.do(case, "feed_back", handler, at, photos=["demo://redo.jpg"]):
+                return
+        _check_and_close(sim, case, at, "standard")
+        return
+    if not sim.do(case, "check_pass", sim.checker, at, photos=["demo://check.jpg"]):
+        return
+    at = sim.later(at, 0.1, 1)
+    if sim.do(case, "close", sim.shift, at) and case.source in (Source.ONLINE, Source.HOTLINE):
+        rating = sim.rng.choices(["satisfied", "basically_satisfied", "unsatisfied"], [85, 11, 4])[
+            0
+        ]
+        sim.do(
+            case,
+            "rate",
+            _person(case.reporter_id, "citizen", set()),
+            sim.later(at, 1, 24),
+            rating=rating,
+        )
+
+
+def _walk(sim: _Sim, case: Case, at: datetime, path: str, originals: list[Case]) -> None:
+    public = case.source in (Source.ONLINE.value, Source.HOTLINE.value)
+    at = sim.later(at, 0.05, 0.8)
+    if path == "invalid":
+        sim.do(case, "reject_invalid", sim.acceptor, at, note="不属于受理范围")
+        return
+    if path == "duplicate" and originals:
+        target = sim.rng.choice(originals[-30:])
+        sim.do(case, "reject_duplicate", sim.acceptor, at, duplicate_of=str(target.id))
+        return
+    if path == "self_handle":
+        leader = sim.grid_leader(case.community_code)
+        if sim.do(case, "self_handle", leader, sim.later(at, 0.2, 2), photos=["demo://ok.jpg"]):
+            _check_and_close(sim, case, at + timedelta(hours=2), "standard")
+        return
+    if not sim.do(case, "accept", sim.acceptor, at):
+        return
+    if public:
+        at = sim.later(at, 0.1, 0.5)
+        sim.do(case, "request_verification", sim.acceptor, at)
+        at = sim.later(at, 0.2, 2)
+        who = sim.supervisor(case.community_code)
+        if sim.rng.random() < 0.1:
+            sim.do(case, "verify_false", who, at, note="现场未发现")
+            return
+        if not sim.do(case, "verify_true", who, at, photos=["demo://verify.jpg"]):
+            return
+    at = sim.later(at, 0.1, 1)
+    if not sim.do(case, "file", sim.shift, at):
+        return
+    if path == "void":
+        sim.do(case, "void", sim.shift, sim.later(at, 0.1, 1), note="立案有误")
+        return
+    at = sim.later(at, 0.1, 1)
+    payload: dict[str, Any] = {}
+    if path == "joint":
+        payload["assisting"] = [department_code(sim.county, "JDB")]
+    if not sim.do(case, "dispatch", sim.dispatcher, at, **payload):
+        return
+    if sim.rng.random() < 0.03:
+        sim.do(case, "urge", sim.leader, sim.later(at, 1, 8), note="请加快处置进度")
+    if sim.rng.random() < 0.02:
+        sim.do(case, "escalate", sim.shift, sim.later(at, 1, 8), note="需街道协调")
+    done = _handle(sim, case, at, path)
+    if done is not None:
+        _check_and_close(sim, case, done, path)
+
+
+def _locations(session: Session, county: str) -> list[tuple[float, float]]:
+    rows = session.execute(
+        select(LocatedPoint.lon, LocatedPoint.lat).where(
+            LocatedPoint.county_code == county, LocatedPoint.grid_id.is_not(None)
+        )
+    ).all()
+    if rows:
+        return [(float(x), float(y)) for x, y in rows]
+    # No point layer: fall back to the inside points of the county's grids.
+    geoms = session.scalars(select(Grid.geom).where(Grid.county_code == county)).all()
+    spots = [g.representative_point() for g in geoms if g is not None]
+    return [(p.x, p.y) for p in spots] or [(116.3, 39.95)]
+
+
+def simulate_month(
+    session: Session,
+    *,
+    county_code: str,
+    seed: int,
+    now: datetime,
+    n_cases: int | None = None,
+) -> dict[str, int]:
+    """Generate a month of activity ending at `now`; return counts per action and path."""
+    now = ensure_aware(now, "now")
+    if n_cases is None:
+        # About 25 ms a case on SQLite and twice that over a PostgreSQL connection: keep the
+        # whole demo build near a minute on either.
+        n_cases = 1500 if session.get_bind().dialect.name == "sqlite" else 800
+    seed_configuration(session, county_code)
+    rng = random.Random(seed)
+    sim = _Sim(session, county_code, rng, now)
+    spots = _locations(session, county_code)
+    categories = list(session.scalars(select(Category).where(Category.is_active.is_(True))))
+    weights = [
+        3.0 if c.kind == "event" else 1.0 if c.kind == "component" else 1.5 for c in categories
+    ]
+    start = now - timedelta(days=30)
+    moments = sorted(start + timedelta(seconds=rng.uniform(0, 30 * 86400)) for _ in range(n_cases))
+    originals: list[Case] = []
+    for at in moments:
+        local = at.astimezone(SHANGHAI)
+        # Most reports come in by day; push night-time ones into the morning.
+        if local.hour < 7 or local.hour > 21:
+            at = at + timedelta(hours=10)
+            if at >= now:
+                continue
+        path = rng.choices(
+            [p for p, _ in PATHS] + ["standard"],
+            [w for _, w in PATHS] + [1 - sum(w for _, w in PATHS)],
+        )[0]
+        category = rng.choices(categories, weights)[0]
+        lon, lat = rng.choice(spots)
+        if path == "duplicate" and originals:
+            # A second report of the same problem a few metres away.
+            category = next(c for c in categories if c.code == originals[-1].category_code)
+            lon, lat = originals[-1].lon + rng.uniform(-2e-4, 2e-4), originals[-1].lat
+        public = path == "public" or (path == "duplicate" and rng.random() < 0.7)
+        source = (
+            rng.choice([Source.ONLINE, Source.HOTLINE])
+            if public
+            else rng.choice([Source.PATROL, Source.PATROL, Source.PATROL, Source.VIDEO])
+        )
+        if path == "self_handle" and not category.minor:
+            category = rng.choice([c for c in categories if c.minor])
+        data = CaseIn(
+            category_code=category.code,
+            description=rng.choice(_DESCRIPTIONS).format(category.name),
+            lon=lon + rng.uniform(-5e-5, 5e-5),
+            lat=lat + rng.uniform(-5e-5, 5e-5),
+            source=source,
+            photos=["demo://before.jpg"],
+            county_code=county_code,
+        )
+        reporter = sim.citizen() if public else sim.supervisor(None)
+        try:
+            case = create_case(session, data, reporter, now=at)
+        except DomainError:
+            sim.counts["refused"] += 1
+            continue
+        sim.counts["report"] += 1
+        sim.counts[f"path:{path}"] += 1
+        _walk(sim, case, at, path, originals)
+        if path not in ("duplicate", "invalid"):
+            originals.append(case)
+    swept = sweep_overdue(session, now, limit=10_000)
+    sim.counts["swept_escalated"] = len(swept.escalated)
+    sim.counts["swept_urged"] = len(swept.urged)
+    return dict(sim.counts)

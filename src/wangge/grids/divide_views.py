@@ -1,0 +1,138 @@
+"""HTTP routes for automatic division, rebalance, split and merge (each makes a draft version)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.audit.service import record
+from wangge.grids import dividing
+from wangge.grids.schemas import VersionRead
+
+router = APIRouter(tags=["grids 网格"])
+
+
+class DivideIn(BaseModel):
+    county: str
+    communities: list[str] | None = None
+    buildings: dict[str, Any] = Field(
+        description="GeoJSON FeatureCollection of buildings (户数, 人口, 权重, 专属)"
+    )
+    lines: dict[str, Any] | None = Field(
+        None, description="GeoJSON lines to follow (roads, rivers)"
+    )
+    sites: dict[str, Any] | None = Field(None, description="GeoJSON polygons of exclusive sites")
+    crs: str | None = Field(None, description="CRS of the inline GeoJSON (default EPSG:4490)")
+    target: float = Field(300, gt=0)
+    measure: Literal["households", "residents", "weight"] = "households"
+    tolerance: float = Field(0.10, gt=0, lt=1)
+    allow_crossing: bool = True
+
+
+class EditIn(BaseModel):
+    op: Literal["split", "merge", "rebalance"]
+    codes: list[str] = Field(default_factory=list)
+    parts: int = Field(2, ge=2, le=20)
+    buildings: dict[str, Any]
+    lines: dict[str, Any] | None = None
+    crs: str | None = None
+    target: float = Field(300, gt=0)
+    measure: Literal["households", "residents", "weight"] = "households"
+    tolerance: float = Field(0.10, gt=0, lt=1)
+
+
+class DivideOut(BaseModel):
+    version: VersionRead
+    report: dict[str, Any]
+
+
+def _inputs(body: DivideIn | EditIn) -> tuple[list[dividing.BuildingIn], list[Any], list[Any]]:
+    b = dividing.buildings_from_features(
+        "buildings", dividing.features_from_geojson("buildings", body.buildings, body.crs)
+    )
+    lines = [f.geometry for f in dividing.features_from_geojson("lines", body.lines, body.crs)]
+    sites = [
+        f.geometry
+        for f in dividing.features_from_geojson("sites", getattr(body, "sites", None), body.crs)
+    ]
+    return b, lines, sites
+
+
+@router.post(
+    "/grid-versions/divide",
+    response_model=DivideOut,
+    status_code=201,
+    summary="自动划分网格 Divide communities into balanced grids (new draft version)",
+)
+def divide(
+    body: DivideIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> dict[str, Any]:
+    principal.require("grids.manage")
+    b, lines, sites = _inputs(body)
+    version, _, _ = dividing.divide_county(
+        session,
+        body.county,
+        buildings=b,
+        lines=lines,
+        sites=sites,
+        target=body.target,
+        measure=body.measure,
+        tolerance=body.tolerance,
+        allow_crossing=body.allow_crossing,
+        communities=body.communities,
+        width=settings.grid_sequence_width,
+    )
+    record(
+        session,
+        actor=principal.name,
+        actor_id=principal.user_id,
+        action="grid_version.divide",
+        object_type="grid_version",
+        object_id=version.id,
+        county_code=body.county,
+    )
+    return {"version": version, "report": version.report or {}}
+
+
+@router.post(
+    "/grid-versions/{version_id}/actions/edit",
+    response_model=DivideOut,
+    status_code=201,
+    summary="拆分、合并或调整均衡 Split, merge or rebalance (new draft version)",
+)
+def edit(
+    version_id: int,
+    body: EditIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    principal.require("grids.manage")
+    b, lines, _ = _inputs(body)
+    kw = {
+        "buildings": b,
+        "lines": lines,
+        "target": body.target,
+        "measure": body.measure,
+        "tolerance": body.tolerance,
+        "width": settings.grid_sequence_width,
+    }
+    if body.op == "rebalance":
+        version, _ = dividing.rebalance_version(session, version_id, **kw)
+    else:
+        version = dividing.edit_version(
+            session, version_id, op=body.op, codes=body.codes, parts=body.parts, **kw
+        )
+    record(
+        session,
+        actor=principal.name,
+        actor_id=principal.user_id,
+        action=f"grid_version.{body.op}",
+        object_type="grid_version",
+        object_id=version.id,
+        detail={"from": version_id, "codes": body.codes},
+    )
+    return {"version": version, "report": version.report or {}}

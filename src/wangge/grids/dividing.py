@@ -1,0 +1,493 @@
+"""Automatic division, rebalance, split and merge on stored communities → new draft versions.
+
+The pure engine (`partition.py`) works in metres; we hand it each community in a local
+affine frame (`LocalFrame`), which keeps lon/lat edges straight, so the grids mapped back
+cover the stored community boundaries exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.common.gisio import Feature, read_features
+from wangge.divisions.models import Division as DivisionRow
+from wangge.errors import ImportFailed, ValidationFailed
+from wangge.grids.geometry import LocalFrame
+from wangge.grids.lookup import GridIndex
+from wangge.grids.models import GridVersion
+from wangge.grids.partition import (
+    Building,
+    Division,
+    DivisionInput,
+    divide,
+    division_from_assignment,
+    merge_grids,
+    rebalance,
+    split_grid,
+)
+from wangge.grids.service import GridIn, add_grids, get_version, new_version, version_grids
+
+MEASURES = ("households", "residents", "weight")
+_TRUE = {"1", "true", "yes", "y", "是", "专属", "t"}
+
+
+@dataclass
+class BuildingIn:
+    """A building as read from a file, in lon/lat."""
+
+    key: str
+    geom: BaseGeometry
+    households: int
+    residents: int
+    weight: float
+    exclusive: bool
+
+
+def read_buildings(path: Path, **read: Any) -> list[BuildingIn]:
+    """Read buildings (points or footprints) with 户数/人口/权重/专属 columns; errors name the row."""
+    return buildings_from_features(path, read_features(path, **read).features)
+
+
+def features_from_geojson(
+    name: str, collection: dict[str, Any] | None, crs: str | None = None
+) -> list[Feature]:
+    """Turn an inline GeoJSON FeatureCollection (API bodies) into checked features in EPSG:4490."""
+    from shapely.geometry import shape
+
+    from wangge.common.geo import parse_crs, to_canonical
+
+    out = []
+    for n, item in enumerate((collection or {}).get("features", []), 1):
+        try:
+            geom = shape(item["geometry"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ImportFailed(
+                file=name,
+                feature=n,
+                field="geometry",
+                reason_zh="几何缺失或格式错误",
+                reason_en="geometry missing or malformed",
+            ) from None
+        if not geom.is_valid:
+            raise ImportFailed(
+                file=name,
+                feature=n,
+                field="geometry",
+                reason_zh=f"几何无效：{shapely.is_valid_reason(geom)}",
+                reason_en=f"invalid geometry: {shapely.is_valid_reason(geom)}",
+            )
+        if crs:
+            geom = to_canonical(geom, parse_crs(crs))
+        out.append(Feature(number=n, geometry=geom, properties=dict(item.get("properties") or {})))
+    return out
+
+
+def buildings_from_features(path: Path | str, features: Sequence[Feature]) -> list[BuildingIn]:
+    """Turn features into buildings, naming the feature and field of any bad value."""
+    path = Path(str(path))
+    out = []
+    for f in features:
+        out.append(
+            BuildingIn(
+                key=_text(f, ("key", "id", "编号", "楼栋编号", "name", "名称")) or str(f.number),
+                geom=f.geometry,
+                households=int(_number(path, f, ("households", "户数"), 0)),
+                residents=int(_number(path, f, ("residents", "population", "人口", "居民数"), 0)),
+                weight=float(_number(path, f, ("weight", "权重", "工作量"), 0.0)),
+                exclusive=(_text(f, ("exclusive", "专属", "专属网格")) or "").lower() in _TRUE,
+            )
+        )
+    keys = [b.key for b in out]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ImportFailed(
+            file=path.name,
+            field="key",
+            reason_zh=f"楼栋编号 {dup} 重复",
+            reason_en=f"building key {dup} appears twice",
+        )
+    return out
+
+
+def _text(f: Feature, names: Sequence[str]) -> str | None:
+    for name in names:
+        value = f.properties.get(name)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def _number(path: Path, f: Feature, names: Sequence[str], default: float) -> float:
+    for name in names:
+        value = f.properties.get(name)
+        if value is None or str(value).strip() == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ImportFailed(
+                file=path.name,
+                feature=f.number,
+                field=name,
+                reason_zh=f"值 {value!r} 不是数字",
+                reason_en=f"value {value!r} is not a number",
+            ) from None
+        if number < 0 or math.isnan(number):
+            raise ImportFailed(
+                file=path.name,
+                feature=f.number,
+                field=name,
+                reason_zh=f"值 {value} 不能为负",
+                reason_en=f"value {value} must not be negative",
+            )
+        return number
+    return default
+
+
+def read_lines(path: Path | None, **read: Any) -> list[BaseGeometry]:
+    """Read a line layer (roads, rivers, walls); polygons count by their outline."""
+    if path is None:
+        return []
+    geoms = [f.geometry for f in read_features(path, **read).features if f.geometry is not None]
+    return [g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g for g in geoms]
+
+
+def read_sites(path: Path | None, **read: Any) -> list[BaseGeometry]:
+    """Read exclusive sites (专属网格: school, hospital, market …) as polygons."""
+    if path is None:
+        return []
+    sites = [f for f in read_features(path, **read).features]
+    for f in sites:
+        if f.geometry is None or f.geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ImportFailed(
+                file=path.name,
+                feature=f.number,
+                field="geometry",
+                reason_zh="专属网格范围必须是面",
+                reason_en="exclusive sites must be polygons",
+            )
+    return [f.geometry for f in sites]
+
+
+def _communities(session: Session, county: str, codes: Sequence[str] | None) -> list[DivisionRow]:
+    q = select(DivisionRow).where(
+        DivisionRow.county_code == county, DivisionRow.level == "community"
+    )
+    if codes:
+        q = q.where(DivisionRow.code.in_(list(codes)))
+    rows = [d for d in session.scalars(q.order_by(DivisionRow.code)) if d.geom is not None]
+    if not rows:
+        raise ValidationFailed(
+            f"区县 {county} 下没有带边界的社区",
+            f"county {county} has no communities with boundaries",
+            code="no_communities",
+        )
+    return rows
+
+
+def _frame(rows: Sequence[DivisionRow]) -> LocalFrame:
+    b = shapely.total_bounds([r.geom for r in rows])
+    return LocalFrame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
+
+
+def build_inputs(
+    communities: Sequence[DivisionRow],
+    frame: LocalFrame,
+    buildings: Sequence[BuildingIn],
+    lines: Sequence[BaseGeometry],
+    sites: Sequence[BaseGeometry],
+) -> list[DivisionInput]:
+    """Give each community its buildings, lines and sites, in frame metres."""
+    geoms = [c.geom for c in communities]
+    tree = shapely.STRtree(geoms)
+    spots = [
+        b.geom if b.geom.geom_type == "Point" else b.geom.representative_point() for b in buildings
+    ]
+    idx_b, idx_c = (
+        tree.query(spots, predicate="intersects") if spots else (np.array([]), np.array([]))
+    )
+    owner: dict[int, int] = {}
+    for b, c in zip(idx_b.tolist(), idx_c.tolist(), strict=True):
+        owner.setdefault(b, c)  # a building on a shared border goes to the first community
+    per: dict[int, list[Building]] = {i: [] for i in range(len(communities))}
+    for b, c in owner.items():
+        src = buildings[b]
+        per[c].append(
+            Building(
+                src.key,
+                frame.forward(src.geom),
+                src.households,
+                src.residents,
+                src.weight,
+                src.exclusive,
+            )
+        )
+    inputs = []
+    for i, community in enumerate(communities):
+        boundary = frame.forward(community.geom)
+        if boundary.geom_type == "MultiPolygon" and len(boundary.geoms) == 1:
+            boundary = boundary.geoms[0]
+        near_lines = [frame.forward(g) for g in lines if g.intersects(community.geom)]
+        near_sites = [frame.forward(g) for g in sites if g.intersects(community.geom)]
+        inputs.append(DivisionInput(community.code, boundary, per[i], near_lines, near_sites))
+    return inputs
+
+
+def _check_target(target: float, measure: str, tolerance: float) -> None:
+    if target <= 0 or not 0 < tolerance < 1 or measure not in MEASURES:
+        raise ValidationFailed(
+            "目标值须为正，容差在 0 与 1 之间，度量为 households/residents/weight",
+            "target must be positive, tolerance in (0, 1), measure households/residents/weight",
+            code="bad_parameters",
+            field="target",
+        )
+
+
+def _store(
+    session: Session,
+    county: str,
+    division: Division,
+    frame: LocalFrame,
+    *,
+    name: str,
+    width: int,
+    note: str,
+    keep_codes: bool,
+) -> GridVersion:
+    version = new_version(session, county, "social", name, note=note)
+    rows = []
+    for g in division.grids:
+        code = f"{g.community_key}{g.sequence:0{width}d}" if keep_codes else None
+        rows.append(
+            GridIn(
+                kind="exclusive" if g.exclusive else "basic",
+                geom=frame.back(g.polygon),
+                code=code,
+                community_code=g.community_key,
+                households=g.households,
+                population=g.residents,
+            )
+        )
+    stored = add_grids(session, version, rows, width=width)
+    code_of = {
+        (g.community_key, g.sequence): s.code for g, s in zip(division.grids, stored, strict=True)
+    }
+    version.report = division_report(division, code_of)
+    session.flush()
+    return version
+
+
+def division_report(division: Division, code_of: dict[tuple[str, int], str]) -> dict[str, Any]:
+    """The quality report as JSON: totals, per grid, and the grids that cannot meet the tolerance."""
+    rep = division.report
+    return {
+        "target": division.target,
+        "measure": division.measure,
+        "tolerance": division.tolerance,
+        "totals": rep.totals(),
+        "grids": [
+            {
+                "code": code_of.get((q.community_key, q.sequence)),
+                "households": q.households,
+                "residents": q.residents,
+                "weight": q.weight,
+                "deviation": round(q.deviation, 4),
+                "within_tolerance": q.within_tolerance,
+                "exclusive": q.exclusive,
+                **{
+                    k: getattr(q, k)
+                    for k in ("polsby_popper", "line_crossings", "contiguous")
+                    if hasattr(q, k)
+                },
+            }
+            for q in rep.grids
+        ],
+        "unmet": [
+            {
+                "code": code_of.get((u.community_key, u.sequence)),
+                "value": u.value,
+                "reason_zh": u.reason_zh,
+                "reason_en": u.reason_en,
+            }
+            for u in rep.unmet
+        ],
+        "warnings": list(division.warnings),
+    }
+
+
+def divide_county(
+    session: Session,
+    county: str,
+    *,
+    buildings: Sequence[BuildingIn],
+    lines: Sequence[BaseGeometry] = (),
+    sites: Sequence[BaseGeometry] = (),
+    target: float = 300,
+    measure: str = "households",
+    tolerance: float = 0.10,
+    allow_crossing: bool = True,
+    communities: Sequence[str] | None = None,
+    name: str | None = None,
+    width: int = 3,
+) -> tuple[GridVersion, Division, LocalFrame]:
+    """Divide communities into balanced grids and store them as a new draft version."""
+    _check_target(target, measure, tolerance)
+    rows = _communities(session, county, communities)
+    frame = _frame(rows)
+    inputs = build_inputs(rows, frame, buildings, lines, sites)
+    division = divide(
+        inputs,
+        target=target,
+        measure=measure,
+        tolerance=tolerance,  # type: ignore[arg-type]
+        allow_crossing=allow_crossing,
+    )
+    version = _store(
+        session,
+        county,
+        division,
+        frame,
+        width=width,
+        keep_codes=False,
+        name=name or f"自动划分（目标 {target:g} {measure}）",
+        note="automatic division",
+    )
+    return version, division, frame
+
+
+def _current_division(
+    session: Session,
+    version: GridVersion,
+    buildings: Sequence[BuildingIn],
+    lines: Sequence[BaseGeometry],
+    sites: Sequence[BaseGeometry],
+    target: float,
+    measure: str,
+    tolerance: float,
+) -> tuple[Division, LocalFrame]:
+    grids = version_grids(session, version.id, kinds=("basic", "exclusive"))
+    codes = sorted({g.community_code for g in grids})
+    rows = _communities(session, version.county_code, codes)
+    frame = _frame(rows)
+    inputs = build_inputs(rows, frame, buildings, lines, sites)
+    index = GridIndex(np.arange(len(grids)), [g.geom for g in grids])
+    spots = [
+        b.geom if b.geom.geom_type == "Point" else b.geom.representative_point() for b in buildings
+    ]
+    found = index.locate_many(np.array([p.x for p in spots]), np.array([p.y for p in spots]))
+    assignment = {
+        b.key: int(grids[i].code[12:])
+        for b, i in zip(buildings, found.tolist(), strict=True)
+        if i >= 0
+    }
+    for inp in inputs:
+        inp.buildings = [b for b in inp.buildings if b.key in assignment]
+    division = division_from_assignment(
+        inputs,
+        assignment,
+        target=target,
+        measure=measure,  # type: ignore[arg-type]
+        tolerance=tolerance,
+    )
+    return division, frame
+
+
+def rebalance_version(
+    session: Session,
+    version_id: int,
+    *,
+    buildings: Sequence[BuildingIn],
+    lines: Sequence[BaseGeometry] = (),
+    sites: Sequence[BaseGeometry] = (),
+    target: float = 300,
+    measure: str = "households",
+    tolerance: float = 0.10,
+    width: int = 3,
+) -> tuple[GridVersion, list[dict[str, Any]]]:
+    """Move boundary buildings until grids are within tolerance; store a new version, list the moves."""
+    _check_target(target, measure, tolerance)
+    base = get_version(session, version_id)
+    division, frame = _current_division(
+        session, base, buildings, lines, sites, target, measure, tolerance
+    )
+    balanced, moves = rebalance(division)
+    version = _store(
+        session,
+        base.county_code,
+        balanced,
+        frame,
+        width=width,
+        keep_codes=True,
+        name=f"第 {base.number} 版调整均衡",
+        note=f"rebalanced from version {base.number}",
+    )
+    moved = [
+        {
+            "building": m.building_key,
+            "from": f"{m.community_key}{m.from_seq:0{width}d}",
+            "to": f"{m.community_key}{m.to_seq:0{width}d}",
+        }
+        for m in moves
+    ]
+    version.report = {**(version.report or {}), "moves": moved, "based_on": base.number}
+    return version, moved
+
+
+def edit_version(
+    session: Session,
+    version_id: int,
+    *,
+    op: str,
+    codes: Sequence[str],
+    parts: int = 2,
+    buildings: Sequence[BuildingIn],
+    lines: Sequence[BaseGeometry] = (),
+    sites: Sequence[BaseGeometry] = (),
+    target: float = 300,
+    measure: str = "households",
+    tolerance: float = 0.10,
+    width: int = 3,
+) -> GridVersion:
+    """Split one grid or merge neighbouring grids by hand; the result is a new draft version."""
+    base = get_version(session, version_id)
+    if not codes or len({c[:12] for c in codes}) != 1:
+        raise ValidationFailed(
+            "请给出同一社区内的网格编码", "give grid codes of one community", field="codes"
+        )
+    division, frame = _current_division(
+        session, base, buildings, lines, sites, target, measure, tolerance
+    )
+    community, seqs = codes[0][:12], [int(c[12:]) for c in codes]
+    try:
+        if op == "split":
+            edited = split_grid(division, community, seqs[0], parts)
+        elif op == "merge":
+            edited = merge_grids(division, community, seqs)
+        else:
+            raise ValidationFailed(f"操作 {op} 无效", f"operation {op} is invalid", field="op")
+    except ValueError as exc:  # the engine's refusals, e.g. merging grids that do not touch
+        raise ValidationFailed(
+            f"无法{'拆分' if op == 'split' else '合并'}网格 {', '.join(codes)}：{exc}",
+            f"cannot {op} grids {', '.join(codes)}: {exc}",
+            code=f"cannot_{op}",
+        ) from None
+    return _store(
+        session,
+        base.county_code,
+        edited,
+        frame,
+        width=width,
+        keep_codes=True,
+        name=f"第 {base.number} 版{'拆分' if op == 'split' else '合并'} {','.join(codes)}",
+        note=f"{op} of {', '.join(codes)} in version {base.number}",
+    )

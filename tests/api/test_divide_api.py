@@ -1,0 +1,88 @@
+"""Automatic division over HTTP with inline GeoJSON."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import DX, DY, X0, Y0, load_territory
+from wangge.api.deps import get_principal, get_session
+from wangge.auth.principal import LOCAL_OPERATOR, Principal
+from wangge.config import Settings
+from wangge.main import create_app
+
+
+def _buildings(n: int = 40) -> dict:
+    rng = np.random.default_rng(11)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"编号": f"B{i}", "户数": int(rng.integers(20, 40))},
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [
+                        X0 + rng.uniform(0.05, 0.95) * DX,
+                        Y0 + rng.uniform(0.05, 0.95) * DY,
+                    ],
+                },
+            }
+            for i in range(n)
+        ],
+    }
+
+
+@pytest.fixture
+def client(session, tmp_path):
+    load_territory(session)
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
+    with TestClient(app) as c:
+        yield c, app
+
+
+def test_divide_returns_a_draft_version_with_its_quality_report(client):
+    c, _ = client
+    body = {
+        "county": "110108",
+        "communities": ["110108001001"],
+        "buildings": _buildings(),
+        "target": 300,
+    }
+    r = c.post("/api/v1/grid-versions/divide", json=body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["version"]["status"] == "draft"
+    assert out["report"]["totals"]["households"] == sum(
+        f["properties"]["户数"] for f in body["buildings"]["features"]
+    )
+    split = c.post(
+        f"/api/v1/grid-versions/{out['version']['id']}/actions/edit",
+        json={
+            "op": "split",
+            "codes": [out["report"]["grids"][0]["code"]],
+            "buildings": body["buildings"],
+        },
+    )
+    assert split.status_code == 201, split.text
+    assert split.json()["report"]["totals"]["grids"] == out["report"]["totals"]["grids"] + 1
+
+
+def test_a_bad_building_geometry_names_the_feature(client):
+    c, _ = client
+    fc = _buildings(3)
+    fc["features"][1]["geometry"] = {"type": "Point"}
+    r = c.post("/api/v1/grid-versions/divide", json={"county": "110108", "buildings": fc})
+    assert r.status_code == 422 and r.json()["details"]["feature"] == 2
+
+
+def test_only_grid_managers_may_divide(client):
+    c, app = client
+    app.dependency_overrides[get_principal] = lambda: Principal(
+        name="w", permissions=frozenset({"grids.read"}), via="session"
+    )
+    r = c.post(
+        "/api/v1/grid-versions/divide", json={"county": "110108", "buildings": _buildings(3)}
+    )
+    assert r.status_code == 403
