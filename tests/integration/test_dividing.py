@@ -28,7 +28,7 @@ def test_a_community_is_divided_into_balanced_grids_covering_it_exactly(session)
     load_territory(session)
     buildings = _buildings()
     total = sum(b.households for b in buildings)
-    version, division, _ = divide_county(session, COUNTY, buildings=buildings, lines=[ROAD], target=300,
+    version, _, _ = divide_county(session, COUNTY, buildings=buildings, lines=[ROAD], target=300,
                                          communities=[COMMUNITY])
     grids = version_grids(session, version.id)
     assert version.status == "draft" and version.layer == "social"
