@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.divisions.views import router as divisions_router
     from wangge.grids.divide_views import router as divide_router
     from wangge.grids.views import router as grids_router
+    from wangge.open311.views import router as open311_router
     from wangge.uploads.views import router as uploads_router
 
     app.include_router(auth_router, prefix="/api/v1")
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
+    app.include_router(open311_router)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

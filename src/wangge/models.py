@@ -10,4 +10,5 @@ def import_all_models() -> None:
     import wangge.cases.models
     import wangge.departments.models
     import wangge.divisions.models
-    import wangge.grids.models  # noqa: F401
+    import wangge.grids.models
+    import wangge.registry.models  # noqa: F401

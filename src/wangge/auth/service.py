@@ -387,7 +387,12 @@ def principal_from_token(
     return Principal(
         name=f"api-key:{row.name}",
         permissions=frozenset(row.permissions or ["cases.read", "cases.act"]),
-        roles=frozenset({"department"}) if row.department_code else frozenset(),
+        # A department's key acts as that department; an outside reporting app as a citizen.
+        roles=frozenset({"department"})
+        if row.department_code
+        else frozenset({"citizen"})
+        if "cases.report" in (row.permissions or [])
+        else frozenset(),
         department_codes=frozenset({row.department_code}) if row.department_code else frozenset(),
         scope_prefixes=frozenset(),
         via="api_key",

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -140,8 +140,24 @@ def create_case(
     case.deadline = timing.stage_deadline(
         limits, category.code, area, case.urgent, Stage.ACCEPT, now
     )
-    session.add(case)
-    session.flush()
+    if idempotency_key:
+        try:
+            # A concurrent twin with the same key loses at the unique index; give it the first.
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            twin = session.scalars(
+                select(Case).where(
+                    Case.reporter_id == reporter, Case.idempotency_key == idempotency_key
+                )
+            ).first()
+            if twin is None:
+                raise
+            return twin
+    else:
+        session.add(case)
+        session.flush()
     case.code = f"{county}{now:%Y%m%d}{case.id:07d}"
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
     add_event(session, case, outcome.event, None)
@@ -257,7 +273,7 @@ def act(
         object_id=case.id,
         county_code=case.county_code,
         detail={
-            "from": outcome.event.from_state,
+            "from": str(outcome.event.from_state),
             "to": new.state.value,
             "part": outcome.event.part,
         },
