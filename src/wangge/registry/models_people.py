@@ -68,9 +68,7 @@ class PersonAddress(TenantMixin, Base):
     __tablename__ = "person_addresses"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
     address: Mapped[str | None] = mapped_column(String(200))
     community_code: Mapped[str] = mapped_column(String(12))

@@ -1,0 +1,119 @@
+"""Area scope, personal-data hashing and masking, and grid assignment for registry records."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.auth.scope import scope_clause
+from wangge.common.masking import mask_id_number, mask_phone
+from wangge.divisions.models import Division
+from wangge.errors import Forbidden, ValidationFailed
+from wangge.grids.locating import locate_many
+from wangge.grids.models import Grid
+
+# The key of the search hashes. A deployment sets its own so a stolen table of hashes
+# cannot be matched against a list of ID numbers; the default is for development only.
+HASH_KEY_ENV = "WANGGE_PERSONAL_HASH_KEY"
+_DEV_KEY = "wangge-development-personal-hash-key"
+
+
+def personal_hash(kind: str, normalised: str) -> str:
+    """Return the keyed hash (HMAC-SHA256) of a normalised ID number or phone."""
+    key = os.environ.get(HASH_KEY_ENV, _DEV_KEY).encode()
+    return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_phone(text: str) -> str:
+    """Keep the digits of a phone number, without a +86/0086 prefix."""
+    digits = "".join(c for c in text if c.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix) :]
+    return digits
+
+
+def is_masked_form_of(value: str | None, clear: str | None, kind: str) -> bool:
+    """Return True when `value` is the masked form of `clear` (a cell left as exported)."""
+    if not value or not clear or "*" not in value:
+        return False
+    masked = mask_id_number(clear) if kind == "id" else mask_phone(clear)
+    return value.strip() == masked
+
+
+def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
+    """Return the SQL filter of rows in the principal's area (community or grid prefixes)."""
+    if principal.scope_prefixes is None:
+        return true()
+    clauses = [scope_clause(model.community_code, principal)]
+    if any(len(p) > 12 for p in principal.scope_prefixes):
+        # Grid-level posts: the row's current grid (by id, so re-divisions keep it right).
+        grid_ids = select(Grid.id).where(scope_clause(Grid.code, principal))
+        clauses.append(model.grid_id.in_(grid_ids))
+    return or_(*clauses)
+
+
+def check_area(
+    session: Session, principal: Principal, community_code: str, grid_id: int | None
+) -> None:
+    """Refuse a write outside the principal's area."""
+    if principal.contains(community_code):
+        return
+    if grid_id is not None:
+        code = session.scalar(select(Grid.code).where(Grid.id == grid_id))
+        if code is not None and principal.contains(code):
+            return
+    raise Forbidden(
+        f"社区 {community_code} 不在您的管辖范围内",
+        f"community {community_code} is outside your area",
+        code="out_of_scope",
+    )
+
+
+def require_community(session: Session, code: str | None, field: str = "community_code") -> str:
+    """Return a community code that exists (a 12-digit code or a community name)."""
+    text = (code or "").strip()
+    if not text:
+        raise ValidationFailed("所属社区不能为空", "the community is required", field=field)
+    query = select(Division.code).where(Division.level == "community")
+    query = query.where(Division.code == text if text.isdigit() else Division.name == text)
+    found = session.scalars(query).all()
+    if len(found) != 1:
+        raise ValidationFailed(
+            f"社区 {text} 不存在" if not found else f"社区名称 {text} 不唯一，请填写社区代码",
+            f"community {text} does not exist" if not found else f"community {text} is ambiguous",
+            code="unknown_community",
+            field=field,
+        )
+    return found[0]
+
+
+def locate(
+    session: Session, lon: float | None, lat: float | None, county_code: str
+) -> tuple[int | None, int | None, str | None]:
+    """Return (social grid id, unit grid id, community code) of a point in the active grids."""
+    if lon is None or lat is None:
+        return None, None, None
+    found = locate_many(
+        session, np.array([lon], dtype=float), np.array([lat], dtype=float),
+        county_codes=[county_code],
+    )  # fmt: skip
+    social = int(found["social"][0]) if found["social"][0] >= 0 else None
+    unit = int(found["unit"][0]) if found["unit"][0] >= 0 else None
+    community = None
+    for grid_id in (social, unit):
+        if grid_id is not None and community is None:
+            community = session.scalar(select(Grid.community_code).where(Grid.id == grid_id))
+    return social, unit, community
+
+
+def actor(principal: Principal) -> dict[str, Any]:
+    """Return the actor fields of an audit entry."""
+    return {"actor": principal.name, "actor_id": principal.user_id}

@@ -1,0 +1,328 @@
+"""People (实有人口): create, update, search, reveal (audited), addresses and households."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from wangge.audit.service import record
+from wangge.auth.principal import Principal
+from wangge.common.ids import parse_id_number
+from wangge.common.masking import mask_id_number, mask_phone
+from wangge.common.models import utcnow
+from wangge.errors import NotFound, ValidationFailed
+from wangge.registry.access import (
+    check_area,
+    is_masked_form_of,
+    normalise_phone,
+    personal_hash,
+    require_community,
+    visible,
+)
+from wangge.registry.history import log_change, snapshot
+from wangge.registry.labels import merge_hidden, parse_labels, sensitive_codes, visible_labels
+from wangge.registry.models_houses import Building, Room
+from wangge.registry.models_people import (
+    RELATIONS,
+    RESIDENCE_KINDS,
+    Household,
+    Person,
+    PersonAddress,
+)
+
+UNMASK = "personal.unmask"
+
+
+def check_phone(value: str, field: str = "phone") -> str:
+    """Return a phone's digits; refuse anything that is not 7–12 digits."""
+    digits = normalise_phone(value)
+    if not 7 <= len(digits) <= 12:
+        raise ValidationFailed(
+            f"联系电话 {mask_phone(value)} 应为 7–12 位数字，实为 {len(digits)} 位",
+            f"phone must have 7-12 digits, has {len(digits)}",
+            code="bad_phone", field=field,
+        )  # fmt: skip
+    return digits
+
+
+def _choice(value: str, choices: dict[str, str], field: str, what: str) -> str:
+    text = value.strip()
+    for code, label in choices.items():
+        if text in (code, label):
+            return code
+    raise ValidationFailed(
+        f"{what} {text} 无效，应为 {'、'.join(choices.values())} 之一",
+        f"{field} {text!r} must be one of {', '.join(choices)}",
+        code="bad_choice", field=field,
+    )  # fmt: skip
+
+
+def get_person(session: Session, principal: Principal, person_id: int) -> Person:
+    """Return a person in the principal's area, or raise NotFound (also outside the area)."""
+    principal.require("registry.read")
+    person = session.scalar(
+        select(Person).where(Person.id == person_id, visible(Person, principal))
+    )
+    if person is None:
+        raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist")
+    return person
+
+
+def _set_identity(person: Person, data: dict[str, Any], today: date | None) -> None:
+    if "id_number" in data:
+        value = data["id_number"]
+        if not value:
+            person.id_number = person.id_hash = None
+        elif not is_masked_form_of(value, person.id_number, "id"):
+            parsed = parse_id_number(str(value), today=today, field="id_number")
+            person.id_number = parsed.number
+            person.id_hash = personal_hash("id", parsed.number)
+            person.birth_date, person.sex = parsed.birth_date, parsed.sex
+    if "phone" in data:
+        value = data["phone"]
+        if not value:
+            person.phone = person.phone_hash = None
+        elif not is_masked_form_of(value, person.phone, "phone"):
+            digits = check_phone(str(value))
+            person.phone, person.phone_hash = digits, personal_hash("phone", digits)
+
+
+def _set_residence(
+    session: Session, principal: Principal, person: Person, data: dict[str, Any]
+) -> None:
+    room_changed = "room_id" in data and data["room_id"] != person.room_id
+    if room_changed and data["room_id"] is not None:
+        room = session.get(Room, int(data["room_id"]))
+        if room is None:
+            raise ValidationFailed(
+                f"房屋 {data['room_id']} 不存在", f"room {data['room_id']} does not exist",
+                code="unknown_room", field="room_id",
+            )  # fmt: skip
+        building = session.get(Building, room.building_id)
+        assert building is not None
+        person.room_id = room.id
+        person.community_code = building.community_code
+        person.grid_id, person.lon, person.lat = building.grid_id, building.lon, building.lat
+        if not data.get("address"):
+            unit = f"{room.unit}单元" if room.unit else ""
+            person.address = f"{building.address or building.name}{unit}{room.number}室"
+    elif room_changed:
+        person.room_id = None
+    if data.get("address"):
+        person.address = str(data["address"]).strip()
+    if data.get("community_code") and person.room_id is None:
+        code = require_community(session, data["community_code"])
+        if code != person.community_code:
+            person.community_code, person.grid_id, person.lon, person.lat = code, None, None, None
+    if not person.community_code:
+        raise ValidationFailed(
+            "请填写所属社区或居住房屋", "a community or a room is required",
+            code="no_residence", field="community_code",
+        )  # fmt: skip
+    check_area(session, principal, person.community_code, person.grid_id)
+
+
+def _set_household(session: Session, person: Person, data: dict[str, Any]) -> None:
+    if data.get("relation"):
+        relation = str(data["relation"]).strip()
+        if relation not in RELATIONS:
+            raise ValidationFailed(
+                f"与户主关系 {relation} 无效，应为 {'、'.join(RELATIONS)} 之一",
+                f"relation {relation!r} is not one of {', '.join(RELATIONS)}",
+                code="bad_choice", field="relation",
+            )  # fmt: skip
+        person.relation = relation
+    number = data.get("household_number")
+    if number:
+        household = session.scalar(
+            select(Household).where(
+                Household.number == str(number), Household.community_code == person.community_code
+            )
+        )
+        if household is None:
+            household = Household(
+                number=str(number), community_code=person.community_code,
+                county_code=person.community_code[:6], room_id=person.room_id,
+            )  # fmt: skip
+            session.add(household)
+            session.flush()
+        person.household_id = household.id
+
+
+def _track_address(session: Session, person: Person, before: dict[str, Any]) -> None:
+    if (before.get("room_id"), before.get("address")) == (person.room_id, person.address):
+        return
+    now = utcnow()
+    for open_row in session.scalars(
+        select(PersonAddress).where(
+            PersonAddress.person_id == person.id, PersonAddress.until.is_(None)
+        )
+    ):
+        open_row.until = now
+    session.add(
+        PersonAddress(
+            person_id=person.id, county_code=person.county_code, room_id=person.room_id,
+            address=person.address, community_code=person.community_code, since=now,
+        )
+    )  # fmt: skip
+
+
+def save_person(
+    session: Session,
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    person_id: int | None = None,
+    today: date | None = None,
+    audit: bool = True,
+) -> Person:
+    """Create a person (no id) or update the given fields of one; history and audit included."""
+    principal.require("registry.write")
+    if person_id is not None:
+        person = get_person(session, principal, person_id)
+        before: dict[str, Any] | None = snapshot(person)
+    else:
+        person, before = Person(labels=[], residence_kind="registered", community_code=""), None
+    if "name" in data or before is None:
+        name = str(data.get("name") or "").strip()
+        if not name:
+            raise ValidationFailed("姓名不能为空", "name is required", field="name")
+        person.name = name
+    _set_identity(person, data, today)
+    if data.get("residence_kind"):
+        person.residence_kind = _choice(
+            str(data["residence_kind"]), RESIDENCE_KINDS, "residence_kind", "人口类型"
+        )
+    if "nationality" in data:
+        person.nationality = data["nationality"] or None
+    _set_residence(session, principal, person, data)
+    person.county_code = person.community_code[:6]
+    if "labels" in data and data["labels"] is not None:
+        sensitive = sensitive_codes(session)
+        labels = parse_labels(session, principal, list(data["labels"]))
+        person.labels = merge_hidden(labels, person.labels, principal, sensitive)
+    if before is None:
+        session.add(person)
+    session.flush()
+    _set_household(session, person, data)
+    _track_address(session, person, before or {})
+    log_change(
+        session, principal, object_type="person", obj=person,
+        action="create" if before is None else "update", before=before, audit=audit,
+    )  # fmt: skip
+    return person
+
+
+def people_query(principal: Principal, **filters: Any) -> Select[tuple[Person]]:
+    """Return the query of people in the principal's area matching the filters."""
+    principal.require("registry.read")
+    query = select(Person).where(visible(Person, principal), Person.merged_into_id.is_(None))
+    if filters.get("community"):
+        query = query.where(Person.community_code.startswith(filters["community"], autoescape=True))
+    if filters.get("grid_id"):
+        query = query.where(Person.grid_id == filters["grid_id"])
+    if filters.get("residence_kind"):
+        query = query.where(Person.residence_kind == filters["residence_kind"])
+    if filters.get("household_id"):
+        query = query.where(Person.household_id == filters["household_id"])
+    q = (filters.get("q") or "").strip()
+    if q:
+        query = query.where(_search_clause(q))
+    return query.order_by(Person.id)
+
+
+def _search_clause(q: str) -> Any:
+    # ID numbers and phones are matched by keyed hash, never by LIKE over clear text.
+    compact = q.replace(" ", "").upper()
+    if len(compact) in (15, 18) and compact[:-1].isdigit():
+        try:
+            number = parse_id_number(compact).number
+        except ValidationFailed:
+            number = compact
+        return Person.id_hash == personal_hash("id", number)
+    digits = normalise_phone(compact)
+    if compact.lstrip("+").isdigit() and 7 <= len(digits) <= 12:
+        return Person.phone_hash == personal_hash("phone", digits)
+    return or_(
+        Person.name.startswith(q, autoescape=True), Person.address.contains(q, autoescape=True)
+    )
+
+
+def person_out(person: Person, principal: Principal, sensitive: set[str]) -> dict[str, Any]:
+    """Return a person for lists and details: ID number and phone masked, labels filtered."""
+    return {
+        "id": person.id,
+        "name": person.name,
+        "id_number": mask_id_number(person.id_number),
+        "birth_date": person.birth_date,
+        "sex": person.sex,
+        "phone": mask_phone(person.phone),
+        "residence_kind": person.residence_kind,
+        "residence_kind_name": RESIDENCE_KINDS.get(person.residence_kind),
+        "nationality": person.nationality,
+        "household_id": person.household_id,
+        "relation": person.relation,
+        "room_id": person.room_id,
+        "address": person.address,
+        "community_code": person.community_code,
+        "grid_id": person.grid_id,
+        "labels": visible_labels(person.labels, principal, sensitive),
+        "verified_at": person.verified_at,
+        "updated_at": person.updated_at,
+    }
+
+
+def reveal_person(
+    session: Session, principal: Principal, person_id: int, reason: str
+) -> dict[str, Any]:
+    """Return a person's full ID number and phone; requires personal.unmask and is audited."""
+    principal.require(UNMASK)
+    if not reason or len(reason.strip()) < 2:
+        raise ValidationFailed(
+            "查看完整身份信息须说明理由", "a reason is required to see the full values",
+            code="reason_required", field="reason",
+        )  # fmt: skip
+    person = get_person(session, principal, person_id)
+    record(
+        session, actor=principal.name, actor_id=principal.user_id, action=UNMASK,
+        object_type="person", object_id=person.id, county_code=person.county_code,
+        reason=reason.strip(), detail={"fields": ["id_number", "phone"]},
+    )  # fmt: skip
+    return {
+        "id": person.id,
+        "name": person.name,
+        "id_number": person.id_number,
+        "phone": person.phone,
+    }
+
+
+def delete_person(session: Session, principal: Principal, person_id: int) -> None:
+    """Remove a person (moved away, deceased); the history keeps the record of it."""
+    principal.require("registry.write")
+    person = get_person(session, principal, person_id)
+    before = snapshot(person)
+    session.delete(person)
+    log_change(session, principal, object_type="person", obj=person, action="delete", before=before)
+
+
+def addresses(session: Session, principal: Principal, person_id: int) -> list[PersonAddress]:
+    """Return a person's addresses over time, oldest first."""
+    get_person(session, principal, person_id)
+    return list(
+        session.scalars(
+            select(PersonAddress)
+            .where(PersonAddress.person_id == person_id)
+            .order_by(PersonAddress.id)
+        )
+    )
+
+
+def verify(session: Session, principal: Principal, obj: Any, object_type: str) -> None:
+    """Mark a record as checked on site today (freshness)."""
+    principal.require("registry.write")
+    before = snapshot(obj)
+    obj.verified_at = utcnow()
+    log_change(session, principal, object_type=object_type, obj=obj, action="verify", before=before)
