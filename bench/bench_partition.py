@@ -72,8 +72,15 @@ def flatten(districts: list[District]) -> Flat:
     for s in sites:
         inside = shapely.intersects_xy(s, xy_a[:, 0], xy_a[:, 1])
         members.append(set(np.nonzero(inside)[0].tolist()))
-    return Flat(xy_a, np.array(hh, dtype=float), keys, [d.boundary for d in districts],
-                [r for d in districts for r in d.roads], sites, members)
+    return Flat(
+        xy_a,
+        np.array(hh, dtype=float),
+        keys,
+        [d.boundary for d in districts],
+        [r for d in districts for r in d.roads],
+        sites,
+        members,
+    )
 
 
 def delaunay_edges(xy: np.ndarray) -> np.ndarray:
@@ -82,7 +89,8 @@ def delaunay_edges(xy: np.ndarray) -> np.ndarray:
         return np.zeros((0, 2), dtype=int)
     at = {tuple(p): i for i, p in enumerate(xy.tolist())}
     coords = shapely.get_coordinates(
-        shapely.get_parts(shapely.delaunay_triangles(MultiPoint(xy), only_edges=True)))
+        shapely.get_parts(shapely.delaunay_triangles(MultiPoint(xy), only_edges=True))
+    )
     pairs = coords.reshape(-1, 2, 2).tolist()
     return np.array([(at[tuple(a)], at[tuple(b)]) for a, b in pairs], dtype=int).reshape(-1, 2)
 
@@ -98,8 +106,9 @@ def metis(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
         adj[b].append(a)
     vw = [max(1, int(v)) for v in w]  # METIS needs positive weights for balance to mean anything
     try:
-        _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw,
-                                      options=pymetis.Options(contig=1))
+        _, parts = pymetis.part_graph(
+            k, adjacency=adj, vweights=vw, options=pymetis.Options(contig=1)
+        )
     except Exception:  # METIS refuses contiguity on a disconnected graph
         _, parts = pymetis.part_graph(k, adjacency=adj, vweights=vw)
     return np.array(parts)
@@ -109,8 +118,14 @@ def voronoi_union(xy: np.ndarray, labels: np.ndarray, clip: shapely.Geometry) ->
     """Grid polygons as the union of the Voronoi cells of their buildings, clipped."""
     if len(xy) == 1:
         return [(clip, np.array([0]))]
-    cells = shapely.intersection(np.array(shapely.get_parts(shapely.voronoi_polygons(
-        MultiPoint(xy), extend_to=clip, ordered=True))), clip)
+    cells = shapely.intersection(
+        np.array(
+            shapely.get_parts(
+                shapely.voronoi_polygons(MultiPoint(xy), extend_to=clip, ordered=True)
+            )
+        ),
+        clip,
+    )
     out = []
     for lab in np.unique(labels):
         idx = np.nonzero(labels == lab)[0]
@@ -131,8 +146,9 @@ def anchor_metis(flat: Flat, target: float) -> list[tuple]:
 
 def road_blocks(bnd: Polygon, roads: list[shapely.LineString]) -> list[Polygon]:
     """Blocks of a district cut by all roads."""
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(
-        shapely.union_all([bnd.boundary, *roads]))))
+    faces = shapely.get_parts(
+        shapely.polygonize(shapely.get_parts(shapely.union_all([bnd.boundary, *roads])))
+    )
     return [f for f in faces if bnd.contains(f.representative_point())]
 
 
@@ -150,19 +166,20 @@ def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
     return grids
 
 
-def wangge_grids(districts: list[District], flat: Flat, target: float,
-                 allow_crossing: bool) -> tuple[list[tuple], list[bool], object]:
+def wangge_grids(
+    districts: list[District], flat: Flat, target: float, allow_crossing: bool
+) -> tuple[list[tuple], list[bool], object]:
     """wangge divide, end to end; grids as (polygon, building indices) plus exclusive flags."""
     inputs = [inp for d in districts for inp in d.inputs]
     div = divide(inputs, target=target, allow_crossing=allow_crossing)
     pos = {k: i for i, k in enumerate(flat.keys)}
-    grids = [(g.polygon, np.array([pos[k] for k in g.building_keys], dtype=int))
-             for g in div.grids]
+    grids = [(g.polygon, np.array([pos[k] for k in g.building_keys], dtype=int)) for g in div.grids]
     return grids, [g.exclusive for g in div.grids], div
 
 
-def score(flat: Flat, grids: list[tuple], exclusive: list[bool] | None, target: float,
-          seconds: float) -> dict[str, float]:
+def score(
+    flat: Flat, grids: list[tuple], exclusive: list[bool] | None, target: float, seconds: float
+) -> dict[str, float]:
     """The same figures for every method."""
     exclusive = exclusive or [False] * len(grids)
     devs, crossing, multi, pps, violations = [], 0, 0, [], 0
@@ -173,7 +190,8 @@ def score(flat: Flat, grids: list[tuple], exclusive: list[bool] | None, target: 
         # Contiguity: all buildings of the grid lie in one connected part of its polygon.
         parts = polygon_parts(poly)
         if len(idx) and not any(
-                shapely.intersects_xy(p, flat.xy[idx, 0], flat.xy[idx, 1]).all() for p in parts):
+            shapely.intersects_xy(p, flat.xy[idx, 0], flat.xy[idx, 1]).all() for p in parts
+        ):
             violations += 1
         if excl:
             continue
@@ -188,10 +206,18 @@ def score(flat: Flat, grids: list[tuple], exclusive: list[bool] | None, target: 
                 break
     d = np.array(devs)
     return {
-        "seconds": seconds, "grids": len(grids), "within": float(np.mean(np.abs(d) <= 0.10 + 1e-9)),
-        "dev_min": float(d.min()), "dev_max": float(d.max()), "dev_std": float(d.std()),
-        "violations": violations, "multi": multi, "pp_mean": float(np.mean(pps)),
-        "pp_min": float(np.min(pps)), "crossing": crossing, "sites": isolated,
+        "seconds": seconds,
+        "grids": len(grids),
+        "within": float(np.mean(np.abs(d) <= 0.10 + 1e-9)),
+        "dev_min": float(d.min()),
+        "dev_max": float(d.max()),
+        "dev_std": float(d.std()),
+        "violations": violations,
+        "multi": multi,
+        "pp_mean": float(np.mean(pps)),
+        "pp_min": float(np.min(pps)),
+        "crossing": crossing,
+        "sites": isolated,
         "sites_total": len(flat.sites),
     }
 
@@ -214,10 +240,12 @@ def unbalanceable_blocks(districts: list[District], target: float, tol: float = 
 
 def row(name: str, s: dict[str, float]) -> str:
     """One Markdown table row."""
-    return (f"| {name} | {s['seconds']:.2f} | {s['grids']} | {s['within']:.1%} | "
-            f"{s['dev_min']:+.0%} / {s['dev_max']:+.0%} / {s['dev_std']:.1%} | "
-            f"{s['violations']} | {s['multi']} | {s['pp_mean']:.2f} / {s['pp_min']:.2f} | "
-            f"{s['crossing']} | {s['sites']}/{s['sites_total']} |")
+    return (
+        f"| {name} | {s['seconds']:.2f} | {s['grids']} | {s['within']:.1%} | "
+        f"{s['dev_min']:+.0%} / {s['dev_max']:+.0%} / {s['dev_std']:.1%} | "
+        f"{s['violations']} | {s['multi']} | {s['pp_mean']:.2f} / {s['pp_min']:.2f} | "
+        f"{s['crossing']} | {s['sites']}/{s['sites_total']} |"
+    )
 
 
 TABLE_HEAD = (
@@ -230,20 +258,31 @@ TABLE_HEAD = (
 def run(districts: list[District], target: float, label: str) -> list[str]:
     """All methods on one data set; returns Markdown lines."""
     flat = flatten(districts)
-    lines = [f"### {label}: {len(districts)} district(s), {len(flat.xy):,} buildings, "
-             f"{int(flat.hh.sum()):,} households, {len(flat.roads)} roads/rivers, "
-             f"{len(flat.sites)} exclusive sites, "
-             f"{sum(len(d.inputs) for d in districts)} communities, target {target:g}; "
-             f"{unbalanceable_blocks(districts, target)} blocks cannot be balanced alone",
-             "", TABLE_HEAD]
+    lines = [
+        f"### {label}: {len(districts)} district(s), {len(flat.xy):,} buildings, "
+        f"{int(flat.hh.sum()):,} households, {len(flat.roads)} roads/rivers, "
+        f"{len(flat.sites)} exclusive sites, "
+        f"{sum(len(d.inputs) for d in districts)} communities, target {target:g}; "
+        f"{unbalanceable_blocks(districts, target)} blocks cannot be balanced alone",
+        "",
+        TABLE_HEAD,
+    ]
     t = time.perf_counter()
     g = anchor_metis(flat, target)
-    lines.append(row("pymetis contiguous k-way (anchor)", score(flat, g, None, target,
-                                                                 time.perf_counter() - t)))
+    lines.append(
+        row(
+            "pymetis contiguous k-way (anchor)",
+            score(flat, g, None, target, time.perf_counter() - t),
+        )
+    )
     t = time.perf_counter()
     g = anchor_roads_metis(flat, target)
-    lines.append(row("roads first, then pymetis per block", score(flat, g, None, target,
-                                                                   time.perf_counter() - t)))
+    lines.append(
+        row(
+            "roads first, then pymetis per block",
+            score(flat, g, None, target, time.perf_counter() - t),
+        )
+    )
     note = ""
     for allow in (True, False):
         t = time.perf_counter()
@@ -299,24 +338,29 @@ def main(argv: list[str] | None = None) -> int:
     out += ["", *run(tiled(args.tiles, args.seed), args.target, label)]
     given = argv if argv is not None else sys.argv[1:]
     cmd = "python bench/bench_partition.py " + shlex.join(given)
-    text = "\n".join([
-        SECTION, "",
-        f"Command: `{cmd.strip()}`  ",
-        f"Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, Python "
-        f"{platform.python_version()}, shapely {shapely.__version__}, single process.",
-        "",
-        "Synthetic district (bench/synthetic_blocks.py, seeded): irregular 16 km², wiggly roads "
-        "600–1,200 m apart plus a river, communities bounded by four main roads, houses of 1–2 "
-        "households and apartment blocks of 20–190, seven exclusive sites. Crossing counts all "
-        "roads and the river; deviations and crossings are over basic (non-exclusive) grids; "
-        "time includes the quality report for wangge and Voronoi polygons for the anchors. "
-        "Contiguity violation: a grid whose buildings are not all in one connected part of its "
-        "polygon; multi-part: a grid polygon in more than one piece. A block that \"cannot be "
-        "balanced alone\" lies between lines and its household total admits no split into parts "
-        "within ±10%: it needs a grid that crosses a line, or a grid out of tolerance. Anchors "
-        "make polygons as the union of the Voronoi cells of their buildings.",
-        "", *out, "",
-    ])
+    text = "\n".join(
+        [
+            SECTION,
+            "",
+            f"Command: `{cmd.strip()}`  ",
+            f"Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, Python "
+            f"{platform.python_version()}, shapely {shapely.__version__}, single process.",
+            "",
+            "Synthetic district (bench/synthetic_blocks.py, seeded): irregular 16 km², wiggly roads "
+            "600–1,200 m apart plus a river, communities bounded by four main roads, houses of 1–2 "
+            "households and apartment blocks of 20–190, seven exclusive sites. Crossing counts all "
+            "roads and the river; deviations and crossings are over basic (non-exclusive) grids; "
+            "time includes the quality report for wangge and Voronoi polygons for the anchors. "
+            "Contiguity violation: a grid whose buildings are not all in one connected part of its "
+            'polygon; multi-part: a grid polygon in more than one piece. A block that "cannot be '
+            'balanced alone" lies between lines and its household total admits no split into parts '
+            "within ±10%: it needs a grid that crosses a line, or a grid out of tolerance. Anchors "
+            "make polygons as the union of the Voronoi cells of their buildings.",
+            "",
+            *out,
+            "",
+        ]
+    )
     print(text)
     if not args.no_write:
         write_section(text)

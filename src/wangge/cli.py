@@ -192,6 +192,9 @@ def demo(
     )
     out.print(f"登录 Login: POST /api/v1/auth/login  用户名 admin  密码 {DEMO_PASSWORD}")
     if serve_after:
+        import os
+
+        os.environ.setdefault("WANGGE_DEMO_MODE", "true")  # the demo's placeholders are fine
         serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
 

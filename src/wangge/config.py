@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+# Passwords copied from examples and docs; refused unless WANGGE_DEMO_MODE is set.
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "password", "secret", "wangge", "example"})
 
 
 class Settings(BaseSettings):
@@ -42,7 +45,42 @@ class Settings(BaseSettings):
     public_reporting: bool = Field(
         default=True, description="Let citizens report without an account."
     )
-    sql_echo: bool = False
+    bench_endpoints: bool = Field(
+        default=False, description="Serve the bare benchmark endpoint (bench/ only)."
+    )
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    demo_mode: bool = Field(
+        default=False,
+        description="Demo/development mode: placeholder secrets are accepted (never in production).",
+    )
+    log_level: str = Field(default="INFO", description="Level of the wangge loggers.")
+    log_json: bool = Field(
+        default=True, description="Write logs as JSON lines with the request id (false: plain)."
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Log every request as JSON (server errors are always logged); "
+        "uvicorn's own access log is separate (`--no-access-log`).",
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Receiver of outbox messages on the `webhook` channel."
+    )
+    outbox_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds one outbox delivery may take before it is retried."
+    )
+
+    def check_secrets(self) -> None:
+        """Refuse placeholder passwords outside demo mode (a copied example config, say)."""
+        if self.demo_mode:
+            return
+        password = urlsplit(self.database_url).password
+        if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "数据库密码是示例占位符，请在 WANGGE_DATABASE_URL 中设置真实密码"
+                "（或仅在演示时设置 WANGGE_DEMO_MODE=true） / the database password is a "
+                "placeholder; set a real one in WANGGE_DATABASE_URL (or WANGGE_DEMO_MODE=true "
+                "for a demo only)"
+            )
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,11 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from prometheus_client import CollectorRegistry
 
 from wangge import __version__
 from wangge.api import problems
 from wangge.config import Settings
 from wangge.db import make_engine, session_factory
+from wangge.dbadmin import head_revision
+from wangge.ops.health import DatabaseCollector
+from wangge.ops.observe import HttpMetrics, ObserveMiddleware, configure_logging
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.head_revision = head_revision(engine)
         yield
+        app.state.engine = None
         engine.dispose()
 
     app = FastAPI(
@@ -33,7 +39,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    settings.check_secrets()
+    if settings.log_json:
+        configure_logging(settings.log_level)
     problems.install(app)
+    # Metrics live in a registry per app so that tests can build many apps in one process.
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    app.state.db_collector = DatabaseCollector(lambda: getattr(app.state, "engine", None))
+    registry.register(app.state.db_collector)
+    app.add_middleware(
+        ObserveMiddleware, metrics=HttpMetrics(registry), access_log=settings.access_log
+    )
 
     from wangge.auth.views import router as auth_router
     from wangge.cases.views import router as cases_router
@@ -41,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.grids.divide_views import router as divide_router
     from wangge.grids.views import router as grids_router
     from wangge.open311.views import router as open311_router
+    from wangge.ops.health import router as health_router
     from wangge.uploads.views import router as uploads_router
 
     app.include_router(auth_router, prefix="/api/v1")
@@ -50,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
     app.include_router(open311_router)
+    app.include_router(health_router)
+    if settings.bench_endpoints:
+        from wangge.api.bench_views import router as bench_router
+
+        app.include_router(bench_router)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

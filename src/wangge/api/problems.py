@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from wangge.errors import DomainError
 
@@ -27,6 +28,27 @@ def problem(status: int, code: str, zh: str, en: str, **extra: Any) -> JSONRespo
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Return True when a database error means the server is away, not that the query is wrong."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    # OperationalError covers refused connections, shutdowns and dropped sockets; a
+    # disconnect seen mid-statement is flagged connection_invalidated by SQLAlchemy.
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable() -> JSONResponse:
+    """Return the 503 that tells clients to retry once the database is back."""
+    response = problem(
+        503,
+        "database_unavailable",
+        "数据库暂时不可用，请稍后用同一幂等键（Idempotency-Key）重试",
+        "the database is temporarily unavailable; retry shortly with the same Idempotency-Key",
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem+json."""
 
@@ -41,6 +63,12 @@ def install(app: FastAPI) -> None:
         if "retry_after" in exc.details:
             response.headers["Retry-After"] = str(exc.details["retry_after"])
         return response
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if is_unavailable(exc):
+            return database_unavailable()
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -365,19 +366,48 @@ def principal_from_session(
     return principal_for_user(session, user, via="session", csrf=ws.csrf_token)
 
 
+# A user's posts change rarely; caching the principal built from them saves three queries
+# per request. Validity (revoked, expired, logged out everywhere, deactivated) is still
+# checked on every request with one query, so only permission changes wait up to this long.
+POSTS_CACHE_SECONDS = 5.0
+_principal_cache: dict[str, tuple[float, Principal]] = {}
+
+
 def principal_from_token(
     session: Session, token: str, *, now: datetime | None = None
 ) -> Principal | None:
     """Resolve a bearer token or an API key to a principal, or None."""
     now = now or utcnow()
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+    digest = hash_token(token)
+    found = session.execute(
+        select(ApiToken, User.token_epoch, User.is_active)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest)
+    ).first()
+    if found is None:
+        return None
+    row, user_epoch, user_active = found
+    if row.revoked_at is not None:
         return None
     if row.expires_at is not None and _aware(row.expires_at) <= now:
         return None
+    if row.user_id is not None and (not user_active or user_epoch != row.epoch):
+        return None
+    cached = _principal_cache.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < POSTS_CACHE_SECONDS:
+        return cached[1]
+    principal = _token_principal(session, row)
+    if principal is not None:
+        if len(_principal_cache) > 10_000:
+            _principal_cache.clear()
+        _principal_cache[digest] = (time.monotonic(), principal)
+    return principal
+
+
+def _token_principal(session: Session, row: ApiToken) -> Principal | None:
     if row.user_id is not None:
         user = session.get(User, row.user_id)
-        if user is None or not user.is_active or user.token_epoch != row.epoch:
+        if user is None:
             return None
         base = principal_for_user(session, user, via=row.kind)
         if row.permissions is not None:  # a token can narrow, never widen, its user's rights

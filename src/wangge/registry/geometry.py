@@ -14,8 +14,13 @@ from wangge.errors import ValidationFailed
 
 
 def parse_geometry(
-    *, lon: Any = None, lat: Any = None, wkt: str | None = None,
-    geojson: dict[str, Any] | None = None, crs: str | None = None, field: str = "geometry",
+    *,
+    lon: Any = None,
+    lat: Any = None,
+    wkt: str | None = None,
+    geojson: dict[str, Any] | None = None,
+    crs: str | None = None,
+    field: str = "geometry",
 ) -> BaseGeometry | None:
     """Return a canonical (EPSG:4490) geometry from lon/lat, WKT or GeoJSON, or None."""  # fmt: skip
     geom: BaseGeometry | None = None
@@ -35,7 +40,9 @@ def parse_geometry(
     if geom is None or geom.is_empty:
         return None
     src = parse_crs(crs or "EPSG:4490")
-    geom = shapely.transform(geom, lambda xy: np.column_stack(to_canonical_xy(xy[:, 0], xy[:, 1], src)))
+    geom = shapely.transform(
+        geom, lambda xy: np.column_stack(to_canonical_xy(xy[:, 0], xy[:, 1], src))
+    )
     minx, miny, maxx, maxy = geom.bounds
     if not (73 <= minx <= maxx <= 136 and 3 <= miny <= maxy <= 54):
         raise ValidationFailed(
@@ -50,8 +57,6 @@ def anchor(geom: BaseGeometry) -> tuple[float, float]:
     """Return the point that places a geometry in a grid (a line's midpoint, a polygon's inside)."""
     if geom.geom_type == "Point":
         return geom.x, geom.y
-    if geom.geom_type in ("LineString", "MultiLineString"):
-        point = shapely.line_interpolate_point(shapely.line_merge(geom), 0.5, normalized=True)
-    else:
-        point = geom.point_on_surface()
+    line = geom.geom_type == "LineString"
+    point = geom.interpolate(0.5, normalized=True) if line else geom.point_on_surface()
     return point.x, point.y

@@ -1,13 +1,17 @@
 """Every registry table, imported together so metadata and Alembic see them."""
 
 from wangge.registry.models_common import DuplicateDecision, LabelKind, RecordChange
-from wangge.registry.models_components import Component, ComponentSerial
+from wangge.registry.models_components import (
+    Component,
+    ComponentClassExtension,
+    ComponentSerial,
+)
 from wangge.registry.models_houses import Building, Room, Tenancy
 from wangge.registry.models_organisations import Inspection, IntegrityGrade, Organisation
 from wangge.registry.models_people import Household, Person, PersonAddress
 
 __all__ = [
-    "Building", "Component", "ComponentSerial", "DuplicateDecision", "Household",
+    "Building", "Component", "ComponentClassExtension", "ComponentSerial", "DuplicateDecision", "Household",
     "Inspection", "IntegrityGrade", "LabelKind", "Organisation", "Person", "PersonAddress",
     "RecordChange", "Room", "Tenancy",
 ]  # fmt: skip

@@ -62,3 +62,14 @@ class ComponentSerial(Base):
     county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     class_code: Mapped[str] = mapped_column(String(5), primary_key=True)
     last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ComponentClassExtension(Base):
+    """A local component class under major class 21 (e.g. 2101 共享单车停放点) of a county."""
+
+    __tablename__ = "component_class_extensions"
+
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))

@@ -1,0 +1,1 @@
+"""Operations: health, metrics, logs, integrity checks, backup, restore and database moves."""

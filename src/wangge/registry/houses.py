@@ -1,0 +1,224 @@
+"""Houses (实有房屋): buildings located in their grids, rooms with their use, tenancies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.common.masking import mask_phone
+from wangge.common.spatial import bbox_columns
+from wangge.errors import NotFound, ValidationFailed
+from wangge.registry.access import check_area, locate, require_community, visible
+from wangge.registry.geometry import anchor, parse_geometry
+from wangge.registry.history import log_change, snapshot
+from wangge.registry.models_houses import ROOM_USES, Building, Room, Tenancy
+from wangge.registry.people import _choice, check_phone
+
+
+def get_building(session: Session, principal: Principal, building_id: int) -> Building:
+    """Return a building in the principal's area, or raise NotFound."""
+    principal.require("registry.read")
+    found = session.scalar(
+        select(Building).where(Building.id == building_id, visible(Building, principal))
+    )
+    if found is None:
+        raise NotFound(f"楼栋 {building_id} 不存在", f"building {building_id} does not exist")
+    return found
+
+
+def get_room(session: Session, principal: Principal, room_id: int) -> Room:
+    """Return a room in the principal's area, or raise NotFound."""
+    principal.require("registry.read")
+    room = session.get(Room, room_id)
+    if room is not None:
+        get_building(session, principal, room.building_id)
+        return room
+    raise NotFound(f"房屋 {room_id} 不存在", f"room {room_id} does not exist")
+
+
+def save_building(
+    session: Session,
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    building_id: int | None = None,
+    audit: bool = True,
+) -> Building:
+    """Create or update a building; its position (or footprint) puts it in its grids."""  # fmt: skip
+    principal.require("registry.write")
+    building = get_building(session, principal, building_id) if building_id else Building()
+    before = snapshot(building) if building_id else None
+    if "name" in data or before is None:
+        building.name = str(data.get("name") or "").strip()
+        if not building.name:
+            raise ValidationFailed("楼栋名称不能为空", "building name is required", field="name")
+    for key in ("address", "purpose"):
+        if key in data:
+            setattr(building, key, data[key] or None)
+    if "floors" in data:
+        building.floors = int(data["floors"]) if data["floors"] not in (None, "") else None
+    if data.get("community_code"):
+        building.community_code = require_community(session, data["community_code"])
+    if not building.community_code:
+        raise ValidationFailed(
+            "所属社区不能为空", "the community is required", field="community_code"
+        )
+    building.county_code = building.community_code[:6]
+    geom = parse_geometry(
+        lon=data.get("lon"), lat=data.get("lat"), wkt=data.get("wkt"),
+        geojson=data.get("geometry"), crs=data.get("crs"),
+    )  # fmt: skip
+    if geom is not None:
+        building.geom = geom
+        for key, value in bbox_columns(geom).items():
+            setattr(building, key, value)
+        building.lon, building.lat = anchor(geom)
+        building.grid_id, building.unit_grid_id, found = locate(
+            session, building.lon, building.lat, building.county_code
+        )
+        if found is not None and found != building.community_code:
+            raise ValidationFailed(
+                f"位置落在社区 {found} 内，而不是所填的 {building.community_code}",
+                f"the position lies in community {found}, not {building.community_code}",
+                code="wrong_community", field="lon",
+            )  # fmt: skip
+    check_area(session, principal, building.community_code, building.grid_id)
+    if before is None:
+        session.add(building)
+    log_change(
+        session, principal, object_type="building", obj=building,
+        action="create" if before is None else "update", before=before, audit=audit,
+    )  # fmt: skip
+    return building
+
+
+def buildings_query(principal: Principal, **filters: Any) -> Select[tuple[Building]]:
+    """Return the query of buildings in the principal's area."""
+    principal.require("registry.read")
+    query = select(Building).where(visible(Building, principal))
+    if filters.get("community"):
+        query = query.where(
+            Building.community_code.startswith(filters["community"], autoescape=True)
+        )
+    if filters.get("grid_id"):
+        query = query.where(Building.grid_id == filters["grid_id"])
+    if filters.get("q"):
+        q = filters["q"]
+        query = query.where(
+            Building.name.contains(q, autoescape=True)
+            | Building.address.contains(q, autoescape=True)
+        )
+    return query.order_by(Building.id)
+
+
+def find_building(session: Session, community_code: str, name: str) -> Building | None:
+    """Return the building of a community with this name."""
+    return session.scalar(
+        select(Building).where(Building.community_code == community_code, Building.name == name)
+    )
+
+
+def save_room(
+    session: Session,
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    room_id: int | None = None,
+    audit: bool = True,
+) -> Room:
+    """Create or update a room of a building with its use and landlord."""  # fmt: skip
+    principal.require("registry.write")
+    room = get_room(session, principal, room_id) if room_id else Room()
+    before = snapshot(room) if room_id else None
+    if before is None:
+        if not data.get("building_id"):
+            raise ValidationFailed("请指定楼栋", "the building is required", field="building_id")
+        building = get_building(session, principal, int(data["building_id"]))
+        room.building_id, room.community_code = building.id, building.community_code
+        room.county_code = building.county_code
+        check_area(session, principal, building.community_code, building.grid_id)
+    if "number" in data or before is None:
+        room.number = str(data.get("number") or "").strip()
+        if not room.number:
+            raise ValidationFailed("房号不能为空", "room number is required", field="number")
+    for key in ("unit", "landlord_name"):
+        if key in data:
+            setattr(room, key, (str(data[key]).strip() or None) if data[key] is not None else None)
+    if "floor" in data:
+        room.floor = int(data["floor"]) if data["floor"] not in (None, "") else None
+    if "area_m2" in data:
+        room.area_m2 = float(data["area_m2"]) if data["area_m2"] not in (None, "") else None
+    if data.get("use"):
+        room.use = _choice(str(data["use"]), ROOM_USES, "use", "房屋用途")
+    elif before is None:
+        room.use = "owner_occupied"
+    if "landlord_phone" in data:
+        value = data["landlord_phone"]
+        if value and "*" in str(value) and str(value) == mask_phone(room.landlord_phone):
+            pass  # left as exported
+        else:
+            room.landlord_phone = check_phone(str(value), "landlord_phone") if value else None
+    if before is None:
+        session.add(room)
+    log_change(
+        session, principal, object_type="room", obj=room,
+        action="create" if before is None else "update", before=before, audit=audit,
+    )  # fmt: skip
+    return room
+
+
+def add_tenancy(
+    session: Session, principal: Principal, room_id: int, data: dict[str, Any]
+) -> Tenancy:
+    """Record a rental contract of a room; the room's use becomes 出租."""
+    principal.require("registry.write")
+    room = get_room(session, principal, room_id)
+    name = str(data.get("tenant_name") or "").strip()
+    if not name:
+        raise ValidationFailed("承租人不能为空", "the tenant is required", field="tenant_name")
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and end < start:
+        raise ValidationFailed(
+            "租期止早于租期起", "the contract ends before it starts", field="end_date"
+        )
+    tenancy = Tenancy(
+        room_id=room.id, county_code=room.county_code, tenant_name=name,
+        tenant_person_id=data.get("tenant_person_id"), contract_no=data.get("contract_no"),
+        start_date=start, end_date=end,
+    )  # fmt: skip
+    session.add(tenancy)
+    if room.use != "rented":
+        before = snapshot(room)
+        room.use = "rented"
+        log_change(
+            session,
+            principal,
+            object_type="room",
+            obj=room,
+            action="update",
+            before=before,
+            audit=False,
+        )
+    log_change(session, principal, object_type="tenancy", obj=tenancy, action="create", before=None)
+    return tenancy
+
+
+def rooms_of(session: Session, principal: Principal, building_id: int) -> list[Room]:
+    """Return the rooms of a building."""
+    get_building(session, principal, building_id)
+    return list(
+        session.scalars(select(Room).where(Room.building_id == building_id).order_by(Room.id))
+    )
+
+
+def tenancies_of(session: Session, principal: Principal, room_id: int) -> list[Tenancy]:
+    """Return the tenancies of a room, newest first."""
+    get_room(session, principal, room_id)
+    return list(
+        session.scalars(
+            select(Tenancy).where(Tenancy.room_id == room_id).order_by(Tenancy.id.desc())
+        )
+    )
