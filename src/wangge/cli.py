@@ -258,7 +258,8 @@ def main() -> None:
     app(prog_name="wangge")
 
 
-from wangge import cli_admin, cli_divide, cli_grid  # noqa: E402,F401  (register the subcommands)
+from wangge import cli_admin, cli_divide, cli_grid, cli_ops  # noqa: E402,F401  (register the subcommands)
+from wangge import cli_registry  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

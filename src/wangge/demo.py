@@ -106,6 +106,7 @@ def build_demo(
 
     cases = simulate_month(session, county_code=DEMO_COUNTY, seed=DEMO_SEED, now=utcnow())
     tick(1)
+    __import__("wangge.registry.demo", fromlist=["_"]).build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
     n_grids = session.scalar(select(func.count(Grid.id)))
     return (
         f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
+    app.include_router(__import__("wangge.registry.views", fromlist=["router"]).router, prefix="/api/v1")
     app.include_router(open311_router)
     app.include_router(health_router)
     if settings.bench_endpoints:

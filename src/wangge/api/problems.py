@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from wangge.errors import DomainError
 
@@ -49,6 +49,11 @@ def database_unavailable() -> JSONResponse:
     return response
 
 
+def out_of_range() -> JSONResponse:
+    """A number the database cannot hold (an id beyond 64 bits) is a bad request, not a crash."""
+    return problem(422, "value_out_of_range", "数值超出范围", "a number is out of range")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem+json."""
 
@@ -68,7 +73,14 @@ def install(app: FastAPI) -> None:
     async def _database(_request: Request, exc: DBAPIError) -> JSONResponse:
         if is_unavailable(exc):
             return database_unavailable()
+        if isinstance(exc, DataError):  # e.g. an id beyond BIGINT in the path
+            return out_of_range()
         raise exc
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
+        # SQLite's driver refuses integers beyond 64 bits before the query runs.
+        return out_of_range()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

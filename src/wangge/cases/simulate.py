@@ -73,6 +73,12 @@ def seed_configuration(session: Session, county_code: str) -> list[str]:
             )
         )
     )
+    configured = session.scalar(
+        select(AreaClassRule.id).where(AreaClassRule.county_code == county_code)
+    ) or session.scalar(select(RoutingRule.id).where(RoutingRule.county_code == county_code))
+    if configured is not None:
+        session.flush()
+        return streets  # a county's own configuration is never overwritten
     if streets:
         # The first street is the core area (A), the last the outer one (C); the rest B.
         session.add(AreaClassRule(county_code=county_code, prefix=streets[0], area_class="A"))

@@ -182,3 +182,4 @@ def compare_versions(session: Session, old: GridVersion, new: GridVersion) -> di
     a = {g.code: g.geom for g in version_grids(session, old.id, kinds=tiling)}
     b = {g.code: g.geom for g in version_grids(session, new.id, kinds=tiling)}
     return {"old": old.number, "new": new.number, "diff": diff_layers(a, b).to_dict()}
+import wangge.registry.located  # noqa: E402,F401  (appends the registry tables to LOCATED)

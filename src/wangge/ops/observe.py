@@ -99,6 +99,18 @@ class HttpMetrics:
         )
 
 
+def route_template(scope: dict[str, Any]) -> str:
+    """Return the matched route's path template (never the raw path, which may carry data)."""
+    # FastAPI keeps the prefixed template in its own scope entry; Starlette's `route` has
+    # only the router-relative path.
+    effective = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(effective, "path_format", None)
+    if path:
+        return str(path)
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "<unmatched>")
+
+
 class ObserveMiddleware:
     """Propagate or create X-Request-ID, count and time requests, log server errors."""
 
@@ -137,8 +149,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)

@@ -56,7 +56,13 @@ def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
     if any(len(p) > 12 for p in principal.scope_prefixes):
         # Grid-level posts: the row's current grid (by id, so re-divisions keep it right).
         grid_ids = select(Grid.id).where(scope_clause(Grid.code, principal))
-        clauses.append(model.grid_id.in_(grid_ids))
+        if hasattr(model, "grid_id"):
+            clauses.append(model.grid_id.in_(grid_ids))
+        else:  # rooms follow their building
+            from wangge.registry.models_houses import Building
+
+            in_grids = select(Building.id).where(Building.grid_id.in_(grid_ids))
+            clauses.append(model.building_id.in_(in_grids))
     return or_(*clauses)
 
 

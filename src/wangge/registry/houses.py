@@ -222,3 +222,16 @@ def tenancies_of(session: Session, principal: Principal, room_id: int) -> list[T
             select(Tenancy).where(Tenancy.room_id == room_id).order_by(Tenancy.id.desc())
         )
     )
+
+
+def rooms_query(principal: Principal, **filters: Any) -> Select[tuple[Room]]:
+    """Return the query of rooms in the principal's area."""
+    principal.require("registry.read")
+    query = select(Room).where(visible(Room, principal))
+    if filters.get("community"):
+        query = query.where(Room.community_code.startswith(filters["community"], autoescape=True))
+    if filters.get("building_id"):
+        query = query.where(Room.building_id == filters["building_id"])
+    if filters.get("use"):
+        query = query.where(Room.use == filters["use"])
+    return query.order_by(Room.id)

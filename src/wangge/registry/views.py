@@ -1,0 +1,117 @@
+"""The registry API: one router for people, places, things, organisations, Excel, quality, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+
+from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.errors import ValidationFailed
+from wangge.registry import views_organisations, views_people, views_places
+from wangge.registry.excel import export_workbook, import_workbook, template
+from wangge.registry.history import history
+from wangge.registry.quality import completeness
+from wangge.registry.sheets import sheet_for
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OBJECT_TYPES = {
+    "people": ("person", views_people.people.get_person),
+    "buildings": ("building", views_places.houses.get_building),
+    "rooms": ("room", views_places.houses.get_room),
+    "components": ("component", views_places.components.get_component),
+    "organisations": ("organisation", views_organisations.organisations.get_organisation),
+}
+
+router = APIRouter()
+data_router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
+
+
+def _xlsx(body: bytes, name: str) -> Response:
+    # RFC 5987 file name so Chinese names survive every browser.
+    from urllib.parse import quote
+
+    return Response(
+        body, media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )  # fmt: skip
+
+
+@data_router.get("/quality")
+def quality(
+    session: SessionDep,
+    principal: PrincipalDep,
+    kind: str = "people",
+    level: str = Query("community", description="grid | community | street"),
+    fresh_days: int = 365,
+) -> list[dict[str, Any]]:
+    """Return completeness (信息完整率) and freshness per grid, community or street."""  # fmt: skip
+    return completeness(session, principal, kind, level=level, fresh_days=fresh_days)
+
+
+@data_router.get("/{kind}/template")
+def download_template(
+    kind: str, session: SessionDep, principal: PrincipalDep, county: str | None = None
+) -> Response:
+    """Return the empty Excel template of a kind, with drop-downs for the code lists."""
+    principal.require("registry.read")
+    sheet = sheet_for(kind)
+    choices = sheet.choices_for(session, county) if sheet.choices_for else None
+    return _xlsx(template(sheet, choices), f"{sheet.title}模板.xlsx")
+
+
+@data_router.post("/{kind}/import")
+async def import_file(
+    kind: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    file: UploadFile = File(...),
+    valid_only: bool = Query(False, description="import the valid rows and report the others"),
+) -> dict[str, Any]:
+    """Import a filled template: all or nothing unless valid_only; returns the row-level report."""  # fmt: skip
+    data = await file.read()
+    return import_workbook(
+        session, principal, sheet_for(kind), data, valid_only=valid_only,
+        file_name=file.filename or "upload.xlsx",
+    )  # fmt: skip
+
+
+@data_router.get("/{kind}/export")
+def export_file(
+    kind: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    community: str | None = None,
+    grid_id: int | None = None,
+    q: str | None = None,
+    unmask: bool = False,
+    reason: str | None = None,
+) -> Response:
+    """Export the filtered list (masked; full values only with personal.unmask and a reason)."""  # fmt: skip
+    sheet = sheet_for(kind)
+    filters: dict[str, Any] = {"community": community, "grid_id": grid_id}
+    if q:
+        filters["q"] = q
+    body = export_workbook(session, principal, sheet, unmask=unmask, reason=reason, **filters)
+    return _xlsx(body, f"{sheet.title}.xlsx")
+
+
+@data_router.get("/{kind}/{record_id}/history")
+def record_history(
+    kind: str, record_id: int, session: SessionDep, principal: PrincipalDep
+) -> list[dict[str, Any]]:
+    """Return every change of a record: who, when, old → new (personal values masked)."""
+    if kind not in OBJECT_TYPES:
+        raise ValidationFailed(f"未知的数据类别 {kind}", f"unknown kind {kind}", field="kind")
+    object_type, loader = OBJECT_TYPES[kind]
+    loader(session, principal, record_id)  # 404 outside the area
+    return [
+        {"at": c.at, "actor": c.actor, "action": c.action, "changes": c.changes}
+        for c in history(session, object_type, record_id)
+    ]
+
+
+router.include_router(views_people.router)
+router.include_router(views_places.router)
+router.include_router(views_organisations.router)
+router.include_router(data_router)

@@ -1,0 +1,151 @@
+"""HTTP routes for people (实有人口): list and search in the area, detail, audited reveal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.errors import Forbidden, ValidationFailed
+from wangge.registry import people
+from wangge.registry.labels import SPECIAL, label_kinds, sensitive_codes
+from wangge.registry.models_common import LabelKind
+from wangge.registry.quality import duplicate_groups, resolve_duplicate
+from wangge.registry.schemas import LabelKindIn, PersonIn, ResolveIn
+
+router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
+
+
+@router.get("/people")
+def list_people(
+    session: SessionDep,
+    principal: PrincipalDep,
+    q: str | None = Query(None, description="姓名、身份证号、电话或地址"),
+    community: str | None = None,
+    grid_id: int | None = None,
+    residence_kind: str | None = None,
+    label: str | None = None,
+    limit: int = Query(100, le=1000),
+    offset: int = 0,
+) -> dict[str, Any]:
+    """List people in the caller's area (ID numbers and phones masked)."""  # fmt: skip
+    query = people.people_query(
+        principal, q=q, community=community, grid_id=grid_id, residence_kind=residence_kind
+    )
+    sensitive = sensitive_codes(session)
+    if label and label in sensitive and not principal.can(SPECIAL):
+        raise Forbidden("按特殊人群标签查询需要相应权限", f"filtering by {label} needs {SPECIAL}")
+    rows = session.scalars(query).all()
+    if label:
+        rows = [p for p in rows if label in (p.labels or [])]
+    page = rows[offset : offset + limit]
+    return {"total": len(rows), "items": [people.person_out(p, principal, sensitive) for p in page]}
+
+
+@router.post("/people", status_code=201)
+def create_person(body: PersonIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Register a person (ID number checked; birth date and sex derived)."""
+    person = people.save_person(session, principal, body.model_dump(exclude_unset=True))
+    return people.person_out(person, principal, sensitive_codes(session))
+
+
+@router.get("/people/duplicates")
+def list_duplicates(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """List likely duplicate people (same ID number; same name, birth date and address)."""
+    return duplicate_groups(session, principal)
+
+
+@router.post("/people/duplicates/resolve")
+def resolve(body: ResolveIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Merge two records or mark them as different people."""
+    return resolve_duplicate(session, principal, body.keep_id, body.other_id, body.action)
+
+
+@router.get("/people/{person_id}")
+def get_person(person_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Return one person (masked)."""
+    person = people.get_person(session, principal, person_id)
+    return people.person_out(person, principal, sensitive_codes(session))
+
+
+@router.patch("/people/{person_id}")
+def update_person(
+    person_id: int, body: PersonIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Change the fields sent; the history records old → new."""
+    person = people.save_person(
+        session, principal, body.model_dump(exclude_unset=True), person_id=person_id
+    )
+    return people.person_out(person, principal, sensitive_codes(session))
+
+
+@router.delete("/people/{person_id}", status_code=204)
+def delete_person(person_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Remove a person (the history keeps the record)."""
+    people.delete_person(session, principal, person_id)
+    return Response(status_code=204)
+
+
+@router.get("/people/{person_id}/personal")
+def reveal(
+    person_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    reason: str = Query(..., description="why the full ID number and phone are needed"),
+) -> dict[str, Any]:
+    """Return the full ID number and phone (permission personal.unmask; written to the audit log)."""  # fmt: skip
+    return people.reveal_person(session, principal, person_id, reason)
+
+
+@router.get("/people/{person_id}/addresses")
+def person_addresses(
+    person_id: int, session: SessionDep, principal: PrincipalDep
+) -> list[dict[str, Any]]:
+    """Return a person's addresses over time."""
+    return [
+        {"room_id": a.room_id, "address": a.address, "community_code": a.community_code,
+         "since": a.since, "until": a.until}
+        for a in people.addresses(session, principal, person_id)
+    ]  # fmt: skip
+
+
+@router.post("/people/{person_id}/actions/verify")
+def verify_person(person_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Mark a person as checked on site today."""
+    person = people.get_person(session, principal, person_id)
+    people.verify(session, principal, person, "person")
+    return people.person_out(person, principal, sensitive_codes(session))
+
+
+@router.get("/label-kinds")
+def list_label_kinds(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """List the person labels of this deployment (sensitive ones only for personal.special)."""
+    principal.require("registry.read")
+    return [
+        {"code": k.code, "name": k.name, "group": k.group, "sensitive": k.sensitive, "active": k.active}
+        for k in label_kinds(session).values()
+        if not k.sensitive or principal.can(SPECIAL)
+    ]  # fmt: skip
+
+
+@router.put("/label-kinds/{code}")
+def put_label_kind(
+    code: str, body: LabelKindIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Add or change a person label (deployment configuration; needs personal.special)."""
+    principal.require("registry.write")
+    principal.require(SPECIAL)
+    if body.group not in ("care", "special", "youth"):
+        raise ValidationFailed("标签分组应为 care、special 或 youth", "bad group", field="group")
+    kind = session.scalar(select(LabelKind).where(LabelKind.code == code)) or LabelKind(code=code)
+    kind.name, kind.group, kind.sensitive, kind.active = (
+        body.name,
+        body.group,
+        body.sensitive,
+        body.active,
+    )
+    session.add(kind)
+    session.flush()
+    return {"code": kind.code, "name": kind.name, "group": kind.group, "sensitive": kind.sensitive}

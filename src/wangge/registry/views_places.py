@@ -1,0 +1,238 @@
+"""HTTP routes for buildings, rooms, tenancies and components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.common.masking import mask_phone
+from wangge.registry import components, houses
+from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
+from wangge.registry.people import verify
+from wangge.registry.schemas import BuildingIn, ComponentIn, ExtensionIn, RoomIn, TenancyIn
+
+router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
+
+
+def building_out(b: Any) -> dict[str, Any]:
+    """Return a building as JSON."""
+    return {
+        "id": b.id, "name": b.name, "address": b.address, "community_code": b.community_code,
+        "lon": b.lon, "lat": b.lat, "grid_id": b.grid_id, "unit_grid_id": b.unit_grid_id,
+        "floors": b.floors, "purpose": b.purpose, "verified_at": b.verified_at,
+        "geometry": b.geom.__geo_interface__ if b.geom is not None else None,
+    }  # fmt: skip
+
+
+def room_out(r: Any) -> dict[str, Any]:
+    """Return a room as JSON (landlord phone masked)."""
+    return {
+        "id": r.id, "building_id": r.building_id, "community_code": r.community_code, "unit": r.unit,
+        "floor": r.floor, "number": r.number, "area_m2": r.area_m2, "use": r.use,
+        "landlord_name": r.landlord_name, "landlord_phone": mask_phone(r.landlord_phone),
+    }  # fmt: skip
+
+
+def component_out(c: Any) -> dict[str, Any]:
+    """Return a component as JSON."""
+    return {
+        "id": c.id, "code": c.code, "scheme": c.scheme, "class_code": c.class_code, "name": c.name,
+        "community_code": c.community_code, "grid_id": c.grid_id, "unit_grid_id": c.unit_grid_id,
+        "lon": c.lon, "lat": c.lat, "network": c.network, "competent_dept": c.competent_dept,
+        "owner_dept": c.owner_dept, "maintenance_dept": c.maintenance_dept, "state": c.state,
+        "initial_date": c.initial_date, "change_date": c.change_date, "data_source": c.data_source,
+        "note": c.note, "attributes": c.attributes, "verified_at": c.verified_at,
+        "geometry": c.geom.__geo_interface__ if c.geom is not None else None,
+    }  # fmt: skip
+
+
+def _page(session: SessionDep, query: Any, limit: int, offset: int, out: Any) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = session.scalars(query.limit(limit).offset(offset)).all()
+    return {"total": total, "items": [out(i) for i in items]}
+
+
+@router.get("/buildings")
+def list_buildings(
+    session: SessionDep,
+    principal: PrincipalDep,
+    community: str | None = None,
+    grid_id: int | None = None,
+    q: str | None = None,
+    limit: int = Query(100, le=1000),
+    offset: int = 0,
+) -> dict[str, Any]:
+    """List buildings in the caller's area."""  # fmt: skip
+    query = houses.buildings_query(principal, community=community, grid_id=grid_id, q=q)
+    return _page(session, query, limit, offset, building_out)
+
+
+@router.post("/buildings", status_code=201)
+def create_building(
+    body: BuildingIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Register a building; its position puts it in its grids."""
+    return building_out(
+        houses.save_building(session, principal, body.model_dump(exclude_unset=True))
+    )
+
+
+@router.get("/buildings/{building_id}")
+def get_building(building_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Return one building with its rooms."""
+    out = building_out(houses.get_building(session, principal, building_id))
+    out["rooms"] = [room_out(r) for r in houses.rooms_of(session, principal, building_id)]
+    return out
+
+
+@router.patch("/buildings/{building_id}")
+def update_building(
+    building_id: int, body: BuildingIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Change a building."""
+    data = body.model_dump(exclude_unset=True)
+    return building_out(houses.save_building(session, principal, data, building_id=building_id))
+
+
+@router.post("/rooms", status_code=201)
+def create_room(body: RoomIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Add a room to a building."""
+    return room_out(houses.save_room(session, principal, body.model_dump(exclude_unset=True)))
+
+
+@router.patch("/rooms/{room_id}")
+def update_room(
+    room_id: int, body: RoomIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Change a room (use, landlord …)."""
+    data = body.model_dump(exclude_unset=True)
+    return room_out(houses.save_room(session, principal, data, room_id=room_id))
+
+
+@router.get("/rooms/{room_id}/tenancies")
+def list_tenancies(
+    room_id: int, session: SessionDep, principal: PrincipalDep
+) -> list[dict[str, Any]]:
+    """Return the rental contracts of a room, newest first."""
+    return [
+        {"id": t.id, "tenant_name": t.tenant_name, "tenant_person_id": t.tenant_person_id,
+         "contract_no": t.contract_no, "start_date": t.start_date, "end_date": t.end_date}
+        for t in houses.tenancies_of(session, principal, room_id)
+    ]  # fmt: skip
+
+
+@router.post("/rooms/{room_id}/tenancies", status_code=201)
+def create_tenancy(
+    room_id: int, body: TenancyIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Record a rental contract (the room becomes 出租)."""
+    t = houses.add_tenancy(session, principal, room_id, body.model_dump())
+    return {"id": t.id, "room_id": t.room_id, "tenant_name": t.tenant_name}
+
+
+@router.get("/component-classes")
+def component_classes(
+    session: SessionDep,
+    principal: PrincipalDep,
+    county: str = "110108",
+    scheme: Scheme = DEFAULT_SCHEME,
+) -> list[dict[str, Any]]:
+    """Return the component catalogue with the county's local extensions (class 21)."""  # fmt: skip
+    principal.require("registry.read")
+    catalogue = components.catalogue_for(session, county, scheme)
+    return [
+        {"code": m.code, "name": m.name, "major": m.major, "major_name": catalogue.major(m.major).name,  # type: ignore[union-attr]
+         "extension": m.extension, "uncertain": m.uncertain}
+        for m in catalogue
+    ]  # fmt: skip
+
+
+@router.post("/component-classes", status_code=201)
+def add_component_class(
+    body: ExtensionIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Add a local component class under major class 21."""
+    ext = components.add_extension(
+        session, principal, body.county_code, body.code, body.name, body.scheme
+    )  # type: ignore[arg-type]
+    return {
+        "county_code": ext.county_code,
+        "scheme": ext.scheme,
+        "code": ext.code,
+        "name": ext.name,
+    }
+
+
+@router.get("/components")
+def list_components(
+    session: SessionDep,
+    principal: PrincipalDep,
+    class_code: str | None = None,
+    major: str | None = None,
+    state: str | None = None,
+    network: str | None = None,
+    community: str | None = None,
+    grid_id: int | None = None,
+    unit_grid_id: int | None = None,
+    code: str | None = None,
+    limit: int = Query(100, le=1000),
+    offset: int = 0,
+) -> dict[str, Any]:
+    """List components in the caller's area."""  # fmt: skip
+    query = components.components_query(
+        principal, class_code=class_code, major=major, state=state, network=network,
+        community=community, grid_id=grid_id, unit_grid_id=unit_grid_id, code=code,
+    )  # fmt: skip
+    return _page(session, query, limit, offset, component_out)
+
+
+@router.post("/components", status_code=201)
+def create_component(
+    body: ComponentIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Register a component; its 16/17-digit code is assigned automatically."""
+    data = body.model_dump(exclude_unset=True)
+    county = data.pop("county_code", None)
+    return component_out(components.save_component(session, principal, data, county_code=county))
+
+
+@router.get("/components/{component_id}")
+def get_component(
+    component_id: int, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Return one component."""
+    return component_out(components.get_component(session, principal, component_id))
+
+
+@router.patch("/components/{component_id}")
+def update_component(
+    component_id: int, body: ComponentIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Change a component (state, departments, position …); the code stays."""
+    data = body.model_dump(exclude_unset=True)
+    data.pop("class_code", None)
+    data.pop("county_code", None)
+    return component_out(
+        components.save_component(session, principal, data, component_id=component_id)
+    )
+
+
+@router.delete("/components/{component_id}", status_code=204)
+def delete_component(component_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Remove a component; its code is never reused."""
+    components.delete_component(session, principal, component_id)
+    return Response(status_code=204)
+
+
+@router.post("/components/{component_id}/actions/verify")
+def verify_component(
+    component_id: int, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Mark a component as checked on site today."""
+    comp = components.get_component(session, principal, component_id)
+    verify(session, principal, comp, "component")
+    return component_out(comp)
