@@ -155,3 +155,10 @@ def verify_chain(session: Session) -> ChainReport:
             False, checked, prev_id + 1, "链尾记录被删除", "entries at the end were removed"
         )
     return ChainReport(True, checked)
+
+
+def record_for(session: Session, principal: Any, action: str, **fields: Any) -> AuditEntry:
+    """Append an entry on behalf of a principal (its name and user id as the actor)."""
+    return record(
+        session, actor=principal.name, actor_id=principal.user_id, action=action, **fields
+    )

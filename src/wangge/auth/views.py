@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from wangge.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.models import AuditEntry
-from wangge.audit.service import record, verify_chain
+from wangge.audit.service import record_for, verify_chain
 from wangge.auth import service
 from wangge.auth.models import ApiToken, Post, Role, User
 from wangge.auth.principal import Unauthenticated
@@ -165,11 +165,10 @@ def remove_post(post_id: int, session: SessionDep, principal: PrincipalDep) -> N
     post = session.get(Post, post_id)
     if post is None:
         raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist")
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action="post.remove",
+        principal,
+        "post.remove",
         object_type="user",
         object_id=post.user_id,
         detail={"role": post.role_code, "scope": post.scope_prefix},
@@ -184,11 +183,10 @@ def unlock(user_id: int, session: SessionDep, principal: PrincipalDep) -> None:
     if user is None:
         raise NotFound(f"用户 {user_id} 不存在", f"user {user_id} does not exist")
     user.locked_until, user.failed_logins = None, 0
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action="user.unlock",
+        principal,
+        "user.unlock",
         object_type="user",
         object_id=user_id,
     )
@@ -209,11 +207,10 @@ def put_role(code: str, body: RoleRead, session: SessionDep, principal: Principa
     before = list(role.permissions or [])
     role.name_zh, role.permissions = body.name_zh, sorted(set(body.permissions))
     session.add(role)
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action="role.permissions",
+        principal,
+        "role.permissions",
         object_type="role",
         object_id=code,
         detail={"before": before, "after": role.permissions},

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
-from wangge.audit.service import record
+from wangge.audit.service import record_for
 from wangge.grids import dividing
 from wangge.grids.schemas import VersionRead
 
@@ -85,11 +85,10 @@ def divide(
         communities=body.communities,
         width=settings.grid_sequence_width,
     )
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action="grid_version.divide",
+        principal,
+        "grid_version.divide",
         object_type="grid_version",
         object_id=version.id,
         county_code=body.county,
@@ -126,11 +125,10 @@ def edit(
         version = dividing.edit_version(
             session, version_id, op=body.op, codes=body.codes, parts=body.parts, **kw
         )
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action=f"grid_version.{body.op}",
+        principal,
+        f"grid_version.{body.op}",
         object_type="grid_version",
         object_id=version.id,
         detail={"from": version_id, "codes": body.codes},

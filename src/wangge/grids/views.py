@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
-from wangge.audit.service import record
+from wangge.audit.service import record_for
 from wangge.common.geo import parse_crs
 from wangge.common.geojson import collection, feature
 from wangge.errors import NotFound
@@ -163,11 +163,10 @@ def activate(version_id: int, session: SessionDep, principal: PrincipalDep) -> d
     principal.require("grids.manage")
     _version_in_scope(session, principal, version_id)
     report = versions.activate_version(session, version_id)
-    record(
+    record_for(
         session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action="grid_version.activate",
+        principal,
+        "grid_version.activate",
         object_type="grid_version",
         object_id=version_id,
         detail={k: v for k, v in report.items() if k != "diff"},
