@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wangge.db import make_engine, normalize_url
 from wangge.dbadmin import upgrade
+from wangge.common.cache import clear_all
 from wangge.grids.locating import clear_cache
 
 PG_ENV = "WANGGE_TEST_PG_URL"
@@ -79,6 +80,7 @@ def _rolled_back_session(engine: Engine) -> Iterator[Session]:
     trans = conn.begin()
     s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     clear_cache()
+    clear_all()
     try:
         yield s
     finally:
@@ -86,3 +88,4 @@ def _rolled_back_session(engine: Engine) -> Iterator[Session]:
         trans.rollback()
         conn.close()
         clear_cache()
+        clear_all()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from wangge.cases.limits import AreaClass, LimitRule, Stage, TimeLimits
 from wangge.cases.models import AreaClassRule, Category, RoutingRule
+from wangge.common.cache import TTLCache
 from wangge.errors import NotFound, ValidationFailed
 from wangge.registry.catalogue import load_catalogue
 
@@ -170,13 +171,48 @@ def time_limits(category: Category) -> TimeLimits:
     return TimeLimits(rules=tuple(rules))
 
 
+_reference = TTLCache()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_reference_data(session: Session, _context: object) -> None:
+    # Writes made by this process are seen by it at once; other processes within seconds.
+    if any(
+        isinstance(o, Category | AreaClassRule | RoutingRule)
+        for o in (*session.new, *session.dirty, *session.deleted)
+    ):
+        _reference.clear()
+
+
+def _engine_key(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def cached_category(session: Session, code: str) -> Category:
+    """Return a detached snapshot of an active category, read at most every few seconds."""
+
+    def load() -> Category | None:
+        found = session.get(Category, code)
+        if found is None or not found.is_active:
+            return None
+        return Category(**{c.key: getattr(found, c.key) for c in Category.__table__.columns})
+
+    category = _reference.get(("category", _engine_key(session), code), load)
+    if category is None:
+        raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+    return category  # type: ignore[no-any-return]
+
+
 def area_class_for(session: Session, county_code: str, codes: Iterable[str | None]) -> str:
     """Return the area class of the longest matching prefix among codes (default B)."""
-    rules = session.execute(
-        select(AreaClassRule.prefix, AreaClassRule.area_class).where(
-            AreaClassRule.county_code == county_code
-        )
-    ).all()
+    rules = _reference.get(
+        ("area_classes", _engine_key(session), county_code),
+        lambda: session.execute(
+            select(AreaClassRule.prefix, AreaClassRule.area_class).where(
+                AreaClassRule.county_code == county_code
+            )
+        ).all(),
+    )
     best: tuple[int, str] = (-1, AreaClass.B.value)
     for code in (c for c in codes if c):
         for prefix, area in rules:
@@ -243,6 +279,7 @@ def update_category(session: Session, code: str, changes: dict[str, Any]) -> Cat
     category = session.get(Category, code)
     if category is None:
         raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+    _reference.clear()  # this process sees the change at once, the others within seconds
     limits = changes.get("limits")
     if limits is not None:
         stages, areas = {x.value for x in Stage}, {x.value for x in AreaClass}

@@ -20,7 +20,13 @@ from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.cases import notify, timing
 from wangge.cases.access import actor_for, actor_id, get_visible, grid_key
-from wangge.cases.categories import area_class_for, get_category, route, time_limits
+from wangge.cases.categories import (
+    area_class_for,
+    cached_category,
+    get_category,
+    route,
+    time_limits,
+)
 from wangge.cases.deadlines import ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
@@ -29,7 +35,7 @@ from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, syn
 from wangge.cases.workflow import apply, report
 from wangge.departments.models import Department
 from wangge.errors import Conflict, NotFound, ValidationFailed
-from wangge.grids.locating import locate_point
+from wangge.grids.locating import locate_refs
 
 S, A = CaseState, Action
 # Clients never set deadlines: they are computed here from the category's limits.
@@ -87,8 +93,8 @@ def create_case(
         ).first()
         if existing is not None:
             return existing
-    category = get_category(session, data.category_code)
-    found = locate_point(session, data.lon, data.lat, county_codes=None)
+    category = cached_category(session, data.category_code)
+    found = locate_refs(session, data.lon, data.lat)
     grid, unit = found.get("social"), found.get("unit")
     located = grid or unit
     county = located.county_code if located is not None else data.county_code
@@ -175,11 +181,37 @@ def create_case(
     return case
 
 
+_STR_KEYS = ("note", "department", "part", "rating", "to_level")
+_LIST_KEYS = ("assisting", "departments", "photos")
+
+
+def _check_types(payload: dict[str, Any]) -> None:
+    """Refuse payload values of the wrong shape before the pure core hashes or unpacks them."""
+    bad = [k for k in _STR_KEYS if k in payload and not isinstance(payload[k], str | None)]
+    bad += [
+        k
+        for k in _LIST_KEYS
+        if k in payload
+        and not (
+            payload[k] is None
+            or (isinstance(payload[k], list) and all(isinstance(x, str) for x in payload[k]))
+        )
+    ]
+    if bad:
+        raise ValidationFailed(
+            f"参数类型有误：{bad}",
+            f"wrong type for {bad}: texts, or lists of texts, expected",
+            code="bad_payload",
+            field=bad[0],
+        )
+
+
 def _prepare(
     session: Session, case: Case, action: Action, payload: dict[str, Any]
 ) -> dict[str, Any]:
     """Fill what the server decides: automatic routing and departments' existence."""
     payload = {k: v for k, v in payload.items() if k not in _SERVER_KEYS}
+    _check_types(payload)
     if action is A.DISPATCH:
         if not payload.get("department"):
             category = get_category(session, case.category_code)

@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wangge.common.cache import TTLCache
 from wangge.common.geo import parse_crs, to_canonical_xy
 from wangge.grids.lookup import GridIndex
 from wangge.grids.models import Grid, GridVersion
@@ -23,14 +24,26 @@ from wangge.grids.service import TILING_KINDS
 _CHECK_EVERY_S = 1.0
 
 
+@dataclass(frozen=True)
+class GridRef:
+    """What the hot path needs to know about a grid, kept with the index (no query)."""
+
+    id: int
+    code: str
+    community_code: str
+    county_code: str
+
+
 @dataclass
 class _Entry:
     signature: tuple[int, object]
     index: GridIndex
     checked_at: float
+    refs: dict[int, GridRef]
 
 
 _cache: dict[tuple[str, int], _Entry] = {}
+_versions_cache = TTLCache(ttl=_CHECK_EVERY_S)
 _lock = threading.Lock()
 
 
@@ -47,27 +60,72 @@ def index_for(session: Session, version: GridVersion) -> GridIndex:
     key = (str(bind.engine.url), version.id)
     now = time.monotonic()
     entry = _cache.get(key)
+    return _entry_for(session, version, key, entry, now).index
+
+
+def _entry_for(
+    session: Session, version: GridVersion, key: tuple[str, int], entry: _Entry | None, now: float
+) -> _Entry:
     if entry is not None and now - entry.checked_at < _CHECK_EVERY_S:
-        return entry.index
+        return entry
     signature = _signature(session, version.id)
     if entry is not None and entry.signature == signature:
         entry.checked_at = now
-        return entry.index
+        return entry
     rows = session.execute(
-        select(Grid.id, Grid.geom).where(
+        select(Grid.id, Grid.geom, Grid.code, Grid.community_code, Grid.county_code).where(
             Grid.version_id == version.id, Grid.kind.in_(TILING_KINDS[version.layer])
         )
     ).all()
     index = GridIndex(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])
+    refs = {r[0]: GridRef(r[0], r[2], r[3], r[4]) for r in rows}
+    fresh = _Entry(signature, index, now, refs)
     with _lock:
-        _cache[key] = _Entry(signature, index, now)
-    return index
+        _cache[key] = fresh
+    return fresh
+
+
+def _active(session: Session) -> list[GridVersion]:
+    # Which versions are active changes only on activation; one query a second is enough.
+    url = str(session.get_bind().engine.url)
+    return _versions_cache.get(url, lambda: [_detached(v) for v in active_versions(session)])  # type: ignore[no-any-return]
+
+
+def _detached(v: GridVersion) -> GridVersion:
+    return GridVersion(
+        id=v.id,
+        county_code=v.county_code,
+        layer=v.layer,
+        number=v.number,
+        name=v.name,
+        status=v.status,
+    )
+
+
+def locate_refs(
+    session: Session, lon: float, lat: float, *, county_codes: Iterable[str] | None = None
+) -> dict[str, GridRef | None]:
+    """Return, per layer, the active grid containing a canonical point, without a query."""
+    found: dict[str, GridRef | None] = {layer: None for layer in TILING_KINDS}
+    wanted = set(county_codes) if county_codes is not None else None
+    for version in _active(session):
+        if found.get(version.layer) is not None or (
+            wanted is not None and version.county_code not in wanted
+        ):
+            continue
+        key = (str(session.get_bind().engine.url), version.id)
+        entry = _entry_for(session, version, key, _cache.get(key), time.monotonic())
+        grid_id = entry.index.locate(lon, lat)
+        if grid_id is not None:
+            found[version.layer] = entry.refs.get(grid_id)
+    return found
 
 
 def clear_cache() -> None:
     """Forget every cached index (tests and re-divisions)."""
     with _lock:
         _cache.clear()
+        _versions_cache.clear()
 
 
 def active_versions(

@@ -1,0 +1,46 @@
+"""A small time-limited cache for reference data read on every request (categories, rules).
+
+Reference data changes rarely and is shared by all API processes through the database; each
+process keeps a copy for a few seconds, so a change is seen everywhere within that time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+REFERENCE_TTL_S = 5.0
+_ALL: list[TTLCache] = []
+
+
+class TTLCache:
+    """Values by key, reloaded by `loader` once they are older than `ttl` seconds."""
+
+    def __init__(self, ttl: float = REFERENCE_TTL_S, max_items: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_items = max_items
+        self._items: dict[Hashable, tuple[float, Any]] = {}
+        _ALL.append(self)
+
+    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
+        """Return the cached value, or load, keep and return it."""
+        now = time.monotonic()
+        hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = loader()
+        if len(self._items) >= self.max_items:
+            self._items.clear()
+        self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        """Forget everything (tests, and writes that must be seen at once in this process)."""
+        self._items.clear()
+
+
+def clear_all() -> None:
+    """Forget every cached value in this process."""
+    for cache in _ALL:
+        cache.clear()
