@@ -28,6 +28,7 @@ lint: install
 bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
 	$(BIN)/python bench/bench_locate.py
 	$(BIN)/python bench/bench_partition.py
+	$(BIN)/python bench/bench_map.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -187,10 +187,10 @@ def demo(
     for row in users:
         table.add_row(*row)
     out.print(table)
-    out.print(
-        f"\n[bold green]wangge 已启动[/] 打开 http://{host}:{port}/docs （接口文档 API docs）"
-    )
-    out.print(f"登录 Login: POST /api/v1/auth/login  用户名 admin  密码 {DEMO_PASSWORD}")
+    site = f"http://{host}:{port}"
+    out.print(f"\n[bold green]wangge 已启动[/] 指挥中心 Console: {site}/console （用户名见上表）")
+    out.print(f"网格员手机页 Grid worker: {site}/m   市民 Citizens: {site}/citizen")
+    out.print(f"大屏 Dashboard: {site}/dashboard   接口文档 API docs: {site}/docs")
     if serve_after:
         import os
 
@@ -258,8 +258,7 @@ def main() -> None:
     app(prog_name="wangge")
 
 
-from wangge import cli_admin, cli_divide, cli_grid, cli_ops  # noqa: E402,F401  (register the subcommands)
-from wangge import cli_registry  # noqa: E402,F401
+from wangge import cli_admin, cli_divide, cli_eval, cli_grid, cli_ops, cli_registry  # noqa: E402,F401  (register the subcommands)
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

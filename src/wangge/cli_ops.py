@@ -167,7 +167,9 @@ def jobs_sweep(
 @jobs_app.command("deliver")
 @friendly
 def jobs_deliver(
-    limit: int = typer.Option(100, help="messages per transaction"),
+    batch: int | None = typer.Option(
+        None, help="messages per transaction (default: 1 on SQLite, 20 on PostgreSQL)"
+    ),
     timeout: float | None = typer.Option(None, help="seconds per send (WANGGE_OUTBOX_TIMEOUT)"),
     now: NowOption = None,
     database_url: DbOption = None,
@@ -177,6 +179,9 @@ def jobs_deliver(
 
     settings = settings_for(database_url)
     wait = timeout or settings.outbox_timeout
+    # SQLite has one write lock: a batch that has written one in-app message would hold it
+    # while the next webhook hangs, so there every message gets its own short transaction.
+    size = batch or (1 if settings.is_sqlite else 20)
     channels: dict[str, Channel] = {"in_app": InAppChannel()}
     if settings.webhook_url:
         channels["webhook"] = WebhookChannel(settings.webhook_url, timeout=wait)
@@ -187,9 +192,10 @@ def jobs_deliver(
     try:
         while True:
             with unit_of_work(factory) as session:
-                report = deliver_pending(session, channels, now=at, limit=limit, timeout=wait)
+                report = deliver_pending(session, channels, now=at, limit=size, timeout=wait)
             sent, failed, dead = sent + report.sent, failed + report.failed, dead + report.dead
-            if report.sent + report.failed + report.dead < limit:
+            # Failures are rescheduled into the future, so a run always ends.
+            if report.sent + report.failed + report.dead < size:
                 break
     finally:
         engine.dispose()

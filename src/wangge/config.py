@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
 # Passwords copied from examples and docs; refused unless WANGGE_DEMO_MODE is set.
-PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "password", "secret", "wangge", "example"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "password", "secret", "wangge", "example"}
+)
 
 
 class Settings(BaseSettings):
@@ -67,6 +69,23 @@ class Settings(BaseSettings):
     )
     outbox_timeout: float = Field(
         default=10.0, gt=0, description="Seconds one outbox delivery may take before it is retried."
+    )
+
+    basemap_url: str | None = Field(
+        default=None,
+        description="Base-map tile URL template for the web map ({z}/{x}/{y}, e.g. 天地图 or a "
+        "city's own tiles); empty: the map shows grids on a plain background (works offline).",
+    )
+    basemap_crs: str = Field(
+        default="EPSG:4490",
+        description="Coordinate system of the base-map tiles: EPSG:4490/4326 (天地图) or GCJ02 "
+        "(most commercial Chinese maps); grids and cases are sent to the map in it.",
+    )
+    basemap_attribution: str = Field(
+        default="", description="Attribution shown on the web map for the base-map tiles."
+    )
+    default_language: str = Field(
+        default="zh", pattern="^(zh|en)$", description="Language of the web pages (zh or en)."
     )
 
     def check_secrets(self) -> None:

@@ -67,8 +67,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
-    app.include_router(__import__("wangge.registry.views", fromlist=["router"]).router, prefix="/api/v1")
+    app.include_router(
+        __import__("wangge.evaluation.views", fromlist=["r"]).router, prefix="/api/v1"
+    )
+    app.include_router(
+        __import__("wangge.registry.views", fromlist=["router"]).router, prefix="/api/v1"
+    )
     app.include_router(open311_router)
+    from wangge.web import api as web_api
+    from wangge.web import views as web
+
+    app.include_router(web.router)
+    app.include_router(web_api.router)
+    app.mount("/static", web.static_files(), name="static")
     app.include_router(health_router)
     if settings.bench_endpoints:
         from wangge.api.bench_views import router as bench_router
@@ -77,6 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console")
 
     return app

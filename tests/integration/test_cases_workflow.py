@@ -352,3 +352,14 @@ def test_a_refused_action_changes_nothing(world):
         do(world, case, "feed_back", HANDLER, T0, photos=PHOTO)  # not signed for yet
     assert case.version == version and len(actions_of(world, case)) == events
     assert [p.state for p in parts_of(world, case.id)] == ["dispatched"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"assisting": 5}, {"rating": ["x"]}, {"to_level": ["street"]}, {"departments": [1]}],
+)
+def test_a_payload_of_the_wrong_shape_is_a_validation_error(world, payload):
+    case = report(world)
+    with pytest.raises(ValidationFailed) as exc:
+        do(world, case, "escalate", SHIFT, T0, **payload)
+    assert exc.value.code == "bad_payload" and exc.value.field == next(iter(payload))

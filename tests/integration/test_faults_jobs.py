@@ -26,8 +26,19 @@ LATE = (T0 + timedelta(days=30)).isoformat()
 
 def _sweep(url: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "wangge", "jobs", "sweep", "--batch", "10", "--now", LATE,
-         "--database-url", url],
+        [
+            sys.executable,
+            "-m",
+            "wangge",
+            "jobs",
+            "sweep",
+            "--batch",
+            "10",
+            "--now",
+            LATE,
+            "--database-url",
+            url,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -110,7 +110,14 @@ def test_the_backup_and_restore_commands_round_trip_a_sqlite_database(tmp_path):
         assert made.exit_code == 0, made.output
         back = runner.invoke(
             app,
-            ["restore", str(archive), "--database-url", target, "--upload-dir", str(tmp_path / "r")],
+            [
+                "restore",
+                str(archive),
+                "--database-url",
+                target,
+                "--upload-dir",
+                str(tmp_path / "r"),
+            ],
         )
         assert back.exit_code == 0, back.output
         assert _tables(target) == _tables(source)

@@ -17,18 +17,29 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed on success, rolled back on any error."""
-    factory = request.app.state.session_factory
-    session = factory()
+def open_session(request: Request) -> Iterator[Session]:
+    """One session per request, closed after the response has been sent."""
+    session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[Session]:
+    """The request's session: committed when the endpoint returns, rolled back on any error.
+
+    This dependency has function scope (see SessionDep), so the commit happens *before* the
+    response is sent: a client never sees a success whose commit then failed. With the
+    default request scope FastAPI sent the 201 first and committed afterwards, and a report
+    acknowledged during a database outage was lost (tests/api/test_faults_server.py).
+    """
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    finally:
-        session.close()
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,7 +47,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(request: Request, session: SessionDep) -> Principal:

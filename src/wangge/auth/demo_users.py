@@ -11,6 +11,8 @@ from wangge.departments.models import Department
 from wangge.divisions.models import Division
 
 DEMO_PASSWORD = "Wangge-Demo-2026"
+# The grid posts are publicly posted (上岗公示) with a name and a work phone.
+PUBLIC_POSTS = {"jiandu": ("王建国", "010-6288-0101"), "wanggezhang": ("李秀英", "010-6288-0102")}
 
 
 def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str]]:
@@ -45,8 +47,9 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
     rows = []
     for username, label, role, scope, dept in plan:
         if session.scalar(select(User.id).where(User.username == username)) is None:
+            name, phone = PUBLIC_POSTS.get(username, (label, None))
             user = create_user(
-                session, username=username, password=DEMO_PASSWORD, display_name=label
+                session, username=username, password=DEMO_PASSWORD, display_name=name, phone=phone
             )
             assign_post(session, user, role, scope=scope, department=dept)
         rows.append(

@@ -88,15 +88,20 @@ def actor_for(
     if principal.department_codes:
         mine = [p.department_code for p in parts if p.department_code in principal.department_codes]
         department = mine[0] if mine else sorted(principal.department_codes)[0]
-    grids: frozenset[str] = frozenset()
     key = grid_key(case) if case is not None else None
-    if case is not None and key is not None and principal.scope_prefixes is not None:
-        codes = [c for c in (case.community_code, *_grid_codes(session, case)) if c]
-        # The supervisor's own grid: his scope names the grid, or the community holding it.
-        if any(principal.contains(c) for c in codes[1:]) or (
-            codes and any(codes[0].startswith(p) for p in principal.scope_prefixes)
-        ):
-            grids = frozenset({key})
-    elif key is not None:
+    grids: frozenset[str] = frozenset()
+    if key is None or case is None:
+        pass  # nothing located: the own-grid guards have nothing to compare
+    elif principal.scope_prefixes is None:
         grids = frozenset({key})  # whole-territory posts cover every grid
+    elif case.community_code and any(
+        case.community_code.startswith(p) for p in principal.scope_prefixes
+    ):
+        grids = frozenset({key})  # his scope holds the whole community
+    elif any(len(p) > 12 for p in principal.scope_prefixes) and any(
+        # A grid-level scope: compare with the case's grid codes (one query, only here).
+        principal.contains(c)
+        for c in _grid_codes(session, case)
+    ):
+        grids = frozenset({key})
     return Actor(id=actor_id(principal), roles=roles, department=department, grid_ids=grids)

@@ -295,7 +295,7 @@ def simulate_month(
     if n_cases is None:
         # About 25 ms a case on SQLite and twice that over a PostgreSQL connection: keep the
         # whole demo build near a minute on either.
-        n_cases = 1200 if session.get_bind().dialect.name == "sqlite" else 600
+        n_cases = 1000 if session.get_bind().dialect.name == "sqlite" else 500
     seed_configuration(session, county_code)
     rng = random.Random(seed)
     sim = _Sim(session, county_code, rng, now)

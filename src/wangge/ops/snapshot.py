@@ -81,7 +81,10 @@ def has_data(conn: Connection) -> bool:
     meta = reflect(conn)
     for name in USER_TABLES:
         table = meta.tables.get(name)
-        if table is not None and conn.execute(select(text("1")).select_from(table).limit(1)).first():
+        if (
+            table is not None
+            and conn.execute(select(text("1")).select_from(table).limit(1)).first()
+        ):
             return True
     return False
 

@@ -102,14 +102,14 @@ def require_community(session: Session, code: str | None, field: str = "communit
 
 
 def locate(
-    session: Session, lon: float | None, lat: float | None, county_code: str
+    session: Session, lon: float | None, lat: float | None, county_code: str | None
 ) -> tuple[int | None, int | None, str | None]:
     """Return (social grid id, unit grid id, community code) of a point in the active grids."""
     if lon is None or lat is None:
         return None, None, None
     found = locate_many(
         session, np.array([lon], dtype=float), np.array([lat], dtype=float),
-        county_codes=[county_code],
+        county_codes=[county_code] if county_code else None,
     )  # fmt: skip
     social = int(found["social"][0]) if found["social"][0] >= 0 else None
     unit = int(found["unit"][0]) if found["unit"][0] >= 0 else None

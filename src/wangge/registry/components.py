@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, get_args
 
-import numpy as np
-import shapely
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.common.models import utcnow
-from wangge.common.spatial import SRID, bbox_columns
+from wangge.common.spatial import bbox_columns
+from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
-from wangge.grids.locating import locate_many
-from wangge.grids.models import Grid
 from wangge.registry.access import check_area, locate, require_community, visible
 from wangge.registry.catalogue import (
     DEFAULT_SCHEME,
@@ -70,6 +63,12 @@ def add_extension(
 ) -> ComponentClassExtension:
     """Register a local class under major class 21 for a county (checked by the catalogue)."""  # fmt: skip
     principal.require("registry.write")
+    if session.get(Division, county_code) is None or len(county_code) != 6:
+        raise ValidationFailed(
+            f"区县 {county_code} 不存在",
+            f"county {county_code} does not exist",
+            field="county_code",
+        )
     catalogue_for(session, county_code, scheme).extend(code, name)
     ext = ComponentClassExtension(
         county_code=county_code, scheme=scheme, code=code, name=name.strip()
@@ -149,9 +148,16 @@ def save_component(
         county = county_code or (str(data.get("community_code") or "")[:6] or None)
         if geom is None:
             raise ValidationFailed("部件必须有位置", "a component needs a location", field="lon")
+        if not county:  # the county of the grid the component stands in
+            county = (locate(session, *anchor(geom), None)[2] or "")[:6] or None
         if not county:
             raise ValidationFailed("请指定区县", "the county is required", field="county_code")
         scheme: Scheme = data.get("scheme") or DEFAULT_SCHEME
+        if scheme not in get_args(Scheme):
+            raise ValidationFailed(
+                f"编码方案 {scheme} 无效，应为 GB/T 30428.2 或 GB/T 47678.5",
+                f"scheme {scheme!r} must be GB/T 30428.2 or GB/T 47678.5", field="scheme",
+            )  # fmt: skip
         class_code = str(data.get("class_code") or "").strip()
         catalogue = catalogue_for(session, county, scheme)
         catalogue.require(class_code)
@@ -235,219 +241,3 @@ def components_query(principal: Principal, **filters: Any) -> Select[tuple[Compo
     if filters.get("major"):
         query = query.where(Component.class_code.startswith(filters["major"], autoescape=True))
     return query.order_by(Component.id)
-
-
-# ------------------------------------------------------------------------ bulk loading
-
-# Per-row columns first, then the ones every row of a load shares.
-BULK_COLUMNS = (
-    "code", "class_code", "name", "geom", "lon", "lat", "community_code", "grid_id",
-    "unit_grid_id", "minx", "miny", "maxx", "maxy",
-    "county_code", "scheme", "state", "competent_dept", "owner_dept", "maintenance_dept",
-    "network", "data_source", "initial_date", "created_at", "updated_at",
-)  # fmt: skip
-
-
-def _assign_serials(
-    classes: np.ndarray, inverse: np.ndarray, counts: np.ndarray, firsts: np.ndarray
-) -> np.ndarray:
-    # Rank of each row within its class, in input order, without a Python loop.
-    order = np.argsort(inverse, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty(len(inverse), dtype=np.int64)
-    rank[order] = np.arange(len(inverse)) - np.repeat(starts, counts)
-    return firsts[inverse] + rank
-
-
-def _community_of(session: Session, county_code: str, *grid_arrays: np.ndarray) -> list[str | None]:
-    rows = session.execute(
-        select(Grid.id, Grid.community_code)
-        .where(Grid.county_code == county_code)
-        .order_by(Grid.id)
-    ).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    names = np.array([r[1] for r in rows] + [None], dtype=object)
-    pick = np.full(len(grid_arrays[0]), len(rows), dtype=np.int64)
-    for grids in grid_arrays:
-        free = (pick == len(rows)) & (grids >= 0)
-        pick[free] = np.searchsorted(ids, grids[free])
-    return names[pick].tolist()  # type: ignore[no-any-return]
-
-
-def bulk_load(
-    session: Session,
-    principal: Principal,
-    *,
-    county_code: str,
-    class_codes: np.ndarray,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    geoms: Sequence[Any] | None = None,
-    fields: dict[str, Any] | None = None,
-    scheme: Scheme = DEFAULT_SCHEME,
-    progress: Callable[[str], None] | None = None,
-) -> int:
-    """Insert many components at once: codes, grids and geometry computed in numpy, COPY on PG.
-
-    `class_codes` holds one class per row, `lon`/`lat` the anchor points (canonical CRS),
-    `geoms` optional lines/polygons (else points), `fields` values shared by every row.
-    """  # fmt: skip
-    principal.require("registry.write")
-    tick = progress or (lambda _m: None)
-    n = len(class_codes)
-    if n == 0:
-        return 0
-    catalogue = catalogue_for(session, county_code, scheme)
-    classes, inverse, counts = np.unique(
-        np.asarray(class_codes, dtype=str), return_inverse=True, return_counts=True
-    )
-    for code in classes.tolist():
-        catalogue.require(code)
-    firsts = np.array(
-        [
-            reserve_serials(session, county_code, c, int(k))
-            for c, k in zip(classes.tolist(), counts.tolist(), strict=True)
-        ],
-        dtype=np.int64,
-    )
-    serial = _assign_serials(classes, inverse, counts, firsts)
-    width = len(classes[0])
-    codes = (
-        int(county_code) * 10 ** (width + 6) + classes.astype(np.int64)[inverse] * 10**6 + serial
-    )
-    tick("codes")
-    found = locate_many(session, lon, lat, county_codes=[county_code])
-    social, unit = found["social"], found["unit"]
-    # Rows go in grid by grid: neighbours land in the same GiST and b-tree pages, which
-    # keeps the index inserts of a million-row COPY in cache.
-    order = np.lexsort((lat, unit))
-    codes, inverse, social, unit = codes[order], inverse[order], social[order], unit[order]
-    lon, lat = np.asarray(lon, dtype=float)[order], np.asarray(lat, dtype=float)[order]
-    communities = _community_of(session, county_code, social, unit)
-    tick("grids")
-    shapes = shapely.points(lon, lat) if geoms is None else np.asarray(geoms, dtype=object)[order]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        wkb = shapely.to_wkb(shapely.set_srid(shapes, SRID), hex=True, include_srid=True).tolist()
-    else:
-        wkb = shapely.to_wkb(shapes).tolist()
-    lons, lats = lon.tolist(), lat.tolist()
-    points = geoms is None
-    bounds = [lons, lats, lons, lats] if points else shapely.bounds(shapes).T.tolist()
-    tick("geometry")
-    shared = fields or {}
-    now = utcnow()
-    const = (
-        county_code, scheme, shared.get("state", "完好"), shared.get("competent_dept"),
-        shared.get("owner_dept"), shared.get("maintenance_dept"), shared.get("network"),
-        shared.get("data_source"), shared.get("initial_date"), now, now,
-    )  # fmt: skip
-    names = shared.get("names")
-    name_list: list[str | None] = [names[i] for i in order.tolist()] if names else [None] * n
-    social_ids: list[int | None] = [g if g >= 0 else None for g in social.tolist()]
-    unit_ids: list[int | None] = [g if g >= 0 else None for g in unit.tolist()]
-    class_list = classes.tolist()
-    variable = [
-        codes.astype(str).tolist(), [class_list[i] for i in inverse.tolist()], name_list, wkb,
-        lons, lats, communities, social_ids, unit_ids, *bounds,
-    ]  # fmt: skip
-    if postgres and n >= REBUILD_AT:
-        with _indexes_rebuilt_after(session):
-            _copy_rows(session, variable, const)
-    elif postgres:
-        _copy_rows(session, variable, const)
-    else:
-        _insert_rows(session, variable, const)
-    tick("written")
-    record(
-        session, actor=principal.name, actor_id=principal.user_id, action="registry.component.bulk_load",
-        object_type="component", county_code=county_code, detail={"rows": n, "classes": len(classes)},
-    )  # fmt: skip
-    return n
-
-
-# From this many rows on, a PostgreSQL load drops the secondary indexes and foreign keys
-# and rebuilds them afterwards (as pg_restore does): one sorted build beats a million
-# single-row GiST and b-tree inserts and FK probes. Inside the transaction, so all or nothing.
-REBUILD_AT = 100_000
-
-
-@contextmanager
-def _indexes_rebuilt_after(session: Session) -> Iterator[None]:
-    run = session.connection().exec_driver_sql
-    constraints = run(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'components'::regclass AND contype IN ('f', 'u') ORDER BY contype DESC"
-    ).all()
-    indexes = run(
-        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-        "WHERE indrelid = 'components'::regclass AND NOT indisprimary AND indexrelid NOT IN "
-        "(SELECT conindid FROM pg_constraint WHERE conrelid = 'components'::regclass)"
-    ).all()
-    for name, _definition in constraints:
-        run(f'ALTER TABLE components DROP CONSTRAINT "{name}"')
-    for name, _definition in indexes:
-        run(f"DROP INDEX {name}")
-    yield
-    run("SET LOCAL maintenance_work_mem = '256MB'")
-    for _name, definition in indexes:
-        run(definition)
-    for name, definition in reversed(constraints):
-        run(f'ALTER TABLE components ADD CONSTRAINT "{name}" {definition}')
-
-
-def _copy_text(value: Any) -> str:
-    # COPY text format: \N is NULL; backslash, tab and line breaks are escaped.
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
-
-
-# Per variable column: s digits or hex (safe as is), t free text, f float, n nullable id/code.
-_KINDS = "sstsffnnnffff"
-
-
-def _column_text(col: list[Any], kind: str) -> list[str]:
-    if kind == "s":
-        return col
-    if kind == "f":
-        return list(map(repr, col))
-    if kind == "n":
-        return ["\\N" if v is None else str(v) for v in col]
-    return list(map(_copy_text, col))
-
-
-def _copy_rows(session: Session, variable: list[list[Any]], const: tuple[Any, ...]) -> None:
-    # Whole columns become text at once and rows are joined in C (str.join over zip):
-    # per-row Python work is a single join, which is what makes a million rows cheap.
-    columns = [_column_text(col, kind) for col, kind in zip(variable, _KINDS, strict=True)]
-    tail = "\t".join(_copy_text(v) for v in const)
-    driver = session.connection().connection.driver_connection
-    sql = f"COPY components ({', '.join(BULK_COLUMNS)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-        rows = zip(*columns, itertools.repeat(tail), strict=False)
-        while chunk := list(itertools.islice(rows, 100_000)):
-            copy.write("\n".join(map("\t".join, chunk)) + "\n")
-
-
-def _insert_rows(session: Session, variable: list[list[Any]], const: tuple[Any, ...]) -> None:
-    # SQLite: executemany in batches, timestamps as the naive UTC text SQLAlchemy writes.
-    const = tuple(
-        v.replace(tzinfo=None).isoformat(sep=" ") if isinstance(v, datetime) else v for v in const
-    )
-    placeholders = ", ".join("?" * len(BULK_COLUMNS))
-    sql = f"INSERT INTO components ({', '.join(BULK_COLUMNS)}) VALUES ({placeholders})"
-    connection = session.connection()
-    rows = (row + const for row in zip(*variable, strict=True))
-    while batch := list(itertools.islice(rows, 50_000)):
-        connection.exec_driver_sql(sql, batch)

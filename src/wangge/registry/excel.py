@@ -79,8 +79,7 @@ def template(sheet: Sheet, choices: dict[str, tuple[str, ...]] | None = None) ->
         ws.column_dimensions[letter].width = column.width
         if column.kind == "text":
             # Text format keeps 18-digit ID numbers and codes from turning into floats.
-            for row in range(2, 502):
-                ws.cell(row=row, column=index).number_format = "@"
+            ws.column_dimensions[letter].number_format = "@"
         values = lists.get(column.key)
         if values:
             codes.cell(row=1, column=index, value=column.header)

@@ -24,6 +24,8 @@ class Component(TenantMixin, BBoxMixin, TimestampMixin, Base):
     """A component with its 16- (GB/T 30428.2) or 17-digit (GB/T 47678.5) identifier."""
 
     __tablename__ = "components"
+    # Ids are never reused (SQLite would hand out a deleted max id again): history keys on them.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(17), unique=True)

@@ -19,6 +19,7 @@ class Building(TenantMixin, BBoxMixin, TimestampMixin, Base):
     """A building (楼栋): a point or a footprint, located in its grids (房入格)."""
 
     __tablename__ = "buildings"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -42,6 +43,7 @@ class Room(TenantMixin, TimestampMixin, Base):
     """A room (房屋) of a building, with its use and, when rented, the landlord."""
 
     __tablename__ = "rooms"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     building_id: Mapped[int] = mapped_column(
@@ -62,6 +64,7 @@ class Tenancy(TenantMixin, TimestampMixin, Base):
     """A rental contract of a room: tenant and contract period."""
 
     __tablename__ = "tenancies"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)

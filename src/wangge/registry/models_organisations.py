@@ -22,6 +22,7 @@ class Organisation(TenantMixin, TimestampMixin, Base):
     """An enterprise, employer, social or party organisation located in a grid."""
 
     __tablename__ = "organisations"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="enterprise")
@@ -51,6 +52,7 @@ class Inspection(TenantMixin, Base):
     """A labour inspection of an employer, with findings and violations."""
 
     __tablename__ = "org_inspections"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(

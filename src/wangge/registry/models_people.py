@@ -18,6 +18,7 @@ class Household(TenantMixin, TimestampMixin, Base):
     """A household (户): people living together, entered into a room (户入房)."""
 
     __tablename__ = "households"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(30), index=True)
@@ -29,6 +30,8 @@ class Person(TenantMixin, TimestampMixin, Base):
     """A resident; the ID number may sit in clear here but leaves only masked or audited."""
 
     __tablename__ = "people"
+    # Ids are never reused (SQLite would hand out a deleted max id again): history keys on them.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), index=True)

@@ -247,7 +247,7 @@ def _search_clause(q: str) -> Any:
     if compact.lstrip("+").isdigit() and 7 <= len(digits) <= 12:
         return Person.phone_hash == personal_hash("phone", digits)
     return or_(
-        Person.name.startswith(q, autoescape=True), Person.address.contains(q, autoescape=True)
+        Person.name.contains(q, autoescape=True), Person.address.contains(q, autoescape=True)
     )
 
 

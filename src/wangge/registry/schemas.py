@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,7 +67,9 @@ class TenancyIn(_In):
 
 class ComponentIn(_Located):
     class_code: str | None = None
-    scheme: str | None = Field(None, description="GB/T 30428.2 (default) or GB/T 47678.5")
+    scheme: Literal["GB/T 30428.2", "GB/T 47678.5"] | None = Field(
+        None, description="default GB/T 30428.2"
+    )
     county_code: str | None = None
     community_code: str | None = None
     name: str | None = None
@@ -87,7 +89,7 @@ class ExtensionIn(_In):
     county_code: str
     code: str
     name: str
-    scheme: str = "GB/T 30428.2"
+    scheme: Literal["GB/T 30428.2", "GB/T 47678.5"] = "GB/T 30428.2"
 
 
 class OrganisationIn(_In):

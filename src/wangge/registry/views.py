@@ -11,6 +11,8 @@ from wangge.errors import ValidationFailed
 from wangge.registry import views_organisations, views_people, views_places
 from wangge.registry.excel import export_workbook, import_workbook, template
 from wangge.registry.history import history
+from wangge.registry.labels import sensitive_codes, visible_labels
+from wangge.registry.people import verify
 from wangge.registry.quality import completeness
 from wangge.registry.sheets import sheet_for
 
@@ -84,16 +86,46 @@ def export_file(
     community: str | None = None,
     grid_id: int | None = None,
     q: str | None = None,
+    residence_kind: str | None = None,
+    class_code: str | None = None,
+    major: str | None = None,
+    state: str | None = None,
+    network: str | None = None,
+    org_kind: str | None = None,
+    integrity_grade: str | None = None,
+    use: str | None = None,
     unmask: bool = False,
     reason: str | None = None,
 ) -> Response:
     """Export the filtered list (masked; full values only with personal.unmask and a reason)."""  # fmt: skip
     sheet = sheet_for(kind)
-    filters: dict[str, Any] = {"community": community, "grid_id": grid_id}
-    if q:
-        filters["q"] = q
-    body = export_workbook(session, principal, sheet, unmask=unmask, reason=reason, **filters)
+    filters: dict[str, Any] = {
+        "community": community, "grid_id": grid_id, "q": q, "residence_kind": residence_kind,
+        "class_code": class_code, "major": major, "state": state, "network": network,
+        "kind": org_kind, "integrity_grade": integrity_grade, "use": use,
+    }  # fmt: skip
+    body = export_workbook(
+        session, principal, sheet, unmask=unmask, reason=reason,
+        **{k: v for k, v in filters.items() if v is not None},
+    )  # fmt: skip
     return _xlsx(body, f"{sheet.title}.xlsx")
+
+
+@data_router.post("/{kind}/{record_id}/actions/verify")
+def verify_record(
+    kind: str, record_id: int, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Mark a record as checked on site now (the freshness of the quality report)."""
+    object_type, loader = _object_type(kind)
+    obj = loader(session, principal, record_id)
+    verify(session, principal, obj, object_type)
+    return {"id": obj.id, "verified_at": obj.verified_at}
+
+
+def _object_type(kind: str) -> tuple[str, Any]:
+    if kind not in OBJECT_TYPES:
+        raise ValidationFailed(f"未知的数据类别 {kind}", f"unknown kind {kind}", field="kind")
+    return OBJECT_TYPES[kind]
 
 
 @data_router.get("/{kind}/{record_id}/history")
@@ -101,17 +133,22 @@ def record_history(
     kind: str, record_id: int, session: SessionDep, principal: PrincipalDep
 ) -> list[dict[str, Any]]:
     """Return every change of a record: who, when, old → new (personal values masked)."""
-    if kind not in OBJECT_TYPES:
-        raise ValidationFailed(f"未知的数据类别 {kind}", f"unknown kind {kind}", field="kind")
-    object_type, loader = OBJECT_TYPES[kind]
+    object_type, loader = _object_type(kind)
     loader(session, principal, record_id)  # 404 outside the area
-    return [
-        {"at": c.at, "actor": c.actor, "action": c.action, "changes": c.changes}
-        for c in history(session, object_type, record_id)
-    ]
+    sensitive = sensitive_codes(session)
+    out = []
+    for c in history(session, object_type, record_id):
+        changes = dict(c.changes)
+        if "labels" in changes:  # the history must not leak labels the reader may not see
+            changes["labels"] = [
+                visible_labels(side, principal, sensitive) for side in changes["labels"]
+            ]
+        out.append({"at": c.at, "actor": c.actor, "action": c.action, "changes": changes})
+    return out
 
 
+# The fixed paths (/people/export, /people/template) go before /people/{person_id}.
+router.include_router(data_router)
 router.include_router(views_people.router)
 router.include_router(views_places.router)
 router.include_router(views_organisations.router)
-router.include_router(data_router)

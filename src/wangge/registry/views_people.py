@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.errors import Forbidden, ValidationFailed
@@ -26,20 +26,25 @@ def list_people(
     community: str | None = None,
     grid_id: int | None = None,
     residence_kind: str | None = None,
+    household_id: int | None = None,
     label: str | None = None,
     limit: int = Query(100, le=1000),
     offset: int = 0,
 ) -> dict[str, Any]:
     """List people in the caller's area (ID numbers and phones masked)."""  # fmt: skip
     query = people.people_query(
-        principal, q=q, community=community, grid_id=grid_id, residence_kind=residence_kind
-    )
+        principal, q=q, community=community, grid_id=grid_id, residence_kind=residence_kind,
+        household_id=household_id,
+    )  # fmt: skip
     sensitive = sensitive_codes(session)
     if label and label in sensitive and not principal.can(SPECIAL):
         raise Forbidden("按特殊人群标签查询需要相应权限", f"filtering by {label} needs {SPECIAL}")
-    rows = session.scalars(query).all()
-    if label:
-        rows = [p for p in rows if label in (p.labels or [])]
+    if not label:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        page = session.scalars(query.limit(limit).offset(offset)).all()
+        return {"total": total, "items": [people.person_out(p, principal, sensitive) for p in page]}
+    # Labels are a JSON list (portable across SQLite and PostgreSQL): filtered here.
+    rows = [p for p in session.scalars(query) if label in (p.labels or [])]
     page = rows[offset : offset + limit]
     return {"total": len(rows), "items": [people.person_out(p, principal, sensitive) for p in page]}
 
@@ -109,14 +114,6 @@ def person_addresses(
          "since": a.since, "until": a.until}
         for a in people.addresses(session, principal, person_id)
     ]  # fmt: skip
-
-
-@router.post("/people/{person_id}/actions/verify")
-def verify_person(person_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Mark a person as checked on site today."""
-    person = people.get_person(session, principal, person_id)
-    people.verify(session, principal, person, "person")
-    return people.person_out(person, principal, sensitive_codes(session))
 
 
 @router.get("/label-kinds")

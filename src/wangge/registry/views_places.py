@@ -10,7 +10,6 @@ from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.masking import mask_phone
 from wangge.registry import components, houses
 from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
-from wangge.registry.people import verify
 from wangge.registry.schemas import BuildingIn, ComponentIn, ExtensionIn, RoomIn, TenancyIn
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
@@ -226,13 +225,3 @@ def delete_component(component_id: int, session: SessionDep, principal: Principa
     """Remove a component; its code is never reused."""
     components.delete_component(session, principal, component_id)
     return Response(status_code=204)
-
-
-@router.post("/components/{component_id}/actions/verify")
-def verify_component(
-    component_id: int, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    """Mark a component as checked on site today."""
-    comp = components.get_component(session, principal, component_id)
-    verify(session, principal, comp, "component")
-    return component_out(comp)

@@ -151,6 +151,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_buildings")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("buildings", schema=None) as batch_op:
         batch_op.create_index(
@@ -204,6 +205,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_components")),
         sa.UniqueConstraint("code", name=op.f("uq_components_code")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("components", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_components_class_code"), ["class_code"], unique=False)
@@ -254,6 +256,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.create_index(
@@ -288,6 +291,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_org_inspections")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("org_inspections", schema=None) as batch_op:
         batch_op.create_index(
@@ -345,6 +349,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rooms")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("rooms", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_rooms_building_id"), ["building_id"], unique=False)
@@ -366,6 +371,7 @@ def upgrade() -> None:
             ["room_id"], ["rooms.id"], name=op.f("fk_households_room_id_rooms"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_households")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("households", schema=None) as batch_op:
         batch_op.create_index(
@@ -421,6 +427,7 @@ def upgrade() -> None:
             ["room_id"], ["rooms.id"], name=op.f("fk_people_room_id_rooms"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.create_index(
@@ -491,6 +498,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenancies")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("tenancies", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tenancies_county_code"), ["county_code"], unique=False)

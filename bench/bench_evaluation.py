@@ -1,0 +1,362 @@
+"""Benchmark: the monthly evaluation over 1,000,000 cases of synthetic history (issue 7).
+
+Usage:
+    python bench/bench_evaluation.py [--cases 1000000 --seed 7 --month 2026-11
+        --pg postgresql://postgres@127.0.0.1:5432/wangge_bench_eval]
+
+The database named in --pg is DROPPED and created by this script. It is migrated to head,
+then twelve months of cases and their events (~8.5 per case: the standard loop, public reports
+verified on site, invalid and duplicate reports, grid self-handling, rework, extensions and
+suspensions, with stage times that are sometimes late) are written with COPY (foreign-key
+triggers off, event indexes rebuilt afterwards, ANALYZE). Timed: `evaluation.service.evaluate`
+for the month (every person, department, area and grid worker; best of 2 after a warm-up), and
+its aggregate query alone. Then the event and case tables are exported (COPY TO CSV, then
+Parquet) and the SAME query (dialect "duckdb") runs in DuckDB over the Parquet files; both
+count sets must be equal. Results go to "## Monthly evaluation (issue 7)" in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import random
+import re
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from wangge.cases.categories import seed_categories  # noqa: E402
+from wangge.db import make_engine, session_factory  # noqa: E402
+from wangge.dbadmin import upgrade  # noqa: E402
+from wangge.evaluation import service, sql  # noqa: E402
+from wangge.evaluation.indicators import EvalConfig  # noqa: E402
+from wangge.evaluation.periods import parse_period  # noqa: E402
+
+COUNTY = "110108"
+H = 3600.0
+# (path, share, steps): a step is (action, role, part?, from, to, gap hours lo-hi, payload)
+STD_TAIL = [
+    ("department_accept", "department", True, "dispatched", "in_progress", 0.2, 3),
+    ("feed_back", "department", True, "in_progress", "handled", 1, 34),
+    ("request_check", "acceptor", False, "handled", "checking", 0.1, 2.5),
+    ("check_pass", "supervisor", False, "checking", "checked", 0.3, 5),
+    ("close", "shift_leader", False, "checked", "closed", 0.1, 2.4),
+]
+HEAD = [
+    ("accept", "acceptor", False, "reported", "accepted", 0.05, 1),
+    ("file", "shift_leader", False, "accepted", "filed", 0.1, 2.5),
+    ("dispatch", "dispatcher", False, "filed", "dispatched", 0.1, 2.5),
+]
+PUBLIC_HEAD = [
+    ("accept", "acceptor", False, "reported", "accepted", 0.05, 1),
+    ("request_verification", "acceptor", False, "accepted", "verifying", 0.1, 1.2),
+    ("verify_true", "supervisor", False, "verifying", "verified", 0.2, 2.5),
+    ("file", "shift_leader", False, "verified", "filed", 0.1, 2.5),
+    ("dispatch", "dispatcher", False, "filed", "dispatched", 0.1, 2.5),
+]
+PATHS = [
+    ("standard", 0.50, HEAD + STD_TAIL),
+    ("public", 0.15, PUBLIC_HEAD + STD_TAIL + [("rate", "citizen", False, "closed", "rated", 1, 24)]),
+    ("invalid", 0.05, [("reject_invalid", "acceptor", False, "reported", "rejected", 0.1, 1)]),
+    ("duplicate", 0.10, [("reject_duplicate", "acceptor", False, "reported", "rejected", 0.1, 1)]),
+    ("self_handle", 0.08, [
+        ("self_handle", "grid_leader", False, "reported", "handled", 0.2, 3), *STD_TAIL[2:]]),
+    ("rework", 0.05, HEAD + STD_TAIL[:3] + [
+        ("check_fail", "supervisor", False, "checking", "rework", 0.3, 5),
+        ("feed_back", "department", True, "rework", "handled", 1, 20),
+        *STD_TAIL[2:]]),
+    ("extension", 0.04, HEAD + STD_TAIL[:1] + [
+        ("request_extension", "department", True, "in_progress", "extension_requested", 1, 6),
+        ("approve_extension", "dispatcher", True, "extension_requested", "in_progress", 0.2, 2),
+        *STD_TAIL[1:]]),
+    ("suspension", 0.03, HEAD + STD_TAIL[:1] + [
+        ("request_suspension", "department", True, "in_progress", "suspension_requested", 1, 4),
+        ("approve_suspension", "dispatcher", True, "suspension_requested", "suspended", 0.2, 2),
+        ("resume", "department", True, "suspended", "in_progress", 12, 72),
+        *STD_TAIL[1:]]),
+]  # fmt: skip
+EVENT_COLS = (
+    "id, case_id, county_code, action, actor_id, role, at, from_state, to_state, part, "
+    "attachments, payload"
+)
+CASE_COLS = (
+    "id, county_code, created_at, updated_at, code, category_code, source, description, lon, "
+    "lat, grid_id, community_code, area_class, photos, state, level, urgent, version, "
+    "reporter_id, reporter_role, handler_ids, reported_at, reopen_count, overdue_count"
+)
+
+
+def _ts(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def generate(n: int, seed: int, start: float, end: float, categories: list[str]):
+    """Yield (case lines, event lines) chunks in PostgreSQL COPY text format."""
+    rng = random.Random(seed)
+    weights = [p[1] for p in PATHS]
+    eid = 0
+    chunk_c, chunk_e = io.StringIO(), io.StringIO()
+    for cid in range(1, n + 1):
+        path, _, steps = rng.choices(PATHS, weights)[0]
+        t = rng.uniform(start, end)
+        grid = rng.randrange(1, 2001)
+        community = f"{COUNTY}{(grid - 1) // 200 + 1:03d}{(grid - 1) // 10 % 20 + 1:03d}"
+        worker = f"w{grid:04d}"
+        public = path == "public" or (path == "duplicate" and rng.random() < 0.7)
+        source = rng.choice(("hotline", "online")) if public else "patrol"
+        reporter = f"c{rng.randrange(50000)}" if public else worker
+        dept = f"{COUNTY}-D{rng.randrange(1, 41):02d}"
+        actors = {
+            "acceptor": f"acc{rng.randrange(20)}",
+            "shift_leader": f"shift{rng.randrange(10)}",
+            "dispatcher": f"disp{rng.randrange(10)}",
+            "supervisor": worker,
+            "grid_leader": f"gl{grid:04d}",
+            "department": f"h-{dept}",
+            "citizen": reporter,
+        }
+        eid += 1
+        lines = [
+            f"{eid}\t{cid}\t{COUNTY}\treport\t{reporter}\t"
+            f"{'citizen' if public else 'supervisor'}\t{_ts(t)}\t\\N\treported\t\\N\t[]\t"
+            f'{{"source": "{source}"}}\n'
+        ]
+        state = "reported"
+        for action, role, is_part, frm, to, lo, hi in steps:
+            t += rng.uniform(lo, hi) * H
+            if t >= end + 40 * 86400:
+                break
+            payload = "{}"
+            if action == "dispatch":
+                payload = f'{{"department": "{dept}"}}'
+            elif action == "request_extension":
+                payload = '{"hours": 8}'
+            elif action == "rate":
+                r = rng.choices(["satisfied", "basically_satisfied", "unsatisfied"], [85, 11, 4])
+                payload = f'{{"rating": "{r[0]}"}}'
+            eid += 1
+            part = dept if is_part else "\\N"
+            lines.append(
+                f"{eid}\t{cid}\t{COUNTY}\t{action}\t{actors[role]}\t{role}\t{_ts(t)}\t{frm}\t"
+                f"{to}\t{part}\t[]\t{payload}\n"
+            )
+            state = to
+        chunk_e.writelines(lines)
+        rep = lines[0].split("\t")[6]
+        chunk_c.write(
+            f"{cid}\t{COUNTY}\t{rep}\t{rep}\t{COUNTY}{cid:013d}\t{rng.choice(categories)}\t"
+            f"{source}\t-\t116.3\t39.9\t{grid}\t{community}\tB\t[]\t{state}\tcommunity\tf\t"
+            f"{len(lines)}\t{reporter}\t{'citizen' if public else 'supervisor'}\t[]\t{rep}\t0\t0\n"
+        )
+        if cid % 50_000 == 0:
+            yield chunk_c.getvalue(), chunk_e.getvalue()
+            chunk_c, chunk_e = io.StringIO(), io.StringIO()
+    yield chunk_c.getvalue(), chunk_e.getvalue()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--month", default="2026-11")
+    ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wangge_bench_eval")
+    ap.add_argument("--workdir", default="/tmp/wangge_bench_eval")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+    ap.add_argument("--reuse", action="store_true", help="keep the data a previous run loaded")
+    ap.add_argument("--loaded-in", type=float, default=float("nan"), help="its load time (s)")
+    args = ap.parse_args()
+    if args.reuse:
+        run(args, *reuse(args))
+        return
+    admin_url, dbname = args.pg.rsplit("/", 1)
+    with psycopg.connect(admin_url + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+        c.execute(f'CREATE DATABASE "{dbname}"')
+    with psycopg.connect(args.pg, autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    engine = make_engine(args.pg)
+    upgrade(engine)
+    with session_factory(engine)() as s:
+        seed_categories(s)
+        s.commit()
+        categories = [r[0] for r in s.execute(text("SELECT code FROM case_categories"))]
+    period = parse_period(args.month)
+    end = period.end.timestamp()
+    start = end - 365 * 86400
+    t0 = time.perf_counter()
+    n_events = 0
+    with psycopg.connect(args.pg) as c, c.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+        idx = cur.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'case_events' "
+            "AND indexname NOT LIKE 'pk_%'"
+        ).fetchall()
+        for name, _ in idx:
+            cur.execute(f'DROP INDEX "{name}"')
+        for cases, events in generate(args.cases, args.seed, start, end, categories):
+            with cur.copy(f"COPY cases ({CASE_COLS}) FROM STDIN") as cp:
+                cp.write(cases)
+            with cur.copy(f"COPY case_events ({EVENT_COLS}) FROM STDIN") as cp:
+                cp.write(events)
+            n_events += events.count("\n")
+        for _, ddl in idx:
+            cur.execute(ddl)
+        c.commit()
+    with psycopg.connect(args.pg, autocommit=True) as c:
+        c.execute("VACUUM ANALYZE cases")
+        c.execute("VACUUM ANALYZE case_events")
+    load_s = time.perf_counter() - t0
+    print(f"loaded {args.cases:,} cases, {n_events:,} events in {load_s:.1f} s", flush=True)
+    run(args, engine, n_events, load_s)
+
+
+def reuse(args: argparse.Namespace) -> tuple[Any, int, float]:
+    """Return the engine, the event count and the recorded load time of a loaded database."""
+    engine = make_engine(args.pg)
+    with psycopg.connect(args.pg) as c:
+        n_events = c.execute("SELECT count(*) FROM case_events").fetchone()[0]
+        args.cases = c.execute("SELECT count(*) FROM cases").fetchone()[0]
+    return engine, n_events, args.loaded_in
+
+
+def retry(fn: Any, tries: int = 4) -> Any:
+    """Run fn again when the server drops the connection (the shared server gets restarted)."""
+    for i in range(tries):
+        try:
+            return fn()
+        except (OperationalError, psycopg.OperationalError) as exc:
+            if i == tries - 1:
+                raise
+            print(f"connection lost ({exc.__class__.__name__}); retrying", flush=True)
+            time.sleep(10)
+    return None
+
+
+def export(pg: str, work: Path) -> None:
+    """Write the event and case columns the evaluation reads to CSV files."""
+    with psycopg.connect(pg) as c, c.cursor() as cur:
+        for table, cols in (
+            ("case_events", "id, case_id, county_code, action, actor_id, role, at, "
+             "from_state, part, payload"),
+            ("cases", "id, source, grid_id, unit_grid_id, community_code, reported_at"),
+        ):  # fmt: skip
+            with (
+                open(work / f"{table}.csv", "wb") as fh,
+                cur.copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT (FORMAT csv, HEADER)") as cp,
+            ):
+                for block in cp:
+                    fh.write(block)
+
+
+def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> None:
+    """Time the evaluation on PostgreSQL and the same query in DuckDB; write the results."""
+    period = parse_period(args.month)
+    cfg = EvalConfig()
+    factory = session_factory(engine)
+    times, q_times = [], []
+
+    def once() -> tuple[Any, Any, float, float]:
+        engine.dispose()
+        with factory() as s:
+            t = time.perf_counter()
+            result = service.evaluate(s, period, county=COUNTY, cfg=cfg)
+            t1 = time.perf_counter() - t
+            t = time.perf_counter()
+            counts = service.count_period(s, period.start, period.end, county=COUNTY, cfg=cfg)
+            return result, counts, t1, time.perf_counter() - t
+
+    for i in range(3):
+        result, pg_counts, t_eval, t_query = retry(once)
+        times.append(t_eval)
+        q_times.append(t_query)
+        print(f"run {i}: evaluate {times[-1]:.3f} s, query {q_times[-1]:.3f} s", flush=True)
+    pg_eval, pg_query = min(times[1:]), min(q_times[1:])
+    objects = {k: len(v) for k, v in result["objects"].items()}
+
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    retry(lambda: export(args.pg, work))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table in ("case_events", "cases"):
+        types = "{'at': 'TIMESTAMPTZ', 'payload': 'VARCHAR', 'part': 'VARCHAR'}"
+        if table == "cases":
+            types = (
+                "{'grid_id': 'BIGINT', 'unit_grid_id': 'BIGINT', 'community_code': 'VARCHAR', "
+                "'reported_at': 'TIMESTAMPTZ'}"
+            )
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{work / table}.csv', header=true, types={types})) "
+            f"TO '{work / table}.parquet' (FORMAT parquet)"
+        )
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM '{work / table}.parquet'")
+    export_s = time.perf_counter() - t
+    query, names = sql.count_sql("duckdb", cfg, county=True)
+    query = re.sub(r":(\w+)", r"$p_\1", query)
+    params = {"p_start": period.start, "p_end": period.end, "p_county": COUNTY,
+              "p_start_epoch": period.start.timestamp()}  # fmt: skip
+    d_times = []
+    for i in range(3):
+        t = time.perf_counter()
+        rows = con.execute(query, params).fetchall()
+        d_times.append(time.perf_counter() - t)
+        print(f"duckdb run {i}: {d_times[-1]:.3f} s", flush=True)
+    duck = min(d_times[1:])
+    duck_counts: dict[str, dict[str, dict[str, int]]] = {g: {} for g in names}
+    for row in rows:
+        cols = names[row[0]]
+        duck_counts[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
+    equal = duck_counts == pg_counts
+    print(f"PG evaluate {pg_eval:.3f} s, PG query {pg_query:.3f} s, DuckDB {duck:.3f} s, "
+          f"ratio {pg_query / duck:.2f}x, equal={equal}")  # fmt: skip
+    month_events = sum(c["to_handle"] for c in pg_counts["department"].values())
+    with psycopg.connect(args.pg) as c:
+        pg_version = c.execute("SHOW server_version").fetchone()[0]
+        in_month = c.execute(
+            "SELECT count(*) FROM case_events WHERE at >= %s AND at < %s",
+            (period.start, period.end),
+        ).fetchone()[0]
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    cmd = "python bench/bench_evaluation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    section = f"""## Monthly evaluation (issue 7)
+
+- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}, Linux {platform.release()}); Python {platform.python_version()}, PostgreSQL {pg_version} (default settings; the query sets `work_mem` locally), DuckDB {duckdb.__version__}.
+- Command: `{cmd.strip()}`
+- Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores — the machine was shared with other test suites, so absolute times are inflated; the ratio compares the two engines under the same conditions.
+- Data: {args.cases:,} cases and {n_events:,} events ({n_events / args.cases:.2f} per case) over the 12 months ending {period.last}, written with COPY in {load_s:.0f} s (not timed). Month {period.label}: {in_month:,} events in the month; {month_events:,} department handling spells.
+- Evaluated objects: {", ".join(f"{k} {v}" for k, v in objects.items())}.
+- PostgreSQL: `evaluation.service.evaluate` (the aggregate query, ratings, patrols, names, formulas, rankings) and the aggregate query alone, best of 2 after a warm-up.
+- DuckDB: the same SQL text (`sql.count_sql(dialect="duckdb")`) over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. Counts equal to PostgreSQL's: **{equal}**.
+
+| step | time (s) |
+|---|---:|
+| PostgreSQL: whole monthly evaluation | {pg_eval:.3f} |
+| PostgreSQL: aggregate query | {pg_query:.3f} |
+| DuckDB: same query | {duck:.3f} |
+| ratio PostgreSQL / DuckDB (query) | {pg_query / duck:.2f}× (goal ≤ 2×) |
+"""  # noqa: E501
+    print(section)
+    if not args.no_write:
+        path = ROOT / "bench" / "RESULTS.md"
+        body = path.read_text(encoding="utf-8")
+        body = re.sub(r"## Monthly evaluation \(issue 7\).*?(?=\n## |\Z)", "", body, flags=re.S)
+        path.write_text(body.rstrip() + "\n\n" + section, encoding="utf-8")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

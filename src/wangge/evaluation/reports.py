@@ -1,0 +1,215 @@
+"""The monthly evaluation report as Excel (native charts) and PDF (charts drawn server-side)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from wangge.evaluation.indicators import LABELS_ZH, OBJECT_ZH
+
+SHEET_ORDER = ("department", "street", "community", "grid", "grid_worker", "supervisor",
+               "acceptor", "shift_leader", "dispatcher")  # fmt: skip
+FONT = "STSong-Light"
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    counts: list[str] = []
+    rates: list[str] = []
+    for r in rows:
+        counts += [k for k in r["counts"] if k not in counts]
+        rates += [k for k in r["rates"] if k not in rates]
+    return counts, rates
+
+
+def _fmt(v: Any) -> Any:
+    return "无数据" if v is None else v
+
+
+def monthly_xlsx(result: dict[str, Any]) -> bytes:
+    """Return the workbook: a summary sheet, then one sheet per object type with a bar chart."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "概览"
+    label = result["period"]["label"]
+    summary.append([f"综合评价报告 {label}"])
+    summary["A1"].font = Font(bold=True, size=14)
+    summary.append(["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"])
+    for object_type in SHEET_ORDER:
+        rows = result["objects"].get(object_type, [])
+        scores = [r["score"] for r in rows if r["score"] is not None]
+        grades = [r["grade"] for r in rows]
+        summary.append(
+            [OBJECT_ZH[object_type], len(rows),
+             round(sum(scores) / len(scores), 2) if scores else "无数据",
+             *(grades.count(g) for g in "ABCDE"), grades.count(None)]
+        )  # fmt: skip
+    for object_type in SHEET_ORDER:
+        rows = result["objects"].get(object_type, [])
+        ws = wb.create_sheet(OBJECT_ZH[object_type])
+        counts, rates = _columns(rows)
+        header = ["排名", "编码", "名称", "综合指标值", "评价等级", "环比变化", "同比变化"]
+        header += [LABELS_ZH.get(k, k) for k in rates + counts]
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for r in rows:
+            ws.append(
+                [_fmt(r.get("rank")), r["key"], r.get("name", r["key"]), _fmt(r["score"]),
+                 _fmt(r["grade"]), _fmt(r.get("change_previous")),
+                 _fmt(r.get("change_last_year"))]
+                + [_fmt(r["rates"].get(k)) for k in rates]
+                + [r["counts"].get(k, 0) for k in counts]
+            )  # fmt: skip
+        ws.column_dimensions["C"].width = 24
+        scored = sum(1 for r in rows if r["score"] is not None)
+        if scored:
+            chart = BarChart()
+            chart.title = f"{OBJECT_ZH[object_type]}综合指标值"
+            chart.y_axis.title = "分"
+            n = min(scored, 30)
+            chart.add_data(
+                Reference(ws, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True
+            )
+            chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=n + 1))
+            chart.width, chart.height = 24, 10
+            ws.add_chart(chart, f"A{len(rows) + 4}")
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _styles() -> Any:
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("t", parent=base["Title"], fontName=FONT, fontSize=18),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontName=FONT),
+        "body": ParagraphStyle("b", parent=base["BodyText"], fontName=FONT, fontSize=9, leading=13),
+    }
+
+
+def _table(data: list[list[Any]], widths: list[float] | None = None) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    t = Table([[("" if c is None else str(c)) for c in row] for row in data], colWidths=widths,
+              repeatRows=1)  # fmt: skip
+    t.setStyle(
+        TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+            ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+        ])
+    )  # fmt: skip
+    return t
+
+
+def bar_chart(labels: list[str], values: list[float], title: str) -> Any:
+    """Return a reportlab Drawing with a bar chart (Chinese labels in the CID font)."""
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.shapes import Drawing, String
+
+    d = Drawing(480, 200)
+    c = VerticalBarChart()
+    c.x, c.y, c.width, c.height = 40, 40, 420, 130
+    c.data = [values or [0]]
+    c.valueAxis.valueMin, c.valueAxis.valueMax = 0, 100
+    c.categoryAxis.categoryNames = labels or [""]
+    c.categoryAxis.labels.fontName = FONT
+    c.categoryAxis.labels.fontSize = 6
+    c.categoryAxis.labels.angle = 30
+    c.categoryAxis.labels.boxAnchor = "ne"
+    c.valueAxis.labels.fontSize = 7
+    d.add(c)
+    d.add(String(240, 185, title, fontName=FONT, fontSize=10, textAnchor="middle"))
+    return d
+
+
+def line_chart(labels: list[str], series: list[list[float]], title: str) -> Any:
+    """Return a reportlab Drawing with a line chart."""
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing, String
+
+    d = Drawing(480, 200)
+    c = HorizontalLineChart()
+    c.x, c.y, c.width, c.height = 40, 40, 420, 130
+    c.data = [s or [0] for s in series] or [[0]]
+    c.categoryAxis.categoryNames = labels or [""]
+    c.categoryAxis.labels.fontSize = 6
+    c.categoryAxis.labels.angle = 30
+    c.categoryAxis.labels.boxAnchor = "ne"
+    c.valueAxis.valueMin = 0
+    d.add(c)
+    d.add(String(240, 185, title, fontName=FONT, fontSize=10, textAnchor="middle"))
+    return d
+
+
+def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = None) -> bytes:
+    """Return the PDF report: summary, a chart and a ranked table per object type, in Chinese."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer
+
+    st = _styles()
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm, rightMargin=12 * mm,
+                            topMargin=12 * mm, bottomMargin=12 * mm,
+                            title=f"综合评价报告 {result['period']['label']}")  # fmt: skip
+    story: list[Any] = [
+        Paragraph(f"综合评价报告（{result['period']['label']}）", st["title"]),
+        Paragraph(
+            f"评价期间：{result['period']['first']} 至 {result['period']['last']}。"
+            "各项比率按 CJ/T 292 / GB/T 30428 的口径由案卷事件重新计算；分母为零记为“无数据”。"
+            "等级：A ≥ 90，B ≥ 75，C ≥ 60，D ≥ 40，E < 40。区域综合指标中按期结案率权重 40% 为推定值。",
+            st["body"],
+        ),
+        Spacer(1, 6),
+    ]
+    head = [["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"]]
+    for object_type in SHEET_ORDER:
+        rows = result["objects"].get(object_type, [])
+        scores = [r["score"] for r in rows if r["score"] is not None]
+        grades = [r["grade"] for r in rows]
+        head.append([OBJECT_ZH[object_type], len(rows),
+                     f"{sum(scores) / len(scores):.2f}" if scores else "无数据",
+                     *(grades.count(g) for g in "ABCDE"), grades.count(None)])  # fmt: skip
+    story.append(_table(head))
+    if trend:
+        story += [
+            Spacer(1, 8),
+            line_chart([t["label"][5:] for t in trend], [[t["reported"] for t in trend]],
+                       "案件量趋势（上报数）"),
+            line_chart([t["label"][5:] for t in trend],
+                       [[t["close_on_time_rate"] or 0 for t in trend]], "按期结案率趋势（%）"),
+        ]  # fmt: skip
+    for object_type in SHEET_ORDER:
+        rows = result["objects"].get(object_type, [])
+        if not rows:
+            continue
+        story += [PageBreak(), Paragraph(f"{OBJECT_ZH[object_type]}评价", st["h2"])]
+        scored = [r for r in rows if r["score"] is not None][:20]
+        if scored:
+            story.append(
+                bar_chart([str(r.get("name", r["key"]))[:10] for r in scored],
+                          [r["score"] for r in scored], f"{OBJECT_ZH[object_type]}综合指标值")
+            )  # fmt: skip
+        rate_keys = list(rows[0]["rates"])
+        data = [["排名", "名称", "综合指标值", "等级", "环比", *[LABELS_ZH[k] for k in rate_keys]]]
+        for r in rows[:60]:
+            data.append(
+                [r.get("rank") or "-", str(r.get("name", r["key"]))[:24],
+                 _fmt(r["score"]), _fmt(r["grade"]), _fmt(r.get("change_previous")),
+                 *[_fmt(r["rates"].get(k)) for k in rate_keys]]
+            )  # fmt: skip
+        story.append(_table(data))
+    doc.build(story)
+    return buf.getvalue()

@@ -1,0 +1,316 @@
+"""Evaluation of a period from the database: aggregate SQL counts, the pure formulas, rankings,
+comparisons with the previous period and last year, and drill-down to the cases."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint, UTCDateTime
+from wangge.departments.models import Department
+from wangge.divisions.models import Division
+from wangge.errors import NotFound, ValidationFailed
+from wangge.evaluation import sql
+from wangge.evaluation.facts import EventRow
+from wangge.evaluation.indicators import (
+    OBJECT_FORMULA,
+    OBJECT_ZH,
+    RATES,
+    EvalConfig,
+    evaluate_object,
+    patrol_visits,
+    rank,
+)
+from wangge.evaluation.periods import Period, previous, same_last_year
+from wangge.grids.models import Grid
+
+AREA_TYPES = ("street", "community", "grid")
+PEOPLE_TYPES = ("supervisor", "acceptor", "shift_leader", "dispatcher")
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _params(stmt: Any) -> Any:
+    return stmt.bindparams(
+        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
+    )
+
+
+def _args(start: datetime, end: datetime, county: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {"start": start, "end": end, "start_epoch": start.timestamp()}
+    if county:
+        args["county"] = county
+    return args
+
+
+def count_period(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    county: str | None = None,
+    cfg: EvalConfig | None = None,
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Return {object_type: {key: {count: n}}} for [start, end) by one aggregate query."""
+    cfg = cfg or EvalConfig()
+    query, names = sql.count_sql(_dialect(session), cfg, county=county is not None)
+    if _dialect(session) == "postgresql":
+        # the window sorts of a month (~1M events) fit in memory instead of spilling to disk
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+    out: dict[str, dict[str, dict[str, int]]] = {g: {} for g in names}
+    for row in session.execute(_params(text(query)), _args(start, end, county)):
+        cols = names[row[0]]
+        out[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
+    return out
+
+
+def ratings(
+    session: Session, start: datetime, end: datetime, *, county: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Return per grid worker {ratings, satisfied} in [start, end)."""
+    q = _params(text(sql.ratings_sql(_dialect(session), county=county is not None)))
+    rows = session.execute(q, _args(start, end, county))
+    return {str(w): {"ratings": int(n), "satisfied": int(s or 0)} for w, n, s in rows}
+
+
+def patrol_counts(
+    session: Session,
+    period: Period,
+    *,
+    county: str | None = None,
+    as_of: datetime | None = None,
+    per_day: int = 2,
+    assignments: dict[str, list[str]] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Return per worker {visits, visits_required} (巡查到位) over the period's elapsed days."""
+    last = period.last
+    if as_of is not None:
+        last = min(last, (as_of.astimezone(period.start.tzinfo) - timedelta(seconds=1)).date())
+    days = [str(period.first + timedelta(days=i)) for i in range((last - period.first).days + 1)]
+    q = (
+        select(Patrol.worker_id, PatrolPoint.grid_id, PatrolPoint.day, PatrolPoint.patrol_id)
+        .join(Patrol, Patrol.id == PatrolPoint.patrol_id)
+        .where(
+            PatrolPoint.day >= period.first,
+            PatrolPoint.day <= last,
+            PatrolPoint.grid_id.is_not(None),
+        )
+        .distinct()
+    )
+    if county:
+        q = q.where(Patrol.county_code == county)
+    visits: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
+    for worker, grid, day, _ in session.execute(q):
+        visits[worker][(str(grid), str(day))] += 1
+    grids = {w: sorted({g for g, _ in v}) for w, v in visits.items()}
+    grids.update(assignments or {})
+    out = {}
+    for worker, gs in grids.items():
+        made, required = patrol_visits(visits.get(worker, {}), gs, days, per_day)
+        out[worker] = {"visits": made, "visits_required": required}
+    return out
+
+
+def load_events(
+    session: Session, start: datetime, end: datetime, *, county: str | None = None
+) -> list[EventRow]:
+    """Return the raw event rows the evaluation reads (cases active in the period)."""
+    active = select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)
+    if county:
+        active = active.where(CaseEvent.county_code == county)
+    q = (
+        select(CaseEvent, Case.source, Case.grid_id, Case.unit_grid_id, Case.community_code)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(CaseEvent.at < end, CaseEvent.case_id.in_(active))
+    )
+    out = []
+    for e, source, grid, unit, community in session.execute(q):
+        hours = (e.payload or {}).get("hours")
+        gid = grid if grid is not None else unit
+        out.append(
+            EventRow(
+                id=e.id, case_id=e.case_id, at=e.at, action=e.action, actor_id=e.actor_id,
+                role=e.role, from_state=e.from_state, part=e.part,
+                hours=float(hours) if isinstance(hours, int | float) else None,
+                rating=(e.payload or {}).get("rating"), source=source,
+                grid=str(gid) if gid is not None else None, community=community,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    deps = list(counts.get("department", {}))
+    if deps:
+        names |= {
+            f"department:{c}": n
+            for c, n in session.execute(
+                select(Department.code, Department.name).where(Department.code.in_(deps))
+            )
+        }
+    codes = list(counts.get("street", {})) + list(counts.get("community", {}))
+    if codes:
+        for c, n in session.execute(
+            select(Division.code, Division.name).where(Division.code.in_(codes))
+        ):
+            names[f"{'street' if len(c) == 9 else 'community'}:{c}"] = n
+    gids = [int(g) for g in counts.get("grid", {}) if g.isdigit() and len(g) < 10]
+    if gids:
+        for i, code, name in session.execute(
+            select(Grid.id, Grid.code, Grid.name).where(Grid.id.in_(gids))
+        ):
+            names[f"grid:{i}"] = f"{code} {name}"
+            names[f"gridcode:{i}"] = code
+    return names
+
+
+def _in_scope(principal: Principal | None, object_type: str, key: str, names: dict) -> bool:
+    if principal is None or principal.scope_prefixes is None:
+        return True
+    if object_type in ("street", "community"):
+        return principal.covers(key)
+    if object_type == "grid":
+        code = names.get(f"gridcode:{key}")
+        return code is not None and principal.covers(code)
+    return True
+
+
+def evaluate(
+    session: Session,
+    period: Period,
+    *,
+    county: str | None = None,
+    cfg: EvalConfig | None = None,
+    as_of: datetime | None = None,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """Evaluate every object of a period: counts, rates, scores, grades and rankings."""
+    cfg = cfg or EvalConfig()
+    start, end = period.start, period.end
+    counts = count_period(session, start, end, county=county, cfg=cfg)
+    workers: dict[str, dict[str, int]] = defaultdict(dict)
+    for k, c in counts["supervisor"].items():
+        workers[k].update(c)
+    for k, c in ratings(session, start, end, county=county).items():
+        workers[k].update(c)
+    for k, c in patrol_counts(
+        session, period, county=county, as_of=as_of, per_day=cfg.patrol_visits_per_day
+    ).items():
+        workers[k].update(c)
+    counts["grid_worker"] = dict(workers)
+    names = _names(session, counts)
+    objects: dict[str, list[dict[str, Any]]] = {}
+    for object_type in OBJECT_FORMULA:
+        rows = []
+        for key, c in counts.get(object_type, {}).items():
+            if not _in_scope(principal, object_type, key, names):
+                continue
+            row = evaluate_object(object_type, key, c, cfg)
+            row["name"] = names.get(f"{object_type}:{key}", key)
+            rows.append(row)
+        objects[object_type] = rank(rows)
+    return {
+        "period": {"kind": period.kind, "label": period.label, "first": str(period.first),
+                   "last": str(period.last)},
+        "county": county,
+        "objects": objects,
+        "object_names": OBJECT_ZH,
+    }  # fmt: skip
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 2)
+
+
+def compare(session: Session, period: Period, **kw: Any) -> dict[str, Any]:
+    """Evaluate a period with the previous one and the same one last year, score by score."""
+    now = evaluate(session, period, **kw)
+    prev = evaluate(session, previous(period), **kw)
+    last_year = evaluate(session, same_last_year(period), **kw)
+    for object_type, rows in now["objects"].items():
+        p = {r["key"]: r for r in prev["objects"].get(object_type, [])}
+        y = {r["key"]: r for r in last_year["objects"].get(object_type, [])}
+        for r in rows:
+            r["previous_score"] = p[r["key"]]["score"] if r["key"] in p else None
+            r["last_year_score"] = y[r["key"]]["score"] if r["key"] in y else None
+            r["change_previous"] = _delta(r["score"], r["previous_score"])
+            r["change_last_year"] = _delta(r["score"], r["last_year_score"])
+    now["previous"] = prev["period"]
+    now["last_year"] = last_year["period"]
+    return now
+
+
+def _rate_parts(object_type: str, indicator: str) -> tuple[list[str], list[str]] | None:
+    for key, num, den in RATES[OBJECT_FORMULA[object_type]]:
+        if key == indicator:
+            return [num], list(den) if isinstance(den, tuple) else [den]
+    return None
+
+
+def drill(
+    session: Session,
+    period: Period,
+    object_type: str,
+    key: str,
+    indicator: str,
+    *,
+    county: str | None = None,
+    cfg: EvalConfig | None = None,
+    principal: Principal | None = None,
+) -> dict[str, Any]:
+    """Return the cases behind a count, or behind the numerator and denominator of a rate."""
+    cfg = cfg or EvalConfig()
+    group = "supervisor" if object_type == "grid_worker" else object_type
+    if group not in sql.groups(cfg):
+        raise NotFound(f"未知的评价对象 {object_type}", f"unknown object type {object_type}")
+    if principal is not None and not _in_scope(
+        principal, object_type, key, _names(session, {object_type: {key: {}}})
+    ):
+        raise NotFound(f"对象 {key} 不存在", f"object {key} does not exist")
+    parts = _rate_parts(object_type, indicator)
+    known = sql.groups(cfg)[group][2]
+    if parts is None:
+        if indicator not in known:
+            raise ValidationFailed(
+                f"指标 {indicator} 不能下钻", f"indicator {indicator} has no case list",
+                code="unknown_indicator", field="indicator",
+            )  # fmt: skip
+        parts = ([indicator], [])
+    num, den = parts
+    if any(c not in known for c in num + den):
+        raise ValidationFailed(
+            f"指标 {indicator} 不来自案卷（如巡查、评价）",
+            f"indicator {indicator} is not counted from cases",
+            code="not_from_cases", field="indicator",
+        )  # fmt: skip
+    args = _args(period.start, period.end, county) | {"key": key}
+
+    def ids(counts: list[str]) -> list[int]:
+        found: set[int] = set()
+        for c in counts:
+            q = sql.drill_sql(_dialect(session), cfg, group, c, county=county is not None)
+            found |= {int(r[0]) for r in session.execute(_params(text(q)), args)}
+        return sorted(found)
+
+    def listed(case_ids: list[int]) -> list[dict[str, Any]]:
+        if not case_ids:
+            return []
+        rows = session.execute(
+            select(Case.id, Case.code, Case.state, Case.category_code).where(Case.id.in_(case_ids))
+        )
+        return [{"id": i, "code": c, "state": s, "category": k} for i, c, s, k in rows]
+
+    n, d = ids(num), ids(den)
+    return {
+        "object_type": object_type, "key": key, "indicator": indicator,
+        "numerator": {"counts": num, "cases": listed(n)},
+        "denominator": {"counts": den, "cases": listed(d)},
+    }  # fmt: skip

@@ -1,0 +1,286 @@
+"""The counts of `wangge.evaluation.facts` as ONE aggregate SQL query (PostgreSQL, SQLite,
+DuckDB): window functions give each event its stage, spell and case flags, then GROUP BY
+object with FILTER clauses counts them. Keep every predicate here equal to the one in facts.py
+(the tests compare both on the same events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wangge.evaluation.indicators import EvalConfig
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few expressions that differ between databases."""
+
+    epoch: str
+    hours: str
+    rating: str
+
+
+DIALECTS = {
+    "postgresql": Dialect(
+        "CAST(EXTRACT(EPOCH FROM e.at) AS DOUBLE PRECISION)",
+        "CAST(e.payload->>'hours' AS DOUBLE PRECISION)",
+        "e.payload->>'rating'",
+    ),
+    "sqlite": Dialect(
+        "((julianday(e.at) - 2440587.5) * 86400.0)",
+        "CAST(json_extract(e.payload, '$.hours') AS REAL)",
+        "json_extract(e.payload, '$.rating')",
+    ),
+    "duckdb": Dialect(
+        "epoch(e.at)",
+        "TRY_CAST(json_extract_string(e.payload, '$.hours') AS DOUBLE)",
+        "json_extract_string(e.payload, '$.rating')",
+    ),
+}
+
+_PUBLIC = "source IN ('hotline', 'online')"
+_W = "role IN ('supervisor', 'grid_leader')"
+# An area is counted from its filings and its verified public reports only.
+_AREA_ROWS = "action IN ('file', 'verify_true')"
+
+
+def _ok(stage: str, cfg: EvalConfig) -> str:
+    return f"(prev IS NOT NULL AND epoch - prev <= {cfg.limit_secs(stage)!r})"
+
+
+def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """Return {object type: (membership, key expression, {count: predicate})} as SQL."""
+    rep = "action = 'report'"
+    ver = "action IN ('verify_true', 'verify_false')"
+    chk = "action IN ('check_pass', 'check_fail')"
+    area = {
+        "filed": "action = 'file'",
+        "closed": "action = 'file' AND case_closed = 1",
+        "closed_on_time": "action = 'file' AND case_closed = 1 AND case_late = 0",
+        "public_verified": f"action = 'verify_true' AND {_PUBLIC}",
+    }
+    return {
+        "supervisor": (
+            _W,
+            "actor_id",
+            {
+                "reports": rep,
+                "valid_reports": f"{rep} AND case_filed = 1",
+                "closed_reports": f"{rep} AND case_filed = 1 AND case_closed = 1",
+                "closed_on_time_reports": (
+                    f"{rep} AND case_filed = 1 AND case_closed = 1 AND case_late = 0"
+                ),
+                "to_verify": ver,
+                "verified_on_time": f"{ver} AND {_ok('verify', cfg)}",
+                "to_check": chk,
+                "checked_on_time": f"{chk} AND {_ok('check', cfg)}",
+                "missed": f"action = 'verify_true' AND {_PUBLIC}",
+                "self_handled": "action = 'self_handle'",
+            },
+        ),
+        "acceptor": (
+            "role = 'acceptor'",
+            "actor_id",
+            {
+                "received": "action IN ('accept', 'reject_invalid', 'reject_duplicate')",
+                "send_verify": "action = 'request_verification'",
+                "send_verify_on_time": (
+                    f"action = 'request_verification' AND {_ok('send_verify', cfg)}"
+                ),
+                "send_check": "action = 'request_check'",
+                "send_check_on_time": f"action = 'request_check' AND {_ok('send_check', cfg)}",
+            },
+        ),
+        "shift_leader": (
+            "role = 'shift_leader'",
+            "actor_id",
+            {
+                "filed": "action = 'file'",
+                "filed_on_time": f"action = 'file' AND {_ok('file', cfg)}",
+                "filed_accurate": "action = 'file' AND void_after_file = 0",
+                "to_close": "action = 'close'",
+                "closed_on_time": f"action = 'close' AND {_ok('close', cfg)}",
+            },
+        ),
+        "dispatcher": (
+            "role = 'dispatcher'",
+            "actor_id",
+            {
+                "dispatched": "action = 'dispatch'",
+                "dispatched_on_time": f"action = 'dispatch' AND {_ok('dispatch', cfg)}",
+                "dispatched_accurate": "action = 'dispatch' AND wrong_dispatch = 0",
+            },
+        ),
+        "department": (
+            "part IS NOT NULL AND seg_rn = 1",
+            "part",
+            {
+                "to_handle": "1 = 1",
+                "handled": "seg_fed = 1",
+                "handled_on_time": "seg_fed_on_time = 1",
+                "rework": "seg_rework = 1",
+                "closed": "case_closed = 1",
+                "extended": "seg_ext = 1",
+                "suspended": "seg_susp = 1",
+                "returned": "seg_returned = 1",
+            },
+        ),
+        "grid": (_AREA_ROWS, "grid", area),
+        "community": (_AREA_ROWS, "community", area),
+        "street": (_AREA_ROWS, "SUBSTR(community, 1, 9)", area),
+    }
+
+
+def facts_cte(dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events") -> str:
+    """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
+
+    Parameters: :start, :end (timestamps), :county (when `county`).
+    """
+    d = DIALECTS[dialect]
+    where_county = "AND county_code = :county" if county else ""
+    by_case = 'PARTITION BY case_id ORDER BY "at", id'
+    by_part = 'PARTITION BY case_id, part ORDER BY "at", id'
+    spell = "PARTITION BY case_id, hseg, part"
+    return f"""
+WITH active AS (
+  SELECT DISTINCT case_id FROM {events} WHERE "at" >= :start AND "at" < :end {where_county}
+), base AS (
+  SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.from_state, e.part,
+         {d.epoch} AS epoch,
+         CASE WHEN e.action IN ('request_extension', 'approve_extension') THEN {d.hours} END
+           AS hours
+  FROM {events} e JOIN active a ON a.case_id = e.case_id
+  WHERE e."at" < :end
+    -- no event precedes its case's report: a bound that lets the time index do the work
+    AND e."at" >= (SELECT MIN(c2.reported_at) FROM cases c2 JOIN active a2 ON a2.case_id = c2.id)
+), l1 AS (
+  -- Two windows over the case in time order: the events before (w) and after (wf) this one.
+  -- They give the previous state change, the handling spell (派遣/返工 so far) and its start,
+  -- whether that spell is a rework, whether a dispatch was returned or reworked before the
+  -- next dispatch, and the case-wide flags (w, the event itself and wf together).
+  SELECT base.*,
+    MAX(CASE WHEN action NOT IN ('urge', 'escalate', 'rate') THEN epoch END) OVER w AS prev,
+    COALESCE(SUM(CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END) OVER w, 0)
+      + CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END AS hseg,
+    CASE WHEN action IN ('dispatch', 'check_fail') THEN epoch
+      ELSE MAX(CASE WHEN action IN ('dispatch', 'check_fail') THEN epoch END) OVER w
+    END AS handle_start,
+    CASE WHEN action = 'check_fail' THEN 1 WHEN action = 'dispatch' THEN 0
+      WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w IS NULL THEN 0
+      WHEN MAX(CASE WHEN action = 'dispatch' THEN epoch END) OVER w IS NULL THEN 1
+      WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w
+        >= MAX(CASE WHEN action = 'dispatch' THEN epoch END) OVER w THEN 1 ELSE 0
+    END AS seg_rework,
+    CASE WHEN MIN(CASE WHEN action IN ('approve_return', 'check_fail') THEN epoch END) OVER wf
+        <= COALESCE(MIN(CASE WHEN action = 'dispatch' THEN epoch END) OVER wf, 1e18)
+      THEN 1 ELSE 0 END AS wrong_dispatch,
+    CASE WHEN action IN ('file', 'self_handle')
+      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER wf = 1
+      THEN 1 ELSE 0 END AS case_filed,
+    CASE WHEN action = 'close' OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER wf = 1 THEN 1 ELSE 0 END AS case_closed,
+    CASE WHEN (action = 'void' AND from_state = 'filed')
+      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER wf = 1
+      THEN 1 ELSE 0 END AS void_after_file,
+    LAG(action) OVER ({by_part}) AS lag_action,
+    LAG(epoch) OVER ({by_part}) AS lag_epoch,
+    LAG(hours) OVER ({by_part}) AS lag_hours
+  FROM base
+  WINDOW w AS ({by_case} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+    wf AS ({by_case} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+), l2 AS (
+  SELECT l1.*,
+    CASE WHEN action = 'approve_extension' THEN COALESCE(hours,
+      CASE WHEN lag_action = 'request_extension' THEN lag_hours END, 0) ELSE 0 END AS ext,
+    CASE WHEN action = 'resume' AND lag_action = 'approve_suspension'
+      THEN epoch - lag_epoch ELSE 0 END AS susp
+  FROM l1
+), l3 AS (
+  SELECT l2.*,
+    SUM(ext) OVER ws AS ext_sum,
+    SUM(susp) OVER ws AS susp_sum,
+    ROW_NUMBER() OVER ws AS seg_rn
+  FROM l2
+  WINDOW ws AS ({spell} ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
+), l4 AS (
+  SELECT l3.*,
+    CASE WHEN action = 'feed_back' AND epoch - handle_start - susp_sum
+      > {cfg.limit_secs("handle")!r} + ext_sum * 3600.0 THEN 1 ELSE 0 END AS late_fb,
+    CASE WHEN action = 'close' AND NOT {_ok("close", cfg)} THEN 1 ELSE 0 END AS late_close
+  FROM l3
+), g AS (
+  -- the spell's flags are read on its first event, so the frame runs from here to its end
+  SELECT l4.*,
+    MAX(CASE WHEN late_fb = 1 OR late_close = 1 THEN 1 ELSE 0 END)
+      OVER (PARTITION BY case_id) AS case_late,
+    MAX(CASE WHEN action = 'feed_back' THEN 1 ELSE 0 END) OVER wr AS seg_fed,
+    MAX(CASE WHEN action = 'feed_back' AND late_fb = 0 THEN 1 ELSE 0 END) OVER wr
+      AS seg_fed_on_time,
+    MAX(CASE WHEN action = 'approve_extension' THEN 1 ELSE 0 END) OVER wr AS seg_ext,
+    MAX(CASE WHEN action = 'approve_suspension' THEN 1 ELSE 0 END) OVER wr AS seg_susp,
+    MAX(CASE WHEN action = 'approve_return' THEN 1 ELSE 0 END) OVER wr AS seg_returned
+  FROM l4
+  WINDOW wr AS ({spell} ORDER BY "at", id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+), f AS MATERIALIZED (
+  -- the case's source and place are joined after the windows, so the sorts stay narrow
+  SELECT g.*, c.source, CAST(COALESCE(c.grid_id, c.unit_grid_id) AS VARCHAR(20)) AS grid,
+         c.community_code AS community
+  FROM g JOIN cases c ON c.id = g.case_id
+  WHERE g.epoch >= :start_epoch
+)"""
+
+
+def count_sql(
+    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events"
+) -> tuple[str, dict[str, list[str]]]:
+    """Return the counting query and, per object type, the names of its c1..cN columns.
+
+    Rows: (object_type, key, c1, ..., cN); parameters :start, :end, :start_epoch (+ :county).
+    """
+    gs = groups(cfg)
+    width = max(len(p) for _, _, p in gs.values())
+    parts, names = [], {}
+    for name, (member, key, preds) in gs.items():
+        cols = [f"COUNT(*) FILTER (WHERE {p}) AS c{i}" for i, p in enumerate(preds.values(), 1)]
+        cols += [f"0 AS c{i}" for i in range(len(preds) + 1, width + 1)]
+        parts.append(
+            f"SELECT '{name}' AS object_type, {key} AS key, {', '.join(cols)} FROM f "
+            f"WHERE epoch >= :start_epoch AND {member} AND {key} IS NOT NULL GROUP BY {key}"
+        )
+        names[name] = list(preds)
+    query = (
+        facts_cte(dialect, cfg, county=county, events=events) + "\n" + "\nUNION ALL\n".join(parts)
+    )
+    return query, names
+
+
+def drill_sql(
+    dialect: str, cfg: EvalConfig, object_type: str, count_name: str, *, county: bool
+) -> str:
+    """Return the (case id, event id) rows behind one count, one per counted event (:key too)."""
+    member, key, preds = groups(cfg)[object_type]
+    return (
+        facts_cte(dialect, cfg, county=county)
+        + f"\nSELECT case_id, id FROM f WHERE epoch >= :start_epoch AND {member} "
+        f"AND {key} = :key AND {preds[count_name]} ORDER BY case_id, id"
+    )
+
+
+def ratings_sql(dialect: str, *, county: bool) -> str:
+    """Return per grid worker (ratings, satisfied) of the cases he worked on."""
+    d = DIALECTS[dialect]
+    where_county = "AND e.county_code = :county" if county else ""
+    return f"""
+WITH r AS (
+  SELECT e.case_id, {d.rating} AS rating FROM case_events e
+  WHERE e.action = 'rate' AND e."at" >= :start AND e."at" < :end {where_county}
+), w AS (
+  SELECT DISTINCT case_id, actor_id FROM case_events
+  WHERE case_id IN (SELECT case_id FROM r) AND {_W} AND "at" < :end
+)
+SELECT w.actor_id, COUNT(*) AS ratings,
+  COUNT(*) FILTER (WHERE r.rating IN ('satisfied', 'basically_satisfied')) AS satisfied
+FROM r JOIN w ON w.case_id = r.case_id
+GROUP BY w.actor_id"""

@@ -1,0 +1,717 @@
+"""JSON the pages need beyond /api/v1: the map layers, search, the dashboard and public routes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+import shapely
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_, select
+
+from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.auth.principal import Principal
+from wangge.cases.access import visible
+from wangge.cases.model import STATE_ZH, CaseState, Satisfaction, Source
+from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs, to_canonical_xy
+from wangge.common.models import utcnow
+from wangge.divisions.models import Division
+from wangge.errors import NotFound, ValidationFailed
+from wangge.grids.locating import active_versions
+from wangge.grids.models import Grid
+from wangge.grids.service import TILING_KINDS, version_grids
+from wangge.web.i18n import SHANGHAI
+
+router = APIRouter(prefix="/web/api", include_in_schema=False)
+
+FINAL = ("closed", "rated", "rejected", "voided")
+SOURCE_ZH = {
+    "patrol": "巡查上报",
+    "video": "视频发现",
+    "hotline": "热线",
+    "online": "网上/随手拍",
+    "department": "部门上报",
+}
+
+# Simplified layers are derived data of frozen (active) versions: cache the encoded bytes.
+_CACHE: OrderedDict[tuple, bytes] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def _json(body: Any, request: Request, *, cache: str = "private, max-age=60") -> Response:
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    headers = {"Cache-Control": cache}
+    if len(data) > 2048 and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept-Encoding"
+    return Response(data, media_type="application/json", headers=headers)
+
+
+def _round(geom: Any, tolerance: float, decimals: int = 6) -> Any:
+    """Simplify (topology kept per polygon) and round coordinates; vectorised over arrays."""
+    if tolerance > 0:
+        geom = shapely.simplify(geom, tolerance, preserve_topology=True)
+    return shapely.transform(geom, lambda xy: np.round(xy, decimals))
+
+
+def _geometries(geoms: list[Any], crs: str, tol: float, decimals: int) -> list[str | None]:
+    """Return each geometry as a GeoJSON string in the target CRS (None stays None)."""
+    target = parse_crs(crs)
+    if target.name not in ("EPSG:4490", "EPSG:4326"):
+        geoms = [from_canonical(g, target) if g is not None else None for g in geoms]
+    arr = np.array(geoms, dtype=object)
+    ok = np.array([g is not None for g in geoms], dtype=bool)
+    out: list[str | None] = [None] * len(geoms)
+    if ok.any():
+        texts = shapely.to_geojson(_round(arr[ok], tol, decimals))
+        for i, t in zip(np.flatnonzero(ok), texts, strict=True):
+            out[int(i)] = str(t)
+    return out
+
+
+def _features(
+    geoms: list[Any], props: list[dict[str, Any]], crs: str, tol: float, decimals: int = 6
+) -> list[bytes]:
+    """Encode features as JSON fragments (geometry text from GEOS, never parsed again)."""
+    out = []
+    for g, p in zip(_geometries(geoms, crs, tol, decimals), props, strict=True):
+        if g is not None:
+            out.append(
+                b'{"type":"Feature","properties":'
+                + orjson.dumps(p)
+                + b',"geometry":'
+                + g.encode()
+                + b"}"
+            )
+    return out
+
+
+def _mesh(geoms: list[Any], crs: str, tol: float, decimals: int, count: int) -> bytes:
+    """All grids as one MultiPolygon feature: one map layer instead of thousands."""
+    parts = []
+    for g in _geometries(geoms, crs, tol, decimals):
+        if g is None:
+            continue
+        coords = g[g.index('"coordinates":') + 14 : g.rindex("}")]
+        if g.startswith('{"type":"Polygon"'):
+            parts.append(coords)
+        else:  # MultiPolygon: drop the outer brackets
+            parts.append(coords.strip()[1:-1])
+    geometry = '{"type":"MultiPolygon","coordinates":[' + ",".join(parts) + "]}"
+    props = orjson.dumps({"type": "grid-mesh", "count": count})
+    return b'{"type":"Feature","properties":' + props + b',"geometry":' + geometry.encode() + b"}"
+
+
+# Levels: county (6 digits), street (9), community (12). Coarser levels draw more grids on
+# fewer pixels, so they take a coarser tolerance (≈ 8 m, 3 m, 1 m) and fewer decimals.
+LEVEL_TOLERANCE = {6: (0.00008, 5), 9: (0.00003, 6), 12: (0.00001, 6)}
+# Above this many grids the layer comes as one non-interactive mesh; drilling down to a
+# street or community gives clickable grids again.
+MESH_ABOVE = 2000
+
+
+@router.get("/map/layer")
+def map_layer(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    division: str,
+    layer: Annotated[str, Query(pattern="^(social|unit|none)$")] = "social",
+    crs: str = "EPSG:4490",
+    tolerance: Annotated[float | None, Query(ge=0, le=0.01)] = None,
+) -> Response:
+    """Return one division's child divisions and its active grids, simplified, as GeoJSON."""
+    principal.require("grids.read")
+    if not principal.covers(division):
+        raise NotFound(f"区划 {division} 不存在", f"division {division} does not exist")
+    versions = [v for v in active_versions(session, [division[:6]]) if v.layer == layer]
+    scope = None if principal.scope_prefixes is None else tuple(sorted(principal.scope_prefixes))
+    key = (division, layer, crs, tolerance, tuple(v.id for v in versions), scope)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is None:
+        hit = _build_layer(session, principal, division, versions, crs, tolerance)
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return _json(hit, request)
+
+
+def _build_layer(
+    session: SessionDep,
+    principal: Principal,
+    division: str,
+    versions: list[Any],
+    crs: str,
+    tolerance: float | None,
+) -> bytes:
+    me = session.get(Division, division)
+    if me is None:
+        raise NotFound(f"区划 {division} 不存在", f"division {division} does not exist")
+    default_tol, decimals = LEVEL_TOLERANCE.get(len(division), (0.00001, 6))
+    tol = default_tol if tolerance is None else tolerance
+    children = list(
+        session.scalars(
+            select(Division).where(Division.parent_code == division).order_by(Division.code)
+        )
+    )
+    shown = [d for d in [me, *children] if principal.covers(d.code)]
+    feats = _features(
+        [d.geom for d in shown],
+        [
+            {
+                "type": "division",
+                "code": d.code,
+                "name": d.name,
+                "level": d.level,
+                "self": d.code == division,
+            }
+            for d in shown
+        ],
+        crs,
+        tol,
+        decimals,
+    )
+    n_grids = 0
+    for version in versions:
+        grids = version_grids(
+            session,
+            version.id,
+            prefix=division,
+            kinds=list(TILING_KINDS[version.layer]),
+            principal=principal,
+        )
+        n_grids += len(grids)
+        if len(grids) > MESH_ABOVE:
+            feats.append(_mesh([g.geom for g in grids], crs, tol, decimals, len(grids)))
+            continue
+        feats += _features(
+            [g.geom for g in grids],
+            [
+                {"type": "grid", "id": g.id, "code": g.code, "name": g.name, "kind": g.kind}
+                for g in grids
+            ],
+            crs,
+            tol,
+            decimals,
+        )
+    parent = me.parent_code if me.parent_code and principal.covers(me.parent_code) else None
+    head = {
+        "type": "FeatureCollection",
+        "division": {"code": me.code, "name": me.name, "level": me.level, "parent": parent},
+        "grid_count": n_grids,
+    }
+    return orjson.dumps(head)[:-1] + b',"features":[' + b",".join(feats) + b"]}"
+
+
+@router.get("/map/cases")
+def map_cases(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    division: str | None = None,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    crs: str = "EPSG:4490",
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> Response:
+    """Return recent cases as points with their state and deadline light."""
+    principal.require("cases.read")
+    from wangge.cases.timing import light
+
+    now = utcnow()
+    q = select(Case).where(visible(principal), Case.reported_at >= now - timedelta(days=days))
+    if division:
+        q = q.where(Case.community_code.startswith(division[:12]))
+    rows = session.scalars(q.order_by(Case.id.desc()).limit(limit)).all()
+    lon = [c.lon for c in rows]
+    lat = [c.lat for c in rows]
+    if rows and parse_crs(crs).name not in ("EPSG:4490", "EPSG:4326"):
+        lon, lat = from_canonical_xy(lon, lat, crs)
+    feats = []
+    for i, c in enumerate(rows):
+        lamp = light(c, now)
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(lon[i]), float(lat[i])]},
+                "properties": {
+                    "id": c.id,
+                    "code": c.code,
+                    "state": c.state,
+                    "state_zh": STATE_ZH.get(CaseState(c.state)),
+                    "light": "closed" if c.state in FINAL else (lamp.value if lamp else None),
+                    "category": c.category_code,
+                    "address": c.address,
+                },
+            }
+        )
+    return _json({"type": "FeatureCollection", "features": feats}, request, cache="no-store")
+
+
+@router.get("/search")
+def search(
+    session: SessionDep,
+    principal: PrincipalDep,
+    q: Annotated[str, Query(min_length=1)],
+    crs: str = "EPSG:4490",
+) -> list[dict[str, Any]]:
+    """Find divisions, grids and cases by code or name/address (at most 20 hits)."""
+    out = _search(session, principal, q)
+    if parse_crs(crs).name not in ("EPSG:4490", "EPSG:4326"):
+        for h in out:  # the map's base map is in another CRS: move the fly-to targets too
+            if h.get("lon") is not None:
+                x, y = from_canonical_xy(h["lon"], h["lat"], crs)
+                h["lon"], h["lat"] = float(x), float(y)
+            if h.get("bounds"):
+                b = h["bounds"]
+                xs, ys = from_canonical_xy([b[0], b[2]], [b[1], b[3]], crs)
+                h["bounds"] = [float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1])]
+    return out
+
+
+def _search(session: SessionDep, principal: Principal, q: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    like = f"%{q.strip()}%"
+    if principal.can("grids.read"):
+        for d in session.scalars(
+            select(Division).where(or_(Division.code.like(like), Division.name.like(like))).limit(8)
+        ):
+            if principal.covers(d.code):
+                out.append(_hit("division", d.code, d.name, d.geom, division=d.code))
+        for g in session.scalars(
+            select(Grid)
+            .where(or_(Grid.code.like(like), Grid.name.like(like)))
+            .where(Grid.version_id.in_([v.id for v in active_versions(session)]))
+            .limit(8)
+        ):
+            if principal.contains(g.code):
+                out.append(_hit("grid", g.code, g.name, g.geom, division=g.community_code))
+    if principal.can("cases.read"):
+        for c in session.scalars(
+            select(Case)
+            .where(visible(principal))
+            .where(or_(Case.code.like(like), Case.address.like(like)))
+            .order_by(Case.id.desc())
+            .limit(8)
+        ):
+            out.append(
+                {
+                    "kind": "case",
+                    "code": c.code,
+                    "name": c.address or c.description[:20],
+                    "lon": c.lon,
+                    "lat": c.lat,
+                    "url": f"/console/cases/{c.id}",
+                    "division": c.community_code,
+                }
+            )
+    return out[:20]
+
+
+def _hit(kind: str, code: str, name: str, geom: Any, division: str) -> dict[str, Any]:
+    bounds = list(geom.bounds) if geom is not None else None
+    c = geom.representative_point() if geom is not None else None
+    return {
+        "kind": kind,
+        "code": code,
+        "name": name,
+        "bounds": bounds,
+        "lon": c.x if c else None,
+        "lat": c.y if c else None,
+        "division": division,
+    }
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+
+def _today_start(now: datetime) -> datetime:
+    local = now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.astimezone(now.tzinfo)
+
+
+@router.get("/dashboard")
+def dashboard(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> Response:
+    """Return the indicators and series of the big screen (scoped to the caller)."""
+    principal.require("cases.read")
+    now = utcnow()
+    since = now - timedelta(days=days)
+    mine = select(Case.id).where(visible(principal))
+    recent = [Case.id.in_(mine), Case.reported_at >= since]
+
+    def grouped(col: Any, *where: Any, top: int = 12) -> list[tuple[Any, int]]:
+        q = (
+            select(col, func.count(Case.id))
+            .where(*recent, *where)
+            .group_by(col)
+            .order_by(func.count(Case.id).desc())
+            .limit(top)
+        )
+        return [(k, int(n)) for k, n in session.execute(q).all()]
+
+    today = dict(
+        session.execute(
+            select(Case.state, func.count(Case.id))
+            .where(Case.id.in_(mine), Case.reported_at >= _today_start(now))
+            .group_by(Case.state)
+        ).all()
+    )
+    open_by_state = dict(
+        session.execute(
+            select(Case.state, func.count(Case.id))
+            .where(Case.id.in_(mine), Case.state.not_in(FINAL))
+            .group_by(Case.state)
+        ).all()
+    )
+    overdue = session.scalar(
+        select(func.count(Case.id)).where(
+            Case.id.in_(mine), Case.state.not_in(FINAL), Case.deadline < now
+        )
+    )
+    parts = session.execute(
+        select(CasePart.fed_back_at, CasePart.deadline).where(
+            CasePart.case_id.in_(mine), CasePart.fed_back_at >= since
+        )
+    ).all()
+    on_time = sum(1 for fb, dl in parts if dl is None or fb <= dl)
+    ratings = [
+        (p or {}).get("rating")
+        for p in session.scalars(
+            select(CaseEvent.payload).where(
+                CaseEvent.case_id.in_(mine), CaseEvent.action == "rate", CaseEvent.at >= since
+            )
+        )
+    ]
+    satisfied = sum(1 for r in ratings if r in (Satisfaction.SATISFIED, Satisfaction.BASIC))
+    total = session.scalar(select(func.count(Case.id)).where(*recent)) or 0
+    closed = session.scalar(
+        select(func.count(Case.id)).where(*recent, Case.state.in_(("closed", "rated")))
+    )
+    cat_names = dict(session.execute(select(Category.code, Category.name)).all())
+    div_names = dict(session.execute(select(Division.code, Division.name)).all())
+    from wangge.departments.models import Department
+
+    dept_names = dict(session.execute(select(Department.code, Department.name)).all())
+    by_dept = session.execute(
+        select(CasePart.department_code, func.count(CasePart.case_id))
+        .where(CasePart.case_id.in_(select(Case.id).where(*recent)))
+        .group_by(CasePart.department_code)
+        .order_by(func.count(CasePart.case_id).desc())
+        .limit(12)
+    ).all()
+    street = func.substr(Case.community_code, 1, 9)
+    pts = session.execute(select(Case.lon, Case.lat).where(*recent).limit(20000)).all()
+    top = session.execute(
+        select(Case.grid_id, Case.category_code, func.count(Case.id))
+        .where(*recent, Case.grid_id.is_not(None))
+        .group_by(Case.grid_id, Case.category_code)
+        .having(func.count(Case.id) > 1)
+        .order_by(func.count(Case.id).desc())
+        .limit(10)
+    ).all()
+    grid_names = {
+        g.id: (g.code, g.name)
+        for g in session.scalars(select(Grid).where(Grid.id.in_([t[0] for t in top])))
+    }
+    body = {
+        "generated_at": now.isoformat(),
+        "days": days,
+        "total": int(total),
+        "today": {
+            "total": int(sum(today.values())),
+            "by_state": [
+                {"state": s, "name": STATE_ZH.get(CaseState(s), s), "count": int(n)}
+                for s, n in sorted(today.items())
+            ],
+        },
+        "open_by_state": [
+            {"state": s, "name": STATE_ZH.get(CaseState(s), s), "count": int(n)}
+            for s, n in sorted(open_by_state.items(), key=lambda kv: -kv[1])
+        ],
+        "overdue": int(overdue or 0),
+        "closed": int(closed or 0),
+        "on_time_rate": round(on_time / len(parts), 4) if parts else None,
+        "satisfaction_rate": round(satisfied / len(ratings), 4) if ratings else None,
+        "ratings": len(ratings),
+        "by_category": [
+            {"code": k, "name": cat_names.get(k, k), "count": n}
+            for k, n in grouped(Case.category_code)
+        ],
+        "by_source": [
+            {"code": k, "name": SOURCE_ZH.get(k, k), "count": n} for k, n in grouped(Case.source)
+        ],
+        "by_area": [
+            {"code": k, "name": div_names.get(k, k), "count": n}
+            for k, n in grouped(street, Case.community_code.is_not(None))
+        ],
+        "by_department": [
+            {"code": k, "name": dept_names.get(k, k), "count": int(n)} for k, n in by_dept
+        ],
+        "heat": _bin_points(pts),
+        "top_problems": [
+            {
+                "grid_code": grid_names.get(gid, ("", ""))[0],
+                "grid_name": grid_names.get(gid, ("", ""))[1],
+                "category": cat_names.get(cat, cat),
+                "count": int(n),
+            }
+            for gid, cat, n in top
+        ],
+    }
+    return _json(body, request, cache="no-store")
+
+
+def _bin_points(pts: list[Any], n: int = 40) -> dict[str, Any]:
+    """Bin points into an n×n lon/lat raster (the heat map's cells)."""
+    if not pts:
+        return {"cells": [], "n": n, "bounds": None}
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    dx = (x1 - x0) / n or 1e-9
+    dy = (y1 - y0) / n or 1e-9
+    counts: dict[tuple[int, int], int] = {}
+    for x, y in zip(xs, ys, strict=True):
+        key = (min(int((x - x0) / dx), n - 1), min(int((y - y0) / dy), n - 1))
+        counts[key] = counts.get(key, 0) + 1
+    return {
+        "n": n,
+        "bounds": [x0, y0, x1, y1],
+        "cells": [[i, j, c] for (i, j), c in sorted(counts.items())],
+    }
+
+
+# --- public (no login): citizen reports, tracking, "my grid worker" -------------------------
+
+
+class CitizenReport(BaseModel):
+    """A citizen's report from the public page."""
+
+    category_code: str = Field(min_length=1, max_length=16)
+    description: str = Field(min_length=1, max_length=2000)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    crs: str = "EPSG:4326"
+    address: str | None = Field(default=None, max_length=200)
+    photos: list[str] = Field(default_factory=list, max_length=9)
+
+
+class CitizenAction(BaseModel):
+    rating: Satisfaction | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def _citizen(secret: str) -> Principal:
+    """The anonymous reporter, identified by the secret half of his tracking code.
+
+    Events and the case carry only a hash of the secret, so staff who read the timeline
+    cannot rate or reopen in the citizen's name.
+    """
+    digest = hashlib.sha256(f"wangge-citizen:{secret}".encode()).hexdigest()[:24]
+    return Principal(
+        name=f"citizen-web:{digest}",
+        permissions=frozenset({"cases.report"}),
+        scope_prefixes=frozenset(),
+        via="anonymous",
+        roles=frozenset({"citizen"}),
+    )
+
+
+def _split(tracking: str) -> tuple[str, str]:
+    code, _, secret = tracking.strip().rpartition("-")
+    if not code or len(secret) < 8:
+        raise NotFound("查询编码不正确", "unknown tracking code", code="bad_tracking_code")
+    return code, secret
+
+
+def _tracked(session: SessionDep, tracking: str) -> tuple[Case, Principal]:
+    code, secret = _split(tracking)
+    who = _citizen(secret)
+    case = session.scalars(select(Case).where(Case.code == code, visible(who))).first()
+    if case is None:
+        raise NotFound("查询编码不正确", "unknown tracking code", code="bad_tracking_code")
+    return case, who
+
+
+@router.post("/citizen/reports", status_code=201)
+def citizen_report(
+    body: CitizenReport,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> dict[str, Any]:
+    """File a citizen's report without an account; return the tracking code."""
+    if not settings.public_reporting:
+        raise NotFound("未开放公众上报", "public reporting is switched off", code="no_public")
+    from wangge.api.ratelimit import hit
+    from wangge.cases.service import CaseIn, create_case
+    from wangge.open311.mapping import PUBLIC_KINDS
+    from wangge.open311.views import IP_LIMIT_PER_HOUR
+
+    category = session.get(Category, body.category_code)
+    if category is None or category.kind not in PUBLIC_KINDS or not category.is_active:
+        raise ValidationFailed(
+            "请选择问题类别", "choose a category", code="bad_category", field="category_code"
+        )
+    ip = request.client.host if request.client else "unknown"
+    hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
+    lon, lat = to_canonical_xy(body.lon, body.lat, body.crs)
+    secret = secrets.token_urlsafe(9).replace("-", "x")
+    case = create_case(
+        session,
+        CaseIn(
+            category_code=category.code,
+            description=body.description,
+            lon=float(lon),
+            lat=float(lat),
+            source=Source.ONLINE,
+            address=body.address,
+            photos=[p for p in body.photos if p.startswith("/api/v1/uploads/")],
+        ),
+        _citizen(secret),
+        now=utcnow(),
+        idempotency_key=idempotency_key,
+    )
+    return {"code": case.code, "tracking": f"{case.code}-{secret}", "state": case.state}
+
+
+def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
+    from wangge.cases.model import ACTION_ZH, Action
+
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    ).all()
+    return {
+        "code": case.code,
+        "state": case.state,
+        "state_zh": STATE_ZH.get(CaseState(case.state)),
+        "category": case.category_code,
+        "description": case.description,
+        "address": case.address,
+        "reported_at": case.reported_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "deadline": case.deadline.isoformat() if case.deadline else None,
+        "can_rate": case.state == "closed",
+        "can_reopen": case.state in ("closed", "rated"),
+        # Staff names stay inside; the public sees what happened and when.
+        "timeline": [
+            {
+                "action": e.action,
+                "action_zh": ACTION_ZH.get(Action(e.action), e.action),
+                "at": e.at.isoformat(),
+                "state_zh": STATE_ZH.get(CaseState(e.to_state), e.to_state),
+                "photos": [
+                    f"{a}/public" for a in (e.attachments or []) if a.startswith("/api/v1/uploads/")
+                ]
+                if e.action in ("feed_back", "check_pass", "self_handle")
+                else [],
+            }
+            for e in events
+        ],
+    }
+
+
+@router.get("/citizen/track/{tracking}")
+def citizen_track(tracking: str, session: SessionDep) -> dict[str, Any]:
+    """Return the public progress of a report by its tracking code."""
+    case, _ = _tracked(session, tracking)
+    return _public_view(session, case)
+
+
+@router.post("/citizen/track/{tracking}/{action}")
+def citizen_act(
+    tracking: str, action: str, body: CitizenAction, session: SessionDep
+) -> dict[str, Any]:
+    """Rate the result or reopen the report (within the reopening period)."""
+    from wangge.cases.service import act
+
+    if action not in ("rate", "reopen"):
+        raise NotFound(f"操作 {action} 不存在", f"unknown action {action}")
+    case, who = _tracked(session, tracking)
+    payload: dict[str, Any] = {}
+    if action == "rate" and body.rating is not None:
+        payload["rating"] = str(body.rating)
+    if body.note:
+        payload["note"] = body.note
+    act(
+        session,
+        case.id,
+        action,
+        who,
+        expected_version=case.version,
+        payload=payload,
+        now=utcnow(),
+    )
+    session.flush()
+    session.refresh(case)
+    return _public_view(session, case)
+
+
+@router.get("/public/my-grid")
+def my_grid(
+    session: SessionDep,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    crs: str = "EPSG:4326",
+) -> dict[str, Any]:
+    """Return the grid at a point and its posted grid workers (上岗公示: name, work phone)."""
+    from wangge.auth.models import Post, User
+    from wangge.grids.locating import locate_point
+
+    found = locate_point(session, lon, lat, crs=crs)
+    grid = found["social"]
+    if grid is None:
+        return {"grid": None, "workers": []}
+    community = session.get(Division, grid.community_code)
+    prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
+    rows = session.execute(
+        select(User.display_name, User.phone, Post.role_code, Post.scope_prefix)
+        .join(Post, Post.user_id == User.id)
+        .where(
+            Post.role_code.in_(("supervisor", "grid_leader")),
+            Post.scope_prefix.in_(prefixes),
+            User.is_active.is_(True),
+        )
+        .order_by(Post.role_code.desc(), User.id)
+    ).all()
+    from wangge.cases.model import ROLE_ZH, Role
+
+    target = parse_crs(crs)
+    geom = from_canonical(grid.geom, target) if grid.geom is not None else None
+    return {
+        "grid": {
+            "code": grid.code,
+            "name": grid.name,
+            "kind": grid.kind,
+            "community": community.name if community else grid.community_code,
+            "responsible_party": grid.responsible_party,
+            "geometry": orjson.loads(shapely.to_geojson(_round(geom, 0.00001)))
+            if geom is not None
+            else None,
+        },
+        "workers": [
+            {"name": name, "phone": phone, "post": ROLE_ZH.get(Role(role), role)}
+            for name, phone, role, _scope in rows
+        ],
+    }

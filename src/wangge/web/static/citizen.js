@@ -1,0 +1,101 @@
+/* Citizen page: report (no login), follow with the tracking code, rate/reopen, find my grid worker.
+   Browser positions are WGS84; they are sent with crs=EPSG:4326 and converted on the server. */
+(function () {
+  const $ = id => document.getElementById(id);
+  const T = WG.t;
+  function position() {
+    return new Promise(resolve => {
+      if (!navigator.geolocation) return resolve(null);
+      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude}),
+        () => resolve(null), {enableHighAccuracy: true, timeout: 8000});
+    });
+  }
+  async function post(url, body, headers) {
+    const r = await fetch(url, {method: 'POST', headers: Object.assign({'Content-Type': 'application/json'}, headers || {}), body: JSON.stringify(body)});
+    const data = await r.json().catch(() => null);
+    if (!r.ok) throw new Error(data && (WG.lang === 'en' ? data.detail_en : data.detail) || ('HTTP ' + r.status));
+    return data;
+  }
+  if ($('report-form')) {
+    fetch('/api/v1/case-categories').then(r => r.json()).then(cats => {
+      $('category').innerHTML = cats.filter(c => c.kind !== 'social').map(c => `<option value="${WG.esc(c.code)}">${WG.esc(c.major_name)} · ${WG.esc(c.name)}</option>`).join('');
+    });
+    document.querySelector('[data-locate]').addEventListener('click', async () => {
+      const p = await position();
+      if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); }
+    });
+    $('report-form').addEventListener('submit', async ev => {
+      ev.preventDefault();
+      const msg = $('report-msg');
+      try {
+        const photos = [];
+        const f = $('photo').files[0];
+        if (f) {
+          const fd = new FormData(); fd.append('file', f);
+          const r = await fetch('/api/v1/uploads', {method: 'POST', body: fd});
+          if (!r.ok) throw new Error('照片上传失败 / photo upload failed');
+          photos.push('/api/v1/uploads/' + (await r.json()).id);
+        }
+        const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
+        const out = await post('/web/api/citizen/reports', {
+          category_code: $('category').value, description: $('description').value.trim(),
+          lon: Number($('lon').value), lat: Number($('lat').value), crs: 'EPSG:4326',
+          address: $('address').value.trim() || null, photos}, {'Idempotency-Key': key});
+        localStorage.setItem('wg.tracking', out.tracking);
+        msg.className = 'msg ok';
+        msg.innerHTML = `${T('已受理登记', 'Received')}：<b data-testid="tracking">${WG.esc(out.tracking)}</b><br>${T('请妥善保存查询编码', 'Keep this tracking code to follow your report')}`;
+        $('tracking').value = out.tracking;
+      } catch (e) { msg.className = 'msg err'; msg.textContent = e.message; }
+    });
+  }
+  async function track() {
+    const code = $('tracking').value.trim();
+    const out = $('track-out');
+    if (!code) return;
+    const r = await fetch('/web/api/citizen/track/' + encodeURIComponent(code));
+    const d = await r.json();
+    if (!r.ok) { out.innerHTML = `<p class="msg err">${WG.esc(d.detail)}</p>`; return; }
+    let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${d.state}">${WG.esc(d.state_zh)}</span></p><ul class="timeline">` +
+      d.timeline.map(e => `<li><b>${WG.esc(e.action_zh)}</b> <span class="when">${WG.fmt(e.at)}</span>` +
+        e.photos.map(p => `<br><img src="${p}" style="max-width:140px">`).join('') + '</li>').join('') + '</ul>';
+    if (d.can_rate) html += `<p>${['satisfied', 'basically_satisfied', 'unsatisfied'].map(v =>
+      `<button class="btn" data-rate="${v}">${({satisfied: T('满意', 'Satisfied'), basically_satisfied: T('基本满意', 'Basically satisfied'), unsatisfied: T('不满意', 'Unsatisfied')})[v]}</button>`).join('')}</p>`;
+    if (d.can_reopen) html += `<p><input id="reopen-note" placeholder="${T('未解决的原因', 'Why it is not fixed')}"><button class="btn danger" id="reopen">${T('重新打开', 'Reopen')}</button></p>`;
+    out.innerHTML = html;
+    out.querySelectorAll('[data-rate]').forEach(b => b.addEventListener('click', async () => {
+      try { await post(`/web/api/citizen/track/${encodeURIComponent(code)}/rate`, {rating: b.dataset.rate}); track(); }
+      catch (e) { out.insertAdjacentHTML('beforeend', `<p class="msg err">${WG.esc(e.message)}</p>`); }
+    }));
+    const re = $('reopen');
+    if (re) re.addEventListener('click', async () => {
+      try { await post(`/web/api/citizen/track/${encodeURIComponent(code)}/reopen`, {note: $('reopen-note').value || '问题仍未解决'}); track(); }
+      catch (e) { out.insertAdjacentHTML('beforeend', `<p class="msg err">${WG.esc(e.message)}</p>`); }
+    });
+  }
+  $('track-btn').addEventListener('click', track);
+  if (localStorage.getItem('wg.tracking')) $('tracking').value = localStorage.getItem('wg.tracking');
+
+  let gmap = null, glayer = null;
+  async function findGrid() {
+    const out = $('grid-out');
+    const r = await fetch(`/web/api/public/my-grid?lon=${Number($('g-lon').value)}&lat=${Number($('g-lat').value)}&crs=EPSG:4326`);
+    const d = await r.json();
+    if (!r.ok || !d.grid) { out.innerHTML = `<p class="msg err">${T('未找到网格', 'No grid found here')}</p>`; return; }
+    out.innerHTML = `<p><b data-testid="grid-name">${WG.esc(d.grid.name)}</b>（${WG.esc(d.grid.community)}）<br><span class="muted">${WG.esc(d.grid.code)}</span></p>` +
+      `<table><tr><th>${T('岗位', 'Post')}</th><th>${T('名称', 'Name')}</th><th>${T('电话', 'Work phone')}</th></tr>` +
+      (d.workers.length ? d.workers.map(w => `<tr data-testid="worker"><td>${WG.esc(w.post)}</td><td>${WG.esc(w.name)}</td><td><a href="tel:${WG.esc(w.phone || '')}">${WG.esc(w.phone || '')}</a></td></tr>`).join('')
+        : `<tr><td colspan="3">${T('责任人', 'Responsible')}: ${WG.esc(d.grid.responsible_party || '')}</td></tr>`) + '</table>';
+    if (d.grid.geometry) {
+      $('gridmap').style.display = 'block';
+      if (!gmap) gmap = L.map('gridmap', {zoomControl: false});
+      if (glayer) gmap.removeLayer(glayer);
+      glayer = L.geoJSON(d.grid.geometry, {style: {color: '#1d5fbf', weight: 2, fillOpacity: 0.1}}).addTo(gmap);
+      gmap.invalidateSize(); gmap.fitBounds(glayer.getBounds());
+    }
+  }
+  $('grid-btn').addEventListener('click', findGrid);
+  $('grid-locate').addEventListener('click', async () => {
+    const p = await position();
+    if (p) { $('g-lon').value = p.lon.toFixed(6); $('g-lat').value = p.lat.toFixed(6); findGrid(); }
+  });
+})();

@@ -1,0 +1,52 @@
+/* Shared helpers: JSON calls with the session cookie and the CSRF header, dates in Asia/Shanghai. */
+(function () {
+  const WG = window.WG || (window.WG = {});
+  WG.me = async function () {
+    if (WG._me) return WG._me;
+    const r = await fetch('/api/v1/auth/me', {credentials: 'same-origin'});
+    if (!r.ok) return null;
+    WG._me = await r.json();
+    WG.csrf = WG._me.csrf_token;
+    return WG._me;
+  };
+  WG.api = async function (method, url, body, extraHeaders) {
+    const headers = Object.assign({}, extraHeaders || {});
+    if (method !== 'GET') {
+      if (!WG.csrf) await WG.me();
+      if (WG.csrf) headers['X-CSRF-Token'] = WG.csrf;
+    }
+    let payload = body;
+    if (body !== undefined && !(body instanceof FormData)) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    const r = await fetch(url, {method, headers, body: payload, credentials: 'same-origin'});
+    let data = null;
+    const text = await r.text();
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+    if (!r.ok) {
+      const msg = data && (WG.lang === 'en' ? (data.detail_en || data.title) : (data.detail || data.title));
+      const err = new Error(msg || ('HTTP ' + r.status));
+      err.status = r.status; err.data = data;
+      throw err;
+    }
+    return data;
+  };
+  WG.fmt = function (iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return d.toLocaleString(WG.lang === 'en' ? 'en-GB' : 'zh-CN', {timeZone: 'Asia/Shanghai', hour12: false,
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
+  };
+  WG.esc = function (s) {
+    return String(s == null ? '' : s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
+  };
+  WG.t = function (zh, en) { return WG.lang === 'en' ? en : zh; };
+  document.addEventListener('DOMContentLoaded', function () {
+    const out = document.getElementById('logout');
+    if (out) out.addEventListener('click', async function () {
+      try { await WG.api('POST', '/api/v1/auth/logout'); } catch (e) { /* already out */ }
+      location.href = '/login';
+    });
+  });
+})();

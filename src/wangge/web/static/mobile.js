@@ -1,0 +1,161 @@
+/* Grid-worker page: my grid, my tasks, patrol with GPS track, reports that survive being offline. */
+(function () {
+  const $ = id => document.getElementById(id);
+  let sent = 0;
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/m/sw.js', {scope: '/m'}).catch(() => {});
+
+  function netBadge() {
+    const on = navigator.onLine;
+    $('net').textContent = on ? WG.t('在线', 'online') : WG.t('离线', 'offline');
+    $('net').className = 'badge ' + (on ? 'on' : 'off');
+  }
+  async function countQueued() { $('queued').textContent = String((await Outbox.all()).length); }
+  async function sync() {
+    try {
+      await Outbox.sync(c => {
+        sent += 1; $('sent').textContent = String(sent);
+        const li = document.createElement('li'); li.textContent = `${c.code} · ${c.state_zh || c.state}`; li.dataset.code = c.code;
+        $('sent-list').appendChild(li);
+      });
+    } catch (e) { /* still offline or refused: keep the rows and try again later */ }
+    await countQueued();
+  }
+  window.addEventListener('online', () => { netBadge(); sync(); });
+  window.addEventListener('offline', netBadge);
+
+  function position() {
+    return new Promise(resolve => {
+      if (!navigator.geolocation) return resolve(null);
+      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude}),
+        () => resolve(null), {enableHighAccuracy: true, timeout: 8000, maximumAge: 30000});
+    });
+  }
+  $('locate').addEventListener('click', async () => {
+    const p = await position();
+    if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); }
+  });
+
+  async function myGrid(me) {
+    const prefixes = me.scope_prefixes || [];
+    const scope = prefixes.find(p => p.length >= 12) || prefixes[0];
+    if (!scope) { $('mygrid-text').textContent = WG.t('全区', 'whole district'); return; }
+    const m = L.map('mygrid', {preferCanvas: true, zoomControl: false});
+    const r = await fetch(`/web/api/map/layer?division=${scope.slice(0, 12)}&layer=social`, {credentials: 'same-origin'});
+    if (!r.ok) return;
+    const data = await r.json();
+    const grids = data.features.filter(f => f.properties.type === 'grid' && f.properties.code.startsWith(scope));
+    const lyr = L.geoJSON({type: 'FeatureCollection', features: grids}, {style: {color: '#1d5fbf', weight: 1.5, fillOpacity: 0.1}}).addTo(m);
+    if (lyr.getBounds().isValid()) m.fitBounds(lyr.getBounds());
+    $('mygrid-text').textContent = `${data.division.name}：` + grids.map(g => g.properties.name).join('、');
+    const c = lyr.getBounds().isValid() ? lyr.getBounds().getCenter() : null;
+    if (c && !$('lon').value) { $('lon').value = c.lng.toFixed(6); $('lat').value = c.lat.toFixed(6); }
+  }
+
+  async function tasks() {
+    const box = $('tasks');
+    try {
+      const qs = await WG.api('GET', '/api/v1/cases/queues');
+      const keys = Object.keys(qs).filter(k => k !== 'overdue');
+      let html = keys.map(k => `<span class="badge">${WG.esc(qs[k].label)} ${qs[k].count}</span>`).join(' ');
+      const rows = [];
+      for (const k of keys) {
+        if (!qs[k].count) continue;
+        const page = await WG.api('GET', `/api/v1/cases?queue=${k}&limit=10`);
+        rows.push(...page.items);
+      }
+      html += '<ul class="hits">' + rows.map(c => `<li data-case="${c.id}"><i class="lamp ${c.light || ''}"></i>${WG.esc(c.code)} ${WG.esc(c.state_zh)}<br><span class="muted">${WG.esc(c.address || c.description)}</span></li>`).join('') + '</ul>';
+      box.innerHTML = html;
+      box.querySelectorAll('li[data-case]').forEach(li => li.addEventListener('click', () => task(li.dataset.case)));
+    } catch (e) { box.textContent = e.message; }
+  }
+
+  async function task(id) {
+    const c = await WG.api('GET', `/api/v1/cases/${id}`);
+    const mine = c.allowed_actions.filter(a => ['verify_true', 'verify_false', 'check_pass', 'check_fail', 'self_handle'].includes(a));
+    const labels = {verify_true: '核实属实', verify_false: '核实不属实', check_pass: '核查通过', check_fail: '核查不通过', self_handle: '自行处置'};
+    $('task-detail').innerHTML = `<div class="card"><b>${WG.esc(c.code)}</b> ${WG.esc(c.state_zh)}<br>${WG.esc(c.description)}` +
+      `<label>${WG.t('现场照片', 'Fresh photo')}</label><input type="file" id="task-photo" accept="image/*" capture="environment">` +
+      `<input id="task-note" placeholder="${WG.t('备注', 'Note')}">` +
+      mine.map(a => `<button class="btn" data-act="${a}">${labels[a]}</button>`).join('') + '<div id="task-msg"></div></div>';
+    $('task-detail').querySelectorAll('[data-act]').forEach(b => b.addEventListener('click', async () => {
+      try {
+        const body = {expected_version: c.version, photos: []};
+        const note = $('task-note').value.trim(); if (note) body.note = note;
+        const f = $('task-photo').files[0];
+        if (f) { const fd = new FormData(); fd.append('file', f); const up = await WG.api('POST', '/api/v1/uploads', fd); body.photos.push('/api/v1/uploads/' + up.id); }
+        await WG.api('POST', `/api/v1/cases/${c.id}/actions/${b.dataset.act}`, body);
+        $('task-msg').className = 'msg ok'; $('task-msg').textContent = WG.t('操作成功', 'Done');
+        tasks();
+      } catch (e) { $('task-msg').className = 'msg err'; $('task-msg').textContent = e.message; }
+    }));
+  }
+
+  // Patrol: one running patrol per worker, remembered across reloads; points flushed in batches.
+  let watch = null, buffer = [];
+  function patrolId() { return Number(localStorage.getItem('wg.patrol') || 0) || null; }
+  async function flush() {
+    const id = patrolId();
+    if (!id || !buffer.length) return;
+    const batch = buffer; buffer = [];
+    try { await WG.api('POST', `/api/v1/patrols/${id}/points`, batch); } catch (e) { buffer = batch.concat(buffer); }
+  }
+  function patrolUi() {
+    const id = patrolId();
+    $('patrol-btn').textContent = id ? WG.t('结束巡查', 'Stop patrol') : WG.t('开始巡查', 'Start patrol');
+    $('patrol-state').textContent = id ? `#${id} ${WG.t('巡查中', 'patrolling')}` : '';
+  }
+  function track() {
+    if (!navigator.geolocation || watch !== null) return;
+    watch = navigator.geolocation.watchPosition(p => {
+      buffer.push({lon: p.coords.longitude, lat: p.coords.latitude, at: new Date(p.timestamp).toISOString()});
+      if (buffer.length >= 5) flush();
+    }, () => {}, {enableHighAccuracy: true, maximumAge: 5000});
+  }
+  $('patrol-btn').addEventListener('click', async () => {
+    try {
+      if (patrolId()) {
+        await flush();
+        if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
+        await WG.api('POST', `/api/v1/patrols/${patrolId()}/end`);
+        localStorage.removeItem('wg.patrol');
+      } else {
+        const p = (await position()) || {lon: Number($('lon').value), lat: Number($('lat').value)};
+        const started = await WG.api('POST', '/api/v1/patrols', p);
+        localStorage.setItem('wg.patrol', String(started.id));
+        track();
+      }
+    } catch (e) { $('patrol-state').textContent = e.message; }
+    patrolUi();
+  });
+  setInterval(flush, 15000);
+
+  $('report-form').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const msg = $('report-msg');
+    const lon = Number($('lon').value), lat = Number($('lat').value);
+    if (!lon || !lat) { msg.className = 'msg err'; msg.textContent = WG.t('请先获取位置', 'Get a position first'); return; }
+    const body = {category_code: $('category').value, description: $('description').value.trim(), lon, lat, source: 'patrol'};
+    if (patrolId()) body.patrol_id = patrolId();
+    await Outbox.add(body, $('photo').files[0] || null);
+    $('report-form').reset();
+    $('lon').value = lon; $('lat').value = lat;
+    await countQueued();
+    if (!navigator.onLine) { msg.className = 'msg ok'; msg.textContent = WG.t('离线，已存入待发送队列', 'Offline: queued, will be sent when the network returns'); return; }
+    await sync();
+    const left = (await Outbox.all()).length;
+    msg.className = 'msg ok';
+    msg.textContent = left ? WG.t('离线，已存入待发送队列', 'Offline: queued, will be sent when the network returns') : WG.t('已发送', 'Sent');
+  });
+
+  (async function init() {
+    netBadge();
+    const me = await WG.me();
+    if (!me) { location.href = '/login?next=/m'; return; }
+    const cats = await WG.api('GET', '/api/v1/case-categories');
+    $('category').innerHTML = cats.map(c => `<option value="${WG.esc(c.code)}">${WG.esc(c.name)}（${WG.esc(c.major_name)}）</option>`).join('');
+    patrolUi();
+    if (patrolId()) track();
+    myGrid(me); tasks(); sync();
+    setInterval(sync, 20000);
+  })();
+})();

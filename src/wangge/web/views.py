@@ -1,0 +1,316 @@
+"""The web pages (Jinja2, server-rendered, a little JavaScript over the /api/v1 routes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from wangge.api.deps import SessionDep, get_principal
+from wangge.auth.principal import Principal
+from wangge.common.models import utcnow
+from wangge.errors import DomainError
+from wangge.web.i18n import LANG_COOKIE, LANGS, local_time, pick_language, translator
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["local"] = local_time
+
+router = APIRouter(include_in_schema=False)
+
+# Role → the queue it works first (the console opens there).
+NAV = [
+    ("/console/map", "地图", "cases.read"),
+    ("/console/cases", "案卷", "cases.read"),
+    ("/console/grids", "网格管理", "grids.read"),
+    ("/console/users", "用户", "users.manage"),
+    ("/dashboard", "大屏", "cases.read"),
+]
+
+
+def static_files() -> StaticFiles:
+    """The vendored libraries and the pages' own CSS/JS, served at /static."""
+    return StaticFiles(directory=str(STATIC_DIR))
+
+
+def page_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The logged-in user of a page, or None (pages then redirect to the login page)."""
+    try:
+        p = get_principal(request, session)
+    except DomainError:
+        return None
+    return None if p.via == "anonymous" else p
+
+
+MeDep = Annotated[Principal | None, Depends(page_principal)]
+
+
+def render(
+    request: Request, name: str, principal: Principal | None = None, **ctx: Any
+) -> HTMLResponse:
+    """Render a page with the language, the translator and the settings it needs."""
+    settings = request.app.state.settings
+    lang = pick_language(
+        request.cookies.get(LANG_COOKIE),
+        request.query_params.get("lang"),
+        settings.default_language,
+    )
+    nav = [
+        (href, label) for href, label, perm in NAV if principal is not None and principal.can(perm)
+    ]
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": translator(lang),
+            "me": principal,
+            "nav": nav,
+            "path": request.url.path,
+            "basemap_url": settings.basemap_url or "",
+            "basemap_crs": settings.basemap_crs,
+            "basemap_attribution": settings.basemap_attribution,
+            **ctx,
+        },
+    )
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html")
+
+
+@router.get("/console")
+def console_home() -> RedirectResponse:
+    return RedirectResponse("/console/map", status_code=303)
+
+
+@router.get("/console/map")
+def map_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    from wangge.demo import DEMO_COUNTY
+
+    counties = me.county_codes()
+    root = sorted(counties)[0] if counties else _first_county(session) or DEMO_COUNTY
+    if me.scope_prefixes and len(me.scope_prefixes) == 1:
+        root = next(iter(me.scope_prefixes))[:12]
+    return render(request, "console_map.html", me, root=root)
+
+
+def _first_county(session: SessionDep) -> str | None:
+    from sqlalchemy import select
+
+    from wangge.divisions.models import Division
+
+    return session.scalar(
+        select(Division.code).where(Division.level == "county").order_by(Division.code)
+    )
+
+
+@router.get("/console/cases")
+def cases_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    from sqlalchemy import func, or_, select
+
+    from wangge.cases.models import Case, Category
+    from wangge.cases.queries import CaseFilter, queues, search_query
+    from wangge.cases.views import _read
+    from wangge.web.api import SOURCE_ZH
+
+    now = utcnow()
+    qs = queues(session, me, now=now)
+    queue = request.query_params.get("queue") or None
+    if queue is None and qs:
+        queue = next((k for k, v in qs.items() if v["count"] and k != "overdue"), None)
+    if queue == "all":
+        queue = None
+    offset = max(0, int(request.query_params.get("offset") or 0))
+    text = (request.query_params.get("q") or "").strip()
+    f = CaseFilter(
+        overdue=True if queue == "overdue" else None,
+        queue=None if queue in (None, "overdue") else queue,
+    )
+    query = search_query(me, f, now)
+    if text:
+        like = f"%{text}%"
+        query = query.where(
+            or_(Case.code.like(like), Case.address.like(like), Case.description.like(like))
+        )
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.limit(50).offset(offset)).all()
+    return render(
+        request,
+        "console_cases.html",
+        me,
+        queues=qs,
+        queue=queue or "all",
+        total=int(total or 0),
+        items=[_read(c, now) for c in rows],
+        offset=offset,
+        q=text,
+        cats=dict(session.execute(select(Category.code, Category.name)).all()),
+        sources=SOURCE_ZH,
+    )
+
+
+@router.get("/console/cases/{case_id}")
+def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    from wangge.cases.model import ACTION_ZH, Action
+    from wangge.cases.views import get_case
+
+    try:
+        case = get_case(case_id, session, me, utcnow())
+    except DomainError as exc:
+        return render(request, "message.html", me, title="案卷详情", message=exc.message_zh)
+    from wangge.cases.models import Category
+    from wangge.departments.models import Department
+
+    category = session.get(Category, case.category_code)
+    departments = []
+    if "dispatch" in case.allowed_actions:
+        from sqlalchemy import select
+
+        departments = list(
+            session.execute(
+                select(Department.code, Department.name)
+                .where(Department.county_code == case.county_code)
+                .order_by(Department.code)
+            )
+        )
+    actions = [(a, ACTION_ZH.get(Action(a), a)) for a in case.allowed_actions]
+    from sqlalchemy import select as _select
+
+    from wangge.auth.models import User
+
+    ids = {int(e.actor_id) for e in case.timeline if e.actor_id.isdigit()}
+    names = dict(session.execute(_select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return render(
+        request,
+        "console_case.html",
+        me,
+        case=case,
+        category=category,
+        actions=actions,
+        departments=departments,
+        case_json=case.model_dump(mode="json"),
+        names={str(k): v for k, v in names.items()},
+    )
+
+
+@router.get("/console/grids")
+def grids_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    from wangge.grids.views import list_versions
+
+    try:
+        versions = list_versions(session, me)
+    except DomainError as exc:
+        return render(request, "message.html", me, title="网格管理", message=exc.message_zh)
+    from sqlalchemy import func, select
+
+    from wangge.grids.models import Grid
+
+    counts = dict(
+        session.execute(
+            select(Grid.version_id, func.count(Grid.id)).group_by(Grid.version_id)
+        ).all()
+    )
+    return render(request, "console_grids.html", me, versions=versions, counts=counts)
+
+
+@router.get("/console/users")
+def users_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    if not me.can("users.manage"):
+        return render(request, "message.html", me, title="用户", message="只有管理员可以查看用户")
+    from sqlalchemy import select
+
+    from wangge.auth.models import Post, User
+
+    users = list(session.scalars(select(User).order_by(User.id)))
+    posts: dict[int, list[Post]] = {}
+    for p in session.scalars(select(Post).order_by(Post.id)):
+        posts.setdefault(p.user_id, []).append(p)
+    return render(
+        request,
+        "console_users.html",
+        me,
+        users=users,
+        posts=posts,
+        registry=_registry_present(request),
+    )
+
+
+def _registry_present(request: Request) -> bool:
+    return any(getattr(r, "path", "").startswith("/api/v1/registry") for r in request.app.routes)
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    return render(request, "dashboard.html", me)
+
+
+@router.get("/m")
+@router.get("/m/")
+def mobile_page(request: Request, session: SessionDep, me: MeDep) -> Response:
+    if me is None:
+        return _login_redirect(request)
+    return render(request, "mobile.html", me)
+
+
+@router.get("/m/manifest.webmanifest")
+def manifest() -> Response:
+    return FileResponse(STATIC_DIR / "manifest.webmanifest", media_type="application/manifest+json")
+
+
+@router.get("/m/sw.js")
+def service_worker() -> Response:
+    # Served under /m/ so that its scope covers the mobile page.
+    return FileResponse(
+        STATIC_DIR / "sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+@router.get("/citizen")
+def citizen_page(request: Request) -> Response:
+    settings = request.app.state.settings
+    return render(request, "citizen.html", None, public_reporting=settings.public_reporting)
+
+
+@router.get("/lang/{lang}")
+def set_language(lang: str, request: Request) -> Response:
+    target = request.query_params.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def now_local() -> datetime:
+    """Return now (for templates that show it)."""
+    return utcnow()

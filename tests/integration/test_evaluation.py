@@ -1,0 +1,220 @@
+"""Evaluation on SQLite and PostgreSQL: SQL aggregation equals the pure recomputation, drill-down
+lists match the counts, comparisons, hot spots, the credit list, reports and case files."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import openpyxl
+import pypdf
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.case_factories import LAT, LON, SUPERVISOR, T0, build_world, report
+from tests.evaluation_factories import D1, D2, store_scenario
+from wangge.cases.models import Case
+from wangge.cases.simulate import simulate_month
+from wangge.evaluation import analysis, facts, reports, service
+from wangge.evaluation.casefile import case_pdf
+from wangge.evaluation.periods import parse_period
+from wangge.grids.models import Grid
+
+NOV = parse_period("2026-11")
+
+
+def _text(pdf: bytes) -> str:
+    return "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _scenario(session) -> dict[int, int]:
+    build_world(session)
+    grid = session.scalars(select(Grid.id).order_by(Grid.id)).first()
+    return store_scenario(session, grid)
+
+
+def test_sql_aggregation_equals_the_hand_computed_scenario_and_the_pure_recomputation(session):
+    _scenario(session)
+    got = service.count_period(session, NOV.start, NOV.end)
+    assert got["department"][D1] == {"to_handle": 2, "handled": 2, "handled_on_time": 2,
+                                     "rework": 0, "closed": 1, "extended": 1, "suspended": 1,
+                                     "returned": 0}  # fmt: skip
+    assert got["department"][D2]["rework"] == 1
+    assert got["dispatcher"]["disp1"] == {"dispatched": 3, "dispatched_on_time": 2,
+                                          "dispatched_accurate": 2}  # fmt: skip
+    assert got["supervisor"]["w1"]["missed"] == 1
+    pure = facts.count(service.load_events(session, NOV.start, NOV.end), NOV.start, NOV.end)
+    assert facts.as_counts(got) == facts.as_counts(pure)
+    assert service.ratings(session, NOV.start, NOV.end)["w1"] == {"ratings": 1, "satisfied": 1}
+
+
+def test_sql_aggregation_equals_the_pure_recomputation_over_a_simulated_month(session):
+    build_world(session)
+    simulate_month(session, county_code="110108", seed=11, now=T0 + timedelta(days=2), n_cases=90)
+    p = parse_period(f"{(T0 - timedelta(days=20)).date()}..{T0.date()}")
+    got = service.count_period(session, p.start, p.end, county="110108")
+    pure = facts.count(
+        service.load_events(session, p.start, p.end, county="110108"), p.start, p.end
+    )
+    assert facts.as_counts(got) == facts.as_counts(pure)
+    assert sum(c["to_handle"] for c in got["department"].values()) > 10
+    assert facts.ratings(
+        service.load_events(session, p.start, p.end), p.start, p.end
+    ) == service.ratings(session, p.start, p.end)
+
+
+def test_the_demo_month_shows_a_plausible_evaluation_whose_figures_drill_down_to_cases(session):
+    build_world(session)
+    simulate_month(session, county_code="110108", seed=3, now=T0 + timedelta(days=2), n_cases=90)
+    p = parse_period(f"{(T0 - timedelta(days=29)).date()}..{(T0 + timedelta(days=1)).date()}")
+    result = service.evaluate(session, p, county="110108")
+    deps = result["objects"]["department"]
+    assert len(deps) >= 3
+    assert all(r["score"] is None or 0 <= r["score"] <= 100 for r in deps)
+    assert {r["grade"] for r in deps} <= set("ABCDE") | {None}
+    assert deps[0]["rank"] == 1 and deps[0]["name"] != deps[0]["key"]  # named departments
+    top = deps[0]
+    drill = service.drill(session, p, "department", top["key"], "handle_on_time_rate",
+                          county="110108")  # fmt: skip
+    assert len(drill["numerator"]["cases"]) == top["counts"]["handled_on_time"]
+    assert len(drill["denominator"]["cases"]) == top["counts"]["to_handle"]
+    street = result["objects"]["street"][0]
+    d2 = service.drill(session, p, "street", street["key"], "close_rate", county="110108")
+    assert len(d2["denominator"]["cases"]) == street["counts"]["filed"]
+    assert {c["id"] for c in d2["numerator"]["cases"]} <= {
+        c["id"] for c in d2["denominator"]["cases"]
+    }
+    assert all(c["code"] for c in d2["denominator"]["cases"])
+
+
+def test_a_period_is_compared_with_the_previous_one_and_the_same_one_last_year(session):
+    _scenario(session)
+    dec = service.compare(session, parse_period("2026-12"))
+    assert dec["previous"]["label"] == "2026-11" and dec["last_year"]["label"] == "2025-12"
+    assert dec["objects"]["department"] == []  # nothing happened in December
+    nov = service.compare(session, NOV)
+    d1 = next(r for r in nov["objects"]["department"] if r["key"] == D1)
+    assert d1["score"] == 85.0
+    assert d1["previous_score"] is None and d1["change_previous"] is None  # October: no data
+    q4 = service.evaluate(session, parse_period("2026-Q4"))
+    d1q = next(r for r in q4["objects"]["department"] if r["key"] == D1)
+    assert d1q["counts"] == d1["counts"]
+
+
+def test_hot_spots_find_the_same_problem_reported_again_and_again_at_one_place(session):
+    build_world(session)
+    ids = [report(session, at=T0 + timedelta(hours=i), lon=LON + i * 1e-5, lat=LAT).id
+           for i in range(4)]  # fmt: skip
+    report(session, at=T0, category="E0103", lon=LON, lat=LAT)  # another class: not counted
+    found = analysis.hotspots(session, end=T0 + timedelta(days=1), days=30, min_count=3)
+    place = found["places"][0]
+    assert place["kind"] == "place" and place["case_ids"] == ids and place["category"] == "E0102"
+    assert found["grids"][0]["count"] == 4
+    assert analysis.hotspots(session, end=T0 + timedelta(days=1), min_count=5)["places"] == []
+
+
+def test_the_credit_list_scores_units_by_street_order_cases_at_their_door(session):
+    build_world(session)
+    for i in range(3):
+        report(session, at=T0 + timedelta(hours=i), category="E0504", address="幸福路1号饭店")
+    report(session, at=T0, category="E0504", address="幸福路9号超市")
+    report(session, at=T0, category="E0102", address="幸福路9号超市")  # not 街面秩序
+    units = analysis.unit_credit(session, NOV)
+    assert [(u["name"], u["cases"], u["score"], u["grade"]) for u in units] == [
+        ("幸福路1号饭店", 3, 55.0, "D"),
+        ("幸福路9号超市", 1, 85.0, "B"),
+    ]
+
+
+def test_breakdowns_split_the_cases_by_source_hour_and_class(session):
+    _scenario(session)
+    by_source = analysis.breakdown(session, NOV, "source")
+    assert {r["key"]: r["reported"] for r in by_source} == {"patrol": 3, "hotline": 1}
+    assert analysis.breakdown(session, NOV, "hour")[0]["key"] == "17"  # 09:00 UTC = 17:00
+    assert analysis.breakdown(session, NOV, "weekday")[0]["name"] == "周二"
+    trend = analysis.trend(session, NOV, bucket="week")
+    assert sum(t["filed"] for t in trend) == 4 and len(trend) == 6  # Sun 1st .. Mon 30th
+
+
+def test_the_monthly_report_opens_in_excel_and_as_a_chinese_pdf(session):
+    _scenario(session)
+    result = service.compare(session, NOV)
+    wb = openpyxl.load_workbook(io.BytesIO(reports.monthly_xlsx(result)))
+    assert {"概览", "专业部门", "网格员", "监督员"} <= set(wb.sheetnames)
+    ws = wb["专业部门"]
+    assert ws["A1"].value == "排名" and ws._charts
+    assert ws.max_row == 1 + len(result["objects"]["department"])
+    pdf = reports.monthly_pdf(result, analysis.trend(session, NOV, bucket="week"))
+    assert pdf.startswith(b"%PDF")
+    text = _text(pdf)
+    assert "综合评价报告" in text and "专业部门评价" in text and "监督员评价" in text
+
+
+def test_the_case_file_pdf_shows_the_timeline_and_deadlines(session):
+    ids = _scenario(session)
+    pdf = case_pdf(session, session.get(Case, ids[1]))
+    text = _text(pdf)
+    assert pdf.startswith(b"%PDF")
+    for heading in ("案卷", "基本信息", "办理过程", "派遣", "同意延期", "督办"):
+        assert heading in text, heading
+
+
+def test_the_eval_command_writes_the_month_report(tmp_path):
+    from wangge.cli import app
+
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    out = tmp_path / "report.xlsx"
+    res = CliRunner().invoke(app, ["eval", "month", "2026-11", "--out", str(out),
+                                   "--database-url", db], catch_exceptions=False)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "综合评价 2026-11" in res.output
+    assert openpyxl.load_workbook(out).sheetnames[0] == "概览"
+    pdf = tmp_path / "report.pdf"
+    res = CliRunner().invoke(app, ["eval", "month", "2026-11", "--out", str(pdf),
+                                   "--database-url", db], catch_exceptions=False)  # fmt: skip
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_the_supervisor_report_scenario_is_unchanged_by_an_unrelated_county(session):
+    _scenario(session)
+    assert service.count_period(session, NOV.start, NOV.end, county="990001")["department"] == {}
+    assert SUPERVISOR.name
+
+
+def test_patrol_coverage_counts_visits_per_grid_and_day_against_two_required(session):
+    from wangge.cases.patrol import end_patrol, start_patrol
+
+    build_world(session)
+    for hours in (0, 4, 24):  # two patrols on the first day, one on the second
+        p = start_patrol(session, SUPERVISOR, lon=LON, lat=LAT, now=T0 + timedelta(hours=hours))
+        end_patrol(session, p.id, SUPERVISOR, now=T0 + timedelta(hours=hours + 1))
+    two_days = parse_period(f"{T0.date()}..{(T0 + timedelta(days=1)).date()}")
+    got = service.patrol_counts(session, two_days)["4"]
+    assert got == {"visits": 3, "visits_required": 4}
+    worker = service.evaluate(session, two_days)["objects"]["grid_worker"]
+    assert next(r for r in worker if r["key"] == "4")["rates"]["patrol_rate"] == 75.0
+    # on the first day only, the period so far is one day long
+    assert service.patrol_counts(session, two_days, as_of=T0 + timedelta(hours=5))["4"] == {
+        "visits": 2, "visits_required": 2,
+    }  # fmt: skip
+
+
+def test_the_case_file_embeds_uploaded_photos(session, tmp_path):
+    from PIL import Image
+
+    from wangge.uploads.service import save_upload
+    from wangge.uploads.storage import LocalStorage
+
+    ids = _scenario(session)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG")
+    storage = LocalStorage(tmp_path)
+    up = save_upload(session, storage, buf.getvalue(), principal=SUPERVISOR, max_bytes=10**6,
+                     max_pixels=10**7)  # fmt: skip
+    case = session.get(Case, ids[2])
+    case.photos = [up.id, "demo://missing.jpg"]
+    session.flush()
+    pdf = case_pdf(session, case, storage=storage)
+    assert b"/Subtype /Image" in pdf
+    assert "文件未存储" in _text(pdf)  # the reference without a stored file is still listed
+    assert b"/Subtype /Image" not in case_pdf(session, case, storage=None)
