@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from wangge.config import Settings
 from wangge.db import make_engine, session_factory, unit_of_work
@@ -76,9 +77,46 @@ def session_scope(settings: Settings, *, migrate: bool = True) -> Iterator[Sessi
         upgrade(engine)
     try:
         with unit_of_work(session_factory(engine)) as session:
+            event.listen(session, "after_flush", _mark_write)
+            event.listen(session, "do_orm_execute", _mark_dml)
             yield session
+            if session.info.get("wrote"):
+                _audit_command(session)
     finally:
         engine.dispose()
+
+
+def _mark_write(session: Session, _context: object) -> None:
+    session.info["wrote"] = True
+
+
+def _mark_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+def _audit_command(session: Session) -> None:
+    """Every command that wrote is in the audit log: who ran what, with which options."""
+    import getpass
+
+    from wangge.audit.service import record
+
+    try:  # typer ships its own copy of click; fall back to click for older typer
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    params = {
+        k: str(v)
+        for k, v in (ctx.params if ctx else {}).items()
+        if v not in (None, False, ()) and "password" not in k and k != "database_url"
+    }
+    record(
+        session,
+        actor=f"cli:{getpass.getuser()}",
+        action="cli." + (ctx.command_path.replace(" ", ".") if ctx else "command"),
+        detail=params,
+    )
 
 
 def _ensure_parent_dir(url: str) -> None:

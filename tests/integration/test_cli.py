@@ -189,7 +189,7 @@ def test_users_are_created_from_the_cli_and_the_audit_chain_verifies(tmp_path, d
     assert "supervisor@110108001001" in _run(db, "user", "list").output
     assert _run(db, "audit", "verify").exit_code == 0
     con = sqlite3.connect(db.removeprefix("sqlite:///"))
-    con.execute("UPDATE audit_log SET detail = '{}' WHERE id = 1")
+    con.execute("UPDATE audit_log SET actor = 'someone-else' WHERE id = 1")
     con.commit()
     con.close()
     broken = _run(db, "audit", "verify")
@@ -248,3 +248,15 @@ def test_grid_divide_draws_a_plot_and_reports_quality(tmp_path, db):
         db, "grid", "divide", "--county", "110108", "--buildings", str(tmp_path / "bad.geojson")
     )
     assert bad.exit_code == 2 and "bad.geojson" in bad.output and "6" in bad.output
+
+
+def test_every_command_that_writes_leaves_an_audit_entry(tmp_path, db):
+    import sqlite3
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    _run(db, "division", "list")
+    con = sqlite3.connect(db.removeprefix("sqlite:///"))
+    actions = [r[0] for r in con.execute("SELECT action FROM audit_log ORDER BY id")]
+    con.close()
+    assert any(a.endswith("division.import") for a in actions)
+    assert not any(a.endswith("division.list") for a in actions)
