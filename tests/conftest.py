@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from wangge.common.cache import clear_all
 from wangge.db import make_engine, normalize_url
 from wangge.dbadmin import upgrade
-from wangge.common.cache import clear_all
 from wangge.grids.locating import clear_cache
 
 PG_ENV = "WANGGE_TEST_PG_URL"

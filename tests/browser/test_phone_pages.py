@@ -98,3 +98,54 @@ def test_a_wrong_tracking_code_says_so_without_revealing_anything(new_page):
     page.click("#track-btn")
     page.wait_for_selector("#track-out .msg.err")
     assert "查询编码不正确" in page.inner_text("#track-out")
+
+
+def api_act(page, case_id: int, action: str, **body) -> dict:
+    """Act through the API as the page's user (cookie + CSRF header)."""
+    csrf = page.request.get("/api/v1/auth/me").json()["csrf_token"]
+    version = page.request.get(f"/api/v1/cases/{case_id}").json()["version"]
+    r = page.request.post(
+        f"/api/v1/cases/{case_id}/actions/{action}",
+        data={"expected_version": version, **body},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.ok, r.text()
+    return r.json()
+
+
+def test_the_grid_worker_checks_a_handled_case_on_the_phone_with_a_fresh_photo(new_page, tmp_path):
+    worker = new_page("jiandu", **PHONE)
+    _community, lon, lat = community_point(worker)
+    csrf = worker.request.get("/api/v1/auth/me").json()["csrf_token"]
+    r = worker.request.post(
+        "/api/v1/cases",
+        data={
+            "category_code": "E0102",
+            "description": "待核查：垃圾",
+            "lon": lon,
+            "lat": lat,
+            "photos": ["photo://before"],
+        },
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status == 201, r.text()
+    case_id = r.json()["id"]
+    acceptor, shift = new_page("shouli"), new_page("zhiban")
+    dispatcher, handler = new_page("paiqian"), new_page("bumen")
+    department = handler.request.get("/api/v1/auth/me").json()["department_codes"][0]
+    api_act(acceptor, case_id, "accept")
+    api_act(shift, case_id, "file")
+    api_act(dispatcher, case_id, "dispatch", payload={"department": department})
+    api_act(handler, case_id, "department_accept")
+    api_act(handler, case_id, "feed_back", photos=["photo://after"])
+    api_act(acceptor, case_id, "request_check")
+
+    worker.goto("/m")
+    worker.click(f"#tasks li[data-case='{case_id}']")
+    worker.wait_for_selector("[data-act=check_pass]")
+    worker.set_input_files("#task-photo", str(jpeg(tmp_path, "check.jpg")))
+    worker.click("[data-act=check_pass]")
+    worker.wait_for_selector("#task-msg.ok")
+    case = worker.request.get(f"/api/v1/cases/{case_id}").json()
+    assert case["state"] == "checked"
+    assert case["timeline"][-1]["attachments"][0].startswith("/api/v1/uploads/")

@@ -218,3 +218,16 @@ def test_the_case_file_embeds_uploaded_photos(session, tmp_path):
     assert b"/Subtype /Image" in pdf
     assert "文件未存储" in _text(pdf)  # the reference without a stored file is still listed
     assert b"/Subtype /Image" not in case_pdf(session, case, storage=None)
+
+
+def test_drill_down_lists_are_as_long_as_their_figures_even_when_a_case_counts_twice(session):
+    ids = _scenario(session)
+    d = service.drill(session, NOV, "department", D2, "rework_rate")
+    # case 3 has two handling spells at D2 (the first, then the rework)
+    assert [c["id"] for c in d["denominator"]["cases"]] == [ids[3], ids[3]]
+    assert [c["id"] for c in d["numerator"]["cases"]] == [ids[3]]
+    counts = service.count_period(session, NOV.start, NOV.end)
+    for group in ("supervisor", "shift_leader", "dispatcher", "department", "community"):
+        for key, cs in counts[group].items():
+            for name, n in cs.items():
+                assert len(service.drill(session, NOV, group, key, name)["numerator"]["cases"]) == n

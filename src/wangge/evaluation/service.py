@@ -293,22 +293,32 @@ def drill(
         )  # fmt: skip
     args = _args(period.start, period.end, county) | {"key": key}
 
-    def ids(counts: list[str]) -> list[int]:
-        found: set[int] = set()
+    def pairs(counts: list[str]) -> list[tuple[int, int]]:
+        # one entry per counted event, so a list is exactly as long as its figure
+        found: list[tuple[int, int]] = []
         for c in counts:
             q = sql.drill_sql(_dialect(session), cfg, group, c, county=county is not None)
-            found |= {int(r[0]) for r in session.execute(_params(text(q)), args)}
-        return sorted(found)
+            found += [(int(r[0]), int(r[1])) for r in session.execute(_params(text(q)), args)]
+        return found
 
-    def listed(case_ids: list[int]) -> list[dict[str, Any]]:
-        if not case_ids:
+    def listed(found: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        if not found:
             return []
-        rows = session.execute(
-            select(Case.id, Case.code, Case.state, Case.category_code).where(Case.id.in_(case_ids))
-        )
-        return [{"id": i, "code": c, "state": s, "category": k} for i, c, s, k in rows]
+        info = {
+            i: (c, s, k)
+            for i, c, s, k in session.execute(
+                select(Case.id, Case.code, Case.state, Case.category_code).where(
+                    Case.id.in_({p[0] for p in found})
+                )
+            )
+        }
+        return [
+            {"id": i, "event_id": e, "code": info[i][0], "state": info[i][1],
+             "category": info[i][2]}
+            for i, e in found
+        ]  # fmt: skip
 
-    n, d = ids(num), ids(den)
+    n, d = pairs(num), pairs(den)
     return {
         "object_type": object_type, "key": key, "indicator": indicator,
         "numerator": {"counts": num, "cases": listed(n)},
