@@ -16,6 +16,7 @@ from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
+from wangge.registry.demo import build_registry_demo
 from wangge.synthetic import make_district, make_grids, random_points
 
 DEMO_COUNTY = "110108"
@@ -106,7 +107,7 @@ def build_demo(
 
     cases = simulate_month(session, county_code=DEMO_COUNTY, seed=DEMO_SEED, now=utcnow())
     tick(1)
-    __import__("wangge.registry.demo", fromlist=["_"]).build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
+    build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
     n_grids = session.scalar(select(func.count(Grid.id)))
     return (
         f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "

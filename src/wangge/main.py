@@ -55,10 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.auth.views import router as auth_router
     from wangge.cases.views import router as cases_router
     from wangge.divisions.views import router as divisions_router
+    from wangge.evaluation.views import router as evaluation_router
     from wangge.grids.divide_views import router as divide_router
     from wangge.grids.views import router as grids_router
     from wangge.open311.views import router as open311_router
     from wangge.ops.health import router as health_router
+    from wangge.registry.views import router as registry_router
     from wangge.uploads.views import router as uploads_router
 
     app.include_router(auth_router, prefix="/api/v1")
@@ -67,12 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
-    app.include_router(
-        __import__("wangge.evaluation.views", fromlist=["r"]).router, prefix="/api/v1"
-    )
-    app.include_router(
-        __import__("wangge.registry.views", fromlist=["router"]).router, prefix="/api/v1"
-    )
+    app.include_router(evaluation_router, prefix="/api/v1")
+    app.include_router(registry_router, prefix="/api/v1")
     app.include_router(open311_router)
     from wangge.web import api as web_api
     from wangge.web import views as web
