@@ -20,14 +20,12 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -36,6 +34,7 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Intake at scale (issue 5)"
 sys.path.insert(0, str(ROOT / "src"))
 
+from serving import free_port, serve  # noqa: E402
 from wangge.auth import service as auth  # noqa: E402
 from wangge.cases.categories import seed_categories  # noqa: E402
 from wangge.db import make_engine, normalize_url, session_factory, unit_of_work  # noqa: E402
@@ -93,12 +92,6 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def setup(url: str, grids: int, seed: int) -> tuple[str, list[tuple[float, float]]]:
     """Fresh database with the district, grids, categories and a token; return (token, points)."""
     u = make_url(normalize_url(url))
@@ -145,28 +138,6 @@ def setup(url: str, grids: int, seed: int) -> tuple[str, list[tuple[float, float
     lon, lat = random_points(district, 5000, seed=seed, outside_share=0.001)
     engine.dispose()
     return token, list(zip(lon.tolist(), lat.tolist(), strict=True))
-
-
-def serve(url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
-    """Start `wangge serve` the production way and wait until it answers."""
-    env = {**os.environ, "WANGGE_DATABASE_URL": url, "WANGGE_BENCH_ENDPOINTS": "true"}
-    exe = Path(sys.executable).parent / "wangge"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit("server did not start")
 
 
 def run_wrk(
@@ -245,8 +216,14 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
     token, points = setup(args.pg, args.grids, args.seed)
-    port = _free_port()
-    proc = serve(args.pg, args.workers, port)
+    port = free_port()
+    proc = serve(
+        args.pg,
+        args.workers,
+        port,
+        env={"WANGGE_BENCH_ENDPOINTS": "true"},
+        ready_path="/openapi.json",
+    )
     try:
         # Warm both paths (lookup index, connection pools) before measuring.
         run_wrk(port, "/api/v1/_bench/bare", token, points, 3, 4)

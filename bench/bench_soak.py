@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Soak (issue 8)"
 sys.path.insert(0, str(ROOT / "src"))
 
+from serving import free_port, serve  # noqa: E402
 from wangge.auth import service as auth  # noqa: E402
 from wangge.cases.categories import seed_categories  # noqa: E402
 from wangge.cases.models import Case  # noqa: E402
@@ -86,35 +86,6 @@ def setup(url: str, grids: int, seed: int) -> tuple[str, list[tuple[float, float
     engine.dispose()
     lon, lat = random_points(district, 5000, seed=seed, outside_share=0.001)
     return token, list(zip(lon.tolist(), lat.tolist(), strict=True))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
-    """Start `wangge serve --workers N` and wait until /readyz answers."""
-    env = {**os.environ, "WANGGE_DATABASE_URL": url, "WANGGE_LOG_LEVEL": "WARNING"}
-    exe = Path(sys.executable).parent / "wangge"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit("server did not start")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -266,8 +237,10 @@ def main() -> None:
 
     url = normalize_url(args.pg)
     token, points = setup(url, args.grids, seed=8)
-    port = _free_port()
-    server = serve(url, args.workers, port)
+    port = free_port()
+    server = serve(
+        url, args.workers, port, env={"WANGGE_LOG_LEVEL": "WARNING"}, ready_path="/readyz"
+    )
     loop = LoadLoop(port, token, points, args.threads)
     try:
         loop.run(3, None, "warm")
