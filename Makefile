@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PG_URL ?= $(WANGGE_TEST_PG_URL)
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench i18n clean
 
 $(BIN)/wangge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
 	$(BIN)/python bench/bench_locate.py
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_map.py
+
+i18n: install  ## extract the page texts to translate into src/wangge/web/locale/messages.pot
+	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ --sort-by-file --width 100 \
+	  -o src/wangge/web/locale/messages.pot .
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
+from wangge.evaluation import stored
 from wangge.evaluation.facts import EventRow
 
 # Tuesday 10 November 2026, 09:00 UTC: well inside the month 2026-11.
@@ -118,4 +119,5 @@ def store_scenario(session: Session, grid_id: int | None) -> dict[int, int]:
                 )
             )  # fmt: skip
             session.flush()
+        stored.refresh_case(session, case)  # as the case service does after each event
     return ids

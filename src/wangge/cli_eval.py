@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wangge.cli import DbOption, app, friendly, out, session_scope, settings_for
+from wangge.cli import (
+    DbOption,
+    app,
+    friendly,
+    out,
+    progress_bar,
+    session_scope,
+    settings_for,
+)
 
 eval_app = typer.Typer(help="Evaluation 综合评价: monthly reports, case files, hot spots.")
 app.add_typer(eval_app, name="eval")
@@ -80,3 +88,23 @@ def case_file(
         storage = LocalStorage(upload_dir) if upload_dir else None
         output.write_bytes(case_pdf(session, case, storage=storage))
     out.print(f"已写出 {output} / case file written")
+
+
+@eval_app.command("rebuild-facts")
+@friendly
+def rebuild_facts(county: CountyOption = None, database_url: DbOption = None) -> None:
+    """Recompute the stored evaluation facts from the case events (one transaction)."""
+    from sqlalchemy import func, select
+
+    from wangge.cases.models import CaseEvent
+    from wangge.evaluation import stored
+
+    with session_scope(settings_for(database_url)) as session:
+        q = select(func.count()).select_from(CaseEvent)
+        if county:
+            q = q.where(CaseEvent.county_code == county)
+        total = session.scalar(q) or 0
+        with progress_bar() as bar:
+            task = bar.add_task("考核事实 / evaluation facts", total=total)
+            n = stored.rebuild(session, county=county, progress=lambda k: bar.advance(task, k))
+    out.print(f"已重建 {n} 条考核事实 / {n} evaluation facts rebuilt")

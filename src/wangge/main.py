@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.divisions.views import router as divisions_router
     from wangge.evaluation.views import router as evaluation_router
     from wangge.grids.divide_views import router as divide_router
+    from wangge.grids.manage_views import router as grid_manage_router
     from wangge.grids.views import router as grids_router
     from wangge.open311.views import router as open311_router
     from wangge.ops.health import router as health_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
     app.include_router(divide_router, prefix="/api/v1")
+    app.include_router(grid_manage_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
     app.include_router(uploads_router, prefix="/api/v1")
@@ -77,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(web.router)
     app.include_router(web_api.router)
+    from wangge.web import api_map_points  # the 部件/房屋 map layers (clusters per zoom)
+
+    app.include_router(api_map_points.router)
+    from wangge.web import registry_pages
+
+    app.include_router(registry_pages.router)
     app.mount("/static", web.static_files(), name="static")
     app.include_router(health_router)
     if settings.bench_endpoints:

@@ -10,5 +10,6 @@ def import_all_models() -> None:
     import wangge.cases.models
     import wangge.departments.models
     import wangge.divisions.models
+    import wangge.evaluation.models
     import wangge.grids.models
     import wangge.registry.models  # noqa: F401

@@ -66,6 +66,7 @@ def test_a_citizen_report_walks_through_accept_file_dispatch_handle_check_and_cl
     acceptor.goto(f"/console/cases?queue=all&q={code}")
     acceptor.click(f"text={code}")
     case_id = int(re.search(r"/console/cases/(\d+)", acceptor.url).group(1))
+    acceptor.wait_for_selector("#duplicate-candidates li")  # likely duplicates loaded
     shot(acceptor, "console-case-reported")
     act(acceptor, case_id, "accept")
     act(acceptor, case_id, "request_verification")

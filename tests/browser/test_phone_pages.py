@@ -75,6 +75,66 @@ def test_the_mobile_page_starts_and_stops_a_patrol_that_records_the_track(new_pa
     assert patrol["ended_at"] is not None
 
 
+def test_patrol_points_taken_offline_reach_the_server_once_when_back_online(new_page):
+    probe = new_page("jiandu")
+    _community, lon, lat = community_point(probe)
+    page = new_page(
+        "jiandu",
+        **PHONE,
+        geolocation={"longitude": lon, "latitude": lat},
+        permissions=["geolocation"],
+        service_workers="block",  # so the route below sees the page's requests
+    )
+    page.goto("/m")
+    page.wait_for_selector("#category option", state="attached")
+    page.click("#patrol-btn")
+    page.wait_for_function("document.getElementById('patrol-state').textContent.includes('#')")
+    patrol_id = int(page.evaluate("localStorage.getItem('wg.patrol')"))
+
+    page.context.set_offline(True)
+    fed = [round(lon + 0.0003 * (i + 1), 6) for i in range(4)]
+    for x in fed:
+        page.context.set_geolocation({"longitude": x, "latitude": lat})
+        page.wait_for_timeout(300)
+    page.wait_for_function("Number(document.getElementById('track-queued').textContent) >= 4")
+    queued = page.evaluate("Outbox.all().then(rows => rows.filter(r => r.kind === 'points'))")
+    assert {round(p["lon"], 6) for r in queued for p in r["points"]} >= set(fed)
+
+    # Back online, the first batch is stored but its answer is lost: the phone must resend
+    # it with the same Idempotency-Key, and the server must not store it twice.
+    keys: list[str] = []
+
+    def lose_first_answer(route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers["idempotency-key"])
+        response = route.fetch()
+        if len(keys) == 1:
+            route.abort()
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/api/v1/patrols/*/points", lose_first_answer)
+    page.context.set_offline(False)
+    for _ in range(300):  # the 'online' event (or the 20 s timer) starts sending
+        if keys:
+            break
+        page.wait_for_timeout(100)
+    page.click("#patrol-btn")
+    page.wait_for_function("document.getElementById('patrol-state').textContent === ''")
+    page.wait_for_function("document.getElementById('track-queued').textContent === '0'")
+
+    assert len(keys) > len(set(keys))  # a batch was resent with its key
+    patrol = page.request.get(f"/api/v1/patrols/{patrol_id}").json()
+    assert patrol["ended_at"] is not None
+    track = page.request.get(f"/api/v1/patrols/{patrol_id}/points").json()
+    lons = [round(p["lon"], 6) for p in track]
+    assert all(lons.count(x) == 1 for x in fed), lons
+    assert len({(p["at"], p["lon"], p["lat"]) for p in track}) == len(track)
+    assert patrol["point_count"] == len(track)
+
+
 def test_the_citizen_page_finds_the_grid_and_its_posted_grid_workers(new_page):
     probe = new_page("jiandu")
     _community, lon, lat = community_point(probe)

@@ -85,6 +85,12 @@ def test_the_demo_month_shows_a_plausible_evaluation_whose_figures_drill_down_to
         c["id"] for c in d2["denominator"]["cases"]
     }
     assert all(c["code"] for c in d2["denominator"]["cases"])
+    # the simulated grid workers patrol twice a day and miss some rounds: 巡查到位率 in (50, 100)
+    workers = [r for r in result["objects"]["grid_worker"] if r["counts"].get("visits_required")]
+    assert len(workers) >= 2
+    assert all(50 < r["rates"]["patrol_rate"] < 100 for r in workers), [
+        r["rates"]["patrol_rate"] for r in workers
+    ]
 
 
 def test_a_period_is_compared_with_the_previous_one_and_the_same_one_last_year(session):
@@ -231,3 +237,107 @@ def test_drill_down_lists_are_as_long_as_their_figures_even_when_a_case_counts_t
         for key, cs in counts[group].items():
             for name, n in cs.items():
                 assert len(service.drill(session, NOV, group, key, name)["numerator"]["cases"]) == n
+
+
+def test_stored_facts_count_like_the_events_for_periods_that_end_mid_case(session):
+    # Periods ending while cases are still moving: the stored "first became true" times must
+    # give the flags as seen at each end, e.g. case 1 is not yet closed at T + 36 h.
+    _scenario(session)
+    from tests.evaluation_factories import T
+
+    for hours in (0.6, 4.5, 34.5, 36, 40.5, 60, 24 * 30):
+        end = T + timedelta(hours=hours)
+        stored_counts = service.count_period(session, NOV.start, end)
+        events = service.count_period(session, NOV.start, end, from_events=True)
+        pure = facts.count(service.load_events(session, NOV.start, end), NOV.start, end)
+        assert facts.as_counts(stored_counts) == facts.as_counts(pure), hours
+        assert facts.as_counts(events) == facts.as_counts(pure), hours
+    at_36 = service.count_period(session, NOV.start, T + timedelta(hours=36))
+    assert at_36["department"][D1]["closed"] == 0
+    assert service.count_period(session, NOV.start, NOV.end)["department"][D1]["closed"] == 1
+
+
+def test_the_case_service_keeps_the_stored_facts_equal_to_a_rebuild(session):
+    from wangge.evaluation import stored
+
+    build_world(session)
+    simulate_month(session, county_code="110108", seed=5, now=T0 + timedelta(days=2), n_cases=60)
+    assert stored.usable(session, stored.EvalConfig())
+    assert stored.stale_cases(session) == []
+    p = parse_period(f"{(T0 - timedelta(days=20)).date()}..{T0.date()}")
+    live = service.count_period(session, p.start, p.end, county="110108")
+    assert live == service.count_period(session, p.start, p.end, from_events=True, county="110108")
+    stored.rebuild(session)
+    assert service.count_period(session, p.start, p.end, county="110108") == live
+    # a fact row edited behind the service's back is found by the check
+    from wangge.evaluation.models import CaseEventFact
+
+    row = session.scalars(select(CaseEventFact).where(CaseEventFact.action == "dispatch")).first()
+    row.gap = (row.gap or 0) + 99_999
+    session.flush()
+    assert stored.stale_cases(session) == [row.case_id]
+
+
+def test_rebuild_facts_derives_the_facts_of_events_written_outside_the_service(tmp_path):
+    # e.g. events copied in by a bulk load: the command makes the fast path right again
+    from sqlalchemy import delete
+
+    from wangge.cli import app
+    from wangge.db import make_engine, session_factory
+    from wangge.dbadmin import upgrade
+    from wangge.evaluation import stored
+    from wangge.evaluation.models import CaseEventFact
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as s:
+        _scenario(s)
+        s.execute(delete(CaseEventFact))
+        s.commit()
+        assert len(stored.stale_cases(s)) == 4
+    res = CliRunner().invoke(app, ["eval", "rebuild-facts", "--database-url", url],
+                             catch_exceptions=False)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    from tests.evaluation_factories import SCENARIO
+
+    assert f"已重建 {sum(len(steps) for _, steps in SCENARIO.values())} 条考核事实" in res.output
+    with session_factory(engine)() as s:
+        assert stored.stale_cases(s) == []
+        got = service.count_period(s, NOV.start, NOV.end)
+        pure = facts.count(service.load_events(s, NOV.start, NOV.end), NOV.start, NOV.end)
+        assert facts.as_counts(got) == facts.as_counts(pure)
+    res = CliRunner().invoke(app, ["check", "--database-url", url], catch_exceptions=False)
+    assert "evaluation_facts" not in res.output
+
+
+def test_the_stored_facts_follow_a_case_that_a_re_division_moves_to_another_grid(session):
+    import shapely
+
+    from tests.case_factories import ACCEPTOR, SHIFT, do, report
+    from tests.factories import COUNTY, quarters
+    from wangge.evaluation import stored
+    from wangge.grids.service import GridIn, add_grids, new_version
+    from wangge.grids.versions import activate_version
+
+    build_world(session)
+    case = report(session, at=T0)
+    do(session, case, "accept", ACCEPTOR, T0 + timedelta(minutes=10))
+    do(session, case, "file", SHIFT, T0 + timedelta(minutes=20))
+    p = parse_period(str(T0.date()))
+    before = service.count_period(session, p.start, p.end)["grid"]
+    assert before == {str(case.grid_id): {"filed": 1, "closed": 0, "closed_on_time": 0,
+                                          "public_verified": 0}}  # fmt: skip
+    # v2 merges the community's four quarters into one grid: the case moves to it
+    v2 = new_version(session, COUNTY, "social", "v2")
+    rows = [
+        GridIn(kind="basic", geom=shapely.union_all(quarters(c)), community_code=c)
+        for c in ("110108001001", "110108001002", "110108002001")
+    ]
+    add_grids(session, v2, rows, width=3)
+    activate_version(session, v2.id)
+    session.refresh(case)
+    after = service.count_period(session, p.start, p.end)["grid"]
+    assert list(after) == [str(case.grid_id)] != list(before)
+    assert after == service.count_period(session, p.start, p.end, from_events=True)["grid"]
+    assert stored.stale_cases(session) == []

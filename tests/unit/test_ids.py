@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import pytest
@@ -183,17 +182,6 @@ def test_non_text_input_is_refused_not_crashed_on():
 def test_is_valid_id_number_answers_without_raising():
     assert is_valid_id_number(GOOD_IDS[0], today=TODAY)
     assert not is_valid_id_number("360426199101010072", today=TODAY)
-
-
-def test_a_hundred_thousand_ids_validate_within_a_second():
-    numbers = [_id(f"360426199101{day:02d}{seq:03d}") for day in range(1, 29) for seq in range(50)]
-    start = time.perf_counter()
-    for _ in range(100):
-        for number in numbers[:1000]:
-            parse_id_number(number, today=TODAY)
-    elapsed = time.perf_counter() - start
-    # About 4 µs per ID on a laptop; 10 µs leaves room for slow CI machines.
-    assert elapsed < 1.0, f"{elapsed:.2f} s for 100,000 IDs"
 
 
 # ------------------------------------------------------------- unified social credit code

@@ -42,17 +42,29 @@ class MeRead(BaseModel):
     csrf_token: str | None = None
 
 
+class PostCreate(BaseModel):
+    role: str
+    scope: str | None = None
+    department: str | None = None
+
+
 class UserCreate(BaseModel):
     username: str
     display_name: str
     password: str
     phone: str | None = None
+    # Created together with the user: one transaction, so a refused post creates nobody.
+    posts: list[PostCreate] = Field(default_factory=list, max_length=20)
 
 
-class PostCreate(BaseModel):
-    role: str
-    scope: str | None = None
-    department: str | None = None
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class PermissionRead(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
 
 
 class TokenCreate(BaseModel):

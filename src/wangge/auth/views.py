@@ -10,7 +10,7 @@ from sqlalchemy import select
 from wangge.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.models import AuditEntry
 from wangge.audit.service import record_for, verify_chain
-from wangge.auth import service
+from wangge.auth import admin, service
 from wangge.auth.models import ApiToken, Post, Role, User
 from wangge.auth.principal import Unauthenticated
 from wangge.auth.schemas import (
@@ -19,6 +19,8 @@ from wangge.auth.schemas import (
     LoginIn,
     MeRead,
     PasswordChange,
+    PasswordReset,
+    PermissionRead,
     PostCreate,
     PostRead,
     RoleRead,
@@ -27,7 +29,7 @@ from wangge.auth.schemas import (
     UserCreate,
     UserRead,
 )
-from wangge.errors import NotFound
+from wangge.errors import Conflict, Forbidden, NotFound
 
 router = APIRouter(tags=["auth 账号与权限"])
 
@@ -125,7 +127,11 @@ def list_users(session: SessionDep, principal: PrincipalDep) -> list[Any]:
 @router.post("/users", response_model=UserRead, status_code=201, summary="创建用户 Create a user")
 def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) -> Any:
     principal.require("users.manage")
-    return service.create_user(
+    for post in body.posts:
+        admin.check_grant(
+            session, principal, post.role, scope=post.scope, department=post.department
+        )
+    user = service.create_user(
         session,
         username=body.username,
         password=body.password,
@@ -133,6 +139,11 @@ def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) 
         phone=body.phone,
         actor=principal,
     )
+    for post in body.posts:
+        service.assign_post(
+            session, user, post.role, scope=post.scope, department=post.department, actor=principal
+        )
+    return user
 
 
 @router.get(
@@ -151,9 +162,9 @@ def list_posts(user_id: int, session: SessionDep, principal: PrincipalDep) -> li
 )
 def add_post(user_id: int, body: PostCreate, session: SessionDep, principal: PrincipalDep) -> Any:
     principal.require("users.manage")
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"用户 {user_id} 不存在", f"user {user_id} does not exist")
+    user = admin.get_user(session, user_id)
+    admin.require_manageable(session, principal, user)
+    admin.check_grant(session, principal, body.role, scope=body.scope, department=body.department)
     return service.assign_post(
         session, user, body.role, scope=body.scope, department=body.department, actor=principal
     )
@@ -165,6 +176,7 @@ def remove_post(post_id: int, session: SessionDep, principal: PrincipalDep) -> N
     post = session.get(Post, post_id)
     if post is None:
         raise NotFound(f"岗位 {post_id} 不存在", f"post {post_id} does not exist")
+    admin.require_manageable(session, principal, admin.get_user(session, post.user_id))
     record_for(
         session,
         principal,
@@ -192,6 +204,51 @@ def unlock(user_id: int, session: SessionDep, principal: PrincipalDep) -> None:
     )
 
 
+@router.post(
+    "/users/{user_id}/actions/reset-password",
+    status_code=204,
+    summary="重置密码（结束其所有会话）Reset a user's password",
+)
+def reset_password(
+    user_id: int, body: PasswordReset, session: SessionDep, principal: PrincipalDep
+) -> None:
+    principal.require("users.manage")
+    admin.reset_password(session, principal, admin.get_user(session, user_id), body.new_password)
+
+
+@router.post(
+    "/users/{user_id}/actions/deactivate",
+    response_model=UserRead,
+    summary="停用账号（立即结束会话）Deactivate a user",
+)
+def deactivate(user_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    principal.require("users.manage")
+    user = admin.get_user(session, user_id)
+    admin.set_active(session, principal, user, False)
+    return user
+
+
+@router.post(
+    "/users/{user_id}/actions/reactivate",
+    response_model=UserRead,
+    summary="恢复账号 Reactivate a user",
+)
+def reactivate(user_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    principal.require("users.manage")
+    user = admin.get_user(session, user_id)
+    admin.set_active(session, principal, user, True)
+    return user
+
+
+@router.get(
+    "/permissions", response_model=list[PermissionRead], summary="可授予的权限 Known permissions"
+)
+def list_permissions(principal: PrincipalDep) -> list[dict[str, str]]:
+    principal.require("users.manage")
+    perms = admin.PERMISSIONS.items()
+    return [{"code": code, "name_zh": zh, "name_en": en} for code, (zh, en) in perms]
+
+
 @router.get("/roles", response_model=list[RoleRead], summary="角色与权限 Roles and permissions")
 def list_roles(session: SessionDep, principal: PrincipalDep) -> list[Any]:
     principal.require("users.manage")
@@ -203,6 +260,19 @@ def list_roles(session: SessionDep, principal: PrincipalDep) -> list[Any]:
 )
 def put_role(code: str, body: RoleRead, session: SessionDep, principal: PrincipalDep) -> Any:
     principal.require("roles.manage")
+    if principal.scope_prefixes is not None:  # a role means the same everywhere
+        raise Forbidden(
+            "只有全区管理员可以设置角色权限",
+            "only an administrator of the whole territory may edit roles",
+            code="out_of_scope",
+        )
+    if code == "admin" and "*" not in body.permissions:
+        raise Conflict(
+            "系统管理员角色必须保留全部权限（*），否则无人能再管理系统",
+            "the admin role must keep every permission (*), or nobody could manage the system",
+            code="admin_role_locked",
+            field="permissions",
+        )
     role = session.get(Role, code) or Role(code=code, builtin=False)
     before = list(role.permissions or [])
     role.name_zh, role.permissions = body.name_zh, sorted(set(body.permissions))

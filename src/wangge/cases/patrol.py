@@ -131,6 +131,18 @@ def end_patrol(session: Session, patrol_id: int, principal: Principal, *, now: d
     return patrol
 
 
+def patrol_points(session: Session, patrol_id: int, principal: Principal) -> list[PatrolPoint]:
+    """Return the stored track of a patrol the principal may see, in time order."""
+    patrol = get_patrol(session, patrol_id, principal)
+    return list(
+        session.scalars(
+            select(PatrolPoint)
+            .where(PatrolPoint.patrol_id == patrol.id)
+            .order_by(PatrolPoint.at, PatrolPoint.id)
+        )
+    )
+
+
 def patrol_reports(session: Session, patrol_id: int) -> list[Case]:
     """Return the cases reported during a patrol."""
     return list(session.scalars(select(Case).where(Case.patrol_id == patrol_id).order_by(Case.id)))

@@ -24,6 +24,12 @@ class CaseCreate(BaseModel):
     county_code: str | None = Field(default=None, min_length=6, max_length=6)
     urgent: bool = False
     patrol_id: int | None = None
+    crs: str = Field(
+        default="EPSG:4490",
+        max_length=64,
+        description="坐标系 of lon/lat: EPSG:4490 (default, CGCS2000), EPSG:4326 (GPS), "
+        "GCJ-02 (高德/腾讯 map SDKs), BD-09 (百度)",
+    )
 
 
 class ActionIn(BaseModel):
@@ -158,12 +164,30 @@ class RoutingRuleRead(RoutingRuleIn):
 class PatrolStart(BaseModel):
     lon: float
     lat: float
+    crs: str = Field(
+        default="EPSG:4490", max_length=64, description="EPSG:4490, EPSG:4326, GCJ-02, BD-09"
+    )
 
 
 class TrackPoint(BaseModel):
     lon: float
     lat: float
     at: datetime
+    crs: str = Field(
+        default="EPSG:4490", max_length=64, description="EPSG:4490, EPSG:4326, GCJ-02, BD-09"
+    )
+
+
+class TrackPointRead(BaseModel):
+    """A stored track point (CGCS2000) with the grids it was located in on write."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    lon: float
+    lat: float
+    at: datetime
+    grid_id: int | None
+    unit_grid_id: int | None
 
 
 class PatrolRead(BaseModel):

@@ -31,6 +31,7 @@ from wangge.cases.deadlines import ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
 from wangge.cases.models import Case, CaseReporter, Patrol
+from wangge.cases.positions import to_cgcs2000
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
 from wangge.cases.workflow import apply, report
 from wangge.departments.models import Department
@@ -57,6 +58,8 @@ class CaseIn:
     county_code: str | None = None
     urgent: bool = False
     patrol_id: int | None = None
+    # The position's coordinate system (None: CGCS2000); phones' map SDKs give GCJ-02/BD-09.
+    crs: str | None = None
 
 
 def _open_patrol(session: Session, worker: str, patrol_id: int | None) -> int | None:
@@ -94,7 +97,8 @@ def create_case(
         if existing is not None:
             return existing
     category = cached_category(session, data.category_code)
-    found = locate_refs(session, data.lon, data.lat)
+    lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
+    found = locate_refs(session, lon, lat)
     grid, unit = found.get("social"), found.get("unit")
     located = grid or unit
     county = located.county_code if located is not None else data.county_code
@@ -113,8 +117,8 @@ def create_case(
         source=str(data.source),
         description=data.description,
         address=data.address,
-        lon=data.lon,
-        lat=data.lat,
+        lon=lon,
+        lat=lat,
         grid_id=grid.id if grid else None,
         unit_grid_id=unit.id if unit else None,
         community_code=community,

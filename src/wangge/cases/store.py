@@ -14,27 +14,30 @@ from wangge.cases.categories import get_category, time_limits
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseSnapshot, CaseState, EventDraft, Level, Part, Source
 from wangge.cases.models import Case, CaseEvent, CasePart
+from wangge.evaluation.stored import refresh_case
 
 S, A = CaseState, Action
 
 
-def add_event(session: Session, case: Case, event: EventDraft, case_id: int | None) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case_id or case.id,
-            county_code=case.county_code,
-            action=event.action.value,
-            actor_id=event.actor_id,
-            role=event.role.value,
-            at=event.at,
-            from_state=event.from_state.value if event.from_state else None,
-            to_state=event.to_state.value,
-            part=event.part,
-            note=event.note,
-            attachments=list(event.attachments),
-            payload=_jsonable(dict(event.payload)),
-        )
+def add_event(session: Session, case: Case, event: EventDraft, case_id: int | None) -> CaseEvent:
+    """Store the event and bring the case's evaluation facts in step with it."""
+    row = CaseEvent(
+        case_id=case_id or case.id,
+        county_code=case.county_code,
+        action=event.action.value,
+        actor_id=event.actor_id,
+        role=event.role.value,
+        at=event.at,
+        from_state=event.from_state.value if event.from_state else None,
+        to_state=event.to_state.value,
+        part=event.part,
+        note=event.note,
+        attachments=list(event.attachments),
+        payload=_jsonable(dict(event.payload)),
     )
+    session.add(row)
+    refresh_case(session, case, row)
+    return row
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, status
 from sqlalchemy import select
 
 from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.api.idempotency import fingerprint, run_once
 from wangge.auth.principal import Principal
 from wangge.cases import categories as cats
 from wangge.cases import patrol as patrols
@@ -17,6 +18,7 @@ from wangge.cases.duplicates import find_duplicates
 from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
 from wangge.cases.models import Case, CaseEvent, Message, RoutingRule
 from wangge.cases.notify import department_recipient
+from wangge.cases.positions import to_cgcs2000
 from wangge.cases.queries import CaseFilter, queues, search
 from wangge.cases.schemas import (
     ActionIn,
@@ -33,6 +35,7 @@ from wangge.cases.schemas import (
     RoutingRuleIn,
     RoutingRuleRead,
     TrackPoint,
+    TrackPointRead,
 )
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of, snapshot
@@ -241,16 +244,43 @@ def post_patrol(
     body: PatrolStart, session: SessionDep, principal: PrincipalDep, now: NowDep
 ) -> Any:
     """Start a patrol where the worker stands."""
-    return patrols.start_patrol(session, principal, lon=body.lon, lat=body.lat, now=now)
+    lon, lat = to_cgcs2000(body.lon, body.lat, body.crs)
+    return patrols.start_patrol(session, principal, lon=lon, lat=lat, now=now)
 
 
 @router.post("/patrols/{patrol_id}/points")
 def post_points(
-    patrol_id: int, body: list[TrackPoint], session: SessionDep, principal: PrincipalDep
+    patrol_id: int,
+    body: list[TrackPoint],
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, int]:
-    """Append track points to a running patrol."""
-    n = patrols.add_points(session, patrol_id, principal, [(p.lon, p.lat, p.at) for p in body])
-    return {"stored": n}
+    """Append track points to a running patrol (a batch resent with its key is stored once)."""
+    # Phones queue points while offline and resend a batch whose answer they never saw.
+    points = [
+        (*to_cgcs2000(p.lon, p.lat, p.crs, field=f"{i}.crs"), p.at) for i, p in enumerate(body)
+    ]
+
+    def work() -> tuple[int, dict[str, int]]:
+        return 200, {"stored": patrols.add_points(session, patrol_id, principal, points)}
+
+    _status, out, _replayed = run_once(
+        session,
+        owner=actor_id(principal),
+        key=idempotency_key,
+        fingerprint=fingerprint(
+            "POST", f"/patrols/{patrol_id}/points", [p.model_dump(mode="json") for p in body]
+        ),
+        work=work,
+    )
+    return dict(out)
+
+
+@router.get("/patrols/{patrol_id}/points", response_model=list[TrackPointRead])
+def get_points(patrol_id: int, session: SessionDep, principal: PrincipalDep) -> list[Any]:
+    """Return a patrol's stored track points in time order (CGCS2000)."""
+    return patrols.patrol_points(session, patrol_id, principal)
 
 
 @router.post("/patrols/{patrol_id}/end", response_model=PatrolRead)

@@ -296,7 +296,10 @@ def _crs_from_definition(text: str) -> Crs:
     # PROJ also knows other planets ("Mars-2000"); only terrestrial systems make sense here.
     if crs.ellipsoid is None or not 6.35e6 < crs.ellipsoid.semi_major_metre < 6.4e6:
         raise _bad_crs(text[:80], "not a coordinate system on Earth")
-    epsg = crs.to_epsg(min_confidence=70)
+    try:
+        epsg = crs.to_epsg(min_confidence=70)
+    except ValueError as exc:  # PROJ accepts "EPSG:4490.0", then its code is not an int
+        raise _bad_crs(text[:80]) from exc
     if epsg is not None:
         return _crs_from_epsg(epsg)
     if len(crs.axis_info) == 3:

@@ -148,6 +148,84 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
     return out
 
 
+# The case-, spell- and dispatch-level flags of `_facts_of_case` depend on events that may come
+# after a period ends. Stored facts keep, instead of each flag, the time of the first event that
+# makes it true, so "flag as seen at the end of a period" is `flag_at < end` for any period.
+FIRST_AT = (
+    "filed_at", "closed_at", "void_at", "late_at", "wrong_at",
+    "fed_at", "fed_on_time_at", "ext_at", "susp_at", "returned_at",
+)  # fmt: skip
+
+
+def stored_facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
+    """Return one storable row per event of one case (all its events so far).
+
+    Past-only values are kept as they are (gap to the previous state change, first event of a
+    handling spell, rework spell, the rating); flags that later events can set are kept as the
+    time of the first event that sets them (`FIRST_AT`). The tests hold `count` over these rows
+    equal to `count` over the raw events for any period.
+    """
+    out = _facts_of_case(rows, cfg)
+
+    def first(pred: Callable[[Fact], bool], group: Iterable[Fact]) -> datetime | None:
+        # facts are in (time, id) order, so the first match is the earliest
+        return next((f["row"].at for f in group if pred(f)), None)
+
+    case_at = {
+        "filed_at": first(_a("file", "self_handle"), out),
+        "closed_at": first(_a("close"), out),
+        "void_at": first(lambda f: f["action"] == "void" and f["row"].from_state == "filed", out),
+        "late_at": first(lambda f: bool(f["late_fb"] or f["late_close"]), out),
+    }
+    spells: dict[tuple[int, str | None], list[Fact]] = defaultdict(list)
+    for f in out:
+        spells[(f["hseg"], f["part"])].append(f)
+    spell_at = {
+        key: {
+            "fed_at": first(_a("feed_back"), group),
+            "fed_on_time_at": first(lambda f: bool(f["fb_on_time"]), group),
+            "ext_at": first(_a("approve_extension"), group),
+            "susp_at": first(_a("approve_suspension"), group),
+            "returned_at": first(_a("approve_return"), group),
+        }
+        for key, group in spells.items()
+    }
+    # wrong dispatch: the first 回退/返工 after the event comes no later than the next dispatch
+    wrong: list[datetime | None] = [None] * len(out)
+    next_wrong: Fact | None = None
+    next_dispatch: float = 1e18
+    for i in range(len(out) - 1, -1, -1):
+        f = out[i]
+        if next_wrong is not None and next_wrong["epoch"] <= next_dispatch:
+            wrong[i] = next_wrong["row"].at
+        if f["action"] in ("approve_return", "check_fail"):
+            next_wrong = f
+        elif f["action"] == "dispatch":
+            next_dispatch = f["epoch"]
+    rows_out = []
+    for i, f in enumerate(out):
+        r: EventRow = f["row"]
+        rows_out.append(
+            {
+                "event_id": r.id, "case_id": r.case_id, "at": r.at, "action": r.action,
+                "actor_id": r.actor_id, "role": r.role, "part": r.part, "source": r.source,
+                "grid": r.grid, "community": r.community, "rating": r.rating,
+                "gap": None if f["prev"] is None else f["epoch"] - f["prev"],
+                "seg_first": bool(f["seg_first"]), "seg_rework": bool(f["seg_rework"]),
+                **case_at, **spell_at[(f["hseg"], f["part"])], "wrong_at": wrong[i],
+            }
+        )  # fmt: skip
+    return rows_out
+
+
+def stored_facts(events: Iterable[EventRow], cfg: EvalConfig) -> list[Fact]:
+    """Return the storable rows of every event (grouped by case)."""
+    cases: dict[int, list[EventRow]] = defaultdict(list)
+    for e in events:
+        cases[e.case_id].append(e)
+    return [row for rows in cases.values() for row in stored_facts_of_case(rows, cfg)]
+
+
 def _ok(f: Fact, stage: str, cfg: EvalConfig) -> bool:
     return f["prev"] is not None and f["epoch"] - f["prev"] <= cfg.limit_secs(stage)
 

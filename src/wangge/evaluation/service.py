@@ -15,7 +15,7 @@ from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint, UTCDateTim
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
-from wangge.evaluation import sql
+from wangge.evaluation import sql, stored
 from wangge.evaluation.facts import EventRow
 from wangge.evaluation.indicators import (
     OBJECT_FORMULA,
@@ -57,10 +57,18 @@ def count_period(
     *,
     county: str | None = None,
     cfg: EvalConfig | None = None,
+    from_events: bool = False,
 ) -> dict[str, dict[str, dict[str, int]]]:
-    """Return {object_type: {key: {count: n}}} for [start, end) by one aggregate query."""
+    """Return {object_type: {key: {count: n}}} for [start, end) by one aggregate query.
+
+    The query reads the stored facts when they match `cfg`, else (or with `from_events`) it
+    derives them from the events with window functions.
+    """
     cfg = cfg or EvalConfig()
-    query, names = sql.count_sql(_dialect(session), cfg, county=county is not None)
+    use_stored = not from_events and stored.usable(session, cfg)
+    query, names = sql.count_sql(
+        _dialect(session), cfg, county=county is not None, stored=use_stored
+    )
     if _dialect(session) == "postgresql":
         # the window sorts of a month (~1M events) fit in memory instead of spilling to disk
         session.execute(text("SET LOCAL work_mem = '256MB'"))
@@ -75,7 +83,10 @@ def ratings(
     session: Session, start: datetime, end: datetime, *, county: str | None = None
 ) -> dict[str, dict[str, int]]:
     """Return per grid worker {ratings, satisfied} in [start, end)."""
-    q = _params(text(sql.ratings_sql(_dialect(session), county=county is not None)))
+    use_stored = stored.usable(session, EvalConfig())
+    q = _params(
+        text(sql.ratings_sql(_dialect(session), county=county is not None, stored=use_stored))
+    )
     rows = session.execute(q, _args(start, end, county))
     return {str(w): {"ratings": int(n), "satisfied": int(s or 0)} for w, n, s in rows}
 
@@ -292,12 +303,15 @@ def drill(
             code="not_from_cases", field="indicator",
         )  # fmt: skip
     args = _args(period.start, period.end, county) | {"key": key}
+    use_stored = stored.usable(session, cfg)
 
     def pairs(counts: list[str]) -> list[tuple[int, int]]:
         # one entry per counted event, so a list is exactly as long as its figure
         found: list[tuple[int, int]] = []
         for c in counts:
-            q = sql.drill_sql(_dialect(session), cfg, group, c, county=county is not None)
+            q = sql.drill_sql(
+                _dialect(session), cfg, group, c, county=county is not None, stored=use_stored
+            )
             found += [(int(r[0]), int(r[1])) for r in session.execute(_params(text(q)), args)]
         return found
 

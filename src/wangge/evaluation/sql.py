@@ -6,6 +6,7 @@ object with FILTER clauses counts them. Keep every predicate here equal to the o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from wangge.evaluation.indicators import EvalConfig
@@ -45,7 +46,8 @@ _AREA_ROWS = "action IN ('file', 'verify_true')"
 
 
 def _ok(stage: str, cfg: EvalConfig) -> str:
-    return f"(prev IS NOT NULL AND epoch - prev <= {cfg.limit_secs(stage)!r})"
+    # gap: seconds since the previous state change (NULL for the first event: never on time)
+    return f"(gap IS NOT NULL AND gap <= {cfg.limit_secs(stage)!r})"
 
 
 def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
@@ -112,7 +114,7 @@ def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
             },
         ),
         "department": (
-            "part IS NOT NULL AND seg_rn = 1",
+            "part IS NOT NULL AND seg_first = 1",
             "part",
             {
                 "to_handle": "1 = 1",
@@ -191,7 +193,7 @@ WITH active AS (
   WINDOW w AS ({by_case} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
     wf AS ({by_case} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
 ), l2 AS (
-  SELECT l1.*,
+  SELECT l1.*, epoch - prev AS gap,
     CASE WHEN action = 'approve_extension' THEN COALESCE(hours,
       CASE WHEN lag_action = 'request_extension' THEN lag_hours END, 0) ELSE 0 END AS ext,
     CASE WHEN action = 'resume' AND lag_action = 'approve_suspension'
@@ -225,59 +227,145 @@ WITH active AS (
   WINDOW wr AS ({spell} ORDER BY "at", id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ), f AS MATERIALIZED (
   -- the case's source and place are joined after the windows, so the sorts stay narrow
-  SELECT g.*, c.source, CAST(COALESCE(c.grid_id, c.unit_grid_id) AS VARCHAR(20)) AS grid,
+  SELECT g.*, CASE WHEN seg_rn = 1 THEN 1 ELSE 0 END AS seg_first, c.source,
+         CAST(COALESCE(c.grid_id, c.unit_grid_id) AS VARCHAR(20)) AS grid,
          c.community_code AS community
   FROM g JOIN cases c ON c.id = g.case_id
   WHERE g.epoch >= :start_epoch
+), fa AS (
+  SELECT * FROM f WHERE {_AREA_ROWS}
 )"""
 
 
+# flag of the window query -> the stored column holding when it first became true
+STORED_FLAGS = {
+    "case_filed": "filed_at", "case_closed": "closed_at", "void_after_file": "void_at",
+    "case_late": "late_at", "wrong_dispatch": "wrong_at", "seg_fed": "fed_at",
+    "seg_fed_on_time": "fed_on_time_at", "seg_ext": "ext_at", "seg_susp": "susp_at",
+    "seg_returned": "returned_at",
+}  # fmt: skip
+
+
+def stored_cte(*, county: bool) -> str:
+    """Return `WITH f AS (...), fa AS (...)` over `case_event_facts`: the period's events with
+    the same columns as `facts_cte`, each flag as seen at :end. Parameters :start, :end
+    (+ :county). Only rows some object counts are kept (department-side steps other than a
+    spell's first event, reports by citizens, 督办 and 评价 count nowhere).
+    """
+    where_county = "AND x.county_code = :county" if county else ""
+    stamps = ", ".join(f"x.{col}" for col in STORED_FLAGS.values())
+    counted = ", ".join(f"'{r}'" for r in COUNTED_ROLES)
+    return f"""
+WITH f AS MATERIALIZED (
+  SELECT x.event_id AS id, x.case_id, x.action, x.actor_id, x.role, x.part, x.source, x.gap,
+    x.grid, x.community, x.seg_first, x.seg_rework, {stamps}
+  FROM case_event_facts x
+  WHERE x."at" >= :start AND x."at" < :end {where_county}
+    AND (x.role IN ({counted}) OR x.seg_first OR x.{_AREA_ROWS})
+), fa AS (
+  SELECT * FROM f WHERE {_AREA_ROWS}
+)"""
+
+
+# the roles whose events people groups count (see `groups`)
+COUNTED_ROLES = ("supervisor", "grid_leader", "acceptor", "shift_leader", "dispatcher")
+
+
+_FLAG = re.compile(r"\b(" + "|".join([*STORED_FLAGS, "seg_first", "seg_rework"]) + r") = ([01])")
+
+
+def stored_predicate(pred: str) -> str:
+    """Rewrite a predicate of `groups` for the stored rows: `flag = 1` becomes "first set
+    before the end" (`x_at < :end`); the two past-only flags are booleans there."""
+
+    def one(m: re.Match[str]) -> str:
+        flag, value = m.group(1), m.group(2) == "1"
+        if flag in ("seg_first", "seg_rework"):
+            return flag if value else f"NOT {flag}"
+        col = STORED_FLAGS[flag]
+        return f"{col} < :end" if value else f"({col} IS NULL OR {col} >= :end)"
+
+    return _FLAG.sub(one, pred)
+
+
+def _cte(dialect: str, cfg: EvalConfig, county: bool, stored: bool, events: str) -> str:
+    if stored:
+        return stored_cte(county=county)
+    return facts_cte(dialect, cfg, county=county, events=events)
+
+
+def _source(name: str) -> str:
+    return "fa" if name in AREA_GROUPS else "f"
+
+
+AREA_GROUPS = ("grid", "community", "street")
+
+
 def count_sql(
-    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events"
+    dialect: str,
+    cfg: EvalConfig,
+    *,
+    county: bool,
+    events: str = "case_events",
+    stored: bool = False,
 ) -> tuple[str, dict[str, list[str]]]:
     """Return the counting query and, per object type, the names of its c1..cN columns.
 
     Rows: (object_type, key, c1, ..., cN); parameters :start, :end, :start_epoch (+ :county).
+    `stored` reads `case_event_facts` instead of deriving the facts from the events.
     """
     gs = groups(cfg)
     width = max(len(p) for _, _, p in gs.values())
+    fix = stored_predicate if stored else str
     parts, names = [], {}
     for name, (member, key, preds) in gs.items():
-        cols = [f"COUNT(*) FILTER (WHERE {p}) AS c{i}" for i, p in enumerate(preds.values(), 1)]
+        member = fix(member)
+        cols = [
+            f"COUNT(*) FILTER (WHERE {fix(p)}) AS c{i}" for i, p in enumerate(preds.values(), 1)
+        ]
         cols += [f"0 AS c{i}" for i in range(len(preds) + 1, width + 1)]
         parts.append(
-            f"SELECT '{name}' AS object_type, {key} AS key, {', '.join(cols)} FROM f "
-            f"WHERE epoch >= :start_epoch AND {member} AND {key} IS NOT NULL GROUP BY {key}"
+            f"SELECT '{name}' AS object_type, {key} AS key, {', '.join(cols)} "
+            f"FROM {_source(name)} WHERE {member} AND {key} IS NOT NULL GROUP BY {key}"
         )
         names[name] = list(preds)
-    query = (
-        facts_cte(dialect, cfg, county=county, events=events) + "\n" + "\nUNION ALL\n".join(parts)
-    )
+    query = _cte(dialect, cfg, county, stored, events) + "\n" + "\nUNION ALL\n".join(parts)
     return query, names
 
 
 def drill_sql(
-    dialect: str, cfg: EvalConfig, object_type: str, count_name: str, *, county: bool
+    dialect: str,
+    cfg: EvalConfig,
+    object_type: str,
+    count_name: str,
+    *,
+    county: bool,
+    stored: bool = False,
 ) -> str:
     """Return the (case id, event id) rows behind one count, one per counted event (:key too)."""
     member, key, preds = groups(cfg)[object_type]
+    fix = stored_predicate if stored else str
     return (
-        facts_cte(dialect, cfg, county=county)
-        + f"\nSELECT case_id, id FROM f WHERE epoch >= :start_epoch AND {member} "
-        f"AND {key} = :key AND {preds[count_name]} ORDER BY case_id, id"
+        _cte(dialect, cfg, county, stored, "case_events")
+        + f"\nSELECT case_id, id FROM {_source(object_type)} WHERE {fix(member)} "
+        f"AND {key} = :key AND {fix(preds[count_name])} ORDER BY case_id, id"
     )
 
 
-def ratings_sql(dialect: str, *, county: bool) -> str:
-    """Return per grid worker (ratings, satisfied) of the cases he worked on."""
-    d = DIALECTS[dialect]
+def ratings_sql(dialect: str, *, county: bool, stored: bool = False) -> str:
+    """Return per grid worker (ratings, satisfied) of the cases he worked on.
+
+    `stored` reads `case_event_facts`, where the rating is a column, instead of the events.
+    """
+    table = "case_event_facts" if stored else "case_events"
+    rating = "e.rating" if stored else DIALECTS[dialect].rating
     where_county = "AND e.county_code = :county" if county else ""
     return f"""
 WITH r AS (
-  SELECT e.case_id, {d.rating} AS rating FROM case_events e
+  SELECT e.case_id, {rating} AS rating FROM {table} e
   WHERE e.action = 'rate' AND e."at" >= :start AND e."at" < :end {where_county}
 ), w AS (
-  SELECT DISTINCT case_id, actor_id FROM case_events
+  SELECT DISTINCT case_id, actor_id FROM {table}
   WHERE case_id IN (SELECT case_id FROM r) AND {_W} AND "at" < :end
 )
 SELECT w.actor_id, COUNT(*) AS ratings,

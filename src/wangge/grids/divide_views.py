@@ -71,6 +71,9 @@ def divide(
     body: DivideIn, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> dict[str, Any]:
     principal.require("grids.manage")
+    from wangge.grids.manage_views import require_area
+
+    require_area(principal, body.county, body.communities)
     b, lines, sites = _inputs(body)
     version, _, _ = dividing.divide_county(
         session,

@@ -9,6 +9,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wangge.common.geo import areas_m2
 from wangge.divisions.models import Division
 from wangge.errors import ValidationFailed
 from wangge.grids.geometry import generate_unit_grids
@@ -26,6 +27,7 @@ def generate_unit_version(
     communities: Sequence[str] | None = None,
     name: str | None = None,
     progress: Callable[[int], None] | None = None,
+    max_cells: int | None = None,
 ) -> GridVersion:
     """Cut each community into cells of `cell_area_m2`, along `lines`, coded in order."""
     q = select(Division).where(Division.county_code == county, Division.level == "community")
@@ -45,6 +47,16 @@ def generate_unit_version(
             f"communities {', '.join(missing[:5])} have no boundary",
             code="no_boundary",
         )
+    if max_cells is not None:
+        area = float(areas_m2([d.geom for d in selected]).sum())
+        if area / cell_area_m2 > max_cells:
+            raise ValidationFailed(
+                f"约 {area / cell_area_m2:.0f} 个单元网格，超过上限 {max_cells}；请增大面积或缩小范围",
+                f"about {area / cell_area_m2:.0f} cells, more than {max_cells}; "
+                "use a larger cell area or a smaller area",
+                code="too_many_cells",
+                field="cell_area_m2",
+            )
     version = new_version(
         session, county, "unit", name or f"单元网格 {cell_area_m2:.0f} 平方米", note="generated"
     )
@@ -62,4 +74,13 @@ def generate_unit_version(
         if progress:
             progress(1)
     add_grids(session, version, rows, width=width)
+    # Kept on the version so the console can show how this draft was made.
+    version.report = {
+        "source": "generate",
+        "cell_area_m2": cell_area_m2,
+        "communities": [c.code for c in selected],
+        "grids": len(rows),
+        "lines": len(lines),
+    }
+    session.flush()
     return version

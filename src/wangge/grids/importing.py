@@ -16,7 +16,15 @@ from wangge.divisions.service import DivisionIn, load_divisions
 from wangge.errors import DomainError, ImportFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
-from wangge.grids.service import KIND_ZH, GridIn, add_grids, check_kind, new_version
+from wangge.grids.service import (
+    KIND_ZH,
+    GridIn,
+    add_grids,
+    check_county,
+    check_kind,
+    check_rows,
+    new_version,
+)
 
 # Accepted column names, English and the Chinese ones GIS staff use.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -187,6 +195,84 @@ def import_grids(
     version = new_version(session, county, layer, version_name, note=note)
     _wrap(path, lambda: add_grids(session, version, rows, width=width))
     return version
+
+
+MAX_LISTED_ERRORS = 100
+
+
+def import_grid_file(
+    session: Session,
+    path: Path,
+    *,
+    county: str,
+    kind: str,
+    version_name: str,
+    width: int,
+    note: str | None = None,
+    **read: Any,
+) -> GridVersion:
+    """Import grids as a draft like import_grids, but report every bad feature at once.
+
+    Raises one ImportFailed naming the first bad feature whose `details["errors"]` lists
+    them all (feature, field, messages); the caller's transaction then writes nothing.
+    """
+    layer = check_kind(kind)
+    fs = read_features(path, **read)
+    rows: list[GridIn] = []
+    errors: list[ImportFailed] = []
+    numbers: list[int] = []
+    for f in fs.features:
+        try:
+            rows.extend(grids_from_features(path.name, [f], kind))
+            numbers.append(f.number)
+        except ImportFailed as exc:
+            errors.append(exc)
+    check_county(session, county)
+    if not errors:
+        # Checked against an unsaved version, so a refused file leaves no row behind.
+        probe = GridVersion(county_code=county, layer=layer, number=0, name=version_name)
+        for problem in check_rows(session, probe, rows):
+            row = problem.details.get("row")
+            feature = numbers[row - 1] if isinstance(row, int) and row <= len(numbers) else None
+            errors.append(_as_import_error(path, problem, feature))
+    if errors:
+        raise _error_list(errors)
+    version = new_version(session, county, layer, version_name, note=note)
+    _wrap(path, lambda: add_grids(session, version, rows, width=width))
+    version.report = {"source": "import", "file": path.name, "kind": kind, "grids": len(rows)}
+    session.flush()
+    return version
+
+
+def _as_import_error(path: Path, exc: DomainError, feature: int | None) -> ImportFailed:
+    return ImportFailed(
+        file=path.name,
+        feature=feature,
+        field=exc.field,
+        reason_zh=exc.message_zh,
+        reason_en=exc.message_en,
+        code=exc.code,
+    )
+
+
+def _error_list(errors: list[ImportFailed]) -> ImportFailed:
+    """One error for the first problem, carrying the list of all of them."""
+    first = errors[0]
+    listed = [
+        {
+            "feature": e.details.get("feature"),
+            "field": e.field,
+            "message_zh": e.message_zh,
+            "message_en": e.message_en,
+        }
+        for e in errors[:MAX_LISTED_ERRORS]
+    ]
+    if len(errors) > 1:
+        first.message_zh += f"（共 {len(errors)} 处错误）"
+        first.message_en += f" ({len(errors)} errors in all)"
+    first.details["errors"] = listed
+    first.details["count"] = len(errors)
+    return first
 
 
 def import_points(

@@ -43,6 +43,13 @@ class VersionRead(BaseModel):
     retired_at: datetime | None
 
 
+class VersionDetail(VersionRead):
+    """One version with how it was made (import, generation, division) and its activation."""
+
+    report: dict[str, Any] | None
+    activation_report: dict[str, Any] | None
+
+
 class LocateRead(BaseModel):
     lon: float
     lat: float

@@ -80,12 +80,7 @@ def new_version(
     session: Session, county_code: str, layer: str, name: str, *, note: str | None = None
 ) -> GridVersion:
     """Create a draft version numbered after the county's last one of this layer."""
-    if parse_division_code(county_code).level != "county":
-        raise ValidationFailed(
-            f"{county_code} 不是区县编码", f"{county_code} is not a county code", field="county"
-        )
-    if session.get(Division, county_code) is None:
-        raise NotFound(f"区县 {county_code} 尚未导入", f"county {county_code} has not been loaded")
+    check_county(session, county_code)
     if layer not in LAYER_ZH:
         raise ValidationFailed(f"图层 {layer} 无效", f"layer {layer} is invalid", field="layer")
     last = session.scalar(
@@ -106,6 +101,16 @@ def new_version(
     session.add(version)
     session.flush()
     return version
+
+
+def check_county(session: Session, county_code: str) -> None:
+    """Refuse a code that is not a loaded county."""
+    if parse_division_code(county_code).level != "county":
+        raise ValidationFailed(
+            f"{county_code} 不是区县编码", f"{county_code} is not a county code", field="county"
+        )
+    if session.get(Division, county_code) is None:
+        raise NotFound(f"区县 {county_code} 尚未导入", f"county {county_code} has not been loaded")
 
 
 def active_version(session: Session, county_code: str, layer: str) -> GridVersion | None:
@@ -164,6 +169,22 @@ def add_grids(
         grids.append(grid)
     session.flush()
     return grids
+
+
+def check_rows(session: Session, version: GridVersion, rows: Sequence[GridIn]) -> list[DomainError]:
+    """Check every row as add_grids would (kind, geometry, community) and return all errors.
+
+    add_grids stops at the first bad row; an import page wants the whole list at once.
+    """
+    communities = _communities(session, version.county_code)
+    errors: list[DomainError] = []
+    for number, row in enumerate(rows, 1):
+        try:
+            with _row_context(number):
+                _prepare(row, number, version, communities)
+        except DomainError as exc:
+            errors.append(exc)
+    return errors
 
 
 @contextmanager

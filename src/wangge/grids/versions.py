@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,8 @@ class LocatedSpec:
     model: type
     label_zh: str
     grid_columns: dict[str, str]  # layer -> column name
+    # called with the ids of moved rows (e.g. the evaluation facts follow their cases)
+    on_moved: list[Callable[[Session, list[int]], None]] = field(default_factory=list)
 
 
 # Later domains (houses, components, cases) append their specs here.
@@ -154,6 +156,8 @@ def reassign(
                     transitions[(old_code, new_code)] += 1
         if changes:
             session.execute(update(model), changes)
+            for hook in spec.on_moved:
+                hook(session, [c["id"] for c in changes])
         result[spec.model.__tablename__] = {
             "total": len(rows),
             "moved": sum(transitions.values()),
@@ -182,4 +186,7 @@ def compare_versions(session: Session, old: GridVersion, new: GridVersion) -> di
     a = {g.code: g.geom for g in version_grids(session, old.id, kinds=tiling)}
     b = {g.code: g.geom for g in version_grids(session, new.id, kinds=tiling)}
     return {"old": old.number, "new": new.number, "diff": diff_layers(a, b).to_dict()}
+
+
+import wangge.evaluation.stored  # noqa: E402  (the evaluation facts follow moved cases)
 import wangge.registry.located  # noqa: E402,F401  (appends the registry tables to LOCATED)

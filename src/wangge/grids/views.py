@@ -14,7 +14,14 @@ from wangge.errors import NotFound
 from wangge.grids import service, versions
 from wangge.grids.locating import active_versions, locate_point
 from wangge.grids.models import GridVersion
-from wangge.grids.schemas import ActivationRead, GridRead, LocateRead, ProblemRead, VersionRead
+from wangge.grids.schemas import (
+    ActivationRead,
+    GridRead,
+    LocateRead,
+    ProblemRead,
+    VersionDetail,
+    VersionRead,
+)
 
 router = APIRouter(tags=["grids 网格"])
 
@@ -122,10 +129,16 @@ def list_versions(
 
 
 @router.get(
-    "/grid-versions/{version_id}", response_model=VersionRead, summary="版本详情 Get a version"
+    "/grid-versions/{version_id}", response_model=VersionDetail, summary="版本详情 Get a version"
 )
 def get_version(version_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
-    return _version_in_scope(session, principal, version_id)
+    version = _version_in_scope(session, principal, version_id)
+    out = VersionRead.model_validate(version).model_dump()
+    # The reports name grids all over the county, so only whole-territory users get them.
+    whole = principal.scope_prefixes is None
+    out["report"] = version.report if whole else None
+    out["activation_report"] = version.activation_report if whole else None
+    return out
 
 
 @router.get("/grid-versions/{version_id}/geojson", summary="版本全部网格 GeoJSON")

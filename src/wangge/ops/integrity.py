@@ -226,11 +226,30 @@ def check_audit(session: Session, report: IntegrityReport) -> None:
         )
 
 
+def check_evaluation_facts(session: Session, report: IntegrityReport) -> None:
+    """The stored evaluation facts equal a recomputation from the events."""
+    from wangge.evaluation import stored
+
+    if not _table_exists(session, "case_event_facts"):
+        return
+    for case_id in stored.stale_cases(session, limit=MAX_LISTED):
+        report.problems.append(
+            Problem(
+                "evaluation_facts",
+                f"案卷 {case_id} 的考核事实与事件不一致，请运行 wangge eval rebuild-facts",
+                f"the evaluation facts of case {case_id} differ from its events; "
+                "run `wangge eval rebuild-facts`",
+                f"case:{case_id}",
+            )
+        )
+
+
 CHECKS: dict[str, Callable[[Session, IntegrityReport], None]] = {
     "case_events": check_case_events,
     "locations": check_locations,
     "codes": check_codes,
     "audit": check_audit,
+    "evaluation_facts": check_evaluation_facts,
 }
 
 

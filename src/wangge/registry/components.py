@@ -240,4 +240,10 @@ def components_query(principal: Principal, **filters: Any) -> Select[tuple[Compo
         )
     if filters.get("major"):
         query = query.where(Component.class_code.startswith(filters["major"], autoescape=True))
+    q = (filters.get("q") or "").strip()
+    if q:  # a code (or its leading digits) or part of the name
+        query = query.where(
+            Component.code.startswith(q, autoescape=True)
+            | Component.name.contains(q, autoescape=True)
+        )
     return query.order_by(Component.id)

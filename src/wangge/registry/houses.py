@@ -234,4 +234,19 @@ def rooms_query(principal: Principal, **filters: Any) -> Select[tuple[Room]]:
         query = query.where(Room.building_id == filters["building_id"])
     if filters.get("use"):
         query = query.where(Room.use == filters["use"])
+    if filters.get("grid_id"):  # rooms have no grid of their own: their building's
+        query = query.where(
+            Room.building_id.in_(select(Building.id).where(Building.grid_id == filters["grid_id"]))
+        )
+    q = (filters.get("q") or "").strip()
+    if q:  # the room number, the landlord, or the building's name or address
+        in_buildings = select(Building.id).where(
+            Building.name.contains(q, autoescape=True)
+            | Building.address.contains(q, autoescape=True)
+        )
+        query = query.where(
+            Room.number.contains(q, autoescape=True)
+            | Room.landlord_name.contains(q, autoescape=True)
+            | Room.building_id.in_(in_buildings)
+        )
     return query.order_by(Room.id)

@@ -97,6 +97,33 @@ def update_building(
     return building_out(houses.save_building(session, principal, data, building_id=building_id))
 
 
+@router.get("/rooms")
+def list_rooms(
+    session: SessionDep,
+    principal: PrincipalDep,
+    community: str | None = None,
+    grid_id: int | None = None,
+    building_id: int | None = None,
+    use: str | None = None,
+    q: str | None = Query(None, description="房号、房东或楼栋名称、地址"),
+    limit: int = Query(100, le=1000),
+    offset: int = 0,
+) -> dict[str, Any]:
+    """List rooms in the caller's area (landlord phones masked)."""  # fmt: skip
+    query = houses.rooms_query(
+        principal, community=community, grid_id=grid_id, building_id=building_id, use=use, q=q
+    )
+    return _page(session, query, limit, offset, room_out)
+
+
+@router.get("/rooms/{room_id}")
+def get_room(room_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Return one room with its building's name and address."""
+    room = houses.get_room(session, principal, room_id)
+    building = houses.get_building(session, principal, room.building_id)
+    return room_out(room) | {"building_name": building.name, "building_address": building.address}
+
+
 @router.post("/rooms", status_code=201)
 def create_room(body: RoomIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """Add a room to a building."""
@@ -178,13 +205,14 @@ def list_components(
     grid_id: int | None = None,
     unit_grid_id: int | None = None,
     code: str | None = None,
+    q: str | None = Query(None, description="部件标识码（或其开头）或名称"),
     limit: int = Query(100, le=1000),
     offset: int = 0,
 ) -> dict[str, Any]:
     """List components in the caller's area."""  # fmt: skip
     query = components.components_query(
         principal, class_code=class_code, major=major, state=state, network=network,
-        community=community, grid_id=grid_id, unit_grid_id=unit_grid_id, code=code,
+        community=community, grid_id=grid_id, unit_grid_id=unit_grid_id, code=code, q=q,
     )  # fmt: skip
     return _page(session, query, limit, offset, component_out)
 

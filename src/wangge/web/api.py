@@ -23,7 +23,7 @@ from wangge.auth.principal import Principal
 from wangge.cases.access import visible
 from wangge.cases.model import STATE_ZH, CaseState, Satisfaction, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
-from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs, to_canonical_xy
+from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
 from wangge.common.models import utcnow
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
@@ -511,7 +511,8 @@ class CitizenReport(BaseModel):
     description: str = Field(min_length=1, max_length=2000)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    crs: str = "EPSG:4326"
+    # Browser geolocation is WGS84; a native app wrapper with a GCJ-02 map SDK sends "GCJ-02".
+    crs: str = Field(default="EPSG:4326", max_length=64)
     address: str | None = Field(default=None, max_length=200)
     photos: list[str] = Field(default_factory=list, max_length=9)
 
@@ -576,15 +577,15 @@ def citizen_report(
         )
     ip = request.client.host if request.client else "unknown"
     hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
-    lon, lat = to_canonical_xy(body.lon, body.lat, body.crs)
     secret = secrets.token_urlsafe(9).replace("-", "x")
     case = create_case(
         session,
         CaseIn(
             category_code=category.code,
             description=body.description,
-            lon=float(lon),
-            lat=float(lat),
+            lon=body.lon,
+            lat=body.lat,
+            crs=body.crs,
             source=Source.ONLINE,
             address=body.address,
             photos=[p for p in body.photos if p.startswith("/api/v1/uploads/")],

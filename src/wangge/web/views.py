@@ -15,7 +15,7 @@ from wangge.api.deps import SessionDep, get_principal
 from wangge.auth.principal import Principal
 from wangge.common.models import utcnow
 from wangge.errors import DomainError
-from wangge.web.i18n import LANG_COOKIE, LANGS, local_time, pick_language, translator
+from wangge.web.i18n import LANG_COOKIE, LANGS, N_, local_time, pick_language, translator
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -26,11 +26,12 @@ router = APIRouter(include_in_schema=False)
 
 # Role → the queue it works first (the console opens there).
 NAV = [
-    ("/console/map", "地图", "cases.read"),
-    ("/console/cases", "案卷", "cases.read"),
-    ("/console/grids", "网格管理", "grids.read"),
-    ("/console/users", "用户", "users.manage"),
-    ("/dashboard", "大屏", "cases.read"),
+    ("/console/map", N_("地图"), "cases.read"),
+    ("/console/cases", N_("案卷"), "cases.read"),
+    ("/console/grids", N_("网格管理"), "grids.read"),
+    ("/console/registry", N_("基础数据"), "registry.read"),
+    ("/console/users", N_("用户"), "users.manage"),
+    ("/dashboard", N_("大屏"), "cases.read"),
 ]
 
 
@@ -190,7 +191,10 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
         departments = list(
             session.execute(
                 select(Department.code, Department.name)
-                .where(Department.county_code == case.county_code)
+                .where(
+                    Department.county_code == case.county_code,
+                    Department.is_active.is_(True),  # dispatch refuses inactive ones
+                )
                 .order_by(Department.code)
             )
         )
@@ -201,6 +205,12 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
 
     ids = {int(e.actor_id) for e in case.timeline if e.actor_id.isdigit()}
     names = dict(session.execute(_select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    part_codes = [p.department_code for p in case.parts]
+    dept_names = dict(
+        session.execute(
+            _select(Department.code, Department.name).where(Department.code.in_(part_codes))
+        ).all()
+    )
     return render(
         request,
         "console_case.html",
@@ -209,9 +219,23 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
         category=category,
         actions=actions,
         departments=departments,
+        dept_names=dept_names,
+        original=_original(session, me, case.duplicate_of),
         case_json=case.model_dump(mode="json"),
         names={str(k): v for k, v in names.items()},
     )
+
+
+def _original(session: SessionDep, me: Principal, case_id: int | None) -> dict[str, Any] | None:
+    """The case a duplicate was merged into, with its code when the user may see it."""
+    if case_id is None:
+        return None
+    from wangge.cases.access import get_visible
+
+    try:
+        return {"id": case_id, "code": get_visible(session, case_id, me).code}
+    except DomainError:
+        return {"id": case_id, "code": None}
 
 
 @router.get("/console/grids")
@@ -233,7 +257,36 @@ def grids_page(request: Request, session: SessionDep, me: MeDep) -> Response:
             select(Grid.version_id, func.count(Grid.id)).group_by(Grid.version_id)
         ).all()
     )
-    return render(request, "console_grids.html", me, versions=versions, counts=counts)
+    return render(
+        request,
+        "console_grids.html",
+        me,
+        versions=versions,
+        counts=counts,
+        **_grid_tools(session, me),
+    )
+
+
+def _grid_tools(session: SessionDep, me: Principal) -> dict[str, Any]:
+    """What the grid page's write tools offer: the areas and kinds (grid managers only)."""
+    if not me.can("grids.manage"):
+        return {"can_manage": False}
+    from wangge.divisions.service import list_divisions
+    from wangge.grids.service import KIND_ZH
+
+    def rows(level: str) -> list[dict[str, str]]:
+        return [
+            {"code": d.code, "name": d.name}
+            for d in list_divisions(session, level=level, principal=me)
+        ]
+
+    return {
+        "can_manage": True,
+        "counties": rows("county"),
+        "streets": rows("street"),
+        "communities": rows("community"),
+        "kinds": KIND_ZH,
+    }
 
 
 @router.get("/console/users")
@@ -257,7 +310,32 @@ def users_page(request: Request, session: SessionDep, me: MeDep) -> Response:
         users=users,
         posts=posts,
         registry=_registry_present(request),
+        **_user_tools(session, me),
     )
+
+
+def _user_tools(session: SessionDep, me: Principal) -> dict[str, Any]:
+    """Roles, departments, areas and permissions the users page offers to choose from."""
+    from sqlalchemy import select
+
+    from wangge.auth.admin import PERMISSIONS
+    from wangge.auth.models import Role
+    from wangge.departments.models import Department
+    from wangge.divisions.service import list_divisions
+
+    departments = select(Department.code, Department.name).order_by(Department.code)
+    counties = me.county_codes()
+    if counties is not None:
+        departments = departments.where(Department.county_code.in_(sorted(counties)))
+    return {
+        "roles": list(session.scalars(select(Role).order_by(Role.code))),
+        "departments": list(session.execute(departments)),
+        "areas": [
+            (d.code, d.name) for d in list_divisions(session, principal=me) if me.contains(d.code)
+        ],
+        "permissions": PERMISSIONS,
+        "can_edit_roles": me.can("roles.manage") and me.scope_prefixes is None,
+    }
 
 
 def _registry_present(request: Request) -> bool:

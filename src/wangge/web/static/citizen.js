@@ -1,12 +1,14 @@
 /* Citizen page: report (no login), follow with the tracking code, rate/reopen, find my grid worker.
-   Browser positions are WGS84; they are sent with crs=EPSG:4326 and converted on the server. */
+   Positions are sent with their coordinate system and converted on the server: browser
+   geolocation is WGS84 ("EPSG:4326"), or what a native wrapper declares in
+   window.WG_GEOLOCATION_CRS (e.g. "GCJ-02", see common.js); typed positions count as WGS84. */
 (function () {
   const $ = id => document.getElementById(id);
   const T = WG.t;
   function position() {
     return new Promise(resolve => {
       if (!navigator.geolocation) return resolve(null);
-      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude}),
+      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude, crs: WG.geolocationCrs}),
         () => resolve(null), {enableHighAccuracy: true, timeout: 8000});
     });
   }
@@ -16,13 +18,17 @@
     if (!r.ok) throw new Error(data && (WG.lang === 'en' ? data.detail_en : data.detail) || ('HTTP ' + r.status));
     return data;
   }
+  const TYPED = 'EPSG:4326';
+  let posCrs = TYPED, gridCrs = TYPED;  // the systems of the positions in the two forms
+  ['lon', 'lat'].forEach(id => $(id) && $(id).addEventListener('input', () => { posCrs = TYPED; }));
+  ['g-lon', 'g-lat'].forEach(id => $(id) && $(id).addEventListener('input', () => { gridCrs = TYPED; }));
   if ($('report-form')) {
     fetch('/api/v1/case-categories').then(r => r.json()).then(cats => {
       $('category').innerHTML = cats.filter(c => c.kind !== 'social').map(c => `<option value="${WG.esc(c.code)}">${WG.esc(c.major_name)} · ${WG.esc(c.name)}</option>`).join('');
     });
     document.querySelector('[data-locate]').addEventListener('click', async () => {
       const p = await position();
-      if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); }
+      if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); posCrs = p.crs; }
     });
     $('report-form').addEventListener('submit', async ev => {
       ev.preventDefault();
@@ -39,7 +45,7 @@
         const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
         const out = await post('/web/api/citizen/reports', {
           category_code: $('category').value, description: $('description').value.trim(),
-          lon: Number($('lon').value), lat: Number($('lat').value), crs: 'EPSG:4326',
+          lon: Number($('lon').value), lat: Number($('lat').value), crs: posCrs,
           address: $('address').value.trim() || null, photos}, {'Idempotency-Key': key});
         localStorage.setItem('wg.tracking', out.tracking);
         msg.className = 'msg ok';
@@ -78,7 +84,7 @@
   let gmap = null, glayer = null;
   async function findGrid() {
     const out = $('grid-out');
-    const r = await fetch(`/web/api/public/my-grid?lon=${Number($('g-lon').value)}&lat=${Number($('g-lat').value)}&crs=EPSG:4326`);
+    const r = await fetch(`/web/api/public/my-grid?lon=${Number($('g-lon').value)}&lat=${Number($('g-lat').value)}&crs=${encodeURIComponent(gridCrs)}`);
     const d = await r.json();
     if (!r.ok || !d.grid) { out.innerHTML = `<p class="msg err">${T('未找到网格', 'No grid found here')}</p>`; return; }
     out.innerHTML = `<p><b data-testid="grid-name">${WG.esc(d.grid.name)}</b>（${WG.esc(d.grid.community)}）<br><span class="muted">${WG.esc(d.grid.code)}</span></p>` +
@@ -96,6 +102,6 @@
   $('grid-btn').addEventListener('click', findGrid);
   $('grid-locate').addEventListener('click', async () => {
     const p = await position();
-    if (p) { $('g-lon').value = p.lon.toFixed(6); $('g-lat').value = p.lat.toFixed(6); findGrid(); }
+    if (p) { $('g-lon').value = p.lon.toFixed(6); $('g-lat').value = p.lat.toFixed(6); gridCrs = p.crs; findGrid(); }
   });
 })();

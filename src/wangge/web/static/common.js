@@ -42,6 +42,10 @@
     return String(s == null ? '' : s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
   };
   WG.t = function (zh, en) { return WG.lang === 'en' ? en : zh; };
+  // Coordinate system of navigator.geolocation positions, sent with them as `crs`: browsers
+  // give WGS84. A native app wrapper that feeds positions from a GCJ-02 map SDK (高德/腾讯)
+  // sets window.WG_GEOLOCATION_CRS = 'GCJ-02' (Baidu: 'BD-09') before the page's scripts run.
+  WG.geolocationCrs = window.WG_GEOLOCATION_CRS || 'EPSG:4326';
   document.addEventListener('DOMContentLoaded', function () {
     const out = document.getElementById('logout');
     if (out) out.addEventListener('click', async function () {

@@ -3,10 +3,12 @@
   const el = document.getElementById('map');
   const crs = el.dataset.crs || 'EPSG:4490';
   const map = L.map('map', {preferCanvas: true, zoomSnap: 0.25, attributionControl: true});
+  window.WG.map = map;  // other layers of the page (map_points.js) draw on the same map
   if (el.dataset.basemap) {
     L.tileLayer(el.dataset.basemap, {maxZoom: 19, attribution: el.dataset.attribution || ''}).addTo(map);
   }
   const renderer = L.canvas({padding: 0.2});
+  window.WG.mapRenderer = renderer;  // one canvas for every vector layer: a second one on top would take all clicks
   const LIGHT = {green: '#1e8e3e', yellow: '#f2a900', red: '#d93025', closed: '#8a94a6'};
   let layer = 'social', divisionLayer = null, gridLayer = null, caseLayer = null, current = null;
   const stack = [];
@@ -78,10 +80,15 @@
     }
   }
 
+  let caseSeq = 0;
   async function loadCases() {
+    const seq = ++caseSeq;
     if (caseLayer) { map.removeLayer(caseLayer); caseLayer = null; }
     if (!document.getElementById('show-cases').checked || !current) return;
     const data = await getJSON(`/web/api/map/cases?division=${current.code}&crs=${encodeURIComponent(crs)}`);
+    // Unticked, or asked again, while the request ran: only the latest call draws (an older
+    // one would leave points no later call removes).
+    if (seq !== caseSeq || !document.getElementById('show-cases').checked) return;
     caseLayer = L.geoJSON(data, {
       pointToLayer: (f, ll) => L.circleMarker(ll, {renderer, radius: 4, weight: 1, color: '#fff',
         fillColor: LIGHT[f.properties.light] || '#1d5fbf', fillOpacity: 0.9}),

@@ -1,7 +1,12 @@
-/* Grid-worker page: my grid, my tasks, patrol with GPS track, reports that survive being offline. */
+/* Grid-worker page: my grid, my tasks, patrol with GPS track, reports that survive being offline.
+   Positions carry their coordinate system: browser geolocation is WGS84 ("EPSG:4326"); a native
+   app wrapper whose location comes from a GCJ-02 map SDK sets window.WG_GEOLOCATION_CRS =
+   'GCJ-02' (see common.js), and typed positions or the grid's centre are CGCS2000. */
 (function () {
   const $ = id => document.getElementById(id);
   let sent = 0;
+  let posCrs = 'EPSG:4490';  // the system of the position in the lon/lat inputs
+  let watch = null, buffer = [];  // the running patrol's GPS watch and points not yet queued
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/m/sw.js', {scope: '/m'}).catch(() => {});
 
   function netBadge() {
@@ -9,7 +14,10 @@
     $('net').textContent = on ? WG.t('在线', 'online') : WG.t('离线', 'offline');
     $('net').className = 'badge ' + (on ? 'on' : 'off');
   }
-  async function countQueued() { $('queued').textContent = String((await Outbox.all()).length); }
+  async function countQueued() {
+    $('queued').textContent = String((await Outbox.reports()).length);
+    $('track-queued').textContent = String(await Outbox.pointsQueued() + buffer.length);
+  }
   async function sync() {
     try {
       await Outbox.sync(c => {
@@ -26,14 +34,15 @@
   function position() {
     return new Promise(resolve => {
       if (!navigator.geolocation) return resolve(null);
-      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude}),
+      navigator.geolocation.getCurrentPosition(p => resolve({lon: p.coords.longitude, lat: p.coords.latitude, crs: WG.geolocationCrs}),
         () => resolve(null), {enableHighAccuracy: true, timeout: 8000, maximumAge: 30000});
     });
   }
   $('locate').addEventListener('click', async () => {
     const p = await position();
-    if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); }
+    if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); posCrs = p.crs; }
   });
+  ['lon', 'lat'].forEach(id => $(id).addEventListener('input', () => { posCrs = 'EPSG:4490'; }));
 
   async function myGrid(me) {
     const prefixes = me.scope_prefixes || [];
@@ -48,7 +57,7 @@
     if (lyr.getBounds().isValid()) m.fitBounds(lyr.getBounds());
     $('mygrid-text').textContent = `${data.division.name}：` + grids.map(g => g.properties.name).join('、');
     const c = lyr.getBounds().isValid() ? lyr.getBounds().getCenter() : null;
-    if (c && !$('lon').value) { $('lon').value = c.lng.toFixed(6); $('lat').value = c.lat.toFixed(6); }
+    if (c && !$('lon').value) { $('lon').value = c.lng.toFixed(6); $('lat').value = c.lat.toFixed(6); posCrs = 'EPSG:4490'; }
   }
 
   async function tasks() {
@@ -90,14 +99,16 @@
     }));
   }
 
-  // Patrol: one running patrol per worker, remembered across reloads; points flushed in batches.
-  let watch = null, buffer = [];
+  // Patrol: one running patrol per worker, remembered across reloads. Track points go in
+  // batches into the outbox (IndexedDB) first, so a batch taken offline waits there and is
+  // sent with its Idempotency-Key when the network returns; the patrol's end queues behind.
   function patrolId() { return Number(localStorage.getItem('wg.patrol') || 0) || null; }
   async function flush() {
     const id = patrolId();
     if (!id || !buffer.length) return;
     const batch = buffer; buffer = [];
-    try { await WG.api('POST', `/api/v1/patrols/${id}/points`, batch); } catch (e) { buffer = batch.concat(buffer); }
+    await Outbox.addPoints(id, batch);
+    await sync();
   }
   function patrolUi() {
     const id = patrolId();
@@ -106,20 +117,28 @@
   }
   function track() {
     if (!navigator.geolocation || watch !== null) return;
+    let last = 0;
     watch = navigator.geolocation.watchPosition(p => {
-      buffer.push({lon: p.coords.longitude, lat: p.coords.latitude, at: new Date(p.timestamp).toISOString()});
-      if (buffer.length >= 5) flush();
+      // Browsers may deliver the same (cached) fix more than once: keep each fix once.
+      if (p.timestamp <= last) return;
+      last = p.timestamp;
+      buffer.push({lon: p.coords.longitude, lat: p.coords.latitude, at: new Date(p.timestamp).toISOString(), crs: WG.geolocationCrs});
+      $('track-queued').textContent = String(Number($('track-queued').textContent) + 1);
+      if (buffer.length >= 5 || !navigator.onLine) flush();
     }, () => {}, {enableHighAccuracy: true, maximumAge: 5000});
   }
   $('patrol-btn').addEventListener('click', async () => {
     try {
       if (patrolId()) {
-        await flush();
         if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
-        await WG.api('POST', `/api/v1/patrols/${patrolId()}/end`);
+        const id = patrolId();
+        await flush();
+        await Outbox.addPatrolEnd(id);  // sent after its points, now or when back online
         localStorage.removeItem('wg.patrol');
+        await sync();
       } else {
-        const p = (await position()) || {lon: Number($('lon').value), lat: Number($('lat').value)};
+        await sync();  // an earlier patrol's queued points and end go first
+        const p = (await position()) || {lon: Number($('lon').value), lat: Number($('lat').value), crs: posCrs};
         const started = await WG.api('POST', '/api/v1/patrols', p);
         localStorage.setItem('wg.patrol', String(started.id));
         track();
@@ -128,21 +147,23 @@
     patrolUi();
   });
   setInterval(flush, 15000);
+  // A phone closes or backgrounds the page without warning: keep what is buffered.
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flush(); });
 
   $('report-form').addEventListener('submit', async ev => {
     ev.preventDefault();
     const msg = $('report-msg');
     const lon = Number($('lon').value), lat = Number($('lat').value);
     if (!lon || !lat) { msg.className = 'msg err'; msg.textContent = WG.t('请先获取位置', 'Get a position first'); return; }
-    const body = {category_code: $('category').value, description: $('description').value.trim(), lon, lat, source: 'patrol'};
+    const body = {category_code: $('category').value, description: $('description').value.trim(), lon, lat, crs: posCrs, source: 'patrol'};
     if (patrolId()) body.patrol_id = patrolId();
     await Outbox.add(body, $('photo').files[0] || null);
     $('report-form').reset();
-    $('lon').value = lon; $('lat').value = lat;
+    $('lon').value = lon; $('lat').value = lat;  // posCrs still describes them
     await countQueued();
     if (!navigator.onLine) { msg.className = 'msg ok'; msg.textContent = WG.t('离线，已存入待发送队列', 'Offline: queued, will be sent when the network returns'); return; }
     await sync();
-    const left = (await Outbox.all()).length;
+    const left = (await Outbox.reports()).length;
     msg.className = 'msg ok';
     msg.textContent = left ? WG.t('离线，已存入待发送队列', 'Offline: queued, will be sent when the network returns') : WG.t('已发送', 'Sent');
   });

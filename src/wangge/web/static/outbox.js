@@ -1,19 +1,25 @@
-/* Offline outbox for reports: IndexedDB rows {key, body, photo(Blob), photoRef}; each is sent
-   with its key as Idempotency-Key, so a retry after a lost response never makes a second case. */
+/* Offline outbox in IndexedDB: reports {kind: 'report', key, body, photo(Blob), photoRef},
+   batches of patrol track points {kind: 'points', key, patrol, points} and patrol ends
+   {kind: 'patrol_end', key, patrol}. Rows are sent in the order they were queued, each with
+   its key as Idempotency-Key, so a retry after a lost response never stores a report or a
+   batch of points twice. Rows from before 'kind' existed are reports. */
 (function () {
   const DB = 'wangge-outbox', STORE = 'reports';
+  // One connection for the page, so transactions start in the order they were asked for.
+  let db = null;
   function open() {
-    return new Promise((resolve, reject) => {
+    db = db || new Promise((resolve, reject) => {
       const req = indexedDB.open(DB, 1);
       req.onupgradeneeded = () => req.result.createObjectStore(STORE, {keyPath: 'key'});
       req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
+      req.onerror = () => { db = null; reject(req.error); };
     });
+    return db;
   }
   async function tx(mode, fn) {
-    const db = await open();
+    const conn = await open();
     return new Promise((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
+      const t = conn.transaction(STORE, mode);
       const out = fn(t.objectStore(STORE));
       t.oncomplete = () => resolve(out && out.result !== undefined ? out.result : out);
       t.onerror = () => reject(t.error);
@@ -23,31 +29,74 @@
     if (crypto.randomUUID) return crypto.randomUUID();
     return 'k' + Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
-  const Outbox = {
-    add: (body, photo) => tx('readwrite', s => s.put({key: uuid(), body, photo: photo || null, photoRef: null, created: Date.now()})),
-    all: () => tx('readonly', s => s.getAll()),
-    put: row => tx('readwrite', s => s.put(row)),
-    remove: key => tx('readwrite', s => s.delete(key)),
-    syncing: false,
-    async sync(onSent) {
-      if (Outbox.syncing) return;
-      Outbox.syncing = true;
-      try {
-        for (const row of await Outbox.all()) {
-          if (row.photo && !row.photoRef) {
-            const fd = new FormData(); fd.append('file', row.photo, 'photo.jpg');
-            const up = await WG.api('POST', '/api/v1/uploads', fd);
-            row.photoRef = '/api/v1/uploads/' + up.id;
-            await Outbox.put(row);
-          }
-          const body = Object.assign({}, row.body, {photos: row.photoRef ? [row.photoRef] : []});
-          const created = await WG.api('POST', '/api/v1/cases', body, {'Idempotency-Key': row.key});
-          await Outbox.remove(row.key);
-          if (onSent) onSent(created);
-        }
-      } finally {
-        Outbox.syncing = false;
+  // Queue order survives reloads: points must reach a patrol before its end does.
+  function nextSeq() {
+    const n = Number(localStorage.getItem('wg.outbox.seq') || 0) + 1;
+    localStorage.setItem('wg.outbox.seq', String(n));
+    return n;
+  }
+  function row(fields) { return Object.assign({key: uuid(), created: Date.now(), seq: nextSeq()}, fields); }
+  const queue = r => tx('readwrite', s => s.put(r));
+  const kind = r => r.kind || 'report';
+  // A refusal that a resend cannot fix (the patrol ended or is not his): drop the row.
+  const permanent = e => [400, 403, 404, 422].includes(e.status);
+
+  async function send(r, onSent) {
+    if (kind(r) === 'report') {
+      if (r.photo && !r.photoRef) {
+        const fd = new FormData(); fd.append('file', r.photo, 'photo.jpg');
+        const up = await WG.api('POST', '/api/v1/uploads', fd);
+        r.photoRef = '/api/v1/uploads/' + up.id;
+        await Outbox.put(r);
       }
+      const body = Object.assign({}, r.body, {photos: r.photoRef ? [r.photoRef] : []});
+      const created = await WG.api('POST', '/api/v1/cases', body, {'Idempotency-Key': r.key});
+      await Outbox.remove(r.key);
+      if (onSent) onSent(created);
+      return;
+    }
+    try {
+      if (kind(r) === 'points') {
+        await WG.api('POST', `/api/v1/patrols/${r.patrol}/points`, r.points, {'Idempotency-Key': r.key});
+      } else {
+        await WG.api('POST', `/api/v1/patrols/${r.patrol}/end`);
+      }
+    } catch (e) {
+      if (!permanent(e)) throw e;
+      console.warn('outbox: dropped', kind(r), r.patrol, e.message);
+    }
+    await Outbox.remove(r.key);
+  }
+
+  async function pass(onSent) {
+    const rows = (await Outbox.all()).sort((a, b) => (a.seq || 0) - (b.seq || 0) || a.created - b.created);
+    for (const r of rows) {
+      try {
+        await send(r, onSent);
+      } catch (e) {
+        // Offline or the server away: stop, keep the order. A refused report stays queued
+        // (as before) but does not hold back the rows behind it.
+        if (e.status === undefined || kind(r) !== 'report') throw e;
+      }
+    }
+  }
+
+  let chain = Promise.resolve();
+  const Outbox = {
+    // Rows are built (and numbered) when asked for, not when the transaction starts.
+    add: (body, photo) => queue(row({kind: 'report', body, photo: photo || null, photoRef: null})),
+    addPoints: (patrol, points) => queue(row({kind: 'points', patrol, points})),
+    addPatrolEnd: patrol => queue(row({kind: 'patrol_end', patrol})),
+    all: () => tx('readonly', s => s.getAll()),
+    reports: async () => (await Outbox.all()).filter(r => kind(r) === 'report'),
+    pointsQueued: async () => (await Outbox.all()).filter(r => kind(r) === 'points').reduce((n, r) => n + r.points.length, 0),
+    put: r => tx('readwrite', s => s.put(r)),
+    remove: key => tx('readwrite', s => s.delete(key)),
+    // One pass at a time: a call waits for the running pass, then sends what is left.
+    sync(onSent) {
+      const run = chain.then(() => pass(onSent));
+      chain = run.catch(() => {});
+      return run;
     },
   };
   window.Outbox = Outbox;

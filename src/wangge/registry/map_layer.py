@@ -1,0 +1,247 @@
+"""Components and buildings on the map: clusters per zoom cell, or the points themselves.
+
+The area scope is the registry's own (`access.visible`: the community prefixes, or the
+grids of a grid-level post), applied to the snapshot in numpy with the same rules; points
+are then read from the database by id with `visible` again, so a detail never leaves the
+caller's area even if the snapshot lagged behind a move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.auth.scope import scope_clause
+from wangge.common.clustering import cluster
+from wangge.grids.models import Grid
+from wangge.registry.access import visible
+from wangge.registry.catalogue import (
+    _EXTENSION_NAMES,
+    DEFAULT_SCHEME,
+    EXTENSION_MAJOR,
+    load_catalogue,
+)
+from wangge.registry.components import catalogue_for
+from wangge.registry.map_snapshot import KINDS, Kind, Snapshot, snapshot
+
+CELL_PX = 64
+# From this zoom on (about 1:8,000, a few streets on screen) the points themselves are shown
+# when there are at most `limit` of them; below it only a handful (FEW) are shown as points.
+POINTS_ZOOM = 16
+FEW = 200
+NO_PURPOSE = "未填"
+POINT_COLUMNS = {
+    "components": ("id", "lon", "lat", "code", "name", "class_code", "state", "grid_id",
+                   "unit_grid_id", "county_code", "scheme"),
+    "buildings": ("id", "lon", "lat", "name", "address", "purpose", "floors", "grid_id",
+                  "unit_grid_id"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class View:
+    """What the map shows: a canonical lon/lat bbox, an integer zoom, optional class prefixes."""
+
+    bbox: tuple[float, float, float, float]
+    zoom: int
+    classes: tuple[str, ...] = ()
+    limit: int = 2000
+
+
+def _scope_mask(
+    session: Session, snap: Snapshot, idx: np.ndarray, who: Principal
+) -> np.ndarray | None:
+    """Mirror `access.visible`: community prefixes, or (grid-level posts) the grids in scope."""
+    prefixes = who.scope_prefixes
+    if prefixes is None:
+        return None  # the whole territory
+    table = np.array(
+        [c is not None and any(c.startswith(p) for p in prefixes) for c in snap.communities.values]
+        + [False],
+        dtype=bool,
+    )
+    ok = table[snap.comm[idx]]
+    if any(len(p) > 12 for p in prefixes):
+        ids = session.scalars(select(Grid.id).where(scope_clause(Grid.code, who))).all()
+        ok |= np.isin(snap.grid[idx], np.array(ids, dtype=np.int64))
+    return ok
+
+
+def _class_mask(snap: Snapshot, idx: np.ndarray, classes: tuple[str, ...]) -> np.ndarray | None:
+    if not classes:
+        return None
+    table = np.array(
+        [c is not None and c.startswith(classes) for c in snap.categories.values] + [False],
+        dtype=bool,
+    )
+    return table[snap.cat[idx]]
+
+
+@cache
+def _major_names() -> dict[str, str]:
+    """Major class names of both schemes (the default wins) and of the local classes (21)."""
+    names = {m.code: m.name for m in load_catalogue("GB/T 47678.5").majors}
+    names |= {m.code: m.name for m in load_catalogue().majors}
+    names.setdefault(EXTENSION_MAJOR, _EXTENSION_NAMES[(DEFAULT_SCHEME, "component")])
+    return names
+
+
+def _groups(kind: Kind, snap: Snapshot) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Map each category to a legend group: the major class (components) or the purpose."""
+    if kind.name == "components":
+        names = _major_names()
+        keys = [(c or "")[:2] for c in snap.categories.values]
+    else:
+        names = {}
+        keys = [c or NO_PURPOSE for c in snap.categories.values]
+    order = sorted(set(keys))
+    index = {k: i for i, k in enumerate(order)}
+    table = np.array([index[k] for k in keys] + [0], dtype=np.int64)
+    return table, [{"code": k, "name": names.get(k, k)} for k in order]
+
+
+def select_in_view(
+    session: Session, principal: Principal, kind: Kind, view: View
+) -> tuple[Snapshot, np.ndarray]:
+    """Return the snapshot and the positions of its rows in the view, scope and classes."""
+    principal.require("registry.read")
+    snap = snapshot(session, kind)
+    x0, y0, x1, y1 = view.bbox
+    e = snap.extent
+    if x0 <= e[0] and y0 <= e[1] and e[2] <= x1 and e[3] <= y1:
+        idx = np.arange(len(snap))  # the whole district in view: skip the comparisons
+    else:
+        inside = (snap.lon >= x0) & (snap.lon <= x1) & (snap.lat >= y0) & (snap.lat <= y1)
+        idx = np.flatnonzero(inside)
+    # None = keep all (no copy of a 1.4-million index for the usual unscoped, unfiltered view).
+    mask = _scope_mask(session, snap, idx, principal)
+    if mask is not None:
+        idx = idx[mask]
+    mask = _class_mask(snap, idx, view.classes)
+    return snap, idx if mask is None else idx[mask]
+
+
+def map_layer(session: Session, principal: Principal, kind_name: str, view: View) -> dict[str, Any]:
+    """Return the clusters of a kind in a view, or its points when few enough are in it."""
+    kind = KINDS[kind_name]
+    snap, idx = select_in_view(session, principal, kind, view)
+    n = len(idx)
+    table, groups = _groups(kind, snap)
+    if n <= view.limit and (view.zoom >= POINTS_ZOOM or n <= FEW):
+        points = _points(session, principal, kind, snap.ids[idx])
+        return {
+            "kind": kind.name,
+            "mode": "points",
+            "zoom": view.zoom,
+            "total": n,
+            "groups": groups,
+            "points": points,
+        }
+    # The whole district in view (the usual first screen): no copies of the columns.
+    take = (lambda a: a) if n == len(snap) else (lambda a: a[idx])
+    found = cluster(
+        take(snap.px),
+        take(snap.py),
+        take(snap.lon),
+        take(snap.lat),
+        table[take(snap.cat)],
+        zoom=view.zoom,
+        cell_px=CELL_PX,
+        n_groups=len(groups),
+    )
+    clusters = [
+        {"lon": round(x, 6), "lat": round(y, 6), "count": c, "groups": g}
+        for x, y, c, g in zip(
+            found.lon.tolist(),
+            found.lat.tolist(),
+            found.count.tolist(),
+            found.groups.tolist(),
+            strict=True,
+        )
+    ]
+    return {
+        "kind": kind.name,
+        "mode": "clusters",
+        "zoom": view.zoom,
+        "total": n,
+        "groups": groups,
+        "clusters": clusters,
+    }
+
+
+def _grid_names(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Grid.id, Grid.code, Grid.name).where(Grid.id.in_(ids))).all()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _points(
+    session: Session, principal: Principal, kind: Kind, ids: np.ndarray
+) -> list[dict[str, Any]]:
+    """Read the points' details by id, inside the caller's area (checked again in SQL)."""
+    if not len(ids):
+        return []
+    m = kind.model
+    # Only the popup's columns: whole entities would also parse every geometry's WKB.
+    names = POINT_COLUMNS[kind.name]
+    rows = session.execute(
+        select(*(getattr(m, n) for n in names))
+        .where(m.id.in_(ids.tolist()), visible(m, principal))
+        .order_by(m.id)
+    ).all()
+    grids = _grid_names(
+        session, {g for r in rows for g in (r.grid_id, r.unit_grid_id) if g is not None}
+    )
+
+    def grid(gid: int | None) -> dict[str, str] | None:
+        return {"code": grids[gid][0], "name": grids[gid][1]} if gid in grids else None
+
+    if kind.name == "buildings":
+        return [_building(b, grid) for b in rows]
+    catalogues: dict[tuple[str, str], Any] = {}
+    out = []
+    for c in rows:
+        cat = catalogues.get((c.county_code, c.scheme))
+        if cat is None:
+            cat = catalogues[(c.county_code, c.scheme)] = catalogue_for(
+                session, c.county_code, c.scheme
+            )
+        minor = cat.get(c.class_code)
+        out.append(
+            {
+                "id": c.id,
+                "lon": c.lon,
+                "lat": c.lat,
+                "code": c.code,
+                "name": c.name,
+                "class_code": c.class_code,
+                "class_name": minor.name if minor else c.class_code,
+                "group": c.class_code[:2],
+                "state": c.state,
+                "grid": grid(c.grid_id),
+                "unit_grid": grid(c.unit_grid_id),
+            }
+        )
+    return out
+
+
+def _building(b: Any, grid: Any) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "lon": b.lon,
+        "lat": b.lat,
+        "name": b.name,
+        "address": b.address,
+        "purpose": b.purpose,
+        "group": b.purpose or NO_PURPOSE,
+        "floors": b.floors,
+        "grid": grid(b.grid_id),
+        "unit_grid": grid(b.unit_grid_id),
+    }
