@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, case, cast, delete, func, insert, select, update
+from sqlalchemy import String, cast, delete, func, insert, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
@@ -59,13 +60,10 @@ def _grid(grid_id: int | None, unit_grid_id: int | None) -> str | None:
 
 def event_row(e: CaseEvent, case: Case) -> EventRow:
     """Return what the evaluation reads of one stored event of a case."""
-    payload = e.payload or {}
-    hours = payload.get("hours")
     return EventRow(
         id=e.id, case_id=e.case_id, at=e.at, action=e.action, actor_id=e.actor_id,
-        role=e.role, from_state=e.from_state, part=e.part,
-        hours=float(hours) if isinstance(hours, int | float) else None,
-        rating=payload.get("rating"), source=case.source,
+        role=e.role, from_state=e.from_state, part=e.part, hours=_hours(e.payload),
+        rating=(e.payload or {}).get("rating"), source=case.source,
         grid=_grid(case.grid_id, case.unit_grid_id), community=case.community_code,
     )  # fmt: skip
 
@@ -78,29 +76,63 @@ def _rows(events: list[EventRow], county: str) -> list[dict[str, Any]]:
 def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> None:
     """Bring the facts of one case in step with its events (call after adding an event).
 
-    `new` alone is enough for a case's first event (the report): no reads then.
+    `new` alone is enough for a case's first event (the report): no reads then. Core
+    statements, not ORM objects: this runs in every case action.
     """
     session.flush()
+    table = CaseEventFact.__table__
     if new is not None and new.action == "report":
-        session.execute(insert(CaseEventFact), _rows([event_row(new, case)], case.county_code))
+        session.execute(insert(table), _rows([event_row(new, case)], case.county_code))
         return
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
-    wanted = {r["event_id"]: r for r in _rows([event_row(e, case) for e in events],
-                                              case.county_code)}  # fmt: skip
-    stored = {
-        f.event_id: f
-        for f in session.scalars(select(CaseEventFact).where(CaseEventFact.case_id == case.id))
+    e = CaseEvent
+    q = select(
+        e.id, e.at, e.action, e.actor_id, e.role, e.from_state, e.part,
+        sql_case((e.action.in_(WITH_PAYLOAD), e.payload)),
+    ).where(e.case_id == case.id)  # fmt: skip
+    grid = _grid(case.grid_id, case.unit_grid_id)
+    events = []
+    for eid, at, action, actor, role, frm, part, payload in session.execute(q):
+        events.append(
+            EventRow(
+                id=eid,
+                case_id=case.id,
+                at=at,
+                action=action,
+                actor_id=actor,
+                role=role,
+                from_state=frm,
+                part=part,
+                hours=_hours(payload),
+                rating=(payload or {}).get("rating"),
+                source=case.source,
+                grid=grid,
+                community=case.community_code,
+            )
+        )
+    have = {
+        r["event_id"]: r
+        for r in session.execute(select(table).where(table.c.case_id == case.id)).mappings()
     }
-    for event_id, row in wanted.items():
-        have = stored.pop(event_id, None)
-        if have is None:
-            session.add(CaseEventFact(**row))
+    fresh = []
+    for row in _rows(events, case.county_code):
+        old = have.pop(row["event_id"], None)
+        if old is None:
+            fresh.append(row)
             continue
-        for k, v in row.items():
-            if _differs(getattr(have, k), v):
-                setattr(have, k, v)
-    for orphan in stored.values():  # events never go away; a rebuilt case might
-        session.delete(orphan)
+        changed = {k: v for k, v in row.items() if _differs(old[k], v)}
+        if changed:
+            session.execute(
+                update(table).where(table.c.event_id == row["event_id"]).values(**changed)
+            )
+    if fresh:
+        session.execute(insert(table), fresh)
+    if have:  # events never go away; a rebuilt case might
+        session.execute(delete(table).where(table.c.event_id.in_(list(have))))
+
+
+def _hours(payload: dict[str, Any] | None) -> float | None:
+    hours = (payload or {}).get("hours")
+    return float(hours) if isinstance(hours, int | float) else None
 
 
 def cases_moved(session: Session, case_ids: list[int]) -> None:
@@ -131,7 +163,7 @@ def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[
     e = CaseEvent
     q = (
         select(e.id, e.case_id, e.at, e.action, e.actor_id, e.role, e.from_state, e.part,
-               case((e.action.in_(WITH_PAYLOAD), e.payload)), Case.source, Case.county_code,
+               sql_case((e.action.in_(WITH_PAYLOAD), e.payload)), Case.source, Case.county_code,
                Case.grid_id, Case.unit_grid_id, Case.community_code)
         .join(Case, Case.id == e.case_id)
         .order_by(e.case_id, e.id)
@@ -146,13 +178,11 @@ def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[
         if last is not None and case_id != last and len(chunk) >= batch:
             yield chunk
             chunk = []
-        payload = payload or {}
-        hours = payload.get("hours")
         event = EventRow(
             id=eid, case_id=case_id, at=at, action=action, actor_id=actor, role=role,
             from_state=frm, part=part,
-            hours=float(hours) if isinstance(hours, int | float) else None,
-            rating=payload.get("rating"), source=source, grid=_grid(g, u), community=com,
+            hours=_hours(payload), rating=(payload or {}).get("rating"), source=source,
+            grid=_grid(g, u), community=com,
         )  # fmt: skip
         chunk.append((event, cc))
         last = case_id
