@@ -38,6 +38,7 @@ from wangge.grids.partition import (
 from wangge.grids.service import GridIn, add_grids, get_version, new_version, version_grids
 
 MEASURES = ("households", "residents", "weight")
+MEASURE_ZH = {"households": "户", "residents": "人", "weight": "工作量"}
 _TRUE = {"1", "true", "yes", "y", "是", "专属", "t"}
 
 
@@ -359,7 +360,7 @@ def divide_county(
         frame,
         width=width,
         keep_codes=False,
-        name=name or f"自动划分（目标 {target:g} {measure}）",
+        name=name or f"自动划分（目标 {target:g} {MEASURE_ZH.get(measure, measure)}）",
         note="automatic division",
     )
     return version, division, frame
