@@ -290,7 +290,7 @@ def _community(session: Session, lon: float, lat: float) -> str | None:
     return grid.community_code if grid is not None else None
 
 
-def _patrols(sim: _Sim, start: datetime, now: datetime, max_communities: int = 12) -> int:
+def _patrols(sim: _Sim, start: datetime, now: datetime) -> int:
     """Each community's grid worker patrols its grids twice a day, missing some rounds.
 
     Gives the 巡查到位率 of the evaluation something to count: about 85% of patrols are made
@@ -312,7 +312,7 @@ def _patrols(sim: _Sim, start: datetime, now: datetime, max_communities: int = 1
             by_community.setdefault(community, []).append((spot.x, spot.y))
     made = 0
     days = (now - start).days
-    for community in sorted(by_community)[:max_communities]:
+    for community in sorted(by_community):
         worker = sim.supervisor(community)
         spots = by_community[community][:8]
         for day in range(days):
