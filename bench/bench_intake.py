@@ -47,9 +47,10 @@ from wangge.synthetic import make_district, make_grids, random_points  # noqa: E
 NOTES = """\
 **Goal (≥ 1,000 reports/s, p99 < 100 ms, ≥ 40% of bare) not met; why.** Everything shares two
 cores: wrk, PostgreSQL and the two server processes (and, when this was recorded, other work on
-the machine). The bare endpoint itself — parse JSON, one INSERT, commit — tops out near 300/s
+the machine). The bare endpoint itself — parse JSON, one INSERT, commit — tops out at 300–470/s
 here, so 1,000/s is out of reach for any Python ASGI + SQLAlchemy stack on this machine; the
-full report costs 9 statements (token check, open patrol, case insert + code, event, reporter,
+full report costs 10 statements (token check, open patrol, case insert + code, event, its
+evaluation fact row, reporter,
 audit head lock + entry + head update) and a commit, where categories, area classes, active
 versions and grid refs come from per-process caches. What would close the gap: the audit chain
 appended by a background sealer instead of a row lock per request (the lock serialises all
