@@ -20,7 +20,6 @@ import os
 import platform
 import re
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from serving import free_port
 
 SECTION = "## Map (issue 6)"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -97,17 +98,11 @@ def build(db: Path, args: argparse.Namespace) -> tuple[int, float]:
     return len(grids), time.perf_counter() - t
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def measure(db: Path, county: str, runs: int) -> dict[str, object]:
     """Serve the database and load the map page `runs` times in fresh browser contexts."""
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "WANGGE_DATABASE_URL": f"sqlite:///{db}",

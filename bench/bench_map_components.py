@@ -32,12 +32,10 @@ import math
 import os
 import re
 import shlex
-import socket
+import signal
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +50,7 @@ from sqlalchemy import insert, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_components import COUNTY, load_territory, machine, synth_components
 from bench_locate import admin_url
+from serving import free_port, serve
 
 SECTION = "## Map: components and houses (issue 6)"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -197,47 +196,16 @@ def centres(extent: tuple[float, ...], n: int, seed: int) -> list[tuple[float, f
 # --------------------------------------------------------------------------- measuring
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def serve(url: str):  # type: ignore[no-untyped-def]
-    """Run the app with uvicorn on a free port; yield its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "WANGGE_DATABASE_URL": url,
-        "WANGGE_DEMO_MODE": "true",
-        "WANGGE_LOG_JSON": "false",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "wangge.main:create_app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+def serving_app(url: str):  # type: ignore[no-untyped-def]
+    """Run `wangge serve` (one worker) on a free port; yield its base URL."""
+    port = free_port()
+    env = {"WANGGE_DEMO_MODE": "true", "WANGGE_LOG_JSON": "false"}
+    proc = serve(url, 1, port, env=env, ready_path="/citizen")
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(base + "/citizen", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
 
 
@@ -482,7 +450,7 @@ def run_backend(url: str, args: argparse.Namespace, built: dict[str, Any]) -> di
             else f"SQLite {c.exec_driver_sql('SELECT sqlite_version()').scalar()}, file"
         )
     engine.dispose()
-    with serve(url) as base:
+    with serving_app(url) as base:
         http = measure_http(base, extent, args)
         browser = (
             None

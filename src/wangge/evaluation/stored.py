@@ -31,16 +31,16 @@ def fingerprint(cfg: EvalConfig) -> str:
     return json.dumps({k: float(v) for k, v in sorted(cfg.stage_hours.items())})
 
 
-DEFAULT_FINGERPRINT = fingerprint(EvalConfig(stage_hours=DEFAULT_STAGE_HOURS))
+DEFAULT_CFG = EvalConfig(stage_hours=DEFAULT_STAGE_HOURS)
+DEFAULT_FINGERPRINT = fingerprint(DEFAULT_CFG)
 
 
 def usable(session: Session, cfg: EvalConfig) -> bool:
     """Whether the stored facts answer an evaluation with these limits."""
     if fingerprint(cfg) != DEFAULT_FINGERPRINT:
         return False
-    return session.get(EvaluationState, FINGERPRINT_KEY) is not None and (
-        session.get(EvaluationState, FINGERPRINT_KEY).value == DEFAULT_FINGERPRINT
-    )
+    built = session.get(EvaluationState, FINGERPRINT_KEY)
+    return built is not None and built.value == DEFAULT_FINGERPRINT
 
 
 def mark_built(session: Session) -> None:
@@ -69,8 +69,7 @@ def event_row(e: CaseEvent, case: Case) -> EventRow:
 
 
 def _rows(events: list[EventRow], county: str) -> list[dict[str, Any]]:
-    cfg = EvalConfig(stage_hours=DEFAULT_STAGE_HOURS)
-    return [{**r, "county_code": county} for r in stored_facts_of_case(events, cfg)]
+    return [{**r, "county_code": county} for r in stored_facts_of_case(events, DEFAULT_CFG)]
 
 
 def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> None:
