@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PG_URL ?= $(WANGGE_TEST_PG_URL)
+# pytest-xdist workers: one per core; every worker has its own PostgreSQL database.
+WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(WORKERS) --dist loadgroup
 
-.PHONY: demo test install lint bench i18n clean
+.PHONY: demo test test-quick install lint bench i18n clean
 
 $(BIN)/wangge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,10 @@ demo: install  ## build the demo district (SQLite, var/wangge.db) and serve http
 
 test: install  ## the whole suite; PostgreSQL+PostGIS tests run when WANGGE_TEST_PG_URL is set
 	$(BIN)/ruff check src tests bench
-	WANGGE_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q
+	WANGGE_TEST_PG_URL=$(PG_URL) $(PYTEST) --durations=20
+
+test-quick: install  ## the inner loop: unit and API tests on SQLite only
+	WANGGE_TEST_PG_URL= $(PYTEST) -m "not postgis and not slow" tests/unit tests/api
 
 lint: install
 	$(BIN)/ruff check src tests bench

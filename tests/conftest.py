@@ -3,17 +3,20 @@
 Integration tests take `session`, which is parametrized over both backends. PostgreSQL
 comes from WANGGE_TEST_PG_URL; when it is unset or unreachable those tests are reported
 as skipped (never silently passed). Each test runs inside a transaction that is rolled
-back, so tests never share state.
+back, so tests never share state. Under pytest-xdist every worker gets a database of its
+own (`<name>_gw0`, `<name>_gw1`, ...), created here and dropped at the end.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from wangge.common.cache import clear_all
@@ -22,14 +25,47 @@ from wangge.dbadmin import upgrade
 from wangge.grids.locating import clear_cache
 
 PG_ENV = "WANGGE_TEST_PG_URL"
+# argon2-cffi's own profile for test suites: every password hash in microseconds, in this
+# process and in the servers the tests start (they inherit the environment).
+os.environ.setdefault("WANGGE_PASSWORD_HASHING", "cheapest")
 
 
-def _pg_engine() -> Engine:
+def worker_pg_url(worker: str) -> str | None:
+    """The PostgreSQL URL of this xdist worker (the configured database itself without xdist)."""
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (CI sets it)")
-    engine = make_engine(normalize_url(url))
+        return None
+    url = normalize_url(url)
+    if worker in ("", "master"):
+        return url
+    base = make_url(url)
+    return base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+
+
+def _admin(url: str, *statements: str) -> None:
+    """Run statements on the server's `postgres` database, outside a transaction."""
+    admin = make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    )
     try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for sql in statements:
+                conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+def _pg_engine(worker: str) -> Engine:
+    url = worker_pg_url(worker)
+    if not url:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (CI sets it)")
+    try:
+        if worker not in ("", "master"):
+            name = make_url(url).database
+            _admin(
+                url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+            )
+        engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -49,11 +85,65 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
-    engine = _pg_engine()
+def pg_engine(worker_id: str) -> Iterator[Engine]:
+    """The migrated PostgreSQL database of this worker (`worker_id` comes from pytest-xdist)."""
+    engine = _pg_engine(worker_id)
     upgrade(engine)
     yield engine
     engine.dispose()
+    if worker_id != "master":
+        url = engine.url.render_as_string(hide_password=False)
+        _admin(url, f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)')
+
+
+def _simulate_into(engine: Engine) -> dict[str, int]:
+    """Build the case world and simulate a month of 120 cases in it, committed."""
+    from tests.case_factories import T0, build_world
+    from wangge.cases.simulate import simulate_month
+    from wangge.db import session_factory, unit_of_work
+
+    with unit_of_work(session_factory(engine)) as s:
+        build_world(s)
+        return simulate_month(
+            s, county_code="110108", seed=7, now=T0 + timedelta(days=3), n_cases=120
+        )
+
+
+@pytest.fixture(scope="session")
+def simulated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict]]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('sim') / 'sim.db'}")
+    upgrade(engine)
+    counts = _simulate_into(engine)
+    yield engine, counts
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def simulated_pg(worker_id: str) -> Iterator[tuple[Engine, dict]]:
+    base = worker_pg_url(worker_id)
+    if not base:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (CI sets it)")
+    url = make_url(base)
+    url = url.set(database=f"{url.database}_sim").render_as_string(hide_password=False)
+    name = make_url(url).database
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    upgrade(engine)
+    counts = _simulate_into(engine)
+    yield engine, counts
+    engine.dispose()
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def simulated(request: pytest.FixtureRequest) -> Iterator[tuple[Session, dict[str, int]]]:
+    """A simulated month (120 cases, seed 7, ending T0 + 3 days) built once per worker and
+    backend, and a rolled-back session on it; with the counts `simulate_month` returned."""
+    engine, counts = request.getfixturevalue(f"simulated_{request.param.replace('postgis', 'pg')}")
+    for s in _rolled_back_session(engine):
+        yield s, counts
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests.case_factories import SUPERVISOR, build_world, report, to_dispatched
+from tests.servers import wait_serving
 from wangge.auth import service as auth
 from wangge.db import make_engine, normalize_url, session_factory, unit_of_work
 from wangge.dbadmin import upgrade
@@ -38,9 +38,12 @@ def _admin_url(base: str) -> str:
     return make_url(base).set(database="postgres").render_as_string(hide_password=False)
 
 
-def create_pg_database(prefix: str) -> str:
-    """Create an empty database with PostGIS under a unique name; return its URL."""
-    base = pg_base_url()
+def create_pg_database(prefix: str, server_url: str | None = None) -> str:
+    """Create an empty database with PostGIS under a unique name; return its URL.
+
+    `server_url` names another server (a private cluster); by default the test server.
+    """
+    base = normalize_url(server_url) if server_url else pg_base_url()
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = make_engine(_admin_url(base))
     try:
@@ -117,13 +120,6 @@ def bearer_token(base_url: str, username: str) -> str:
         return str(r.json()["token"])
 
 
-def free_port() -> int:
-    """Return a free TCP port on localhost."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(url: str, port: int, *, workers: int = 2, upload_dir: Path) -> subprocess.Popen:
     """Start `wangge serve --workers N` in its own process group (so kill -9 takes all)."""
     env = {
@@ -150,17 +146,9 @@ def start_server(url: str, port: int, *, workers: int = 2, upload_dir: Path) -> 
     )
 
 
-def wait_ready(base_url: str, timeout: float = 60) -> None:
-    """Wait until /readyz answers 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server {base_url} did not become ready")
+def wait_ready(base_url: str, proc: subprocess.Popen | None = None) -> None:
+    """Wait until /readyz answers 200 (or the server process has died)."""
+    wait_serving(f"{base_url}/readyz", proc=proc)
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

@@ -200,10 +200,14 @@ def demo(
     port: int = 8000,
     reset: bool = typer.Option(False, help="rebuild the demo database"),
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="start the server after"),
+    cases: int | None = typer.Option(
+        None, min=1, help="cases in the simulated month (default 2000 on SQLite, 1000 on PG)"
+    ),
     database_url: DbOption = None,
 ) -> None:
-    """Build the demo district (once) and start the server."""
-    from wangge.demo import build_demo, demo_exists
+    """Build the demo district (once) and start the server; the month fills in beside it."""
+    from wangge.auth.demo_users import DEMO_PASSWORD, create_demo_users
+    from wangge.demo import DEMO_COUNTY, build_demo, demo_exists, month_pending
 
     settings = settings_for(database_url)
     if settings.is_sqlite and reset:
@@ -212,13 +216,14 @@ def demo(
         if not demo_exists(session):
             with progress_bar() as bar:
                 task = bar.add_task("构建演示区 building demo district", total=None)
-                summary = build_demo(session, settings, progress=lambda n: bar.advance(task, n))
+                summary = build_demo(
+                    session, settings, cases=cases, progress=lambda n: bar.advance(task, n)
+                )
             out.print(summary)
-    from wangge.auth.demo_users import DEMO_PASSWORD, create_demo_users
-    from wangge.demo import DEMO_COUNTY
-
-    with session_scope(settings) as session:
         users = create_demo_users(session, DEMO_COUNTY)
+        pending = month_pending(session)
+    if pending and not serve_after:
+        _run_demo_month(settings)
     table = Table(
         "用户名 username", "岗位 role", "范围 scope", title=f"演示账号（密码均为 {DEMO_PASSWORD}）"
     )
@@ -233,7 +238,50 @@ def demo(
         import os
 
         os.environ.setdefault("WANGGE_DEMO_MODE", "true")  # the demo's placeholders are fine
+        if pending:
+            _start_demo_month(settings)
         serve(host=host, port=port, workers=1, database_url=settings.database_url)
+
+
+def _run_demo_month(settings: Settings, *, beside_server: bool = False) -> None:
+    from wangge.demo import run_month
+
+    engine = make_engine(settings.database_url)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("模拟近一月案卷 simulating the month", total=None)
+            run_month(
+                session_factory(engine),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                pause=0.1 if beside_server else 0.0,
+            )
+    finally:
+        engine.dispose()
+
+
+def _start_demo_month(settings: Settings) -> None:
+    """Run the month in a second process while this one serves (two cores, no shared GIL)."""
+    import subprocess
+
+    log = settings.upload_dir.parent / "demo-month.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as sink:
+        subprocess.Popen(
+            [sys.executable, "-m", "wangge", "demo-month", "--database-url", settings.database_url],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    out.print(
+        f"近一月案卷正在后台模拟，页面顶部显示进度（日志 {log}） / the month of cases is being "
+        "simulated in the background; pages show the progress"
+    )
+
+
+@app.command("demo-month", hidden=True)
+@friendly
+def demo_month(database_url: DbOption = None) -> None:
+    """Run what is left of the demo month (started by `wangge demo`)."""
+    _run_demo_month(settings_for(database_url), beside_server=True)
 
 
 # --- divisions ------------------------------------------------------------------------

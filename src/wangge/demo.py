@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
+from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.divisions.models import Division
 from wangge.divisions.service import DivisionIn, load_divisions
@@ -16,6 +20,7 @@ from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
+from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.registry.demo import build_registry_demo
 from wangge.synthetic import make_district, make_grids, random_points
 
@@ -24,6 +29,7 @@ DEMO_NAME = "海淀区（演示）"
 DEMO_SEED = 20261126
 HOUSEHOLDS_PER_KM2 = 9_000  # dense urban Beijing: about 300 households per 0.03 km² grid
 UNIT_CELL_M2 = 40_000.0  # 海淀: 430.8 km² in 8,562 unit grids ≈ 50,000 m² each
+MONTH_JOB = "demo_month"
 
 
 def demo_exists(session: Session) -> bool:
@@ -32,9 +38,17 @@ def demo_exists(session: Session) -> bool:
 
 
 def build_demo(
-    session: Session, settings: Settings, *, progress: Callable[[int], None] | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    cases: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> str:
-    """Load the demo district and activate its grid layers; return a one-line summary."""
+    """Load the demo district, activate its grid layers and plan its month; return a summary.
+
+    The month of cases (`cases`, by default 2,000 on SQLite) is only planned here, as a job
+    that `run_month` works through, so the server can answer while it fills in.
+    """
     tick = progress or (lambda _n: None)
     district = make_district(
         seed=DEMO_SEED,
@@ -102,18 +116,81 @@ def build_demo(
         ],
     )
     tick(1)
-    from wangge.cases.simulate import simulate_month
-    from wangge.common.models import utcnow
-
-    cases = simulate_month(session, county_code=DEMO_COUNTY, seed=DEMO_SEED, now=utcnow())
-    tick(1)
     build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
+    seed_configuration(session, DEMO_COUNTY)
+    n_cases = default_case_count(session) if cases is None else cases
+    plan_month(session, n_cases)
+    tick(1)
     n_grids = session.scalar(select(func.count(Grid.id)))
     return (
         f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
         f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km², "
-        f"近一月 {cases['report']} 个案卷"
+        f"近一月 {n_cases} 个案卷"
     )
+
+
+def plan_month(session: Session, n_cases: int) -> Job:
+    """Record the demo month (ending now) as a job whose chunks `run_month` works through."""
+    now = utcnow()
+    month = MonthSimulation(
+        session, county_code=DEMO_COUNTY, seed=DEMO_SEED, now=now, n_cases=n_cases
+    )
+    return start_job(
+        session,
+        MONTH_JOB,
+        DEMO_COUNTY,
+        total=month.n_chunks,
+        title=(f"模拟近一月 {n_cases} 个案卷", f"simulating a month of {n_cases} cases"),
+        detail={"now": now.isoformat(), "n_cases": n_cases, "seed": DEMO_SEED},
+    )
+
+
+def month_pending(session: Session) -> bool:
+    """Return True while the demo month has chunks left to run."""
+    job = find_job(session, MONTH_JOB, DEMO_COUNTY)
+    return job is not None and job.done < job.total
+
+
+def run_month(
+    factory: sessionmaker[Session],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    pause: float = 0.0,
+) -> None:
+    """Run the demo month's remaining chunks, one transaction each (resumes after a kill).
+
+    The server may already serve while this runs: each chunk commits its cases and the job's
+    progress together, so the pages show whole cases and an exact progress note.
+    """
+    with factory() as session:
+        job = find_job(session, MONTH_JOB, DEMO_COUNTY)
+        if job is None or job.done >= job.total:
+            return
+        month = MonthSimulation(
+            session,
+            county_code=DEMO_COUNTY,
+            seed=int(job.detail["seed"]),
+            now=datetime.fromisoformat(job.detail["now"]),
+            n_cases=int(job.detail["n_cases"]),
+        )
+        job.state = RUNNING
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        for i in range(job.done, month.n_chunks):
+            try:
+                month.run_chunk(i)
+                advance(job, i + 1)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                fail(job, exc)
+                session.commit()
+                raise
+            if progress:
+                progress(i + 1, month.n_chunks)
+            if sqlite and pause:
+                # SQLite has one write lock and its busy handler polls: without a gap the
+                # next chunk takes the lock again before a waiting request gets it.
+                time.sleep(pause)
 
 
 def _add_duty_grids(session: Session, version_id: int, width: int) -> None:

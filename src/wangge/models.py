@@ -12,4 +12,5 @@ def import_all_models() -> None:
     import wangge.divisions.models
     import wangge.evaluation.models
     import wangge.grids.models
+    import wangge.ops.jobs
     import wangge.registry.models  # noqa: F401

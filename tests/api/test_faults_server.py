@@ -6,13 +6,10 @@ until it gets a success; every acknowledged report must be in the database exact
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -24,12 +21,12 @@ from tests.ops_support import (
     bearer_token,
     create_pg_database,
     drop_pg_database,
-    free_port,
     kill_group,
     seed_world,
     start_server,
     wait_ready,
 )
+from tests.servers import PrivateCluster, free_port, private_cluster
 from wangge.cases.models import Case
 from wangge.db import make_engine, session_factory
 from wangge.ops.integrity import check_database
@@ -112,6 +109,13 @@ def database():
         drop_pg_database(url)
 
 
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    """A PostgreSQL server of this test's own, so stopping it disturbs no other test."""
+    with private_cluster() as c:
+        yield c
+
+
 def _assert_each_acknowledged_report_stored_once(url: str, load: Load) -> None:
     engine = make_engine(url)
     try:
@@ -141,15 +145,14 @@ def test_every_acknowledged_report_survives_kill_minus_9_of_the_servers_exactly_
     base = f"http://127.0.0.1:{port}"
     server = start_server(database, port, workers=2, upload_dir=tmp_path / "up")
     try:
-        wait_ready(base)
+        wait_ready(base, server)
         load = Load(base, bearer_token(base, USER))
         load.start()
         _wait_for_acks(load, 20)
         before = len(load.acked)
-        kill_group(server)  # SIGKILL to the supervisor and both workers, mid-request
-        time.sleep(1)
+        kill_group(server)  # SIGKILL to the supervisor and both workers, mid-request (waits)
         server = start_server(database, port, workers=2, upload_dir=tmp_path / "up")
-        wait_ready(base)
+        wait_ready(base, server)
         _wait_for_acks(load, before + 20)
         load.finish()
     finally:
@@ -161,39 +164,25 @@ def test_every_acknowledged_report_survives_kill_minus_9_of_the_servers_exactly_
     _assert_each_acknowledged_report_stored_once(database, load)
 
 
-def _stop_and_start_commands() -> tuple[list[str], list[str]]:
-    stop, start = os.environ.get("WANGGE_TEST_PG_STOP"), os.environ.get("WANGGE_TEST_PG_START")
-    if os.environ.get("WANGGE_TEST_NO_PG_RESTART"):
-        pytest.skip("WANGGE_TEST_NO_PG_RESTART is set (a PostgreSQL server shared with others)")
-    if stop and start:
-        return shlex.split(stop), shlex.split(start)
-    if shutil.which("pg_ctlcluster") and os.geteuid() == 0:
-        cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main"]
-        return [*cluster, "stop"], [*cluster, "start"]
-    pytest.skip("cannot stop PostgreSQL: set WANGGE_TEST_PG_STOP and WANGGE_TEST_PG_START")
-
-
 def test_a_postgresql_restart_under_load_answers_503_then_recovers_without_restarting_wangge(
-    database, tmp_path
+    cluster, tmp_path
 ):
-    stop, start = _stop_and_start_commands()
+    database = create_pg_database("wangge_restart", cluster.url)
+    seed_world(database, cases=0, username=USER)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(database, port, workers=2, upload_dir=tmp_path / "up")
     try:
-        wait_ready(base)
+        wait_ready(base, server)
         load = Load(base, bearer_token(base, USER))
         load.start()
         _wait_for_acks(load, 20)
-        # Stop (fast: connections are cut), keep the database away briefly (other suites may
-        # share this server), and always start it again.
+        # Stop (fast: connections are cut) and start the test's own server again.
+        cluster.stop()
         try:
-            subprocess.run(stop, timeout=60, capture_output=True)
-            time.sleep(1.5)
             during = httpx.get(f"{base}/readyz", timeout=10)
         finally:
-            # Not checked: a concurrent run may already have started it again.
-            subprocess.run(start, timeout=60, capture_output=True)
+            cluster.start()
         recovered_by = time.monotonic() + 30
         acked_at_start = len(load.acked)
         while len(load.acked) <= acked_at_start + 10 and time.monotonic() < recovered_by:

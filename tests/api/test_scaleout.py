@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
+from tests.ops_support import create_pg_database, drop_pg_database
+from tests.servers import free_port, wait_serving
 from wangge.auth import service as auth
 from wangge.cases.categories import seed_categories
-from wangge.db import make_engine, normalize_url, session_factory, unit_of_work
+from wangge.db import make_engine, session_factory, unit_of_work
 from wangge.dbadmin import upgrade
 from wangge.grids.service import GridIn, add_grids, new_version
 from wangge.grids.versions import activate_version
 
-pytestmark = [pytest.mark.postgis, pytest.mark.slow]
+pytestmark = [pytest.mark.postgis, pytest.mark.slow, pytest.mark.xdist_group("scaleout")]
 PASSWORD = "Two-Nodes-2026"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    base = os.environ.get("WANGGE_TEST_PG_URL")
-    if not base:
-        pytest.skip("PostgreSQL not configured: set WANGGE_TEST_PG_URL (CI sets it)")
-    url = make_url(normalize_url(base))
-    name = "wangge_scaleout"
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    target = url.set(database=name).render_as_string(hide_password=False)
+    target = create_pg_database("wangge_scaleout")
     engine = make_engine(target)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     upgrade(engine)
     with unit_of_work(session_factory(engine)) as s:
         load_territory(s)
@@ -61,9 +42,7 @@ def database() -> Iterator[str]:
         auth.assign_post(s, user, "supervisor", scope="110108001001")
     engine.dispose()
     yield target
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    drop_pg_database(target)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +54,7 @@ def nodes(database: str, tmp_path_factory) -> Iterator[list[str]]:
     }
     procs, urls = [], []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         procs.append(
             subprocess.Popen(
                 [
@@ -94,17 +73,8 @@ def nodes(database: str, tmp_path_factory) -> Iterator[list[str]]:
         )
         urls.append(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server {url} did not start")
-                time.sleep(0.3)
+        for url, proc in zip(urls, procs, strict=True):
+            wait_serving(f"{url}/readyz", proc=proc)
         yield urls
     finally:
         for p in procs:

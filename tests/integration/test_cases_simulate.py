@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+import pytest
 from sqlalchemy import func, select
 
-from tests.case_factories import T0, build_world
 from wangge.cases.models import Case, CaseEvent
-from wangge.cases.simulate import simulate_month
+
+# The shared simulated month (tests/conftest.py) is built once on the worker running these.
+pytestmark = pytest.mark.xdist_group("simulated")
 
 
-def test_a_simulated_month_takes_cases_through_many_paths_consistently(session):
-    build_world(session)
-    counts = simulate_month(
-        session, county_code="110108", seed=7, now=T0 + timedelta(days=3), n_cases=120
-    )
+def test_a_simulated_month_takes_cases_through_many_paths_consistently(simulated):
+    session, counts = simulated  # simulate_month(seed=7, n_cases=120): tests/conftest.py
     assert counts["report"] >= 100
     for action in ("accept", "dispatch", "feed_back", "close", "reject_duplicate", "self_handle"):
         assert counts.get(action, 0) > 0, action

@@ -28,8 +28,9 @@ def test_a_community_is_divided_into_balanced_grids_covering_it_exactly(session)
     load_territory(session)
     buildings = _buildings()
     total = sum(b.households for b in buildings)
-    version, _, _ = divide_county(session, COUNTY, buildings=buildings, lines=[ROAD], target=300,
-                                         communities=[COMMUNITY])
+    version, _, _ = divide_county(
+        session, COUNTY, buildings=buildings, lines=[ROAD], target=300, communities=[COMMUNITY]
+    )
     grids = version_grids(session, version.id)
     assert version.status == "draft" and version.layer == "social"
     assert sum(g.households for g in grids) == total
@@ -46,18 +47,25 @@ def test_a_community_is_divided_into_balanced_grids_covering_it_exactly(session)
 def test_an_exclusive_site_becomes_its_own_grid(session):
     load_territory(session)
     school = box(X0 + 0.05 * DX, Y0 + 0.05 * DY, X0 + 0.2 * DX, Y0 + 0.2 * DY)
-    version, _, _ = divide_county(session, COUNTY, buildings=_buildings(), sites=[school], target=300,
-                                  communities=[COMMUNITY])
+    version, _, _ = divide_county(
+        session, COUNTY, buildings=_buildings(), sites=[school], target=300, communities=[COMMUNITY]
+    )
     exclusive = [g for g in version_grids(session, version.id) if g.kind == "exclusive"]
     assert len(exclusive) == 1
-    assert shapely.equals_exact(exclusive[0].geom.normalize(), shapely.MultiPolygon([school]).normalize(), 1e-7) \
+    assert (
+        shapely.equals_exact(
+            exclusive[0].geom.normalize(), shapely.MultiPolygon([school]).normalize(), 1e-7
+        )
         or exclusive[0].geom.symmetric_difference(school).area < 1e-10
+    )
 
 
 def test_rebalance_moves_few_buildings_and_lists_them(session):
     load_territory(session)
     buildings = _buildings()
-    version, _, _ = divide_county(session, COUNTY, buildings=buildings, target=300, communities=[COMMUNITY])
+    version, _, _ = divide_county(
+        session, COUNTY, buildings=buildings, target=300, communities=[COMMUNITY]
+    )
     activate_version(session, version.id)
     # Households change: the buildings of one grid fill up.
     first = version_grids(session, version.id)[0]
@@ -74,7 +82,9 @@ def test_rebalance_moves_few_buildings_and_lists_them(session):
 def test_split_and_merge_by_hand_make_new_versions_with_the_same_checks(session):
     load_territory(session)
     buildings = _buildings()
-    version, _, _ = divide_county(session, COUNTY, buildings=buildings, target=300, communities=[COMMUNITY])
+    version, _, _ = divide_county(
+        session, COUNTY, buildings=buildings, target=300, communities=[COMMUNITY]
+    )
     codes = [g.code for g in version_grids(session, version.id)]
     split = edit_version(session, version.id, op="split", codes=[codes[0]], buildings=buildings)
     assert len(version_grids(session, split.id)) == len(codes) + 1
@@ -82,12 +92,16 @@ def test_split_and_merge_by_hand_make_new_versions_with_the_same_checks(session)
     grids = version_grids(session, version.id)
     a = grids[0]
     neighbour = next(g for g in grids[1:] if g.geom.intersection(a.geom).length > 0)
-    merged = edit_version(session, version.id, op="merge", codes=[a.code, neighbour.code], buildings=buildings)
+    merged = edit_version(
+        session, version.id, op="merge", codes=[a.code, neighbour.code], buildings=buildings
+    )
     assert len(version_grids(session, merged.id)) == len(codes) - 1
     apart = [g for g in grids[1:] if not g.geom.intersects(a.geom)]
     if apart:
         with pytest.raises(ValidationFailed) as err:
-            edit_version(session, version.id, op="merge", codes=[a.code, apart[0].code], buildings=buildings)
+            edit_version(
+                session, version.id, op="merge", codes=[a.code, apart[0].code], buildings=buildings
+            )
         assert err.value.code == "cannot_merge"
 
 

@@ -8,19 +8,22 @@ from datetime import timedelta
 
 import openpyxl
 import pypdf
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.case_factories import LAT, LON, SUPERVISOR, T0, build_world, report
 from tests.evaluation_factories import D1, D2, store_scenario
 from wangge.cases.models import Case
-from wangge.cases.simulate import simulate_month
 from wangge.evaluation import analysis, facts, reports, service
 from wangge.evaluation.casefile import case_pdf
 from wangge.evaluation.periods import parse_period
 from wangge.grids.models import Grid
 
 NOV = parse_period("2026-11")
+
+# The shared simulated month (tests/conftest.py) is built once on the worker running these.
+pytestmark = pytest.mark.xdist_group("simulated")
 
 
 def _text(pdf: bytes) -> str:
@@ -48,9 +51,8 @@ def test_sql_aggregation_equals_the_hand_computed_scenario_and_the_pure_recomput
     assert service.ratings(session, NOV.start, NOV.end)["w1"] == {"ratings": 1, "satisfied": 1}
 
 
-def test_sql_aggregation_equals_the_pure_recomputation_over_a_simulated_month(session):
-    build_world(session)
-    simulate_month(session, county_code="110108", seed=11, now=T0 + timedelta(days=2), n_cases=90)
+def test_sql_aggregation_equals_the_pure_recomputation_over_a_simulated_month(simulated):
+    session, _ = simulated
     p = parse_period(f"{(T0 - timedelta(days=20)).date()}..{T0.date()}")
     got = service.count_period(session, p.start, p.end, county="110108")
     pure = facts.count(
@@ -63,9 +65,8 @@ def test_sql_aggregation_equals_the_pure_recomputation_over_a_simulated_month(se
     ) == service.ratings(session, p.start, p.end)
 
 
-def test_the_demo_month_shows_a_plausible_evaluation_whose_figures_drill_down_to_cases(session):
-    build_world(session)
-    simulate_month(session, county_code="110108", seed=3, now=T0 + timedelta(days=2), n_cases=90)
+def test_the_demo_month_shows_a_plausible_evaluation_whose_figures_drill_down_to_cases(simulated):
+    session, _ = simulated
     p = parse_period(f"{(T0 - timedelta(days=29)).date()}..{(T0 + timedelta(days=1)).date()}")
     result = service.evaluate(session, p, county="110108")
     deps = result["objects"]["department"]
@@ -257,11 +258,10 @@ def test_stored_facts_count_like_the_events_for_periods_that_end_mid_case(sessio
     assert service.count_period(session, NOV.start, NOV.end)["department"][D1]["closed"] == 1
 
 
-def test_the_case_service_keeps_the_stored_facts_equal_to_a_rebuild(session):
+def test_the_case_service_keeps_the_stored_facts_equal_to_a_rebuild(simulated):
     from wangge.evaluation import stored
 
-    build_world(session)
-    simulate_month(session, county_code="110108", seed=5, now=T0 + timedelta(days=2), n_cases=60)
+    session, _ = simulated
     assert stored.usable(session, stored.EvalConfig())
     assert stored.stale_cases(session) == []
     p = parse_period(f"{(T0 - timedelta(days=20)).date()}..{T0.date()}")

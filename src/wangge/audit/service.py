@@ -1,8 +1,11 @@
 """Append to and verify the hash-chained audit log.
 
-Appends take the single `audit_head` row with SELECT … FOR UPDATE (PostgreSQL) inside the
-caller's transaction, so chain order is commit order and no two writers fork the chain;
-record audit entries as the last step of a use case to keep that lock short.
+Appends take the single `audit_head` row by *updating* it first (UPDATE … RETURNING) inside
+the caller's transaction, so chain order is commit order and no two writers fork the chain;
+record audit entries as the last step of a use case to keep that lock short. Updating before
+reading matters on SQLite, where a plain SELECT runs outside the write lock: a server and a
+second process (the demo month, a CLI command) appending at once read the same head and the
+second insert failed with a duplicate id.
 """
 
 from __future__ import annotations
@@ -78,12 +81,16 @@ def record(
     at: datetime | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain inside the caller's transaction."""
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one()
+    last_id, last_hash = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_id=AuditHead.last_id + 1)
+        .returning(AuditHead.last_id, AuditHead.last_hash)
+        .execution_options(synchronize_session=False)
+    ).one()
     at = (at or utcnow()).astimezone(UTC)
     entry = AuditEntry(
-        id=head.last_id + 1,
+        id=last_id,
         at=at,
         actor=actor,
         actor_id=actor_id,
@@ -93,12 +100,15 @@ def record(
         county_code=county_code,
         reason=_scrubbed(reason),
         detail=_scrubbed(detail),
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
     session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(last_id=entry.id, last_hash=entry.hash)
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_hash=entry.hash)
+        .execution_options(synchronize_session=False)
     )
     session.flush()
     return entry

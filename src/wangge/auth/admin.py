@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from wangge.audit.service import record_for
 from wangge.auth.models import Post, Role, User
+from wangge.auth.passwords import hasher
 from wangge.auth.principal import Principal
-from wangge.auth.service import _hasher, check_password_rules
+from wangge.auth.service import check_password_rules
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.errors import Conflict, Forbidden, NotFound
@@ -113,7 +114,7 @@ def reset_password(session: Session, actor: Principal, user: User, new_password:
     """Set a new password for someone else; his sessions and tokens end. Audited, not logged."""
     require_manageable(session, actor, user)
     check_password_rules(new_password, user.username)
-    user.password_hash = _hasher.hash(new_password)
+    user.password_hash = hasher().hash(new_password)
     user.password_changed_at = utcnow()
     user.token_epoch += 1
     user.failed_logins, user.locked_until = 0, None

@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wangge.audit.service import record
 from wangge.auth.models import ApiToken, Post, Role, User, WebSession
+from wangge.auth.passwords import hasher
 from wangge.auth.principal import Principal, Unauthenticated
 from wangge.auth.roles import DEFAULT_ROLES
 from wangge.common.models import utcnow
@@ -23,8 +23,6 @@ from wangge.departments.models import Department
 from wangge.divisions.codes import parse_division_code
 from wangge.errors import Conflict, NotFound, ValidationFailed
 
-# argon2id with the library's RFC 9106 "low memory" defaults (64 MiB, 3 passes).
-_hasher = PasswordHasher()
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 SESSION_HOURS = 12
@@ -99,7 +97,7 @@ def create_user(
         username=username,
         display_name=display_name,
         phone=phone,
-        password_hash=_hasher.hash(password),
+        password_hash=hasher().hash(password),
         password_changed_at=utcnow(),
     )
     session.add(user)
@@ -174,7 +172,7 @@ def authenticate(
         "用户名或密码错误", "wrong user name or password", code="bad_credentials"
     )
     if user is None or not user.is_active or user.password_hash is None:
-        _hasher.hash(password)  # same cost either way, so timing does not reveal which names exist
+        hasher().hash(password)  # same cost either way, so timing does not reveal which names exist
         record(session, actor=username[:64], action="login.failed", detail={"reason": "unknown"})
         raise denied
     if user.locked_until is not None and _aware(user.locked_until) > now:
@@ -186,7 +184,7 @@ def authenticate(
             code="account_locked",
         )
     try:
-        _hasher.verify(user.password_hash, password)
+        hasher().verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         user.failed_logins += 1
         if user.failed_logins >= LOCKOUT_THRESHOLD:
@@ -196,8 +194,8 @@ def authenticate(
         raise denied from None
     user.failed_logins = 0
     user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hasher().hash(password)
     record(session, actor=username, actor_id=user.id, action="login.ok")
     return user
 
@@ -213,7 +211,7 @@ def change_password(session: Session, user: User, old: str, new: str) -> None:
     """Change one's own password; every other session and token ends."""
     authenticate(session, user.username, old)
     check_password_rules(new, user.username)
-    user.password_hash = _hasher.hash(new)
+    user.password_hash = hasher().hash(new)
     user.password_changed_at = utcnow()
     user.token_epoch += 1
     record(session, actor=user.username, actor_id=user.id, action="password.change")

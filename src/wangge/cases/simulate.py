@@ -290,18 +290,14 @@ def _community(session: Session, lon: float, lat: float) -> str | None:
     return grid.community_code if grid is not None else None
 
 
-def _patrols(sim: _Sim, start: datetime, now: datetime) -> int:
-    """Each community's grid worker patrols its grids twice a day, missing some rounds.
-
-    Gives the 巡查到位率 of the evaluation something to count: about 85% of patrols are made
-    and each passes about 90% of the community's grids.
-    """
+def _patrol_routes(session: Session, county: str) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Each community of the active social layer with up to 8 inside points of its grids."""
     by_community: dict[str, list[tuple[float, float]]] = {}
-    for community, geom in sim.s.execute(
+    for community, geom in session.execute(
         select(Grid.community_code, Grid.geom)
         .join(GridVersion, GridVersion.id == Grid.version_id)
         .where(
-            Grid.county_code == sim.county,
+            Grid.county_code == county,
             GridVersion.layer == "social",
             GridVersion.status == "active",
         )
@@ -310,26 +306,152 @@ def _patrols(sim: _Sim, start: datetime, now: datetime) -> int:
         if geom is not None:
             spot = geom.representative_point()
             by_community.setdefault(community, []).append((spot.x, spot.y))
+    return [(c, by_community[c][:8]) for c in sorted(by_community)]
+
+
+def _patrols(
+    sim: _Sim,
+    community: str,
+    spots: list[tuple[float, float]],
+    start: datetime,
+    now: datetime,
+) -> int:
+    """The community's grid worker patrols its grids twice a day, missing some rounds.
+
+    Gives the 巡查到位率 of the evaluation something to count: about 85% of patrols are made
+    and each passes about 90% of the community's grids.
+    """
     made = 0
-    days = (now - start).days
-    for community in sorted(by_community):
-        worker = sim.supervisor(community)
-        spots = by_community[community][:8]
-        for day in range(days):
-            for hour in (9, 15):  # local morning and afternoon rounds
-                if sim.rng.random() > 0.85:
-                    continue
-                t = (start + timedelta(days=day)).astimezone(SHANGHAI)
-                t = t.replace(hour=hour, minute=sim.rng.randrange(60))
-                route = [p for p in spots if sim.rng.random() < 0.9] or spots[:1]
-                points = [(x, y, t + timedelta(minutes=6 * i)) for i, (x, y) in enumerate(route)]
-                patrol = start_patrol(
-                    sim.s, worker, lon=route[0][0], lat=route[0][1], now=points[0][2]
-                )
-                add_points(sim.s, patrol.id, worker, points[1:])
-                end_patrol(sim.s, patrol.id, worker, now=points[-1][2] + timedelta(minutes=5))
-                made += 1
+    worker = sim.supervisor(community)
+    for day in range((now - start).days):
+        for hour in (9, 15):  # local morning and afternoon rounds
+            if sim.rng.random() > 0.85:
+                continue
+            t = (start + timedelta(days=day)).astimezone(SHANGHAI)
+            t = t.replace(hour=hour, minute=sim.rng.randrange(60))
+            route = [p for p in spots if sim.rng.random() < 0.9] or spots[:1]
+            points = [(x, y, t + timedelta(minutes=6 * i)) for i, (x, y) in enumerate(route)]
+            patrol = start_patrol(sim.s, worker, lon=route[0][0], lat=route[0][1], now=points[0][2])
+            add_points(sim.s, patrol.id, worker, points[1:])
+            end_patrol(sim.s, patrol.id, worker, now=points[-1][2] + timedelta(minutes=5))
+            made += 1
     return made
+
+
+# Cases per committed chunk: small, because on SQLite a chunk holds the only write lock and a
+# login or a report on the server waits for it (25 cases per chunk made logins wait ~7 s).
+CHUNK_CASES = 5
+
+
+class MonthSimulation:
+    """A month of activity ending at `now`, cut into chunks that can be committed one by one.
+
+    Chunk i (of `n_chunks`) reports and walks its share of the month's cases with a random
+    generator seeded by (seed, i), then the patrols of one community per chunk, then the
+    overdue sweep: so a run killed after chunk k and resumed from chunk k+1 makes the same
+    month as an uninterrupted one, and `run_all` inside one transaction (the tests) too.
+    """
+
+    def __init__(
+        self, session: Session, *, county_code: str, seed: int, now: datetime, n_cases: int
+    ) -> None:
+        self.s, self.county, self.seed = session, county_code, seed
+        self.now = ensure_aware(now, "now")
+        self.start = self.now - timedelta(days=30)
+        rng = random.Random(seed)
+        self.moments = sorted(
+            self.start + timedelta(seconds=rng.uniform(0, 30 * 86400)) for _ in range(n_cases)
+        )
+        self.case_chunks = max(1, -(-n_cases // CHUNK_CASES))
+        self.communities = _patrol_routes(session, county_code)
+        self.n_chunks = self.case_chunks + len(self.communities) + 1
+        self.counts: Counter[str] = Counter()
+
+    def run_chunk(self, i: int) -> None:
+        """Do chunk i: a slice of the cases, one community's patrols, or the final sweep."""
+        sim = _Sim(self.s, self.county, random.Random(f"{self.seed}/{i}"), self.now)
+        sim.counts = self.counts
+        if i < self.case_chunks:
+            self._cases(sim, self.moments[i * CHUNK_CASES : (i + 1) * CHUNK_CASES])
+        elif i < self.n_chunks - 1:
+            community, spots = self.communities[i - self.case_chunks]
+            self.counts["patrols"] += _patrols(sim, community, spots, self.start, self.now)
+        else:
+            swept = sweep_overdue(self.s, self.now, limit=10_000)
+            self.counts["swept_escalated"] += len(swept.escalated)
+            self.counts["swept_urged"] += len(swept.urged)
+
+    def run_all(self) -> dict[str, int]:
+        """Run every chunk in this session; return counts per action and path."""
+        for i in range(self.n_chunks):
+            self.run_chunk(i)
+        return dict(self.counts)
+
+    def _cases(self, sim: _Sim, moments: list[datetime]) -> None:
+        rng, session = sim.rng, self.s
+        categories = list(session.scalars(select(Category).where(Category.is_active.is_(True))))
+        weights = [
+            3.0 if c.kind == "event" else 1.0 if c.kind == "component" else 1.5 for c in categories
+        ]
+        spots = _locations(session, self.county)
+        originals = _recent_originals(session, self.county)
+        for at in moments:
+            local = at.astimezone(SHANGHAI)
+            # Most reports come in by day; push night-time ones into the morning.
+            if local.hour < 7 or local.hour > 21:
+                at = at + timedelta(hours=10)
+                if at >= self.now:
+                    continue
+            path = rng.choices(
+                [p for p, _ in PATHS] + ["standard"],
+                [w for _, w in PATHS] + [1 - sum(w for _, w in PATHS)],
+            )[0]
+            category = rng.choices(categories, weights)[0]
+            lon, lat = rng.choice(spots)
+            if path == "duplicate" and originals:
+                # A second report of the same problem a few metres away.
+                category = next(c for c in categories if c.code == originals[-1].category_code)
+                lon, lat = originals[-1].lon + rng.uniform(-2e-4, 2e-4), originals[-1].lat
+            public = path == "public" or (path == "duplicate" and rng.random() < 0.7)
+            source = (
+                rng.choice([Source.ONLINE, Source.HOTLINE])
+                if public
+                else rng.choice([Source.PATROL, Source.PATROL, Source.PATROL, Source.VIDEO])
+            )
+            if path == "self_handle" and not category.minor:
+                category = rng.choice([c for c in categories if c.minor])
+            data = CaseIn(
+                category_code=category.code,
+                description=rng.choice(_DESCRIPTIONS).format(category.name),
+                lon=lon + rng.uniform(-5e-5, 5e-5),
+                lat=lat + rng.uniform(-5e-5, 5e-5),
+                source=source,
+                photos=["demo://before.jpg"],
+                county_code=self.county,
+            )
+            reporter = sim.citizen() if public else sim.supervisor(_community(session, lon, lat))
+            try:
+                case = create_case(session, data, reporter, now=at)
+            except DomainError:
+                sim.counts["refused"] += 1
+                continue
+            sim.counts["report"] += 1
+            sim.counts[f"path:{path}"] += 1
+            _walk(sim, case, at, path, originals)
+            if path not in ("duplicate", "invalid"):
+                originals.append(case)
+
+
+def _recent_originals(session: Session, county: str) -> list[Case]:
+    """The county's latest cases that a duplicate report may repeat (read, not remembered,
+    so a resumed run sees what an uninterrupted one would)."""
+    rows = session.scalars(
+        select(Case)
+        .where(Case.county_code == county, Case.state != "rejected")
+        .order_by(Case.id.desc())
+        .limit(30)
+    ).all()
+    return list(reversed(rows))
 
 
 def simulate_month(
@@ -340,70 +462,14 @@ def simulate_month(
     now: datetime,
     n_cases: int | None = None,
 ) -> dict[str, int]:
-    """Generate a month of activity ending at `now`; return counts per action and path."""
-    now = ensure_aware(now, "now")
+    """Generate a month of activity ending at `now` in one go; return counts per action."""
     if n_cases is None:
-        # About 25 ms a case on SQLite and twice that over a PostgreSQL connection: "a few
-        # thousand cases" while the whole demo build stays near a minute on either.
-        n_cases = 2000 if session.get_bind().dialect.name == "sqlite" else 1000
+        n_cases = default_case_count(session)
     seed_configuration(session, county_code)
-    rng = random.Random(seed)
-    sim = _Sim(session, county_code, rng, now)
-    spots = _locations(session, county_code)
-    categories = list(session.scalars(select(Category).where(Category.is_active.is_(True))))
-    weights = [
-        3.0 if c.kind == "event" else 1.0 if c.kind == "component" else 1.5 for c in categories
-    ]
-    start = now - timedelta(days=30)
-    moments = sorted(start + timedelta(seconds=rng.uniform(0, 30 * 86400)) for _ in range(n_cases))
-    originals: list[Case] = []
-    for at in moments:
-        local = at.astimezone(SHANGHAI)
-        # Most reports come in by day; push night-time ones into the morning.
-        if local.hour < 7 or local.hour > 21:
-            at = at + timedelta(hours=10)
-            if at >= now:
-                continue
-        path = rng.choices(
-            [p for p, _ in PATHS] + ["standard"],
-            [w for _, w in PATHS] + [1 - sum(w for _, w in PATHS)],
-        )[0]
-        category = rng.choices(categories, weights)[0]
-        lon, lat = rng.choice(spots)
-        if path == "duplicate" and originals:
-            # A second report of the same problem a few metres away.
-            category = next(c for c in categories if c.code == originals[-1].category_code)
-            lon, lat = originals[-1].lon + rng.uniform(-2e-4, 2e-4), originals[-1].lat
-        public = path == "public" or (path == "duplicate" and rng.random() < 0.7)
-        source = (
-            rng.choice([Source.ONLINE, Source.HOTLINE])
-            if public
-            else rng.choice([Source.PATROL, Source.PATROL, Source.PATROL, Source.VIDEO])
-        )
-        if path == "self_handle" and not category.minor:
-            category = rng.choice([c for c in categories if c.minor])
-        data = CaseIn(
-            category_code=category.code,
-            description=rng.choice(_DESCRIPTIONS).format(category.name),
-            lon=lon + rng.uniform(-5e-5, 5e-5),
-            lat=lat + rng.uniform(-5e-5, 5e-5),
-            source=source,
-            photos=["demo://before.jpg"],
-            county_code=county_code,
-        )
-        reporter = sim.citizen() if public else sim.supervisor(_community(session, lon, lat))
-        try:
-            case = create_case(session, data, reporter, now=at)
-        except DomainError:
-            sim.counts["refused"] += 1
-            continue
-        sim.counts["report"] += 1
-        sim.counts[f"path:{path}"] += 1
-        _walk(sim, case, at, path, originals)
-        if path not in ("duplicate", "invalid"):
-            originals.append(case)
-    sim.counts["patrols"] = _patrols(sim, start, now)
-    swept = sweep_overdue(session, now, limit=10_000)
-    sim.counts["swept_escalated"] = len(swept.escalated)
-    sim.counts["swept_urged"] = len(swept.urged)
-    return dict(sim.counts)
+    month = MonthSimulation(session, county_code=county_code, seed=seed, now=now, n_cases=n_cases)
+    return month.run_all()
+
+
+def default_case_count(session: Session) -> int:
+    """About 25 ms a case on SQLite and twice that over a PostgreSQL connection."""
+    return 2000 if session.get_bind().dialect.name == "sqlite" else 1000

@@ -30,6 +30,7 @@ from wangge.errors import NotFound, ValidationFailed
 from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
 from wangge.grids.service import TILING_KINDS, version_grids
+from wangge.ops.jobs import running_jobs
 from wangge.web.i18n import SHANGHAI
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
@@ -716,3 +717,22 @@ def my_grid(
             for name, phone, role, _scope in rows
         ],
     }
+
+
+@router.get("/jobs")
+def jobs_in_progress(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Long work still running (the demo month): the pages show it as a progress note."""
+    if principal.via == "anonymous":
+        return []
+    return [
+        {
+            "kind": j.kind,
+            "state": j.state,
+            "done": j.done,
+            "total": j.total,
+            "title_zh": j.title_zh,
+            "title_en": j.title_en,
+            "updated_at": j.updated_at.isoformat(),
+        }
+        for j in running_jobs(session)
+    ]
