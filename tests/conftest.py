@@ -168,6 +168,11 @@ def pg_session(pg_engine: Engine) -> Iterator[Session]:
 def _rolled_back_session(engine: Engine) -> Iterator[Session]:
     conn = engine.connect()
     trans = conn.begin()
+    if engine.dialect.name == "sqlite":
+        # pysqlite sends no BEGIN until the first INSERT/UPDATE: without this, the session's
+        # first SAVEPOINT would open the transaction itself and its RELEASE (a request's
+        # commit) would commit for real, leaking one test's rows into the next.
+        conn.exec_driver_sql("BEGIN")
     s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     clear_cache()
     clear_all()

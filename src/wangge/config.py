@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -20,6 +21,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WANGGE_", env_file=None, extra="ignore")
 
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production: refuse development defaults (placeholder keys, cheap hashing).",
+    )
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'wangge.db'}",
         description="SQLAlchemy URL: a SQLite file (embedded default) or postgresql+psycopg://...",

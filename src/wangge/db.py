@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from wangge.errors import keeps_writes
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -54,13 +56,19 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Yield a session that commits when the block ends normally and rolls back otherwise."""
+    """Yield a session that commits when the block ends normally and rolls back otherwise.
+
+    A domain error that keeps its writes (`DomainError.keep_writes`) is committed first.
+    """
     session = factory()
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        if keeps_writes(exc):
+            session.commit()
+        else:
+            session.rollback()
         raise
     finally:
         session.close()

@@ -10,7 +10,12 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every error a user can see: stable `code`, messages in Chinese and English."""
+    """Base of every error a user can see: stable `code`, messages in Chinese and English.
+
+    `keep_writes=True` marks a refusal whose own bookkeeping must outlive it (a failed login
+    counts towards the lockout and is audited): the request's or command's transaction is
+    committed before the error is answered, instead of rolled back.
+    """
 
     status: int = 400
     default_code: str = "domain_error"
@@ -23,8 +28,10 @@ class DomainError(Exception):
         code: str | None = None,
         field: str | None = None,
         details: dict[str, Any] | None = None,
+        keep_writes: bool = False,
     ) -> None:
         super().__init__(message_en)
+        self.keep_writes = keep_writes
         self.code = code or self.default_code
         self.message_zh = message_zh
         self.message_en = message_en
@@ -46,6 +53,11 @@ class DomainError(Exception):
         if self.details:
             body["details"] = self.details
         return body
+
+
+def keeps_writes(exc: BaseException) -> bool:
+    """Return True when the transaction must be committed although `exc` is raised."""
+    return isinstance(exc, DomainError) and exc.keep_writes
 
 
 class NotFound(DomainError):

@@ -3,8 +3,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import serve_session
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.config import Settings
 from wangge.grids.service import GridIn, add_grids, new_version
@@ -21,7 +22,7 @@ def client(session, tmp_path) -> Iterator[TestClient]:
     )
     activate_version(session, version.id)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
     with TestClient(app) as c:
         yield c

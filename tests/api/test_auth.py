@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from tests.api_support import serve_session
 from tests.factories import load_territory, quarters
-from wangge.api.deps import get_session
 from wangge.audit.service import verify_chain
 from wangge.auth import service
 from wangge.config import Settings
@@ -37,7 +37,7 @@ def app_and_session(session, tmp_path):
     worker = service.create_user(session, username="wangwu", password=PASSWORD, display_name="王五")
     service.assign_post(session, worker, "supervisor", scope="110108001001")
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     return app, session
 
 

@@ -17,9 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.case_factories import CGW, T0, build_world
 from tests.factories import DX, DY, X0, Y0
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth import service as auth
 from wangge.auth.roles import DEFAULT_ROLES
 from wangge.cases.model import Action, Source
@@ -99,7 +100,7 @@ def world(session, tmp_path) -> Iterator[dict[str, Any]]:
     grid_b = session.scalars(select(Grid).where(Grid.code.startswith(B))).first()
     grid_a = session.scalars(select(Grid).where(Grid.code.startswith(A))).first()
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     values_b = {
         "case_id": case_b.id,
         "grid_id": grid_b.id,

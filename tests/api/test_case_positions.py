@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.case_factories import GRID1, LAT, LON, SUPERVISOR, T0, build_world
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth.principal import ANONYMOUS
 from wangge.cases.models import Case
 from wangge.cases.views import get_now
@@ -25,7 +26,7 @@ def client(session, tmp_path) -> Iterator[tuple[TestClient, dict]]:
     build_world(session)
     holder = {"who": SUPERVISOR}
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", log_json=False))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: holder["who"]
     app.dependency_overrides[get_now] = lambda: T0 + timedelta(hours=1)
     with TestClient(app) as c:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import serve_session
 from tests.case_factories import (
     ACCEPTOR,
     CGW,
@@ -27,7 +28,7 @@ from tests.case_factories import (
     build_world,
     person,
 )
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.cases.views import get_now
 from wangge.config import Settings
 from wangge.main import create_app
@@ -51,7 +52,7 @@ def api(session, tmp_path) -> Iterator[As]:
     build_world(session)
     holder = {"who": SUPERVISOR}
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: holder["who"]
     app.dependency_overrides[get_now] = lambda: T0 + timedelta(hours=1)
     with TestClient(app) as c:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import serve_session
 from tests.factories import DX, DY, X0, Y0, load_territory
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth.principal import LOCAL_OPERATOR, Principal
 from wangge.config import Settings
 from wangge.main import create_app
@@ -36,7 +37,7 @@ def _buildings(n: int = 40) -> dict:
 def client(session, tmp_path):
     load_territory(session)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
     with TestClient(app) as c:
         yield c, app

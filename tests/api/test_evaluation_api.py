@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.case_factories import LEADER, SUPERVISOR, T0, build_world, person
 from tests.evaluation_factories import COMMUNITY, D1, T, store_scenario
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.config import Settings
 from wangge.evaluation.views import get_now
 from wangge.grids.models import Grid
@@ -28,7 +29,7 @@ def api(session, tmp_path) -> Iterator[tuple[TestClient, dict, dict]]:
     ids = store_scenario(session, grid)
     holder = {"who": LEADER}
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: holder["who"]
     app.dependency_overrides[get_now] = lambda: T0 + timedelta(days=30)
     with TestClient(app) as c:

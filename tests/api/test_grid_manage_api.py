@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from shapely.geometry import mapping
 from sqlalchemy import func, select
 
+from tests.api_support import serve_session
 from tests.factories import load_territory, quarters
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth.principal import LOCAL_OPERATOR, Principal
 from wangge.config import Settings
 from wangge.grids.models import Grid, GridVersion
@@ -22,7 +23,7 @@ from wangge.main import create_app
 def client(session, tmp_path):
     load_territory(session)
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
     with TestClient(app) as c:
         yield c, app, session

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.factories import COMMUNITIES
 from tests.registry_factories import CENTER, A, B, centre_of, setup_grids
-from wangge.api.deps import get_session
 from wangge.auth import service
 from wangge.config import Settings
 from wangge.grids.models import Grid
@@ -64,7 +64,7 @@ def client(session, tmp_path) -> Iterator[TestClient]:
         )  # fmt: skip
     session.flush()
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", log_json=False))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     with TestClient(app) as c:
         yield c
 

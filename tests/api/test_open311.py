@@ -6,8 +6,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import serve_session
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
-from wangge.api.deps import get_session
 from wangge.auth import service as auth
 from wangge.cases.categories import seed_categories
 from wangge.config import Settings
@@ -50,7 +50,7 @@ def ctx(session, tmp_path):
     activate_version(session, version.id)
     key, _ = auth.issue_token(session, kind="api_key", name="随手拍", permissions=["cases.report"])
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     with TestClient(app) as client:
         yield client, key
 

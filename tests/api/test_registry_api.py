@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.registry_factories import CENTER, A, B, centre_of, id_number, setup_grids
-from wangge.api.deps import get_session
 from wangge.audit.models import AuditEntry
 from wangge.auth import service
 from wangge.config import Settings
@@ -41,7 +41,7 @@ def client(session, tmp_path) -> Iterator[TestClient]:
     )
     people.save_person(session, CENTER, {"name": "李四", "id_number": THEIRS, "community_code": B})
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     with TestClient(app) as c:
         yield c
 

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from tests.api_support import serve_session
 from tests.registry_factories import CENTER, A, B, centre_of, id_number, setup_grids
-from wangge.api.deps import get_session
 from wangge.auth import service
 from wangge.common.masking import mask_id_number
 from wangge.config import Settings
@@ -58,7 +58,7 @@ def client(session, tmp_path) -> Iterator[TestClient]:
             county_code="110108",
         )  # fmt: skip
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", log_json=False))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     with TestClient(app) as c:
         yield c
 

@@ -6,8 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from tests.api_support import serve_session
 from tests.unit.test_images import _jpeg_with_gps
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.api.idempotency import fingerprint, run_once
 from wangge.api.ratelimit import TooManyRequests, hit, phone_key
 from wangge.auth.principal import ANONYMOUS, LOCAL_OPERATOR
@@ -25,7 +26,7 @@ def client(session, tmp_path):
             upload_max_bytes=200_000,
         )
     )
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
     with TestClient(app) as c:
         yield c
@@ -103,7 +104,7 @@ def test_anonymous_uploads_are_allowed_only_while_public_reporting_is_on(session
             public_reporting=False,
         )
     )
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: ANONYMOUS
     with TestClient(app) as c:
         r = c.post("/api/v1/uploads", files={"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")})

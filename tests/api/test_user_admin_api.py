@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.api_support import serve_session
 from tests.factories import load_territory
-from wangge.api.deps import get_session
 from wangge.audit.models import AuditEntry
 from wangge.auth import service
 from wangge.auth.models import User
@@ -36,7 +36,7 @@ def app_and_session(session, tmp_path):
     worker = service.create_user(session, username="wangwu", password=PASSWORD, display_name="王五")
     service.assign_post(session, worker, "supervisor", scope="110108001001")
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     return app, session
 
 

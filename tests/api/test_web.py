@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api_support import serve_session
 from tests.case_factories import (
     ACCEPTOR,
     CGW,
@@ -24,7 +25,7 @@ from tests.case_factories import (
     person,
     report,
 )
-from wangge.api.deps import get_principal, get_session
+from wangge.api.deps import get_principal
 from wangge.auth.principal import ANONYMOUS, LOCAL_OPERATOR
 from wangge.auth.service import assign_post, create_user, seed_roles
 from wangge.cases.models import Case
@@ -47,7 +48,7 @@ def web(session, tmp_path) -> Iterator[tuple[TestClient, dict]]:
             log_json=False,
         )
     )
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: holder["who"]
     app.dependency_overrides[page_principal] = lambda: (
         None if holder["who"] is ANONYMOUS else holder["who"]

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.api_support import serve_session
 from tests.case_factories import T0, build_world
 from wangge.auth import service as auth
 from wangge.cases.models import Case, CaseEvent
@@ -76,10 +77,9 @@ def test_pages_show_long_work_in_progress_to_logged_in_users_only(session, tmp_p
     )
     advance(job, 3)
     session.flush()
-    from wangge.api.deps import get_session
 
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
-    app.dependency_overrides[get_session] = lambda: session
+    serve_session(app, session)
     with TestClient(app) as client:
         assert client.get("/web/api/jobs").json() == []  # anonymous: nothing
         r = client.post(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import ANONYMOUS, Principal, Unauthenticated
 from wangge.config import Settings
-from wangge.errors import Forbidden
+from wangge.errors import Forbidden, keeps_writes
 
 SESSION_COOKIE = "wangge_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -37,8 +37,11 @@ def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        if keeps_writes(exc):
+            session.commit()  # e.g. a failed login: counted and audited, then refused
+        else:
+            session.rollback()
         raise
 
 

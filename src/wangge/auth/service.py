@@ -168,8 +168,10 @@ def authenticate(
     """Check a password; lock the account after repeated failures. Failures are audited."""
     now = now or utcnow()
     user = session.scalar(select(User).where(User.username == username))
+    # Failed attempts are facts: the lockout counter and the audit entry are committed even
+    # though the request answers 401 (keep_writes), or the lockout could never trigger.
     denied = Unauthenticated(
-        "用户名或密码错误", "wrong user name or password", code="bad_credentials"
+        "用户名或密码错误", "wrong user name or password", code="bad_credentials", keep_writes=True
     )
     if user is None or not user.is_active or user.password_hash is None:
         hasher().hash(password)  # same cost either way, so timing does not reveal which names exist
@@ -182,6 +184,7 @@ def authenticate(
             f"账号已锁定，请 {minutes} 分钟后再试",
             f"account locked; retry in {minutes} min",
             code="account_locked",
+            keep_writes=True,
         )
     try:
         hasher().verify(user.password_hash, password)
