@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from tests.factories import COUNTY, DX, DY, X0, Y0, load_territory, quarters
@@ -18,6 +20,7 @@ from wangge.cases.service import CaseIn, act, create_case
 from wangge.departments.models import Department
 from wangge.grids.service import GridIn, add_grids, new_version
 from wangge.grids.versions import activate_version
+from wangge.uploads.service import UPLOADS_PATH, demo_photo, photo_ref
 
 # Monday 23 November 2026, 09:00 in Beijing: a plain working day.
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
@@ -99,10 +102,22 @@ def report(
         description="路边有暴露垃圾",
         lon=lon,
         lat=lat,
-        photos=["photo://1"],
+        photos=[take_photo(session, who, at)],
         **kw,
     )
     return create_case(session, data, who, now=at)
+
+
+def jpeg() -> bytes:
+    """Return a small real JPEG (the upload API decodes what it stores)."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (122, 156, 198)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def take_photo(session: Session, who: Principal, at: datetime = T0) -> str:
+    """Return the reference of a real upload by `who` at `at` (sharing the demo picture)."""
+    return photo_ref(demo_photo(session, principal=who, at=at).id)
 
 
 def do(
@@ -113,7 +128,16 @@ def do(
     at: datetime,
     **payload: Any,
 ) -> Case:
-    """Act with the case's current version."""
+    """Act with the case's current version.
+
+    Photo labels (anything but an upload reference, e.g. "photo://after") stand for fresh
+    photos `who` uploads at `at`: the service accepts only real uploads of the actor.
+    """
+    if payload.get("photos"):
+        payload["photos"] = [
+            p if p.startswith(UPLOADS_PATH) else take_photo(session, who, at)
+            for p in payload["photos"]
+        ]
     return act(
         session, case.id, action, who, expected_version=case.version, payload=payload, now=at
     )
@@ -124,3 +148,14 @@ def to_dispatched(session: Session, case: Case, at: datetime = T0, **dispatch: A
     do(session, case, "accept", ACCEPTOR, at)
     do(session, case, "file", SHIFT, at)
     return do(session, case, "dispatch", DISPATCHER, at, **({"department": CGW} | dispatch))
+
+
+def register_component(
+    session: Session, class_code: str = "0101", lon: float = LON, lat: float = LAT
+) -> str:
+    """Register a component (城市部件) in the world's county; return its code."""
+    from wangge.auth.principal import LOCAL_OPERATOR
+    from wangge.registry.components import save_component
+
+    data = {"class_code": class_code, "lon": lon, "lat": lat}
+    return save_component(session, LOCAL_OPERATOR, data, county_code=COUNTY).code

@@ -76,7 +76,7 @@ def session_scope(settings: Settings, *, migrate: bool = True) -> Iterator[Sessi
 
         upgrade(engine)
     try:
-        with unit_of_work(session_factory(engine)) as session:
+        with unit_of_work(session_factory(engine, audit_key=settings.audit_key)) as session:
             event.listen(session, "after_flush", _mark_write)
             event.listen(session, "do_orm_execute", _mark_dml)
             yield session
@@ -190,7 +190,14 @@ def serve(
 
     settings = settings_for(database_url)
     os.environ["WANGGE_DATABASE_URL"] = settings.database_url
-    uvicorn.run("wangge.main:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "wangge.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
+    )
 
 
 @app.command()
@@ -251,7 +258,7 @@ def _run_demo_month(settings: Settings, *, beside_server: bool = False) -> None:
         with progress_bar() as bar:
             task = bar.add_task("模拟近一月案卷 simulating the month", total=None)
             run_month(
-                session_factory(engine),
+                session_factory(engine, audit_key=settings.audit_key),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 pause=0.1 if beside_server else 0.0,
             )

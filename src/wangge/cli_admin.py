@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 from sqlalchemy import select
@@ -24,6 +26,9 @@ def user_create(
     ),
     scope: str | None = typer.Option(None, help="division or grid code prefix (area of the post)"),
     department: str | None = typer.Option(None, help="department code (for department handlers)"),
+    layer: str | None = typer.Option(
+        None, help="for a grid-code scope: social (default) or unit (a unit or duty grid)"
+    ),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
     database_url: DbOption = None,
 ) -> None:
@@ -33,7 +38,7 @@ def user_create(
     with session_scope(settings_for(database_url)) as session:
         seed_roles(session)
         user = create_user(session, username=username, password=password, display_name=name)
-        assign_post(session, user, role, scope=scope, department=department)
+        assign_post(session, user, role, scope=scope, department=department, layer=layer)
     out.print(f"已创建用户 {username}（{role} {scope or department or '全区'}）")
 
 
@@ -52,7 +57,9 @@ def user_list(database_url: DbOption = None) -> None:
                 user.username,
                 user.display_name,
                 ", ".join(
-                    f"{p.role_code}@{p.scope_prefix or p.department_code or '*'}" for p in posts
+                    f"{p.role_code}@{'unit:' if p.scope_layer == 'unit' else ''}"
+                    f"{p.scope_prefix or p.department_code or '*'}"
+                    for p in posts
                 ),
                 str(user.locked_until or ""),
             )
@@ -61,15 +68,85 @@ def user_list(database_url: DbOption = None) -> None:
 
 @audit_app.command("verify")
 @friendly
-def audit_verify(database_url: DbOption = None) -> None:
-    """Recompute the audit hash chain; exit 1 and name the first broken entry."""
+def audit_verify(
+    checkpoints: Path | None = typer.Option(
+        None, help="file of checkpoints written by `wangge audit checkpoint` (JSON lines)"
+    ),
+    database_url: DbOption = None,
+) -> None:
+    """Recompute the keyed audit chain (and check it against checkpoints); exit 1 if broken."""
     from wangge.audit.service import verify_chain
 
+    points = _read_checkpoints(checkpoints) if checkpoints else []
     with session_scope(settings_for(database_url)) as session:
-        report = verify_chain(session)
+        report = verify_chain(session, points)
     if report.ok:
         out.print(f"审计链完整，共 {report.checked} 条 / chain intact, {report.checked} entries")
+        if points:
+            out.print(f"与 {len(points)} 个检查点一致 / matches {len(points)} checkpoints")
         return
     console.print(f"[bold red]审计链断裂[/] 第 {report.first_broken_id} 条：{report.reason_zh}")
     console.print(f"[red]chain broken[/] at entry {report.first_broken_id}: {report.reason_en}")
     raise typer.Exit(1)
+
+
+def _read_checkpoints(path: Path) -> list:
+    import json
+
+    from wangge.audit.service import Checkpoint
+
+    points = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            points.append(Checkpoint(**json.loads(line)))
+        except (ValueError, TypeError):
+            console.print(
+                f"[bold red]错误[/] {path} 第 {n} 行不是检查点 / line {n} is no checkpoint"
+            )
+            raise typer.Exit(2) from None
+    return points
+
+
+@audit_app.command("checkpoint")
+@friendly
+def audit_checkpoint(
+    out_file: Path | None = typer.Option(
+        None, "--out", help="append the checkpoint to this file (keep it off the database host)"
+    ),
+    database_url: DbOption = None,
+) -> None:
+    """Sign the chain's current head with the audit key and print it (or append it to a file)."""
+    import dataclasses
+    import json
+
+    from wangge.audit.service import checkpoint
+
+    with session_scope(settings_for(database_url)) as session:
+        point = checkpoint(session)
+    if point is None:
+        out.print("审计链为空 / the chain is empty")
+        return
+    line = json.dumps(dataclasses.asdict(point))
+    if out_file:
+        with out_file.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        out.print(f"检查点：第 {point.id} 条 → {out_file} / checkpoint of entry {point.id} written")
+    else:
+        print(line)
+
+
+@audit_app.command("seal-legacy")
+@friendly
+def audit_seal_legacy(database_url: DbOption = None) -> None:
+    """Re-sign, with the audit key, a chain written before audit keys (after checking it)."""
+    from wangge.audit.service import seal_legacy
+
+    try:
+        with session_scope(settings_for(database_url)) as session:
+            n = seal_legacy(session)
+    except ValueError as exc:
+        console.print(f"[bold red]审计链已损坏，未封存[/] chain broken, not sealed: {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"已用审计密钥重新签名 {n} 条记录 / {n} entries re-signed with the audit key")

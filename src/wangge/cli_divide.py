@@ -18,6 +18,7 @@ from wangge.cli import (
     session_scope,
     settings_for,
 )
+from wangge.cli_grid import OverrideOption, activate_audited
 
 BuildingsOption = typer.Option(
     ..., help="buildings: points or footprints with 户数/人口/权重/专属 columns"
@@ -56,12 +57,12 @@ def grid_divide(
     plot: Path | None = typer.Option(None, help="draw the result to this PNG"),
     report: Path | None = typer.Option(None, help="write the quality report as JSON"),
     activate: bool = typer.Option(False, help="activate the new version right away"),
+    override_reason: OverrideOption = None,
     crs: CrsOption = None,
     database_url: DbOption = None,
 ) -> None:
     """Divide communities into grids balanced by households, following roads; a new draft version."""
     from wangge.grids.dividing import divide_county, read_buildings, read_lines, read_sites
-    from wangge.grids.versions import activate_version
 
     settings = settings_for(database_url)
     b, ln, st = (
@@ -93,7 +94,8 @@ def grid_divide(
             plot_division(division, [frame.forward(g) for g in ln], plot)
             out.print(f"示意图 {plot}")
         if activate:
-            activate_version(session, version.id)
+            width = settings.grid_sequence_width
+            activate_audited(session, version.id, width=width, override_reason=override_reason)
 
 
 @grid_app.command("rebalance")

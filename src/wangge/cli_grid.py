@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from wangge.cli import (
     CrsOption,
@@ -24,9 +26,51 @@ from wangge.cli import (
     session_scope,
     settings_for,
 )
-from wangge.errors import ValidationFailed
+from wangge.errors import Conflict, ValidationFailed
 
 VersionArg = Annotated[int, typer.Argument(help="version id (see `wangge grid versions`)")]
+OverrideOption = Annotated[
+    str | None,
+    typer.Option(
+        "--override-reason",
+        help="activate although validation finds problems (gaps, overlaps …): why (audited)",
+    ),
+]
+
+
+def activate_audited(
+    session: Session,
+    version_id: int,
+    *,
+    width: int,
+    override_reason: str | None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Activate a version from the command line; audited like the HTTP route, override included."""
+    import getpass
+
+    from wangge.audit.service import record
+    from wangge.grids.versions import activate_version
+
+    try:
+        report = activate_version(
+            session, version_id, width=width, override_reason=override_reason, progress=progress
+        )
+    except Conflict as exc:
+        if exc.code == "validation_problems":  # say how to give the reason here
+            exc.message_zh += "（命令行：--override-reason 理由）"
+            exc.message_en += " (on the command line: --override-reason REASON)"
+        raise
+    record(
+        session,
+        actor=f"cli:{getpass.getuser()}",
+        action="grid_version.activate",
+        object_type="grid_version",
+        object_id=version_id,
+        reason=(report.get("override") or {}).get("reason"),
+        detail={k: v for k, v in report.items() if k != "diff"},
+    )
+    return report
 
 
 def _print_report(report: dict) -> None:
@@ -57,13 +101,14 @@ def grid_import(
     kind: str = typer.Option("basic", help="basic|exclusive|micro|unit|duty (or a 类型 column)"),
     name: str = typer.Option("导入版本", help="version name"),
     activate: bool = typer.Option(False, help="activate the new version right away"),
+    override_reason: OverrideOption = None,
     crs: CrsOption = None,
     encoding: EncodingOption = None,
     database_url: DbOption = None,
 ) -> None:
     """Import grids as a new draft version (all or nothing); validate, then activate."""
     from wangge.grids.importing import grid_count, import_grids
-    from wangge.grids.versions import activate_version, validate_version
+    from wangge.grids.versions import validate_version
 
     settings = settings_for(database_url)
     with session_scope(settings) as session, busy("导入网格 importing grids"):
@@ -87,7 +132,10 @@ def grid_import(
             f"(`wangge grid validate {version.id}`)"
         )
         if activate:
-            _print_report(activate_version(session, version.id))
+            width = settings.grid_sequence_width
+            _print_report(
+                activate_audited(session, version.id, width=width, override_reason=override_reason)
+            )
 
 
 @grid_app.command("attributes")
@@ -143,13 +191,13 @@ def grid_generate(
     lines: Path | None = typer.Option(None, help="line layer to cut along (roads, rivers)"),
     name: str | None = typer.Option(None, help="version name"),
     activate: bool = typer.Option(False, help="activate the new version right away"),
+    override_reason: OverrideOption = None,
     database_url: DbOption = None,
 ) -> None:
     """Generate unit grids clipped to the communities as a new draft version."""
     from wangge.common.gisio import read_features
     from wangge.grids.generate import generate_unit_version
     from wangge.grids.importing import grid_count
-    from wangge.grids.versions import activate_version
 
     settings = settings_for(database_url)
     line_geoms = [f.geometry for f in read_features(lines).features] if lines else []
@@ -171,18 +219,32 @@ def grid_generate(
         )
         out.print(f"生成 {grid_count(session, version.id)} 个单元网格，版本 id={version.id}")
         if activate:
-            _print_report(activate_version(session, version.id))
+            width = settings.grid_sequence_width
+            _print_report(
+                activate_audited(session, version.id, width=width, override_reason=override_reason)
+            )
 
 
 @grid_app.command("activate")
 @friendly
-def grid_activate(version: VersionArg, database_url: DbOption = None) -> None:
-    """Put a version in force (or roll back to an old one); located records move with it."""
-    from wangge.grids.versions import activate_version
+def grid_activate(
+    version: VersionArg, override_reason: OverrideOption = None, database_url: DbOption = None
+) -> None:
+    """Put a version in force (or roll back to an old one); located records move with it.
 
-    with session_scope(settings_for(database_url)) as session:
+    A version with validation problems is refused (the problems are listed) unless
+    --override-reason says why it must go into force anyway; the reason is audited.
+    """
+    settings = settings_for(database_url)
+    with session_scope(settings) as session:
         with busy("启用并迁移落点 activating"):
-            report = activate_version(session, version, progress=console.print)
+            report = activate_audited(
+                session,
+                version,
+                width=settings.grid_sequence_width,
+                override_reason=override_reason,
+                progress=console.print,
+            )
         _print_report(report)
 
 

@@ -42,9 +42,10 @@ def check(
     """Check integrity: case histories, locations in grids, unique codes, the audit chain."""
     from wangge.ops.integrity import check_database
 
-    engine = make_engine(settings_for(database_url).database_url)
+    settings = settings_for(database_url)
+    engine = make_engine(settings.database_url)
     try:
-        with session_factory(engine)() as session:
+        with session_factory(engine, audit_key=settings.audit_key)() as session:
             report = check_database(session, only=only)
     finally:
         engine.dispose()
@@ -145,8 +146,9 @@ def jobs_sweep(
     from wangge.cases.scheduled import sweep_overdue
 
     at = _now(now)
-    engine = make_engine(settings_for(database_url).database_url)
-    factory = session_factory(engine)
+    settings = settings_for(database_url)
+    engine = make_engine(settings.database_url)
+    factory = session_factory(engine, audit_key=settings.audit_key)
     escalated = urged = skipped = 0
     try:
         while True:
@@ -187,7 +189,7 @@ def jobs_deliver(
         channels["webhook"] = WebhookChannel(settings.webhook_url, timeout=wait)
     at = _now(now)
     engine = make_engine(settings.database_url)
-    factory = session_factory(engine)
+    factory = session_factory(engine, audit_key=settings.audit_key)
     sent = failed = dead = 0
     try:
         while True:

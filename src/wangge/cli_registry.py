@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from wangge.cli import DbOption, app, busy, console, friendly, out, session_scope, settings_for
+from wangge.cli import (
+    DbOption,
+    app,
+    busy,
+    console,
+    friendly,
+    out,
+    progress_bar,
+    session_scope,
+    settings_for,
+)
 
 registry_app = typer.Typer(
     help="Basic data registry 基础数据（人、房、物、组织）.", no_args_is_help=True
@@ -92,3 +102,43 @@ def export_cmd(
         )  # fmt: skip
     out_file.write_bytes(body)
     out.print(f"已导出 {out_file} / exported")
+
+
+OLD_KEY_ENV = "WANGGE_OLD_PERSONAL_HASH_KEY"
+
+
+@registry_app.command("rehash")
+@friendly
+def rehash_cmd(database_url: DbOption = None) -> None:
+    """Recompute the ID-number and phone search hashes after WANGGE_PERSONAL_HASH_KEY changed.
+
+    The new key is WANGGE_PERSONAL_HASH_KEY; the old one comes from
+    WANGGE_OLD_PERSONAL_HASH_KEY or a prompt without echo, never from the command line (shell
+    history, process lists). One transaction: all hashes change, or none. Stop the API first.
+    """
+    import os
+
+    from wangge.errors import ValidationFailed
+    from wangge.registry.rekey import rehash_people
+
+    settings = settings_for(database_url)
+    try:
+        settings.check_personal_hash_key()
+    except ValueError as exc:
+        zh, _, en = str(exc).partition(" / ")
+        raise ValidationFailed(zh, en, code="personal_hash_key_required") from None
+    old_key = os.environ.get(OLD_KEY_ENV) or typer.prompt(
+        "旧密钥 old key", hide_input=True, default="", show_default=False
+    )
+    with session_scope(settings) as session, progress_bar() as bar:
+        task = bar.add_task("重算散列 rehashing", total=None)
+        report = rehash_people(
+            session, old_key=old_key, new_key=settings.personal_hash_key,
+            progress=lambda n, total: bar.update(task, advance=n, total=total),
+        )  # fmt: skip
+    out.print(
+        f"已用新密钥重算 {report.changed} 人的散列（共 {report.people} 人；旧密钥相符 "
+        f"{report.old_key}，已是新密钥 {report.new_key}，两者都不符 {report.other}，"
+        f"缺明文未改 {report.without_clear}） / rehashed {report.changed} of {report.people} "
+        "people; restart the API processes with the new key"
+    )

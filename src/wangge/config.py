@@ -14,6 +14,8 @@ DEFAULT_DATA_DIR = Path("var")
 PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "password", "secret", "wangge", "example"}
 )
+# The search-hash key of development and tests; production must set its own.
+DEV_PERSONAL_HASH_KEY = "wangge-development-personal-hash-key"
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,17 @@ class Settings(BaseSettings):
         "(3: 15-digit codes as DB11/T 2157-2023 and GB/T 47678; 2: CJ/T 213 14-digit codes).",
     )
     unit_grid_area_m2: float = Field(default=10_000.0, gt=0, description="Default unit-grid area.")
+    audit_key: str = Field(
+        default="wangge-development-audit-key",
+        description="Secret that keys the audit hash chain (HMAC); keep it outside the "
+        "database. The development default is refused when WANGGE_ENV=production.",
+    )
+    token_max_days: int = Field(
+        default=90, ge=1, le=3650, description="Longest life of a personal bearer token."
+    )
+    api_key_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest life of an API key (renew before)."
+    )
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie only over HTTPS (set true behind TLS)."
     )
@@ -49,13 +62,38 @@ class Settings(BaseSettings):
     upload_max_pixels: int = Field(
         default=40_000_000, gt=0, description="Decompression-bomb guard."
     )
+    upload_anonymous_per_hour: int = Field(
+        default=20, ge=1, description="Photos one IP may upload without logging in, per hour."
+    )
+    upload_anonymous_bytes_per_hour: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1,
+        le=2**30,  # counted in an INTEGER column, with room for one more file
+        description="Bytes one IP may upload without logging in, per hour.",
+    )
     public_reporting: bool = Field(
         default=True, description="Let citizens report without an account."
+    )
+    personal_hash_key: str = Field(
+        default=DEV_PERSONAL_HASH_KEY,
+        description="Secret that keys the search hashes of ID numbers and phones (HMAC), so a "
+        "stolen table cannot be matched against a list of numbers. Refused when "
+        "WANGGE_ENV=production and left at the development default or shorter than 16 "
+        "characters; change it with `wangge registry rehash`.",
     )
     bench_endpoints: bool = Field(
         default=False, description="Serve the bare benchmark endpoint (bench/ only)."
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    warm_caches: bool = Field(
+        default=True, description="Build the grid lookup indexes in the background at start-up."
+    )
+    worker_healthcheck_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How long `wangge serve --workers N` lets a worker miss uvicorn's health "
+        "check before restarting it (uvicorn's 5 s killed busy workers in a loop).",
+    )
     demo_mode: bool = Field(
         default=False,
         description="Demo/development mode: placeholder secrets are accepted (never in production).",
@@ -95,6 +133,12 @@ class Settings(BaseSettings):
 
     def check_secrets(self) -> None:
         """Refuse placeholder passwords outside demo mode (a copied example config, say)."""
+        if self.env == "production" and self.audit_key == "wangge-development-audit-key":
+            raise ValueError(
+                "生产环境必须设置 WANGGE_AUDIT_KEY（审计链密钥） / set WANGGE_AUDIT_KEY (the audit "
+                "chain's key) in production"
+            )
+        self.check_personal_hash_key()
         if self.demo_mode:
             return
         password = urlsplit(self.database_url).password
@@ -104,6 +148,16 @@ class Settings(BaseSettings):
                 "（或仅在演示时设置 WANGGE_DEMO_MODE=true） / the database password is a "
                 "placeholder; set a real one in WANGGE_DATABASE_URL (or WANGGE_DEMO_MODE=true "
                 "for a demo only)"
+            )
+
+    def check_personal_hash_key(self) -> None:
+        """Refuse the development search-hash key (or a short one) in production."""
+        key = self.personal_hash_key
+        if self.env == "production" and (key == DEV_PERSONAL_HASH_KEY or len(key) < 16):
+            raise ValueError(
+                "生产环境必须设置至少 16 个字符的 WANGGE_PERSONAL_HASH_KEY（身份证号、电话检索散列的"
+                "密钥） / set WANGGE_PERSONAL_HASH_KEY (the key of the ID-number and phone search "
+                "hashes, at least 16 characters) in production"
             )
 
     @property

@@ -49,9 +49,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a session factory whose objects stay usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, *, audit_key: str | None = None) -> sessionmaker[Session]:
+    """Return a session factory whose objects stay usable after commit.
+
+    `audit_key` (Settings.audit_key) keys the audit chain of every session it makes; without
+    it the development key is used (tests, scripts).
+    """
+    info = {"audit_key": audit_key} if audit_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -23,6 +23,8 @@ from wangge.grids.versions import activate_version
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.registry.demo import build_registry_demo
 from wangge.synthetic import make_district, make_grids, random_points
+from wangge.uploads.service import store_demo_photo
+from wangge.uploads.storage import LocalStorage
 
 DEMO_COUNTY = "110108"
 DEMO_NAME = "海淀区（演示）"
@@ -83,7 +85,7 @@ def build_demo(
             )
         )
     add_grids(session, social, grids_in, width=width)
-    activate_version(session, social.id)
+    activate_version(session, social.id, width=width)
     tick(1)
 
     unit = generate_unit_version(
@@ -95,7 +97,7 @@ def build_demo(
         progress=tick,
     )
     _add_duty_grids(session, unit.id, width)
-    activate_version(session, unit.id)
+    activate_version(session, unit.id, width=width)
 
     lon, lat = random_points(district, 3000, seed=DEMO_SEED)
     found = locate_many(session, lon, lat, county_codes=[DEMO_COUNTY])
@@ -120,6 +122,8 @@ def build_demo(
     seed_configuration(session, DEMO_COUNTY)
     n_cases = default_case_count(session) if cases is None else cases
     plan_month(session, n_cases)
+    # The month's thousands of photo rows share one stored picture.
+    store_demo_photo(LocalStorage(settings.upload_dir))
     tick(1)
     n_grids = session.scalar(select(func.count(Grid.id)))
     return (

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from wangge import __version__
 from wangge.api import problems
@@ -15,7 +20,14 @@ from wangge.config import Settings
 from wangge.db import make_engine, session_factory
 from wangge.dbadmin import head_revision
 from wangge.ops.health import DatabaseCollector
-from wangge.ops.observe import HttpMetrics, ObserveMiddleware, configure_logging
+from wangge.ops.observe import (
+    HttpMetrics,
+    ObserveMiddleware,
+    configure_logging,
+    install_secrets_filter,
+)
+
+log = logging.getLogger("wangge.startup")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,8 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.session_factory = session_factory(engine, audit_key=settings.audit_key)
         app.state.head_revision = head_revision(engine)
+        if settings.warm_caches:
+            # Start answering (and answering uvicorn's health checks) at once; the grid
+            # indexes are built beside it, and a request that needs one meanwhile waits for
+            # this single build instead of starting its own.
+            threading.Thread(
+                target=_warm, args=(app.state.session_factory,), daemon=True, name="warm"
+            ).start()
         yield
         app.state.engine = None
         engine.dispose()
@@ -40,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     settings.check_secrets()
+    from wangge.registry.access import use_hash_key
+
+    use_hash_key(settings.personal_hash_key)  # the registry's search hashes use this app's key
+    install_secrets_filter()
     if settings.log_json:
         configure_logging(settings.log_level)
     problems.install(app)
@@ -97,3 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/console")
 
     return app
+
+
+def _warm(factory: sessionmaker[Session]) -> None:
+    from wangge.grids.locating import warm
+
+    started = time.monotonic()
+    try:
+        with factory() as session:
+            n = warm(session)
+    except SQLAlchemyError as exc:  # e.g. a database not migrated yet: requests will say so
+        log.info("cache warm-up skipped: %s", exc.__class__.__name__)
+        return
+    log.info("grid indexes of %d versions ready in %.1f s", n, time.monotonic() - started)

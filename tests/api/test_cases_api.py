@@ -26,10 +26,12 @@ from tests.case_factories import (
     SUPERVISOR,
     T0,
     build_world,
+    jpeg,
     person,
 )
 from wangge.api.deps import get_principal
 from wangge.cases.views import get_now
+from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.main import create_app
 
@@ -51,12 +53,21 @@ class As:
 def api(session, tmp_path) -> Iterator[As]:
     build_world(session)
     holder = {"who": SUPERVISOR}
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}"))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", upload_dir=tmp_path / "up")
+    )
     serve_session(app, session)
     app.dependency_overrides[get_principal] = lambda: holder["who"]
     app.dependency_overrides[get_now] = lambda: T0 + timedelta(hours=1)
     with TestClient(app) as c:
         yield As(c, holder)
+
+
+def upload(api, who) -> str:
+    """Upload a photo as `who`; return the reference a report or an action carries."""
+    r = api(who).post("/api/v1/uploads", files={"file": ("p.jpg", jpeg(), "image/jpeg")})
+    assert r.status_code == 201, r.text
+    return f"/api/v1/uploads/{r.json()['id']}"
 
 
 def new_case(api, who=SUPERVISOR, lon=LON, lat=LAT, **extra):
@@ -65,7 +76,7 @@ def new_case(api, who=SUPERVISOR, lon=LON, lat=LAT, **extra):
         "description": "暴露垃圾",
         "lon": lon,
         "lat": lat,
-        "photos": ["photo://before"],
+        "photos": [upload(api, who)],
         **extra,
     }
     r = api(who).post("/api/v1/cases", json=body)
@@ -95,9 +106,10 @@ def test_a_case_walks_from_report_to_close_through_the_api(api):
     assert "accept" in detail["allowed_actions"] and "file" not in detail["allowed_actions"]
     case = walk_to_dispatched(api, case)
     case = step(api, HANDLER, case, "department_accept")
-    case = step(api, HANDLER, case, "feed_back", note="已清理", photos=["photo://after"])
+    after = upload(api, HANDLER)
+    case = step(api, HANDLER, case, "feed_back", note="已清理", photos=[after])
     case = step(api, ACCEPTOR, case, "request_check")
-    case = step(api, SUPERVISOR, case, "check_pass", photos=["photo://check"])
+    case = step(api, SUPERVISOR, case, "check_pass", photos=[upload(api, SUPERVISOR)])
     case = step(api, SHIFT, case, "close")
     assert case["state"] == "closed" and case["state_zh"] == "已结案"
     detail = api(SUPERVISOR).get(f"/api/v1/cases/{case['id']}").json()
@@ -112,7 +124,7 @@ def test_a_case_walks_from_report_to_close_through_the_api(api):
         "check_pass",
         "close",
     ]
-    assert detail["timeline"][5]["attachments"] == ["photo://after"]
+    assert detail["timeline"][5]["attachments"] == [after]
     assert detail["timeline"][1]["action_zh"] == "受理"
     assert detail["parts"][0]["department_code"] == CGW
 
@@ -286,3 +298,76 @@ def test_a_dispatched_department_reads_its_message_after_delivery(api, session):
 def test_a_hotline_operator_enters_a_report_for_a_caller(api):
     case = new_case(api, ACCEPTOR, source="hotline")
     assert case["source"] == "hotline" and case["reporter_id"] == "1"
+
+
+def test_an_original_photo_is_seen_only_by_its_uploader_and_those_who_see_its_case(api):
+    photo = upload(api, SUPERVISOR)
+    assert api(ACCEPTOR).get(photo).status_code == 404  # not attached yet: the uploader's alone
+    assert api(SUPERVISOR).get(photo).status_code == 200
+    case = new_case(api, photos=[photo])
+    assert case["photos"] == [photo]
+    assert api(ACCEPTOR).get(photo).status_code == 200  # the case lies in his county
+    # A supervisor of another street sees neither the case nor its original (GPS inside).
+    assert api(FAR_SUPERVISOR).get(f"/api/v1/cases/{case['id']}").status_code == 404
+    far = api(FAR_SUPERVISOR).get(photo)
+    assert far.status_code == 404 and far.json()["code"] == "not_found"
+    assert api(OTHER_HANDLER).get(photo).status_code == 404
+    # The copy without location data stays public.
+    public = api(FAR_SUPERVISOR).get(f"{photo}/public")
+    assert public.status_code == 200 and public.headers["content-type"] == "image/jpeg"
+    # A handler's feed-back photo follows the case, which the supervisor of the grid sees.
+    case = step(api, HANDLER, walk_to_dispatched(api, case), "department_accept")
+    after = upload(api, HANDLER)
+    step(api, HANDLER, case, "feed_back", photos=[after])
+    assert api(SUPERVISOR).get(after).status_code == 200
+    assert api(FAR_SUPERVISOR).get(after).status_code == 404
+
+
+def _refused(r, code: str, ref: str) -> None:
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == code and body["field"] == "photos"
+    assert ref in body["detail"] and ref in body["detail_en"]
+
+
+def test_a_report_and_actions_accept_only_real_uploads_of_the_actor(api):
+    body = {"category_code": "E0102", "description": "x", "lon": LON, "lat": LAT}
+    r = api(SUPERVISOR).post("/api/v1/cases", json={**body, "photos": ["not-an-upload"]})
+    _refused(r, "unknown_photo", "not-an-upload")
+    theirs = upload(api, ACCEPTOR)
+    r = api(SUPERVISOR).post("/api/v1/cases", json={**body, "photos": [theirs]})
+    _refused(r, "photo_not_yours", theirs)
+    assert api(SUPERVISOR).get("/api/v1/cases").json()["total"] == 0
+
+    case = step(api, HANDLER, walk_to_dispatched(api, new_case(api)), "department_accept")
+    for bad, code in (
+        ("not-an-upload", "unknown_photo"),
+        (upload(api, SUPERVISOR), "photo_not_yours"),
+    ):
+        r = api(HANDLER).post(
+            f"/api/v1/cases/{case['id']}/actions/feed_back",
+            json={"expected_version": case["version"], "photos": [bad]},
+        )
+        _refused(r, code, bad)
+    # A photo already attached to another case cannot be attached again.
+    other = new_case(api)
+    used = other["photos"][0]
+    r = api(SUPERVISOR).post("/api/v1/cases", json={**body, "photos": [used]})
+    _refused(r, "photo_not_yours", used)
+    assert api(SUPERVISOR).get(f"/api/v1/cases/{case['id']}").json()["state"] == "in_progress"
+
+
+def test_the_check_needs_a_photo_uploaded_after_the_handling_was_reported(api):
+    api.client.app.dependency_overrides[get_now] = utcnow  # uploads and actions on one clock
+    case = step(api, HANDLER, walk_to_dispatched(api, new_case(api)), "department_accept")
+    early = upload(api, SUPERVISOR)  # taken before the department reported its work
+    case = step(api, HANDLER, case, "feed_back", photos=[upload(api, HANDLER)])
+    case = step(api, ACCEPTOR, case, "request_check")
+    for bad, code in (("also-fake", "unknown_photo"), (early, "stale_photo")):
+        r = api(SUPERVISOR).post(
+            f"/api/v1/cases/{case['id']}/actions/check_pass",
+            json={"expected_version": case["version"], "photos": [bad]},
+        )
+        _refused(r, code, bad)
+    case = step(api, SUPERVISOR, case, "check_pass", photos=[upload(api, SUPERVISOR)])
+    assert case["state"] == "checked"

@@ -87,3 +87,17 @@ def test_only_grid_managers_may_divide(client):
         "/api/v1/grid-versions/divide", json={"county": "110108", "buildings": _buildings(3)}
     )
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("bad", ["", "110108001001", "110108001001x1", "1101080010010011"])
+def test_splitting_a_grid_by_a_malformed_code_names_the_codes(client, bad):
+    c, _ = client
+    buildings = _buildings()
+    body = {"county": "110108", "communities": ["110108001001"], "buildings": buildings}
+    version = c.post("/api/v1/grid-versions/divide", json=body).json()["version"]
+    r = c.post(
+        f"/api/v1/grid-versions/{version['id']}/actions/edit",
+        json={"op": "split", "codes": [bad], "buildings": buildings},
+    )
+    assert r.status_code == 422, r.text  # once a ValueError, 500
+    assert r.json()["field"] == "codes" and r.json()["detail"] and r.json()["detail_en"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -84,6 +85,24 @@ def test_area_objects_outside_the_leaders_scope_are_hidden(api):
     assert r.status_code == 404
     holder["who"] = LEADER
     assert client.get("/api/v1/evaluation/periods/2026-11").json()["objects"]["community"]
+
+
+def test_a_department_name_that_looks_like_a_formula_is_text_in_the_excel_report(api, session):
+    from wangge.departments.models import Department
+
+    client, _, _ = api
+    name = '=HYPERLINK("http://evil.example","区城管委")'
+    session.get(Department, D1).name = name
+    session.flush()
+    x = client.get("/api/v1/evaluation/periods/2026-11/report.xlsx")
+    assert x.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(x.content))["专业部门"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[1].value == D1)
+    cell = row[header.index("名称")]
+    assert cell.data_type == "s" and cell.value == "'" + name  # shown as text, never run
+    score = row[header.index("综合指标值")]
+    assert score.data_type == "n" and score.value == 85.0  # numbers stay numbers
 
 
 def test_reports_case_files_breakdowns_and_hot_spots_are_served(api, tmp_path):

@@ -173,3 +173,56 @@ def test_only_grid_managers_may_import_or_generate(client):
         data={"county": "110108"},
     )
     assert r.status_code == 403
+
+
+def _draft_with_a_gap(c) -> int:
+    half = _quarter_features()[:2]  # two quarters of the community: a gap where the others were
+    r = c.post(
+        "/api/v1/grid-versions/import",
+        files={"file": ("半.geojson", _geojson(half), "application/geo+json")},
+        data={"county": "110108", "kind": "basic"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["version"]["id"]
+
+
+def test_a_draft_with_a_coverage_gap_is_activated_only_with_an_audited_reason(client):
+    from wangge.audit.models import AuditEntry
+
+    c, _, session = client
+    vid = _draft_with_a_gap(c)
+    url = f"/api/v1/grid-versions/{vid}/actions/activate"
+    for body in (None, {"override_reason": "  "}):
+        r = c.post(url, json=body) if body else c.post(url)
+        assert r.status_code == 409, r.text
+        problem = r.json()
+        assert problem["code"] == "validation_problems" and problem["field"] == "override_reason"
+        assert (
+            "未被任何网格覆盖" in problem["detail"] and "covered by no grid" in problem["detail_en"]
+        )
+        assert [p["kind"] for p in problem["details"]["problems"]] == ["gap"]
+    assert c.get(f"/api/v1/grid-versions/{vid}").json()["status"] == "draft"
+
+    reason = "河道两侧暂无人居住，先启用，下月补划"
+    r = c.post(url, json={"override_reason": reason})
+    assert r.status_code == 200, r.text
+    override = r.json()["report"]["override"]
+    assert override["reason"] == reason and override["problems"] == 1
+    assert c.get(f"/api/v1/grid-versions/{vid}").json()["status"] == "active"
+    entry = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "grid_version.activate")
+    ).one()
+    assert entry.reason == reason
+    assert [p["kind"] for p in entry.detail["override"]["listed"]] == ["gap"]
+
+
+def test_a_clean_draft_needs_no_reason(client):
+    c, _, _ = client
+    r = c.post(
+        "/api/v1/grid-versions/import",
+        files={"file": ("全.geojson", _geojson(_quarter_features()), "application/geo+json")},
+        data={"county": "110108", "kind": "basic"},
+    )
+    vid = r.json()["version"]["id"]
+    r = c.post(f"/api/v1/grid-versions/{vid}/actions/activate")
+    assert r.status_code == 200 and "override" not in r.json()["report"]

@@ -1,13 +1,16 @@
 """Open311 GeoReport v2 conformance, our own suite after http://wiki.open311.org/GeoReport_v2."""
 
+import io
 import re
 from xml.etree import ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from tests.api_support import serve_session
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
+from tests.unit.test_images import _jpeg_with_gps
 from wangge.auth import service as auth
 from wangge.cases.categories import seed_categories
 from wangge.config import Settings
@@ -49,7 +52,9 @@ def ctx(session, tmp_path):
     )
     activate_version(session, version.id)
     key, _ = auth.issue_token(session, kind="api_key", name="随手拍", permissions=["cases.report"])
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", upload_dir=tmp_path / "up")
+    )
     serve_session(app, session)
     with TestClient(app) as client:
         yield client, key
@@ -167,6 +172,28 @@ def test_a_posted_request_can_be_read_back_open_with_its_expected_time(ctx):
     assert xml.tag == "service_requests" and xml.find("request/status").text == "open"
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("１３８１２３４５６７８", "１３８****５６７８"),
+        ("138.1234.5678", "138.****.5678"),
+        ("138 1234 5678", "138 **** 5678"),
+        ("138-1234-5678", "138-****-5678"),
+    ],
+)
+def test_phones_written_full_width_dotted_or_spaced_are_masked_in_public_requests(
+    ctx, written, shown
+):
+    client, key = ctx
+    r = _post(client, key, description=f"井盖破损，请回电{written}，谢谢")
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    (one,) = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert one["description"] == f"井盖破损，请回电{shown}，谢谢"
+    listed = client.get(f"{BASE}/requests.json").json()
+    assert written not in str(listed)
+
+
 def test_requests_filter_by_status_service_and_dates(ctx):
     client, key = ctx
     rid = _post(client, key).json()[0]["service_request_id"]
@@ -209,3 +236,47 @@ def test_a_retry_with_the_same_idempotency_key_does_not_create_a_second_case(ctx
         f"{BASE}/requests.json", data=form, headers={"Idempotency-Key": "phone-123-1"}
     ).json()
     assert a[0]["service_request_id"] == b[0]["service_request_id"]
+
+
+def _upload(client, headers=None) -> dict:
+    files = {"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")}
+    r = client.post("/api/v1/uploads", files=files, headers=headers or {})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_the_media_url_of_a_citizens_photo_is_its_public_copy(ctx):
+    client, _ = ctx
+    photo = _upload(client)  # the citizen page uploads without logging in
+    r = client.post(
+        "/web/api/citizen/reports",
+        json={
+            "category_code": "E0102",
+            "description": "垃圾",
+            "lon": X0 + 0.3 * DX,
+            "lat": Y0 + 0.3 * DY,
+            "crs": "EPSG:4490",
+            "photos": [f"/api/v1/uploads/{photo['id']}"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    (one,) = client.get(f"{BASE}/requests.json", params={"service_request_id": code}).json()
+    assert one["media_url"] == photo["public_url"] == f"/api/v1/uploads/{photo['id']}/public"
+    media = client.get(one["media_url"])
+    assert media.status_code == 200 and media.headers["content-type"] == "image/jpeg"
+    assert not Image.open(io.BytesIO(media.content)).getexif().get_ifd(0x8825)  # no GPS
+
+
+def test_a_request_may_carry_a_photo_its_api_key_uploaded_and_nothing_else(ctx):
+    client, key = ctx
+    photo = _upload(client, {"X-API-Key": key})
+    r = _post(client, key, media_url=f"http://testserver{photo['public_url']}")
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    (one,) = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert one["media_url"] == photo["public_url"]
+    anonymous = _upload(client)["public_url"]
+    for bad in ("https://example.com/pothole.jpg", anonymous, photo["public_url"]):
+        r = _post(client, key, media_url=bad)  # a stranger's file, or one already used
+        assert r.status_code == 400 and bad in r.json()[0]["description"], r.text

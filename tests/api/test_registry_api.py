@@ -70,10 +70,11 @@ def test_lists_are_masked_and_hold_no_full_id_number(client):
 
 
 def test_a_community_worker_cannot_see_another_communitys_people_anywhere(client, session):
-    _login(client)
+    headers = _login(client)
     names = [i["name"] for i in client.get("/api/v1/registry/people").json()["items"]]
     assert names == ["张三"]
-    assert client.get("/api/v1/registry/people", params={"q": THEIRS}).json()["items"] == []
+    by_number = client.post("/api/v1/registry/people/search", json={"q": THEIRS}, headers=headers)
+    assert by_number.json()["items"] == []
     assert client.get("/api/v1/registry/people", params={"q": "李四"}).json()["items"] == []
     theirs = session.scalar(select(people.Person.id).where(people.Person.name == "李四"))
     assert client.get(f"/api/v1/registry/people/{theirs}").status_code == 404
@@ -81,6 +82,51 @@ def test_a_community_worker_cannot_see_another_communitys_people_anywhere(client
     export = client.get("/api/v1/registry/people/export")
     rows = list(load_workbook(io.BytesIO(export.content)).worksheets[0].iter_rows(values_only=True))
     assert [r[1] for r in rows[1:]] == ["张三"]
+
+
+def test_a_search_by_id_number_or_phone_goes_in_a_post_body_never_in_a_url(client):
+    headers = _login(client)
+    for q in (MINE, "138 1234 5678", "１３８１２３４５６７８", "E12345678"):
+        refused = client.get("/api/v1/registry/people", params={"q": q})
+        assert refused.status_code == 422, q
+        problem = refused.json()
+        assert problem["code"] == "identifier_in_url" and "POST" in problem["detail"]
+        assert "POST /api/v1/registry/people/search" in problem["detail_en"]
+        assert q not in refused.text
+    export = client.get("/api/v1/registry/people/export", params={"q": MINE})
+    assert export.status_code == 422 and export.json()["code"] == "identifier_in_url"
+
+    for q in (MINE, "13812345678", "138-1234-5678", "１３８１２３４５６７８"):
+        found = client.post("/api/v1/registry/people/search", json={"q": q}, headers=headers)
+        assert found.status_code == 200, q
+        assert [i["name"] for i in found.json()["items"]] == ["张三"]
+        assert MINE not in found.text and "13812345678" not in found.text
+    assert client.get("/api/v1/registry/people", params={"q": "张三"}).json()["total"] == 1
+    # A session cookie alone (a foreign page's form) is not enough for the POST.
+    assert client.post("/api/v1/registry/people/search", json={"q": MINE}).status_code == 403
+
+
+def test_an_exported_name_that_looks_like_a_formula_is_text_and_re_imports_unchanged(
+    client, session
+):
+    headers = _login(client)
+    name = '=HYPERLINK("http://evil.example","点击")'
+    created = client.post(
+        "/api/v1/registry/people", json={"name": name, "community_code": A}, headers=headers
+    )
+    assert created.status_code == 201
+    export = client.get("/api/v1/registry/people/export", params={"q": "HYPERLINK"})
+    sheet = load_workbook(io.BytesIO(export.content)).worksheets[0]
+    row = next(sheet.iter_rows(min_row=2))
+    assert row[1].data_type == "s" and row[1].value == "'" + name  # text, not a live formula
+    assert row[0].value == created.json()["id"] and row[0].data_type == "n"  # ids stay numbers
+
+    buffer = io.BytesIO(export.content)
+    files = {"file": ("人口.xlsx", buffer.getvalue(), "application/octet-stream")}
+    report = client.post("/api/v1/registry/people/import", files=files, headers=headers).json()
+    assert report["written"] and report["updated"] == 1
+    again = client.get(f"/api/v1/registry/people/{created.json()['id']}").json()
+    assert again["name"] == name
 
 
 def test_revealing_needs_the_unmask_permission(client):
@@ -293,3 +339,31 @@ def test_verifying_a_record_shows_in_the_freshness_of_the_quality_report(client)
     assert client.get(f"/api/v1/registry/people/{pid}/history").json()[-1]["action"] == "verify"
     households = client.get("/api/v1/registry/people", params={"household_id": 999}).json()
     assert households["items"] == []
+
+
+def test_a_tenancy_naming_no_registered_person_is_refused_not_a_server_error(client, session):
+    from wangge.registry.models_people import Person
+
+    theirs = session.scalar(select(Person.id).where(Person.community_code == B))
+    headers = _login(client)
+    lon, lat = centre_of(A)
+    b = client.post(
+        "/api/v1/registry/buildings",
+        json={"name": "5号楼", "community_code": A, "lon": lon, "lat": lat},
+        headers=headers,
+    ).json()
+    room = client.post(
+        "/api/v1/registry/rooms", json={"building_id": b["id"], "number": "502"}, headers=headers
+    ).json()
+    url = f"/api/v1/registry/rooms/{room['id']}/tenancies"
+    # Nobody, and somebody outside his community (李四 lives in B): both unknown to him.
+    for person_id in (987654, theirs):
+        r = client.post(
+            url, json={"tenant_name": "某人", "tenant_person_id": person_id}, headers=headers
+        )
+        assert r.status_code == 422, r.text  # once a foreign-key error, 500
+        assert r.json()["code"] == "unknown_person" and r.json()["field"] == "tenant_person_id"
+    assert client.get(url).json() == []
+    mine = _person_id(client, "张三")
+    r = client.post(url, json={"tenant_name": "张三", "tenant_person_id": mine}, headers=headers)
+    assert r.status_code == 201, r.text

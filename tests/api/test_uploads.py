@@ -5,6 +5,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import func, select
 
 from tests.api_support import serve_session
 from tests.unit.test_images import _jpeg_with_gps
@@ -15,6 +16,7 @@ from wangge.auth.principal import ANONYMOUS, LOCAL_OPERATOR
 from wangge.config import Settings
 from wangge.errors import ValidationFailed
 from wangge.main import create_app
+from wangge.uploads.models import Upload
 
 
 @pytest.fixture
@@ -109,3 +111,76 @@ def test_anonymous_uploads_are_allowed_only_while_public_reporting_is_on(session
     with TestClient(app) as c:
         r = c.post("/api/v1/uploads", files={"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")})
     assert r.status_code == 401
+
+
+def _big_jpeg() -> bytes:
+    """A photo large enough that cutting it in half still passes Pillow's quick verify()."""
+    out = io.BytesIO()
+    Image.effect_noise((500, 400), 60).convert("RGB").save(out, format="JPEG")  # ~100 KB
+    return out.getvalue()
+
+
+def _stored(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_a_truncated_photo_is_refused_and_leaves_no_file_and_no_row(client, session, tmp_path):
+    whole = _big_jpeg()
+    r = client.post(
+        "/api/v1/uploads", files={"file": ("t.jpg", whole[: len(whole) // 2], "image/jpeg")}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "file" and "损坏" in r.json()["detail"]
+    assert _stored(tmp_path / "up") == []
+    assert session.scalar(select(func.count()).select_from(Upload)) == 0
+
+
+def _anonymous_client(session, tmp_path, **limits) -> TestClient:
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'u.db'}",
+            upload_dir=tmp_path / "up",
+            upload_max_bytes=200_000,
+            **limits,
+        )
+    )
+    serve_session(app, session)
+    app.dependency_overrides[get_principal] = lambda: ANONYMOUS
+    return TestClient(app)
+
+
+def test_anonymous_uploads_are_limited_per_ip_and_refused_files_count_too(session, tmp_path):
+    photo = _jpeg_with_gps()
+    with _anonymous_client(session, tmp_path, upload_anonymous_per_hour=3) as c:
+        send = lambda data: c.post(  # noqa: E731
+            "/api/v1/uploads", files={"file": ("p.jpg", data, "image/jpeg")}
+        )
+        assert [send(photo).status_code for _ in range(2)] == [201, 201]
+        assert send(b"not a photo").status_code == 422
+        stored = _stored(tmp_path / "up")
+        r = send(photo)
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+        assert "秒后再试" in r.json()["detail"]
+        assert _stored(tmp_path / "up") == stored  # nothing kept from the refused one
+    assert session.scalar(select(func.count()).select_from(Upload)) == 2
+
+
+def test_anonymous_uploads_are_limited_in_bytes_per_ip(session, tmp_path):
+    photo = _jpeg_with_gps()
+    with _anonymous_client(session, tmp_path, upload_anonymous_bytes_per_hour=len(photo) + 10) as c:
+        first = c.post("/api/v1/uploads", files={"file": ("p.jpg", photo, "image/jpeg")})
+        second = c.post("/api/v1/uploads", files={"file": ("p.jpg", photo, "image/jpeg")})
+    assert first.status_code == 201 and second.status_code == 429
+    assert session.scalar(select(func.count()).select_from(Upload)) == 1
+
+
+def test_logged_in_users_are_not_held_to_the_anonymous_limits(session, tmp_path):
+    with _anonymous_client(session, tmp_path, upload_anonymous_per_hour=1) as c:
+        c.app.dependency_overrides[get_principal] = lambda: LOCAL_OPERATOR
+        codes = [
+            c.post(
+                "/api/v1/uploads", files={"file": ("p.jpg", _jpeg_with_gps(), "image/jpeg")}
+            ).status_code
+            for _ in range(3)
+        ]
+    assert codes == [201, 201, 201]

@@ -190,3 +190,75 @@ def test_an_admin_edits_a_role_but_cannot_strip_the_admin_role(client):
         headers=h,
     )
     assert r.status_code == 409 and r.json()["code"] == "admin_role_locked"
+
+
+def _a_key(client: TestClient, h: dict[str, str], **body) -> dict:
+    r = client.post("/api/v1/api-keys", json={"name": "k", **body}, headers=h)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_department_key_cannot_revoke_another_key(client):
+    h = _login(client, "admin")
+    a = _a_key(client, h, department="CG")
+    b = _a_key(client, h, name="other system")
+    client.cookies.clear()
+    r = client.delete(f"/api/v1/api-keys/{b['id']}", headers={"X-API-Key": a["token"]})
+    assert r.status_code == 404  # as if it did not exist: ids are sequential
+    assert client.get("/api/v1/auth/me", headers={"X-API-Key": b["token"]}).json()["name"] != (
+        "anonymous"
+    )  # key B still works
+
+
+def test_a_street_admin_administers_only_his_street(client, app_and_session):
+    session = app_and_session[1]
+    _login(client, "admin")
+    district_audit = client.get("/api/v1/audit").json()
+    assert any(e["actor"] == "admin" for e in district_audit)
+    client.cookies.clear()
+    h = _login(client, "jdadmin")
+    listed = {u["username"] for u in client.get("/api/v1/users").json()}
+    assert "wangwu" in listed and "admin" not in listed
+    entries = client.get("/api/v1/audit").json()
+    assert entries and {e["actor"] for e in entries} <= {"jdadmin", "wangwu"}
+    admin_id = _user_id(session, "admin")
+    assert client.post(f"/api/v1/users/{admin_id}/unlock", headers=h).status_code == 403
+    assert client.get(f"/api/v1/users/{admin_id}/posts").status_code == 403
+    # The admin role holds '*', so he may mint a '*' key, but it reaches no territory: the
+    # district's users and audit log stay closed to it.
+    key = _a_key(client, h, permissions=["*"])
+    client.cookies.clear()
+    as_key = {"X-API-Key": key["token"]}
+    assert client.get("/api/v1/users", headers=as_key).json() == []
+    assert client.get("/api/v1/audit", headers=as_key).json() == []
+    r = client.post("/api/v1/api-keys", json={"name": "x"}, headers=as_key)
+    assert r.status_code == 403 and r.json()["code"] == "key_issues_key"
+
+
+def test_a_key_never_holds_more_than_its_issuer(client, app_and_session):
+    session = app_and_session[1]
+    reader = service.create_user(
+        session, username="keeper", password=ADMIN_PW, display_name="用户管理员"
+    )
+    role = "user_keeper"
+    from wangge.auth.models import Role
+
+    session.add(Role(code=role, name_zh="用户管理", permissions=["users.manage", "cases.read"]))
+    session.flush()
+    service.assign_post(session, reader, role, scope="110108")
+    h = _login(client, "keeper")
+    r = client.post("/api/v1/api-keys", json={"name": "k", "permissions": ["*"]}, headers=h)
+    assert r.status_code == 403 and r.json()["code"] == "grant_exceeds_rights"
+    assert _a_key(client, h, permissions=["cases.read"])["expires_at"] is not None
+
+
+def test_every_token_and_key_expires_within_the_configured_lifetime(client):
+    h = _login(client, "admin")
+    for path, body in (("/api/v1/auth/tokens", {"name": "t"}), ("/api/v1/api-keys", {"name": "k"})):
+        never = client.post(path, json={**body, "days": None}, headers=h)
+        assert never.status_code == 422, never.text
+        too_long = client.post(path, json={**body, "days": 3000}, headers=h)
+        assert too_long.status_code == 422 and too_long.json()["code"] == "validation_failed"
+        assert "days" in too_long.text
+        ok = client.post(path, json=body, headers=h)
+        assert ok.status_code in (200, 201) and ok.json()["expires_at"] is not None

@@ -22,13 +22,14 @@ from tests.case_factories import (
     SUPERVISOR,
     build_world,
     do,
+    jpeg,
     person,
     report,
 )
 from wangge.api.deps import get_principal
 from wangge.auth.principal import ANONYMOUS, LOCAL_OPERATOR
 from wangge.auth.service import assign_post, create_user, seed_roles
-from wangge.cases.models import Case
+from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.main import create_app
@@ -82,7 +83,7 @@ def walk_to_closed(session, code: str) -> Case:
     do(session, case, "file", SHIFT, now)
     do(session, case, "dispatch", DISPATCHER, now, department=CGW)
     do(session, case, "department_accept", HANDLER, now)
-    do(session, case, "feed_back", HANDLER, now, photos=["/api/v1/uploads/abc"])
+    do(session, case, "feed_back", HANDLER, now, photos=["photo://after"])
     do(session, case, "request_check", ACCEPTOR, now)
     do(session, case, "check_pass", SUPERVISOR, now, photos=["photo://check"])
     return do(session, case, "close", SHIFT, now)
@@ -92,7 +93,7 @@ def test_a_citizen_report_without_login_returns_a_tracking_code_that_shows_progr
     client, _ = web
     out = citizen_report(client)
     assert out["tracking"].startswith(out["code"] + "-") and out["state"] == "reported"
-    r = client.get(f"/web/api/citizen/track/{out['tracking']}")
+    r = client.post("/web/api/citizen/track", json={"tracking": out["tracking"]})
     assert r.status_code == 200
     body = r.json()
     assert body["state_zh"] == "已上报" and [e["action"] for e in body["timeline"]] == ["report"]
@@ -102,9 +103,9 @@ def test_a_citizen_report_without_login_returns_a_tracking_code_that_shows_progr
 def test_a_tracking_code_with_a_wrong_secret_finds_nothing(web):
     client, _ = web
     out = citizen_report(client)
-    r = client.get(f"/web/api/citizen/track/{out['code']}-wrongsecret1")
+    r = client.post("/web/api/citizen/track", json={"tracking": f"{out['code']}-wrongsecret1"})
     assert r.status_code == 404 and r.json()["code"] == "bad_tracking_code"
-    assert client.get(f"/web/api/citizen/track/{out['code']}").status_code == 404
+    assert client.post("/web/api/citizen/track", json={"tracking": out["code"]}).status_code == 404
 
 
 def test_the_reporter_id_stored_on_the_case_does_not_reveal_the_tracking_secret(web, session):
@@ -118,17 +119,24 @@ def test_the_reporter_id_stored_on_the_case_does_not_reveal_the_tracking_secret(
 
 
 def test_the_citizen_rates_a_closed_report_and_can_then_reopen_it(web, session):
+    from sqlalchemy import select
+
     client, _ = web
     out = citizen_report(client)
     walk_to_closed(session, out["code"])
-    track = client.get(f"/web/api/citizen/track/{out['tracking']}").json()
+    track = client.post("/web/api/citizen/track", json={"tracking": out["tracking"]}).json()
     assert track["can_rate"] and track["state"] == "closed"
     handled = next(e for e in track["timeline"] if e["action"] == "feed_back")
-    assert handled["photos"] == ["/api/v1/uploads/abc/public"]
-    r = client.post(f"/web/api/citizen/track/{out['tracking']}/rate", json={"rating": "satisfied"})
+    fed_back = session.scalars(select(CaseEvent).where(CaseEvent.action == "feed_back")).one()
+    assert handled["photos"] == [f"{fed_back.attachments[0]}/public"]
+    r = client.post(
+        "/web/api/citizen/track/rate", json={"tracking": out["tracking"], "rating": "satisfied"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "rated"
-    r = client.post(f"/web/api/citizen/track/{out['tracking']}/reopen", json={"note": "又堆上了"})
+    r = client.post(
+        "/web/api/citizen/track/reopen", json={"tracking": out["tracking"], "note": "又堆上了"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "filed"
 
@@ -138,7 +146,8 @@ def test_someone_else_cannot_rate_with_a_guessed_code(web, session):
     out = citizen_report(client)
     walk_to_closed(session, out["code"])
     r = client.post(
-        f"/web/api/citizen/track/{out['code']}-guessedsecret/rate", json={"rating": "unsatisfied"}
+        "/web/api/citizen/track/rate",
+        json={"tracking": f"{out['code']}-guessedsecret", "rating": "unsatisfied"},
     )
     assert r.status_code == 404
 
@@ -367,3 +376,66 @@ def test_search_hits_follow_the_base_maps_crs(web):
     x, y = wgs84_to_gcj02(plain["lon"], plain["lat"])
     assert abs(gcj["lon"] - float(x)) < 1e-7 and abs(gcj["lat"] - float(y)) < 1e-7
     assert gcj["bounds"][0] != plain["bounds"][0]
+
+
+def _upload(client: TestClient) -> str:
+    r = client.post("/api/v1/uploads", files={"file": ("p.jpg", jpeg(), "image/jpeg")})
+    assert r.status_code == 201, r.text
+    return f"/api/v1/uploads/{r.json()['id']}"
+
+
+def test_a_citizens_anonymous_photo_goes_with_one_report_and_nobody_else_can_use_it(web, session):
+    from sqlalchemy import select
+
+    client, holder = web
+    body = {"category_code": "E0102", "description": "x", "lon": LON, "lat": LAT}
+    citizen = lambda photo: client.post(  # noqa: E731
+        "/web/api/citizen/reports", json={**body, "crs": "EPSG:4490", "photos": [photo]}
+    )
+    photo = _upload(client)
+    out = citizen_report(client, photos=[photo])
+    case = session.scalars(select(Case).where(Case.code == out["code"])).one()
+    assert case.photos == [photo]
+    # Used once: a second report (anyone's, since the id is now public) cannot take it again.
+    again = citizen(photo)
+    assert again.status_code == 422 and again.json()["code"] == "photo_not_yours"
+    assert photo in again.json()["detail"] and again.json()["field"] == "photos"
+    assert citizen("photo://fake").json()["code"] == "unknown_photo"
+    # Staff cannot pass off a citizen's photo as their own, nor a citizen a staff member's.
+    fresh = _upload(client)
+    holder["who"] = SUPERVISOR
+    r = client.post("/api/v1/cases", json={**body, "photos": [fresh]})
+    assert r.status_code == 422 and r.json()["code"] == "photo_not_yours"
+    staff = _upload(client)
+    holder["who"] = ANONYMOUS
+    assert citizen(staff).json()["code"] == "photo_not_yours"
+
+
+def test_a_citizen_report_resent_with_its_idempotency_key_is_filed_once(web, session):
+    from sqlalchemy import func, select
+
+    client, _ = web
+    body = {"category_code": "E0102", "description": "路灯不亮", "lon": LON, "lat": LAT}
+    key = {"Idempotency-Key": "3f6c2a1e-citizen-double-click"}
+    answers = [client.post("/web/api/citizen/reports", json=body, headers=key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["tracking"] for a in answers}) == 1  # the same report, the same code
+    count = select(func.count(Case.id)).where(Case.description == "路灯不亮")
+    assert session.scalar(count) == 1
+    # The tracking code of the replay works like the first.
+    r = client.post("/web/api/citizen/track", json={"tracking": answers[2].json()["tracking"]})
+    assert r.status_code == 200 and r.json()["state"] == "reported"
+    # The same key for another report is a client error, not a silent replay.
+    other = client.post("/web/api/citizen/reports", json={**body, "description": "x"}, headers=key)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_mismatch"
+    # Without a key (or with a new one) each report is filed.
+    client.post("/web/api/citizen/reports", json=body)
+    assert session.scalar(count) == 2
+
+
+def test_a_citizen_report_with_an_unknown_field_is_refused_naming_it(web):
+    client, _ = web
+    body = {"category_code": "E0102", "description": "x", "lon": LON, "lat": LAT}
+    r = client.post("/web/api/citizen/reports", json={**body, "caller_phone": "13800000000"})
+    assert r.status_code == 422
+    assert "caller_phone" in r.json()["detail"] and "caller_phone" in r.json()["detail_en"]

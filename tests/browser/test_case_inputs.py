@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import shot
 from tests.browser.test_console import community_point
-from tests.browser.test_phone_pages import api_act
+from tests.browser.test_phone_pages import api_act, upload
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def report(page, lon: float, lat: float, description: str) -> dict:
             "description": description,
             "lon": lon,
             "lat": lat,
-            "photos": ["photo://before"],
+            "photos": [upload(page)],
         },
         headers={"X-CSRF-Token": csrf},
     )

@@ -61,13 +61,26 @@ def wait_report(page) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def activate(page, version_id: str) -> None:  # type: ignore[no-untyped-def]
-    """Press the version's activate (or roll back) button, read the confirmation, confirm."""
+def activate(page, version_id: str, reason: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Press the version's activate (or roll back) button, read the confirmation, confirm.
+
+    With `reason`, the version has validation problems: the page asks for the reason to put
+    it in force anyway and refuses to go on without one.
+    """
     page.click(f"[data-activate='{version_id}']")
     confirm = page.locator("#confirm")
     confirm.wait_for(state="visible")
     page.wait_for_selector("#confirm-body table")
     assert int(confirm.locator("[data-diff=new]").inner_text()) >= 0
+    if reason is not None:
+        page.wait_for_selector("[data-testid=override]", state="visible")
+        assert "问题" in page.inner_text("#override-problems")
+        page.click("#confirm-yes")  # no reason: refused on the page, nothing is sent
+        page.wait_for_selector("#confirm-body .msg.err")
+        assert "理由" in page.inner_text("#confirm-body")
+        page.fill("#override-reason", reason)
+    else:
+        assert page.locator("[data-testid=override]").is_hidden()
     with page.expect_navigation(timeout=120_000):
         page.click("#confirm-yes")
     page.wait_for_selector("[data-testid=activation-summary]", timeout=60_000)
@@ -119,8 +132,10 @@ def test_a_draft_is_imported_validated_activated_and_rolled_back(new_page, tmp_p
     page.wait_for_function("Number(document.getElementById('vmap').dataset.problems) >= 1")
     shot(page, "console-grid-import", full_page=True)
 
-    # Activation: the confirmation shows what changes, the report what moved.
-    activate(page, draft)
+    # Activation: the confirmation shows what changes and, since the draft has a gap, asks why
+    # it must go into force anyway; the report shows what moved and the reason.
+    activate(page, draft, reason="缝隙处为河道，已与街道确认")
+    assert "缝隙处为河道" in page.inner_text("[data-testid=activation-override]")
     assert version_rows(page)[draft] == "active"
     assert version_rows(page)[active_social] == "retired"
     summary = page.inner_text("[data-testid=activation-summary]")

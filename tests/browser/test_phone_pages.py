@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser.conftest import jpeg, shot
 from tests.browser.test_console import community_point
+from tests.case_factories import jpeg as jpeg_bytes
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -160,6 +161,18 @@ def test_a_wrong_tracking_code_says_so_without_revealing_anything(new_page):
     assert "查询编码不正确" in page.inner_text("#track-out")
 
 
+def upload(page) -> str:
+    """Upload a small photo as the page's user; return the reference reports and actions carry."""
+    csrf = page.request.get("/api/v1/auth/me").json()["csrf_token"]
+    r = page.request.post(
+        "/api/v1/uploads",
+        multipart={"file": {"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.ok, r.text()
+    return "/api/v1/uploads/" + r.json()["id"]
+
+
 def api_act(page, case_id: int, action: str, **body) -> dict:
     """Act through the API as the page's user (cookie + CSRF header)."""
     csrf = page.request.get("/api/v1/auth/me").json()["csrf_token"]
@@ -184,7 +197,7 @@ def test_the_grid_worker_checks_a_handled_case_on_the_phone_with_a_fresh_photo(n
             "description": "待核查：垃圾",
             "lon": lon,
             "lat": lat,
-            "photos": ["photo://before"],
+            "photos": [upload(worker)],
         },
         headers={"X-CSRF-Token": csrf},
     )
@@ -197,7 +210,7 @@ def test_the_grid_worker_checks_a_handled_case_on_the_phone_with_a_fresh_photo(n
     api_act(shift, case_id, "file")
     api_act(dispatcher, case_id, "dispatch", payload={"department": department})
     api_act(handler, case_id, "department_accept")
-    api_act(handler, case_id, "feed_back", photos=["photo://after"])
+    api_act(handler, case_id, "feed_back", photos=[upload(handler)])
     api_act(acceptor, case_id, "request_check")
 
     worker.goto("/m")
@@ -209,3 +222,55 @@ def test_the_grid_worker_checks_a_handled_case_on_the_phone_with_a_fresh_photo(n
     case = worker.request.get(f"/api/v1/cases/{case_id}").json()
     assert case["state"] == "checked"
     assert case["timeline"][-1]["attachments"][0].startswith("/api/v1/uploads/")
+
+
+def test_a_double_click_or_a_resend_after_a_lost_answer_files_the_citizen_report_once(
+    new_page, tmp_path
+):
+    probe = new_page("jiandu")
+    _community, lon, lat = community_point(probe)
+    page = new_page(**PHONE)
+    page.goto("/citizen")
+    page.wait_for_selector("#category option", state="attached")
+    page.select_option("#category", "E0102")
+    description = f"双击提交：垃圾桶满溢 {tmp_path.name}"
+    page.fill("#description", description)
+    page.fill("#lon", f"{lon:.6f}")
+    page.fill("#lat", f"{lat:.6f}")
+    page.set_input_files("#photo", str(jpeg(tmp_path)))
+    sent, uploads = [], []
+
+    def count(request) -> None:  # type: ignore[no-untyped-def]
+        if request.method == "POST" and request.url.endswith("/web/api/citizen/reports"):
+            sent.append(request)
+        elif request.method == "POST" and request.url.endswith("/api/v1/uploads"):
+            uploads.append(request)
+
+    page.on("request", count)
+
+    # The server files the first report but its answer is lost on the way back.
+    answered: list[int] = []
+
+    def lose_first_answer(route) -> None:  # type: ignore[no-untyped-def]
+        answer = route.fetch()
+        answered.append(answer.status)
+        if len(answered) == 1:
+            route.abort()
+        else:
+            route.fulfill(response=answer)
+
+    page.route("**/web/api/citizen/reports", lose_first_answer)
+    page.dblclick("#report-submit")
+    page.wait_for_selector("#report-msg.err")
+    assert page.is_enabled("#report-submit")  # disabled only while sending
+    page.dblclick("#report-submit")  # the citizen tries again
+    tracking = page.locator("[data-testid=tracking]").inner_text(timeout=20_000)
+
+    assert answered == [201, 201]  # the second answer is the first report's, replayed
+    assert len(sent) == 2  # one request per attempt, however often the button was clicked
+    assert len({r.headers["idempotency-key"] for r in sent}) == 1
+    assert len(uploads) == 1  # the photo is not uploaded again for the retry
+    acceptor = new_page("shouli")
+    found = acceptor.request.get("/api/v1/cases?category=E0102&state=reported&limit=500").json()
+    mine = [c for c in found["items"] if c["description"] == description]
+    assert [c["code"] for c in mine] == [tracking.rsplit("-", 1)[0]]  # filed once

@@ -52,11 +52,16 @@ def create_person(page, **body) -> dict:
 
 
 def search(page, kind: str, text: str) -> int:
-    """Search a registry list through the filter form; return the total shown."""
+    """Search a registry list through the filter form; return the total shown.
+
+    The page POSTs the search text and swaps the answer in (no navigation): wait until the
+    results shown are new ones.
+    """
     page.goto(f"/console/registry/{kind}")
     page.fill("#registry-q", text)
-    with page.expect_navigation():
-        page.click("#registry-search")
+    page.eval_on_selector("#registry-results", "e => e.dataset.stale = '1'")
+    page.click("#registry-search")
+    page.wait_for_selector("#registry-results:not([data-stale])", state="attached")
     return int(page.get_attribute("[data-testid=registry-total]", "data-total"))
 
 
@@ -67,6 +72,9 @@ def test_admin_finds_a_person_by_id_number_and_unmasks_with_a_reason_that_is_aud
     number, phone = new_id(rng), f"139{rng.randrange(10**8):08d}"
     name = new_name(rng)
     admin = new_page("admin")
+    visited: list[str] = []  # every URL the page asked for or showed (its history)
+    admin.on("request", lambda request: visited.append(request.url))
+    admin.on("framenavigated", lambda frame: visited.append(frame.url))
     rooms = admin.request.get(f"/api/v1/registry/rooms?community={community}&limit=1").json()
     room = rooms["items"][0]
     create_person(admin, name=name, id_number=number, phone=phone, room_id=room["id"])
@@ -86,6 +94,10 @@ def test_admin_finds_a_person_by_id_number_and_unmasks_with_a_reason_that_is_aud
     row = admin.locator("#registry-table tr[data-id]")
     assert row.locator("td[data-col=name]").inner_text() == name
     assert row.locator("td[data-col=id_number]").inner_text() == masked(number)
+    # The number went in a POST body: neither the address bar nor any URL holds it, and a
+    # reload of the page shown does not search again by it.
+    assert admin.evaluate("location.href").endswith("/console/registry/people")
+    assert admin.locator("#export-link").count() == 0  # an export link would carry it
     with admin.expect_navigation():
         row.locator("td[data-col=name] a").click()
     assert admin.inner_text("[data-testid=id-number]") == masked(number)
@@ -111,6 +123,12 @@ def test_admin_finds_a_person_by_id_number_and_unmasks_with_a_reason_that_is_aud
     mine = [e for e in entries if e["object_id"] == person_id]
     assert mine and mine[0]["reason"] == "核实低保申请材料" and mine[0]["actor"] == "admin"
     assert number not in str(mine[0])
+
+    admin.go_back()  # the list as the history holds it
+    assert number not in admin.evaluate("location.href")
+    assert visited and not [url for url in visited if number in url]
+    typed = admin.goto(f"/console/registry/people?q={number}")  # a link someone made by hand
+    assert typed.status == 422 and "POST" in admin.inner_text("main")
 
 
 def test_a_grid_worker_sees_only_his_community_and_is_not_offered_unmasking(new_page):

@@ -17,6 +17,7 @@ from tests.case_factories import (
     build_world,
     do,
     person,
+    register_component,
     report,
     to_dispatched,
 )
@@ -61,10 +62,9 @@ def test_the_distance_is_configurable(world):
 
 
 def test_a_report_about_the_same_component_is_a_candidate_wherever_it_was_pinned(world):
-    first = report(world, category="C0101", component_code="1101080101000001")
-    second = report(
-        world, category="C0101", component_code="1101080101000001", lon=LON + 300 * METRE, at=T0 + H
-    )
+    code = register_component(world)
+    first = report(world, category="C0101", component_code=code)
+    second = report(world, category="C0101", component_code=code, lon=LON + 300 * METRE, at=T0 + H)
     found = find_duplicates(world, second.id, ACCEPTOR)
     assert [c.case.id for c in found] == [first.id] and found[0].same_component
 

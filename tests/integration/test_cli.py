@@ -152,6 +152,55 @@ def test_an_edited_attribute_table_updates_grids_all_or_nothing(tmp_path, db):
     assert sum(1 for r in rows if r["户数"] not in ("", None)) == 1
 
 
+FORMULA = '=HYPERLINK("http://evil.example","点击")'
+
+
+def test_grid_exports_and_located_tables_write_formulas_as_text_and_numbers_as_numbers(
+    tmp_path, db
+):
+    import openpyxl
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    _run(db, "grid", "generate", "--county", "110108", "--cell-area", "40000", "--activate")
+    _run(db, "grid", "export", str(tmp_path / "g.csv"), "--version", "1")
+    rows = list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8-sig")))
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["网格编码", "网格名称", "责任主体"])
+        w.writerow([rows[0]["网格编码"], FORMULA, "@SUM(A1:A9)"])
+    assert _run(db, "grid", "attributes", str(edited), "--version", "1").exit_code == 0
+
+    _run(db, "grid", "export", str(tmp_path / "out.csv"), "--version", "1")
+    first = next(csv.DictReader((tmp_path / "out.csv").open(encoding="utf-8-sig")))
+    assert first["网格名称"] == "'" + FORMULA and first["责任主体"] == "'@SUM(A1:A9)"
+    _run(db, "grid", "export", str(tmp_path / "out.xlsx"), "--version", "1")
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    header = [c.value for c in sheet[1]]
+    name, area = sheet[2][header.index("网格名称")], sheet[2][header.index("面积")]
+    assert name.data_type == "s" and name.value == "'" + FORMULA
+    assert area.data_type == "n" and area.value > 0
+    # The exported file edited and read back keeps the name as it was (the guard comes off).
+    assert (
+        _run(db, "grid", "attributes", str(tmp_path / "out.xlsx"), "--version", "1").exit_code == 0
+    )
+    _run(db, "grid", "export", str(tmp_path / "again.csv"), "--version", "1")
+    again = next(csv.DictReader((tmp_path / "again.csv").open(encoding="utf-8-sig")))
+    assert again["网格名称"] == "'" + FORMULA
+
+    points = tmp_path / "pts.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["备注", "高差", "经度", "纬度"])
+    book.active.append(["-1+2", -12.5, X0 + 0.5 * DX, Y0 + 0.5 * DY])
+    book.save(points)
+    for out in ("located.csv", "located.xlsx"):
+        assert _run(db, "locate", str(points), str(tmp_path / out)).exit_code == 0
+    located = next(csv.DictReader((tmp_path / "located.csv").open(encoding="utf-8-sig")))
+    assert located["备注"] == "'-1+2" and located["高差"] == "-12.5"
+    cells = openpyxl.load_workbook(tmp_path / "located.xlsx").active[2]
+    assert cells[0].value == "'-1+2" and cells[1].value == -12.5 and cells[1].data_type == "n"
+
+
 def test_users_are_created_from_the_cli_and_the_audit_chain_verifies(tmp_path, db):
     import sqlite3
 
@@ -260,3 +309,37 @@ def test_every_command_that_writes_leaves_an_audit_entry(tmp_path, db):
     con.close()
     assert any(a.endswith("division.import") for a in actions)
     assert not any(a.endswith("division.list") for a in actions)
+
+
+def test_grid_activate_refuses_a_draft_with_a_gap_unless_given_a_reason(tmp_path, db):
+    from sqlalchemy import select
+
+    from tests.factories import quarters
+    from wangge.audit.models import AuditEntry
+    from wangge.db import make_engine, session_factory
+    from wangge.grids.models import GridVersion
+
+    _run(db, "division", "import", str(_divisions_geojson(tmp_path / "d.geojson")))
+    half = [
+        {"type": "Feature", "properties": {}, "geometry": mapping(g)}
+        for g in quarters("110108001001")[:2]
+    ]
+    path = tmp_path / "half.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": half}), "utf-8")
+    assert _run(db, "grid", "import", str(path), "--county", "110108").exit_code == 0
+
+    refused = _run(db, "grid", "activate", "1")
+    assert refused.exit_code == 2
+    assert "未被任何网格覆盖" in refused.output and "--override-reason" in refused.output
+    assert "draft" in _run(db, "grid", "versions").output
+
+    done = _run(db, "grid", "activate", "1", "--override-reason", "河道，待补划")
+    assert done.exit_code == 0, done.output
+    engine = make_engine(db)
+    with session_factory(engine)() as s:
+        assert s.scalars(select(GridVersion.status)).one() == "active"
+        entry = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "grid_version.activate")
+        ).one()
+        assert entry.reason == "河道，待补划" and entry.detail["override"]["problems"] == 1
+    engine.dispose()

@@ -10,6 +10,7 @@ import pytest
 
 from wangge.common.masking import (
     PersonalDataFilter,
+    contains_personal_identifier,
     mask_address,
     mask_id_number,
     mask_name,
@@ -159,6 +160,47 @@ def test_scrub_masks_a_fifteen_digit_run_only_when_it_reads_as_a_legacy_id():
     assert scrub("旧号 110101900307123") == "旧号 110101*****7123"
     # A 15-digit unit-grid code: characters 7-12 (019044) are no YYMMDD date.
     assert scrub("grid 320508019044001") == "grid 320508019044001"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("电话１３８００１３８０００请回电", "电话１３８****８０００请回电"),
+        ("电话 138.0013.8000", "电话 138.****.8000"),
+        ("电话 138 0013 8000", "电话 138 **** 8000"),
+        ("电话 138-0013-8000", "电话 138-****-8000"),
+        ("电话 1380 013 8000", "电话 138* *** 8000"),
+        ("电话 ＋86 138．0013．8000", "电话 ＋86 138．****．8000"),
+        ("身份证１１０１０１１９９００３０７１２３４", "身份证１１０１０１********１２３４"),
+        ("座机 010.6552.1234", "座机 010.****.1234"),
+        ("座机（０１０）６５５２１２３４", "座机（０１０）****１２３４"),
+    ],
+)
+def test_scrub_finds_full_width_dotted_and_spaced_numbers(text, masked):
+    assert scrub(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [("138.1234.1234", "138.****.1234"), ("１３８１２３４１２３４", "１３８****１２３４")],
+)
+def test_mask_phone_keeps_dotted_and_full_width_mobiles_readable(raw, masked):
+    assert mask_phone(raw) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (ID, True),
+        ("138-1234-1234", True),
+        ("护照 E12345678", True),
+        ("张三", False),
+        ("1101080101000001", False),  # a component code
+        ("东门公交站", False),
+    ],
+)
+def test_personal_identifiers_are_recognised_in_search_texts(text, found):
+    assert contains_personal_identifier(text) is found
 
 
 def test_scrub_is_idempotent():

@@ -58,7 +58,8 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     from wangge.auth.service import principal_from_session, principal_from_token
 
     auth = request.headers.get("Authorization", "")
-    key = request.headers.get("X-API-Key") or request.query_params.get("api_key")
+    # Secrets only in headers: a query string lands in access logs, proxies and histories.
+    key = request.headers.get("X-API-Key")
     if auth.lower().startswith("bearer "):
         principal = principal_from_token(session, auth[7:].strip())
         if principal is None:

@@ -88,15 +88,25 @@ def install(app: FastAPI) -> None:
             {
                 "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
                 "location": e["loc"][0] if e["loc"] else None,
-                "reason": e["msg"],
+                "reason": UNKNOWN_FIELD if e["type"] == "extra_forbidden" else e["msg"],
             }
             for e in exc.errors()
         ]
-        fields = ", ".join(e["field"] for e in errors)
-        return problem(
-            422,
-            "validation_failed",
-            f"参数有误：{fields}",
-            f"invalid parameters: {fields}",
-            errors=errors,
-        )
+        return problem(422, "validation_failed", *_messages(errors), errors=errors)
+
+
+# Request bodies refuse fields they do not define (`common.schemas.InputModel`); say so plainly.
+UNKNOWN_FIELD = "未知字段 / unknown field"
+
+
+def _messages(errors: list[dict[str, Any]]) -> tuple[str, str]:
+    unknown = [e["field"] for e in errors if e["reason"] == UNKNOWN_FIELD]
+    invalid = [e["field"] for e in errors if e["reason"] != UNKNOWN_FIELD]
+    zh, en = [], []
+    if invalid:
+        zh.append(f"参数有误：{', '.join(invalid)}")
+        en.append(f"invalid parameters: {', '.join(invalid)}")
+    if unknown:
+        zh.append(f"不接受未知字段：{', '.join(unknown)}")
+        en.append(f"unknown fields are not accepted: {', '.join(unknown)}")
+    return "；".join(zh), "; ".join(en)

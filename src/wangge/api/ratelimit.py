@@ -23,14 +23,23 @@ def phone_key(phone: str) -> str:
     return "phone:" + hashlib.sha256(digits.encode()).hexdigest()[:20]
 
 
-def hit(session: Session, key: str, *, limit: int, window_s: int, now: float | None = None) -> int:
-    """Count one request for `key`; raise TooManyRequests past `limit` in the current window."""
+def hit(
+    session: Session,
+    key: str,
+    *,
+    limit: int,
+    window_s: int,
+    now: float | None = None,
+    amount: int = 1,
+) -> int:
+    """Count `amount` (one request, or its bytes) for `key`; raise TooManyRequests past `limit`
+    in the current window."""
     now = time.time() if now is None else now
     window = int(now // window_s)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(RateCounter).values(key=key, window=window, count=1)
+    stmt = insert(RateCounter).values(key=key, window=window, count=amount)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["key", "window"], set_={"count": RateCounter.count + 1}
+        index_elements=["key", "window"], set_={"count": RateCounter.count + amount}
     ).returning(RateCounter.count)
     count = int(session.execute(stmt).scalar_one())
     if count > limit:

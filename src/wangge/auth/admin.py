@@ -13,7 +13,7 @@ from wangge.audit.service import record_for
 from wangge.auth.models import Post, Role, User
 from wangge.auth.passwords import hasher
 from wangge.auth.principal import Principal
-from wangge.auth.service import check_password_rules
+from wangge.auth.service import check_password_rules, manages
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.errors import Conflict, Forbidden, NotFound
@@ -48,8 +48,10 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def _outside(actor: Principal, scope: str | None) -> bool:
-    return actor.scope_prefixes is not None and (scope is None or not actor.contains(scope))
+def _outside(actor: Principal, scope: str | None, layer: str | None = None) -> bool:
+    return actor.scope_prefixes is not None and (
+        scope is None or not actor.contains(scope, layer or "social")
+    )
 
 
 def check_grant(
@@ -59,6 +61,7 @@ def check_grant(
     *,
     scope: str | None,
     department: str | None,
+    layer: str | None = None,
 ) -> None:
     """Refuse a post that would reach beyond the actor's area or rights."""
     row = session.get(Role, role)
@@ -83,7 +86,7 @@ def check_grant(
                 field="department",
             )
         return
-    if _outside(actor, scope):
+    if _outside(actor, scope, layer):
         where = scope or "全区"
         raise Forbidden(
             f"范围 {where} 超出您的管辖范围（{'、'.join(sorted(actor.scope_prefixes or []))}）",
@@ -95,19 +98,28 @@ def check_grant(
 
 
 def require_manageable(session: Session, actor: Principal, user: User) -> None:
-    """A scoped administrator manages only accounts whose every post lies in his area.
-
-    An account without posts yet (just created) is anybody's to equip.
-    """
-    if actor.scope_prefixes is None:
-        return
-    posts = session.scalars(select(Post).where(Post.user_id == user.id)).all()
-    if any(_outside(actor, p.scope_prefix) and p.department_code is None for p in posts):
+    """A scoped administrator manages only accounts whose every post lies in his area."""
+    if not manages(session, actor, user):
         raise Forbidden(
             f"用户 {user.username} 不在您的管辖范围内",
             f"user {user.username} is outside your area",
             code="out_of_scope",
         )
+
+
+def visible_user_ids(session: Session, actor: Principal) -> set[int] | None:
+    """The accounts a scoped administrator may list and whose acts he may read (None: all)."""
+    if actor.scope_prefixes is None:
+        return None
+    posts = session.execute(
+        select(Post.user_id, Post.scope_prefix, Post.scope_layer, Post.department_code)
+    ).all()
+    outside = {
+        uid
+        for uid, scope, layer, dept in posts
+        if dept is None and not (scope and actor.contains(scope, layer or "social"))
+    }
+    return set(session.scalars(select(User.id))) - outside
 
 
 def reset_password(session: Session, actor: Principal, user: User, new_password: str) -> None:

@@ -52,6 +52,9 @@ class Post(TimestampMixin, Base):
     # None = the whole deployment (admins, city leaders); else a code prefix: county 6,
     # street 9, community 12 digits, or a grid code.
     scope_prefix: Mapped[str | None] = mapped_column(String(20))
+    # A grid code is a code of one layer (social and unit grids may share a code): None means
+    # the social layer; "unit" a unit or duty grid (责任网格) of the city-management layer.
+    scope_layer: Mapped[str | None] = mapped_column(String(8))
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
 
 

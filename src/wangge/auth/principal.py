@@ -21,11 +21,14 @@ class Unauthenticated(Forbidden):
 class Principal:
     name: str
     permissions: frozenset[str] = field(default_factory=frozenset)
-    # None means the whole territory; otherwise division/grid code prefixes.
+    # None means the whole territory; otherwise division code prefixes (6/9/12 digits) and
+    # codes of social-layer grids (longer). Unit-layer grid posts are in unit_grid_scopes:
+    # a social grid and a unit grid may carry the same code and lie in different places.
     scope_prefixes: frozenset[str] | None = None
     user_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     department_codes: frozenset[str] = field(default_factory=frozenset)
+    unit_grid_scopes: frozenset[str] = field(default_factory=frozenset)
     via: str = "local"  # "session" | "bearer" | "api_key" | "local" | "anonymous"
     csrf_token: str | None = None
 
@@ -56,11 +59,19 @@ class Principal:
             return True
         return any(code.startswith(p) or p.startswith(code) for p in self.scope_prefixes)
 
-    def contains(self, code: str) -> bool:
-        """Return True if a code lies inside the scope (ancestors do not count)."""
+    def contains(self, code: str, layer: str = "social") -> bool:
+        """Return True if a code lies inside the scope (ancestors do not count).
+
+        Division codes (up to 12 digits) hold the grids of both layers; a longer scope names
+        a grid of one layer and holds only codes of that layer.
+        """
         if self.scope_prefixes is None:
             return True
-        return any(code.startswith(p) for p in self.scope_prefixes)
+        if any(code.startswith(p) for p in self.scope_prefixes if len(p) <= 12):
+            return True
+        if layer == "unit":
+            return any(code.startswith(p) for p in self.unit_grid_scopes)
+        return any(code.startswith(p) for p in self.scope_prefixes if len(p) > 12)
 
 
 LOCAL_OPERATOR = Principal(name="local-operator", permissions=frozenset({"*"}))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wangge.common.schemas import InputModel
 
-class LoginIn(BaseModel):
+
+class LoginIn(InputModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
@@ -18,6 +21,7 @@ class PostRead(BaseModel):
     id: int
     role_code: str
     scope_prefix: str | None
+    scope_layer: str | None = None  # for a grid-level scope: None = social grid, "unit"
     department_code: str | None
 
 
@@ -42,13 +46,15 @@ class MeRead(BaseModel):
     csrf_token: str | None = None
 
 
-class PostCreate(BaseModel):
+class PostCreate(InputModel):
     role: str
     scope: str | None = None
     department: str | None = None
+    # A grid code names a grid of one layer: social (default) or unit (a unit or duty grid).
+    layer: Literal["social", "unit"] | None = None
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     username: str
     display_name: str
     password: str
@@ -57,7 +63,7 @@ class UserCreate(BaseModel):
     posts: list[PostCreate] = Field(default_factory=list, max_length=20)
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(InputModel):
     new_password: str = Field(min_length=1, max_length=256)
 
 
@@ -67,16 +73,18 @@ class PermissionRead(BaseModel):
     name_en: str
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(InputModel):
     name: str = Field(min_length=1, max_length=100)
-    days: int | None = Field(90, ge=1, le=3650)
+    # Every token expires: at most WANGGE_TOKEN_MAX_DAYS (checked by the service).
+    days: int = Field(90, ge=1, le=3650)
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(InputModel):
     name: str = Field(min_length=1, max_length=100)
     department: str | None = None
     permissions: list[str] | None = None
-    days: int | None = Field(365, ge=1, le=3650)
+    # Every key expires: at most WANGGE_API_KEY_MAX_DAYS (checked by the service).
+    days: int = Field(365, ge=1, le=3650)
 
 
 class TokenIssued(BaseModel):
@@ -86,7 +94,7 @@ class TokenIssued(BaseModel):
     expires_at: datetime | None
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(InputModel):
     old_password: str
     new_password: str
 
@@ -98,6 +106,15 @@ class RoleRead(BaseModel):
     name_zh: str
     permissions: list[str]
     builtin: bool
+
+
+class RoleIn(InputModel):
+    """A role's new name and permissions (`code` and `builtin` are echoed by the page, not set)."""
+
+    code: str | None = None
+    name_zh: str
+    permissions: list[str]
+    builtin: bool | None = None
 
 
 class AuditRead(BaseModel):

@@ -21,8 +21,9 @@ from wangge.auth.roles import DEFAULT_ROLES
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.divisions.codes import parse_division_code
-from wangge.errors import Conflict, NotFound, ValidationFailed
+from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
+DEFAULT_KEY_PERMISSIONS = ("cases.read", "cases.act")  # a department's handling system
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 SESSION_HOURS = 12
@@ -113,20 +114,36 @@ def assign_post(
     *,
     scope: str | None = None,
     department: str | None = None,
+    layer: str | None = None,
     actor: Principal | None = None,
 ) -> Post:
-    """Give a user a role in an area (a division/grid code prefix) or for a department."""
+    """Give a user a role in an area (a division/grid code prefix) or for a department.
+
+    A grid-level scope names a social grid unless `layer="unit"` (a unit or duty grid).
+    """
     if session.get(Role, role) is None:
         raise NotFound(f"角色 {role} 不存在", f"role {role} does not exist", field="role")
     if scope is not None:
         parse_division_code(scope[:12] if len(scope) > 12 else scope)
+    if layer not in (None, "social", "unit") or (layer == "unit" and len(scope or "") <= 12):
+        raise ValidationFailed(
+            "网格层只能是 social 或 unit，且 unit 须配合网格编码范围",
+            "layer must be social or unit, and unit needs a grid code as scope",
+            field="layer",
+        )
     if department is not None and session.get(Department, department) is None:
         raise NotFound(
             f"部门 {department} 不存在",
             f"department {department} does not exist",
             field="department",
         )
-    post = Post(user_id=user.id, role_code=role, scope_prefix=scope, department_code=department)
+    post = Post(
+        user_id=user.id,
+        role_code=role,
+        scope_prefix=scope,
+        scope_layer="unit" if layer == "unit" else None,
+        department_code=department,
+    )
     session.add(post)
     session.flush()
     _audit(
@@ -135,7 +152,7 @@ def assign_post(
         "post.assign",
         "user",
         user.id,
-        detail={"role": role, "scope": scope, "department": department},
+        detail={"role": role, "scope": scope, "layer": layer, "department": department},
     )
     return post
 
@@ -269,10 +286,16 @@ def issue_token(
     user: User | None = None,
     department: str | None = None,
     permissions: list[str] | None = None,
-    days: int | None = 90,
+    days: int = 90,
+    max_days: int | None = None,
     actor: Principal | None = None,
 ) -> tuple[str, ApiToken]:
-    """Issue a bearer token (for a user) or an API key (for a department or system); shown once."""
+    """Issue a bearer token (for a user) or an API key (for a department or system); shown once.
+
+    Every token expires (`days`, at most `max_days`). An API key never holds a right its issuer
+    lacks, and it has no territory of its own: it sees what is shared with its department (or,
+    for a reporting app, what it reported), whatever the issuer's scope.
+    """
     if kind not in ("bearer", "api_key"):
         raise ValidationFailed(
             f"令牌类型 {kind} 无效", f"token kind {kind} is invalid", field="kind"
@@ -281,12 +304,18 @@ def issue_token(
         raise ValidationFailed(
             "个人令牌必须属于用户", "a bearer token belongs to a user", field="user"
         )
+    if days < 1 or (max_days is not None and days > max_days):
+        raise ValidationFailed(
+            f"有效期应为 1 至 {max_days} 天", f"days must be 1 to {max_days}", field="days"
+        )
     if department is not None and session.get(Department, department) is None:
         raise NotFound(
             f"部门 {department} 不存在",
             f"department {department} does not exist",
             field="department",
         )
+    if actor is not None and kind == "api_key":
+        _check_key_within_issuer(session, actor, department, permissions)
     token = ("wgb_" if kind == "bearer" else "wgk_") + secrets.token_urlsafe(32)
     row = ApiToken(
         token_hash=hash_token(token),
@@ -296,7 +325,8 @@ def issue_token(
         department_code=department,
         permissions=permissions,
         epoch=user.token_epoch if user else 0,
-        expires_at=utcnow() + timedelta(days=days) if days else None,
+        expires_at=utcnow() + timedelta(days=days),
+        meta={"issued_by": actor.user_id} if actor is not None else None,
     )
     session.add(row)
     session.flush()
@@ -306,9 +336,68 @@ def issue_token(
         f"token.issue.{kind}",
         "token",
         row.id,
-        detail={"name": name, "department": department},
+        detail={"name": name, "department": department, "days": days},
     )
     return token, row
+
+
+def _check_key_within_issuer(
+    session: Session, actor: Principal, department: str | None, permissions: list[str] | None
+) -> None:
+    if actor.via == "api_key":
+        raise Forbidden(
+            "API 密钥不能签发新的密钥", "an API key cannot issue keys", code="key_issues_key"
+        )
+    wanted = permissions if permissions is not None else list(DEFAULT_KEY_PERMISSIONS)
+    missing = [p for p in wanted if not actor.can(p)]
+    if missing:
+        raise Forbidden(
+            f"密钥权限不能超出本人权限（{', '.join(missing)}）",
+            f"a key cannot hold rights you lack ({', '.join(missing)})",
+            code="grant_exceeds_rights",
+            field="permissions",
+        )
+    counties = actor.county_codes()
+    dept = session.get(Department, department) if department else None
+    if counties is not None and dept is not None and dept.county_code not in counties:
+        raise Forbidden(
+            f"部门 {department} 不在您的管辖范围内",
+            f"department {department} is outside your area",
+            code="out_of_scope",
+            field="department",
+        )
+
+
+def may_revoke(session: Session, principal: Principal, row: ApiToken) -> bool:
+    """One's own tokens, or (administrators) keys and tokens inside one's own area."""
+    if row.user_id is not None and row.user_id == principal.user_id:
+        return True
+    if principal.via == "api_key" or not principal.can("users.manage"):
+        return False
+    if principal.scope_prefixes is None:
+        return True
+    if row.user_id is not None:
+        owner = session.get(User, row.user_id)
+        return owner is not None and manages(session, principal, owner)
+    issued_by = (row.meta or {}).get("issued_by")
+    dept = session.get(Department, row.department_code) if row.department_code else None
+    counties = principal.county_codes() or set()
+    return issued_by == principal.user_id or (dept is not None and dept.county_code in counties)
+
+
+def manages(session: Session, actor: Principal, user: User) -> bool:
+    """Return True when every area post of the user lies inside the actor's area.
+
+    An account without posts yet (just created) is anybody's to equip.
+    """
+    if actor.scope_prefixes is None:
+        return True
+    posts = session.scalars(select(Post).where(Post.user_id == user.id)).all()
+    return all(
+        p.department_code is not None
+        or (p.scope_prefix and actor.contains(p.scope_prefix, p.scope_layer or "social"))
+        for p in posts
+    )
 
 
 def revoke_token(session: Session, token_id: int, *, actor: Principal | None = None) -> None:
@@ -331,13 +420,16 @@ def principal_for_user(
     roles: set[str] = set()
     depts: set[str] = set()
     scopes: set[str] = set()
+    unit_scopes: set[str] = set()
     whole = False
     for post, role in rows:
         perms.update(role.permissions or [])
         roles.add(role.code)
         if post.department_code:
             depts.add(post.department_code)
-        if post.scope_prefix:
+        if post.scope_prefix and post.scope_layer == "unit":
+            unit_scopes.add(post.scope_prefix)
+        elif post.scope_prefix:
             scopes.add(post.scope_prefix)
         elif role.code in WHOLE_TERRITORY_ROLES or "*" in (role.permissions or []):
             whole = True  # other roles without an area (citizens, departments) see no territory
@@ -347,6 +439,7 @@ def principal_for_user(
         roles=frozenset(roles),
         department_codes=frozenset(depts),
         scope_prefixes=None if whole else frozenset(scopes),
+        unit_grid_scopes=frozenset(unit_scopes),
         user_id=user.id,
         via=via,
         csrf_token=csrf,
@@ -417,7 +510,7 @@ def _token_principal(session: Session, row: ApiToken) -> Principal | None:
     # A department's API key sees only what is shared with that department.
     return Principal(
         name=f"api-key:{row.name}",
-        permissions=frozenset(row.permissions or ["cases.read", "cases.act"]),
+        permissions=frozenset(row.permissions or DEFAULT_KEY_PERMISSIONS),
         # A department's key acts as that department; an outside reporting app as a citizen.
         roles=frozenset({"department"})
         if row.department_code

@@ -23,6 +23,7 @@ from wangge.auth.schemas import (
     PermissionRead,
     PostCreate,
     PostRead,
+    RoleIn,
     RoleRead,
     TokenCreate,
     TokenIssued,
@@ -100,10 +101,18 @@ def password(body: PasswordChange, session: SessionDep, principal: PrincipalDep)
 @router.post(
     "/auth/tokens", response_model=TokenIssued, summary="签发个人令牌 Issue a bearer token"
 )
-def issue_bearer(body: TokenCreate, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def issue_bearer(
+    body: TokenCreate, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
+) -> dict[str, Any]:
     user = _current_user(session, principal)
     token, row = service.issue_token(
-        session, kind="bearer", name=body.name, user=user, days=body.days, actor=principal
+        session,
+        kind="bearer",
+        name=body.name,
+        user=user,
+        days=body.days,
+        max_days=settings.token_max_days,
+        actor=principal,
     )
     return {"id": row.id, "token": token, "kind": row.kind, "expires_at": row.expires_at}
 
@@ -121,7 +130,11 @@ def _current_user(session: SessionDep, principal: PrincipalDep) -> User:
 @router.get("/users", response_model=list[UserRead], summary="用户列表 List users")
 def list_users(session: SessionDep, principal: PrincipalDep) -> list[Any]:
     principal.require("users.manage")
-    return list(session.scalars(select(User).order_by(User.id)))
+    q = select(User).order_by(User.id)
+    ids = admin.visible_user_ids(session, principal)
+    if ids is not None:  # a scoped administrator lists the accounts of his own area
+        q = q.where(User.id.in_(ids))
+    return list(session.scalars(q))
 
 
 @router.post("/users", response_model=UserRead, status_code=201, summary="创建用户 Create a user")
@@ -129,7 +142,12 @@ def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) 
     principal.require("users.manage")
     for post in body.posts:
         admin.check_grant(
-            session, principal, post.role, scope=post.scope, department=post.department
+            session,
+            principal,
+            post.role,
+            scope=post.scope,
+            department=post.department,
+            layer=post.layer,
         )
     user = service.create_user(
         session,
@@ -141,7 +159,13 @@ def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) 
     )
     for post in body.posts:
         service.assign_post(
-            session, user, post.role, scope=post.scope, department=post.department, actor=principal
+            session,
+            user,
+            post.role,
+            scope=post.scope,
+            department=post.department,
+            layer=post.layer,
+            actor=principal,
         )
     return user
 
@@ -151,6 +175,7 @@ def create_user(body: UserCreate, session: SessionDep, principal: PrincipalDep) 
 )
 def list_posts(user_id: int, session: SessionDep, principal: PrincipalDep) -> list[Any]:
     principal.require("users.manage")
+    admin.require_manageable(session, principal, admin.get_user(session, user_id))
     return list(session.scalars(select(Post).where(Post.user_id == user_id).order_by(Post.id)))
 
 
@@ -164,9 +189,22 @@ def add_post(user_id: int, body: PostCreate, session: SessionDep, principal: Pri
     principal.require("users.manage")
     user = admin.get_user(session, user_id)
     admin.require_manageable(session, principal, user)
-    admin.check_grant(session, principal, body.role, scope=body.scope, department=body.department)
+    admin.check_grant(
+        session,
+        principal,
+        body.role,
+        scope=body.scope,
+        department=body.department,
+        layer=body.layer,
+    )
     return service.assign_post(
-        session, user, body.role, scope=body.scope, department=body.department, actor=principal
+        session,
+        user,
+        body.role,
+        scope=body.scope,
+        department=body.department,
+        layer=body.layer,
+        actor=principal,
     )
 
 
@@ -191,9 +229,8 @@ def remove_post(post_id: int, session: SessionDep, principal: PrincipalDep) -> N
 @router.post("/users/{user_id}/unlock", status_code=204, summary="解锁账号 Unlock an account")
 def unlock(user_id: int, session: SessionDep, principal: PrincipalDep) -> None:
     principal.require("users.manage")
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"用户 {user_id} 不存在", f"user {user_id} does not exist")
+    user = admin.get_user(session, user_id)
+    admin.require_manageable(session, principal, user)
     user.locked_until, user.failed_logins = None, 0
     record_for(
         session,
@@ -258,7 +295,7 @@ def list_roles(session: SessionDep, principal: PrincipalDep) -> list[Any]:
 @router.put(
     "/roles/{code}", response_model=RoleRead, summary="设置角色权限 Set a role's permissions"
 )
-def put_role(code: str, body: RoleRead, session: SessionDep, principal: PrincipalDep) -> Any:
+def put_role(code: str, body: RoleIn, session: SessionDep, principal: PrincipalDep) -> Any:
     principal.require("roles.manage")
     if principal.scope_prefixes is not None:  # a role means the same everywhere
         raise Forbidden(
@@ -295,7 +332,7 @@ def put_role(code: str, body: RoleRead, session: SessionDep, principal: Principa
     summary="签发 API 密钥 Issue an API key",
 )
 def issue_api_key(
-    body: ApiKeyCreate, session: SessionDep, principal: PrincipalDep
+    body: ApiKeyCreate, session: SessionDep, principal: PrincipalDep, settings: SettingsDep
 ) -> dict[str, Any]:
     principal.require("users.manage")
     token, row = service.issue_token(
@@ -305,6 +342,7 @@ def issue_api_key(
         department=body.department,
         permissions=body.permissions,
         days=body.days,
+        max_days=settings.api_key_max_days,
         actor=principal,
     )
     return {"id": row.id, "token": token, "kind": row.kind, "expires_at": row.expires_at}
@@ -315,7 +353,7 @@ def issue_api_key(
 )
 def revoke(token_id: int, session: SessionDep, principal: PrincipalDep) -> None:
     row = session.get(ApiToken, token_id)
-    if row is None or (row.user_id != principal.user_id and not principal.can("users.manage")):
+    if row is None or not service.may_revoke(session, principal, row):
         raise NotFound(f"令牌 {token_id} 不存在", f"token {token_id} does not exist")
     service.revoke_token(session, token_id, actor=principal)
 
@@ -331,6 +369,9 @@ def audit_log(
 ) -> list[Any]:
     principal.require("audit.read")
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    ids = admin.visible_user_ids(session, principal)
+    if ids is not None:  # a scoped administrator reads what the accounts of his area did
+        q = q.where(AuditEntry.actor_id.in_(ids))
     if action:
         q = q.where(AuditEntry.action == action)
     if actor:

@@ -9,7 +9,7 @@ from wangge.auth.principal import Principal
 from wangge.cases.model import Actor, Role
 from wangge.cases.models import Case, CasePart, CaseReporter
 from wangge.errors import NotFound
-from wangge.grids.models import Grid
+from wangge.grids.scope import layer_grid_ids
 
 _ROLES = {r.value for r in Role}
 # Posts that watch an area rather than their own parts or their own reports.
@@ -28,7 +28,12 @@ def _sees_area(principal: Principal) -> bool:
 
 
 def area_condition(principal: Principal) -> ColumnElement[bool]:
-    """Return the SQL condition 'the case lies in the principal's area scope'."""
+    """Return the SQL condition 'the case lies in the principal's area scope'.
+
+    A grid-level scope names a grid of one layer: a social grid holds the cases whose social
+    grid it is, a unit or duty grid those of its unit grids; never the cases of a grid of the
+    other layer that happens to carry the same code.
+    """
     if principal.scope_prefixes is None:
         return true()
     conds: list[ColumnElement[bool]] = []
@@ -38,8 +43,9 @@ def area_condition(principal: Principal) -> ColumnElement[bool]:
         elif len(p) <= 12:
             conds.append(Case.community_code.startswith(p))
         else:
-            grids = select(Grid.id).where(Grid.code.startswith(p))
-            conds.append(or_(Case.grid_id.in_(grids), Case.unit_grid_id.in_(grids)))
+            conds.append(Case.grid_id.in_(layer_grid_ids("social", p)))
+    for p in principal.unit_grid_scopes:
+        conds.append(Case.unit_grid_id.in_(layer_grid_ids("unit", p)))
     return or_(*conds) if conds else false()
 
 
@@ -64,13 +70,6 @@ def get_visible(session: Session, case_id: int, principal: Principal) -> Case:
     if case is None:
         raise NotFound(f"案卷 {case_id} 不存在", f"case {case_id} does not exist")
     return case
-
-
-def _grid_codes(session: Session, case: Case) -> list[str]:
-    ids = [i for i in (case.grid_id, case.unit_grid_id) if i is not None]
-    if not ids:
-        return []
-    return list(session.scalars(select(Grid.code).where(Grid.id.in_(ids))))
 
 
 def grid_key(case: Case) -> str | None:
@@ -98,10 +97,8 @@ def actor_for(
         case.community_code.startswith(p) for p in principal.scope_prefixes
     ):
         grids = frozenset({key})  # his scope holds the whole community
-    elif any(len(p) > 12 for p in principal.scope_prefixes) and any(
-        # A grid-level scope: compare with the case's grid codes (one query, only here).
-        principal.contains(c)
-        for c in _grid_codes(session, case)
-    ):
-        grids = frozenset({key})
+    elif (
+        any(len(p) > 12 for p in principal.scope_prefixes) or principal.unit_grid_scopes
+    ) and session.scalar(select(Case.id).where(Case.id == case.id, area_condition(principal))):
+        grids = frozenset({key})  # a grid-level scope of the right layer holds the case
     return Actor(id=actor_id(principal), roles=roles, department=department, grid_ids=grids)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from wangge.cases.limits import AreaClass, LimitRule, Stage, TimeLimits
 from wangge.cases.models import AreaClassRule, Category, RoutingRule
 from wangge.common.cache import TTLCache
+from wangge.departments.service import require_active
 from wangge.errors import NotFound, ValidationFailed
 from wangge.registry.catalogue import load_catalogue
 
@@ -254,6 +255,9 @@ def set_routing_rule(
         raise ValidationFailed(
             "区域类别只能是 A、B、C", "area class must be A, B or C", field="area_class"
         )
+    # A rule naming no real department would dispatch cases nowhere (and break the foreign key).
+    for field, codes in (("department_code", [department_code]), ("assisting", assisting or [])):
+        require_active(session, county_code, codes, field=field)
     rule = session.scalars(
         select(RoutingRule).where(
             RoutingRule.county_code == county_code,
@@ -274,11 +278,23 @@ def set_routing_rule(
     return rule
 
 
+_REQUIRED_FIELDS = ("name", "limits", "urgent", "admitted_to_grid", "minor", "is_active")
+
+
 def update_category(session: Session, code: str, changes: dict[str, Any]) -> Category:
     """Change a category's editable fields; the limits are validated before they are stored."""
     category = session.get(Category, code)
     if category is None:
         raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+    # These columns always hold a value: null would reach the database as a NOT NULL error.
+    nulls = [k for k in _REQUIRED_FIELDS if k in changes and changes[k] is None]
+    if nulls:
+        raise ValidationFailed(
+            f"以下字段不能为空（null）：{', '.join(nulls)}",
+            f"these fields cannot be null: {', '.join(nulls)}",
+            code="null_not_allowed",
+            field=nulls[0],
+        )
     _reference.clear()  # this process sees the change at once, the others within seconds
     limits = changes.get("limits")
     if limits is not None:

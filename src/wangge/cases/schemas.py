@@ -8,16 +8,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from wangge.cases.model import Source
+from wangge.common.schemas import InputModel
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(InputModel):
     """A new report; photos are references (uploads come with another issue)."""
 
     category_code: str = Field(min_length=1, max_length=16)
     description: str = Field(min_length=1, max_length=2000)
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    source: Source = Source.PATROL
+    source: Source | None = Field(
+        default=None,
+        description="问题来源; omitted: the reporter's usual channel (监督员 patrol, 受理员 hotline, "
+        "公众 online, 部门 department). Patrol, video and department are refused (403) for posts "
+        "that do not report through them; hotline and online reports are verified on site.",
+    )
     address: str | None = Field(default=None, max_length=200)
     photos: list[str] = Field(default_factory=list, max_length=20)
     component_code: str | None = Field(default=None, max_length=20)
@@ -32,7 +38,7 @@ class CaseCreate(BaseModel):
     )
 
 
-class ActionIn(BaseModel):
+class ActionIn(InputModel):
     """An action: the version the client saw, a note, photos and action-specific fields."""
 
     expected_version: int = Field(ge=1)
@@ -133,7 +139,7 @@ class CategoryRead(BaseModel):
     minor: bool
 
 
-class CategoryUpdate(BaseModel):
+class CategoryUpdate(InputModel):
     """Fields the center may change on a category; omitted ones stay as they are."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -147,7 +153,7 @@ class CategoryUpdate(BaseModel):
     is_active: bool | None = None
 
 
-class RoutingRuleIn(BaseModel):
+class RoutingRuleIn(InputModel):
     county_code: str = Field(min_length=6, max_length=6)
     category_code: str
     area_class: str | None = Field(default=None, pattern="^[ABC]$")
@@ -156,12 +162,12 @@ class RoutingRuleIn(BaseModel):
 
 
 class RoutingRuleRead(RoutingRuleIn):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     id: int
 
 
-class PatrolStart(BaseModel):
+class PatrolStart(InputModel):
     lon: float
     lat: float
     crs: str = Field(
@@ -169,7 +175,7 @@ class PatrolStart(BaseModel):
     )
 
 
-class TrackPoint(BaseModel):
+class TrackPoint(InputModel):
     lon: float
     lat: float
     at: datetime

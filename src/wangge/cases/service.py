@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,16 +27,20 @@ from wangge.cases.categories import (
     route,
     time_limits,
 )
-from wangge.cases.deadlines import ensure_aware
+from wangge.cases.deadlines import SHANGHAI, ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
-from wangge.cases.models import Case, CaseReporter, Patrol
+from wangge.cases.models import Case, CaseEvent, CaseReporter, Patrol
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
 from wangge.cases.workflow import apply, report
-from wangge.departments.models import Department
+from wangge.departments.service import require_active
 from wangge.errors import Conflict, NotFound, ValidationFailed
 from wangge.grids.locating import locate_refs
+from wangge.registry.catalogue import parse_component_code
+from wangge.registry.models_components import Component
+from wangge.uploads.models import Upload
+from wangge.uploads.service import attach_photos, claim_photos, photo_ref
 
 S, A = CaseState, Action
 # Clients never set deadlines: they are computed here from the category's limits.
@@ -51,7 +55,8 @@ class CaseIn:
     description: str
     lon: float
     lat: float
-    source: Source = Source.PATROL
+    # None: the reporter's usual channel; a source his post may not use is refused (workflow).
+    source: Source | None = None
     address: str | None = None
     photos: list[str] = field(default_factory=list)
     component_code: str | None = None
@@ -72,6 +77,29 @@ def _open_patrol(session: Session, worker: str, patrol_id: int | None) -> int | 
             )
         return found
     return session.scalars(q.order_by(Patrol.started_at.desc())).first()
+
+
+def _registered_component(session: Session, county: str, code: str | None) -> str | None:
+    """Return a well-formed component code registered in the county; refuse any other.
+
+    A code that matches no registered component cannot be routed to its owner, so it is
+    refused (`unknown_component`) rather than stored as a dead reference.
+    """
+    if code is None:
+        return None
+    parsed = parse_component_code(code)  # 422 bad_component_code, naming the wrong digit
+    text = code.strip()
+    found = session.scalar(
+        select(Component.id).where(Component.code == text, Component.county_code == county)
+    )
+    if found is None or parsed.county != county:
+        raise ValidationFailed(
+            f"部件 {text} 未在区县 {county} 的部件台账中登记",
+            f"component {text} is not registered in county {county}",
+            code="unknown_component",
+            field="component_code",
+        )
+    return text
 
 
 def create_case(
@@ -96,6 +124,7 @@ def create_case(
         ).first()
         if existing is not None:
             return existing
+    photos = claim_photos(session, data.photos, principal, case_id=None)
     category = cached_category(session, data.category_code)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
     found = locate_refs(session, lon, lat)
@@ -114,7 +143,6 @@ def create_case(
     case = Case(
         county_code=county,
         category_code=category.code,
-        source=str(data.source),
         description=data.description,
         address=data.address,
         lon=lon,
@@ -123,8 +151,8 @@ def create_case(
         unit_grid_id=unit.id if unit else None,
         community_code=community,
         area_class=area,
-        component_code=data.component_code,
-        photos=list(data.photos),
+        component_code=_registered_component(session, county, data.component_code),
+        photos=[photo_ref(p.id) for p in photos],
         state=S.REPORTED.value,
         level=Level.COMMUNITY.value,
         urgent=category.urgent or data.urgent,
@@ -142,9 +170,9 @@ def create_case(
         at=now,
         source=data.source,
         grid_id=grid_key(case),
-        payload={"note": data.description, "photos": list(data.photos)},
+        payload={"note": data.description, "photos": list(case.photos)},
     )
-    case.reporter_role = outcome.event.role.value
+    case.source, case.reporter_role = str(outcome.case.source), outcome.event.role.value
     limits = time_limits(category)
     case.stage, case.stage_started_at = Stage.ACCEPT.value, now
     case.deadline = timing.stage_deadline(
@@ -168,7 +196,9 @@ def create_case(
     else:
         session.add(case)
         session.flush()
-    case.code = f"{county}{now:%Y%m%d}{case.id:07d}"
+    # The date people read in the code is the county's, not UTC's (07:00 Beijing is 23:00 UTC).
+    case.code = f"{county}{now.astimezone(SHANGHAI):%Y%m%d}{case.id:07d}"
+    attach_photos(photos, case.id)
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
     add_event(session, case, outcome.event, None)
     record(
@@ -179,7 +209,7 @@ def create_case(
         object_type="case",
         object_id=case.id,
         county_code=county,
-        detail={"category": category.code, "source": str(data.source)},
+        detail={"category": category.code, "source": case.source},
         at=now,
     )
     return case
@@ -226,23 +256,7 @@ def _prepare(
                 payload["auto_routed"] = True
         wanted = [payload.get("department"), *(payload.get("assisting") or ())]
         wanted = [d for d in wanted if isinstance(d, str) and d]
-        known = set(
-            session.scalars(
-                select(Department.code).where(
-                    Department.code.in_(wanted),
-                    Department.county_code == case.county_code,
-                    Department.is_active.is_(True),
-                )
-            )
-        )
-        missing = [d for d in wanted if d not in known]
-        if missing:
-            raise ValidationFailed(
-                f"部门不存在或已停用：{missing}",
-                f"unknown or inactive departments: {missing}",
-                code="unknown_department",
-                field="department",
-            )
+        require_active(session, case.county_code, wanted, field="department")
     if action is A.REJECT_DUPLICATE and payload.get("duplicate_of") is not None:
         payload["duplicate_of"] = str(payload["duplicate_of"])
     return payload
@@ -269,6 +283,16 @@ def act(
         raise _conflict(case_id, expected_version, case.version)
     parts = parts_of(session, case.id)
     payload = _prepare(session, case, action, dict(payload or {}))
+    photos: list[Upload] = []
+    if payload.get("photos"):
+        photos = claim_photos(
+            session,
+            payload["photos"],
+            principal,
+            case_id=case.id,
+            not_before=_on_site_since(session, case, action),
+        )
+        payload["photos"] = [photo_ref(p.id) for p in photos]
     outcome = apply(
         snapshot(case, parts),
         action,
@@ -294,6 +318,7 @@ def act(
     # The row now holds these values; record them as loaded instead of reading the row back.
     for key, value in values.items():
         set_committed_value(case, key, value)
+    attach_photos(photos, case.id)
     stored = sync_parts(session, case, parts, new, action, now)
     add_event(session, case, outcome.event, None)
     restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
@@ -316,6 +341,24 @@ def act(
         at=now,
     )
     return case
+
+
+def _on_site_since(session: Session, case: Case, action: Action) -> datetime | None:
+    """Return when an on-site photo for this action must be newer than, if it must.
+
+    Checking (核查) shows the place after the latest handling report; verifying (核实) after
+    the report: an older picture proves nothing about either.
+    """
+    if action is A.VERIFY_TRUE:
+        return ensure_aware(case.reported_at, "reported_at")
+    if action is A.CHECK_PASS:
+        return session.scalar(
+            select(func.max(CaseEvent.at)).where(
+                CaseEvent.case_id == case.id,
+                CaseEvent.action.in_([A.FEED_BACK.value, A.SELF_HANDLE.value]),
+            )
+        )
+    return None
 
 
 def _action(action: Action | str) -> Action:

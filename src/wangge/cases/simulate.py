@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.grids.locating import locate_refs
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
+from wangge.uploads.service import demo_photo, photo_ref
 
 # Share of each path among new reports (the rest follow the standard path).
 PATHS: tuple[tuple[str, float], ...] = (
@@ -137,10 +139,26 @@ class _Sim:
         """Return a moment lo–hi hours later."""
         return at + timedelta(hours=self.rng.uniform(lo, hi))
 
-    def do(self, case: Case, action: str, who: Principal, at: datetime, **payload: Any) -> bool:
-        """Act if `at` is already past; False stops the path (future or refused)."""
+    def photo(self, who: Principal, at: datetime) -> list[str]:
+        """Return one fresh photo of `who` taken at `at` (a row sharing the demo picture)."""
+        return [photo_ref(demo_photo(self.s, principal=who, at=at).id)]
+
+    def do(
+        self,
+        case: Case,
+        action: str,
+        who: Principal,
+        at: datetime,
+        *,
+        photo: bool = False,
+        **payload: Any,
+    ) -> bool:
+        """Act if `at` is already past, with a fresh on-site photo if `photo`; False stops the
+        path (future or refused)."""
         if at >= self.now:
             return False
+        if photo:
+            payload["photos"] = self.photo(who, at)
         try:
             act(
                 self.s, case.id, action, who, expected_version=case.version, payload=payload, now=at
@@ -186,7 +204,7 @@ def _handle(sim: _Sim, case: Case, at: datetime, path: str) -> datetime | None:
             sim.do(case, "resume", handler, at)
         slow = path == "stalled"
         at = sim.later(at, 30, 120) if slow else sim.later(at, 0.5, 10)
-        if not sim.do(case, "feed_back", handler, at, photos=["demo://after.jpg"], note="已处置"):
+        if not sim.do(case, "feed_back", handler, at, photo=True, note="已处置"):
             return None
     return at
 
@@ -202,11 +220,11 @@ def _check_and_close(sim: _Sim, case: Case, at: datetime, path: str) -> None:
         for part in parts_of(sim.s, case.id):
             at = sim.later(at, 1, 8)
             handler = sim.handlers[part.department_code]
-            if not sim.do(case, "feed_back", handler, at, photos=["demo://redo.jpg"]):
+            if not sim.do(case, "feed_back", handler, at, photo=True):
                 return
         _check_and_close(sim, case, at, "standard")
         return
-    if not sim.do(case, "check_pass", sim.checker, at, photos=["demo://check.jpg"]):
+    if not sim.do(case, "check_pass", sim.checker, at, photo=True):
         return
     at = sim.later(at, 0.1, 1)
     if sim.do(case, "close", sim.shift, at) and case.source in (Source.ONLINE, Source.HOTLINE):
@@ -234,7 +252,7 @@ def _walk(sim: _Sim, case: Case, at: datetime, path: str, originals: list[Case])
         return
     if path == "self_handle":
         leader = sim.grid_leader(case.community_code)
-        if sim.do(case, "self_handle", leader, sim.later(at, 0.2, 2), photos=["demo://ok.jpg"]):
+        if sim.do(case, "self_handle", leader, sim.later(at, 0.2, 2), photo=True):
             _check_and_close(sim, case, at + timedelta(hours=2), "standard")
         return
     if not sim.do(case, "accept", sim.acceptor, at):
@@ -247,7 +265,7 @@ def _walk(sim: _Sim, case: Case, at: datetime, path: str, originals: list[Case])
         if sim.rng.random() < 0.1:
             sim.do(case, "verify_false", who, at, note="现场未发现")
             return
-        if not sim.do(case, "verify_true", who, at, photos=["demo://verify.jpg"]):
+        if not sim.do(case, "verify_true", who, at, photo=True):
             return
     at = sim.later(at, 0.1, 1)
     if not sim.do(case, "file", sim.shift, at):
@@ -426,10 +444,10 @@ class MonthSimulation:
                 lon=lon + rng.uniform(-5e-5, 5e-5),
                 lat=lat + rng.uniform(-5e-5, 5e-5),
                 source=source,
-                photos=["demo://before.jpg"],
                 county_code=self.county,
             )
             reporter = sim.citizen() if public else sim.supervisor(_community(session, lon, lat))
+            data = replace(data, photos=sim.photo(reporter, at))
             try:
                 case = create_case(session, data, reporter, now=at)
             except DomainError:

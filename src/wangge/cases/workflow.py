@@ -18,6 +18,7 @@ from wangge.cases.effects import check_needs, perform
 from wangge.cases.guards import check_guards, refuse
 from wangge.cases.model import (
     ACTION_ZH,
+    PUBLIC_SOURCES,
     ROLE_ZH,
     STATE_ZH,
     Action,
@@ -56,6 +57,7 @@ __all__ = [
     "apply",
     "derive_state",
     "report",
+    "reporter_and_source",
 ]
 
 
@@ -165,9 +167,17 @@ _PHOTO_WAIVERS: Mapping[Action, str] = {
     A.VERIFY_TRUE: "onsite_photos",
     A.CHECK_PASS: "onsite_photos",
 }
-REPORTER_ROLES: frozenset[Role] = frozenset(
-    {R.SUPERVISOR, R.GRID_LEADER, R.CITIZEN, R.ACCEPTOR, R.DEPARTMENT}
-)
+# The channels each post reports through, its usual one first (the default). The public
+# channels are open to every reporter, since such a report is verified on site before filing;
+# patrol, video and department reports skip that check, so only their own posts may claim them.
+REPORT_SOURCES: Mapping[Role, tuple[Source, ...]] = {
+    R.SUPERVISOR: (Source.PATROL, Source.VIDEO),  # 监督员: street patrol and video posts
+    R.GRID_LEADER: (Source.PATROL,),
+    R.DEPARTMENT: (Source.DEPARTMENT,),
+    R.ACCEPTOR: (Source.HOTLINE,),  # enters callers' reports
+    R.CITIZEN: (Source.ONLINE,),
+}
+REPORTER_ROLES: frozenset[Role] = frozenset(REPORT_SOURCES)
 
 
 def derive_state(parts: tuple[Part, ...]) -> CaseState:
@@ -323,22 +333,44 @@ def apply(
     return Outcome(new_state, event, new_case)
 
 
+def reporter_and_source(actor: Actor, source: Source | None) -> tuple[Role, Source]:
+    """Return the post a report is made in and its source; refuse a source the posts lack."""
+    roles = [r for r in R if r in actor.roles and r in REPORT_SOURCES]
+    if not roles:
+        raise Forbidden(
+            "无权上报问题", "this actor cannot report problems", code="role_not_allowed"
+        )
+    if source is None:
+        return roles[0], REPORT_SOURCES[roles[0]][0]
+    for role in roles:
+        if source in REPORT_SOURCES[role] or source in PUBLIC_SOURCES:
+            return role, source
+    allowed = sorted(
+        {str(s) for r in roles for s in REPORT_SOURCES[r]} | {str(s) for s in PUBLIC_SOURCES}
+    )
+    posts = "、".join(ROLE_ZH[r] for r in roles)
+    raise Forbidden(
+        f"{posts}不能以来源（source）“{source}”上报，可用：{', '.join(allowed)}",
+        f"field source: {', '.join(map(str, roles))} may not report through {str(source)!r};"
+        f" allowed: {', '.join(allowed)}",
+        code="source_not_allowed",
+        field="source",
+        details={"source": str(source), "allowed": allowed},
+    )
+
+
 def report(
     case_id: str,
     actor: Actor,
     *,
     at: datetime,
-    source: Source,
+    source: Source | None = None,
     grid_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Open a new case in `reported` with its first event (上报)."""
+    """Open a new case in `reported` with its first event (上报); no source: the post's usual."""
     at = _aware(at)
-    role = next((r for r in R if r in actor.roles and r in REPORTER_ROLES), None)
-    if role is None:
-        raise Forbidden(
-            "无权上报问题", "this actor cannot report problems", code="role_not_allowed"
-        )
+    role, source = reporter_and_source(actor, source)
     payload = dict(payload or {})
     case = CaseSnapshot(
         id=case_id, state=S.REPORTED, source=source, reporter_id=actor.id, grid_id=grid_id

@@ -37,6 +37,7 @@ from shapely.geometry.base import BaseGeometry
 
 from wangge.common import geo
 from wangge.common.geo import CGCS2000, Crs
+from wangge.common.spreadsheet import restore_cell, safe_cell
 from wangge.errors import DomainError, ImportFailed, ValidationFailed
 
 PathLike = str | os.PathLike[str]
@@ -521,8 +522,8 @@ def _table_geometry_reader(
 
 
 def _table_value(value: Any) -> Any:
-    """Attribute cell value: blank strings become None, everything else is kept as is."""
-    return None if _is_blank(value) else value
+    """Attribute cell value: blank strings become None; our own formula guard comes off."""
+    return None if _is_blank(value) else restore_cell(value)
 
 
 def _read_tabular(
@@ -937,9 +938,10 @@ def _write_csv(
     try:
         with target.open("w", encoding=enc, newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(header)
+            # Field names and values come from users' files: neither may run as a formula.
+            writer.writerow([safe_cell(h) for h in header])
             for row in rows:
-                writer.writerow(["" if v is None else _text(v) for v in row])
+                writer.writerow(["" if v is None else _text(safe_cell(v)) for v in row])
     except UnicodeEncodeError as exc:
         raise _export_failed(
             f"数据无法用 {encoding} 编码", f"data cannot be encoded as {encoding}"
@@ -962,9 +964,9 @@ def _write_xlsx(target: Path, header: list[str], rows: Iterable[Sequence[Any]]) 
     """One-sheet workbook with a header row."""
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet()
-    ws.append(header)
+    ws.append([safe_cell(h) for h in header])
     for row in rows:
-        ws.append([_xlsx_cell(v) for v in row])
+        ws.append([_xlsx_cell(safe_cell(v)) for v in row])
     wb.save(target)
 
 

@@ -19,6 +19,7 @@ from typing import overload
 
 __all__ = [
     "PersonalDataFilter",
+    "contains_personal_identifier",
     "mask_address",
     "mask_id_number",
     "mask_name",
@@ -44,10 +45,11 @@ def mask_id_number(value: str | None) -> str | None:
     return text[:6] + _STAR * (len(text) - 10) + text[-4:]
 
 
-_MOBILE_FULL = re.compile(
-    r"(?P<prefix>(?:\+86|0086|86)[-\s]?)?(?P<head>1[3-9][0-9])(?P<s1>[-\s]?)"
-    r"(?P<mid>[0-9]{4})(?P<s2>[-\s]?)(?P<tail>[0-9]{4})"
-)
+# Separators people put inside phone numbers: spaces, dashes and dots, ASCII or full-width.
+_SEP = r"[-\s.．－]"
+# `\d` rather than [0-9]: full-width digits (１３８…) typed on Chinese keyboards count too.
+_MOBILE = rf"(?:(?:[+＋]86|0086|86){_SEP}?)?[1１][3-9３-９]\d(?:{_SEP}?\d){{8}}"
+_MOBILE_FULL = re.compile(_MOBILE)
 _LANDLINE_FULL = re.compile(
     r"(?P<area>\(?0[1-9][0-9]{1,2}\)?)(?P<sep>[-\s]?)(?P<local>[0-9]{7,8})"
     r"(?P<ext>(?:[-转#][0-9]{1,6})?)"
@@ -63,16 +65,8 @@ def mask_phone(value: str | None) -> str | None:
     if not value:
         return value
     text = value.strip()
-    match = _MOBILE_FULL.fullmatch(text)
-    if match:
-        return (
-            (match["prefix"] or "")
-            + match["head"]
-            + match["s1"]
-            + _STAR * 4
-            + match["s2"]
-            + match["tail"]
-        )
+    if _MOBILE_FULL.fullmatch(text):
+        return _mask_mobile(text)
     match = _LANDLINE_FULL.fullmatch(text)
     if match:
         area, sep, local = match["area"], match["sep"], match["local"]
@@ -86,6 +80,14 @@ def mask_phone(value: str | None) -> str | None:
                 return _mask_digits_keep_last(text, 4)
         return area + sep + _STAR * (len(local) - 4) + local[-4:] + match["ext"]
     return _mask_digits_keep_last(text, 4)
+
+
+def _mask_mobile(text: str) -> str:
+    # The number is the last 11 digits (a +86 prefix goes before): star its digits 4-7,
+    # whatever separators sit between them.
+    digits = [i for i, char in enumerate(text) if char.isdigit()][-11:]
+    hidden = set(digits[3:7])
+    return "".join(_STAR if i in hidden else char for i, char in enumerate(text))
 
 
 def _mask_digits_keep_last(text: str, keep: int) -> str:
@@ -174,22 +176,29 @@ def mask_address(value: str | None) -> str | None:
 
 # Lookarounds on digits only, so "身份证360426…" and "id=360426…" are both caught.
 # A 15-digit run must carry a plausible YYMMDD: 15-digit unit-grid codes are logged all
-# the time, while legacy IDs were all replaced by 18-digit ones years ago.
+# the time, while legacy IDs were all replaced by 18-digit ones years ago. `\d` also
+# matches full-width digits; phones may be split by spaces, dashes or dots anywhere.
 _SCRUB = re.compile(
-    r"(?P<id18>(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9]))"
-    r"|(?P<id15>(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"
-    r"(?![0-9]))"
-    r"|(?P<mobile>(?<![0-9])(?:(?:\+86|0086|86)[-\s]?)?1[3-9][0-9][-\s]?[0-9]{4}[-\s]?"
-    r"[0-9]{4}(?![0-9]))"
-    r"|(?P<landline>(?<![0-9])\(?0[1-9][0-9]{1,2}\)?-[0-9]{7,8}(?![0-9]))"
+    r"(?P<id18>(?<!\d)[1-9１-９]\d{16}[\dXxＸｘ](?!\d))"
+    r"|(?P<id15>(?<!\d)[1-9１-９]\d{7}(?:[0０][1-9１-９]|[1１][0-2０-２])"
+    r"(?:[0０][1-9１-９]|[12１２]\d|[3３][01０１])\d{3}(?!\d))"
+    rf"|(?P<mobile>(?<!\d){_MOBILE}(?!\d))"
+    r"|(?P<landline>(?<!\d)(?P<area>[(（]?[0０][1-9１-９]\d{1,2}[)）]?)"
+    rf"(?:{_SEP}|(?<=[)）]))\d{{3,4}}{_SEP}?\d{{4}}(?!\d))"
 )
+# Passport and travel-permit numbers: one or two letters and 7-9 digits (E12345678).
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{1,2}\d{7,9}(?![A-Za-z0-9])")
 
 
 def _scrub_match(match: re.Match[str]) -> str:
     found = match.group()
     if match.lastgroup in ("id18", "id15"):
         return mask_id_number(found)
-    return mask_phone(found)
+    if match.lastgroup == "mobile":
+        return _mask_mobile(found)
+    # A landline keeps its area code and last 4 digits.
+    area = match["area"]
+    return area + _mask_digits_keep_last(found[len(area) :], 4)
 
 
 def scrub(text: str) -> str:
@@ -197,6 +206,11 @@ def scrub(text: str) -> str:
     if not text:
         return text
     return _SCRUB.sub(_scrub_match, text)
+
+
+def contains_personal_identifier(text: str) -> bool:
+    """Return True when text holds an ID, phone or passport number (kept out of URLs)."""
+    return bool(text) and bool(_SCRUB.search(text) or _PASSPORT.search(text))
 
 
 class PersonalDataFilter(logging.Filter):

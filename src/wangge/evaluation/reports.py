@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from wangge.common.spreadsheet import safe_cell
 from wangge.evaluation.indicators import LABELS_ZH, OBJECT_ZH
 
 SHEET_ORDER = ("department", "street", "community", "grid", "grid_worker", "supervisor",
@@ -57,13 +58,14 @@ def monthly_xlsx(result: dict[str, Any]) -> bytes:
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for r in rows:
-            ws.append(
+            # Names and codes come from the database (people, departments): never formulas.
+            ws.append([safe_cell(v) for v in (
                 [_fmt(r.get("rank")), r["key"], r.get("name", r["key"]), _fmt(r["score"]),
                  _fmt(r["grade"]), _fmt(r.get("change_previous")),
                  _fmt(r.get("change_last_year"))]
                 + [_fmt(r["rates"].get(k)) for k in rates]
                 + [r["counts"].get(k, 0) for k in counts]
-            )  # fmt: skip
+            )])  # fmt: skip
         ws.column_dimensions["C"].width = 24
         scored = sum(1 for r in rows if r["score"] is not None)
         if scored:

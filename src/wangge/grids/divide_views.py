@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.service import record_for
+from wangge.common.schemas import InputModel
 from wangge.grids import dividing
 from wangge.grids.schemas import VersionRead
 
 router = APIRouter(tags=["grids 网格"])
 
 
-class DivideIn(BaseModel):
+class DivideIn(InputModel):
     county: str
     communities: list[str] | None = None
     buildings: dict[str, Any] = Field(
@@ -32,7 +33,7 @@ class DivideIn(BaseModel):
     allow_crossing: bool = True
 
 
-class EditIn(BaseModel):
+class EditIn(InputModel):
     op: Literal["split", "merge", "rebalance"]
     codes: list[str] = Field(default_factory=list)
     parts: int = Field(2, ge=2, le=20)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.common.gisio import Feature, read_features
+from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division as DivisionRow
 from wangge.errors import ImportFailed, ValidationFailed
 from wangge.grids.geometry import LocalFrame
@@ -465,6 +466,12 @@ def edit_version(
         raise ValidationFailed(
             "请给出同一社区内的网格编码", "give grid codes of one community", field="codes"
         )
+    for c in codes:  # the sequences are read from the codes: refuse what is not a grid code
+        try:
+            check_grid_code(c, codes[0][:12], width)
+        except ValidationFailed as exc:
+            exc.field = "codes"
+            raise
     division, frame = _current_division(
         session, base, buildings, lines, sites, target, measure, tolerance
     )

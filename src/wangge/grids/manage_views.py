@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
+from wangge.common.schemas import InputModel
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids import dividing
@@ -37,7 +38,7 @@ class MadeOut(BaseModel):
     report: dict[str, Any]
 
 
-class GenerateIn(BaseModel):
+class GenerateIn(InputModel):
     county: str = Field(pattern=r"^\d{6}$", description="county code")
     street: str | None = Field(None, pattern=r"^\d{9}$", description="all communities of a street")
     communities: list[str] | None = Field(None, max_length=500, description="community codes")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from wangge.common.schemas import InputModel
+from wangge.grids.service import LAYER_OF_KIND
 
 
 class GridRead(BaseModel):
@@ -25,6 +28,12 @@ class GridRead(BaseModel):
     responsible_party: str | None
     valid_from: date | None
     valid_to: date | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def layer(self) -> str:
+        """social or unit: a social and a unit grid may carry the same code."""
+        return LAYER_OF_KIND.get(self.kind, "social")
 
 
 class VersionRead(BaseModel):
@@ -70,3 +79,9 @@ class ProblemRead(BaseModel):
 class ActivationRead(BaseModel):
     version: VersionRead
     report: dict[str, Any]
+
+
+class ActivateIn(InputModel):
+    """Why a version with validation problems is put in force anyway (audited)."""
+
+    override_reason: str | None = Field(default=None, max_length=500)

@@ -15,7 +15,7 @@ from wangge.cases.models import Case
 from wangge.common.models import utcnow
 from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division
-from wangge.errors import DomainError, ValidationFailed
+from wangge.errors import Conflict, DomainError, ValidationFailed
 from wangge.grids.diff import diff_layers
 from wangge.grids.geometry import Problem, validate_layer
 from wangge.grids.locating import clear_cache, index_for
@@ -73,10 +73,25 @@ def validate_version(session: Session, version_id: int, *, width: int) -> list[P
     return problems
 
 
+# Problems named in a refusal or an override's report (a broken import may have thousands).
+MAX_LISTED = 100
+
+
 def activate_version(
-    session: Session, version_id: int, *, progress: Callable[[str], None] | None = None
+    session: Session,
+    version_id: int,
+    *,
+    width: int = 3,
+    override_reason: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Put a version in force: retire the current one, move located records, report the diff."""
+    """Put a version in force: retire the current one, move located records, report the diff.
+
+    A version with validation problems (gaps, overlaps, bad codes …) is refused unless an
+    `override_reason` is given; the reason and the problems then go into the activation report
+    (and from there into the audit entry), so putting a flawed division in force is a decision
+    someone signed.
+    """
     version = get_version(session, version_id)
     if version.status == "active":
         raise ValidationFailed(
@@ -91,6 +106,10 @@ def activate_version(
             f"version {version.number} has no grids",
             code="empty_version",
         )
+    problems = validate_version(session, version.id, width=width)
+    reason = (override_reason or "").strip()
+    if problems and not reason:
+        raise _has_problems(version, problems)
     previous = active_version(session, version.county_code, version.layer)
     old_grids = version_grids(session, previous.id, kinds=tiling) if previous else []
     new_grids = version_grids(session, version.id, kinds=tiling)
@@ -111,9 +130,31 @@ def activate_version(
         "diff": diff.to_dict(),
         "moved": moved,
     }
+    if problems:
+        report["override"] = {
+            "reason": reason,
+            "problems": len(problems),
+            "listed": problem_dicts(problems[:MAX_LISTED]),
+        }
     version.activation_report = report
     session.flush()
     return report
+
+
+def _has_problems(version: GridVersion, problems: list[Problem]) -> Conflict:
+    first_zh = "；".join(p.message_zh for p in problems[:3])
+    first_en = "; ".join(p.message_en for p in problems[:3])
+    more = len(problems) > 3
+    return Conflict(
+        f"第 {version.number} 版校验发现 {len(problems)} 个问题（{first_zh}{' 等' if more else ''}），"
+        "不能启用；确需启用请填写理由（override_reason），理由和问题清单将记入审计",
+        f"version {version.number} has {len(problems)} validation problems ({first_en}"
+        f"{' …' if more else ''}); to activate it anyway give an override_reason, which is"
+        " audited with the list of problems",
+        code="validation_problems",
+        field="override_reason",
+        details={"count": len(problems), "problems": problem_dicts(problems[:MAX_LISTED])},
+    )
 
 
 def reassign(

@@ -15,6 +15,7 @@ from wangge.grids import service, versions
 from wangge.grids.locating import active_versions, locate_point
 from wangge.grids.models import GridVersion
 from wangge.grids.schemas import (
+    ActivateIn,
     ActivationRead,
     GridRead,
     LocateRead,
@@ -22,6 +23,7 @@ from wangge.grids.schemas import (
     VersionDetail,
     VersionRead,
 )
+from wangge.grids.service import LAYER_OF_KIND
 
 router = APIRouter(tags=["grids 网格"])
 
@@ -82,7 +84,8 @@ def locate(
     found = locate_point(session, lon, lat, crs=crs, county_codes=counties)
 
     def visible(g: Any) -> Any:
-        return g if g is not None and (not staff or principal.contains(g.code)) else None
+        seen = g is not None and (not staff or principal.contains(g.code, LAYER_OF_KIND[g.kind]))
+        return g if seen else None
 
     return {
         "lon": lon,
@@ -97,7 +100,7 @@ def locate(
 def get_grid(grid_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
     principal.require("grids.read")
     grid = service.get_grid(session, grid_id)
-    if not principal.contains(grid.code):
+    if not principal.contains(grid.code, LAYER_OF_KIND[grid.kind]):
         raise NotFound(f"网格 {grid_id} 不存在", f"grid {grid_id} does not exist")
     return grid
 
@@ -172,16 +175,29 @@ def validate(
     response_model=ActivationRead,
     summary="启用版本（迁移落点并给出差异报告）Activate a version",
 )
-def activate(version_id: int, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def activate(
+    version_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    body: ActivateIn | None = None,
+) -> dict[str, Any]:
+    """A version with validation problems needs `override_reason` (else 409 listing them)."""
     principal.require("grids.manage")
     _version_in_scope(session, principal, version_id)
-    report = versions.activate_version(session, version_id)
+    report = versions.activate_version(
+        session,
+        version_id,
+        width=settings.grid_sequence_width,
+        override_reason=body.override_reason if body else None,
+    )
     record_for(
         session,
         principal,
         "grid_version.activate",
         object_type="grid_version",
         object_id=version_id,
+        reason=(report.get("override") or {}).get("reason"),
         detail={k: v for k, v in report.items() if k != "diff"},
     )
     return {"version": service.get_version(session, version_id), "report": report}

@@ -18,6 +18,7 @@ from wangge.cases.model import STATE_ZH, CaseState
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
 from wangge.common.masking import scrub
 from wangge.departments.models import Department
+from wangge.uploads.service import upload_id_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PUBLIC_KINDS = ("event", "component")
@@ -172,5 +173,14 @@ def request(
         "zipcode": "",
         "lat": case.lat,
         "long": case.lon,
-        "media_url": f"/api/v1/uploads/{case.photos[0]}/public" if case.photos else "",
+        "media_url": _media_url(case.photos),
     }
+
+
+def _media_url(photos: list[str] | None) -> str:
+    """The public copy (no location data) of the case's first uploaded photo, if any."""
+    for ref in photos or ():
+        upload_id = upload_id_of(ref)
+        if upload_id:
+            return f"/api/v1/uploads/{upload_id}/public"
+    return ""

@@ -221,6 +221,8 @@ def _create(fmt: str, request: Request, session: SessionDep, form: dict[str, str
             address=form.get("address_string") or None,
             component_code=form.get("attribute[component_code]") or None,
             urgent=form.get("attribute[urgent]") == "yes",
+            # A photo this API key uploaded first (POST /api/v1/uploads with X-API-Key).
+            photos=[form["media_url"]] if form.get("media_url") else [],
         ),
         principal,
         now=utcnow(),

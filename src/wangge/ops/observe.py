@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
@@ -53,6 +54,40 @@ class _UTCFormatterMixin:
 
 class _UTCJsonFormatter(_UTCFormatterMixin, JsonFormatter):
     pass
+
+
+# Query parameters that carry secrets, and paths that once carried a tracking secret.
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&](?:api_key|apikey|key|token|access_token|secret|password|tracking)=)[^&\s\"]*"
+)
+_SECRET_PATH = re.compile(r"(/citizen/track/)[^/?\s\"]+")
+
+
+def redact_secrets(text: str) -> str:
+    """Replace secrets in a request line (query values, tracking codes in paths) with ***."""
+    return _SECRET_PATH.sub(r"\1***", _SECRET_PARAM.sub(r"\1***", text))
+
+
+class SecretsFilter(logging.Filter):
+    """On uvicorn's access logger: the request line loses its secrets before any handler.
+
+    The API takes secrets only in headers and bodies, but a client may still put one in a URL
+    (an old link, a copied example); its access-log line must not keep it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        return True
+
+
+def install_secrets_filter() -> None:
+    """Attach SecretsFilter to uvicorn's access logger once per process."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, SecretsFilter) for f in logger.filters):
+        logger.addFilter(SecretsFilter())
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> logging.Handler:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from typing import Any
 
 import numpy as np
@@ -14,21 +13,41 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
 from wangge.common.masking import mask_id_number, mask_phone
+from wangge.config import Settings
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid
+from wangge.grids.scope import layer_grid_ids
 
-# The key of the search hashes. A deployment sets its own so a stolen table of hashes
-# cannot be matched against a list of ID numbers; the default is for development only.
-HASH_KEY_ENV = "WANGGE_PERSONAL_HASH_KEY"
-_DEV_KEY = "wangge-development-personal-hash-key"
+# The key of the search hashes (Settings.personal_hash_key). The app wires its settings'
+# key at start-up; commands and scripts read the same environment on first use.
+_hash_key: bytes | None = None
 
 
-def personal_hash(kind: str, normalised: str) -> str:
+def use_hash_key(key: str | None) -> None:
+    """Hash with `key` from now on (None: read Settings from the environment on next use)."""
+    global _hash_key
+    _hash_key = key.encode() if key is not None else None
+
+
+def _current_key() -> bytes:
+    if _hash_key is None:
+        settings = Settings()
+        try:
+            settings.check_personal_hash_key()
+        except ValueError as exc:  # a command run in production without its own key
+            zh, _, en = str(exc).partition(" / ")
+            raise ValidationFailed(zh, en, code="personal_hash_key_required") from None
+        use_hash_key(settings.personal_hash_key)
+    assert _hash_key is not None
+    return _hash_key
+
+
+def personal_hash(kind: str, normalised: str, *, key: bytes | None = None) -> str:
     """Return the keyed hash (HMAC-SHA256) of a normalised ID number or phone."""
-    key = os.environ.get(HASH_KEY_ENV, _DEV_KEY).encode()
-    return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    secret = key if key is not None else _current_key()
+    return hmac.new(secret, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 
 def normalise_phone(text: str) -> str:
@@ -53,15 +72,19 @@ def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
     if principal.scope_prefixes is None:
         return true()
     clauses = [scope_clause(model.community_code, principal)]
-    if any(len(p) > 12 for p in principal.scope_prefixes):
-        # Grid-level posts: the row's current grid (by id, so re-divisions keep it right).
-        grid_ids = select(Grid.id).where(scope_clause(Grid.code, principal))
+    # Grid-level posts: the row's current grid of the post's layer (by id, so re-divisions
+    # keep it right); a unit grid of the same code as a social grid is another place.
+    layered = [("grid_id", "social", p) for p in principal.scope_prefixes if len(p) > 12]
+    layered += [("unit_grid_id", "unit", p) for p in principal.unit_grid_scopes]
+    for column, layer, prefix in layered:
+        grid_ids = layer_grid_ids(layer, prefix)
         if hasattr(model, "grid_id"):
-            clauses.append(model.grid_id.in_(grid_ids))
+            if hasattr(model, column):
+                clauses.append(getattr(model, column).in_(grid_ids))
         else:  # rooms follow their building
             from wangge.registry.models_houses import Building
 
-            in_grids = select(Building.id).where(Building.grid_id.in_(grid_ids))
+            in_grids = select(Building.id).where(getattr(Building, column).in_(grid_ids))
             clauses.append(model.building_id.in_(in_grids))
     return or_(*clauses)
 
@@ -72,9 +95,9 @@ def check_area(
     """Refuse a write outside the principal's area."""
     if principal.contains(community_code):
         return
-    if grid_id is not None:
+    if grid_id is not None:  # the row's social grid
         code = session.scalar(select(Grid.code).where(Grid.id == grid_id))
-        if code is not None and principal.contains(code):
+        if code is not None and principal.contains(code, "social"):
             return
     raise Forbidden(
         f"社区 {community_code} 不在您的管辖范围内",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.common.masking import scrub
+from wangge.common.spreadsheet import restore_cell, safe_cell
 from wangge.errors import DomainError, ValidationFailed
 
 MAX_ROWS = 200_000
@@ -84,7 +85,7 @@ def template(sheet: Sheet, choices: dict[str, tuple[str, ...]] | None = None) ->
         if values:
             codes.cell(row=1, column=index, value=column.header)
             for n, value in enumerate(values, start=2):
-                codes.cell(row=n, column=index, value=value)
+                codes.cell(row=n, column=index, value=safe_cell(value))
             ref = f"'代码表'!${letter}$2:${letter}${len(values) + 1}"
             validation = DataValidation(type="list", formula1=f"={ref}", allow_blank=True)
             validation.error = f"请从下拉列表中选择{column.header}"
@@ -129,7 +130,7 @@ def convert(column: Column, value: Any) -> Any:
             return date.fromisoformat(_text(value).replace("/", "-"))
         except ValueError:
             raise ValidationFailed(f"日期 {value} 无效，应为 YYYY-MM-DD", "bad date") from None
-    text = _text(value)
+    text = restore_cell(_text(value))  # an edited export: its formula guard comes off again
     if column.kind == "list":
         for sep in LIST_SEPARATORS[1:]:
             text = text.replace(sep, LIST_SEPARATORS[0])
@@ -279,7 +280,7 @@ def export_workbook(
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
-        return "、".join(value)
+        return safe_cell("、".join(value))
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
-    return value
+    return safe_cell(value)

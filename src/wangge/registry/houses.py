@@ -15,7 +15,7 @@ from wangge.registry.access import check_area, locate, require_community, visibl
 from wangge.registry.geometry import anchor, parse_geometry
 from wangge.registry.history import log_change, snapshot
 from wangge.registry.models_houses import ROOM_USES, Building, Room, Tenancy
-from wangge.registry.people import _choice, check_phone
+from wangge.registry.people import _choice, check_phone, get_person
 
 
 def get_building(session: Session, principal: Principal, building_id: int) -> Building:
@@ -179,6 +179,9 @@ def add_tenancy(
     name = str(data.get("tenant_name") or "").strip()
     if not name:
         raise ValidationFailed("承租人不能为空", "the tenant is required", field="tenant_name")
+    person_id = data.get("tenant_person_id")
+    if person_id is not None:
+        _require_person(session, principal, person_id)
     start, end = data.get("start_date"), data.get("end_date")
     if start and end and end < start:
         raise ValidationFailed(
@@ -204,6 +207,19 @@ def add_tenancy(
         )
     log_change(session, principal, object_type="tenancy", obj=tenancy, action="create", before=None)
     return tenancy
+
+
+def _require_person(session: Session, principal: Principal, person_id: int) -> None:
+    # An id that names nobody (in the caller's area) would fail the foreign key on write.
+    try:
+        get_person(session, principal, person_id)
+    except NotFound:
+        raise ValidationFailed(
+            f"承租人 {person_id} 不在人口库中",
+            f"tenant person {person_id} is not in the population register",
+            code="unknown_person",
+            field="tenant_person_id",
+        ) from None
 
 
 def rooms_of(session: Session, principal: Principal, building_id: int) -> list[Room]:

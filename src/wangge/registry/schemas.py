@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from wangge.common.schemas import InputModel
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputModel):
+    """A registry request body (unknown fields are refused)."""
 
 
 class PersonIn(_In):
@@ -26,6 +28,19 @@ class PersonIn(_In):
     household_number: str | None = None
     relation: str | None = None
     labels: list[str] | None = None
+
+
+class PeopleSearchIn(_In):
+    """A people search sent in a body, so ID numbers and phones stay out of URLs."""
+
+    q: str | None = Field(None, max_length=200, description="姓名、身份证号、电话或地址")
+    community: str | None = None
+    grid_id: int | None = None
+    residence_kind: str | None = None
+    household_id: int | None = None
+    label: str | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
 
 
 class _Located(_In):
@@ -113,7 +128,7 @@ class InspectionIn(_In):
     inspected_on: date
     inspector: str | None = None
     findings: str | None = None
-    violations: list[str] = []
+    violations: list[str] = Field(default_factory=list)
 
 
 class GradeIn(_In):

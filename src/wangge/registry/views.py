@@ -12,7 +12,7 @@ from wangge.registry import views_organisations, views_people, views_places
 from wangge.registry.excel import export_workbook, import_workbook, template
 from wangge.registry.history import history
 from wangge.registry.labels import sensitive_codes, visible_labels
-from wangge.registry.people import verify
+from wangge.registry.people import refuse_identifier_in_url, verify
 from wangge.registry.quality import completeness
 from wangge.registry.sheets import sheet_for
 
@@ -99,6 +99,7 @@ def export_file(
 ) -> Response:
     """Export the filtered list (masked; full values only with personal.unmask and a reason)."""  # fmt: skip
     sheet = sheet_for(kind)
+    refuse_identifier_in_url(q, sheet.kind)
     filters: dict[str, Any] = {
         "community": community, "grid_id": grid_id, "q": q, "residence_kind": residence_kind,
         "class_code": class_code, "major": major, "state": state, "network": network,

@@ -6,14 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.auth.principal import Principal
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.registry import people
 from wangge.registry.labels import SPECIAL, label_kinds, sensitive_codes
 from wangge.registry.models_common import LabelKind
 from wangge.registry.quality import duplicate_groups, resolve_duplicate
-from wangge.registry.schemas import LabelKindIn, PersonIn, ResolveIn
+from wangge.registry.schemas import LabelKindIn, PeopleSearchIn, PersonIn, ResolveIn
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 def list_people(
     session: SessionDep,
     principal: PrincipalDep,
-    q: str | None = Query(None, description="姓名、身份证号、电话或地址"),
+    q: str | None = Query(None, description="姓名或地址（身份证号、电话请用 POST /people/search）"),
     community: str | None = None,
     grid_id: int | None = None,
     residence_kind: str | None = None,
@@ -31,12 +33,31 @@ def list_people(
     limit: int = Query(100, le=1000),
     offset: int = 0,
 ) -> dict[str, Any]:
-    """List people in the caller's area (ID numbers and phones masked)."""  # fmt: skip
+    """List people in the caller's area (ID numbers and phones masked); 422 for an ID or phone in q."""  # fmt: skip
+    people.refuse_identifier_in_url(q)
+    # Constructed, not validated: the query parameters were checked by FastAPI already.
+    search = PeopleSearchIn.model_construct(
+        q=q, community=community, grid_id=grid_id, residence_kind=residence_kind,
+        household_id=household_id, label=label, limit=limit, offset=offset,
+    )  # fmt: skip
+    return _people_page(session, principal, search)
+
+
+@router.post("/people/search")
+def search_people(
+    body: PeopleSearchIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Search people by name, address, ID number or phone sent in the body, never in the URL."""
+    return _people_page(session, principal, body)
+
+
+def _people_page(session: Session, principal: Principal, search: PeopleSearchIn) -> dict[str, Any]:
     query = people.people_query(
-        principal, q=q, community=community, grid_id=grid_id, residence_kind=residence_kind,
-        household_id=household_id,
+        principal, q=search.q, community=search.community, grid_id=search.grid_id,
+        residence_kind=search.residence_kind, household_id=search.household_id,
     )  # fmt: skip
     sensitive = sensitive_codes(session)
+    label, limit, offset = search.label, search.limit, search.offset
     if label and label in sensitive and not principal.can(SPECIAL):
         raise Forbidden("按特殊人群标签查询需要相应权限", f"filtering by {label} needs {SPECIAL}")
     if not label:

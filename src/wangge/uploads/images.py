@@ -107,11 +107,18 @@ def _dms(value: tuple) -> float:
 
 
 def public_copy(data: bytes, *, max_side: int = 2048) -> bytes:
-    """Re-encode as JPEG with the orientation applied and no metadata (no GPS, no device)."""
-    img = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
-    img.thumbnail((max_side, max_side))
-    if img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=85, optimize=True)  # no exif= argument: nothing kept
+    """Re-encode as JPEG with the orientation applied and no metadata (no GPS, no device).
+
+    This decodes every byte (verify() in inspect_image does not), so a truncated or
+    corrupt body is refused here, before anything is stored.
+    """
+    try:
+        img = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+        img.thumbnail((max_side, max_side))
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=85, optimize=True)  # no exif= argument: nothing kept
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise _bad("图片文件已损坏或不完整", f"corrupt or truncated image ({exc})") from None
     return out.getvalue()

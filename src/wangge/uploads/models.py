@@ -30,4 +30,7 @@ class Upload(Base):
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     key: Mapped[str] = mapped_column(String(128))
     public_key: Mapped[str] = mapped_column(String(128))
+    # The case the photo was attached to (once, on report or action): its original follows
+    # that case's visibility. No foreign key: uploads sit below cases and never cascade.
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,8 +9,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.api.ratelimit import hit
+from wangge.auth.principal import Principal
+from wangge.cases.access import get_visible
+from wangge.config import Settings
 from wangge.errors import NotFound, ValidationFailed
-from wangge.uploads.service import get_upload, save_upload
+from wangge.uploads.models import Upload
+from wangge.uploads.service import get_upload, is_uploader, save_upload
 from wangge.uploads.storage import LocalStorage, Storage
 
 router = APIRouter(tags=["uploads 照片"])
@@ -58,37 +63,71 @@ async def upload(
     principal: PrincipalDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    if principal.via == "anonymous" and not settings.public_reporting:
+    anonymous = principal.via == "anonymous"
+    if anonymous and not settings.public_reporting:
         principal.require("cases.report")
     # Read one byte past the cap so an oversized file is refused without reading it all.
     data = await file.read(settings.upload_max_bytes + 1)
-    if len(data) > settings.upload_max_bytes:
-        raise ValidationFailed(
-            f"文件过大，上限 {settings.upload_max_bytes // 1024} KB",
-            f"file too large; limit {settings.upload_max_bytes // 1024} KB",
-            code="too_large",
-            field="file",
+    if anonymous:
+        _limit_anonymous(session, request, settings, len(data))
+    try:
+        if len(data) > settings.upload_max_bytes:
+            raise ValidationFailed(
+                f"文件过大，上限 {settings.upload_max_bytes // 1024} KB",
+                f"file too large; limit {settings.upload_max_bytes // 1024} KB",
+                code="too_large",
+                field="file",
+            )
+        row = save_upload(
+            session,
+            storage_for(request),
+            data,
+            principal=principal,
+            max_bytes=settings.upload_max_bytes,
+            max_pixels=settings.upload_max_pixels,
         )
-    row = save_upload(
-        session,
-        storage_for(request),
-        data,
-        principal=principal,
-        max_bytes=settings.upload_max_bytes,
-        max_pixels=settings.upload_max_pixels,
-    )
+    except ValidationFailed as exc:
+        # A refused anonymous file still counts against its sender (nothing else was written).
+        exc.keep_writes = anonymous
+        raise
     return _read(row)
 
 
-@router.get("/uploads/{upload_id}", summary="原图（含位置信息，仅上传人与工作人员）Original photo")
+def _limit_anonymous(session: SessionDep, request: Request, settings: Settings, size: int) -> None:
+    """Count an anonymous upload and its bytes per IP per hour (429 past either limit)."""
+    ip = request.client.host if request.client else "unknown"
+    hit(session, f"upload:{ip}", limit=settings.upload_anonymous_per_hour, window_s=3600)
+    hit(
+        session,
+        f"upload-bytes:{ip}",
+        limit=settings.upload_anonymous_bytes_per_hour,
+        window_s=3600,
+        amount=size,
+    )
+
+
+def _may_see_original(session: SessionDep, row: Upload, principal: Principal) -> bool:
+    """The uploader, and whoever may see the case the photo is attached to."""
+    if is_uploader(row, principal):
+        return True
+    if row.case_id is None:
+        return False
+    try:
+        get_visible(session, row.case_id, principal)
+    except NotFound:
+        return False
+    return True
+
+
+@router.get(
+    "/uploads/{upload_id}",
+    summary="原图（含位置信息，仅上传人与能看到所属案卷的人）Original photo",
+)
 def original(
     upload_id: str, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     row = get_upload(session, upload_id)
-    if not (
-        principal.can("cases.read")
-        or (principal.user_id and principal.user_id == row.owner_user_id)
-    ):
+    if not _may_see_original(session, row, principal):
         raise NotFound(f"照片 {upload_id} 不存在", f"upload {upload_id} does not exist")
     return Response(
         storage_for(request).get(row.key),

@@ -15,7 +15,7 @@ import orjson
 import shapely
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, or_, select
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
@@ -25,11 +25,12 @@ from wangge.cases.model import STATE_ZH, CaseState, Satisfaction, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
 from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
 from wangge.common.models import utcnow
+from wangge.common.schemas import InputModel
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
 from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
-from wangge.grids.service import TILING_KINDS, version_grids
+from wangge.grids.service import LAYER_OF_KIND, TILING_KINDS, version_grids
 from wangge.ops.jobs import running_jobs
 from wangge.web.i18n import SHANGHAI
 
@@ -300,7 +301,7 @@ def _search(session: SessionDep, principal: Principal, q: str) -> list[dict[str,
             .where(Grid.version_id.in_([v.id for v in active_versions(session)]))
             .limit(8)
         ):
-            if principal.contains(g.code):
+            if principal.contains(g.code, LAYER_OF_KIND[g.kind]):
                 out.append(_hit("grid", g.code, g.name, g.geom, division=g.community_code))
     if principal.can("cases.read"):
         for c in session.scalars(
@@ -505,7 +506,7 @@ def _bin_points(pts: list[Any], n: int = 40) -> dict[str, Any]:
 # --- public (no login): citizen reports, tracking, "my grid worker" -------------------------
 
 
-class CitizenReport(BaseModel):
+class CitizenReport(InputModel):
     """A citizen's report from the public page."""
 
     category_code: str = Field(min_length=1, max_length=16)
@@ -518,7 +519,7 @@ class CitizenReport(BaseModel):
     photos: list[str] = Field(default_factory=list, max_length=9)
 
 
-class CitizenAction(BaseModel):
+class CitizenAction(InputModel):
     rating: Satisfaction | None = None
     note: str | None = Field(default=None, max_length=2000)
 
@@ -563,9 +564,33 @@ def citizen_report(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """File a citizen's report without an account; return the tracking code."""
+    """File a citizen's report without an account; return the tracking code.
+
+    A resent report (a double click, a retry after a lost answer) with the same Idempotency-Key
+    and body returns the first answer, tracking code included, instead of filing it again.
+    """
     if not settings.public_reporting:
         raise NotFound("未开放公众上报", "public reporting is switched off", code="no_public")
+    from wangge.api.idempotency import fingerprint, run_once
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 201, _file_citizen_report(session, request, body)
+
+    # Each anonymous report has its own principal (a fresh secret), so the key cannot belong
+    # to one: the page's random key with the identical body makes it the same request.
+    _status, out, _replayed = run_once(
+        session,
+        owner="citizen-web",
+        key=idempotency_key,
+        fingerprint=fingerprint("POST", "/citizen/reports", body.model_dump(mode="json")),
+        work=work,
+    )
+    return dict(out)
+
+
+def _file_citizen_report(
+    session: SessionDep, request: Request, body: CitizenReport
+) -> dict[str, Any]:
     from wangge.api.ratelimit import hit
     from wangge.cases.service import CaseIn, create_case
     from wangge.open311.mapping import PUBLIC_KINDS
@@ -589,11 +614,10 @@ def citizen_report(
             crs=body.crs,
             source=Source.ONLINE,
             address=body.address,
-            photos=[p for p in body.photos if p.startswith("/api/v1/uploads/")],
+            photos=list(body.photos),  # each checked: an anonymous upload not yet used
         ),
         _citizen(secret),
         now=utcnow(),
-        idempotency_key=idempotency_key,
     )
     return {"code": case.code, "tracking": f"{case.code}-{secret}", "state": case.state}
 
@@ -634,23 +658,31 @@ def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
     }
 
 
-@router.get("/citizen/track/{tracking}")
-def citizen_track(tracking: str, session: SessionDep) -> dict[str, Any]:
+class Tracking(InputModel):
+    """The tracking code travels in the body: in a URL it would land in logs and histories."""
+
+    tracking: str = Field(min_length=10, max_length=120)
+
+
+class TrackingAction(Tracking, CitizenAction):
+    pass
+
+
+@router.post("/citizen/track")
+def citizen_track(body: Tracking, session: SessionDep) -> dict[str, Any]:
     """Return the public progress of a report by its tracking code."""
-    case, _ = _tracked(session, tracking)
+    case, _ = _tracked(session, body.tracking)
     return _public_view(session, case)
 
 
-@router.post("/citizen/track/{tracking}/{action}")
-def citizen_act(
-    tracking: str, action: str, body: CitizenAction, session: SessionDep
-) -> dict[str, Any]:
+@router.post("/citizen/track/{action}")
+def citizen_act(action: str, body: TrackingAction, session: SessionDep) -> dict[str, Any]:
     """Rate the result or reopen the report (within the reopening period)."""
     from wangge.cases.service import act
 
     if action not in ("rate", "reopen"):
         raise NotFound(f"操作 {action} 不存在", f"unknown action {action}")
-    case, who = _tracked(session, tracking)
+    case, who = _tracked(session, body.tracking)
     payload: dict[str, Any] = {}
     if action == "rate" and body.rating is not None:
         payload["rating"] = str(body.rating)

@@ -7,10 +7,11 @@ audited /api/v1/registry routes.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -100,11 +101,10 @@ def _decorate(session: Session, rows: list[dict[str, Any]], names: dict[str, str
             r["position"] = f"{r['lon']:.6f}, {r['lat']:.6f}"
 
 
-def _filters(request: Request, tab: Tab) -> dict[str, str]:
+def _filters(params: Mapping[str, Any], tab: Tab) -> dict[str, str]:
     """Return the page's filters by their API names (also the export's parameters)."""
-    params = request.query_params
     keys = ["q", "community", "grid_id", *(f.param for f in tab.filters)]
-    return {k: params[k].strip() for k in keys if (params.get(k) or "").strip()}
+    return {k: str(params[k]).strip() for k in keys if str(params.get(k) or "").strip()}
 
 
 def _service_filters(tab: Tab, filters: dict[str, str]) -> dict[str, Any]:
@@ -124,12 +124,50 @@ def registry_list(kind: str, request: Request, session: SessionDep, me: MeDep) -
     if me is None:
         return _login(request)
     tab = TABS.get(kind)
+    filters = _filters(request.query_params, tab) if tab else {}
+    try:
+        # An ID or phone number in a URL stays in browser history and server logs: the
+        # page's search box sends it in a POST body (registry_search) instead.
+        people.refuse_identifier_in_url(filters.get("q"), kind)
+    except DomainError as exc:
+        page = render(
+            request, "message.html", me, title="基础数据",
+            message=f"{exc.message_zh} / {exc.message_en}",
+        )  # fmt: skip
+        page.status_code = exc.status
+        return page
+    return _list_page(request, session, me, kind, filters, request.query_params.get("offset"))
+
+
+@router.post("/console/registry/{kind}/search")
+def registry_search(
+    kind: str,
+    request: Request,
+    session: SessionDep,
+    me: MeDep,
+    body: Annotated[dict[str, str | int | None], Body()],
+) -> Response:
+    """The list page for a search sent in a body (registry.js swaps its results in)."""
+    if me is None:
+        return _login(request)
+    tab = TABS.get(kind)
+    filters = _filters(body, tab) if tab else {}
+    return _list_page(request, session, me, kind, filters, str(body.get("offset") or "0"))
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    me: Principal,
+    kind: str,
+    filters: dict[str, str],
+    raw_offset: str | None,
+) -> Response:
+    tab = TABS.get(kind)
     if not me.can(READ) or tab is None:
         message = "没有查看基础数据的权限" if tab else f"未知的数据类别 {kind}"
         return render(request, "message.html", me, title="基础数据", message=message)
-    filters = _filters(request, tab)
-    raw_offset = request.query_params.get("offset") or "0"
-    offset = int(raw_offset) if raw_offset.isdigit() else 0
+    offset = int(raw_offset) if raw_offset and raw_offset.isdigit() else 0
     try:
         query = tab.query(me, **_service_filters(tab, filters))
     except DomainError as exc:
@@ -142,6 +180,9 @@ def registry_list(kind: str, request: Request, session: SessionDep, me: MeDep) -
     communities = _communities(session, me)
     _decorate(session, rows, dict(communities))
     counties = me.county_codes()
+    # Links (pages, export, the address bar) carry the filters, but never an identifier.
+    private_q = people.is_identifier_query(filters.get("q"), kind)
+    linked = {k: v for k, v in filters.items() if not (k == "q" and private_q)}
     return render(
         request,
         "console_registry.html",
@@ -157,7 +198,8 @@ def registry_list(kind: str, request: Request, session: SessionDep, me: MeDep) -
         grids=_grids(session, me, filters.get("community")),
         shown=shown,
         coded=CODED_COLUMNS,
-        query_string=urlencode(filters),
+        query_string=urlencode(linked),
+        private_q=private_q,
         county=sorted(counties)[0] if counties else "",
         can_write=me.can("registry.write"),
     )

@@ -297,9 +297,14 @@ def users_page(request: Request, session: SessionDep, me: MeDep) -> Response:
         return render(request, "message.html", me, title="用户", message="只有管理员可以查看用户")
     from sqlalchemy import select
 
+    from wangge.auth.admin import visible_user_ids
     from wangge.auth.models import Post, User
 
-    users = list(session.scalars(select(User).order_by(User.id)))
+    q = select(User).order_by(User.id)
+    ids = visible_user_ids(session, me)
+    if ids is not None:  # a scoped administrator lists the accounts of his own area
+        q = q.where(User.id.in_(ids))
+    users = list(session.scalars(q))
     posts: dict[int, list[Post]] = {}
     for p in session.scalars(select(Post).order_by(Post.id)):
         posts.setdefault(p.user_id, []).append(p)

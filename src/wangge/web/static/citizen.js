@@ -30,35 +30,44 @@
       const p = await position();
       if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); posCrs = p.crs; }
     });
+    // One submission = one Idempotency-Key (and one uploaded photo): pressing 提交 again after a
+    // lost answer resends the same report, which the server files once. Editing the form
+    // starts a new submission.
+    let submission = null;
+    const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+    ['input', 'change'].forEach(t => $('report-form').addEventListener(t, () => { submission = null; }));
     $('report-form').addEventListener('submit', async ev => {
       ev.preventDefault();
-      const msg = $('report-msg');
+      const msg = $('report-msg'), button = $('report-submit');
+      if (button.disabled) return;  // a double click sends nothing twice
+      button.disabled = true;
+      submission = submission || {key: newKey(), photos: null};
+      const mine = submission;
       try {
-        const photos = [];
         const f = $('photo').files[0];
-        if (f) {
+        if (mine.photos === null && f) {
           const fd = new FormData(); fd.append('file', f);
           const r = await fetch('/api/v1/uploads', {method: 'POST', body: fd});
-          if (!r.ok) throw new Error('照片上传失败 / photo upload failed');
-          photos.push('/api/v1/uploads/' + (await r.json()).id);
+          if (!r.ok) throw new Error((await r.json().catch(() => ({}))).detail || '照片上传失败 / photo upload failed');  // e.g. too many photos from this network
+          mine.photos = ['/api/v1/uploads/' + (await r.json()).id];
         }
-        const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()));
         const out = await post('/web/api/citizen/reports', {
           category_code: $('category').value, description: $('description').value.trim(),
           lon: Number($('lon').value), lat: Number($('lat').value), crs: posCrs,
-          address: $('address').value.trim() || null, photos}, {'Idempotency-Key': key});
+          address: $('address').value.trim() || null, photos: mine.photos || []}, {'Idempotency-Key': mine.key});
         localStorage.setItem('wg.tracking', out.tracking);
         msg.className = 'msg ok';
         msg.innerHTML = `${T('已受理登记', 'Received')}：<b data-testid="tracking">${WG.esc(out.tracking)}</b><br>${T('请妥善保存查询编码', 'Keep this tracking code to follow your report')}`;
         $('tracking').value = out.tracking;
       } catch (e) { msg.className = 'msg err'; msg.textContent = e.message; }
+      finally { button.disabled = false; }
     });
   }
   async function track() {
     const code = $('tracking').value.trim();
     const out = $('track-out');
     if (!code) return;
-    const r = await fetch('/web/api/citizen/track/' + encodeURIComponent(code));
+    const r = await fetch('/web/api/citizen/track', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({tracking: code})});
     const d = await r.json();
     if (!r.ok) { out.innerHTML = `<p class="msg err">${WG.esc(d.detail)}</p>`; return; }
     let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${d.state}">${WG.esc(d.state_zh)}</span></p><ul class="timeline">` +
@@ -69,12 +78,12 @@
     if (d.can_reopen) html += `<p><input id="reopen-note" placeholder="${T('未解决的原因', 'Why it is not fixed')}"><button class="btn danger" id="reopen">${T('重新打开', 'Reopen')}</button></p>`;
     out.innerHTML = html;
     out.querySelectorAll('[data-rate]').forEach(b => b.addEventListener('click', async () => {
-      try { await post(`/web/api/citizen/track/${encodeURIComponent(code)}/rate`, {rating: b.dataset.rate}); track(); }
+      try { await post('/web/api/citizen/track/rate', {tracking: code, rating: b.dataset.rate}); track(); }
       catch (e) { out.insertAdjacentHTML('beforeend', `<p class="msg err">${WG.esc(e.message)}</p>`); }
     }));
     const re = $('reopen');
     if (re) re.addEventListener('click', async () => {
-      try { await post(`/web/api/citizen/track/${encodeURIComponent(code)}/reopen`, {note: $('reopen-note').value || '问题仍未解决'}); track(); }
+      try { await post('/web/api/citizen/track/reopen', {tracking: code, note: $('reopen-note').value || '问题仍未解决'}); track(); }
       catch (e) { out.insertAdjacentHTML('beforeend', `<p class="msg err">${WG.esc(e.message)}</p>`); }
     });
   }

@@ -101,6 +101,8 @@
   function activationHtml(a) {
     let html = `<h3>${T('启用报告', 'Activation report')}</h3><p data-testid="activation-summary">` +
       T(`第 ${a.previous ?? '—'} 版 → 第 ${a.version} 版`, `version ${a.previous ?? '—'} → version ${a.version}`) + '</p>' + diffTable(a.diff);
+    if (a.override) html += `<p class="msg err" data-testid="activation-override">` +
+      T(`带着 ${a.override.problems} 个校验问题启用，理由：`, `Activated with ${a.override.problems} validation problems; reason: `) + `${esc(a.override.reason)}</p>`;
     const moved = Object.entries(a.moved || {});
     if (moved.length) {
       html += `<h3>${T('落点记录迁移', 'Located records moved')}</h3>` + rowsTable(
@@ -179,6 +181,7 @@
     confirmBox.hidden = false;
     confirmBox.scrollIntoView({block: 'center'});
     pending = id;
+    checkOverride(id);
     if (!active) { body.innerHTML = `<p>${T('当前没有现行版本。', 'No version is in force yet.')}</p>`; return; }
     try {
       const d = await WG.api('GET', `/api/v1/grid-versions/${active.dataset.version}/diff/${id}`);
@@ -187,15 +190,41 @@
           `${d.diff.retired.length} grids will be retired; their records move to the new grids or become unlocated.`)}</p>` : '');
     } catch (e) { body.innerHTML = `<p class="msg err">${esc(e.message)}</p>`; }
   }));
+  // A version with validation problems goes into force only with a reason (audited by the server).
+  const override = document.getElementById('override'), reasonBox = document.getElementById('override-reason');
+  let problemCount = 0;
+  async function checkOverride(id) {
+    override.hidden = true; reasonBox.value = ''; reasonBox.classList.remove('invalid'); problemCount = 0;
+    try {
+      const problems = await WG.api('GET', `/api/v1/grid-versions/${id}/validation`);
+      if (pending !== id || !problems.length) return;
+      problemCount = problems.length;
+      const kinds = {};
+      problems.forEach(p => { const k = (KIND[p.kind] || [p.kind, p.kind])[WG.lang === 'en' ? 1 : 0]; kinds[k] = (kinds[k] || 0) + 1; });
+      document.getElementById('override-problems').textContent =
+        T(`校验发现 ${problems.length} 个问题`, `Validation found ${problems.length} problems`) + ': ' +
+        Object.entries(kinds).map(([k, n]) => `${k} ${n}`).join(', ');
+      override.hidden = false;
+    } catch (e) { /* the activation itself will say what is wrong */ }
+  }
   document.getElementById('confirm-no').addEventListener('click', () => { confirmBox.hidden = true; pending = null; });
   document.getElementById('confirm-yes').addEventListener('click', async () => {
     if (!pending) return;
     const yes = document.getElementById('confirm-yes');
+    const reason = reasonBox.value.trim();
+    if (problemCount && !reason) {
+      reasonBox.classList.add('invalid'); reasonBox.focus();
+      msg(document.getElementById('confirm-body'), T('该版本有校验问题：请填写仍要启用的理由', 'This version has validation problems: give the reason to activate it anyway'), false);
+      return;
+    }
     busy(yes, true);
     try {
-      await WG.api('POST', `/api/v1/grid-versions/${pending}/actions/activate`);
+      await WG.api('POST', `/api/v1/grid-versions/${pending}/actions/activate`, reason ? {override_reason: reason} : undefined);
       location.href = `/console/grids?report=${pending}`;  // the stored activation report
-    } catch (e) { msg(document.getElementById('confirm-body'), e.message, false); busy(yes, false); }
+    } catch (e) {
+      msg(document.getElementById('confirm-body'), e.message, false); busy(yes, false);
+      if (e.data && e.data.code === 'validation_problems') { problemCount = e.data.details.count; override.hidden = false; }
+    }
   });
 
   // ---- write tools (rendered for grid managers only) ---------------------------------------

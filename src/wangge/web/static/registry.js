@@ -10,8 +10,55 @@
   if (community) community.addEventListener('change', () => {
     const grid = $('registry-grid');
     if (grid) grid.value = '';
-    community.form.submit();
+    community.form.requestSubmit();  // through the submit handler below (a search text is POSTed)
   });
+
+  // A search text goes in a POST body, never in the URL: an ID or phone number in ?q= would
+  // stay in the browser history, proxies and server logs. The answer is the same page; its
+  // [data-swap] parts replace ours and the address bar shows its data-url (the filters without
+  // an identifier). Drop-downs alone still navigate with GET, so those lists can be linked.
+  const filter = $('registry-filter');
+  async function search(offset) {
+    const body = Object.fromEntries(new FormData(filter));
+    body.offset = String(offset || 0);
+    if (!WG.csrf) await WG.me();
+    let doc;
+    try {
+      const r = await fetch(`/console/registry/${R.kind}/search`, {
+        method: 'POST', credentials: 'same-origin', body: JSON.stringify(body),
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': WG.csrf || ''},
+      });
+      doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+    } catch (e) {
+      $('registry-total').textContent = T.searchFailed;
+      return;
+    }
+    const results = doc.getElementById('registry-results');
+    if (!results) {  // a message instead of a list (no permission), or the login page
+      const message = doc.querySelector('main');
+      if (message) document.querySelector('main').innerHTML = message.innerHTML;
+      else location.assign('/login?next=' + encodeURIComponent(location.pathname));
+      return;
+    }
+    for (const fresh of doc.querySelectorAll('[data-swap]')) {
+      const old = fresh.id && document.getElementById(fresh.id);
+      if (old) old.replaceWith(document.adoptNode(fresh));
+    }
+    history.replaceState(null, '', results.dataset.url);
+  }
+  if (filter) {
+    filter.addEventListener('submit', ev => {
+      if (!$('registry-q').value.trim()) return;
+      ev.preventDefault();
+      search(0);
+    });
+    document.addEventListener('click', ev => {
+      const page = ev.target.closest('a[data-offset]');
+      if (!page) return;
+      ev.preventDefault();
+      search(Number(page.dataset.offset));
+    });
+  }
 
   function report(box, data) {
     const esc = WG.esc;

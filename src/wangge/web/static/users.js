@@ -9,10 +9,11 @@
   const flash = sessionStorage.getItem(FLASH);
   if (flash) { msg(document.getElementById('flash'), flash, true); sessionStorage.removeItem(FLASH); }
   const val = id => document.getElementById(id).value.trim();
-  function post(role, scope, department) {
+  function post(role, scope, department, layer) {
     const p = {role};
     if (scope) p.scope = scope;
     if (department) p.department = department;
+    if (scope && layer && scope.length > 12) p.layer = layer;  // a grid code names one layer
     return p;
   }
   async function run(button, out, call, text) {
@@ -26,7 +27,7 @@
     const body = {username: val('new-username'), display_name: val('new-display'),
       password: document.getElementById('new-password').value, posts: []};
     if (val('new-phone')) body.phone = val('new-phone');
-    if (val('new-role')) body.posts.push(post(val('new-role'), val('new-scope'), val('new-department')));
+    if (val('new-role')) body.posts.push(post(val('new-role'), val('new-scope'), val('new-department'), val('new-layer')));
     run(document.getElementById('create-submit'), document.getElementById('create-msg'),
       () => WG.api('POST', '/api/v1/users', body), T(`已创建用户 ${body.username}`, `user ${body.username} created`));
   });
@@ -47,7 +48,7 @@
   document.getElementById('post-form').addEventListener('submit', ev => {
     ev.preventDefault();
     run(document.getElementById('post-submit'), document.getElementById('post-msg'),
-      () => WG.api('POST', `/api/v1/users/${target}/posts`, post(val('post-role'), val('post-scope'), val('post-department'))),
+      () => WG.api('POST', `/api/v1/users/${target}/posts`, post(val('post-role'), val('post-scope'), val('post-department'), val('post-layer'))),
       T(`已为 ${name(target)} 添加岗位`, `post added for ${name(target)}`));
   });
 
