@@ -173,6 +173,30 @@ def db_current(database_url: DbOption = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+@friendly
+def init(
+    county: str = typer.Option(..., help="county code 区县代码 (6 digits, e.g. 110108)"),
+    name: str | None = typer.Option(None, help="county name 区县名称 (when it is new)"),
+    database_url: DbOption = None,
+) -> None:
+    """Make a database ready for a county: schema, roles, catalogue, lines, response rules."""
+    from wangge.setup import init_county
+
+    with session_scope(settings_for(database_url)) as session:
+        report = init_county(session, county, name)
+    out.print(
+        f"区县 {county} 已就绪 / county {county} is ready: "
+        f"{'新建区县 / county added, ' if report.county_added else ''}"
+        f"新增类别 {report.categories_added} / categories added"
+        + "".join(f", {k} {v}" for k, v in report.extra.items())
+    )
+    out.print(
+        "下一步 / next: wangge division import …; wangge grid import …; "
+        "wangge department import …; wangge user create …"
+    )
+
+
 # --- server and demo ------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     """Register all ORM models on Base.metadata."""
+    import wangge.assignments.models
     import wangge.audit.models
     import wangge.auth.models
     import wangge.cases.models
@@ -12,5 +13,6 @@ def import_all_models() -> None:
     import wangge.divisions.models
     import wangge.evaluation.models
     import wangge.grids.models
+    import wangge.lines.models
     import wangge.ops.jobs
     import wangge.registry.models  # noqa: F401

@@ -67,19 +67,47 @@ class Category(TimestampMixin, Base):
     admitted_to_grid: Mapped[bool] = mapped_column(Boolean, default=False)  # 准入清单
     minor: Mapped[bool] = mapped_column(Boolean, default=False)  # 小事: grid may self-handle
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "standard" rows come from a catalogue release and are upgraded by newer releases,
+    # except the fields in `edited` (the district's own changes); "local" rows (X…) are the
+    # district's own and never touched by an upgrade.
+    origin: Mapped[str] = mapped_column(String(16), default="standard")
+    release: Mapped[str | None] = mapped_column(String(32))
+    edited: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    business_line: Mapped[str | None] = mapped_column(String(32))  # BusinessLine.code
 
 
 class RoutingRule(TenantMixin, TimestampMixin, Base):
     """Which department handles a class in an area class (None: any); editable by the center."""
 
     __tablename__ = "case_routing_rules"
-    __table_args__ = (UniqueConstraint("county_code", "category_code", "area_class"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("case_categories.code"), index=True)
     area_class: Mapped[str | None] = mapped_column(String(1))
+    # A street (9 digits) or community (12) the rule is limited to; None: the whole county.
+    area_prefix: Mapped[str | None] = mapped_column(String(12))
+    business_line: Mapped[str | None] = mapped_column(String(32))
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
     assisting: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ResponseRule(TenantMixin, TimestampMixin, Base):
+    """A time limit by intake channel and urgency (金牛: citizens answered in 2 h / 24 h / 72 h).
+
+    `stage` is a stage of the loop, or "respond" (first answer to the reporter) or "solve"
+    (report to close); `around_the_clock` counts wall-clock hours instead of working hours.
+    """
+
+    __tablename__ = "case_response_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(16))  # cases.model.Source
+    urgent: Mapped[bool | None] = mapped_column(Boolean)  # None: urgent or not
+    stage: Mapped[str] = mapped_column(String(16))
+    hours: Mapped[float] = mapped_column(Float)
+    around_the_clock: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class AreaClassRule(TenantMixin, Base):

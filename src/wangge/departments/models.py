@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, String
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wangge.common.models import TenantMixin, TimestampMixin
@@ -19,3 +21,11 @@ class Department(TenantMixin, TimestampMixin, Base):
     # Unified social credit code (GB 32100) when known: GB/T 47678 keys 主管部门 by it.
     credit_code: Mapped[str | None] = mapped_column(String(18))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # city | county | street | community: a city-level department (county_code = the city's
+    # 6-digit code) serves the counties in `serves_counties` too.
+    level: Mapped[str] = mapped_column(String(16), default="county")
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    business_line: Mapped[str | None] = mapped_column(String(32))  # BusinessLine.code
+    contact: Mapped[str | None] = mapped_column(String(50))
+    duty_phone: Mapped[str | None] = mapped_column(String(40))
+    serves_counties: Mapped[list[Any]] = mapped_column(JSON, default=list)

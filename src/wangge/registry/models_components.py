@@ -46,6 +46,11 @@ class Component(TenantMixin, BBoxMixin, TimestampMixin, Base):
     network: Mapped[str | None] = mapped_column(String(16))  # pipelines: water|drainage|…
     competent_dept: Mapped[str | None] = mapped_column(String(100))
     owner_dept: Mapped[str | None] = mapped_column(String(100))
+    # The owner as a managed department (dispatch goes there by default); owner_dept keeps the
+    # text the survey recorded.
+    owner_department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.code", ondelete="SET NULL")
+    )
     maintenance_dept: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(4), default="完好")
     initial_date: Mapped[date | None] = mapped_column(Date)
