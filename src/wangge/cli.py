@@ -375,7 +375,18 @@ def main() -> None:
     app(prog_name="wangge")
 
 
-from wangge import cli_admin, cli_divide, cli_eval, cli_grid, cli_ops, cli_registry  # noqa: E402,F401  (register the subcommands)
+from wangge import (  # noqa: E402,F401  (register the subcommands)
+    cli_admin,
+    cli_catalogue,
+    cli_departments,
+    cli_divide,
+    cli_eval,
+    cli_grid,
+    cli_lines,
+    cli_ops,
+    cli_registry,
+    cli_rules,
+)
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

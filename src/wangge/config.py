@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         "WANGGE_ENV=production and left at the development default or shorter than 16 "
         "characters; change it with `wangge registry rehash`.",
     )
+    non_admitted_grid_reports: Literal["refuse", "to_centre"] = Field(
+        default="refuse",
+        description="A grid worker's patrol report of a class outside the 准入清单: refuse it "
+        "(naming the rule), or take it as a centre matter (受理 as usual, never self-handled).",
+    )
     bench_endpoints: bool = Field(
         default=False, description="Serve the bare benchmark endpoint (bench/ only)."
     )

@@ -10,9 +10,14 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from wangge.auth.principal import LOCAL_OPERATOR
+from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
 from wangge.common.models import utcnow
 from wangge.config import Settings
+from wangge.departments.checks import DepartmentData
+from wangge.departments.models import Department
+from wangge.departments.service import create_department
 from wangge.divisions.models import Division
 from wangge.divisions.service import DivisionIn, load_divisions
 from wangge.grids.generate import generate_unit_version
@@ -22,6 +27,7 @@ from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.registry.demo import build_registry_demo
+from wangge.setup import init_county
 from wangge.synthetic import make_district, make_grids, random_points
 from wangge.uploads.service import store_demo_photo
 from wangge.uploads.storage import LocalStorage
@@ -60,6 +66,9 @@ def build_demo(
         county_code=DEMO_COUNTY,
         county_name=DEMO_NAME,
     )
+    # The one setup path of every district (`wangge init`): county, roles, catalogue, lines,
+    # response rules; then the district's own divisions, grids and departments.
+    init_county(session, DEMO_COUNTY, DEMO_NAME)
     rows = [DivisionIn(DEMO_COUNTY, DEMO_NAME, district.outline)]
     for street in district.streets:
         rows.append(DivisionIn(street.code, street.name, street.geometry, DEMO_COUNTY))
@@ -118,6 +127,7 @@ def build_demo(
         ],
     )
     tick(1)
+    _add_departments(session)
     build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
     seed_configuration(session, DEMO_COUNTY)
     n_cases = default_case_count(session) if cases is None else cases
@@ -195,6 +205,20 @@ def run_month(
                 # SQLite has one write lock and its busy handler polls: without a gap the
                 # next chunk takes the lock again before a waiting request gets it.
                 time.sleep(pause)
+
+
+def _add_departments(session: Session) -> None:
+    """The demo county's departments, created as a clerk's list would create them."""
+    for n, (key, name) in enumerate(DEPARTMENTS.items()):
+        data = DepartmentData(
+            code=department_code(DEMO_COUNTY, key),
+            county_code=DEMO_COUNTY,
+            name=name,
+            level="street" if key == "JDB" else "county",
+            duty_phone=f"010-6288-{1200 + n:04d}",
+        )
+        if session.get(Department, data.code) is None:
+            create_department(session, LOCAL_OPERATOR, data, via="demo")
 
 
 def _add_duty_grids(session: Session, version_id: int, width: int) -> None:

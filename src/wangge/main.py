@@ -93,9 +93,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grid_manage_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
     app.include_router(cases_router, prefix="/api/v1")
+    from wangge.cases.response_views import router as response_rules_router
+
+    app.include_router(response_rules_router, prefix="/api/v1")
+    from wangge.web import rule_pages
+
+    app.include_router(rule_pages.router)
     app.include_router(uploads_router, prefix="/api/v1")
     app.include_router(evaluation_router, prefix="/api/v1")
     app.include_router(registry_router, prefix="/api/v1")
+    from wangge.departments.views import router as departments_router
+    from wangge.web import department_pages
+
+    app.include_router(departments_router, prefix="/api/v1")
+    app.include_router(department_pages.router)
+    from wangge.assignments.views import router as assignments_router
+    from wangge.lines.views import router as lines_router
+    from wangge.web import assignment_pages
+
+    app.include_router(lines_router, prefix="/api/v1")
+    app.include_router(assignments_router, prefix="/api/v1")
+    app.include_router(assignment_pages.router)
+    from wangge.web import category_pages
+
+    app.include_router(category_pages.router)
     app.include_router(open311_router)
     from wangge.web import api as web_api
     from wangge.web import views as web

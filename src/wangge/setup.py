@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from wangge.auth.service import seed_roles
-from wangge.cases.categories import seed_categories
+from wangge.cases.standard import upgrade_catalogue
 from wangge.divisions.codes import parse_division_code
 from wangge.divisions.models import Division
 from wangge.divisions.service import DivisionIn, load_divisions
@@ -52,6 +52,16 @@ def init_county(session: Session, county_code: str, name: str | None = None) -> 
         load_divisions(session, [DivisionIn(county_code, name, None)])
         report.county_added = True
     seed_roles(session)
-    report.categories_added = seed_categories(session)
+    # The same upgrade as `wangge catalogue upgrade`: new classes added, the district's edits kept.
+    catalogue = upgrade_catalogue(session)
+    report.categories_added = len(catalogue.added)
+    if catalogue.updated:
+        report.extra["类别已更新 / categories updated"] = len(catalogue.updated)
+    from wangge.lines.service import seed_lines
+
+    report.extra.update(seed_lines(session, county_code))  # the 9 standard business lines
+    from wangge.cases.response import seed_rules
+
+    report.extra["答复时限规则 / response rules"] = seed_rules(session, county_code)
     session.flush()
     return report

@@ -7,7 +7,6 @@ columns through SQLAlchemy, the same on both.
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
@@ -22,7 +21,7 @@ from tests.case_factories import (
     to_dispatched,
 )
 from wangge.db import make_engine, session_factory, unit_of_work
-from wangge.dbadmin import alembic_config, upgrade
+from wangge.dbadmin import alembic_config, downgrade, upgrade
 from wangge.uploads.models import Upload
 from wangge.uploads.service import upload_id_of
 
@@ -39,11 +38,8 @@ def test_upgrading_links_the_photos_already_on_cases_to_their_case(tmp_path):
         case_id = case.id
     with engine.begin() as conn:  # a database from before 0010: no link recorded
         conn.execute(text("UPDATE uploads SET case_id = NULL"))
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        before = ScriptDirectory.from_config(cfg).get_revision("0010").down_revision
-        command.downgrade(cfg, str(before))
+    before = ScriptDirectory.from_config(alembic_config(engine)).get_revision("0010").down_revision
+    downgrade(engine, str(before))  # through every later migration's downgrade, rows in place
     upgrade(engine)
     with session_factory(engine)() as s:
         linked = dict(s.execute(select(Upload.id, Upload.case_id)).all())

@@ -207,12 +207,6 @@ def test_working_hours_between_inverts_add_working_hours_over_many_random_starts
 # --- configuration --------------------------------------------------------------------------
 
 
-def test_the_citizen_channel_defaults_are_2_24_and_72_hours_around_the_clock() -> None:
-    limits = TimeLimits()
-    assert [limits.citizen_limit(k).hours for k in ("respond", "solve", "complex")] == [2, 24, 72]
-    assert limits.citizen_limit("respond").urgent
-
-
 def test_limits_pick_the_condition_then_the_class_then_the_stage_default() -> None:
     limits = TimeLimits(
         rules=(
@@ -241,5 +235,5 @@ def test_a_bad_configuration_is_refused_as_a_domain_error() -> None:
     with pytest.raises(ValidationFailed) as err:
         TimeLimits.load({"rules": [{"category": "0101", "hours": {"A": -1}}]})
     assert err.value.code == "bad_time_limits" and "rules" in (err.value.field or "")
-    loaded = TimeLimits.load({"citizen": {"respond_hours": 1}})
-    assert loaded.citizen_limit("respond").hours == 1
+    loaded = TimeLimits.load({"hours_per_day": 7.5})
+    assert loaded.days(2) == 15

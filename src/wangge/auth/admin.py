@@ -33,10 +33,14 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "personal.unmask": ("查看完整个人信息（留痕）", "unmask personal data (audited)"),
     "personal.special": ("查看特殊人群标签", "see special-group labels"),
     "departments.read": ("查看部门", "read departments"),
+    "departments.manage": ("管理部门（新建、修改、停用、导入）", "manage departments"),
+    "categories.manage": ("管理案件类别与派遣路由", "manage case categories and routing"),
     "evaluation.read": ("查看综合评价", "read evaluations"),
+    "lines.manage": ("管理业务条线（启用、停用、地方条线）", "manage business lines"),
     "users.manage": ("管理用户与岗位", "manage users and posts"),
     "roles.manage": ("设置角色权限", "edit role permissions"),
     "audit.read": ("查看审计日志", "read the audit log"),
+    "rules.manage": ("设置答复时限规则", "edit response rules by channel"),
 }
 
 

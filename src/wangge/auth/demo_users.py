@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.auth.models import User
 from wangge.auth.service import assign_post, create_user, seed_roles
+from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
 
 DEMO_PASSWORD = "Wangge-Demo-2026"
 # The grid posts are publicly posted (上岗公示) with a name and a work phone.
 PUBLIC_POSTS = {"jiandu": ("王建国", "010-6288-0101"), "wanggezhang": ("李秀英", "010-6288-0102")}
+
+
+# The demo's grid posts serve every grid of their community (网格员配置); the demo month has
+# them report, verify, settle and patrol there (cases.simulate reads these assignments).
+GRID_KINDS = {"jiandu": "full_time", "wanggezhang": "leader"}
+
+
+def _assign_grids(session: Session, user: User, community: str, kind: str) -> None:
+    from wangge.assignments.service import add_assignment
+    from wangge.auth.principal import LOCAL_OPERATOR
+    from wangge.grids.models import Grid, GridVersion
+
+    starts = (utcnow() - timedelta(days=90)).date()  # well before the simulated month
+    codes = session.scalars(
+        select(Grid.code)
+        .join(GridVersion, GridVersion.id == Grid.version_id)
+        .where(
+            GridVersion.layer == "social",
+            GridVersion.status == "active",
+            Grid.community_code == community,
+            Grid.parent_id.is_(None),
+        )
+        .order_by(Grid.code)
+    ).all()
+    for code in codes:
+        add_assignment(
+            session, LOCAL_OPERATOR, user_id=user.id, grid_code=code, kind=kind, starts_on=starts
+        )
 
 
 def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str]]:
@@ -52,6 +83,8 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
                 session, username=username, password=DEMO_PASSWORD, display_name=name, phone=phone
             )
             assign_post(session, user, role, scope=scope, department=dept)
+            if username in GRID_KINDS and community:
+                _assign_grids(session, user, community, GRID_KINDS[username])
         rows.append(
             (username, label, scope or dept or ("全区" if role in ("admin", "leader") else "本人"))
         )

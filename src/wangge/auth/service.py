@@ -20,6 +20,7 @@ from wangge.auth.principal import Principal, Unauthenticated
 from wangge.auth.roles import DEFAULT_ROLES
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
+from wangge.departments.service import require_assignable
 from wangge.divisions.codes import parse_division_code
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -131,12 +132,8 @@ def assign_post(
             "layer must be social or unit, and unit needs a grid code as scope",
             field="layer",
         )
-    if department is not None and session.get(Department, department) is None:
-        raise NotFound(
-            f"部门 {department} 不存在",
-            f"department {department} does not exist",
-            field="department",
-        )
+    if department is not None:  # exists and is active (a deactivated one gets no new posts)
+        require_assignable(session, department)
     post = Post(
         user_id=user.id,
         role_code=role,
@@ -308,12 +305,8 @@ def issue_token(
         raise ValidationFailed(
             f"有效期应为 1 至 {max_days} 天", f"days must be 1 to {max_days}", field="days"
         )
-    if department is not None and session.get(Department, department) is None:
-        raise NotFound(
-            f"部门 {department} 不存在",
-            f"department {department} does not exist",
-            field="department",
-        )
+    if department is not None:  # exists and is active (a deactivated one gets no new keys)
+        require_assignable(session, department)
     if actor is not None and kind == "api_key":
         _check_key_within_issuer(session, actor, department, permissions)
     token = ("wgb_" if kind == "bearer" else "wgk_") + secrets.token_urlsafe(32)

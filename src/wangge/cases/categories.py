@@ -1,157 +1,94 @@
-"""Case categories as data: seeding, routing rules (class × area → department), time limits."""
+"""Case categories as data: the district's categories and edits, area classes, time limits.
+
+The standard catalogue and its releases live in `cases/standard.py`, routing in
+`cases/routing.py`; the names they export are re-exported here for older callers.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from wangge.audit.service import record_for
+from wangge.auth.principal import Principal
 from wangge.cases.limits import AreaClass, LimitRule, Stage, TimeLimits
 from wangge.cases.models import AreaClassRule, Category, RoutingRule
-from wangge.common.cache import TTLCache
-from wangge.departments.service import require_active
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.catalogue import load_catalogue
-
-# Short department keys; a county's department code is f"{county}-{key}" (see department_code).
-DEPARTMENTS: dict[str, str] = {
-    "CGW": "区城管委",
-    "SZSR": "区市政市容委",
-    "YLLH": "区园林绿化局",
-    "ZJW": "区住建委",
-    "HBJ": "区环保局",
-    "JTW": "区交通委",
-    "JDB": "街道办事处",
-}
-
-# Who answers for each major class by default (local practice, editable via routing rules).
-_EVENT_MAJOR_DEPT = {"01": "CGW", "02": "CGW", "03": "ZJW", "04": "SZSR", "05": "CGW"}
-_COMPONENT_MAJOR_DEPT = {
-    "01": "SZSR",
-    "02": "JTW",
-    "03": "SZSR",
-    "04": "YLLH",
-    "05": "ZJW",
-    "06": "CGW",
-}
-# Handling limits in working hours per area class; placeholders a city overrides.
-_HANDLE = {"A": 8.0, "B": 16.0, "C": 24.0}
-_URGENT_HANDLE = {"A": 2.0, "B": 4.0, "C": 6.0}
-_URGENT_EVENTS = {"0401", "0402", "0403", "0405", "0406", "0409"}
-_ENV_EVENTS = {"0115", "0116", "0302"}
-
-# Social-governance classes (社会治理事项): code, major, name, department, minor, admitted.
-SOCIAL: tuple[tuple[str, str, str, str, bool, bool], ...] = (
-    ("S0101", "矛盾纠纷", "邻里纠纷", "JDB", True, True),
-    ("S0102", "矛盾纠纷", "物业纠纷", "ZJW", False, True),
-    ("S0103", "矛盾纠纷", "劳资纠纷", "JDB", False, True),
-    ("S0201", "安全隐患", "消防安全隐患", "JDB", False, True),
-    ("S0202", "安全隐患", "燃气安全隐患", "SZSR", False, True),
-    ("S0203", "安全隐患", "房屋安全隐患", "ZJW", False, True),
-    ("S0301", "民生服务", "困难群众帮扶", "JDB", True, True),
-    ("S0302", "民生服务", "养老服务需求", "JDB", True, True),
-    ("S0401", "代办服务", "证照代办", "JDB", True, True),
-    ("S0402", "代办服务", "社保医保代办", "JDB", True, True),
+from wangge.cases.routing import MANAGE, require_line, route, set_routing_rule
+from wangge.cases.standard import (
+    CATALOGUE_RELEASE,
+    DEPARTMENTS,
+    SOCIAL,
+    default_categories,
+    department_code,
+    seed_categories,
+    upgrade_catalogue,
 )
-_SOCIAL_MAJORS = {"矛盾纠纷": "S01", "安全隐患": "S02", "民生服务": "S03", "代办服务": "S04"}
+from wangge.common.cache import TTLCache
+from wangge.departments.models import Department
+from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
+__all__ = [
+    "CATALOGUE_RELEASE",
+    "DEPARTMENTS",
+    "SOCIAL",
+    "default_categories",
+    "department_code",
+    "route",
+    "seed_categories",
+    "set_routing_rule",
+    "upgrade_catalogue",
+]
 
-def department_code(county_code: str, key: str) -> str:
-    """Return the code of a county's department for a short key (e.g. 110108-CGW)."""
-    return f"{county_code}-{key}"
-
-
-def _limits(handle: dict[str, float]) -> dict[str, Any]:
-    return {Stage.HANDLE.value: dict(handle)}
-
-
-def default_categories() -> list[Category]:
-    """Return the default categories: catalogue event and component classes plus social ones."""
-    out: list[Category] = []
-    events = load_catalogue(kind="event")
-    for minor in events:
-        major = events.major(minor.major)
-        urgent = minor.code in _URGENT_EVENTS
-        dept = "HBJ" if minor.code in _ENV_EVENTS else _EVENT_MAJOR_DEPT.get(minor.major, "CGW")
-        out.append(
-            Category(
-                code=f"E{minor.code}",
-                kind="event",
-                name=minor.name,
-                major_code=f"E{minor.major}",
-                major_name=major.name if major else minor.major,
-                filing_condition=f"发现{minor.name}且位于责任区内",
-                closing_condition=f"{minor.name}已消除，现场照片佐证",
-                limits=_limits(_URGENT_HANDLE if urgent else _HANDLE),
-                urgent=urgent,
-                default_department=dept,
-                admitted_to_grid=minor.major in ("01", "05"),
-                minor=minor.code in {"0102", "0104", "0201", "0506", "0511"},
-            )
-        )
-    components = load_catalogue(kind="component")
-    for minor in components:
-        major = components.major(minor.major)
-        out.append(
-            Category(
-                code=f"C{minor.code}",
-                kind="component",
-                name=f"{minor.name}损坏",
-                major_code=f"C{minor.major}",
-                major_name=major.name if major else minor.major,
-                filing_condition=f"{minor.name}缺失、破损或功能异常",
-                closing_condition=f"{minor.name}修复或更换完毕",
-                limits=_limits(_HANDLE),
-                default_department=_COMPONENT_MAJOR_DEPT.get(minor.major, "CGW"),
-            )
-        )
-    for code, major_name, name, dept, minor_ok, admitted in SOCIAL:
-        out.append(
-            Category(
-                code=code,
-                kind="social",
-                name=name,
-                major_code=_SOCIAL_MAJORS[major_name],
-                major_name=major_name,
-                filing_condition=f"{name}经网格员核实属实",
-                closing_condition=f"{name}已化解或办结，当事人确认",
-                limits=_limits({"A": 16.0, "B": 24.0, "C": 40.0}),
-                default_department=dept,
-                admitted_to_grid=admitted,
-                minor=minor_ok,
-            )
-        )
-    return out
-
-
-def seed_categories(session: Session) -> int:
-    """Insert the default categories that are missing; return how many were added."""
-    have = set(session.scalars(select(Category.code)))
-    new = [c for c in default_categories() if c.code not in have]
-    session.add_all(new)
-    session.flush()
-    return len(new)
+KINDS = ("event", "component", "social")
+LOCAL_CODE = re.compile(r"^X[0-9]{2,15}$")
 
 
 def get_category(session: Session, code: str) -> Category:
-    """Return an active category or raise NotFound."""
+    """Return a category, active or not (cases filed under a deactivated class keep it).
+
+    New reports take only active categories (`cached_category`).
+    """
     category = session.get(Category, code)
-    if category is None or not category.is_active:
+    if category is None:
         raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
     return category
 
 
 def list_categories(
-    session: Session, *, kind: str | None = None, admitted: bool | None = None
+    session: Session,
+    *,
+    kind: str | None = None,
+    admitted: bool | None = None,
+    major: str | None = None,
+    business_line: str | None = None,
+    minor: bool | None = None,
+    active: bool | None = True,
+    origin: str | None = None,
 ) -> list[Category]:
-    """Return active categories, optionally of one kind or only the 准入清单."""
-    q = select(Category).where(Category.is_active.is_(True)).order_by(Category.code)
+    """Return categories (active ones unless `active` says otherwise), filtered as asked.
+
+    `admitted=True` gives the 准入清单, `minor=True` the 小事 a grid settles itself; `major` is
+    a major class code (E01) or name (市容环境).
+    """
+    q = select(Category).order_by(Category.code)
+    if active is not None:
+        q = q.where(Category.is_active.is_(active))
     if kind is not None:
         q = q.where(Category.kind == kind)
     if admitted is not None:
         q = q.where(Category.admitted_to_grid.is_(admitted))
+    if minor is not None:
+        q = q.where(Category.minor.is_(minor))
+    if major:
+        q = q.where((Category.major_code == major) | (Category.major_name == major))
+    if business_line:
+        q = q.where(Category.business_line == business_line)
+    if origin:
+        q = q.where(Category.origin == origin)
     return list(session.scalars(q))
 
 
@@ -222,70 +159,94 @@ def area_class_for(session: Session, county_code: str, codes: Iterable[str | Non
     return best[1]
 
 
-def route(
-    session: Session, county_code: str, category: Category, area_class: str
-) -> tuple[str | None, list[str]]:
-    """Return (lead department, assisting ones): the area rule, the any-area rule, the default."""
-    rules = session.scalars(
-        select(RoutingRule).where(
-            RoutingRule.county_code == county_code, RoutingRule.category_code == category.code
-        )
-    ).all()
-    for wanted in (area_class, None):
-        for rule in rules:
-            if rule.area_class == wanted:
-                return rule.department_code, list(rule.assisting or [])
-    if category.default_department:
-        return department_code(county_code, category.default_department), []
-    return None, []
-
-
-def set_routing_rule(
-    session: Session,
-    *,
-    county_code: str,
-    category_code: str,
-    area_class: str | None,
-    department_code: str,
-    assisting: list[str] | None = None,
-) -> RoutingRule:
-    """Create or replace the rule for (county, class, area class)."""
-    get_category(session, category_code)
-    if area_class is not None and area_class not in set(AreaClass):
-        raise ValidationFailed(
-            "区域类别只能是 A、B、C", "area class must be A, B or C", field="area_class"
-        )
-    # A rule naming no real department would dispatch cases nowhere (and break the foreign key).
-    for field, codes in (("department_code", [department_code]), ("assisting", assisting or [])):
-        require_active(session, county_code, codes, field=field)
-    rule = session.scalars(
-        select(RoutingRule).where(
-            RoutingRule.county_code == county_code,
-            RoutingRule.category_code == category_code,
-            RoutingRule.area_class.is_(None)
-            if area_class is None
-            else RoutingRule.area_class == area_class,
-        )
-    ).first()
-    if rule is None:
-        rule = RoutingRule(
-            county_code=county_code, category_code=category_code, area_class=area_class
-        )
-        session.add(rule)
-    rule.department_code = department_code
-    rule.assisting = list(assisting or [])
-    session.flush()
-    return rule
-
+# ---------------------------------------------------------------- the district's edits
 
 _REQUIRED_FIELDS = ("name", "limits", "urgent", "admitted_to_grid", "minor", "is_active")
+# What a district may change on any category (standard or local).
+EDITABLE = (
+    "name",
+    "filing_condition",
+    "closing_condition",
+    "limits",
+    "urgent",
+    "default_department",
+    "admitted_to_grid",
+    "minor",
+    "business_line",
+    "is_active",
+)
 
 
-def update_category(session: Session, code: str, changes: dict[str, Any]) -> Category:
-    """Change a category's editable fields; the limits are validated before they are stored."""
-    category = session.get(Category, code)
-    if category is None:
-        raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+def require_manage(principal: Principal) -> None:
+    """Refuse a principal who may not change the catalogue.
+
+    Categories are shared by every county of the deployment (like roles), so only a
+    whole-territory holder of `categories.manage` changes them; routing is per county.
+    """
+    principal.require(MANAGE)
+    if principal.scope_prefixes is not None:
+        raise Forbidden(
+            "案件类别为全系统共用，只有全域管理员可以修改；区县的路由规则可按本区县设置",
+            "categories are shared by the whole system: only an administrator of the whole "
+            "territory changes them (routing rules are set per county)",
+            code="whole_territory_required",
+        )
+
+
+def _check_limits(limits: Any) -> None:
+    stages, areas = {x.value for x in Stage}, {x.value for x in AreaClass}
+    if not isinstance(limits, dict):
+        raise ValidationFailed(
+            "时限应为 {环节: {A: 小时, B: 小时, C: 小时}}",
+            "limits must be {stage: {A: hours, B: hours, C: hours}}",
+            code="bad_time_limits",
+            field="limits",
+        )
+    for stage, hours in limits.items():
+        if stage not in stages or not isinstance(hours, dict) or not set(hours) <= areas:
+            shown = sorted(hours) if isinstance(hours, dict) else hours
+            raise ValidationFailed(
+                f"时限配置有误：环节 {stage} 或区域类别 {shown}"
+                f"（环节应为 {'、'.join(sorted(stages))}，区域类别为 A、B、C）",
+                f"bad limits: stage {stage!r} or area classes {shown} "
+                f"(stages: {', '.join(sorted(stages))}; area classes A, B, C)",
+                code="bad_time_limits",
+                field="limits",
+            )
+        if any(
+            isinstance(h, bool) or not isinstance(h, int | float) or h <= 0 for h in hours.values()
+        ):
+            raise ValidationFailed(
+                "时限必须为正数（小时）",
+                "time limits must be positive numbers of hours",
+                code="bad_time_limits",
+                field="limits",
+            )
+
+
+def _check_department(session: Session, value: str | None) -> None:
+    """A default department is a department code or a short key some county's code ends in."""
+    if value is None:
+        return
+    found = session.scalar(
+        select(Department.code)
+        .where(
+            Department.is_active.is_(True),
+            (Department.code == value) | Department.code.endswith(f"-{value}", autoescape=True),
+        )
+        .limit(1)
+    )
+    if found is None:
+        raise ValidationFailed(
+            f"默认处置部门 {value} 既不是在用部门的代码，也不是部门简称（如 CGW 对应 110108-CGW）",
+            f"default department {value!r} is neither an active department's code nor a short "
+            "key (CGW stands for 110108-CGW)",
+            code="unknown_department",
+            field="default_department",
+        )
+
+
+def _check_changes(session: Session, changes: dict[str, Any]) -> None:
     # These columns always hold a value: null would reach the database as a NOT NULL error.
     nulls = [k for k in _REQUIRED_FIELDS if k in changes and changes[k] is None]
     if nulls:
@@ -295,26 +256,116 @@ def update_category(session: Session, code: str, changes: dict[str, Any]) -> Cat
             code="null_not_allowed",
             field=nulls[0],
         )
+    if changes.get("limits") is not None:
+        _check_limits(changes["limits"])
+    if "default_department" in changes:
+        _check_department(session, changes["default_department"])
+    if "business_line" in changes:
+        require_line(session, changes["business_line"])
+
+
+def update_category(
+    session: Session, code: str, changes: dict[str, Any], *, principal: Principal
+) -> Category:
+    """Change a category's editable fields; the changed ones are marked as the district's.
+
+    An upgrade of the standard catalogue never overwrites a field named in `edited`.
+    """
+    require_manage(principal)
+    category = session.get(Category, code)
+    if category is None:
+        raise NotFound(f"案件类别 {code} 不存在", f"case category {code} does not exist")
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ValidationFailed(
+            f"这些字段不能修改：{', '.join(unknown)}",
+            f"these fields cannot be changed: {', '.join(unknown)}",
+            code="not_editable",
+            field=unknown[0],
+        )
+    # Only what changes is checked: resending a field as it is never fails (a form sends all).
+    changed = {k: v for k, v in changes.items() if getattr(category, k) != v}
+    _check_changes(session, changed)
+    if not changed:
+        return category
+    before = {k: getattr(category, k) for k in changed}
     _reference.clear()  # this process sees the change at once, the others within seconds
-    limits = changes.get("limits")
-    if limits is not None:
-        stages, areas = {x.value for x in Stage}, {x.value for x in AreaClass}
-        for stage, hours in limits.items():
-            if stage not in stages or not set(hours) <= areas:
-                raise ValidationFailed(
-                    f"时限配置有误：环节 {stage} 或区域类别 {sorted(hours)}",
-                    f"bad limits: stage {stage!r} or area classes {sorted(hours)}",
-                    code="bad_time_limits",
-                    field="limits",
-                )
-            if any(not isinstance(h, int | float) or h <= 0 for h in hours.values()):
-                raise ValidationFailed(
-                    "时限必须为正数",
-                    "time limits must be positive",
-                    code="bad_time_limits",
-                    field="limits",
-                )
-    for key, value in changes.items():
+    for key, value in changed.items():
         setattr(category, key, value)
+    category.edited = sorted(set(category.edited or []) | set(changed))
     session.flush()
+    record_for(
+        session,
+        principal,
+        "category.update",
+        object_type="case_category",
+        object_id=code,
+        detail={"before": before, "after": changed},
+    )
+    return category
+
+
+def create_category(session: Session, data: dict[str, Any], *, principal: Principal) -> Category:
+    """Add a local category (code X + digits); the catalogue upgrades never touch it."""
+    require_manage(principal)
+    code = str(data.get("code") or "").strip()
+    if not LOCAL_CODE.match(code):
+        raise ValidationFailed(
+            f"本地类别代码 {code!r} 无效：应为 X 加 2 到 15 位数字（如 X0101）",
+            f"local category code {code!r} must be X followed by 2 to 15 digits (e.g. X0101)",
+            code="bad_category_code",
+            field="code",
+        )
+    if session.get(Category, code) is not None:
+        raise Conflict(
+            f"案件类别 {code} 已存在", f"case category {code} already exists", field="code"
+        )
+    if data.get("kind") not in KINDS:
+        raise ValidationFailed(
+            "类型应为 event（事件）、component（部件）或 social（社会治理事项）",
+            "kind must be event, component or social",
+            field="kind",
+        )
+    major_code = data.get("major_code") or code[:3]
+    major_name = data.get("major_name") or session.scalar(
+        select(Category.major_name).where(Category.major_code == major_code).limit(1)
+    )
+    if not major_name:
+        raise ValidationFailed(
+            f"请给出大类名称（大类 {major_code} 尚不存在）",
+            f"give the major class name (major class {major_code} does not exist yet)",
+            field="major_name",
+        )
+    if not str(data.get("name") or "").strip():
+        raise ValidationFailed("请填写类别名称", "the category needs a name", field="name")
+    fields: dict[str, Any] = {
+        "urgent": False,
+        "admitted_to_grid": False,
+        "minor": False,
+        "is_active": True,
+        "limits": {},
+    }
+    fields |= {k: data[k] for k in EDITABLE if k in data}
+    _check_changes(session, fields)
+    category = Category(
+        code=code,
+        kind=data["kind"],
+        major_code=major_code,
+        major_name=major_name,
+        origin="local",
+        release=None,
+        edited=[],
+        **fields,
+    )
+    session.add(category)
+    session.flush()
+    _reference.clear()
+    record_for(
+        session,
+        principal,
+        "category.create",
+        object_type="case_category",
+        object_id=code,
+        detail={k: getattr(category, k) for k in ("kind", "name", "major_code", "major_name")},
+    )
     return category

@@ -23,7 +23,6 @@ import chinese_calendar  # type: ignore[import-untyped]  # ships no type hints
 from wangge.cases.limits import (
     WORKING_DAY_HOURS,
     AreaClass,
-    CitizenChannelRule,
     LimitRule,
     Stage,
     StageLimit,
@@ -36,7 +35,6 @@ __all__ = [
     "WORKING_DAY_HOURS",
     "AreaClass",
     "CalendarFallbackWarning",
-    "CitizenChannelRule",
     "Clock",
     "Light",
     "LimitRule",

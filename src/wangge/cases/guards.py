@@ -50,6 +50,7 @@ def check_guards(
     if action is A.SELF_HANDLE:
         if case.parts:
             raise refuse(case.state, action, reason="dispatched_to_departments")
+        _grid_lists(case)
         if policy.self_handle_own_grid_only:
             _own_grid(case, actor, action)
     if (
@@ -98,4 +99,26 @@ def _own_grid(case: CaseSnapshot, actor: Actor, action: Action) -> None:
             f"只能在自己负责的网格内{ACTION_ZH[action]}",
             f"action '{action}' is only allowed in one's own grid",
             code="not_own_grid",
+        )
+
+
+def _grid_lists(case: CaseSnapshot) -> None:
+    """小事一格解决 only for what the lists give the grid: admitted (准入清单) and minor (小事清单)."""
+    what = f"类别 {case.category}" if case.category else "该类别"
+    what_en = f"category {case.category}" if case.category else "the category"
+    if not case.admitted:
+        raise Forbidden(
+            f"准入清单：{what}不属于网格准入事项，不能交网格自行处置，须由中心派遣",
+            f"准入清单 (matters admitted to grid work): {what_en} is not admitted to grid "
+            "work, so the grid cannot handle it itself; the centre dispatches it",
+            code="not_admitted_to_grid",
+            details={"rule": "准入清单", "category": case.category},
+        )
+    if not case.minor:
+        raise Forbidden(
+            f"小事清单：{what}不是小事，网格不能自行处置，须由中心派遣",
+            f"小事清单 (minor matters): {what_en} is not a minor matter, so the grid cannot "
+            "handle it itself; the centre dispatches it",
+            code="not_minor",
+            details={"rule": "小事清单", "category": case.category},
         )

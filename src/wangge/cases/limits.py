@@ -6,8 +6,9 @@ recovered), so every default here is a placeholder a city overrides with its own
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -59,18 +60,6 @@ class LimitRule(BaseModel):
     urgent: bool = False
 
 
-class CitizenChannelRule(BaseModel):
-    """The citizen online channel (金牛): respond in 2 h, solve in 24 h, complex in 72 h."""
-
-    model_config = ConfigDict(frozen=True)
-
-    respond_hours: PositiveFloat = 2.0
-    solve_hours: PositiveFloat = 24.0
-    complex_hours: PositiveFloat = 72.0
-    # The seed quotes plain hours; whether they are wall-clock or working hours is unconfirmed.
-    around_the_clock: bool = True
-
-
 def _default_stages() -> dict[Stage, StageLimit]:
     return {
         Stage.ACCEPT: StageLimit(hours=1),
@@ -91,7 +80,6 @@ class TimeLimits(BaseModel):
     hours_per_day: PositiveFloat = WORKING_DAY_HOURS
     stages: dict[Stage, StageLimit] = Field(default_factory=_default_stages)
     rules: tuple[LimitRule, ...] = ()
-    citizen: CitizenChannelRule = Field(default_factory=CitizenChannelRule)
 
     @model_validator(mode="after")
     def _unique_rules(self) -> TimeLimits:
@@ -144,15 +132,115 @@ class TimeLimits(BaseModel):
         default = self.stages[stage]
         return StageLimit(hours=default.hours, urgent=default.urgent or urgent)
 
-    def citizen_limit(self, kind: Literal["respond", "solve", "complex"]) -> StageLimit:
-        """Return the citizen-channel limit for responding, solving or a complex matter."""
-        hours = {
-            "respond": self.citizen.respond_hours,
-            "solve": self.citizen.solve_hours,
-            "complex": self.citizen.complex_hours,
-        }.get(kind)
-        if hours is None:
-            raise ValidationFailed(
-                f"未知的时限类型 {kind}", f"unknown citizen limit {kind!r}", code="bad_limit_kind"
+
+# --- response rules: limits by intake channel and urgency (issue 13) -------------------------
+
+# Besides the stages of the loop, a response rule may time the two promises made to the
+# reporter: the first answer ("respond") and the whole matter, report to close ("solve").
+RESPOND, SOLVE = "respond", "solve"
+PROMISES: tuple[str, ...] = (RESPOND, SOLVE)
+RULE_STAGES: tuple[str, ...] = (*PROMISES, *(s.value for s in Stage))
+
+
+class ChannelRule(BaseModel):
+    """A response rule: the limit of one stage or promise for one channel (and urgency).
+
+    `urgent=None` applies to urgent and ordinary cases alike; a rule for the case's own
+    urgency beats it. `around_the_clock` counts wall-clock hours, otherwise working hours.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    stage: str
+    hours: PositiveFloat
+    urgent: bool | None = None
+    around_the_clock: bool = True
+    name: str = ""
+    id: int | None = None
+
+    @property
+    def limit(self) -> StageLimit:
+        """Return the rule as a StageLimit on its own clock."""
+        return StageLimit(hours=self.hours, urgent=self.around_the_clock)
+
+
+def pick_channel_rules(
+    rules: Iterable[ChannelRule], *, source: str, urgent: bool
+) -> dict[str, ChannelRule]:
+    """Return the rule per stage/promise that applies to a case from `source`."""
+    chosen: dict[str, ChannelRule] = {}
+    for rule in rules:
+        if rule.source != source or rule.urgent not in (None, urgent):
+            continue
+        held = chosen.get(rule.stage)
+        # The rule written for this urgency wins over the one for either.
+        if held is None or (held.urgent is None and rule.urgent is not None):
+            chosen[rule.stage] = rule
+    return chosen
+
+
+# Defaults seeded per county by `wangge init`. The online channel follows the 金牛 seed
+# ("2小时内回应、24小时内处理解决"); nothing in the seeds fixes the 12345 hotline's or urgent
+# matters' limits, so those rules say "占位" in their name until the district sets its own.
+DEFAULT_CHANNEL_RULES: tuple[ChannelRule, ...] = (
+    ChannelRule(name="网上诉求：2 小时内回应（金牛）", source="online", stage=RESPOND, hours=2),
+    ChannelRule(name="网上诉求：24 小时内办结（金牛）", source="online", stage=SOLVE, hours=24),
+    ChannelRule(
+        name="紧急网上诉求：1 小时内回应（占位）",
+        source="online",
+        urgent=True,
+        stage=RESPOND,
+        hours=1,
+    ),
+    ChannelRule(
+        name="12345 热线：1 个工作日内答复（占位）",
+        source="hotline",
+        stage=RESPOND,
+        hours=WORKING_DAY_HOURS,
+        around_the_clock=False,
+    ),
+    ChannelRule(
+        name="12345 热线：5 个工作日内办结（占位）",
+        source="hotline",
+        stage=SOLVE,
+        hours=5 * WORKING_DAY_HOURS,
+        around_the_clock=False,
+    ),
+    ChannelRule(
+        name="紧急 12345 热线：1 小时内答复（占位）",
+        source="hotline",
+        urgent=True,
+        stage=RESPOND,
+        hours=1,
+    ),
+    ChannelRule(
+        name="紧急 12345 热线：24 小时内办结（占位）",
+        source="hotline",
+        urgent=True,
+        stage=SOLVE,
+        hours=24,
+    ),
+)
+
+
+def promise_text(rules: Mapping[str, ChannelRule]) -> tuple[str, str] | None:
+    """Return what the reporter is promised, in Chinese and English (None: nothing)."""
+    zh, en = [], []
+    for stage, verb_zh, verb_en in ((RESPOND, "答复", "answered"), (SOLVE, "办结", "solved")):
+        rule = rules.get(stage)
+        if rule is None:
+            continue
+        n, unit_zh, unit_en = f"{rule.hours:g}", "小时", "hours"
+        if not rule.around_the_clock:
+            days = rule.hours / WORKING_DAY_HOURS
+            n, unit_zh, unit_en = (
+                (f"{days:g}", "个工作日", "working days")
+                if days == int(days)
+                else (n, "个工作小时", "working hours")
             )
-        return StageLimit(hours=hours, urgent=self.citizen.around_the_clock)
+        zh.append(f"{n} {unit_zh}内{verb_zh}")
+        en.append(f"{verb_en} within {n} {unit_en}")
+    if not zh:
+        return None
+    return "承诺 " + " / ".join(zh), "Promised: " + "; ".join(en)

@@ -245,6 +245,11 @@ class CaseSnapshot:
     handler_ids: frozenset[str] = frozenset()
     closed_at: datetime | None = None
     reopen_count: int = 0
+    # The class's standing in the lists (None/True: unknown or allowed): 小事清单 (the grid may
+    # settle it itself) and 准入清单 (it may be given to grid workers at all).
+    category: str | None = None
+    minor: bool = True
+    admitted: bool = True
 
     @property
     def all_handler_ids(self) -> frozenset[str]:

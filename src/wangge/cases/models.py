@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,6 +81,19 @@ class RoutingRule(TenantMixin, TimestampMixin, Base):
     """Which department handles a class in an area class (None: any); editable by the center."""
 
     __tablename__ = "case_routing_rules"
+    # One rule per (county, category, area class, area prefix, line): None means "any", and a
+    # plain unique index treats NULLs as distinct, so the key compares coalesced values.
+    __table_args__ = (
+        Index(
+            "uq_case_routing_rules_key",
+            "county_code",
+            "category_code",
+            text("coalesce(area_class, '')"),
+            text("coalesce(area_prefix, '')"),
+            text("coalesce(business_line, '')"),
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("case_categories.code"), index=True)
@@ -170,6 +184,17 @@ class Case(TenantMixin, TimestampMixin, Base):
     # The deadline the sweep escalated for: set once, so a re-run does nothing.
     overdue_escalated_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Promises to the reporter from the channel's response rules (issue 13): the first answer
+    # and report → close, each with the deadline the sweep escalated for; `promise` keeps the
+    # rules as made (hours, clock, start) for the lights and the citizen page.
+    respond_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    respond_escalated_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    solve_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    solve_escalated_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promise: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The earliest running deadline (stage, answer or solve): what overdue queues compare.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class CasePart(Base):

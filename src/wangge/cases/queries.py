@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
@@ -14,6 +14,8 @@ from wangge.cases.model import CaseState
 from wangge.cases.models import Case, CasePart
 from wangge.cases.timing import FINAL
 from wangge.grids.models import Grid
+from wangge.grids.scope import layer_grid_ids
+from wangge.lines.service import in_line, in_switched_off_line
 
 S = CaseState
 
@@ -50,6 +52,24 @@ class CaseFilter:
     overdue: bool | None = None
     department: str | None = None
     queue: str | None = None
+    line: str | None = None  # business line code: cases whose category belongs to it
+    # (layer, grid code) pairs, e.g. the caller's assigned grids; None: no restriction.
+    grids: tuple[tuple[str, str], ...] | None = None
+
+
+def _narrow(q: Select, line: str | None, grids: tuple[tuple[str, str], ...] | None) -> Select:
+    """Keep the cases of one business line and/or of some grids (per layer)."""
+    if line:
+        q = q.where(in_line(line))
+    if grids is not None:
+        conds = [
+            (Case.unit_grid_id if layer == "unit" else Case.grid_id).in_(
+                layer_grid_ids(layer, code)
+            )
+            for layer, code in grids
+        ]
+        q = q.where(or_(*conds) if conds else false())
+    return q
 
 
 def _department_states(principal: Principal, states: tuple[CaseState, ...]) -> Select:
@@ -74,6 +94,8 @@ def search_query(principal: Principal, f: CaseFilter, now: datetime) -> Select:
             q = q.where(Case.id.in_(_department_states(principal, states)))
         else:
             q = q.where(Case.state.in_([s.value for s in states]))
+        q = q.where(~in_switched_off_line())  # a line switched off leaves the queues
+    q = _narrow(q, f.line, f.grids)
     if f.category:
         q = q.where(
             or_(Case.category_code == f.category, Case.category_code.startswith(f.category))
@@ -95,10 +117,11 @@ def search_query(principal: Principal, f: CaseFilter, now: datetime) -> Select:
             Case.id.in_(select(CasePart.case_id).where(CasePart.department_code == f.department))
         )
     open_ = Case.state.not_in([s.value for s in FINAL])
+    # Overdue: past any running clock (stage, first answer, solving), see `timing.next_due`.
     if f.overdue is True:
-        q = q.where(open_, Case.deadline < now)
+        q = q.where(open_, Case.due_at < now)
     elif f.overdue is False:
-        q = q.where(or_(~open_, Case.deadline.is_(None), Case.deadline >= now))
+        q = q.where(or_(~open_, Case.due_at.is_(None), Case.due_at >= now))
     return q.order_by(Case.reported_at.desc(), Case.id.desc())
 
 
@@ -117,21 +140,33 @@ def search(
     return int(total), list(session.scalars(q.limit(limit).offset(offset)))
 
 
-def queues(session: Session, principal: Principal, *, now: datetime) -> dict[str, dict]:
-    """Return the queues the principal works, each with its label and count, plus overdue."""
+def queues(
+    session: Session,
+    principal: Principal,
+    *,
+    now: datetime,
+    line: str | None = None,
+    grids: tuple[tuple[str, str], ...] | None = None,
+) -> dict[str, dict]:
+    """Return the queues the principal works, each with its label and count, plus overdue.
+
+    Cases of a line the county switched off are in no queue; `line` and `grids` narrow.
+    """
     roles = set(principal.roles) | ({"*"} if "*" in principal.permissions else set())
     out: dict[str, dict] = {}
     for key, (label, states, who) in QUEUES.items():
         if "*" not in roles and not roles & who:
             continue
-        q = select(func.count(Case.id)).where(visible(principal))
+        q = _narrow(select(func.count(Case.id)).where(visible(principal)), line, grids)
+        q = q.where(~in_switched_off_line())
         if key == "to_handle" and "department" in roles and principal.department_codes:
             q = q.where(Case.id.in_(_department_states(principal, states)))
         else:
             q = q.where(Case.state.in_([s.value for s in states]))
         out[key] = {"label": label, "count": int(session.scalar(q) or 0)}
     overdue = select(func.count(Case.id)).where(
-        visible(principal), Case.state.not_in([s.value for s in FINAL]), Case.deadline < now
+        visible(principal), Case.state.not_in([s.value for s in FINAL]), Case.due_at < now
     )
+    overdue = _narrow(overdue, line, grids).where(~in_switched_off_line())
     out["overdue"] = {"label": "超期", "count": int(session.scalar(overdue) or 0)}
     return out

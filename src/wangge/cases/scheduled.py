@@ -1,19 +1,27 @@
-"""Scheduled jobs of the case loop: escalate overdue cases once per missed deadline."""
+"""Scheduled jobs of the case loop: escalate overdue cases once per missed deadline.
+
+A case runs up to three clocks (its stage, the first answer and report → close, see
+`cases.timing`); each missed deadline is escalated once, marked in its own `*_escalated_for`
+column. Clocks missed together are escalated by one action, so a late sweep does not jump a
+case two levels at once.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.deadlines import ensure_aware
+from wangge.cases.limits import RESPOND, SOLVE
 from wangge.cases.model import LEVEL_ORDER, Action, Level
 from wangge.cases.models import Case
 from wangge.cases.service import act
-from wangge.cases.timing import FINAL
+from wangge.cases.timing import FINAL, missed
 from wangge.errors import DomainError
 
 # The sweep acts as the center's duty system: it may escalate (值班长) and urge (领导).
@@ -37,19 +45,22 @@ def sweep_overdue(session: Session, now: datetime, *, limit: int = 500) -> Sweep
     due = session.scalars(
         select(Case)
         .where(
-            Case.deadline < now,
+            Case.due_at < now,
             Case.state.not_in([s.value for s in FINAL]),
-            or_(Case.overdue_escalated_for.is_(None), Case.overdue_escalated_for != Case.deadline),
+            or_(*_unescalated(now)),
         )
-        .order_by(Case.deadline)
+        .order_by(Case.due_at)
         .limit(limit)
     ).all()
     report = SweepReport()
     for case in due:
-        case_id, deadline = case.id, case.deadline
+        case_id, late = case.id, missed(case, now)
+        if not late:
+            continue
         top = Level(case.level) is LEVEL_ORDER[-1]
         action = Action.URGE if top else Action.ESCALATE
-        note = f"超期未办（期限 {deadline:%Y-%m-%d %H:%M} UTC），系统自动{'督办' if top else '上报上级'}"
+        what = "，".join(f"{_ZH[k]} {d:%Y-%m-%d %H:%M} UTC" for k, d in late.items())
+        note = f"超期未办（{what}），系统自动{'督办' if top else '上报上级'}"
         savepoint = session.begin_nested()
         try:
             acted = act(
@@ -58,14 +69,16 @@ def sweep_overdue(session: Session, now: datetime, *, limit: int = 500) -> Sweep
                 action,
                 SYSTEM,
                 expected_version=case.version,
-                payload={"note": note, "overdue": True},
+                payload={"note": note, "overdue": True, "missed": sorted(late)},
                 now=now,
             )
-            # Mark the deadline as handled in the same transaction as the escalation event.
+            # Mark the deadlines as handled in the same transaction as the escalation event.
             session.execute(
                 update(Case)
                 .where(Case.id == case_id, Case.version == acted.version)
-                .values(overdue_escalated_for=deadline, overdue_count=Case.overdue_count + 1)
+                .values(
+                    **{_MARK[k]: d for k, d in late.items()}, overdue_count=Case.overdue_count + 1
+                )
                 .execution_options(synchronize_session=False)
             )
             savepoint.commit()
@@ -77,3 +90,28 @@ def sweep_overdue(session: Session, now: datetime, *, limit: int = 500) -> Sweep
         session.expire(acted)
         (report.urged if top else report.escalated).append(case_id)
     return report
+
+
+_ZH = {"stage": "阶段期限", RESPOND: "答复期限", SOLVE: "办结期限"}
+_MARK = {
+    "stage": "overdue_escalated_for",
+    RESPOND: "respond_escalated_for",
+    SOLVE: "solve_escalated_for",
+}
+
+
+def _unescalated(now: datetime) -> list[ColumnElement[bool]]:
+    """Return SQL conditions, one per clock, for a deadline missed and not yet escalated."""
+
+    def fresh(mark: Any, due: Any) -> ColumnElement[bool]:
+        return or_(mark.is_(None), mark != due)
+
+    return [
+        and_(Case.deadline < now, fresh(Case.overdue_escalated_for, Case.deadline)),
+        and_(
+            Case.respond_due < now,
+            Case.responded_at.is_(None),
+            fresh(Case.respond_escalated_for, Case.respond_due),
+        ),
+        and_(Case.solve_due < now, fresh(Case.solve_escalated_for, Case.solve_due)),
+    ]

@@ -108,6 +108,12 @@ class CaseRead(BaseModel):
     stage: str | None
     deadline: datetime | None
     light: str | None = None
+    # The reporter's promises from the channel's response rules, and each clock's light.
+    respond_due: datetime | None = None
+    responded_at: datetime | None = None
+    solve_due: datetime | None = None
+    due_at: datetime | None = None
+    lights: dict[str, str] = Field(default_factory=dict)
 
 
 class CaseDetail(CaseRead):
@@ -137,6 +143,11 @@ class CategoryRead(BaseModel):
     default_department: str | None
     admitted_to_grid: bool
     minor: bool
+    is_active: bool = True
+    business_line: str | None = None
+    origin: str = "standard"
+    release: str | None = None
+    edited: list[str] = Field(default_factory=list)
 
 
 class CategoryUpdate(InputModel):
@@ -145,18 +156,37 @@ class CategoryUpdate(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     filing_condition: str | None = None
     closing_condition: str | None = None
-    limits: dict[str, dict[str, float]] | None = None
+    limits: dict[str, dict[str, float]] | None = Field(
+        default=None, description='hours per stage and area class: {"handle": {"A": 8, …}}'
+    )
     urgent: bool | None = None
-    default_department: str | None = None
-    admitted_to_grid: bool | None = None
-    minor: bool | None = None
-    is_active: bool | None = None
+    default_department: str | None = Field(
+        default=None, max_length=32, description="short key (CGW) or department code"
+    )
+    admitted_to_grid: bool | None = Field(default=None, description="准入清单")
+    minor: bool | None = Field(default=None, description="小事: the grid may settle it")
+    business_line: str | None = Field(default=None, max_length=32)
+    is_active: bool | None = Field(default=None, description="deactivate, never delete")
+
+
+class CategoryCreate(CategoryUpdate):
+    """A local category (code X + digits) with its major class."""
+
+    code: str = Field(min_length=2, max_length=16, description="X + digits, e.g. X0101")
+    kind: str = Field(description="event | component | social")
+    name: str = Field(min_length=1, max_length=100)
+    major_code: str | None = Field(default=None, max_length=16, description="default: X + 2 digits")
+    major_name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class RoutingRuleIn(InputModel):
     county_code: str = Field(min_length=6, max_length=6)
     category_code: str
     area_class: str | None = Field(default=None, pattern="^[ABC]$")
+    area_prefix: str | None = Field(
+        default=None, pattern="^[0-9]{9}([0-9]{3})?$", description="street (9) or community (12)"
+    )
+    business_line: str | None = Field(default=None, max_length=32)
     department_code: str
     assisting: list[str] = Field(default_factory=list)
 

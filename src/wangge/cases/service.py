@@ -20,18 +20,19 @@ from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.cases import notify, timing
 from wangge.cases.access import actor_for, actor_id, get_visible, grid_key
+from wangge.cases.admission import NonAdmitted, check_report
 from wangge.cases.categories import (
     area_class_for,
     cached_category,
-    get_category,
-    route,
     time_limits,
 )
 from wangge.cases.deadlines import SHANGHAI, ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
-from wangge.cases.models import Case, CaseEvent, CaseReporter, Patrol
+from wangge.cases.models import Case, CaseEvent, CaseReporter, Category, Patrol
 from wangge.cases.positions import to_cgcs2000
+from wangge.cases.response import channel_for
+from wangge.cases.routing import no_route, route
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
 from wangge.cases.workflow import apply, report
 from wangge.departments.service import require_active
@@ -109,8 +110,13 @@ def create_case(
     *,
     now: datetime,
     idempotency_key: str | None = None,
+    non_admitted: NonAdmitted = "refuse",
 ) -> Case:
-    """Report a problem: locate it, open the case in `reported`, start the accept clock."""
+    """Report a problem: locate it, open the case in `reported`, start the accept clock.
+
+    A class of a switched-off line is refused, and so is a grid worker's patrol report of a
+    class outside the 准入清单 unless `non_admitted` takes it as a centre matter.
+    """
     now = ensure_aware(now, "now")
     # Hotline operators (受理员) enter reports for callers with their right to act.
     if not principal.can("cases.act"):
@@ -172,12 +178,19 @@ def create_case(
         grid_id=grid_key(case),
         payload={"note": data.description, "photos": list(case.photos)},
     )
+    outcome = check_report(
+        session, county=county, category=category, principal=principal, outcome=outcome,
+        now=now, non_admitted=non_admitted,
+    )  # fmt: skip
     case.source, case.reporter_role = str(outcome.case.source), outcome.event.role.value
     limits = time_limits(category)
+    channel = channel_for(session, county, case.source, case.urgent)  # response rules
     case.stage, case.stage_started_at = Stage.ACCEPT.value, now
     case.deadline = timing.stage_deadline(
-        limits, category.code, area, case.urgent, Stage.ACCEPT, now
+        limits, category.code, area, case.urgent, Stage.ACCEPT, now, channel
     )
+    timing.open_promises(case, channel, now)
+    case.due_at = timing.next_due(case)
     if idempotency_key:
         try:
             # A concurrent twin with the same key loses at the unique index; give it the first.
@@ -248,8 +261,20 @@ def _prepare(
     _check_types(payload)
     if action is A.DISPATCH:
         if not payload.get("department"):
-            category = get_category(session, case.category_code)
-            lead, assisting = route(session, case.county_code, category, case.area_class)
+            # A deactivated class still routes the cases filed under it before.
+            category = session.get(Category, case.category_code)
+            lead, assisting = (
+                route(
+                    session,
+                    case.county_code,
+                    category,
+                    case.area_class,
+                    community_code=case.community_code,
+                    component_code=case.component_code,
+                )
+                if category is not None
+                else (None, [])
+            )
             if lead is not None:
                 payload["department"] = lead
                 payload.setdefault("assisting", assisting)
@@ -293,13 +318,21 @@ def act(
             not_before=_on_site_since(session, case, action),
         )
         payload["photos"] = [photo_ref(p.id) for p in photos]
-    outcome = apply(
-        snapshot(case, parts),
-        action,
-        actor_for(session, principal, case, parts),
-        at=now,
-        payload=payload,
-    )
+    try:
+        outcome = apply(
+            snapshot(case, parts),
+            action,
+            actor_for(session, principal, case, parts),
+            at=now,
+            payload=payload,
+        )
+    except ValidationFailed as exc:
+        # No department named and none found by routing: say why in plain words.
+        if action is A.DISPATCH and exc.code == "department_required":
+            category = session.get(Category, case.category_code)
+            if category is not None:
+                raise no_route(category) from None
+        raise
     new = outcome.case
     values: dict[str, Any] = {
         "state": new.state.value,

@@ -17,9 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wangge.assignments.models import GridAssignment
+from wangge.assignments.service import in_force
+from wangge.auth.models import User
 from wangge.auth.principal import Principal
 from wangge.auth.roles import DEFAULT_ROLES
-from wangge.cases.categories import DEPARTMENTS, department_code, seed_categories
+from wangge.auth.service import principal_for_user
+from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.deadlines import SHANGHAI, ensure_aware
 from wangge.cases.model import Source
 from wangge.cases.models import AreaClassRule, Case, Category, RoutingRule
@@ -27,7 +31,6 @@ from wangge.cases.patrol import add_points, end_patrol, start_patrol
 from wangge.cases.scheduled import sweep_overdue
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of
-from wangge.departments.models import Department
 from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.grids.locating import locate_refs
@@ -63,13 +66,14 @@ def _person(uid: str, role: str, scope: set[str] | None, dept: str | None = None
 
 
 def seed_configuration(session: Session, county_code: str) -> list[str]:
-    """Seed categories, the county's departments, area classes and a few routing rules."""
-    seed_categories(session)
-    have = set(session.scalars(select(Department.code)))
-    for key, name in DEPARTMENTS.items():
-        code = department_code(county_code, key)
-        if code not in have:
-            session.add(Department(code=code, name=name, county_code=county_code))
+    """Area classes and a few routing rules of the demo county, unless it has its own.
+
+    The categories and departments come first, from the county's setup (`wangge.setup`) or a
+    test world; rules go through the routing service, so they are checked like a clerk's.
+    """
+    from wangge.auth.principal import LOCAL_OPERATOR
+    from wangge.cases.routing import RuleIn, set_routing_rule
+
     streets = sorted(
         session.scalars(
             select(Division.code).where(
@@ -81,7 +85,6 @@ def seed_configuration(session: Session, county_code: str) -> list[str]:
         select(AreaClassRule.id).where(AreaClassRule.county_code == county_code)
     ) or session.scalar(select(RoutingRule.id).where(RoutingRule.county_code == county_code))
     if configured is not None:
-        session.flush()
         return streets  # a county's own configuration is never overwritten
     if streets:
         # The first street is the core area (A), the last the outer one (C); the rest B.
@@ -92,15 +95,13 @@ def seed_configuration(session: Session, county_code: str) -> list[str]:
         ("E0302", "HBJ", ["ZJW"]),
         ("E0116", "HBJ", ["CGW"]),
     ):
-        session.add(
-            RoutingRule(
-                county_code=county_code,
-                category_code=category,
-                area_class=None,
-                department_code=department_code(county_code, dept),
-                assisting=[department_code(county_code, a) for a in assisting],
-            )
+        rule = RuleIn(
+            county_code=county_code,
+            category_code=category,
+            department_code=department_code(county_code, dept),
+            assisting=[department_code(county_code, a) for a in assisting],
         )
+        set_routing_rule(session, rule, principal=LOCAL_OPERATOR)
     session.flush()
     return streets
 
@@ -123,14 +124,17 @@ class _Sim:
             for k in DEPARTMENTS
         }
         self.counts: Counter[str] = Counter()
+        self.assigned = _assigned_people(session, county, now)
 
     def supervisor(self, community: str | None) -> Principal:
         c = community or self.county
-        return _person(f"sim-sup-{c[-6:]}", "supervisor", {c})
+        found = self.assigned.get((c, "full_time"))
+        return found or _person(f"sim-sup-{c[-6:]}", "supervisor", {c})
 
     def grid_leader(self, community: str | None) -> Principal:
         c = community or self.county
-        return _person(f"sim-gl-{c[-6:]}", "grid_leader", {c})
+        found = self.assigned.get((c, "leader"))
+        return found or _person(f"sim-gl-{c[-6:]}", "grid_leader", {c})
 
     def citizen(self) -> Principal:
         return _person(f"sim-citizen-{self.rng.randrange(600):03d}", "citizen", set())
@@ -238,6 +242,30 @@ def _check_and_close(sim: _Sim, case: Case, at: datetime, path: str) -> None:
             sim.later(at, 1, 24),
             rating=rating,
         )
+
+
+def _assigned_people(
+    session: Session, county: str, now: datetime
+) -> dict[tuple[str, str], Principal]:
+    """The real people assigned to a community's grids (the demo's 监督员 and 网格长): they
+    report, verify, settle and patrol there instead of a simulated stand-in."""
+    day = now.astimezone(SHANGHAI).date()
+    out: dict[tuple[str, str], Principal] = {}
+    for a, user in session.execute(
+        select(GridAssignment, User)
+        .join(User, User.id == GridAssignment.user_id)
+        .where(
+            GridAssignment.county_code == county,
+            GridAssignment.layer == "social",
+            GridAssignment.kind.in_(("full_time", "leader")),
+            in_force(day),
+        )
+        .order_by(GridAssignment.id)
+    ):
+        key = (a.grid_code[:12], a.kind)
+        if key not in out and user.is_active:
+            out[key] = principal_for_user(session, user, via="local")
+    return out
 
 
 def _walk(sim: _Sim, case: Case, at: datetime, path: str, originals: list[Case]) -> None:
@@ -436,8 +464,9 @@ class MonthSimulation:
                 if public
                 else rng.choice([Source.PATROL, Source.PATROL, Source.PATROL, Source.VIDEO])
             )
-            if path == "self_handle" and not category.minor:
-                category = rng.choice([c for c in categories if c.minor])
+            if path == "self_handle" and not (category.minor and category.admitted_to_grid):
+                # 小事一格解决 takes what both lists give the grid (小事清单, 准入清单)
+                category = rng.choice([c for c in categories if c.minor and c.admitted_to_grid])
             data = CaseIn(
                 category_code=category.code,
                 description=rng.choice(_DESCRIPTIONS).format(category.name),
@@ -447,6 +476,12 @@ class MonthSimulation:
                 county_code=self.county,
             )
             reporter = sim.citizen() if public else sim.supervisor(_community(session, lon, lat))
+            grid_work = reporter.user_id is not None and source is Source.PATROL
+            if grid_work and not category.admitted_to_grid:
+                # an assigned grid worker's patrol reports keep to the 准入清单
+                category = rng.choice([c for c in categories if c.admitted_to_grid])
+                description = rng.choice(_DESCRIPTIONS).format(category.name)
+                data = replace(data, category_code=category.code, description=description)
             data = replace(data, photos=sim.photo(reporter, at))
             try:
                 case = create_case(session, data, reporter, now=at)

@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from wangge.cases import timing
 from wangge.cases.access import grid_key
 from wangge.cases.categories import get_category, time_limits
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseSnapshot, CaseState, EventDraft, Level, Part, Source
-from wangge.cases.models import Case, CaseEvent, CasePart
+from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.response import channel_of
 from wangge.evaluation.stored import refresh_case
 
 S, A = CaseState, Action
@@ -63,6 +64,8 @@ def parts_of(session: Session, case_id: int) -> list[CasePart]:
 
 def snapshot(case: Case, parts: list[CasePart]) -> CaseSnapshot:
     """Return what the pure workflow needs to know about a stored case."""
+    session = object_session(case)
+    category = session.get(Category, case.category_code) if session is not None else None
     return CaseSnapshot(
         id=str(case.id),
         state=S(case.state),
@@ -87,6 +90,9 @@ def snapshot(case: Case, parts: list[CasePart]) -> CaseSnapshot:
         handler_ids=frozenset(case.handler_ids or ()),
         closed_at=case.closed_at,
         reopen_count=case.reopen_count,
+        category=case.category_code,
+        minor=category.minor if category is not None else True,
+        admitted=category.admitted_to_grid if category is not None else True,
     )
 
 
@@ -100,6 +106,7 @@ def sync_parts(
 ) -> list[CasePart]:
     """Store the snapshot's parts: insert new ones, update changed ones, drop returned ones."""
     limits = time_limits(get_category(session, case.category_code))
+    channel: timing.Channel | None = None
     by_dept = {p.department_code: p for p in parts}
     keep = {p.department for p in new.parts}
     for old in parts:
@@ -126,7 +133,8 @@ def sync_parts(
         if p.state is S.HANDLED and before is not S.HANDLED:
             row.fed_back_at = now
         if fresh or action in (A.APPROVE_EXTENSION, A.RESUME):
-            row.deadline = timing.part_deadline(limits, case, row, now=now)
+            channel = channel_of(session, case) if channel is None else channel
+            row.deadline = timing.part_deadline(limits, case, row, now=now, channel=channel)
         out.append(row)
     session.flush()
     return out
@@ -135,7 +143,11 @@ def sync_parts(
 def restart_clock(
     session: Session, case: Case, parts: list[CasePart], before: CaseState, now: datetime
 ) -> None:
-    """Start the new stage's clock when the stage changed; follow the parts while handling."""
+    """Start the new stage's clock when the stage changed; follow the parts while handling.
+
+    Then keep the reporter's promises: the first state change away from `reported` is the
+    answer; a reopened case gets the channel's solving time again. `due_at` follows all.
+    """
     state = S(case.state)
     stage = timing.stage_of(state)
     if stage is None:
@@ -148,5 +160,16 @@ def restart_clock(
         limits = time_limits(get_category(session, case.category_code))
         case.stage, case.stage_started_at = stage.value, now
         case.deadline = timing.stage_deadline(
-            limits, case.category_code, case.area_class, case.urgent, stage, now
+            limits,
+            case.category_code,
+            case.area_class,
+            case.urgent,
+            stage,
+            now,
+            channel_of(session, case),
         )
+    if before is S.REPORTED and state is not S.REPORTED and case.responded_at is None:
+        case.responded_at = now
+    if before in timing.FINAL and state not in timing.FINAL:
+        timing.renew_solve(case, channel_of(session, case), now)
+    case.due_at = timing.next_due(case)

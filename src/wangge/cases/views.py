@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, status
 from sqlalchemy import select
 
-from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.api.idempotency import fingerprint, run_once
 from wangge.auth.principal import Principal
-from wangge.cases import categories as cats
 from wangge.cases import patrol as patrols
 from wangge.cases.access import actor_for, actor_id, get_visible
+from wangge.cases.category_views import router as category_router
 from wangge.cases.duplicates import find_duplicates
 from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
-from wangge.cases.models import Case, CaseEvent, Message, RoutingRule
+from wangge.cases.models import Case, CaseEvent, Message
 from wangge.cases.notify import department_recipient
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.queries import CaseFilter, queues, search
@@ -26,25 +26,23 @@ from wangge.cases.schemas import (
     CaseDetail,
     CasePage,
     CaseRead,
-    CategoryRead,
-    CategoryUpdate,
     EventRead,
     PartRead,
     PatrolRead,
     PatrolStart,
-    RoutingRuleIn,
-    RoutingRuleRead,
     TrackPoint,
     TrackPointRead,
 )
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of, snapshot
-from wangge.cases.timing import light
+from wangge.cases.timing import light, lights
 from wangge.cases.workflow import allowed_actions
 from wangge.common.models import utcnow
 from wangge.errors import Forbidden
 
 router = APIRouter(tags=["cases 案卷"])
+# Categories and routing rules have their own module; their routes sit under the same prefix.
+router.include_router(category_router)
 
 
 def get_now() -> datetime:
@@ -58,6 +56,7 @@ NowDep = Annotated[datetime, Depends(get_now)]
 def _read(case: Case, now: datetime) -> CaseRead:
     out = CaseRead.model_validate(case)
     out.state_zh = STATE_ZH.get(CaseState(case.state))
+    out.lights = {k: v.value for k, v in lights(case, now).items()}
     lamp = light(case, now)
     out.light = lamp.value if lamp else None
     return out
@@ -78,18 +77,46 @@ def post_case(
     session: SessionDep,
     principal: PrincipalDep,
     now: NowDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
 ) -> CaseRead:
     """Report a problem (上报); the same Idempotency-Key returns the first case again."""
     data = CaseIn(**body.model_dump())
-    case = create_case(session, data, principal, now=now, idempotency_key=idempotency_key)
+    case = create_case(
+        session, data, principal, now=now, idempotency_key=idempotency_key,
+        non_admitted=settings.non_admitted_grid_reports,
+    )  # fmt: skip
     return _read(case, now)
 
 
+LineQ = Annotated[str | None, Query(description="business line code (业务条线)")]
+AssignedQ = Annotated[
+    bool, Query(description="only cases in the grids assigned to the caller today (网格员配置)")
+]
+
+
+def _assigned(
+    session: SessionDep, principal: Principal, now: datetime, assigned: bool
+) -> tuple[tuple[str, str], ...] | None:
+    if not assigned:
+        return None
+    from wangge.assignments.service import assigned_grids
+    from wangge.cases.deadlines import SHANGHAI
+
+    return tuple(assigned_grids(session, principal.user_id, now.astimezone(SHANGHAI).date()))
+
+
 @router.get("/cases/queues")
-def get_queues(session: SessionDep, principal: PrincipalDep, now: NowDep) -> dict[str, Any]:
+def get_queues(
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    line: LineQ = None,
+    assigned: AssignedQ = False,
+) -> dict[str, Any]:
     """Return the caller's work queues with counts (待受理 … 待结案, 超期)."""
-    return queues(session, principal, now=now)
+    grids = _assigned(session, principal, now, assigned)
+    return queues(session, principal, now=now, line=line, grids=grids)
 
 
 @router.get("/cases", response_model=CasePage)
@@ -106,11 +133,16 @@ def list_cases(
     overdue: bool | None = None,
     department: str | None = None,
     queue: str | None = None,
+    line: LineQ = None,
+    assigned: AssignedQ = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasePage:
     """Search the cases the caller may see."""
-    f = CaseFilter(state, category, prefix, source, since, until, overdue, department, queue)
+    f = CaseFilter(
+        state, category, prefix, source, since, until, overdue, department, queue, line,
+        _assigned(session, principal, now, assigned),
+    )  # fmt: skip
     total, rows = search(session, principal, f, now=now, limit=limit, offset=offset)
     return CasePage(total=total, items=[_read(c, now) for c in rows])
 
@@ -199,44 +231,6 @@ def get_messages(
         }
         for m in rows
     ]
-
-
-@router.get("/case-categories", response_model=list[CategoryRead])
-def get_categories(
-    session: SessionDep, kind: str | None = None, admitted: bool | None = None
-) -> list[Any]:
-    """Return the categories (事件、部件、社会治理事项); `admitted=true` gives the 准入清单."""
-    return cats.list_categories(session, kind=kind, admitted=admitted)
-
-
-@router.patch("/case-categories/{code}", response_model=CategoryRead)
-def patch_category(
-    code: str, body: CategoryUpdate, session: SessionDep, principal: PrincipalDep
-) -> Any:
-    """Change a category's conditions, limits, urgency or department (administrators only)."""
-    _require_admin(principal)
-    return cats.update_category(session, code, body.model_dump(exclude_unset=True))
-
-
-@router.get("/case-routing-rules", response_model=list[RoutingRuleRead])
-def get_rules(session: SessionDep, principal: PrincipalDep, county_code: str) -> list[Any]:
-    """Return a county's routing rules (class × area class → department)."""
-    if not principal.covers(county_code):
-        raise Forbidden("无权查看该区县", "county outside your scope", code="out_of_scope")
-    return list(
-        session.scalars(
-            select(RoutingRule)
-            .where(RoutingRule.county_code == county_code)
-            .order_by(RoutingRule.id)
-        )
-    )
-
-
-@router.put("/case-routing-rules", response_model=RoutingRuleRead)
-def put_rule(body: RoutingRuleIn, session: SessionDep, principal: PrincipalDep) -> Any:
-    """Create or replace a routing rule (administrators of the center only)."""
-    _require_admin(principal)
-    return cats.set_routing_rule(session, **body.model_dump())
 
 
 @router.post("/patrols", response_model=PatrolRead, status_code=status.HTTP_201_CREATED)

@@ -4,12 +4,14 @@ comparisons with the previous period and last year, and drill-down to the cases.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from wangge.assignments.service import patrol_duties
 from wangge.auth.principal import Principal
 from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint, UTCDateTime
 from wangge.departments.models import Department
@@ -30,6 +32,7 @@ from wangge.evaluation.periods import Period, previous, same_last_year
 from wangge.grids.models import Grid
 
 AREA_TYPES = ("street", "community", "grid")
+Duty = tuple[str, date, date | None]  # a grid id to patrol from a day to a day (None: on)
 PEOPLE_TYPES = ("supervisor", "acceptor", "shift_leader", "dispatcher")
 
 
@@ -43,10 +46,14 @@ def _params(stmt: Any) -> Any:
     )
 
 
-def _args(start: datetime, end: datetime, county: str | None) -> dict[str, Any]:
+def _args(
+    start: datetime, end: datetime, county: str | None, line: str | None = None
+) -> dict[str, Any]:
     args: dict[str, Any] = {"start": start, "end": end, "start_epoch": start.timestamp()}
     if county:
         args["county"] = county
+    if line:
+        args["line"] = line
     return args
 
 
@@ -58,36 +65,47 @@ def count_period(
     county: str | None = None,
     cfg: EvalConfig | None = None,
     from_events: bool = False,
+    line: str | None = None,
 ) -> dict[str, dict[str, dict[str, int]]]:
     """Return {object_type: {key: {count: n}}} for [start, end) by one aggregate query.
 
     The query reads the stored facts when they match `cfg`, else (or with `from_events`) it
-    derives them from the events with window functions.
+    derives them from the events with window functions. `line`: only the cases whose
+    category belongs to that business line.
     """
     cfg = cfg or EvalConfig()
     use_stored = not from_events and stored.usable(session, cfg)
     query, names = sql.count_sql(
-        _dialect(session), cfg, county=county is not None, stored=use_stored
+        _dialect(session), cfg, county=county is not None, stored=use_stored, line=bool(line)
     )
     if _dialect(session) == "postgresql":
         # the window sorts of a month (~1M events) fit in memory instead of spilling to disk
         session.execute(text("SET LOCAL work_mem = '256MB'"))
     out: dict[str, dict[str, dict[str, int]]] = {g: {} for g in names}
-    for row in session.execute(_params(text(query)), _args(start, end, county)):
+    for row in session.execute(_params(text(query)), _args(start, end, county, line)):
         cols = names[row[0]]
         out[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
     return out
 
 
 def ratings(
-    session: Session, start: datetime, end: datetime, *, county: str | None = None
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    county: str | None = None,
+    line: str | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Return per grid worker {ratings, satisfied} in [start, end)."""
+    """Return per grid worker {ratings, satisfied} in [start, end) (of one line's cases)."""
     use_stored = stored.usable(session, EvalConfig())
     q = _params(
-        text(sql.ratings_sql(_dialect(session), county=county is not None, stored=use_stored))
+        text(
+            sql.ratings_sql(
+                _dialect(session), county=county is not None, stored=use_stored, line=bool(line)
+            )
+        )
     )
-    rows = session.execute(q, _args(start, end, county))
+    rows = session.execute(q, _args(start, end, county, line))
     return {str(w): {"ratings": int(n), "satisfied": int(s or 0)} for w, n, s in rows}
 
 
@@ -98,9 +116,14 @@ def patrol_counts(
     county: str | None = None,
     as_of: datetime | None = None,
     per_day: int = 2,
-    assignments: dict[str, list[str]] | None = None,
+    assignments: Mapping[str, Sequence[str | Duty]] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Return per worker {visits, visits_required} (巡查到位) over the period's elapsed days."""
+    """Return per worker {visits, visits_required} (巡查到位) over the period's elapsed days.
+
+    The grids a worker must patrol are those he patrolled, unless `assignments` names his
+    duties: a grid id (every day) or (grid id, first day, last day or None) for the days in
+    force (`assignments.service.patrol_duties`).
+    """
     last = period.last
     if as_of is not None:
         last = min(last, (as_of.astimezone(period.start.tzinfo) - timedelta(seconds=1)).date())
@@ -120,11 +143,26 @@ def patrol_counts(
     visits: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     for worker, grid, day, _ in session.execute(q):
         visits[worker][(str(grid), str(day))] += 1
-    grids = {w: sorted({g for g, _ in v}) for w, v in visits.items()}
-    grids.update(assignments or {})
+    duties: dict[str, Sequence[str | Duty]] = {
+        w: sorted({g for g, _ in v}) for w, v in visits.items()
+    }
+    duties.update(assignments or {})
     out = {}
-    for worker, gs in grids.items():
-        made, required = patrol_visits(visits.get(worker, {}), gs, days, per_day)
+    for worker, ds in duties.items():
+        # (grid, day) pairs due, each once even when two assignments cover it
+        due: dict[str, set[str]] = defaultdict(set)
+        for duty in ds:
+            grid, first_day, last_day = duty if isinstance(duty, tuple) else (duty, None, None)
+            due[str(grid)].update(
+                d
+                for d in days
+                if (first_day is None or d >= str(first_day))
+                and (last_day is None or d <= str(last_day))
+            )
+        made = required = 0
+        for grid, grid_days in due.items():
+            m, r = patrol_visits(visits.get(worker, {}), [grid], sorted(grid_days), per_day)
+            made, required = made + m, required + r
         out[worker] = {"visits": made, "visits_required": required}
     return out
 
@@ -202,19 +240,27 @@ def evaluate(
     cfg: EvalConfig | None = None,
     as_of: datetime | None = None,
     principal: Principal | None = None,
+    line: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every object of a period: counts, rates, scores, grades and rankings."""
+    """Evaluate every object of a period: counts, rates, scores, grades and rankings.
+
+    `line`: count only the cases whose category belongs to that business line (patrols are
+    not cases and stay as they are). The grids a worker must patrol are his assignments in
+    force in the period, or, in a county without any assignment, the grids he patrolled.
+    """
     cfg = cfg or EvalConfig()
     start, end = period.start, period.end
-    counts = count_period(session, start, end, county=county, cfg=cfg)
+    counts = count_period(session, start, end, county=county, cfg=cfg, line=line)
     workers: dict[str, dict[str, int]] = defaultdict(dict)
     for k, c in counts["supervisor"].items():
         workers[k].update(c)
-    for k, c in ratings(session, start, end, county=county).items():
+    for k, c in ratings(session, start, end, county=county, line=line).items():
         workers[k].update(c)
+    duties = patrol_duties(session, period.first, period.last, county=county)
     for k, c in patrol_counts(
-        session, period, county=county, as_of=as_of, per_day=cfg.patrol_visits_per_day
-    ).items():
+        session, period, county=county, as_of=as_of, per_day=cfg.patrol_visits_per_day,
+        assignments=duties,
+    ).items():  # fmt: skip
         workers[k].update(c)
     counts["grid_worker"] = dict(workers)
     names = _names(session, counts)
@@ -232,6 +278,7 @@ def evaluate(
         "period": {"kind": period.kind, "label": period.label, "first": str(period.first),
                    "last": str(period.last)},
         "county": county,
+        "line": line,
         "objects": objects,
         "object_names": OBJECT_ZH,
     }  # fmt: skip
@@ -276,6 +323,7 @@ def drill(
     county: str | None = None,
     cfg: EvalConfig | None = None,
     principal: Principal | None = None,
+    line: str | None = None,
 ) -> dict[str, Any]:
     """Return the cases behind a count, or behind the numerator and denominator of a rate."""
     cfg = cfg or EvalConfig()
@@ -302,7 +350,7 @@ def drill(
             f"indicator {indicator} is not counted from cases",
             code="not_from_cases", field="indicator",
         )  # fmt: skip
-    args = _args(period.start, period.end, county) | {"key": key}
+    args = _args(period.start, period.end, county, line) | {"key": key}
     use_stored = stored.usable(session, cfg)
 
     def pairs(counts: list[str]) -> list[tuple[int, int]]:
@@ -310,8 +358,9 @@ def drill(
         found: list[tuple[int, int]] = []
         for c in counts:
             q = sql.drill_sql(
-                _dialect(session), cfg, group, c, county=county is not None, stored=use_stored
-            )
+                _dialect(session), cfg, group, c, county=county is not None, stored=use_stored,
+                line=bool(line),
+            )  # fmt: skip
             found += [(int(r[0]), int(r[1])) for r in session.execute(_params(text(q)), args)]
         return found
 

@@ -43,6 +43,15 @@ _PUBLIC = "source IN ('hotline', 'online')"
 _W = "role IN ('supervisor', 'grid_leader')"
 # An area is counted from its filings and its verified public reports only.
 _AREA_ROWS = "action IN ('file', 'verify_true')"
+# One business line: the cases whose category belongs to it (parameter :line).
+_LINE_CASES = (
+    "SELECT lc.id FROM cases lc JOIN case_categories lcc ON lcc.code = lc.category_code "
+    "WHERE lcc.business_line = :line"
+)
+
+
+def _of_line(line: bool, column: str) -> str:
+    return f" AND {column} IN ({_LINE_CASES})" if line else ""
 
 
 def _ok(stage: str, cfg: EvalConfig) -> str:
@@ -133,13 +142,15 @@ def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
     }
 
 
-def facts_cte(dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events") -> str:
+def facts_cte(
+    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events", line: bool = False
+) -> str:
     """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
 
-    Parameters: :start, :end (timestamps), :county (when `county`).
+    Parameters: :start, :end (timestamps), :county (when `county`), :line (when `line`).
     """
     d = DIALECTS[dialect]
-    where_county = "AND county_code = :county" if county else ""
+    where_county = ("AND county_code = :county" if county else "") + _of_line(line, "case_id")
     by_case = 'PARTITION BY case_id ORDER BY "at", id'
     by_part = 'PARTITION BY case_id, part ORDER BY "at", id'
     spell = "PARTITION BY case_id, hseg, part"
@@ -246,13 +257,13 @@ STORED_FLAGS = {
 }  # fmt: skip
 
 
-def stored_cte(*, county: bool) -> str:
+def stored_cte(*, county: bool, line: bool = False) -> str:
     """Return `WITH f AS (...), fa AS (...)` over `case_event_facts`: the period's events with
     the same columns as `facts_cte`, each flag as seen at :end. Parameters :start, :end
     (+ :county). Only rows some object counts are kept (department-side steps other than a
     spell's first event, reports by citizens, 督办 and 评价 count nowhere).
     """
-    where_county = "AND x.county_code = :county" if county else ""
+    where_county = ("AND x.county_code = :county" if county else "") + _of_line(line, "x.case_id")
     stamps = ", ".join(f"x.{col}" for col in STORED_FLAGS.values())
     counted = ", ".join(f"'{r}'" for r in COUNTED_ROLES)
     return f"""
@@ -288,10 +299,12 @@ def stored_predicate(pred: str) -> str:
     return _FLAG.sub(one, pred)
 
 
-def _cte(dialect: str, cfg: EvalConfig, county: bool, stored: bool, events: str) -> str:
+def _cte(
+    dialect: str, cfg: EvalConfig, county: bool, stored: bool, events: str, line: bool = False
+) -> str:
     if stored:
-        return stored_cte(county=county)
-    return facts_cte(dialect, cfg, county=county, events=events)
+        return stored_cte(county=county, line=line)
+    return facts_cte(dialect, cfg, county=county, events=events, line=line)
 
 
 def _source(name: str) -> str:
@@ -308,11 +321,13 @@ def count_sql(
     county: bool,
     events: str = "case_events",
     stored: bool = False,
+    line: bool = False,
 ) -> tuple[str, dict[str, list[str]]]:
     """Return the counting query and, per object type, the names of its c1..cN columns.
 
-    Rows: (object_type, key, c1, ..., cN); parameters :start, :end, :start_epoch (+ :county).
-    `stored` reads `case_event_facts` instead of deriving the facts from the events.
+    Rows: (object_type, key, c1, ..., cN); parameters :start, :end, :start_epoch (+ :county,
+    :line). `stored` reads `case_event_facts` instead of deriving the facts from the events;
+    `line` counts only the cases whose category belongs to the business line :line.
     """
     gs = groups(cfg)
     width = max(len(p) for _, _, p in gs.values())
@@ -329,7 +344,7 @@ def count_sql(
             f"FROM {_source(name)} WHERE {member} AND {key} IS NOT NULL GROUP BY {key}"
         )
         names[name] = list(preds)
-    query = _cte(dialect, cfg, county, stored, events) + "\n" + "\nUNION ALL\n".join(parts)
+    query = _cte(dialect, cfg, county, stored, events, line) + "\n" + "\nUNION ALL\n".join(parts)
     return query, names
 
 
@@ -341,25 +356,26 @@ def drill_sql(
     *,
     county: bool,
     stored: bool = False,
+    line: bool = False,
 ) -> str:
     """Return the (case id, event id) rows behind one count, one per counted event (:key too)."""
     member, key, preds = groups(cfg)[object_type]
     fix = stored_predicate if stored else str
     return (
-        _cte(dialect, cfg, county, stored, "case_events")
+        _cte(dialect, cfg, county, stored, "case_events", line)
         + f"\nSELECT case_id, id FROM {_source(object_type)} WHERE {fix(member)} "
         f"AND {key} = :key AND {fix(preds[count_name])} ORDER BY case_id, id"
     )
 
 
-def ratings_sql(dialect: str, *, county: bool, stored: bool = False) -> str:
+def ratings_sql(dialect: str, *, county: bool, stored: bool = False, line: bool = False) -> str:
     """Return per grid worker (ratings, satisfied) of the cases he worked on.
 
     `stored` reads `case_event_facts`, where the rating is a column, instead of the events.
     """
     table = "case_event_facts" if stored else "case_events"
     rating = "e.rating" if stored else DIALECTS[dialect].rating
-    where_county = "AND e.county_code = :county" if county else ""
+    where_county = ("AND e.county_code = :county" if county else "") + _of_line(line, "e.case_id")
     return f"""
 WITH r AS (
   SELECT e.case_id, {rating} AS rating FROM {table} e

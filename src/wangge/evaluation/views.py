@@ -35,6 +35,9 @@ def _reader(principal: PrincipalDep) -> Principal:
 
 ReaderDep = Annotated[Principal, Depends(_reader)]
 CountyQ = Annotated[str | None, Query(description="county code (6 digits)")]
+LineQ = Annotated[
+    str | None, Query(description="business line code: count only the cases of its categories")
+]
 
 
 def _county(principal: Principal, county: str | None) -> str | None:
@@ -46,6 +49,24 @@ def _county(principal: Principal, county: str | None) -> str | None:
             raise ValidationFailed("请指定区县", "name the county", field="county")
         county = next(iter(mine))
     return county
+
+
+def _line(session: SessionDep, line: str | None, county: str | None) -> str | None:
+    """Refuse a line code no county (or not the county asked about) has."""
+    if line is None:
+        return None
+    from sqlalchemy import select
+
+    from wangge.lines.models import BusinessLine
+
+    q = select(BusinessLine.id).where(BusinessLine.code == line)
+    if county is not None:
+        q = q.where(BusinessLine.county_code == county)
+    if session.scalar(q.limit(1)) is None:
+        raise ValidationFailed(
+            f"业务条线（line）{line} 不存在", f"field line: no business line {line!r}", field="line"
+        )
+    return line
 
 
 def _period(label: str) -> Period:
@@ -73,9 +94,11 @@ def evaluate_period(
     now: NowDep,
     county: CountyQ = None,
     compare: bool = True,
+    line: LineQ = None,
 ) -> dict[str, Any]:
     """Evaluate a period (2026-11, 2026-Q4, 2026-W48, 2026, 2026-11-23, a..b) for all objects."""
-    kw = {"county": _county(principal, county), "as_of": now, "principal": principal}
+    c = _county(principal, county)
+    kw = {"county": c, "as_of": now, "principal": principal, "line": _line(session, line, c)}
     p = _period(label)
     return service.compare(session, p, **kw) if compare else service.evaluate(session, p, **kw)
 
@@ -88,12 +111,14 @@ def ranking(
     principal: ReaderDep,
     now: NowDep,
     county: CountyQ = None,
+    line: LineQ = None,
 ) -> list[dict[str, Any]]:
     """Return the ranking of one object type with comparisons."""  # fmt: skip
     _objects(object_type)
+    c = _county(principal, county)
     result = service.compare(
-        session, _period(label), county=_county(principal, county), as_of=now,
-        principal=principal,
+        session, _period(label), county=c, as_of=now, principal=principal,
+        line=_line(session, line, c),
     )  # fmt: skip
     return result["objects"][object_type]  # type: ignore[no-any-return]
 
@@ -107,12 +132,14 @@ def drill(
     session: SessionDep,
     principal: ReaderDep,
     county: CountyQ = None,
+    line: LineQ = None,
 ) -> dict[str, Any]:
     """Return the cases behind a figure: numerator and denominator lists of a rate."""
     _objects(object_type)
+    c = _county(principal, county)
     return service.drill(
         session, _period(label), object_type, key, indicator,
-        county=_county(principal, county), principal=principal,
+        county=c, principal=principal, line=_line(session, line, c),
     )  # fmt: skip
 
 

@@ -167,7 +167,10 @@ def request(
         "service_notice": "",
         "requested_datetime": iso(case.reported_at),
         "updated_datetime": iso(updated or case.reported_at),
-        "expected_datetime": iso(case.deadline) if status_of(case) == "open" else None,
+        # The promise of report → close when a response rule made one, else the stage's.
+        "expected_datetime": iso(case.solve_due or case.deadline)
+        if status_of(case) == "open"
+        else None,
         "address": case.address or "",
         "address_id": "",
         "zipcode": "",

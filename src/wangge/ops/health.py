@@ -55,7 +55,7 @@ class DatabaseCollector(Collector):
                 final = ", ".join(f"'{s.value}'" for s in sorted(FINAL))
                 for stage, n in conn.execute(
                     text(
-                        "SELECT coalesce(stage, ''), count(*) FROM cases WHERE deadline < :now "
+                        "SELECT coalesce(stage, ''), count(*) FROM cases WHERE due_at < :now "
                         f"AND state NOT IN ({final}) GROUP BY 1"
                     ),
                     {"now": bound},

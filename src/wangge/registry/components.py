@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.common.models import utcnow
 from wangge.common.spatial import bbox_columns
+from wangge.departments.service import require_active
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
 from wangge.registry.access import check_area, locate, require_community, visible
@@ -194,6 +195,10 @@ def save_component(
         comp.state = state
     elif before is None:
         comp.state = "完好"
+    if "owner_department_code" in data:
+        comp.owner_department_code = _owner(
+            session, comp.county_code, data["owner_department_code"]
+        )
     if "network" in data:
         comp.network = (
             _choice(str(data["network"]), NETWORKS, "network", "管线类别")
@@ -214,6 +219,16 @@ def save_component(
         action="create" if before is None else "update", before=before, audit=audit,
     )  # fmt: skip
     return comp
+
+
+def _owner(session: Session, county_code: str, value: Any) -> str | None:
+    """Return the owner department code after checking it may take the county's cases."""
+    code = str(value).strip() if value is not None else ""
+    if not code:
+        return None
+    # Cases about the component are dispatched there by default (cases/routing.py).
+    require_active(session, county_code, [code], field="owner_department_code")
+    return code
 
 
 def delete_component(session: Session, principal: Principal, component_id: int) -> None:

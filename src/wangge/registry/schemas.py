@@ -91,6 +91,9 @@ class ComponentIn(_Located):
     network: str | None = None
     competent_dept: str | None = None
     owner_dept: str | None = None
+    owner_department_code: str | None = Field(
+        None, max_length=32, description="权属部门 as a managed department: dispatch goes there"
+    )
     maintenance_dept: str | None = None
     state: str | None = None
     initial_date: date | None = None

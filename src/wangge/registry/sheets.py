@@ -230,15 +230,23 @@ def _component_row(session: Session, c: Any, principal: Principal, unmask: bool)
         "id": c.id, "code": c.code, "class_code": c.class_code, "name": c.name,
         "community_code": c.community_code, "lon": c.lon, "lat": c.lat, "wkt": wkt,
         "network": NETWORKS.get(c.network or ""), "competent_dept": c.competent_dept,
-        "owner_dept": c.owner_dept, "maintenance_dept": c.maintenance_dept, "state": c.state,
+        "owner_dept": c.owner_dept, "owner_department_code": c.owner_department_code,
+        "maintenance_dept": c.maintenance_dept, "state": c.state,
         "initial_date": c.initial_date, "change_date": c.change_date, "data_source": c.data_source,
         "note": c.note,
     }  # fmt: skip
 
 
 def _component_choices(session: Session, county: str | None) -> dict[str, tuple[str, ...]]:
+    from wangge.departments.service import active_for_county
+
     catalogue = comp_service.catalogue_for(session, county or "110108")
-    return {"class_code": tuple(f"{m.code} {m.name}" for m in catalogue)}
+    out = {"class_code": tuple(f"{m.code} {m.name}" for m in catalogue)}
+    # The departments the county's cases may go to (checked again on import).
+    owners = tuple(c for c, _ in active_for_county(session, county)) if county else ()
+    if owners:
+        out["owner_department_code"] = owners
+    return out
 
 
 COMPONENTS = Sheet(
@@ -256,6 +264,7 @@ COMPONENTS = Sheet(
         Column("network", "管线类别", choices=tuple(NETWORKS.values())),
         Column("competent_dept", "主管部门"),
         Column("owner_dept", "权属单位"),
+        Column("owner_department_code", "权属部门代码（派遣）", width=16),
         Column("maintenance_dept", "养护单位"),
         Column("state", "状态", choices=STATES, width=8),
         Column("initial_date", "初始日期", "date"),

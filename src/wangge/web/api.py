@@ -387,7 +387,7 @@ def dashboard(
     )
     overdue = session.scalar(
         select(func.count(Case.id)).where(
-            Case.id.in_(mine), Case.state.not_in(FINAL), Case.deadline < now
+            Case.id.in_(mine), Case.state.not_in(FINAL), Case.due_at < now
         )
     )
     parts = session.execute(
@@ -619,11 +619,19 @@ def _file_citizen_report(
         _citizen(secret),
         now=utcnow(),
     )
-    return {"code": case.code, "tracking": f"{case.code}-{secret}", "state": case.state}
+    from wangge.cases.response import promise_view
+
+    return {
+        "code": case.code,
+        "tracking": f"{case.code}-{secret}",
+        "state": case.state,
+        "promise": promise_view(case),
+    }
 
 
 def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
     from wangge.cases.model import ACTION_ZH, Action
+    from wangge.cases.response import promise_view
 
     events = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
@@ -638,6 +646,7 @@ def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
         "reported_at": case.reported_at.isoformat(),
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "deadline": case.deadline.isoformat() if case.deadline else None,
+        "promise": promise_view(case),  # 承诺 2 小时内答复 / 24 小时内办结 (response rules)
         "can_rate": case.state == "closed",
         "can_reopen": case.state in ("closed", "rated"),
         # Staff names stay inside; the public sees what happened and when.
@@ -709,7 +718,12 @@ def my_grid(
     lat: Annotated[float, Query(ge=-90, le=90)],
     crs: str = "EPSG:4326",
 ) -> dict[str, Any]:
-    """Return the grid at a point and its posted grid workers (上岗公示: name, work phone)."""
+    """Return the grid at a point and its posted grid workers (上岗公示: name, work phone).
+
+    The people assigned to the grid (and its micro grids) today; a grid without any
+    assignment falls back to the supervisor/grid-leader posts scoped to it or its community.
+    """
+    from wangge.assignments.service import kind_label, people_of_grid
     from wangge.auth.models import Post, User
     from wangge.grids.locating import locate_point
 
@@ -718,19 +732,28 @@ def my_grid(
     if grid is None:
         return {"grid": None, "workers": []}
     community = session.get(Division, grid.community_code)
-    prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
-    rows = session.execute(
-        select(User.display_name, User.phone, Post.role_code, Post.scope_prefix)
-        .join(Post, Post.user_id == User.id)
-        .where(
-            Post.role_code.in_(("supervisor", "grid_leader")),
-            Post.scope_prefix.in_(prefixes),
-            User.is_active.is_(True),
-        )
-        .order_by(Post.role_code.desc(), User.id)
-    ).all()
-    from wangge.cases.model import ROLE_ZH, Role
+    served = people_of_grid(session, grid.code, utcnow().astimezone(SHANGHAI).date())
+    workers = [
+        {"name": s.name, "phone": s.phone, "post": kind_label(s.assignment.kind)} for s in served
+    ]
+    if not served:
+        from wangge.cases.model import ROLE_ZH, Role
 
+        prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
+        rows = session.execute(
+            select(User.display_name, User.phone, Post.role_code)
+            .join(Post, Post.user_id == User.id)
+            .where(
+                Post.role_code.in_(("supervisor", "grid_leader")),
+                Post.scope_prefix.in_(prefixes),
+                User.is_active.is_(True),
+            )
+            .order_by(Post.role_code.desc(), User.id)
+        ).all()
+        workers = [
+            {"name": name, "phone": phone, "post": ROLE_ZH.get(Role(role), role)}
+            for name, phone, role in rows
+        ]
     target = parse_crs(crs)
     geom = from_canonical(grid.geom, target) if grid.geom is not None else None
     return {
@@ -744,10 +767,8 @@ def my_grid(
             if geom is not None
             else None,
         },
-        "workers": [
-            {"name": name, "phone": phone, "post": ROLE_ZH.get(Role(role), role)}
-            for name, phone, role, _scope in rows
-        ],
+        "workers": workers,
+        "source": "assignments" if served else "posts",
     }
 
 

@@ -30,6 +30,9 @@ NAV = [
     ("/console/cases", N_("案卷"), "cases.read"),
     ("/console/grids", N_("网格管理"), "grids.read"),
     ("/console/registry", N_("基础数据"), "registry.read"),
+    ("/console/departments", N_("部门"), "departments.manage"),
+    ("/console/rules", N_("答复时限"), "rules.manage"),
+    ("/console/categories", N_("案件类别"), "categories.manage"),
     ("/console/users", N_("用户"), "users.manage"),
     ("/dashboard", N_("大屏"), "cases.read"),
 ]
@@ -186,18 +189,10 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
     category = session.get(Category, case.category_code)
     departments = []
     if "dispatch" in case.allowed_actions:
-        from sqlalchemy import select
+        from wangge.departments.service import active_for_county
 
-        departments = list(
-            session.execute(
-                select(Department.code, Department.name)
-                .where(
-                    Department.county_code == case.county_code,
-                    Department.is_active.is_(True),  # dispatch refuses inactive ones
-                )
-                .order_by(Department.code)
-            )
-        )
+        # The ones dispatch accepts: active, of the county or city-level serving it.
+        departments = active_for_county(session, case.county_code)
     actions = [(a, ACTION_ZH.get(Action(a), a)) for a in case.allowed_actions]
     from sqlalchemy import select as _select
 
@@ -328,7 +323,11 @@ def _user_tools(session: SessionDep, me: Principal) -> dict[str, Any]:
     from wangge.departments.models import Department
     from wangge.divisions.service import list_divisions
 
-    departments = select(Department.code, Department.name).order_by(Department.code)
+    departments = (
+        select(Department.code, Department.name)
+        .where(Department.is_active.is_(True))  # posts refuse deactivated departments
+        .order_by(Department.code)
+    )
     counties = me.county_codes()
     if counties is not None:
         departments = departments.where(Department.county_code.in_(sorted(counties)))

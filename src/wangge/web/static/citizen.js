@@ -57,11 +57,19 @@
           address: $('address').value.trim() || null, photos: mine.photos || []}, {'Idempotency-Key': mine.key});
         localStorage.setItem('wg.tracking', out.tracking);
         msg.className = 'msg ok';
-        msg.innerHTML = `${T('已受理登记', 'Received')}：<b data-testid="tracking">${WG.esc(out.tracking)}</b><br>${T('请妥善保存查询编码', 'Keep this tracking code to follow your report')}`;
+        msg.innerHTML = `${T('已受理登记', 'Received')}：<b data-testid="tracking">${WG.esc(out.tracking)}</b><br>${T('请妥善保存查询编码', 'Keep this tracking code to follow your report')}` + promise(out.promise);
         $('tracking').value = out.tracking;
       } catch (e) { msg.className = 'msg err'; msg.textContent = e.message; }
       finally { button.disabled = false; }
     });
+  }
+  // What the channel's response rules promise the reporter (承诺 2 小时内答复 / 24 小时内办结).
+  function promise(p) {
+    if (!p) return '';
+    const due = (label, at) => at ? `<br><span class="muted">${label} ${WG.fmt(at)}</span>` : '';
+    return `<p class="msg" data-testid="promise">${WG.esc(WG.lang === 'en' ? p.text_en : p.text_zh)}` +
+      (p.responded_at ? due(T('已答复', 'Answered'), p.responded_at) : due(T('答复期限', 'Answer due'), p.respond_due)) +
+      due(T('办结期限', 'Solve due'), p.solve_due) + '</p>';
   }
   async function track() {
     const code = $('tracking').value.trim();
@@ -70,7 +78,7 @@
     const r = await fetch('/web/api/citizen/track', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({tracking: code})});
     const d = await r.json();
     if (!r.ok) { out.innerHTML = `<p class="msg err">${WG.esc(d.detail)}</p>`; return; }
-    let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${d.state}">${WG.esc(d.state_zh)}</span></p><ul class="timeline">` +
+    let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${d.state}">${WG.esc(d.state_zh)}</span></p>` + promise(d.promise) + '<ul class="timeline">' +
       d.timeline.map(e => `<li><b>${WG.esc(e.action_zh)}</b> <span class="when">${WG.fmt(e.at)}</span>` +
         e.photos.map(p => `<br><img src="${p}" style="max-width:140px">`).join('') + '</li>').join('') + '</ul>';
     if (d.can_rate) html += `<p>${['satisfied', 'basically_satisfied', 'unsatisfied'].map(v =>

@@ -44,32 +44,51 @@
   });
   ['lon', 'lat'].forEach(id => $(id).addEventListener('input', () => { posCrs = 'EPSG:4490'; }));
 
+  // The grids assigned to me today (网格员配置); without any, the area of my post.
+  let mine = [];
   async function myGrid(me) {
-    const prefixes = me.scope_prefixes || [];
+    const assigned = mine.filter(a => a.layer === 'social').map(a => a.grid_code);
+    const prefixes = assigned.length ? assigned : (me.scope_prefixes || []);
     const scope = prefixes.find(p => p.length >= 12) || prefixes[0];
     if (!scope) { $('mygrid-text').textContent = WG.t('全区', 'whole district'); return; }
     const m = L.map('mygrid', {preferCanvas: true, zoomControl: false});
     const r = await fetch(`/web/api/map/layer?division=${scope.slice(0, 12)}&layer=social`, {credentials: 'same-origin'});
     if (!r.ok) return;
     const data = await r.json();
-    const grids = data.features.filter(f => f.properties.type === 'grid' && f.properties.code.startsWith(scope));
+    const grids = data.features.filter(f => f.properties.type === 'grid' && (assigned.length ? assigned : [scope]).some(p => f.properties.code.startsWith(p)));
     const lyr = L.geoJSON({type: 'FeatureCollection', features: grids}, {style: {color: '#1d5fbf', weight: 1.5, fillOpacity: 0.1}}).addTo(m);
     if (lyr.getBounds().isValid()) m.fitBounds(lyr.getBounds());
-    $('mygrid-text').textContent = `${data.division.name}：` + grids.map(g => g.properties.name).join('、');
+    $('mygrid-text').textContent = `${data.division.name}：` + grids.map(g => g.properties.name).join('、') +
+      (mine.length ? ' · ' + [...new Set(mine.map(a => WG.t(a.kind_zh, a.kind)))].join('、') : '');
     const c = lyr.getBounds().isValid() ? lyr.getBounds().getCenter() : null;
     if (c && !$('lon').value) { $('lon').value = c.lng.toFixed(6); $('lat').value = c.lat.toFixed(6); posCrs = 'EPSG:4490'; }
   }
 
+  // My tasks: the cases of my assigned grids (when I have any), optionally of one business line.
+  function taskFilter() {
+    const p = new URLSearchParams();
+    if (mine.length) p.set('assigned', 'true');
+    if ($('task-line').value) p.set('line', $('task-line').value);
+    return p.toString();
+  }
+  async function lines() {
+    try {
+      const all = await WG.api('GET', '/api/v1/business-lines');
+      $('task-line').innerHTML = `<option value="">${WG.t('全部条线', 'All lines')}</option>` +
+        all.filter(l => l.is_active).map(l => `<option value="${WG.esc(l.code)}">${WG.esc(l.name)}</option>`).join('');
+    } catch (e) { /* no lines to choose from: all tasks */ }
+  }
   async function tasks() {
     const box = $('tasks');
+    const filter = taskFilter();
     try {
-      const qs = await WG.api('GET', '/api/v1/cases/queues');
+      const qs = await WG.api('GET', '/api/v1/cases/queues?' + filter);
       const keys = Object.keys(qs).filter(k => k !== 'overdue');
       let html = keys.map(k => `<span class="badge">${WG.esc(qs[k].label)} ${qs[k].count}</span>`).join(' ');
       const rows = [];
       for (const k of keys) {
         if (!qs[k].count) continue;
-        const page = await WG.api('GET', `/api/v1/cases?queue=${k}&limit=10`);
+        const page = await WG.api('GET', `/api/v1/cases?queue=${k}&limit=10&${filter}`);
         rows.push(...page.items);
       }
       html += '<ul class="hits">' + rows.map(c => `<li data-case="${c.id}"><i class="lamp ${c.light || ''}"></i>${WG.esc(c.code)} ${WG.esc(c.state_zh)}<br><span class="muted">${WG.esc(c.address || c.description)}</span></li>`).join('') + '</ul>';
@@ -176,6 +195,9 @@
     $('category').innerHTML = cats.map(c => `<option value="${WG.esc(c.code)}">${WG.esc(c.name)}（${WG.esc(c.major_name)}）</option>`).join('');
     patrolUi();
     if (patrolId()) track();
+    try { mine = await WG.api('GET', '/api/v1/grid-assignments/mine'); } catch (e) { mine = []; }
+    $('task-line').addEventListener('change', tasks);
+    await lines();
     myGrid(me); tasks(); sync();
     setInterval(sync, 20000);
   })();

@@ -1,0 +1,41 @@
+/* Grid assignments page (网格员配置): add an assignment, end one. Every change is an
+   /api/v1/grid-assignments call, so the area, the grid's existence and the audit are
+   enforced there, not here. */
+(function () {
+  const T = WG.t, esc = WG.esc;
+  const FLASH = 'wangge-assignments-flash';
+  const $ = id => document.getElementById(id);
+  function msg(el, text, ok) { el.innerHTML = `<p class="msg ${ok ? 'ok' : 'err'}">${esc(text)}</p>`; }
+  function done(text) { sessionStorage.setItem(FLASH, text); location.reload(); }
+  const flash = sessionStorage.getItem(FLASH);
+  if (flash) { msg($('flash'), flash, true); sessionStorage.removeItem(FLASH); }
+  async function run(button, out, call, text) {
+    button.disabled = true;
+    try { await call(); done(text); }
+    catch (e) { msg(out, e.message, false); button.disabled = false; }
+  }
+
+  $('assign-form').addEventListener('submit', ev => {
+    ev.preventDefault();
+    const body = {username: $('assign-user').value.trim(), grid_code: $('assign-grid').value.trim(),
+      layer: $('assign-layer').value, kind: $('assign-kind').value, starts_on: $('assign-start').value};
+    if ($('assign-end').value) body.ends_on = $('assign-end').value;
+    run($('assign-submit'), $('assign-msg'), () => WG.api('POST', '/api/v1/grid-assignments', body),
+      T(`已配置 ${body.username} → ${body.grid_code}`, `${body.username} assigned to ${body.grid_code}`));
+  });
+
+  let target = null;
+  const dialog = $('end-dialog');
+  dialog.querySelectorAll('[data-close]').forEach(b => b.addEventListener('click', () => dialog.close()));
+  document.querySelectorAll('[data-end]').forEach(b => b.addEventListener('click', () => {
+    target = b.dataset.end;
+    $('end-msg').innerHTML = '';
+    dialog.showModal();
+  }));
+  $('end-form').addEventListener('submit', ev => {
+    ev.preventDefault();
+    run($('end-submit'), $('end-msg'),
+      () => WG.api('POST', `/api/v1/grid-assignments/${target}/actions/end`, {ends_on: $('end-date').value}),
+      T('配置已结束', 'Assignment ended'));
+  });
+})();
