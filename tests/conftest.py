@@ -28,6 +28,55 @@ PG_ENV = "WANGGE_TEST_PG_URL"
 # argon2-cffi's own profile for test suites: every password hash in microseconds, in this
 # process and in the servers the tests start (they inherit the environment).
 os.environ.setdefault("WANGGE_PASSWORD_HASHING", "cheapest")
+# In-process apps share the test's transaction, where a background audit sealer would only
+# wait for locks: they leave entries unsealed (verified by their MACs). Servers the tests
+# start seal as in production (`tests.servers.LIVE_SERVER_ENV`).
+os.environ.setdefault("WANGGE_AUDIT_SEAL_SECONDS", "0")
+
+
+def _share_route_models_between_apps() -> None:
+    """Build each route's dependant and response model once per test process, not per app.
+
+    FastAPI (0.16x) builds them for every app on its first request: pydantic type adapters
+    for ~300 routes, 0.6–0.9 s per app on the 2-core machine. A server builds one app per
+    process; the suite builds one per test, which made the API tests ~1 s each. Both builders
+    are pure functions of their arguments (the path, the endpoint function, its declared
+    dependencies; the response type), and request-time overrides are looked up per request,
+    so sharing their results between apps changes nothing the tests check. If FastAPI renames
+    these internals, this does nothing and the suite is only slower.
+    """
+    import fastapi.routing as routing
+
+    build = getattr(routing, "_build_dependant_with_parameterless_dependencies", None)
+    field = getattr(routing, "create_model_field", None)
+    if build is None or field is None:
+        return
+    dependants: dict[tuple, tuple] = {}
+    fields: dict[tuple, object] = {}
+
+    def shared_dependant(*, path, call, dependencies):  # type: ignore[no-untyped-def]
+        key = (path, call, tuple(map(id, dependencies)))
+        if key not in dependants:  # keep `dependencies` alive so their ids stay theirs
+            built = build(path=path, call=call, dependencies=dependencies)
+            dependants[key] = (built, list(dependencies))
+        return dependants[key][0]
+
+    def shared_field(*, name, type_, mode="validation", **rest):  # type: ignore[no-untyped-def]
+        if rest:
+            return field(name=name, type_=type_, mode=mode, **rest)
+        try:
+            key = (name, type_, mode)
+            if key not in fields:
+                fields[key] = field(name=name, type_=type_, mode=mode)
+            return fields[key]
+        except TypeError:  # an unhashable type: build it each time
+            return field(name=name, type_=type_, mode=mode)
+
+    routing._build_dependant_with_parameterless_dependencies = shared_dependant
+    routing.create_model_field = shared_field
+
+
+_share_route_models_between_apps()
 
 
 def worker_pg_url(worker: str) -> str | None:

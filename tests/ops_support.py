@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from tests.case_factories import SUPERVISOR, build_world, report, to_dispatched
-from tests.servers import wait_serving
+from tests.servers import LIVE_SERVER_ENV, wait_serving
 from wangge.auth import service as auth
 from wangge.db import make_engine, normalize_url, session_factory, unit_of_work
 from wangge.dbadmin import upgrade
@@ -127,6 +127,7 @@ def start_server(url: str, port: int, *, workers: int = 2, upload_dir: Path) -> 
         "WANGGE_DATABASE_URL": url,
         "WANGGE_UPLOAD_DIR": str(upload_dir),
         "WANGGE_LOG_LEVEL": "WARNING",
+        **LIVE_SERVER_ENV,
     }
     return subprocess.Popen(
         [

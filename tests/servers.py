@@ -22,6 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+# What a server started by a test sets beyond the inherited environment: it seals the audit
+# log in the background as a production server does (tests/conftest.py turns that off for
+# in-process apps).
+LIVE_SERVER_ENV = {"WANGGE_AUDIT_SEAL_SECONDS": "1"}
 START_TIMEOUT = 300.0  # seconds; only reached when something is really wrong
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -75,13 +75,18 @@ def audit_verify(
     database_url: DbOption = None,
 ) -> None:
     """Recompute the keyed audit chain (and check it against checkpoints); exit 1 if broken."""
-    from wangge.audit.service import verify_chain
+    from wangge.audit.chain import verify_chain
 
     points = _read_checkpoints(checkpoints) if checkpoints else []
     with session_scope(settings_for(database_url)) as session:
         report = verify_chain(session, points)
     if report.ok:
         out.print(f"审计链完整，共 {report.checked} 条 / chain intact, {report.checked} entries")
+        if report.unsealed:
+            out.print(
+                f"其中 {report.unsealed} 条待封存（签名有效）/ {report.unsealed} not sealed yet "
+                "(their MACs hold); `wangge audit seal` seals them"
+            )
         if points:
             out.print(f"与 {len(points)} 个检查点一致 / matches {len(points)} checkpoints")
         return
@@ -93,7 +98,7 @@ def audit_verify(
 def _read_checkpoints(path: Path) -> list:
     import json
 
-    from wangge.audit.service import Checkpoint
+    from wangge.audit.chain import Checkpoint
 
     points = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -109,6 +114,17 @@ def _read_checkpoints(path: Path) -> list:
     return points
 
 
+@audit_app.command("seal")
+@friendly
+def audit_seal(database_url: DbOption = None) -> None:
+    """Link the entries written since the last seal into the chain (servers do it every second)."""
+    from wangge.audit.chain import seal_all
+
+    with session_scope(settings_for(database_url)) as session:
+        n = seal_all(session)
+    out.print(f"已封存 {n} 条审计记录 / {n} audit entries sealed")
+
+
 @audit_app.command("checkpoint")
 @friendly
 def audit_checkpoint(
@@ -121,7 +137,7 @@ def audit_checkpoint(
     import dataclasses
     import json
 
-    from wangge.audit.service import checkpoint
+    from wangge.audit.chain import checkpoint
 
     with session_scope(settings_for(database_url)) as session:
         point = checkpoint(session)
@@ -141,7 +157,7 @@ def audit_checkpoint(
 @friendly
 def audit_seal_legacy(database_url: DbOption = None) -> None:
     """Re-sign, with the audit key, a chain written before audit keys (after checking it)."""
-    from wangge.audit.service import seal_legacy
+    from wangge.audit.chain import seal_legacy
 
     try:
         with session_scope(settings_for(database_url)) as session:

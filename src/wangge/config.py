@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     warm_caches: bool = Field(
         default=True, description="Build the grid lookup indexes in the background at start-up."
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each server process keeps open; beyond them "
+        "connections are opened per request (slow), up to db_max_overflow more.",
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="Extra PostgreSQL connections a process may open at peaks."
+    )
+    audit_seal_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often each server process links new audit entries into the keyed "
+        "chain (`wangge audit seal` does it by hand); 0 turns the background sealer off.",
+    )
     worker_healthcheck_seconds: int = Field(
         default=60,
         ge=5,

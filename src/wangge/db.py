@@ -31,14 +31,23 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10
+) -> Engine:
+    """Build an engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    On PostgreSQL the pool keeps `pool_size` connections: under load, connections beyond it
+    are opened and closed per request (a backend fork each), so it should cover a server
+    process's usual concurrency (`WANGGE_DB_POOL_SIZE`).
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

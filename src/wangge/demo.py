@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from wangge.audit.chain import seal_all
 from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
@@ -205,6 +206,7 @@ def run_month(
                 # SQLite has one write lock and its busy handler polls: without a gap the
                 # next chunk takes the lock again before a waiting request gets it.
                 time.sleep(pause)
+        seal_all(session)  # a month built without a server leaves no entry waiting
 
 
 def _add_departments(session: Session) -> None:

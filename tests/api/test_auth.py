@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from tests.api_support import serve_session
 from tests.factories import load_territory, quarters
-from wangge.audit.service import verify_chain
+from wangge.audit.chain import verify_chain
 from wangge.auth import service
 from wangge.config import Settings
 from wangge.departments.models import Department

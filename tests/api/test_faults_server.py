@@ -27,6 +27,8 @@ from tests.ops_support import (
     wait_ready,
 )
 from tests.servers import PrivateCluster, free_port, private_cluster
+from wangge.audit.chain import ChainReport, verify_chain
+from wangge.audit.models import AuditEntry
 from wangge.cases.models import Case
 from wangge.db import make_engine, session_factory
 from wangge.ops.integrity import check_database
@@ -131,6 +133,28 @@ def _assert_each_acknowledged_report_stored_once(url: str, load: Load) -> None:
         engine.dispose()
 
 
+def _wait_until_sealed(url: str, timeout: float = 120) -> ChainReport:
+    """Wait until the servers have chained every audit entry (entries of killed workers too)."""
+    engine = make_engine(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with session_factory(engine)() as s:
+                report = verify_chain(s)
+                reports = s.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "case.report")
+                )
+                cases = s.scalar(select(func.count()).select_from(Case))
+            assert reports == cases, "a report without its audit entry, or one twice"
+            if not report.ok or report.unsealed == 0 or time.monotonic() > deadline:
+                return report
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
 def _wait_for_acks(load: Load, n: int, timeout: float = 30) -> None:
     # Wait for progress rather than a fixed time: a busy CI machine is slow.
     deadline = time.monotonic() + timeout
@@ -155,8 +179,10 @@ def test_every_acknowledged_report_survives_kill_minus_9_of_the_servers_exactly_
         wait_ready(base, server)
         _wait_for_acks(load, before + 20)
         load.finish()
+        sealed = _wait_until_sealed(database)  # by the restarted servers' sealers
     finally:
         kill_group(server)
+    assert sealed.ok and sealed.unsealed == 0, sealed
     assert before >= 20, f"too little load before the kill ({before})"
     assert load.statuses["connection_error"] > 0, "the kill did not interrupt the load"
     assert len(load.acked) > before

@@ -12,7 +12,7 @@ import pytest
 
 from tests.factories import DX, DY, X0, Y0, load_territory, quarters
 from tests.ops_support import create_pg_database, drop_pg_database
-from tests.servers import free_port, wait_serving
+from tests.servers import LIVE_SERVER_ENV, free_port, wait_serving
 from wangge.auth import service as auth
 from wangge.cases.categories import seed_categories
 from wangge.db import make_engine, session_factory, unit_of_work
@@ -51,6 +51,7 @@ def nodes(database: str, tmp_path_factory) -> Iterator[list[str]]:
         **os.environ,
         "WANGGE_DATABASE_URL": database,
         "WANGGE_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+        **LIVE_SERVER_ENV,
     }
     procs, urls = [], []
     for _ in range(2):

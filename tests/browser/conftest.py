@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, wait_serving
+from tests.servers import LIVE_SERVER_ENV, free_port, wait_serving
 
 CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -44,7 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-def _need_browser() -> None:
+def need_browser() -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: `apt-get install -y chromium` (CI installs it)")
     try:
@@ -53,61 +54,80 @@ def _need_browser() -> None:
         pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
 
 
+def server_env(base: Path, database: str, **extra: str) -> dict[str, str]:
+    """The environment of a server on the SQLite file `base/database` (uploads beside it)."""
+    return {
+        **os.environ,
+        "WANGGE_DATABASE_URL": f"sqlite:///{base / database}",
+        "WANGGE_UPLOAD_DIR": str(base / "uploads"),
+        "WANGGE_LOG_JSON": "false",
+        **LIVE_SERVER_ENV,
+        **extra,
+    }
+
+
+def wangge(env: dict[str, str], *args: str, timeout: float = 300) -> None:
+    """Run one `wangge` command of this virtualenv on the database of `env`."""
+    command = [str(Path(sys.executable).parent / "wangge"), *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+
+
+@contextmanager
+def serving(base: Path, env: dict[str, str]) -> Iterator[str]:
+    """Serve the database of `env` with uvicorn on a free port; yield its URL, stop it after."""
+    port = free_port()
+    log_path = base / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "wangge.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_serving(url + "/citizen", proc=proc, log=log_path)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Build the demo district in a fresh SQLite file and serve it with uvicorn."""
-    _need_browser()
+    need_browser()
     if os.environ.get("WANGGE_BROWSER_BASE_URL"):  # a server already running (development)
         yield os.environ["WANGGE_BROWSER_BASE_URL"]
         return
     base = tmp_path_factory.mktemp("web")
-    env = {
-        **os.environ,
-        "WANGGE_DATABASE_URL": f"sqlite:///{base / 'demo.db'}",
-        "WANGGE_UPLOAD_DIR": str(base / "uploads"),
-        "WANGGE_DEMO_MODE": "true",
-        "WANGGE_LOG_JSON": "false",
-    }
-    wangge = Path(sys.executable).parent / "wangge"
-    subprocess.run(
-        [str(wangge), "demo", "--no-serve", "--cases", str(BROWSER_DEMO_CASES)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
-    port = free_port()
-    log = open(base / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "wangge.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_serving(url + "/citizen", proc=proc, log=base / "server.log")
-    except RuntimeError:
-        proc.kill()
-        raise
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    env = server_env(base, "demo.db", WANGGE_DEMO_MODE="true")
+    wangge(env, "demo", "--no-serve", "--cases", str(BROWSER_DEMO_CASES), timeout=900)
+    with serving(base, env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-def browser(demo_server: str) -> Iterator[object]:
+def browser() -> Iterator[object]:
+    need_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -116,14 +136,14 @@ def browser(demo_server: str) -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def new_page(browser, demo_server):
-    """Return a factory of pages in fresh contexts (one per user), closed after the test."""
+@contextmanager
+def page_factory(browser, base_url: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """Yield a factory of pages in fresh contexts (one per user) on `base_url`, closed after."""
     contexts = []
 
     def make(username: str | None = None, *, width: int = 1440, height: int = 900, **kw):
         ctx = browser.new_context(
-            base_url=demo_server,
+            base_url=base_url,
             viewport={"width": width, "height": height},
             locale="zh-CN",
             timezone_id="Asia/Shanghai",
@@ -133,19 +153,28 @@ def new_page(browser, demo_server):
         contexts.append(ctx)
         page = ctx.new_page()
         if username:
-            login(page, username)
+            login(page, username, password)
         return page
 
-    yield make
-    for ctx in contexts:
-        ctx.close()
+    try:
+        yield make
+    finally:
+        for ctx in contexts:
+            ctx.close()
 
 
-def login(page, username: str) -> None:
+@pytest.fixture
+def new_page(browser, demo_server):
+    """Return a factory of pages in fresh contexts (one per user), closed after the test."""
+    with page_factory(browser, demo_server) as make:
+        yield make
+
+
+def login(page, username: str, password: str = PASSWORD) -> None:
     """Log in through the login page."""
     page.goto("/login")
     page.fill("#username", username)
-    page.fill("#password", PASSWORD)
+    page.fill("#password", password)
     with page.expect_navigation():
         page.click("#login-submit")
 

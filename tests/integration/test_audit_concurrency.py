@@ -1,7 +1,10 @@
-"""Appends from several connections at once keep one unbroken chain, on both databases.
+"""Appends from several connections at once, with a sealer running beside them, keep one
+unbroken chain, on both databases.
 
 Found live: the demo month (a second process) and a login on the server appended at the same
 moment on SQLite; both read the same head and the login failed with a duplicate entry id.
+Since issue 15 appends lock nothing shared; the sealer links them shortly after, so an entry
+that commits after a later id was sealed is chained behind it, never lost.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import threading
 import pytest
 from sqlalchemy import Engine, delete, func, select
 
+from wangge.audit.chain import seal, seal_all, verify_chain
 from wangge.audit.models import AuditEntry, AuditHead
-from wangge.audit.service import GENESIS, record, verify_chain
+from wangge.audit.sealer import Sealer
+from wangge.audit.service import GENESIS, record
 from wangge.db import session_factory
 
 WRITERS, EACH = 4, 25
@@ -34,9 +39,7 @@ def clean_chain(engine: Engine):
     reset()
 
 
-def test_concurrent_appenders_each_get_the_next_entry_and_the_chain_verifies(clean_chain):
-    factory = session_factory(clean_chain)
-    errors: list[BaseException] = []
+def _append_concurrently(factory, errors: list[BaseException]) -> None:
     start = threading.Barrier(WRITERS)
 
     def append(n: int) -> None:
@@ -55,8 +58,69 @@ def test_concurrent_appenders_each_get_the_next_entry_and_the_chain_verifies(cle
         t.start()
     for t in threads:
         t.join()
+
+
+def test_concurrent_appenders_with_a_sealer_beside_them_leave_one_verified_chain(clean_chain):
+    factory = session_factory(clean_chain)
+    errors: list[BaseException] = []
+    sealer = Sealer(factory, interval=0.01).start()
+    try:
+        _append_concurrently(factory, errors)
+    finally:
+        sealer.stop()  # seals what is left
     assert errors == []
     with factory() as s:
         report = verify_chain(s)
         assert report.ok, report.reason_en
-        assert report.checked == WRITERS * EACH
+        assert (report.checked, report.unsealed) == (WRITERS * EACH, 0)
+        positions = s.scalars(select(AuditEntry.chain_pos).order_by(AuditEntry.chain_pos)).all()
+        assert positions == list(range(1, WRITERS * EACH + 1))
+        assert s.get(AuditHead, 1).last_id == WRITERS * EACH
+
+
+def test_waiting_entries_verify_by_their_mac_and_a_changed_one_is_never_sealed(clean_chain):
+    factory = session_factory(clean_chain)
+    with factory() as s:
+        for i in range(5):
+            record(s, actor="writer", action="test.append", detail={"i": i})
+        s.commit()
+        assert seal(s, limit=2) == 2  # two sealed, three wait
+        s.commit()
+        report = verify_chain(s)
+        assert report.ok and (report.checked, report.unsealed) == (5, 3)
+        waiting = s.scalars(
+            select(AuditEntry).where(AuditEntry.chain_pos.is_(None)).order_by(AuditEntry.id)
+        ).all()
+        victim = waiting[1]
+        victim.actor = "someone-else"  # what an attacker with database access does
+        s.commit()
+        broken = verify_chain(s)
+        assert not broken.ok and broken.first_broken_id == victim.id
+        assert f"第 {victim.id} 条" in broken.reason_zh
+        assert seal_all(s) == 1  # the entry before it; the changed one is not blessed
+        assert verify_chain(s).first_broken_id == victim.id
+
+
+def test_two_sealers_at_once_never_fork_the_chain(clean_chain):
+    factory = session_factory(clean_chain)
+    with factory() as s:
+        for i in range(300):
+            record(s, actor="writer", action="test.append", detail={"i": i})
+        s.commit()
+    start = threading.Barrier(2)
+    sealed: list[int] = []
+
+    def run() -> None:
+        start.wait()
+        with factory() as s:
+            sealed.append(seal_all(s))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(sealed) == 300
+    with factory() as s:
+        report = verify_chain(s)
+        assert report.ok and report.unsealed == 0, report.reason_en

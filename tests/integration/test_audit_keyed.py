@@ -18,6 +18,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from tests.ops_support import fresh_database
+from wangge.audit.chain import seal_all
 from wangge.audit.service import GENESIS, record
 from wangge.cli import app
 from wangge.db import make_engine, session_factory, unit_of_work
@@ -36,6 +37,8 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with unit_of_work(session_factory(engine, audit_key=KEY)) as s:
             for i in range(N):
                 record(s, actor=f"user{i % 3}", action="case.dispatch", detail={"n": i})
+            s.commit()
+            seal_all(s)  # what a running server does within a second
         engine.dispose()
         yield url
 
@@ -66,9 +69,12 @@ def _rewrite_from(url: str, victim: int) -> None:
         conn.execute(
             text("UPDATE audit_log SET actor = 'someone-else' WHERE id = :i"), {"i": victim}
         )
-        prev = conn.execute(
-            text("SELECT hash FROM audit_log WHERE id = :i"), {"i": victim - 1}
-        ).scalar() or GENESIS
+        prev = (
+            conn.execute(
+                text("SELECT hash FROM audit_log WHERE id = :i"), {"i": victim - 1}
+            ).scalar()
+            or GENESIS
+        )
         for row in _rows(conn)[victim - 1 :]:
             at = row["at"]
             if isinstance(at, str):

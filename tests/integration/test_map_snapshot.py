@@ -96,3 +96,30 @@ def test_a_slow_reload_runs_in_the_background_while_the_old_snapshot_serves(engi
             break
         time.sleep(0.05)
     assert len(_snap(engine)) == 30
+
+
+def test_a_burst_of_first_map_requests_loads_the_snapshot_once(engine, monkeypatch):
+    import threading
+
+    loads: list[int] = []
+    real = map_snapshot._load_all
+
+    def counted(session, kind):
+        loads.append(1)
+        return real(session, kind)
+
+    monkeypatch.setattr(map_snapshot, "_load_all", counted)
+    start = threading.Barrier(8)
+    sizes: list[int] = []
+
+    def first_request() -> None:
+        start.wait()
+        sizes.append(len(_snap(engine)))
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sizes == [40] * 8
+    assert len(loads) == 1  # every other request waited for the first one's snapshot

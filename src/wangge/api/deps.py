@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import ANONYMOUS, Principal, Unauthenticated
@@ -17,8 +18,17 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def open_session(request: Request) -> Iterator[Session]:
-    """One session per request, closed after the response has been sent."""
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in the thread
+# pool, and each such hop (a queue, a thread wake-up, a GIL hand-over and back) cost a report
+# more than its own work did (py-spy under load, issue 15). Blocking work stays in the pool.
+
+
+async def open_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, closed after the response has been sent.
+
+    Creating a session opens no connection (the first statement does, in the thread pool);
+    closing one whose transaction `get_session` already ended only hands the connection back.
+    """
     session = request.app.state.session_factory()
     try:
         yield session
@@ -26,7 +36,7 @@ def open_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[Session]:
+async def get_session(session: Annotated[Session, Depends(open_session)]) -> AsyncIterator[Session]:
     """The request's session: committed when the endpoint returns, rolled back on any error.
 
     This dependency has function scope (see SessionDep), so the commit happens *before* the
@@ -36,16 +46,17 @@ def get_session(session: Annotated[Session, Depends(open_session)]) -> Iterator[
     """
     try:
         yield session
-        session.commit()
+        await run_in_threadpool(session.commit)
     except BaseException as exc:
         if keeps_writes(exc):
-            session.commit()  # e.g. a failed login: counted and audited, then refused
+            # e.g. a failed login: counted and audited, then refused
+            await run_in_threadpool(session.commit)
         else:
-            session.rollback()
+            await run_in_threadpool(session.rollback)
         raise
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """Return the app's settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 

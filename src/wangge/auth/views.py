@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from wangge.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, SettingsDep
+from wangge.audit.chain import verify_chain
 from wangge.audit.models import AuditEntry
-from wangge.audit.service import record_for, verify_chain
+from wangge.audit.service import record_for
 from wangge.auth import admin, service
 from wangge.auth.models import ApiToken, Post, Role, User
 from wangge.auth.principal import Unauthenticated

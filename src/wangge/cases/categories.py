@@ -7,7 +7,7 @@ The standard catalogue and its releases live in `cases/standard.py`, routing in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import event, select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
 from wangge.cases.limits import AreaClass, LimitRule, Stage, TimeLimits
-from wangge.cases.models import AreaClassRule, Category, RoutingRule
+from wangge.cases.models import AreaClassRule, Category, ResponseRule, RoutingRule
 from wangge.cases.routing import MANAGE, require_line, route, set_routing_rule
 from wangge.cases.standard import (
     CATALOGUE_RELEASE,
@@ -30,6 +30,7 @@ from wangge.cases.standard import (
 from wangge.common.cache import TTLCache
 from wangge.departments.models import Department
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from wangge.lines.models import BusinessLine
 
 __all__ = [
     "CATALOGUE_RELEASE",
@@ -116,7 +117,7 @@ _reference = TTLCache()
 def _forget_changed_reference_data(session: Session, _context: object) -> None:
     # Writes made by this process are seen by it at once; other processes within seconds.
     if any(
-        isinstance(o, Category | AreaClassRule | RoutingRule)
+        isinstance(o, Category | AreaClassRule | RoutingRule | ResponseRule | BusinessLine)
         for o in (*session.new, *session.dirty, *session.deleted)
     ):
         _reference.clear()
@@ -124,6 +125,14 @@ def _forget_changed_reference_data(session: Session, _context: object) -> None:
 
 def _engine_key(session: Session) -> str:
     return str(session.get_bind().engine.url)
+
+
+def cached_reference(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """Return reference data of this database read at most every few seconds (`load` → value).
+
+    Values must be plain data or detached snapshots: they outlive the session that loaded them.
+    """
+    return _reference.get((*key, _engine_key(session)), load)
 
 
 def cached_category(session: Session, code: str) -> Category:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
+from wangge.cases.categories import cached_reference
 from wangge.cases.limits import (
     DEFAULT_CHANNEL_RULES,
     PROMISES,
@@ -67,14 +68,21 @@ def channel_for(
     session: Session, county_code: str, source: str, urgent: bool
 ) -> dict[str, ChannelRule]:
     """Return the active rules per stage/promise for a case of this county, channel, urgency."""
-    rows = session.scalars(
-        select(ResponseRule).where(
-            ResponseRule.county_code == county_code,
-            ResponseRule.source == source,
-            ResponseRule.is_active.is_(True),
-        )
+    rules = cached_reference(
+        session,
+        ("response_rules", county_code, source),
+        lambda: [
+            as_channel_rule(r)
+            for r in session.scalars(
+                select(ResponseRule).where(
+                    ResponseRule.county_code == county_code,
+                    ResponseRule.source == source,
+                    ResponseRule.is_active.is_(True),
+                )
+            )
+        ],
     )
-    return pick_channel_rules([as_channel_rule(r) for r in rows], source=source, urgent=urgent)
+    return pick_channel_rules(rules, source=source, urgent=urgent)
 
 
 def channel_of(session: Session, case: Case) -> dict[str, ChannelRule]:

@@ -103,6 +103,19 @@ def _registered_component(session: Session, county: str, code: str | None) -> st
     return text
 
 
+def case_code(county_code: str, reported_at: datetime, case_id: int) -> str:
+    """The code people read: county, local report date, case number (1101082026120400000042)."""
+    # The date is the county's, not UTC's (07:00 Beijing is 23:00 UTC the day before).
+    return f"{county_code}{reported_at.astimezone(SHANGHAI):%Y%m%d}{case_id:07d}"
+
+
+def _next_case_id(session: Session) -> int | None:
+    """Take the next case id from PostgreSQL's sequence (None on SQLite: the INSERT gives it)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.scalar(select(func.nextval("cases_id_seq"))))
+
+
 def create_case(
     session: Session,
     data: CaseIn,
@@ -191,6 +204,9 @@ def create_case(
     )
     timing.open_promises(case, channel, now)
     case.due_at = timing.next_due(case)
+    case.id = _next_case_id(session)
+    if case.id is not None:  # the code goes in with the row: no UPDATE after the INSERT
+        case.code = case_code(county, now, case.id)
     if idempotency_key:
         try:
             # A concurrent twin with the same key loses at the unique index; give it the first.
@@ -209,8 +225,8 @@ def create_case(
     else:
         session.add(case)
         session.flush()
-    # The date people read in the code is the county's, not UTC's (07:00 Beijing is 23:00 UTC).
-    case.code = f"{county}{now.astimezone(SHANGHAI):%Y%m%d}{case.id:07d}"
+    if case.code is None:
+        case.code = case_code(county, now, case.id)
     attach_photos(photos, case.id)
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
     add_event(session, case, outcome.event, None)

@@ -45,7 +45,7 @@ router = APIRouter(tags=["cases 案卷"])
 router.include_router(category_router)
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """Return the current time (tests override this to freeze the clock)."""
     return utcnow()
 

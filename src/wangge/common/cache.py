@@ -6,6 +6,7 @@ process keeps a copy for a few seconds, so a change is seen everywhere within th
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -21,18 +22,35 @@ class TTLCache:
         self.ttl = ttl
         self.max_items = max_items
         self._items: dict[Hashable, tuple[float, Any]] = {}
+        self._guard = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
         _ALL.append(self)
 
-    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
-        """Return the cached value, or load, keep and return it."""
-        now = time.monotonic()
+    def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
         hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
+        return hit if hit is not None and time.monotonic() - hit[0] < self.ttl else None
+
+    def get(self, key: Hashable, loader: Callable[[], Any]) -> Any:
+        """Return the cached value, or load, keep and return it.
+
+        Single flight: when many request threads miss the same key at once (a cold start, or
+        the moment it expires), one loads it and the others wait for that value.
+        """
+        hit = self._fresh(key)
+        if hit is not None:
             return hit[1]
-        value = loader()
-        if len(self._items) >= self.max_items:
-            self._items.clear()
-        self._items[key] = (now, value)
+        with self._guard:
+            lock = self._loading.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._fresh(key)
+            if hit is not None:
+                return hit[1]
+            value = loader()
+            if len(self._items) >= self.max_items:
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+        with self._guard:
+            self._loading.pop(key, None)
         return value
 
     def clear(self) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.api.files import read_upload
 from wangge.departments import excel, service
 from wangge.departments.checks import DepartmentData
 from wangge.departments.schemas import (
@@ -17,7 +18,6 @@ from wangge.departments.schemas import (
     ImportReport,
     SuggestedCode,
 )
-from wangge.errors import ValidationFailed
 
 router = APIRouter(prefix="/departments", tags=["departments 部门"])
 MAX_UPLOAD_BYTES = 5 * 2**20
@@ -107,14 +107,7 @@ def import_departments(
 ) -> dict[str, Any]:
     """On any bad row: 422 with `details.errors` (row, column, value, reasons), nothing written."""
     principal.require("departments.manage")
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationFailed(
-            f"文件过大，上限 {MAX_UPLOAD_BYTES // 2**20} MB",
-            f"file too large; limit {MAX_UPLOAD_BYTES // 2**20} MB",
-            code="too_large",
-            field="file",
-        )
+    data = read_upload(file, MAX_UPLOAD_BYTES)
     name = (file.filename or "departments.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:120]
     return excel.import_workbook(session, principal, data, county=county, file_name=name)
 

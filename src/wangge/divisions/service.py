@@ -14,7 +14,7 @@ from wangge.auth.scope import ancestor_or_scope_clause
 from wangge.common.geo import areas_m2
 from wangge.common.shapes import as_multipolygon, require_valid
 from wangge.common.spatial import bbox_columns
-from wangge.divisions.codes import LEVEL_ZH, parent_of, parse_division_code
+from wangge.divisions.codes import LEVEL_ZH, ParsedCode, parent_of, parse_division_code
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
 
@@ -27,33 +27,50 @@ class DivisionIn:
     parent_code: str | None = None
 
 
+def check_division(row: DivisionIn) -> tuple[ParsedCode, str | None]:
+    """Check one row on its own (name, code and prefix, geometry); return its code and parent."""
+    if not row.name or not str(row.name).strip():
+        raise ValidationFailed(
+            f"区划 {row.code} 缺少名称", f"division {row.code} has no name", field="name"
+        )
+    parent = row.parent_code or parent_of(parse_division_code(row.code).code)
+    p = parse_division_code(row.code, parent)
+    if row.geom is not None:
+        require_valid(row.geom, f"区划 {p.code}", f"division {p.code}")
+    return p, parent
+
+
 def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Division]:
-    """Insert or update divisions, all or nothing; parents may come in the same batch."""
+    """Insert or update divisions, all or nothing; parents may come in the same batch.
+
+    An error about one row carries its 1-based position in `details["row"]`.
+    """
     parsed = []
     batch: dict[str, DivisionIn] = {}
-    for row in rows:
-        if not row.name or not str(row.name).strip():
-            raise ValidationFailed(
-                f"区划 {row.code} 缺少名称", f"division {row.code} has no name", field="name"
-            )
-        parent = row.parent_code or parent_of(parse_division_code(row.code).code)
-        p = parse_division_code(row.code, parent)
+    for number, row in enumerate(rows, 1):
+        try:
+            p, parent = check_division(row)
+        except ValidationFailed as exc:
+            exc.details.setdefault("row", number)
+            raise
         if p.code in batch:
             raise ValidationFailed(
-                f"区划编码 {p.code} 重复", f"division code {p.code} appears twice", field="code"
+                f"区划编码 {p.code} 重复",
+                f"division code {p.code} appears twice",
+                field="code",
+                details={"row": number},
             )
-        if row.geom is not None:
-            require_valid(row.geom, f"区划 {p.code}", f"division {p.code}")
         batch[p.code] = row
         parsed.append((p, parent))
     existing = _existing_codes(session, {parent for _, parent in parsed if parent})
-    for p, parent in parsed:
+    for number, (p, parent) in enumerate(parsed, 1):
         if parent and parent not in batch and parent not in existing:
             raise ValidationFailed(
                 f"区划 {p.code} 的上级区划 {parent} 不存在，请先导入上级",
                 f"the parent {parent} of division {p.code} does not exist; load it first",
                 code="parent_missing",
                 field="parent_code",
+                details={"row": number},
             )
     geoms = [as_multipolygon(batch[p.code].geom) if batch[p.code].geom else None for p, _ in parsed]
     present = [g for g in geoms if g is not None]

@@ -20,7 +20,7 @@ from wangge.evaluation.periods import SHANGHAI, Period, parse_period
 router = APIRouter(prefix="/evaluation", tags=["evaluation 综合评价"])
 
 
-def get_now() -> datetime:
+async def get_now() -> datetime:
     """Return the current time (tests override this to freeze the clock)."""
     return utcnow()
 

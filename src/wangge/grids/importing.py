@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.common.gisio import Feature, read_features
-from wangge.divisions.service import DivisionIn, load_divisions
+from wangge.divisions.service import DivisionIn, check_division, load_divisions
 from wangge.errors import DomainError, ImportFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
@@ -43,6 +44,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "key": ("key", "id", "编号", "标识"),
 }
 KIND_BY_ZH = {zh: kind for kind, zh in KIND_ZH.items()}
+
+
+@dataclass
+class DivisionFile:
+    """The checked rows of a division file and the feature number of each."""
+
+    rows: list[DivisionIn]
+    numbers: list[int]
+
+    @property
+    def codes(self) -> list[str]:
+        return [row.code for row in self.rows]
 
 
 def field(props: dict[str, Any], name: str) -> tuple[str | None, Any]:
@@ -114,28 +127,58 @@ def _str(feature: Feature, name: str) -> str | None:
 
 def import_divisions(session: Session, path: Path, **read: Any) -> int:
     """Load divisions (code, name, optional parent) from a vector file."""
+    return len(load_division_file(session, path, read_division_file(path, **read)))
+
+
+def read_division_file(path: Path, **read: Any) -> DivisionFile:
+    """Read and check every feature of a division file on its own, writing nothing.
+
+    Raises one ImportFailed naming the first bad feature whose `details["errors"]` lists them
+    all; the checks across features (duplicates, missing parents) come with the load.
+    """
     fs = read_features(path, **read)
-    rows = []
+    rows: list[DivisionIn] = []
+    numbers: list[int] = []
+    errors: list[ImportFailed] = []
     for f in fs.features:
         code = _str(f, "code")
-        if not code:
-            raise ImportFailed(
-                file=path.name,
-                feature=f.number,
-                field="code",
-                reason_zh="缺少区划代码（code/区划代码）",
-                reason_en="missing division code (code)",
-            )
-        rows.append(
-            DivisionIn(
-                code=code,
-                name=_str(f, "name") or "",
-                geom=f.geometry,
-                parent_code=_str(f, "parent_code"),
-            )
+        row = DivisionIn(
+            code=code or "",
+            name=_str(f, "name") or "",
+            geom=f.geometry,
+            parent_code=_str(f, "parent_code"),
         )
-    _wrap(path, lambda: load_divisions(session, rows))
-    return len(rows)
+        if not code:
+            errors.append(
+                ImportFailed(
+                    file=path.name,
+                    feature=f.number,
+                    field="code",
+                    reason_zh="缺少区划代码（code/区划代码）",
+                    reason_en="missing division code (code)",
+                )
+            )
+            continue
+        try:
+            row.code = check_division(row)[0].code
+        except DomainError as exc:
+            errors.append(_as_import_error(path, exc, f.number))
+            continue
+        rows.append(row)
+        numbers.append(f.number)
+    if errors:
+        raise _error_list(errors)
+    return DivisionFile(rows, numbers)
+
+
+def load_division_file(session: Session, path: Path, read: DivisionFile) -> list[str]:
+    """Insert or update the divisions read from `path`; return their codes."""
+    try:
+        loaded = load_divisions(session, read.rows)
+    except DomainError as exc:
+        feature = _feature_of(read.numbers, exc)
+        raise _error_list([_as_import_error(path, exc, feature)]) from None
+    return [d.code for d in loaded]
 
 
 def grids_from_features(file: str, features: list[Feature], default_kind: str) -> list[GridIn]:
@@ -232,8 +275,7 @@ def import_grid_file(
         # Checked against an unsaved version, so a refused file leaves no row behind.
         probe = GridVersion(county_code=county, layer=layer, number=0, name=version_name)
         for problem in check_rows(session, probe, rows):
-            row = problem.details.get("row")
-            feature = numbers[row - 1] if isinstance(row, int) and row <= len(numbers) else None
+            feature = _feature_of(numbers, problem)
             errors.append(_as_import_error(path, problem, feature))
     if errors:
         raise _error_list(errors)
@@ -242,6 +284,12 @@ def import_grid_file(
     version.report = {"source": "import", "file": path.name, "kind": kind, "grids": len(rows)}
     session.flush()
     return version
+
+
+def _feature_of(numbers: list[int], exc: DomainError) -> int | None:
+    """The feature number of the row (1-based, of the rows passed on) an error names."""
+    row = exc.details.get("row")
+    return numbers[row - 1] if isinstance(row, int) and 0 < row <= len(numbers) else None
 
 
 def _as_import_error(path: Path, exc: DomainError, feature: int | None) -> ImportFailed:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -13,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.api.files import saved_upload
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
 from wangge.common.schemas import InputModel
@@ -26,8 +24,6 @@ from wangge.grids.schemas import VersionRead
 
 router = APIRouter(tags=["grids 网格"])
 
-# A district's grid file is a few MB; this bounds what one request may make us parse.
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # Generation runs inside the request: beyond this many cells use `wangge grid generate`.
 MAX_GENERATED_CELLS = 20_000
 
@@ -60,16 +56,15 @@ def require_area(
         or outside
         or (not communities and not principal.contains(county))
     ):
-        where = ", ".join(outside[:5]) or county
-        raise Forbidden(
-            f"{where} 不在您的管辖范围内", f"{where} is outside your area", code="out_of_scope"
-        )
+        raise out_of_scope(outside or [county])
 
 
-def _safe_name(filename: str | None) -> str:
-    # Only the base name, so the upload cannot point anywhere but our temporary folder.
-    name = Path((filename or "upload").replace("\\", "/")).name
-    return re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", name)[:120] or "upload"
+def out_of_scope(codes: Sequence[str]) -> Forbidden:
+    """403 `out_of_scope` naming the first few codes outside the caller's area."""
+    where = ", ".join(codes[:5])
+    return Forbidden(
+        f"{where} 不在您的管辖范围内", f"{where} is outside your area", code="out_of_scope"
+    )
 
 
 @router.post(
@@ -93,17 +88,7 @@ def import_version(
     principal.require("grids.manage")
     if not principal.covers(county):
         require_area(principal, county)
-    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationFailed(
-            f"文件过大，上限 {MAX_UPLOAD_BYTES // 2**20} MB",
-            f"file too large; limit {MAX_UPLOAD_BYTES // 2**20} MB",
-            code="too_large",
-            field="file",
-        )
-    with tempfile.TemporaryDirectory(prefix="wangge-grid-") as tmp:
-        path = Path(tmp) / _safe_name(file.filename)
-        path.write_bytes(data)
+    with saved_upload(file, prefix="wangge-grid-") as path:
         version = import_grid_file(
             session,
             path,

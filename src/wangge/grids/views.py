@@ -137,8 +137,9 @@ def list_versions(
 def get_version(version_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
     version = _version_in_scope(session, principal, version_id)
     out = VersionRead.model_validate(version).model_dump()
-    # The reports name grids all over the county, so only whole-territory users get them.
-    whole = principal.scope_prefixes is None
+    # The reports name grids all over the county, so only users whose area holds the whole
+    # county get them (a county administrator does: he imports and activates its versions).
+    whole = principal.contains(version.county_code)
     out["report"] = version.report if whole else None
     out["activation_report"] = version.activation_report if whole else None
     return out

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wangge.audit.service import record_for
 from wangge.auth.models import Role
 from wangge.auth.principal import Principal
+from wangge.cases.categories import cached_reference
 from wangge.cases.models import Case, Category
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from wangge.lines.models import BusinessLine
@@ -345,13 +346,18 @@ def switched_off_line(
     """Return the county's line of the category when that line is switched off, else None."""
     if not category.business_line:
         return None
-    return session.scalars(
-        select(BusinessLine).where(
-            BusinessLine.county_code == county_code,
-            BusinessLine.code == category.business_line,
-            BusinessLine.is_active.is_(False),
+
+    def load() -> dict[str, BusinessLine]:
+        rows = session.scalars(
+            select(BusinessLine).where(
+                BusinessLine.county_code == county_code, BusinessLine.is_active.is_(False)
+            )
         )
-    ).first()
+        cols = BusinessLine.__table__.columns
+        return {r.code: BusinessLine(**{c.key: getattr(r, c.key) for c in cols}) for r in rows}
+
+    off = cached_reference(session, ("switched_off_lines", county_code), load)
+    return off.get(category.business_line)  # type: ignore[no-any-return]
 
 
 def refuse_switched_off(session: Session, county_code: str, category: Category) -> None:

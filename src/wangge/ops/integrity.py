@@ -209,7 +209,7 @@ def check_codes(session: Session, report: IntegrityReport) -> None:
 
 def check_audit(session: Session, report: IntegrityReport) -> None:
     """The hash chain of the audit log is unbroken."""
-    from wangge.audit.service import verify_chain
+    from wangge.audit.chain import verify_chain
 
     if not _table_exists(session, "audit_log"):
         return

@@ -138,6 +138,8 @@ def claim_photos(
     Each must name an existing upload of `principal`, not attached to another case, and,
     with `not_before`, one uploaded (and, by its EXIF, taken) no earlier than that moment.
     """
+    if not refs:
+        return []  # most reports carry no photo: no query
     ids = [upload_id_of(r) for r in refs]
     rows = {
         r.id: r for r in session.scalars(select(Upload).where(Upload.id.in_({i for i in ids if i})))

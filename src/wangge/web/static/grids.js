@@ -234,19 +234,34 @@
   }));
   function opened(version, tab) { location.href = `/console/grids?report=${version.id}&tab=${tab}`; }
 
-  const importForm = document.getElementById('import-form');
-  if (importForm) importForm.addEventListener('submit', async ev => {
-    ev.preventDefault();
-    const out = document.getElementById('import-msg'), button = document.getElementById('import-submit');
-    const fd = new FormData();
-    fd.append('file', document.getElementById('import-file').files[0]);
-    for (const k of ['county', 'kind', 'name', 'crs', 'encoding']) {
-      const v = document.getElementById('import-' + k).value;
-      if (v) fd.append(k, v);
-    }
-    busy(button, true); out.innerHTML = `<p class="muted">${T('正在导入…', 'Importing…')}</p>`;
-    try { opened((await WG.api('POST', '/api/v1/grid-versions/import', fd)).version, 'import'); }
-    catch (e) { out.innerHTML = errorList(e); busy(button, false); }
+  // An upload form: `${prefix}-file` and the non-empty `${prefix}-${field}` inputs, posted to
+  // `url`; `done` gets the reply, or the error list is shown under the form.
+  function uploadForm(prefix, fields, url, done) {
+    const form = document.getElementById(prefix + '-form');
+    if (!form) return;
+    form.addEventListener('submit', async ev => {
+      ev.preventDefault();
+      const out = document.getElementById(prefix + '-msg'), button = document.getElementById(prefix + '-submit');
+      const fd = new FormData();
+      fd.append('file', document.getElementById(prefix + '-file').files[0]);
+      for (const k of fields) {
+        const v = document.getElementById(prefix + '-' + k).value;
+        if (v) fd.append(k, v);
+      }
+      busy(button, true); out.innerHTML = `<p class="muted">${T('正在导入…', 'Importing…')}</p>`;
+      try { done(await WG.api('POST', url, fd), out); }
+      catch (e) { out.innerHTML = errorList(e); }
+      busy(button, false);
+    });
+  }
+  uploadForm('import', ['county', 'kind', 'name', 'crs', 'encoding'], '/api/v1/grid-versions/import',
+    made => opened(made.version, 'import'));
+  // Divisions (streets, communities) come before the grids that lie in them.
+  uploadForm('division', ['crs', 'encoding'], '/api/v1/divisions/import', (made, out) => {
+    const list = made.codes.slice(0, 30).join(', ') + (made.codes.length > 30 ? ' …' : '');
+    out.innerHTML = `<p class="msg ok" data-testid="division-imported" data-count="${made.imported}">` +
+      esc(T(`已导入 ${made.imported} 个区划：${list}。刷新页面后可在“生成单元网格”“自动划分”中选用。`,
+        `${made.imported} divisions imported: ${list}. Reload the page to choose them in "Generate unit grids" and "Automatic division".`)) + '</p>';
   });
 
   const generateForm = document.getElementById('generate-form');

@@ -1,0 +1,265 @@
+"""Seal audit entries into the keyed hash chain, verify it, and sign checkpoints of its head.
+
+Requests only insert entries (module `audit.service`); `seal` links the entries not yet in the
+chain, in id order, behind the newest sealed one. Only sealers lock the `audit_head` row, and a
+second sealer finding it locked skips its turn, so sealing never makes a request wait.
+An entry is tamper-evident from its write (its MAC); once sealed, the chain also shows entries
+removed or inserted. A keyed chain cannot show that its newest entries were cut off, so an
+operator exports signed checkpoints of the head (`wangge audit checkpoint`) to a place the
+database cannot reach, and `wangge audit verify --checkpoints FILE` checks against them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wangge.audit.models import AuditEntry, AuditHead
+from wangge.audit.service import (
+    GENESIS,
+    audit_key,
+    entry_hash,
+    entry_mac,
+    legacy_entry_hash,
+)
+from wangge.common.models import utcnow
+
+log = logging.getLogger("wangge.audit")
+
+# Entries linked per transaction: big enough to keep up with thousands of entries a second,
+# small enough that one seal holds the head for well under a second.
+SEAL_BATCH = 5000
+
+
+def _lock_head(session: Session) -> AuditHead | None:
+    """Lock the head for this transaction; None when another sealer holds it (PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: take the database's write lock before reading the head.
+        session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(last_id=AuditHead.last_id)
+            .execution_options(synchronize_session=False)
+        )
+    return session.scalars(
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def seal(session: Session, *, limit: int = SEAL_BATCH) -> int:
+    """Link up to `limit` unsealed entries into the chain in id order; return how many.
+
+    An entry whose MAC does not match is not blessed: sealing stops before it (and says so in
+    the log) until an operator has looked; `verify_chain` names it.
+    """
+    head = _lock_head(session)
+    if head is None:
+        return 0
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.chain_pos.is_(None))
+        .order_by(AuditEntry.id)
+        .limit(limit)
+    ).all()
+    key = audit_key(session)
+    pos, prev = head.last_id, head.last_hash
+    sealed = 0
+    for entry in entries:
+        if not hmac.compare_digest(entry.mac or "", entry_mac(entry, key)):
+            log.error("audit entry %s fails its MAC; sealing stopped before it", entry.id)
+            break
+        pos += 1
+        entry.chain_pos, entry.prev_hash = pos, prev
+        entry.hash = prev = entry_hash(entry, key)
+        sealed += 1
+    head.last_id, head.last_hash = pos, prev
+    session.flush()
+    return sealed
+
+
+def seal_all(session: Session) -> int:
+    """Seal until nothing is left (committing each batch); return how many were sealed."""
+    total = 0
+    while True:
+        n = seal(session)
+        session.commit()
+        total += n
+        if n < SEAL_BATCH:
+            return total
+
+
+def unsealed_count(session: Session) -> int:
+    """How many entries wait for the sealer."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.chain_pos.is_(None))
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    reason_zh: str = ""
+    reason_en: str = ""
+    unsealed: int = 0
+
+
+def _sealed(session: Session) -> Iterator[AuditEntry]:
+    yield from session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.chain_pos.is_not(None))
+        .order_by(AuditEntry.chain_pos)
+        .execution_options(yield_per=2000)
+    )
+
+
+def _unsealed(session: Session) -> Iterator[AuditEntry]:
+    yield from session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.chain_pos.is_(None))
+        .order_by(AuditEntry.id)
+        .execution_options(yield_per=2000)
+    )
+
+
+def _broken(checked: int, entry_id: int | None, zh: str, en: str) -> ChainReport:
+    return ChainReport(False, checked, entry_id, zh, en)
+
+
+def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> ChainReport:
+    """Recompute the chain and every waiting entry's MAC; point at the first entry that fails.
+
+    With checkpoints, also prove that each checkpointed entry is still there unchanged (so
+    the newest entries were not cut off and the chain was not rebuilt from an old head).
+    """
+    key = audit_key(session)
+    wanted = {c.id: c for c in checkpoints}
+    for c in wanted.values():
+        if not c.valid(key):
+            return _broken(
+                0, c.id, f"第 {c.id} 条的检查点签名无效", f"checkpoint {c.id} is not signed"
+            )
+    prev_hash, prev_pos, checked = GENESIS, 0, 0
+    for entry in _sealed(session):
+        checked += 1
+        if entry.chain_pos != prev_pos + 1:
+            return _broken(
+                checked, entry.id, f"链上第 {prev_pos + 1} 条记录缺失",
+                f"entry {prev_pos + 1} of the chain is missing",
+            )  # fmt: skip
+        if entry.prev_hash != prev_hash:
+            return _broken(
+                checked, entry.id, f"第 {entry.id} 条记录的前序哈希不符",
+                f"entry {entry.id} does not link to its predecessor",
+            )  # fmt: skip
+        if entry_hash(entry, key) != entry.hash:
+            if checked == 1 and legacy_entry_hash(entry) == entry.hash:
+                return _broken(
+                    checked, entry.id, "审计链为旧格式（无密钥），请运行 wangge audit seal-legacy",
+                    "the chain was written before audit keys; run `wangge audit seal-legacy`",
+                )  # fmt: skip
+            return _broken(
+                checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
+                f"entry {entry.id} was altered (or the audit key differs)",
+            )  # fmt: skip
+        point = wanted.pop(entry.chain_pos, None)
+        if point is not None and point.hash != entry.hash:
+            return _broken(
+                checked, entry.id, f"第 {entry.id} 条记录与检查点不符",
+                f"entry {entry.id} differs from its checkpoint",
+            )  # fmt: skip
+        prev_hash, prev_pos = entry.hash, entry.chain_pos
+    if wanted:
+        first = min(wanted)
+        return _broken(
+            checked, first, f"检查点中的第 {first} 条记录已不在链中（链尾被截断）",
+            f"checkpointed entry {first} is gone (the end of the chain was cut off)",
+        )  # fmt: skip
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_id, head.last_hash) != (prev_pos, prev_hash):
+        return _broken(checked, prev_pos + 1, "链尾记录被删除", "entries at the end were removed")
+    waiting = 0
+    for entry in _unsealed(session):
+        checked += 1
+        waiting += 1
+        if not hmac.compare_digest(entry.mac or "", entry_mac(entry, key)):
+            return _broken(
+                checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
+                f"entry {entry.id} was altered (or the audit key differs)",
+            )  # fmt: skip
+    return ChainReport(True, checked, unsealed=waiting)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain's head at one moment, signed with the audit key; kept outside the database.
+
+    `id` is the entry's position in the chain (equal to its id for entries sealed in order).
+    """
+
+    id: int
+    hash: str
+    at: str
+    mac: str
+
+    @staticmethod
+    def sign(key: bytes, entry_id: int, entry_hash_: str, at: str) -> Checkpoint:
+        """Return a signed checkpoint of an entry."""
+        mac = hmac.new(key, f"checkpoint:{entry_id}:{entry_hash_}:{at}".encode(), "sha256")
+        return Checkpoint(entry_id, entry_hash_, at, mac.hexdigest())
+
+    def valid(self, key: bytes) -> bool:
+        """Return True when the signature is the key's."""
+        expected = Checkpoint.sign(key, self.id, self.hash, self.at).mac
+        return hmac.compare_digest(expected, self.mac)
+
+
+def checkpoint(session: Session) -> Checkpoint | None:
+    """Seal what waits, then sign the head (None for an empty chain)."""
+    seal_all(session)
+    head = session.get(AuditHead, 1, populate_existing=True)
+    if head is None or head.last_id == 0:
+        return None
+    at = utcnow().astimezone(UTC).isoformat(timespec="seconds")
+    return Checkpoint.sign(audit_key(session), head.last_id, head.last_hash, at)
+
+
+def seal_legacy(session: Session) -> int:
+    """Re-sign a chain written before audit keys, after proving it intact; return the count.
+
+    Refused when any entry fails the legacy check: a tampered chain is not blessed.
+    """
+    key = audit_key(session)
+    prev_hash, prev_pos, entries = GENESIS, 0, []
+    for entry in _sealed(session):
+        ok = entry.chain_pos == prev_pos + 1 and entry.prev_hash == prev_hash
+        if not ok or entry.hash not in (legacy_entry_hash(entry), entry_hash(entry, key)):
+            raise ValueError(f"entry {entry.id} is broken; the chain cannot be sealed")
+        prev_hash, prev_pos = entry.hash, entry.chain_pos
+        entries.append(entry)
+    prev_hash = GENESIS
+    for entry in entries:
+        entry.prev_hash = prev_hash
+        entry.hash = entry_hash(entry, key)
+        prev_hash = entry.hash
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(last_id=prev_pos, last_hash=prev_hash)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return len(entries)
