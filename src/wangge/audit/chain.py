@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wangge.audit.models import AuditEntry, AuditHead
@@ -86,25 +86,15 @@ def seal(session: Session, *, limit: int = SEAL_BATCH) -> int:
     return sealed
 
 
-def seal_all(session: Session) -> int:
-    """Seal until nothing is left (committing each batch); return how many were sealed."""
+def seal_all(session: Session, stop: Callable[[], bool] = lambda: False) -> int:
+    """Seal until nothing is left or `stop()` (committing each batch); return how many."""
     total = 0
     while True:
         n = seal(session)
         session.commit()
         total += n
-        if n < SEAL_BATCH:
+        if n < SEAL_BATCH or stop():
             return total
-
-
-def unsealed_count(session: Session) -> int:
-    """How many entries wait for the sealer."""
-    return (
-        session.scalar(
-            select(func.count()).select_from(AuditEntry).where(AuditEntry.chain_pos.is_(None))
-        )
-        or 0
-    )
 
 
 @dataclass(frozen=True)
@@ -117,20 +107,13 @@ class ChainReport:
     unsealed: int = 0
 
 
-def _sealed(session: Session) -> Iterator[AuditEntry]:
+def _entries(session: Session, *, sealed: bool) -> Iterator[AuditEntry]:
+    """Sealed entries in chain order, or the waiting ones in id order (the sealer's order)."""
+    pos = AuditEntry.chain_pos
     yield from session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.chain_pos.is_not(None))
-        .order_by(AuditEntry.chain_pos)
-        .execution_options(yield_per=2000)
-    )
-
-
-def _unsealed(session: Session) -> Iterator[AuditEntry]:
-    yield from session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.chain_pos.is_(None))
-        .order_by(AuditEntry.id)
+        .where(pos.is_not(None) if sealed else pos.is_(None))
+        .order_by(pos if sealed else AuditEntry.id)
         .execution_options(yield_per=2000)
     )
 
@@ -153,7 +136,7 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
                 0, c.id, f"第 {c.id} 条的检查点签名无效", f"checkpoint {c.id} is not signed"
             )
     prev_hash, prev_pos, checked = GENESIS, 0, 0
-    for entry in _sealed(session):
+    for entry in _entries(session, sealed=True):
         checked += 1
         if entry.chain_pos != prev_pos + 1:
             return _broken(
@@ -192,7 +175,7 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     if head is not None and (head.last_id, head.last_hash) != (prev_pos, prev_hash):
         return _broken(checked, prev_pos + 1, "链尾记录被删除", "entries at the end were removed")
     waiting = 0
-    for entry in _unsealed(session):
+    for entry in _entries(session, sealed=False):
         checked += 1
         waiting += 1
         if not hmac.compare_digest(entry.mac or "", entry_mac(entry, key)):
@@ -244,7 +227,7 @@ def seal_legacy(session: Session) -> int:
     """
     key = audit_key(session)
     prev_hash, prev_pos, entries = GENESIS, 0, []
-    for entry in _sealed(session):
+    for entry in _entries(session, sealed=True):
         ok = entry.chain_pos == prev_pos + 1 and entry.prev_hash == prev_hash
         if not ok or entry.hash not in (legacy_entry_hash(entry), entry_hash(entry, key)):
             raise ValueError(f"entry {entry.id} is broken; the chain cannot be sealed")

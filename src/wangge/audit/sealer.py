@@ -13,7 +13,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wangge.audit.chain import SEAL_BATCH, seal
+from wangge.audit.chain import seal_all
 
 log = logging.getLogger("wangge.audit")
 
@@ -37,18 +37,12 @@ class Sealer:
 
     def tick(self) -> int:
         """Seal what waits now (several batches after a burst); return how many."""
-        total = 0
         try:
             with self.factory() as session:
-                while True:
-                    n = seal(session)
-                    session.commit()
-                    total += n
-                    if n < SEAL_BATCH or self._stop.is_set():
-                        break
+                return seal_all(session, stop=self._stop.is_set)
         except SQLAlchemyError as exc:
             log.warning("audit sealing deferred: %s", exc.__class__.__name__)
-        return total
+            return 0
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
