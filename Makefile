@@ -35,6 +35,7 @@ bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
 	$(BIN)/python bench/bench_locate.py
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_map.py
+	$(BIN)/python bench/bench_divide_cli.py
 
 i18n: install  ## extract the page texts to translate into src/wangge/web/locale/messages.pot
 	$(BIN)/pybabel extract -F babel.cfg -k t -k N_ --sort-by-file --width 100 \

@@ -13,31 +13,32 @@ section "## Automatic grid division (issue 9)" of bench/RESULTS.md (other sectio
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pymetis
 import shapely
-from shapely import MultiPoint, Polygon
+from shapely import MultiPoint, Point, Polygon
 from shapely.strtree import STRtree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_blocks import District, make_district, tiled
-from wangge.grids.partition import divide
+from wangge.grids.partition import Division, DivisionInput, divide
 from wangge.grids.partition_quality import (
     line_crossings,
     polsby_popper,
     polygon_parts,
 )
+from wangge.grids.synthetic_layouts import block_households
 
 SECTION = "## Automatic grid division (issue 9)"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -46,28 +47,38 @@ HEADER = "# Benchmark results\n\nFigures written by the scripts in `bench/`; one
 
 @dataclass
 class Flat:
-    """All buildings of a set of districts as arrays, with the layers used for scoring."""
+    """All buildings of a data set as arrays, with the layers used for scoring.
+
+    ``boundaries`` are the areas the anchors divide one by one; ``roads`` are the preferred
+    lines (crossings counted) and ``barriers`` the lines never to cross (counted apart).
+    """
 
     xy: np.ndarray
     hh: np.ndarray
-    keys: list[str]
+    keys: list[tuple[str, str]]  # (community key, building key)
     boundaries: list[Polygon]
     roads: list[shapely.LineString]
     sites: list[Polygon]
     site_members: list[set[int]]
+    barriers: list[shapely.LineString] = field(default_factory=list)
 
 
-def flatten(districts: list[District]) -> Flat:
-    """Collect buildings and layers of the districts."""
+def flatten_inputs(
+    inputs: Sequence[DivisionInput],
+    boundaries: Sequence[Polygon],
+    roads: Sequence[shapely.LineString],
+    sites: Sequence[Polygon],
+    barriers: Sequence[shapely.LineString] = (),
+) -> Flat:
+    """Collect the buildings of the inputs (footprints by their representative point)."""
     xy, hh, keys = [], [], []
-    for d in districts:
-        for inp in d.inputs:
-            for b in inp.buildings:
-                xy.append(b.geom.coords[0])
-                hh.append(b.households)
-                keys.append(b.key)
-    xy_a = np.array(xy)
-    sites = [s for d in districts for s in d.sites]
+    for inp in inputs:
+        for b in inp.buildings:
+            g = b.geom if isinstance(b.geom, Point) else b.geom.representative_point()
+            xy.append(g.coords[0])
+            hh.append(b.households)
+            keys.append((inp.community_key, b.key))
+    xy_a = np.array(xy, dtype=float).reshape(-1, 2)
     members = []
     for s in sites:
         inside = shapely.intersects_xy(s, xy_a[:, 0], xy_a[:, 1])
@@ -76,10 +87,21 @@ def flatten(districts: list[District]) -> Flat:
         xy_a,
         np.array(hh, dtype=float),
         keys,
+        list(boundaries),
+        list(roads),
+        list(sites),
+        members,
+        list(barriers),
+    )
+
+
+def flatten(districts: list[District]) -> Flat:
+    """Collect buildings and layers of the districts."""
+    return flatten_inputs(
+        [inp for d in districts for inp in d.inputs],
         [d.boundary for d in districts],
         [r for d in districts for r in d.roads],
-        sites,
-        members,
+        [s for d in districts for s in d.sites],
     )
 
 
@@ -153,10 +175,11 @@ def road_blocks(bnd: Polygon, roads: list[shapely.LineString]) -> list[Polygon]:
 
 
 def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
-    """Roads first (blocks), then pymetis per block."""
+    """Roads first (blocks cut by preferred lines and barriers), then pymetis per block."""
     grids = []
+    cutting = [*flat.roads, *flat.barriers]
     for bnd in flat.boundaries:
-        for block in road_blocks(bnd, [r for r in flat.roads if r.intersects(bnd)]):
+        for block in road_blocks(bnd, [r for r in cutting if r.intersects(bnd)]):
             idx = np.nonzero(shapely.intersects_xy(block, flat.xy[:, 0], flat.xy[:, 1]))[0]
             if not len(idx):
                 continue
@@ -167,14 +190,26 @@ def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
 
 
 def wangge_grids(
-    districts: list[District], flat: Flat, target: float, allow_crossing: bool
-) -> tuple[list[tuple], list[bool], object]:
+    inputs: Sequence[DivisionInput], flat: Flat, target: float, allow_crossing: bool
+) -> tuple[list[tuple], list[bool], Division]:
     """wangge divide, end to end; grids as (polygon, building indices) plus exclusive flags."""
-    inputs = [inp for d in districts for inp in d.inputs]
-    div = divide(inputs, target=target, allow_crossing=allow_crossing)
+    div = divide(list(inputs), target=target, allow_crossing=allow_crossing)
     pos = {k: i for i, k in enumerate(flat.keys)}
-    grids = [(g.polygon, np.array([pos[k] for k in g.building_keys], dtype=int)) for g in div.grids]
+    grids = [
+        (g.polygon, np.array([pos[(g.community_key, k)] for k in g.building_keys], dtype=int))
+        for g in div.grids
+    ]
     return grids, [g.exclusive for g in div.grids], div
+
+
+def unmet_note(div: Division) -> str:
+    """wangge's grids out of tolerance grouped by reason (figures in a reason become N)."""
+    kinds: dict[str, int] = {}
+    for u in div.report.unmet:
+        reason = re.sub(r"\d+(?:\.\d+)?", "N", u.reason_en)
+        kinds[reason] = kinds.get(reason, 0) + 1
+    notes = "; ".join(f"{n}× {r}" for r, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    return f"wangge unmet grids ({len(div.report.unmet)}): {notes or 'none'}."
 
 
 def score(
@@ -182,8 +217,9 @@ def score(
 ) -> dict[str, float]:
     """The same figures for every method."""
     exclusive = exclusive or [False] * len(grids)
-    devs, crossing, multi, pps, violations = [], 0, 0, [], 0
+    devs, crossing, barrier, multi, pps, violations = [], 0, 0, 0, [], 0
     tree = STRtree(flat.roads)
+    bar_tree = STRtree(flat.barriers)
     for (poly, idx), excl in zip(grids, exclusive, strict=True):
         pps.append(polsby_popper(poly))
         multi += len(polygon_parts(poly)) > 1
@@ -193,6 +229,8 @@ def score(
             shapely.intersects_xy(p, flat.xy[idx, 0], flat.xy[idx, 1]).all() for p in parts
         ):
             violations += 1
+        # Barriers are never to be crossed, by exclusive grids either.
+        barrier += line_crossings(poly, [flat.barriers[j] for j in bar_tree.query(poly)]) > 0
         if excl:
             continue
         devs.append(flat.hh[idx].sum() / target - 1)
@@ -217,55 +255,53 @@ def score(
         "pp_mean": float(np.mean(pps)),
         "pp_min": float(np.min(pps)),
         "crossing": crossing,
+        "barrier": barrier,
         "sites": isolated,
         "sites_total": len(flat.sites),
     }
 
 
-def unbalanceable_blocks(districts: list[District], target: float, tol: float = 0.10) -> int:
-    """Blocks (between lines, outside exclusive sites) whose total no split can balance."""
+def unbalanceable_blocks(inputs: Sequence[DivisionInput], target: float, tol: float = 0.10) -> int:
+    """Blocks (between lines and barriers, outside exclusive sites) that no split can balance."""
     lo, hi = target * (1 - tol), target * (1 + tol)
-    n = 0
-    for d in districts:
-        for inp in d.inputs:
-            rest = inp.boundary.difference(shapely.union_all(inp.exclusive_sites))
-            xy = np.array([b.geom.coords[0] for b in inp.buildings])
-            hh = np.array([b.households for b in inp.buildings], dtype=float)
-            for block in road_blocks(rest, inp.lines) if not rest.is_empty else []:
-                tot = hh[shapely.intersects_xy(block, xy[:, 0], xy[:, 1])].sum()
-                if tot > 0 and max(1, math.ceil(tot / hi)) > math.floor(tot / lo):
-                    n += 1
-    return n
+    tot = block_households(inputs)
+    ok = np.floor(tot / lo) >= np.maximum(1, np.ceil(tot / hi))
+    return int(((tot > 0) & ~ok).sum())
 
 
-def row(name: str, s: dict[str, float]) -> str:
-    """One Markdown table row."""
+def row(name: str, s: dict[str, float], barriers: bool = False) -> str:
+    """One Markdown table row (with a column of grids crossing a barrier if asked)."""
+    bar = f"{s['barrier']} | " if barriers else ""
     return (
         f"| {name} | {s['seconds']:.2f} | {s['grids']} | {s['within']:.1%} | "
         f"{s['dev_min']:+.0%} / {s['dev_max']:+.0%} / {s['dev_std']:.1%} | "
         f"{s['violations']} | {s['multi']} | {s['pp_mean']:.2f} / {s['pp_min']:.2f} | "
-        f"{s['crossing']} | {s['sites']}/{s['sites_total']} |"
+        f"{s['crossing']} | {bar}{s['sites']}/{s['sites_total']} |"
     )
 
 
-TABLE_HEAD = (
-    "| method | time s | grids | within ±10% | dev min / max / std | contiguity viol. | "
-    "multi-part | PP mean / min | grids crossing a road | exclusive sites isolated |\n"
-    "|---|---:|---:|---:|---|---:|---:|---|---:|---:|"
-)
+def table_head(barriers: bool = False) -> str:
+    """Head of the results table (matching ``row``)."""
+    bar = (" grids crossing a barrier |", "---:|") if barriers else ("", "")
+    return (
+        "| method | time s | grids | within ±10% | dev min / max / std | contiguity viol. | "
+        f"multi-part | PP mean / min | grids crossing a road |{bar[0]} exclusive sites isolated |\n"
+        f"|---|---:|---:|---:|---|---:|---:|---|---:|{bar[1]}---:|"
+    )
 
 
 def run(districts: list[District], target: float, label: str) -> list[str]:
     """All methods on one data set; returns Markdown lines."""
     flat = flatten(districts)
+    inputs = [inp for d in districts for inp in d.inputs]
     lines = [
         f"### {label}: {len(districts)} district(s), {len(flat.xy):,} buildings, "
         f"{int(flat.hh.sum()):,} households, {len(flat.roads)} roads/rivers, "
         f"{len(flat.sites)} exclusive sites, "
-        f"{sum(len(d.inputs) for d in districts)} communities, target {target:g}; "
-        f"{unbalanceable_blocks(districts, target)} blocks cannot be balanced alone",
+        f"{len(inputs)} communities, target {target:g}; "
+        f"{unbalanceable_blocks(inputs, target)} blocks cannot be balanced alone",
         "",
-        TABLE_HEAD,
+        table_head(),
     ]
     t = time.perf_counter()
     g = anchor_metis(flat, target)
@@ -286,16 +322,11 @@ def run(districts: list[District], target: float, label: str) -> list[str]:
     note = ""
     for allow in (True, False):
         t = time.perf_counter()
-        g, excl, div = wangge_grids(districts, flat, target, allow)
+        g, excl, div = wangge_grids(inputs, flat, target, allow)
         name = "wangge divide" + ("" if allow else " (never cross a line)")
         lines.append(row(name, score(flat, g, excl, target, time.perf_counter() - t)))
         if allow:
-            unmet = div.report.unmet  # type: ignore[attr-defined]
-            kinds: dict[str, int] = {}
-            for u in unmet:
-                kinds[u.reason_en] = kinds.get(u.reason_en, 0) + 1
-            notes = "; ".join(f"{n}× {r}" for r, n in kinds.items()) or "none"
-            note = f"wangge unmet grids ({len(unmet)}): {notes}."
+            note = unmet_note(div)
     return [*lines, "", note]
 
 
@@ -310,10 +341,25 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section in RESULTS.md."""
+def machine() -> str:
+    """The Machine line of a results section."""
+    return (
+        f"Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, Python "
+        f"{platform.python_version()}, shapely {shapely.__version__}, single process."
+    )
+
+
+def section_head(section: str, script: str, argv: list[str] | None) -> list[str]:
+    """First lines of a results section: title, command line and machine."""
+    given = argv if argv is not None else sys.argv[1:]
+    cmd = f"python bench/{script} " + shlex.join(given)
+    return [section, "", f"Command: `{cmd.strip()}`  ", machine(), ""]
+
+
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or append) a benchmark's section in RESULTS.md."""
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     new = pattern.sub(lambda _m: text, old) if pattern.search(old) else old.rstrip() + "\n\n" + text
     RESULTS.write_text(new, encoding="utf-8")
 
@@ -336,16 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         plot_division(div, one[0].roads, args.plot)
     label = f"Tiled {args.tiles}×{args.tiles}"
     out += ["", *run(tiled(args.tiles, args.seed), args.target, label)]
-    given = argv if argv is not None else sys.argv[1:]
-    cmd = "python bench/bench_partition.py " + shlex.join(given)
     text = "\n".join(
         [
-            SECTION,
-            "",
-            f"Command: `{cmd.strip()}`  ",
-            f"Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, Python "
-            f"{platform.python_version()}, shapely {shapely.__version__}, single process.",
-            "",
+            *section_head(SECTION, "bench_partition.py", argv),
             "Synthetic district (bench/synthetic_blocks.py, seeded): irregular 16 km², wiggly roads "
             "600–1,200 m apart plus a river, communities bounded by four main roads, houses of 1–2 "
             "households and apartment blocks of 20–190, seven exclusive sites. Crossing counts all "

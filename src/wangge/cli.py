@@ -1,4 +1,10 @@
-"""The `wangge` command: database, server, demo, divisions, grids and point lookup."""
+"""The `wangge` command: database, server, demo, divisions, grids and point lookup.
+
+Start-up matters (issue 19: `wangge grid divide` on a county in under 2 s): the command
+modules import at the top only typer and rich; SQLAlchemy, the settings, the models, Alembic,
+the web app and the libraries of one command are imported inside the commands that use them.
+`tests/unit/test_cli_startup.py` keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
 
-from wangge.config import Settings
-from wangge.db import make_engine, session_factory, unit_of_work
 from wangge.errors import DomainError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy.orm import ORMExecuteState, Session
+
+    from wangge.config import Settings
 
 app = typer.Typer(help="wangge 网格化服务管理信息平台 command line.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -48,6 +54,8 @@ EncodingOption = Annotated[
 
 def settings_for(database_url: str | None) -> Settings:
     """Return settings, with the database URL from the option when given."""
+    from wangge.config import Settings
+
     return Settings(database_url=database_url) if database_url else Settings()
 
 
@@ -68,13 +76,19 @@ def friendly(fn: F) -> F:
 
 @contextmanager
 def session_scope(settings: Settings, *, migrate: bool = True) -> Iterator[Session]:
-    """One transaction for one command; the schema is upgraded first."""
+    """One transaction for one command; the schema is upgraded first (when behind)."""
+    from sqlalchemy import event
+
+    from wangge.db import make_engine, session_factory, unit_of_work
+    from wangge.models import import_all_models
+
     _ensure_parent_dir(settings.database_url)
     engine = make_engine(settings.database_url)
     if migrate:
-        from wangge.dbadmin import upgrade
+        from wangge.dbadmin import upgrade_if_behind
 
-        upgrade(engine)
+        upgrade_if_behind(engine)
+    import_all_models()  # as the migration environment did: every foreign key resolves
     try:
         with unit_of_work(session_factory(engine, audit_key=settings.audit_key)) as session:
             event.listen(session, "after_flush", _mark_write)
@@ -126,6 +140,8 @@ def _ensure_parent_dir(url: str) -> None:
 
 def progress_bar() -> Progress:
     """A progress bar for long operations."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -150,6 +166,7 @@ def busy(description: str) -> Iterator[None]:
 @friendly
 def db_upgrade(database_url: DbOption = None) -> None:
     """Create or upgrade the schema to the newest revision."""
+    from wangge.db import make_engine
     from wangge.dbadmin import current_revision, upgrade
 
     settings = settings_for(database_url)
@@ -162,6 +179,7 @@ def db_upgrade(database_url: DbOption = None) -> None:
 @db_app.command("current")
 def db_current(database_url: DbOption = None) -> None:
     """Print the schema revision and whether it is the newest."""
+    from wangge.db import make_engine
     from wangge.dbadmin import current_revision, head_revision
 
     engine = make_engine(settings_for(database_url).database_url)
@@ -237,6 +255,8 @@ def demo(
     database_url: DbOption = None,
 ) -> None:
     """Build the demo district (once) and start the server; the month fills in beside it."""
+    from rich.table import Table
+
     from wangge.auth.demo_users import DEMO_PASSWORD, create_demo_users
     from wangge.demo import DEMO_COUNTY, build_demo, demo_exists, month_pending
 
@@ -275,6 +295,7 @@ def demo(
 
 
 def _run_demo_month(settings: Settings, *, beside_server: bool = False) -> None:
+    from wangge.db import make_engine, session_factory
     from wangge.demo import run_month
 
     engine = make_engine(settings.database_url)
@@ -340,6 +361,8 @@ def division_list(
     parent: str | None = None, level: str | None = None, database_url: DbOption = None
 ) -> None:
     """List divisions."""
+    from rich.table import Table
+
     from wangge.divisions.service import list_divisions
 
     with session_scope(settings_for(database_url)) as session:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from wangge.cli import DbOption, app, console, friendly, out, session_scope, settings_for
 
@@ -46,6 +45,8 @@ def user_create(
 @friendly
 def user_list(database_url: DbOption = None) -> None:
     """List users and their posts."""
+    from sqlalchemy import select
+
     from wangge.auth.models import Post, User
 
     with session_scope(settings_for(database_url)) as session:

@@ -24,7 +24,15 @@ BuildingsOption = typer.Option(
     ..., help="buildings: points or footprints with 户数/人口/权重/专属 columns"
 )
 LinesOption = typer.Option(
-    None, help="lines the grid boundaries should follow (roads, rivers, walls)"
+    None,
+    help="lines the grids follow (roads, rivers, walls); a class column (等级/class/highway) "
+    "makes main roads and rivers barriers and alleys crossable (docs/division.md)",
+)
+LineRolesOption = typer.Option(
+    None,
+    "--line-roles",
+    help='classes the table lacks, by role: "主干道=barrier,支路=boundary,巷道=crossable" '
+    '("*=boundary" for every unknown class)',
 )
 SitesOption = typer.Option(None, help="exclusive sites (专属网格) as polygons")
 
@@ -48,6 +56,7 @@ def grid_divide(
     county: str = typer.Option(..., help="county code"),
     buildings: Path = BuildingsOption,
     lines: Path | None = LinesOption,
+    line_roles: str | None = LineRolesOption,
     sites: Path | None = SitesOption,
     community: list[str] = typer.Option(None, help="only these communities (repeatable)"),
     target: float = typer.Option(300, help="target per grid (e.g. 300 households)"),
@@ -67,7 +76,7 @@ def grid_divide(
     settings = settings_for(database_url)
     b, ln, st = (
         read_buildings(buildings, crs=crs),
-        read_lines(lines, crs=crs),
+        read_lines(lines, line_roles, crs=crs),
         read_sites(sites, crs=crs),
     )
     with session_scope(settings) as session, busy("自动划分 dividing"):
@@ -91,7 +100,7 @@ def grid_divide(
         if plot:
             from wangge.grids.partition_plot import plot_division
 
-            plot_division(division, [frame.forward(g) for g in ln], plot)
+            plot_division(division, [frame.forward(g) for g in ln.followed()], plot)
             out.print(f"示意图 {plot}")
         if activate:
             width = settings.grid_sequence_width
@@ -104,6 +113,7 @@ def grid_rebalance(
     version: int = typer.Argument(..., help="version to rebalance"),
     buildings: Path = BuildingsOption,
     lines: Path | None = LinesOption,
+    line_roles: str | None = LineRolesOption,
     target: float = typer.Option(300),
     measure: str = typer.Option("households"),
     tolerance: float = typer.Option(0.10),
@@ -114,7 +124,7 @@ def grid_rebalance(
     from wangge.grids.dividing import read_buildings, read_lines, rebalance_version
 
     settings = settings_for(database_url)
-    b, ln = read_buildings(buildings, crs=crs), read_lines(lines, crs=crs)
+    b, ln = read_buildings(buildings, crs=crs), read_lines(lines, line_roles, crs=crs)
     with session_scope(settings) as session, busy("调整均衡 rebalancing"):
         new, moves = rebalance_version(
             session,

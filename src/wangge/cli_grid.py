@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from wangge.cli import (
     CrsOption,
@@ -27,6 +25,9 @@ from wangge.cli import (
     settings_for,
 )
 from wangge.errors import Conflict, ValidationFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 VersionArg = Annotated[int, typer.Argument(help="version id (see `wangge grid versions`)")]
 OverrideOption = Annotated[
@@ -346,6 +347,8 @@ def locate_table(
     database_url: DbOption = None,
 ) -> None:
     """Add grid codes to every row of a CSV/XLSX with lon/lat columns (millions of rows)."""
+    import numpy as np
+
     from wangge.common.gisio import read_features, write_table
     from wangge.grids.locating import grid_codes, locate_many
 

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from wangge.cli import DbOption, app, console, friendly, out, settings_for
-from wangge.db import make_engine, session_factory, unit_of_work
 
 jobs_app = typer.Typer(help="Scheduled jobs 定时任务 (run from cron or a systemd timer).")
 app.add_typer(jobs_app, name="jobs")
@@ -40,6 +39,7 @@ def check(
     database_url: DbOption = None,
 ) -> None:
     """Check integrity: case histories, locations in grids, unique codes, the audit chain."""
+    from wangge.db import make_engine, session_factory
     from wangge.ops.integrity import check_database
 
     settings = settings_for(database_url)
@@ -144,6 +144,7 @@ def jobs_sweep(
 ) -> None:
     """Escalate (or urge) overdue cases, committing every batch; safe to kill and re-run."""
     from wangge.cases.scheduled import sweep_overdue
+    from wangge.db import make_engine, session_factory, unit_of_work
 
     at = _now(now)
     settings = settings_for(database_url)
@@ -178,6 +179,7 @@ def jobs_deliver(
 ) -> None:
     """Deliver due outbox messages (in-app, and webhook when WANGGE_WEBHOOK_URL is set)."""
     from wangge.cases.outbox import Channel, InAppChannel, WebhookChannel, deliver_pending
+    from wangge.db import make_engine, session_factory, unit_of_work
 
     settings = settings_for(database_url)
     wait = timeout or settings.outbox_timeout

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     public_reporting: bool = Field(
         default=True, description="Let citizens report without an account."
     )
+    public_hotline: str = Field(
+        default="12345",
+        max_length=32,
+        description="The hotline the public pages tell citizens to call (12345 or a local number).",
+    )
     personal_hash_key: str = Field(
         default=DEV_PERSONAL_HASH_KEY,
         description="Secret that keys the search hashes of ID numbers and phones (HMAC), so a "

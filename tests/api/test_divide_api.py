@@ -101,3 +101,57 @@ def test_splitting_a_grid_by_a_malformed_code_names_the_codes(client, bad):
     )
     assert r.status_code == 422, r.text  # once a ValueError, 500
     assert r.json()["field"] == "codes" and r.json()["detail"] and r.json()["detail_en"]
+
+
+def _roads(main_road_class: str) -> dict:
+    """A main road across the first community and a lane, with their classes (等级)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"等级": main_road_class},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[X0 - 0.001, Y0 + 0.47 * DY], [X0 + DX + 0.001, Y0 + 0.5 * DY]],
+                },
+            },
+            {
+                "type": "Feature",
+                "properties": {"highway": "footway"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[X0 + 0.2 * DX, Y0 + 0.1 * DY], [X0 + 0.3 * DX, Y0 + 0.2 * DY]],
+                },
+            },
+        ],
+    }
+
+
+def test_line_classes_and_the_callers_mapping_reach_the_division(client):
+    c, _ = client
+    body = {
+        "county": "110108",
+        "communities": ["110108001001"],
+        "buildings": _buildings(),
+        "lines": _roads("大马路"),
+    }
+    r = c.post("/api/v1/grid-versions/divide", json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["details"] == {"file": "lines", "feature": 1, "field": "等级"}
+    assert "大马路" in problem["detail"] and "主干道" in problem["detail"]
+    assert "line_roles" in problem["detail_en"]
+    for roles in ({"大马路": "barrier"}, "大马路=不可跨越"):
+        r = c.post("/api/v1/grid-versions/divide", json={**body, "line_roles": roles})
+        assert r.status_code == 201, r.text
+        assert all(g.get("barrier_crossings", 0) == 0 for g in r.json()["report"]["grids"])
+    version = r.json()["version"]["id"]
+    edit = {"op": "rebalance", "buildings": body["buildings"], "lines": body["lines"]}
+    r = c.post(f"/api/v1/grid-versions/{version}/actions/edit", json=edit)
+    assert r.status_code == 422 and r.json()["details"]["feature"] == 1
+    r = c.post(
+        f"/api/v1/grid-versions/{version}/actions/edit",
+        json={**edit, "line_roles": {"大马路": "wall"}},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "line_roles"

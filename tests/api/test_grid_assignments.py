@@ -146,7 +146,9 @@ def test_my_grid_shows_the_people_assigned_today_and_falls_back_to_posts(api):
     client.app.dependency_overrides.pop(get_principal)
     body = client.get(url).json()
     assert body["source"] == "assignments"
-    assert body["workers"] == [{"name": "赵六", "phone": "010-5555-0002", "post": "网格长"}]
+    assert body["workers"] == [
+        {"name": "赵六", "phone": "010-5555-0002", "post": "网格长", "post_en": "grid leader"}
+    ]
     # another grid of the community, without assignments, still shows the posts
     other = client.get(f"/web/api/public/my-grid?lon={LON + 0.005}&lat={LAT}&crs=EPSG:4490").json()
     assert other["grid"]["code"] != GRID1 and other["source"] == "posts"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import serve_session
 from tests.case_factories import (
     ACCEPTOR,
     CGW,
@@ -20,42 +16,17 @@ from tests.case_factories import (
     OTHER_LON,
     SHIFT,
     SUPERVISOR,
-    build_world,
     do,
     jpeg,
     person,
     report,
 )
-from wangge.api.deps import get_principal
 from wangge.auth.principal import ANONYMOUS, LOCAL_OPERATOR
 from wangge.auth.service import assign_post, create_user, seed_roles
 from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
-from wangge.config import Settings
-from wangge.main import create_app
-from wangge.web.views import page_principal
 
 COMMUNITY = GRID1[:12]
-
-
-@pytest.fixture
-def web(session, tmp_path) -> Iterator[tuple[TestClient, dict]]:
-    build_world(session)
-    holder: dict = {"who": ANONYMOUS, "settings": {}}
-    app = create_app(
-        Settings(
-            database_url=f"sqlite:///{tmp_path / 'unused.db'}",
-            upload_dir=tmp_path / "uploads",
-            log_json=False,
-        )
-    )
-    serve_session(app, session)
-    app.dependency_overrides[get_principal] = lambda: holder["who"]
-    app.dependency_overrides[page_principal] = lambda: (
-        None if holder["who"] is ANONYMOUS else holder["who"]
-    )
-    with TestClient(app) as c:
-        yield c, holder
 
 
 def citizen_report(client: TestClient, **extra) -> dict:
@@ -211,7 +182,8 @@ def test_my_grid_lists_only_the_grid_posts_of_that_grid_with_name_and_work_phone
         "MultiPolygon",
     )
     assert sorted(w["name"] for w in body["workers"]) == ["李网格长", "王网格"]
-    assert all(set(w) == {"name", "phone", "post"} for w in body["workers"])
+    assert all(set(w) == {"name", "phone", "post", "post_en"} for w in body["workers"])
+    assert {w["post_en"] for w in body["workers"]} == {"Grid leader", "Supervisor / grid worker"}
     assert {w["phone"] for w in body["workers"]} == {"010-1", "010-2"}
 
 

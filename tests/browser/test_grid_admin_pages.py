@@ -191,12 +191,25 @@ def test_unit_grids_are_generated_and_a_community_divided_from_the_page(new_page
     )
     page.fill("#divide-target", "300")
     page.fill("#divide-tolerance", "10")
+    # An expressway across the middle, in a class the table does not know: the user maps it
+    # to a barrier on the form, and no grid may cross it.
+    mid = (miny + maxy) / 2
+    expressway = {
+        "type": "Feature",
+        "properties": {"等级": "城市快速路"},
+        "geometry": {"type": "LineString", "coordinates": [[minx - 0.001, mid], [maxx + 0.001, mid]]},
+    }
+    page.set_input_files(
+        "#divide-lines", str(write_geojson(tmp_path / "道路.geojson", [expressway]))
+    )
+    page.fill("#divide-line-roles", "城市快速路=barrier")
     with page.expect_navigation(timeout=180_000):
         page.click("#divide-submit")
     wait_report(page)
     grids = int(page.inner_text("[data-testid=division-grids]"))
-    assert round(households / 300) - 1 <= grids <= round(households / 300) + 1
+    assert round(households / 300) - 1 <= grids <= round(households / 300) + 2
     assert page.inner_text("[data-testid=share-within]").endswith("%")
+    assert page.inner_text("[data-testid=barrier-grids]") == "0"
     assert str(households) in page.inner_text("#report").replace(",", "")
     divided = set(version_rows(page)) - before - {generated}
     assert len(divided) == 1 and version_rows(page)[divided.pop()] == "draft"

@@ -224,19 +224,25 @@ def test_the_grid_worker_checks_a_handled_case_on_the_phone_with_a_fresh_photo(n
     assert case["timeline"][-1]["attachments"][0].startswith("/api/v1/uploads/")
 
 
-def test_a_double_click_or_a_resend_after_a_lost_answer_files_the_citizen_report_once(
-    new_page, tmp_path
-):
+def citizen_report_form(new_page, description: str):  # type: ignore[no-untyped-def]
+    """Open the citizen page with a report of 暴露垃圾 filled in, inside the demo's community."""
     probe = new_page("jiandu")
     _community, lon, lat = community_point(probe)
     page = new_page(**PHONE)
     page.goto("/citizen")
     page.wait_for_selector("#category option", state="attached")
     page.select_option("#category", "E0102")
-    description = f"双击提交：垃圾桶满溢 {tmp_path.name}"
     page.fill("#description", description)
     page.fill("#lon", f"{lon:.6f}")
     page.fill("#lat", f"{lat:.6f}")
+    return page
+
+
+def test_a_double_click_or_a_resend_after_a_lost_answer_files_the_citizen_report_once(
+    new_page, tmp_path
+):
+    description = f"双击提交：垃圾桶满溢 {tmp_path.name}"
+    page = citizen_report_form(new_page, description)
     page.set_input_files("#photo", str(jpeg(tmp_path)))
     sent, uploads = [], []
 

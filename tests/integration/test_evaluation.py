@@ -137,6 +137,7 @@ def test_breakdowns_split_the_cases_by_source_hour_and_class(session):
     _scenario(session)
     by_source = analysis.breakdown(session, NOV, "source")
     assert {r["key"]: r["reported"] for r in by_source} == {"patrol": 3, "hotline": 1}
+    assert {r["key"]: r["name"] for r in by_source} == {"patrol": "巡查上报", "hotline": "热线"}
     assert analysis.breakdown(session, NOV, "hour")[0]["key"] == "17"  # 09:00 UTC = 17:00
     assert analysis.breakdown(session, NOV, "weekday")[0]["name"] == "周二"
     trend = analysis.trend(session, NOV, bucket="week")

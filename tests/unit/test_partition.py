@@ -313,3 +313,79 @@ def test_a_building_outside_the_boundary_is_kept_and_reported_in_the_warnings() 
     div = divide([DivisionInput("C1", box(0, 0, 500, 500), blds)], target=TARGET)
     assert sum("stray" in g.building_keys for g in div.grids) == 1
     assert any("stray" in w for w in div.warnings)
+
+
+def _block_of(x: float, y: float, step: float) -> tuple[int, int]:
+    return int(x // step), int(y // step)
+
+
+def test_small_blocks_are_joined_whole_into_balanced_grids_crossing_only_streets() -> None:
+    # A county town: 6×6 street blocks of 100 m, each ~150 households (half a grid).
+    rng = np.random.default_rng(7)
+    streets = [LineString([(k * 100, -5), (k * 100, 605)]) for k in range(1, 6)]
+    streets += [LineString([(-5, k * 100), (605, k * 100)]) for k in range(1, 6)]
+    blds = []
+    for i in range(6):
+        for j in range(6):
+            sizes = [int(v) for v in rng.integers(30, 46, 4)]
+            corners = ((25, 25), (75, 25), (25, 75), (75, 75))
+            blds += [Building(f"b{i}{j}{n}", Point(i * 100 + dx, j * 100 + dy), hh)
+                     for n, ((dx, dy), hh) in enumerate(zip(corners, sizes, strict=True))]
+    div = divide([DivisionInput("T", box(0, 0, 600, 600), blds, streets)], target=TARGET)
+    check_division(div)
+    assert div.report.share_within >= 0.95
+    where = {b.key: b.geom for b in blds}
+    whole = 0
+    for g in div.grids:
+        blocks = {_block_of(where[k].x, where[k].y, 100) for k in g.building_keys}
+        assert len(blocks) >= 2  # no block holds a grid's worth: grids join blocks
+        # A block is whole in a grid when all four of its buildings are there.
+        whole += sum(all(f"b{i}{j}{n}" in g.building_keys for n in range(4)) for i, j in blocks)
+    assert whole >= 0.8 * 36  # blocks are mostly joined whole, split only to balance
+
+
+def test_a_barrier_is_never_crossed_even_where_balance_would_need_it() -> None:
+    # A river splits the community into 420 and 180 households: neither half can be balanced
+    # alone, yet no grid may reach across the river.
+    river = LineString([(-5, 700), (1005, 700)])
+    blds = lattice(0, 0, 1000, 700, 100, "s", 6) + lattice(0, 700, 1000, 1000, 100, "n", 6)
+    assert sum(b.households for b in blds) == 420 + 180
+    inp = DivisionInput("R", box(0, 0, 1000, 1000), blds, [], [], barriers=[river])
+    div = divide([inp], target=TARGET)
+    check_division(div)
+    assert div.report.barrier_grids == 0
+    assert all(g.barrier_crossings == 0 for g in div.report.grids)
+    north = [g for g in div.grids if any(k.startswith("n") for k in g.building_keys)]
+    assert all(all(k.startswith("n") for k in g.building_keys) for g in north)
+    reasons = " ".join(u.reason_en for u in div.report.unmet)
+    assert "area between barriers" in reasons or "whole community" in reasons
+    # The same river as a street: balance wins and one grid crosses it.
+    street = divide([DivisionInput("R", box(0, 0, 1000, 1000), blds, [river])], target=TARGET)
+    check_division(street)
+    assert street.report.share_within == 1.0
+    assert street.report.crossing_grids >= 1
+
+
+def test_lanes_inside_blocks_neither_cut_blocks_nor_count_as_crossings() -> None:
+    lanes = [LineString([(250, -5), (250, 1005)]), LineString([(750, -5), (750, 1005)])]
+    blds = lattice(0, 0, 1000, 1000, 50, "b", 6)  # 2,400 households → 8 grids
+    with_lanes = divide([DivisionInput("L", box(0, 0, 1000, 1000), blds, [], [], lanes=lanes)],
+                        target=TARGET)
+    plain = divide([DivisionInput("L", box(0, 0, 1000, 1000), blds)], target=TARGET)
+    check_division(with_lanes)
+    assert with_lanes.report.share_within == 1.0
+    assert with_lanes.report.crossing_grids == 0
+    assert [g.building_keys for g in with_lanes.grids] == [g.building_keys for g in plain.grids]
+
+
+def test_an_exclusive_site_drawn_across_a_barrier_stays_whole_and_is_warned_about() -> None:
+    river = LineString([(-5, 500), (1005, 500)])
+    site = box(400, 420, 600, 580)  # a school drawn across the river
+    blds = [b for b in lattice(0, 0, 1000, 1000, 100, "b", 6) if not site.covers(b.geom)]
+    div = divide([DivisionInput("S", box(0, 0, 1000, 1000), blds, [], [site], [river])],
+                 target=TARGET)
+    check_division(div)
+    excl = [g for g in div.grids if g.exclusive]
+    assert len(excl) == 1 and excl[0].polygon.symmetric_difference(site).area < 0.01
+    assert any("exclusive sites [1]" in w for w in div.warnings)
+    assert all(q.barrier_crossings == 0 for q in div.report.grids if not q.exclusive)

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from wangge.cases import labels
+
 
 class CaseState(StrEnum):
     """Where a case (or one department's part of it) stands in the closed loop."""
@@ -131,78 +133,11 @@ class Satisfaction(StrEnum):
     UNSATISFIED = "unsatisfied"
 
 
-STATE_ZH: Mapping[CaseState, str] = {
-    CaseState.REPORTED: "已上报",
-    CaseState.ACCEPTED: "已受理",
-    CaseState.VERIFYING: "核实中",
-    CaseState.VERIFIED: "已核实",
-    CaseState.FILED: "已立案待派遣",
-    CaseState.DISPATCHED: "已派遣待签收",
-    CaseState.IN_PROGRESS: "处置中",
-    CaseState.RETURN_REQUESTED: "回退申请中",
-    CaseState.EXTENSION_REQUESTED: "延期申请中",
-    CaseState.SUSPENSION_REQUESTED: "挂账申请中",
-    CaseState.SUSPENDED: "挂账中",
-    CaseState.HANDLED: "已处置待核查",
-    CaseState.REWORK: "返工",
-    CaseState.CHECKING: "核查中",
-    CaseState.CHECKED: "核查通过待结案",
-    CaseState.CLOSED: "已结案",
-    CaseState.RATED: "已评价",
-    CaseState.REJECTED: "不予受理",
-    CaseState.VOIDED: "已作废",
-}
-
-ACTION_ZH: Mapping[Action, str] = {
-    Action.REPORT: "上报",
-    Action.ACCEPT: "受理",
-    Action.REJECT_INVALID: "不予受理（无效）",
-    Action.REJECT_DUPLICATE: "不予受理（重复）",
-    Action.REQUEST_VERIFICATION: "发核实",
-    Action.VERIFY_TRUE: "核实属实",
-    Action.VERIFY_FALSE: "核实不属实",
-    Action.FILE: "立案",
-    Action.VOID: "作废",
-    Action.DISPATCH: "派遣",
-    Action.DEPARTMENT_ACCEPT: "签收",
-    Action.RETURN_DISPATCH: "申请回退",
-    Action.APPROVE_RETURN: "同意回退",
-    Action.REJECT_RETURN: "驳回回退",
-    Action.REQUEST_EXTENSION: "申请延期",
-    Action.APPROVE_EXTENSION: "同意延期",
-    Action.REJECT_EXTENSION: "驳回延期",
-    Action.REQUEST_SUSPENSION: "申请挂账",
-    Action.APPROVE_SUSPENSION: "同意挂账",
-    Action.REJECT_SUSPENSION: "驳回挂账",
-    Action.RESUME: "恢复处置",
-    Action.FEED_BACK: "处置反馈",
-    Action.SELF_HANDLE: "自行处置",
-    Action.REQUEST_CHECK: "发核查",
-    Action.CHECK_PASS: "核查通过",
-    Action.CHECK_FAIL: "核查不通过（返工）",
-    Action.CLOSE: "结案",
-    Action.RATE: "满意度评价",
-    Action.REOPEN: "重新打开",
-    Action.URGE: "督办",
-    Action.ESCALATE: "上报上级",
-}
-
-ROLE_ZH: Mapping[Role, str] = {
-    Role.ACCEPTOR: "受理员",
-    Role.SHIFT_LEADER: "值班长",
-    Role.SUPERVISOR: "监督员/网格员",
-    Role.DISPATCHER: "派遣员",
-    Role.DEPARTMENT: "专业部门处置人员",
-    Role.GRID_LEADER: "网格长",
-    Role.LEADER: "领导",
-    Role.CITIZEN: "公众",
-}
-
-LEVEL_ZH: Mapping[Level, str] = {
-    Level.COMMUNITY: "社区",
-    Level.STREET: "街道",
-    Level.DISTRICT: "区",
-}
+# Chinese labels for messages and reports; both languages live in `wangge.cases.labels`.
+STATE_ZH: Mapping[CaseState, str] = {s: labels.STATE[s][0] for s in CaseState}
+ACTION_ZH: Mapping[Action, str] = {a: labels.ACTION[a][0] for a in Action}
+ROLE_ZH: Mapping[Role, str] = {r: labels.ROLE[r][0] for r in Role}
+LEVEL_ZH: Mapping[Level, str] = {lv: labels.LEVEL[lv][0] for lv in Level}
 
 
 @dataclass(frozen=True, slots=True)

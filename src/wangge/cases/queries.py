@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
+from wangge.cases.labels import label
 from wangge.cases.model import CaseState
 from wangge.cases.models import Case, CasePart
 from wangge.cases.timing import FINAL
@@ -19,23 +20,22 @@ from wangge.lines.service import in_line, in_switched_off_line
 
 S = CaseState
 
-# Queue → (label, states, roles that work it). Departments count their own parts (below).
-QUEUES: dict[str, tuple[str, tuple[CaseState, ...], frozenset[str]]] = {
-    "to_accept": ("待受理", (S.REPORTED,), frozenset({"acceptor"})),
-    "to_verify": ("待核实", (S.VERIFYING,), frozenset({"supervisor"})),
-    "to_file": ("待立案", (S.ACCEPTED, S.VERIFIED), frozenset({"shift_leader"})),
+# Queue → (states, roles that work it); the labels are `wangge.cases.labels.QUEUE`'s.
+# Departments count their own parts (below).
+QUEUES: dict[str, tuple[tuple[CaseState, ...], frozenset[str]]] = {
+    "to_accept": ((S.REPORTED,), frozenset({"acceptor"})),
+    "to_verify": ((S.VERIFYING,), frozenset({"supervisor"})),
+    "to_file": ((S.ACCEPTED, S.VERIFIED), frozenset({"shift_leader"})),
     "to_dispatch": (
-        "待派遣",
         (S.FILED, S.RETURN_REQUESTED, S.EXTENSION_REQUESTED, S.SUSPENSION_REQUESTED),
         frozenset({"dispatcher"}),
     ),
     "to_handle": (
-        "待处置",
         (S.DISPATCHED, S.IN_PROGRESS, S.REWORK),
         frozenset({"department", "grid_leader"}),
     ),
-    "to_check": ("待核查", (S.HANDLED, S.CHECKING), frozenset({"acceptor", "supervisor"})),
-    "to_close": ("待结案", (S.CHECKED,), frozenset({"shift_leader"})),
+    "to_check": ((S.HANDLED, S.CHECKING), frozenset({"acceptor", "supervisor"})),
+    "to_close": ((S.CHECKED,), frozenset({"shift_leader"})),
 }
 
 
@@ -85,7 +85,7 @@ def search_query(principal: Principal, f: CaseFilter, now: datetime) -> Select:
     if f.state:
         q = q.where(Case.state.in_(f.state))
     if f.queue in QUEUES:
-        states = QUEUES[f.queue][1]
+        states = QUEUES[f.queue][0]
         if (
             f.queue == "to_handle"
             and "department" in principal.roles
@@ -154,7 +154,7 @@ def queues(
     """
     roles = set(principal.roles) | ({"*"} if "*" in principal.permissions else set())
     out: dict[str, dict] = {}
-    for key, (label, states, who) in QUEUES.items():
+    for key, (states, who) in QUEUES.items():
         if "*" not in roles and not roles & who:
             continue
         q = _narrow(select(func.count(Case.id)).where(visible(principal)), line, grids)
@@ -163,10 +163,13 @@ def queues(
             q = q.where(Case.id.in_(_department_states(principal, states)))
         else:
             q = q.where(Case.state.in_([s.value for s in states]))
-        out[key] = {"label": label, "count": int(session.scalar(q) or 0)}
+        out[key] = {"label": label("queue", key), "count": int(session.scalar(q) or 0)}
     overdue = select(func.count(Case.id)).where(
         visible(principal), Case.state.not_in([s.value for s in FINAL]), Case.due_at < now
     )
     overdue = _narrow(overdue, line, grids).where(~in_switched_off_line())
-    out["overdue"] = {"label": "超期", "count": int(session.scalar(overdue) or 0)}
+    out["overdue"] = {
+        "label": label("queue", "overdue"),
+        "count": int(session.scalar(overdue) or 0),
+    }
     return out

@@ -22,6 +22,7 @@ from wangge.cases.model import LEVEL_ORDER, Action, Level
 from wangge.cases.models import Case
 from wangge.cases.service import act
 from wangge.cases.timing import FINAL, missed
+from wangge.common.localtime import local_time
 from wangge.errors import DomainError
 
 # The sweep acts as the center's duty system: it may escalate (值班长) and urge (领导).
@@ -59,7 +60,7 @@ def sweep_overdue(session: Session, now: datetime, *, limit: int = 500) -> Sweep
             continue
         top = Level(case.level) is LEVEL_ORDER[-1]
         action = Action.URGE if top else Action.ESCALATE
-        what = "，".join(f"{_ZH[k]} {d:%Y-%m-%d %H:%M} UTC" for k, d in late.items())
+        what = "，".join(f"{_ZH[k]} {local_time(d)}" for k, d in late.items())
         note = f"超期未办（{what}），系统自动{'督办' if top else '上报上级'}"
         savepoint = session.begin_nested()
         try:

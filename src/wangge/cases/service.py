@@ -154,6 +154,7 @@ def create_case(
         raise ValidationFailed(
             "位置不在任何网格内，请指明区县",
             "the point lies in no grid; give the county code",
+            code="outside_grids",
             field="county_code",
         )
     community = located.community_code if located is not None else None

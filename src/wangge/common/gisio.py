@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import openpyxl
 import pyogrio
 import shapely
 from numpy.typing import NDArray
@@ -396,6 +395,8 @@ def _rows_from_csv(path: Path, encoding: str | None) -> tuple[list[list[Any]], s
 
 def _rows_from_xlsx(path: Path, sheet: str | None) -> list[list[Any]]:
     """All rows (header first) of the first or the named worksheet."""
+    import openpyxl  # only for workbooks: a tenth of a second off every other command
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zip, XML and key errors for bad files
@@ -962,6 +963,8 @@ def _xlsx_cell(value: Any) -> Any:
 
 def _write_xlsx(target: Path, header: list[str], rows: Iterable[Sequence[Any]]) -> None:
     """One-sheet workbook with a header row."""
+    import openpyxl
+
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet()
     ws.append([safe_cell(h) for h in header])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.access import area_condition
+from wangge.cases.labels import label
 from wangge.cases.models import Case, CasePart, Category
 from wangge.evaluation.indicators import DEFAULT_GRADES, grade, rate
 from wangge.evaluation.periods import SHANGHAI, Period, period_of
@@ -82,7 +83,9 @@ def breakdown(
             "weekday": str(local.isoweekday()),
         }[by]
         groups[key].append(r)
-        if by == "category":
+        if by == "source":
+            names[key] = label("source", key)
+        elif by == "category":
             names[key] = r.name
         elif by == "major":
             names[key] = r.major_name

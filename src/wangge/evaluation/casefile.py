@@ -8,26 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wangge.cases.deadlines import SHANGHAI
-from wangge.cases.model import ACTION_ZH, ROLE_ZH, STATE_ZH, Action, CaseState, Role
+from wangge.cases.labels import label
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.common.localtime import local_time
 from wangge.evaluation.reports import FONT, _styles, _table
-
-_SOURCE_ZH = {"patrol": "监督员巡查", "video": "视频监控", "hotline": "热线", "online": "网络/APP",
-              "department": "部门上报"}  # fmt: skip
 
 
 def _t(at: Any) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else "—"
+    return local_time(at) or "—"
 
 
-def _zh(table: Any, enum: Any, value: str | None) -> str:
-    if value is None:
-        return "—"
-    try:
-        return table[enum(value)]
-    except ValueError:
-        return value
+def _zh(kind: str, value: str | None) -> str:
+    return label(kind, value) or "—"
 
 
 def _photo(storage: Any, session: Session, ref: str) -> bytes | None:
@@ -70,16 +62,16 @@ def case_pdf(session: Session, case: Case, *, storage: Any = None) -> bytes:
         ["项目", "内容"],
         ["问题类别", f"{case.category_code} {category.name if category else ''}"],
         ["大类", category.major_name if category else "—"],
-        ["问题来源", _SOURCE_ZH.get(case.source, case.source)],
+        ["问题来源", label("source", case.source)],
         ["问题描述", case.description[:80]],
         ["地址", case.address or "—"],
         ["位置", f"{case.lon:.6f}, {case.lat:.6f}"],
         ["社区", case.community_code or "—"],
         ["部件编码", case.component_code or "—"],
         ["上报时间", _t(case.reported_at)],
-        ["当前状态", _zh(STATE_ZH, CaseState, case.state)],
+        ["当前状态", _zh("state", case.state)],
         ["结案时间", _t(case.closed_at)],
-        ["满意度", case.rating or "—"],
+        ["满意度", _zh("satisfaction", case.rating)],
         ["当前阶段时限", _t(case.deadline)],
     ]
     story += [Paragraph("基本信息", st["h2"]), _table(info, [35 * mm, 140 * mm])]
@@ -89,15 +81,15 @@ def case_pdf(session: Session, case: Case, *, storage: Any = None) -> bytes:
         ]
         for p in parts:
             rows.append([p.department_code, "主办" if p.lead else "协办",
-                         _zh(STATE_ZH, CaseState, p.state), _t(p.deadline),
+                         _zh("state", p.state), _t(p.deadline),
                          f"{p.extension_hours:g}", p.rework_count, _t(p.fed_back_at)])  # fmt: skip
         story += [Paragraph("处置部门与时限", st["h2"]), _table(rows)]
     timeline = [["时间", "环节", "岗位", "人员", "部门", "状态变化", "说明"]]
     for e in events:
         timeline.append(
-            [_t(e.at), _zh(ACTION_ZH, Action, e.action), _zh(ROLE_ZH, Role, e.role), e.actor_id,
-             e.part or "", f"{_zh(STATE_ZH, CaseState, e.from_state)}→"
-             f"{_zh(STATE_ZH, CaseState, e.to_state)}", (e.note or "")[:30]]
+            [_t(e.at), _zh("action", e.action), _zh("role", e.role), e.actor_id,
+             e.part or "", f"{_zh('state', e.from_state)}→"
+             f"{_zh('state', e.to_state)}", (e.note or "")[:30]]
         )  # fmt: skip
     story += [Paragraph("办理过程", st["h2"]), _table(timeline)]
     refs = list(case.photos or []) + [a for e in events for a in (e.attachments or [])]

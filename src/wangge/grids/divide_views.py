@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -11,9 +11,18 @@ from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.service import record_for
 from wangge.common.schemas import InputModel
 from wangge.grids import dividing
+from wangge.grids.line_roles import ClassedLines, classify
 from wangge.grids.schemas import VersionRead
 
 router = APIRouter(tags=["grids 网格"])
+
+LineRoles = Annotated[
+    str | dict[str, str] | None,
+    Field(
+        description='roles of line classes the table lacks: {"巷道": "crossable"} or '
+        '"主干道=barrier,巷道=crossable"; roles barrier | boundary | crossable, "*" any class',
+    ),
+]
 
 
 class DivideIn(InputModel):
@@ -23,8 +32,11 @@ class DivideIn(InputModel):
         description="GeoJSON FeatureCollection of buildings (户数, 人口, 权重, 专属)"
     )
     lines: dict[str, Any] | None = Field(
-        None, description="GeoJSON lines to follow (roads, rivers)"
+        None,
+        description="GeoJSON lines to follow (roads, rivers); a class property (等级, class, "
+        "highway …) makes main roads and rivers barriers and alleys crossable",
     )
+    line_roles: LineRoles = None
     sites: dict[str, Any] | None = Field(None, description="GeoJSON polygons of exclusive sites")
     crs: str | None = Field(None, description="CRS of the inline GeoJSON (default EPSG:4490)")
     target: float = Field(300, gt=0)
@@ -39,6 +51,7 @@ class EditIn(InputModel):
     parts: int = Field(2, ge=2, le=20)
     buildings: dict[str, Any]
     lines: dict[str, Any] | None = None
+    line_roles: LineRoles = None
     crs: str | None = None
     target: float = Field(300, gt=0)
     measure: Literal["households", "residents", "weight"] = "households"
@@ -50,11 +63,15 @@ class DivideOut(BaseModel):
     report: dict[str, Any]
 
 
-def _inputs(body: DivideIn | EditIn) -> tuple[list[dividing.BuildingIn], list[Any], list[Any]]:
+def _inputs(
+    body: DivideIn | EditIn,
+) -> tuple[list[dividing.BuildingIn], ClassedLines, list[Any]]:
     b = dividing.buildings_from_features(
         "buildings", dividing.features_from_geojson("buildings", body.buildings, body.crs)
     )
-    lines = [f.geometry for f in dividing.features_from_geojson("lines", body.lines, body.crs)]
+    lines = classify(
+        "lines", dividing.features_from_geojson("lines", body.lines, body.crs), body.line_roles
+    )
     sites = [
         f.geometry
         for f in dividing.features_from_geojson("sites", getattr(body, "sites", None), body.crs)

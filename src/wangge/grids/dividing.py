@@ -8,7 +8,7 @@ cover the stored community boundaries exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division as DivisionRow
 from wangge.errors import ImportFailed, ValidationFailed
 from wangge.grids.geometry import LocalFrame
+from wangge.grids.line_roles import ClassedLines, classify, parse_overrides
 from wangge.grids.lookup import GridIndex
 from wangge.grids.models import GridVersion
 from wangge.grids.partition import (
@@ -41,6 +42,8 @@ from wangge.grids.service import GridIn, add_grids, get_version, new_version, ve
 MEASURES = ("households", "residents", "weight")
 MEASURE_ZH = {"households": "户", "residents": "人", "weight": "工作量"}
 _TRUE = {"1", "true", "yes", "y", "是", "专属", "t"}
+# Lines by role (barriers, preferred boundaries, lanes), or a plain list: preferred boundaries.
+LinesIn = ClassedLines | Sequence[BaseGeometry]
 
 
 @dataclass
@@ -156,12 +159,17 @@ def _number(path: Path, f: Feature, names: Sequence[str], default: float) -> flo
     return default
 
 
-def read_lines(path: Path | None, **read: Any) -> list[BaseGeometry]:
-    """Read a line layer (roads, rivers, walls); polygons count by their outline."""
+def read_lines(
+    path: Path | None, line_roles: str | Mapping[str, str] | None = None, **read: Any
+) -> ClassedLines:
+    """Read a line layer (roads, rivers, walls) by role from its class column (`line_roles`).
+
+    Polygons count by their outline; `line_roles` maps classes the table lacks ("巷道=crossable").
+    """
     if path is None:
-        return []
-    geoms = [f.geometry for f in read_features(path, **read).features if f.geometry is not None]
-    return [g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g for g in geoms]
+        parse_overrides(line_roles)  # a bad mapping is refused even without a layer
+        return ClassedLines()
+    return classify(path.name, read_features(path, **read).features, line_roles)
 
 
 def read_sites(path: Path | None, **read: Any) -> list[BaseGeometry]:
@@ -206,10 +214,10 @@ def build_inputs(
     communities: Sequence[DivisionRow],
     frame: LocalFrame,
     buildings: Sequence[BuildingIn],
-    lines: Sequence[BaseGeometry],
+    lines: LinesIn,
     sites: Sequence[BaseGeometry],
 ) -> list[DivisionInput]:
-    """Give each community its buildings, lines and sites, in frame metres."""
+    """Give each community its buildings, sites and lines by role (those touching it), in metres."""
     geoms = [c.geom for c in communities]
     tree = shapely.STRtree(geoms)
     spots = [
@@ -234,15 +242,43 @@ def build_inputs(
                 src.exclusive,
             )
         )
+    classed = _as_classed(lines)
+    layers = {
+        "lines": classed.boundaries,
+        "exclusive_sites": sites,
+        "barriers": classed.barriers,
+        "lanes": classed.lanes,
+    }
+    touching = {k: _touching(layer, tree, len(communities)) for k, layer in layers.items()}
     inputs = []
     for i, community in enumerate(communities):
         boundary = frame.forward(community.geom)
         if boundary.geom_type == "MultiPolygon" and len(boundary.geoms) == 1:
             boundary = boundary.geoms[0]
-        near_lines = [frame.forward(g) for g in lines if g.intersects(community.geom)]
-        near_sites = [frame.forward(g) for g in sites if g.intersects(community.geom)]
-        inputs.append(DivisionInput(community.code, boundary, per[i], near_lines, near_sites))
+        inputs.append(
+            DivisionInput(
+                community.code,
+                boundary,
+                per[i],
+                **{k: [frame.forward(layers[k][g]) for g in touching[k][i]] for k in layers},
+            )
+        )
     return inputs
+
+
+def _as_classed(lines: LinesIn) -> ClassedLines:
+    """Lines by role; a plain sequence of lines are all preferred boundaries."""
+    return lines if isinstance(lines, ClassedLines) else ClassedLines(boundaries=list(lines))
+
+
+def _touching(layer: Sequence[BaseGeometry], tree: shapely.STRtree, n: int) -> dict[int, list[int]]:
+    """For each community index, the indexes of the layer's geometries that intersect it."""
+    out: dict[int, list[int]] = {i: [] for i in range(n)}
+    if layer:
+        idx_g, idx_c = tree.query(list(layer), predicate="intersects")
+        for g, c in zip(idx_g.tolist(), idx_c.tolist(), strict=True):
+            out[c].append(g)
+    return {c: sorted(gs) for c, gs in out.items()}  # in the layer's order
 
 
 def _check_target(target: float, measure: str, tolerance: float) -> None:
@@ -308,7 +344,7 @@ def division_report(division: Division, code_of: dict[tuple[str, int], str]) -> 
                 "exclusive": q.exclusive,
                 **{
                     k: getattr(q, k)
-                    for k in ("polsby_popper", "line_crossings", "contiguous")
+                    for k in ("polsby_popper", "line_crossings", "barrier_crossings", "contiguous")
                     if hasattr(q, k)
                 },
             }
@@ -332,7 +368,7 @@ def divide_county(
     county: str,
     *,
     buildings: Sequence[BuildingIn],
-    lines: Sequence[BaseGeometry] = (),
+    lines: LinesIn = (),
     sites: Sequence[BaseGeometry] = (),
     target: float = 300,
     measure: str = "households",
@@ -371,7 +407,7 @@ def _current_division(
     session: Session,
     version: GridVersion,
     buildings: Sequence[BuildingIn],
-    lines: Sequence[BaseGeometry],
+    lines: LinesIn,
     sites: Sequence[BaseGeometry],
     target: float,
     measure: str,
@@ -409,7 +445,7 @@ def rebalance_version(
     version_id: int,
     *,
     buildings: Sequence[BuildingIn],
-    lines: Sequence[BaseGeometry] = (),
+    lines: LinesIn = (),
     sites: Sequence[BaseGeometry] = (),
     target: float = 300,
     measure: str = "households",
@@ -453,7 +489,7 @@ def edit_version(
     codes: Sequence[str],
     parts: int = 2,
     buildings: Sequence[BuildingIn],
-    lines: Sequence[BaseGeometry] = (),
+    lines: LinesIn = (),
     sites: Sequence[BaseGeometry] = (),
     target: float = 300,
     measure: str = "households",

@@ -1,23 +1,28 @@
 """Automatic grid division (网格自动划分): balanced, contiguous, compact, following lines.
 
 Pure computation (shapely 2 + numpy): no database, web or clock. All geometry must be in a metric
-CRS (metres); the caller projects before and after. Method, per community:
+CRS (metres); the caller projects before and after. Lines come in three roles (see
+``DivisionInput``): barriers are never crossed, preferred boundaries (streets) are crossed only
+where balance needs it, lanes are ignored. Method, per community (docs/division.md):
 
 1. Exclusive sites (and footprints of buildings tagged exclusive) become grids first.
-2. The rest is cut by the lines (roads, rivers, walls) into blocks (polygonize).
+2. The rest is cut by barriers into areas, and by barriers and streets into blocks; nothing
+   ever joins two areas.
 3. Buildings that alone exceed the upper limit, and point buildings tagged exclusive, get their
    own grid (their Voronoi cell in the block); they are reported as unmet when over the limit.
-4. A block whose total cannot be split into parts within the tolerance lends its surplus (the
-   buildings nearest the neighbour, cut off by a straight line; or all of it) to the neighbouring
-   block across the line, preferring one that becomes balanceable, then the longest common edge:
-   the only way a grid crosses a line (``allow_crossing=False`` forbids it).
-5. Each block is cut by recursive straight-line bisection into k parts balanced by the measure;
+4. Whole blocks before cut blocks (``partition_blocks``): a big block that splits into no
+   balanced parts hands its remainder to its smallest neighbour; blocks too small for a grid
+   are joined whole into groups of about one grid each; a unit still out of reach lends its
+   surplus across a street (``allow_crossing=False`` forbids all three).
+5. Each unit is cut by recursive straight-line bisection into k parts balanced by the measure;
    cuts are chosen for balance, then compactness, and in concave blocks to keep each half whole
    and not wrapped around a hole.
-6. Stray pieces go to the touching grid; then boundary buildings (with their Voronoi cell) move
-   between neighbouring grids of the same block (single moves, two-step chains, then a path of
-   grids) until all are within the tolerance, never leaving a grid in two parts.
-7. Grids are numbered per community in rows north→south, west→east within a row.
+6. Counts are fitted per area; boundary buildings move between neighbouring grids within
+   blocks; grids still out of the band are re-cut with their neighbours, then may take
+   buildings across a street, then are re-cut again; ragged grids are smoothed; where an area's
+   total admits no balanced count, its error is shared by its grids.
+7. Stray pieces and open land go to the touching grid of their area; grids are numbered per
+   community in rows north→south, west→east within a row.
 
 Grid polygons cover each community exactly (overlays snap to a 1 mm grid) and never cross its
 boundary. A building is placed by its point, or by its footprint's representative point.
@@ -36,12 +41,16 @@ from wangge.grids.partition_balance import rebalance_grids
 from wangge.grids.partition_engine import (
     Ctx,
     GridState,
+    absorb_empty,
     attach_piece,
     bisect,
     divide_community,
+    faces,
+    fit_counts,
     fix_strays,
     number_grids,
     reach_of,
+    repair_pairs,
     union_all,
 )
 from wangge.grids.partition_quality import (
@@ -49,6 +58,7 @@ from wangge.grids.partition_quality import (
     QualityReport,
     build_report,
     clean,
+    line_crossings,
     polygon_parts,
     tolerance_band,
 )
@@ -86,13 +96,20 @@ class Building:
 
 @dataclass
 class DivisionInput:
-    """One community to divide: boundary, buildings, lines to follow and exclusive sites."""
+    """One community to divide: boundary, buildings, lines by role and exclusive sites.
+
+    ``lines`` are preferred boundaries (streets: crossed only when balance needs it, counted),
+    ``barriers`` are never crossed (main roads, rivers, railways, administrative lines) and
+    ``lanes`` may be crossed freely (alleys inside a block; not followed, not counted).
+    """
 
     community_key: str
     boundary: Polygon | MultiPolygon
     buildings: list[Building] = field(default_factory=list)
     lines: list[LineString] = field(default_factory=list)
     exclusive_sites: list[Polygon] = field(default_factory=list)
+    barriers: list[LineString] = field(default_factory=list)
+    lanes: list[LineString] = field(default_factory=list)
 
 
 @dataclass
@@ -169,8 +186,41 @@ def quality_report(
             at[spot[(g.community_key, k)]] = at.get(spot[(g.community_key, k)], 0.0) + v
         biggest[(g.community_key, g.sequence)] = max(at.values(), default=0.0)
     lines = {ck: list(inp.lines) for ck, inp in by_key.items()}
+    barriers = {ck: list(inp.barriers) for ck, inp in by_key.items()}
     return build_report(rows, target=target, measure=measure, tolerance=tolerance, lines=lines,
-                        largest_building=biggest)
+                        barriers=barriers, largest_building=biggest,
+                        area_total=_area_totals(grids, by_key, vals, spot))
+
+
+def _area_totals(
+    grids: Sequence[DividedGrid], by_key: Mapping[str, DivisionInput],
+    vals: Mapping[tuple[str, str], float], spot: Mapping[tuple[str, str], tuple[float, float]],
+) -> dict[tuple[str, int], float]:
+    """Per basic grid, the total of the area between barriers that it lies in."""
+    out: dict[tuple[str, int], float] = {}
+    for ck, inp in by_key.items():
+        if not inp.barriers:
+            continue
+        region = clean(shapely.make_valid(inp.boundary))
+        zones = faces(region, [g for b in inp.barriers
+                               for g in shapely.get_parts(shapely.intersection(b, region))
+                               if g.geom_type == "LineString"])
+        if len(zones) < 2:
+            continue
+        tree = shapely.STRtree(zones)
+        mine = [g for g in grids if g.community_key == ck and not g.exclusive]
+        zone_of: dict[int, int] = {}
+        totals = [0.0] * len(zones)
+        for g in mine:
+            for k in g.building_keys:
+                hits = tree.query(Point(spot[(ck, k)]), predicate="intersects")
+                if len(hits):
+                    totals[int(hits[0])] += vals[(ck, k)]
+            hits = tree.query(g.polygon.representative_point(), predicate="intersects")
+            if len(hits):
+                zone_of[g.sequence] = int(hits[0])
+        out.update({(ck, seq): totals[z] for seq, z in zone_of.items()})
+    return out
 
 
 def _finish(ctxs: list[Ctx], states: list[list[GridState]], inputs: Sequence[DivisionInput],
@@ -198,14 +248,31 @@ def divide(
     for inp in inputs:
         ctx = Ctx(inp, measure)
         grids = divide_community(ctx, target, tolerance, allow_crossing)
-        # Rebalancing never adds a crossing: only loans between blocks may cross a line.
-        rebalance_grids(ctx, grids, target, tolerance, False, max_moves=20 * len(grids) + 50,
-                        smooth=True)
+        # Rebalance within blocks first; only grids still out of the band may then reach
+        # across a street (never a barrier), when crossing is allowed.
+        band = tolerance_band(target, tolerance)
+        if allow_crossing:  # dissolving a grid into its neighbour may cross a street
+            fit_counts(ctx, grids, target, *band)
+        limit = 20 * len(grids) + 50
+        rebalance_grids(ctx, grids, target, tolerance, False, max_moves=limit)
+        if allow_crossing:
+            # Grids still out of the band: re-cut with neighbours, then single moves across
+            # streets, then re-cut again what those could not mend.
+            repair_pairs(ctx, grids, target, *band)
+            rebalance_grids(ctx, grids, target, tolerance, True, max_moves=limit)
+            repair_pairs(ctx, grids, target, *band)
+        rebalance_grids(ctx, grids, target, tolerance, False, max_moves=0, smooth=True)
         fix_strays(ctx, grids)
+        absorb_empty(ctx, grids)
         number_grids(grids, ctx.region)
         if ctx.outside:
             warnings.append(f"{ctx.key}: {len(ctx.outside)} buildings outside the boundary, put "
                             f"in the nearest grid: {', '.join(ctx.outside[:10])}")
+        crossed = [n for n, site in enumerate(ctx.sites, 1)
+                   if line_crossings(site, ctx.barriers)]
+        if crossed:
+            warnings.append(f"{ctx.key}: exclusive sites {crossed} are crossed by a barrier "
+                            "(a main road, river …); their grids cross it as drawn")
         missing = set(range(ctx.npts)) - {i for g in grids for i in g.members}
         if missing:
             warnings.append(f"{ctx.key}: {len(missing)} buildings outside every grid")

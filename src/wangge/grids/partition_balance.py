@@ -8,6 +8,7 @@ either grid would fall apart or become ragged. Pure geometry; metric CRS (metres
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import shapely
@@ -19,20 +20,48 @@ from wangge.grids.partition_engine import (
     grid_intersection,
     grid_union,
     union_all,
+    zone_of_grid,
 )
-from wangge.grids.partition_quality import clean, polsby_popper, polygon_parts, tolerance_band
+from wangge.grids.partition_quality import (
+    clean,
+    feasible_total,
+    polsby_popper,
+    polygon_parts,
+    tolerance_band,
+)
 
 # Weight of compactness (distance pulled, in building spacings) against balance when moving.
 _PULL_WEIGHT = 0.02
+# Cost of a move that makes a grid reach across a street (in penalty units; leaving the band
+# costs 10, so balance still comes first).
+_CROSS_COST = 0.5
 # Moves may not push a grid's Polsby-Popper compactness below this.
 _PP_FLOOR = 0.2
 
 
-def _penalty(v: float, target: float, tol: float) -> float:
+def _penalty(v: float, target: float, band: tuple[float, float]) -> float:
     """Objective of one grid: leaving the band counts most, then the excess, then deviation."""
     d = v / target - 1
-    exc = max(0.0, abs(d) - tol)
+    exc = max(0.0, band[0] - v, v - band[1]) / target
     return (10.0 if exc > 1e-12 else 0.0) + exc + 0.01 * d * d
+
+
+def _bands(ctx: Ctx, grids: list[GridState], lo: float, hi: float) -> list[tuple[float, float]]:
+    """The band each grid aims at: the tolerance, widened to the mean of its area (±3 %)
+    where no count of grids brings the area's total within the tolerance, so that the
+    unavoidable error is shared by its grids instead of piling on one."""
+    totals: dict[int | None, list[float]] = {}
+    zone = [zone_of_grid(ctx, g) if g.members and not g.fixed else None for g in grids]
+    for z, g in zip(zone, grids, strict=True):
+        if z is not None:
+            totals.setdefault(z, []).append(float(ctx.vals[list(g.members)].sum()))
+    wide = {}
+    for z, vals in totals.items():
+        total, k = sum(vals), len(vals)
+        if not feasible_total(total, lo, hi):
+            mean = total / k
+            wide[z] = (min(lo, 0.97 * mean), max(hi, 1.03 * mean))
+    return [wide.get(z, (lo, hi)) for z in zone]
 
 
 def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
@@ -83,6 +112,7 @@ class _Balancer:
         self.ctx, self.grids, self.target, self.tol = ctx, grids, target, tol
         self.allow_crossing = allow_crossing
         self.lo, self.hi = tolerance_band(target, tol)
+        self.band = _bands(ctx, grids, self.lo, self.hi)
         self.owner = np.full(ctx.npts, -1)
         for gi, g in enumerate(grids):
             for i in g.members:
@@ -90,10 +120,43 @@ class _Balancer:
         self.value = [float(ctx.vals[list(g.members)].sum()) if g.members else 0.0
                       for g in grids]
         self.moved: dict[int, int] = {}
+        # Blocks each grid reaches into (building counts), kept in step with every move.
+        self.blk = [Counter(int(ctx.lb_of[i]) for i in g.members) for g in grids]
+        # Sums of building positions, for the mean position of each grid's buildings.
+        self.xysum = [ctx.xy[list(g.members)].sum(axis=0) if g.members else np.zeros(2)
+                      for g in grids]
+
+    def shift(self, b: int, h: int, g: int) -> None:
+        """Book a move of building b from grid h to grid g (already made on the polygons)."""
+        w, lb = float(self.ctx.vals[b]), int(self.ctx.lb_of[b])
+        self.value[h] -= w
+        self.value[g] += w
+        self.owner[b] = g
+        self.blk[h][lb] -= 1
+        if self.blk[h][lb] <= 0:
+            del self.blk[h][lb]
+        self.blk[g][lb] += 1
+        self.xysum[h] = self.xysum[h] - self.ctx.xy[b]
+        self.xysum[g] = self.xysum[g] + self.ctx.xy[b]
+
+    def restore(self, saved: dict[int, tuple[shapely.Geometry, set[int]]]) -> None:
+        """Put grids back as saved (polygon, members) and recount what depends on them."""
+        for gi, (poly, mem) in saved.items():
+            self.grids[gi].poly, self.grids[gi].members = poly, set(mem)
+            self.value[gi] = float(self.ctx.vals[list(mem)].sum()) if mem else 0.0
+            self.blk[gi] = Counter(int(self.ctx.lb_of[i]) for i in mem)
+            self.xysum[gi] = self.ctx.xy[list(mem)].sum(axis=0) if mem else np.zeros(2)
+            for i in mem:
+                self.owner[i] = gi
 
     def pen(self, gi: int, dv: float = 0.0) -> float:
         """Penalty of grid gi after a change of dv."""
-        return _penalty(self.value[gi] + dv, self.target, self.tol)
+        return _penalty(self.value[gi] + dv, self.target, self.band[gi])
+
+    def in_band(self, gi: int, dv: float = 0.0) -> bool:
+        """Whether grid gi (after a change of dv) is within its band."""
+        lo, hi = self.band[gi]
+        return lo - 1e-9 <= self.value[gi] + dv <= hi + 1e-9
 
     def steps_out(self, h: int) -> list[tuple[int, int]]:
         """Movable (building, receiving grid) pairs on the edge of grid h."""
@@ -107,17 +170,21 @@ class _Balancer:
             for g in {int(self.owner[n]) for n in ctx.nbrs[b]} - {h, -1}:
                 if grids[g].fixed:
                     continue
-                if not self.allow_crossing and int(ctx.lb_of[b]) not in {
-                        int(ctx.lb_of[i]) for i in grids[g].members}:
+                # Neighbours never lie across a barrier (see Ctx), so crossing is of streets.
+                if not self.allow_crossing and self.crosses(b, g):
                     continue
                 out.append((b, g))
         return out
+
+    def crosses(self, b: int, g: int) -> bool:
+        """Whether giving building b to grid g makes g reach into a block it did not have."""
+        return self.blk[g].get(int(self.ctx.lb_of[b]), 0) <= 0
 
     def candidates(self, x: int) -> list[tuple[float, list[tuple[int, int, int]]]]:
         """Single moves and two-step chains that lower the total penalty around grid x."""
         vals = self.ctx.vals
         cands: list[tuple[float, list[tuple[int, int, int]]]] = []
-        over = self.value[x] > self.hi
+        over = self.value[x] > self.band[x][1]
         if over:
             first = [(b, x, g) for b, g in self.steps_out(x)]
         else:
@@ -152,13 +219,15 @@ class _Balancer:
                     cands.append((d2 + 1e-3, [(b1, h1, g1), (b2, h2, g2)]))
         # Among moves of similar benefit, prefer those that pull a building towards the grid
         # whose buildings it is nearer to: that keeps grids compact.
-        cands.sort(key=lambda c: c[0] + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1]))
+        # A move that makes a grid cross a street is taken only when nothing else helps as much.
+        cands.sort(key=lambda c: c[0] + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1])
+                   + _CROSS_COST * sum(self.crosses(b, g) for b, _, g in c[1]))
         return cands
 
     def centre(self, gi: int) -> np.ndarray:
         """Mean position of the buildings of grid gi."""
-        mem = list(self.grids[gi].members)
-        return self.ctx.xy[mem].mean(axis=0) if mem else np.zeros(2)
+        n = len(self.grids[gi].members)
+        return self.xysum[gi] / n if n else np.zeros(2)
 
     def pull(self, b: int, h: int, g: int) -> float:
         """How much farther b is from the receiving grid than from the giving one (in spacing)."""
@@ -175,12 +244,11 @@ class _Balancer:
             steps = [(self.pull(b, gi, g), b, g) for b, g in self.steps_out(gi)]
             for pull, b, g in sorted(steps)[:6]:
                 w = float(self.ctx.vals[b])
-                if pull >= 0 or not (self.lo <= self.value[gi] - w and self.value[g] + w <= self.hi):
+                if pull >= 0 or not (self.band[gi][0] <= self.value[gi] - w
+                                     and self.value[g] + w <= self.band[g][1]):
                     continue
                 if _try_move(self.ctx, self.grids, b, gi, g, self.allow_crossing, 0.01):
-                    self.value[gi] -= w
-                    self.value[g] += w
-                    self.owner[b] = g
+                    self.shift(b, gi, g)
                     done += 1
         return done
 
@@ -188,18 +256,12 @@ class _Balancer:
         """Apply a chain of moves, all or nothing."""
         saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members))
                  for step in chain for gi in step[1:]}
-        done = []
         for b, h, g in chain:
             if not _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
-                for gi, (poly, mem) in saved.items():
-                    self.grids[gi].poly, self.grids[gi].members = poly, mem
+                self.restore(saved)
                 return False
-            done.append((b, h, g))
-        for b, h, g in done:
-            w = float(self.ctx.vals[b])
-            self.value[h] -= w
-            self.value[g] += w
-            self.owner[b] = g
+            self.shift(b, h, g)
+        for b, _, _ in chain:
             self.moved[b] = self.moved.get(b, 0) + 1
         return True
 
@@ -210,7 +272,7 @@ class _Balancer:
         while len(moves) < max_moves:
             bad = [gi for gi, g in enumerate(self.grids)
                    if not g.fixed and g.members and gi not in stuck
-                   and not self.lo - 1e-9 <= self.value[gi] <= self.hi + 1e-9]
+                   and not self.in_band(gi)]
             if not bad:
                 break
             x = max(bad, key=lambda gi: abs(self.value[gi] / self.target - 1))
@@ -235,7 +297,7 @@ class _Balancer:
 
     def along_path(self, x: int, max_len: int = 8) -> list[tuple[int, int, int]]:
         """Pass the surplus or deficit of x along a path of grids to one that has room."""
-        over = self.value[x] > self.hi
+        over = self.value[x] > self.band[x][1]
         prev: dict[int, int] = {x: -1}
         queue: list[int] = [x]
         order: list[int] = []
@@ -247,7 +309,8 @@ class _Balancer:
                     queue.append(nb)
                     order.append(nb)
         for end in order:
-            room = self.hi - self.value[end] if over else self.value[end] - self.lo
+            room = (self.band[end][1] - self.value[end] if over
+                    else self.value[end] - self.band[end][0])
             if room <= 1e-9:
                 continue
             path = [end]
@@ -256,15 +319,11 @@ class _Balancer:
             path.reverse()
             if len(path) > max_len:
                 continue
-            saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members), self.value[gi])
-                     for gi in path}
-            owner = self.owner.copy()
+            saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members)) for gi in path}
             done = self._push(path, over)
             if done is not None:
                 return done
-            for gi, (poly, mem, val) in saved.items():
-                self.grids[gi].poly, self.grids[gi].members, self.value[gi] = poly, mem, val
-            self.owner = owner
+            self.restore(saved)
         return []
 
     def _push(self, path: list[int], over: bool) -> list[tuple[int, int, int]] | None:
@@ -279,22 +338,19 @@ class _Balancer:
                 if to != g:
                     continue
                 w = float(self.ctx.vals[b])
-                after = self.value[fix] + (-w if over else w)
-                if self.lo - 1e-9 <= after <= self.hi + 1e-9:
+                if self.in_band(fix, -w if over else w):
+                    after = self.value[fix] + (-w if over else w)
                     opts.append((abs(after - self.target) / self.target
                                  + _PULL_WEIGHT * self.pull(b, h, g), b))
             for _, b in sorted(opts)[:8]:
                 if _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
-                    w = float(self.ctx.vals[b])
-                    self.value[h] -= w
-                    self.value[g] += w
-                    self.owner[b] = g
+                    self.shift(b, h, g)
                     done.append((b, h, g))
                     break
             else:
                 return None
             nxt = path[i + 1]
-            if self.lo - 1e-9 <= self.value[nxt] <= self.hi + 1e-9:
+            if self.in_band(nxt):
                 return done
         return None
 

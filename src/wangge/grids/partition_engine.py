@@ -16,9 +16,12 @@ import shapely
 from shapely import LineString, MultiPoint, Point, Polygon
 from shapely.strtree import STRtree
 
+from wangge.grids.partition_blocks import join_blocks, shared_length
 from wangge.grids.partition_quality import (
     Measure,
     clean,
+    feasible_total,
+    polsby_popper,
     polygon_parts,
     tolerance_band,
 )
@@ -28,6 +31,13 @@ if TYPE_CHECKING:
 
 # Cut directions tried at each bisection (degrees); six give near-isotropic choice at low cost.
 _ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
+_FINE_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 7.5))
+# A grid re-cut to mend the balance must not come out more ragged than this (Polsby-Popper).
+_PP_REPAIRED = 0.2
+# Two grids of at most this many buildings are re-cut by trying every split (2^(n-1)), the
+# most compact few of the balanced ones checked as polygons.
+_EXACT_MAX = 14
+_EXACT_TRIES = 8
 # Weight of the shape penalty against the balance error (in parts of one grid) when cutting.
 _SHAPE_WEIGHT = 0.25
 # Balance error per grid (share of the target) that a cut may leave for rebalancing to absorb.
@@ -38,6 +48,10 @@ _FREE_ERROR = 0.03
 # community context: blocks, Voronoi cells and building neighbours
 # --------------------------------------------------------------------------------------------
 
+
+# A unit short of the band by less than this share of the lower limit stays a grid of its own
+# (rebalancing fills it building by building) instead of being lent whole to a neighbour.
+_KEEP_SHORT = 0.8
 
 # All overlays snap to a 1 mm grid so that pieces cut from the same edge share it exactly.
 _GRID = 1e-3
@@ -92,6 +106,21 @@ def _extend(line: LineString, by: float = 1.0) -> LineString:
     return LineString(c)
 
 
+def faces(area: shapely.Geometry, lines: Sequence[LineString]) -> list[Polygon]:
+    """An area cut by lines into faces (the area's parts if polygonize fails)."""
+    if area.is_empty:
+        return []
+    # Clipped lines end on the boundary only up to rounding; overshoot so they get noded.
+    edges = shapely.union_all([area.boundary, *(_extend(ln) for ln in lines)])
+    found = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
+    shapely.prepare(area)
+    out = [clean(shapely.set_precision(f, _GRID)) for f in found
+           if area.contains(f.representative_point())]
+    if abs(sum(b.area for b in out) - area.area) > 1e-6 * area.area + 1:
+        out = polygon_parts(area)  # polygonize failed on odd input
+    return out
+
+
 class Ctx:
     """Geometry shared by divide, rebalance, split and merge for one community."""
 
@@ -130,14 +159,19 @@ class Ctx:
         inside = shapely.intersects_xy(self.region.buffer(0.01), self.xy[:, 0], self.xy[:, 1])
         self.outside = [self.blds[i].key for i in range(len(self.blds))
                         if not inside[self.pt_of[i]]]
-        self.lines = [
-            g for ln in inp.lines
-            for g in shapely.get_parts(shapely.intersection(ln, self.region))
-            if isinstance(g, LineString) and g.length > 0
-        ]
+        self.lines = self._clip(inp.lines)
+        self.barriers = self._clip(inp.barriers)
         self._sites(inp)
         self._blocks()
         self._cells_and_neighbours()
+
+    def _clip(self, lines: Sequence[LineString]) -> list[LineString]:
+        """The pieces of the lines inside the community."""
+        return [
+            g for ln in lines
+            for g in shapely.get_parts(shapely.intersection(ln, self.region))
+            if isinstance(g, LineString) and g.length > 0
+        ]
 
     def _sites(self, inp: DivisionInput) -> None:
         """Carve exclusive sites (polygons, or footprints of exclusive buildings) out first."""
@@ -164,17 +198,16 @@ class Ctx:
         self.rest = clean(grid_difference(self.region, taken)) if self.sites else self.region
 
     def _blocks(self) -> None:
-        """Cut the non-site area by the lines into blocks and put each building in one."""
-        self.blocks: list[Polygon] = []
-        if not self.rest.is_empty:
-            # Clipped lines end on the boundary only up to rounding; overshoot so they get noded.
-            edges = shapely.union_all([self.rest.boundary, *(_extend(ln) for ln in self.lines)])
-            faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
-            shapely.prepare(self.rest)
-            self.blocks = [clean(shapely.set_precision(f, _GRID)) for f in faces
-                           if self.rest.contains(f.representative_point())]
-            if abs(sum(b.area for b in self.blocks) - self.rest.area) > 1e-6 * self.rest.area + 1:
-                self.blocks = polygon_parts(self.rest)  # polygonize failed on odd input
+        """Cut the non-site area into blocks (by all lines) and zones (by barriers only)."""
+        self.blocks: list[Polygon] = faces(self.rest, [*self.barriers, *self.lines])
+        # A zone is the area between barriers: no grid ever spans two zones.
+        self.zone_of_block = np.zeros(len(self.blocks), dtype=int)
+        if self.barriers and self.blocks:
+            zones = faces(self.rest, self.barriers)
+            ztree = STRtree(zones)
+            for b, block in enumerate(self.blocks):
+                hits = ztree.query(block.representative_point(), predicate="intersects")
+                self.zone_of_block[b] = int(hits[0]) if len(hits) else -1 - b
         self.lb_of = np.full(self.npts, -1)
         self.block_tree = tree = STRtree(self.blocks)
         free = np.nonzero(self.site_of < 0)[0]
@@ -188,6 +221,11 @@ class Ctx:
             first.setdefault(p, b)
         for p, i in enumerate(free):
             self.lb_of[i] = first[p] if p in first else int(tree.nearest(pts[p]))
+
+    def zone_of(self, i: int) -> int:
+        """Zone (area between barriers) of building point i; sites are their own zones."""
+        lb = int(self.lb_of[i])
+        return int(self.zone_of_block[lb]) if lb >= 0 else -10**6 - int(self.site_of[i])
 
     def _cells_and_neighbours(self) -> None:
         """Voronoi cells (per block, so they follow the lines) and Delaunay neighbours."""
@@ -213,7 +251,8 @@ class Ctx:
             coords = shapely.get_coordinates(shapely.get_parts(edges)).reshape(-1, 2, 2)
             for (a, b) in coords.tolist():
                 ia, ib = at.get(tuple(a)), at.get(tuple(b))
-                if ia is not None and ib is not None:
+                # Never across a barrier: buildings there can never share a grid.
+                if ia is not None and ib is not None and self.zone_of(ia) == self.zone_of(ib):
                     self.nbrs[ia].append(ib)
                     self.nbrs[ib].append(ia)
 
@@ -257,14 +296,6 @@ def _halfplane(u: np.ndarray, c: float, reach: float) -> Polygon:
     return Polygon([tuple(a), tuple(b), tuple(d - reach * v), tuple(d + reach * v)])
 
 
-def _feasible(total: float, lo: float, hi: float) -> bool:
-    """Whether a total can be split into some number of parts that all lie in [lo, hi]."""
-    if total <= 0:
-        return True
-    kmin, kmax = max(1, math.ceil(total / hi - 1e-9)), math.floor(total / lo + 1e-9)
-    return kmin <= kmax
-
-
 def _parts_for(total: float, target: float, lo: float, hi: float) -> int:
     """Number of parts: the in-band count nearest to total/target, else the rounded ratio."""
     k = max(1, round(total / target))
@@ -277,6 +308,7 @@ def _parts_for(total: float, target: float, lo: float, hi: float) -> int:
 def bisect(
     ids: np.ndarray, xy: np.ndarray, w: np.ndarray, k: int, poly: shapely.Geometry,
     reach: float, out: list[tuple[np.ndarray, shapely.Geometry]],
+    angles: np.ndarray = _ANGLES,
 ) -> None:
     """Recursive straight-line bisection of items into k balanced, compact parts."""
     if k <= 1 or len(ids) <= 1:
@@ -287,7 +319,7 @@ def bisect(
     want, part = total * k1 / k, max(total / k, 1e-9)
     pad = math.sqrt(max(poly.area, 1.0) / len(ids))
     cands: list[tuple[float, int, np.ndarray, float]] = []
-    for ang in _ANGLES:
+    for ang in angles:
         u = np.array([math.cos(ang), math.sin(ang)])
         pu, pv = xy @ u, xy @ np.array([-u[1], u[0]])
         order = np.argsort(pu, kind="stable")
@@ -329,8 +361,8 @@ def bisect(
             break
     assert chosen is not None
     _, left, p1, p2 = chosen
-    bisect(ids[left], xy[left], w[left], k1, p1, reach, out)
-    bisect(ids[~left], xy[~left], w[~left], k - k1, p2, reach, out)
+    bisect(ids[left], xy[left], w[left], k1, p1, reach, out, angles)
+    bisect(ids[~left], xy[~left], w[~left], k - k1, p2, reach, out, angles)
 
 
 def _pieces_with(poly: shapely.Geometry, xy: np.ndarray) -> int:
@@ -355,6 +387,23 @@ class _Unit:
     lent: bool = False
     alive: bool = True
     into: int = -1  # the unit this one was merged into, once it is no longer alive
+    zone: int = 0  # area between barriers: units of different zones never join
+
+
+def _join_small_blocks(ctx: Ctx, units: list[_Unit], target: float, lo: float,
+                       hi: float) -> None:
+    """Merge whole blocks too small for a grid into groups of about one grid each."""
+    groups = join_blocks([u.poly for u in units], [u.total for u in units],
+                         [u.zone for u in units], target, lo, hi)
+    for grp in groups:
+        if len(grp) < 2:
+            continue
+        head = units[grp[0]]
+        head.poly = clean(union_all([units[i].poly for i in grp]))
+        for i in grp[1:]:
+            head.bids += units[i].bids
+            head.total += units[i].total
+            units[i].alive, units[i].into, units[i].bids = False, grp[0], []
 
 
 def divide_community(
@@ -384,7 +433,8 @@ def divide_community(
         for piece in polygon_parts(rest):
             inside = [i for i in free if shapely.intersects_xy(piece, *xy[i])]
             if inside:
-                units.append(_Unit(piece, inside, b, float(vals[inside].sum())))
+                units.append(_Unit(piece, inside, b, float(vals[inside].sum()),
+                                   zone=int(ctx.zone_of_block[b])))
                 free = [i for i in free if i not in set(inside)]
             else:
                 orphans.append(piece)
@@ -393,8 +443,9 @@ def divide_community(
                 units[-1].bids.append(i)
                 units[-1].total += float(vals[i])
     if allow_crossing:
+        _carve_remainders(units, ctx, target, lo, hi, reach)
+        _join_small_blocks(ctx, units, target, lo, hi)
         _lend(units, ctx, target, lo, hi, reach)
-    typical = ctx.region.area * target / max(1.0, float(vals.sum()))
     for u in units:
         if not u.alive:
             continue
@@ -417,14 +468,14 @@ def divide_community(
             while grown:
                 grown = False
                 for e in list(empty):
-                    if e.intersects(ext) and _shared_length(e, ext) > 1.0:
+                    if e.intersects(ext) and shared_length(e, ext) > 1.0:
                         ext = grid_union(ext, e)
                         empty.remove(e)
                         grown = True
             loan_polys.append(ext)
             # The cut may pass the anchor so that the chosen part touches the loan only at a
             # point; then the part with the longest common edge takes it (rebalancing follows).
-            edge = [_shared_length(ext, lp) if lp.intersects(ext) else 0.0 for _, lp in leaves]
+            edge = [shared_length(ext, lp) if lp.intersects(ext) else 0.0 for _, lp in leaves]
             if edge[home[a]] < 0.3 * max(edge):
                 home[a] = int(np.argmax(edge))
         orphans += empty
@@ -436,12 +487,42 @@ def divide_community(
             poly = union_all([lpoly, *(loan_polys[a] for a in loans)])
             grids.append(GridState(mem, clean(poly)))
     for piece in orphans:
-        # A large empty area (or one touching no grid, like an empty detached part of the
-        # community) keeps its own reported grid rather than bloating a neighbour.
-        if piece.area >= 0.5 * typical or not attach_piece(ctx, grids, piece, set()):
+        # Open land is shared among the grids around it (a grid with no households would have
+        # no one to serve); a piece touching no grid of its area (an empty detached part, or
+        # land closed in by barriers) keeps a grid of its own, reported.
+        if not _share_open_land(ctx, grids, piece) and not attach_piece(ctx, grids, piece,
+                                                                         set()):
             grids.append(GridState(set(), piece))
     fix_strays(ctx, grids)
     return grids
+
+
+def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) -> bool:
+    """Split open land among the touching grids of its area, each taking the part nearest its
+    buildings, so that no one grid grows a long empty arm; parts that reach their grid only
+    at a corner go to the grid they share the longest edge with."""
+    lb = ctx.lb_at(piece)
+    zone = int(ctx.zone_of_block[lb]) if lb >= 0 else None
+    near = [gi for gi in _touching(ctx, grids, piece, zone, []) if not grids[gi].exclusive]
+    if len(near) < 2:
+        return False
+    ids = [i for gi in near for i in sorted(grids[gi].members)]
+    label = np.array([gi for gi in near for _ in grids[gi].members])
+    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(ctx.xy[ids]), extend_to=piece,
+                                                       ordered=True))
+    clipped = shapely.intersection(np.asarray(cells), piece, grid_size=_GRID)
+    rest: list[shapely.Geometry] = []
+    for gi in near:
+        share = clean(union_all([c for c, g in zip(clipped, label, strict=True) if g == gi]))
+        for part in polygon_parts(share):
+            if shared_length(part, grids[gi].poly) >= 1.0:
+                grids[gi].poly = clean(grid_union(grids[gi].poly, part))
+            else:
+                rest.append(part)
+    for part in rest:
+        if not attach_piece(ctx, grids, part, set()):
+            grids.append(GridState(set(), part))
+    return True
 
 
 def _drop_empty_parts(ctx: Ctx, lids: np.ndarray, poly: shapely.Geometry,
@@ -474,11 +555,13 @@ def _lend(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float,
         changed = False
         for ui in sorted(range(len(units)), key=lambda i: units[i].total):
             u = units[ui]
-            if not u.alive or _feasible(u.total, lo, hi) or not (u.bids or u.attach):
+            if not u.alive or feasible_total(u.total, lo, hi) or not (u.bids or u.attach):
                 continue
             m = int(u.total // target)
             if m > 0 and (u.attach or not u.bids):
                 continue  # a block that received cannot be cut again without splitting a loan
+            if m == 0 and u.total >= _KEEP_SHORT * lo:
+                continue  # nearly a grid: rebalancing across the street fills it more finely
             if _lend_one(units, ui, tree, ctx, target, lo, hi, reach, m):
                 changed = True
         if not changed:
@@ -497,14 +580,14 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
         while not units[vi].alive and units[vi].into >= 0:
             vi = units[vi].into
         v = units[vi]
-        if vi == ui or not v.alive or not (v.bids or v.attach):
+        if vi == ui or not v.alive or not (v.bids or v.attach) or v.zone != u.zone:
             continue
         shared = u.poly.boundary.intersection(units[ti].poly.boundary)
         if shared.length < 1.0:
             continue
         # Prefer a neighbour that becomes balanceable, then one not already cut, then the
         # longest common edge (the most compact joint grid).
-        key = (_feasible(v.total + surplus, lo, hi), not v.lent, shared.length)
+        key = (feasible_total(v.total + surplus, lo, hi), not v.lent, shared.length)
         if best is None or key > best[0]:
             best = (key, vi, shared)
     if best is None:
@@ -517,27 +600,10 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
         amount = u.total
         u.alive, u.into = False, vi
     else:
-        bids = np.array(u.bids)
-        pts = ctx.xy[bids]
-        mid = np.array(shared.interpolate(0.5, normalized=True).coords[0])
-        d = mid - pts.mean(axis=0)
-        d = d / (np.linalg.norm(d) or 1.0)
-        proj = pts @ d
-        order = np.argsort(-proj, kind="stable")
-        cum = np.cumsum(ctx.vals[bids][order])
-        take = int(np.argmin(np.abs(cum - surplus))) + 1
-        if take >= len(bids) or proj[order[take - 1]] - proj[order[take]] < 1e-6:
+        cut = _carve(u, shared, ctx, surplus, reach)
+        if cut is None:
             return False
-        c = (proj[order[take - 1]] + proj[order[take]]) / 2
-        hp = _halfplane(-d, -c, reach)  # {x·d > c}: the side facing the neighbour
-        piece = clean(grid_intersection(u.poly, hp))
-        u.poly = clean(grid_difference(u.poly, hp))
-        u.lent = True
-        moved = bids[order[:take]].tolist()
-        amount = float(cum[take - 1])
-        gone = set(moved)
-        u.bids = [i for i in u.bids if i not in gone]
-        u.total -= amount
+        piece, moved, amount = cut
     contact = piece.boundary.intersection(v.poly.boundary)
     # The loan stands in v's bisection as one point just inside the middle of the common edge,
     # so that the part that gets it shares that edge rather than a corner.
@@ -546,6 +612,58 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
     v.total += amount
     v.received = True
     return True
+
+
+def _carve(u: _Unit, shared: shapely.Geometry, ctx: Ctx, amount: float,
+           reach: float) -> tuple[shapely.Geometry, list[int], float] | None:
+    """Cut off the buildings of u nearest a common edge, about ``amount`` in all, by a line."""
+    bids = np.array(u.bids)
+    pts = ctx.xy[bids]
+    mid = np.array(shared.interpolate(0.5, normalized=True).coords[0])
+    d = mid - pts.mean(axis=0)
+    d = d / (np.linalg.norm(d) or 1.0)
+    proj = pts @ d
+    order = np.argsort(-proj, kind="stable")
+    cum = np.cumsum(ctx.vals[bids][order])
+    take = int(np.argmin(np.abs(cum - amount))) + 1
+    if take >= len(bids) or proj[order[take - 1]] - proj[order[take]] < 1e-6:
+        return None
+    c = (proj[order[take - 1]] + proj[order[take]]) / 2
+    hp = _halfplane(-d, -c, reach)  # {x·d > c}: the side facing the neighbour
+    piece = clean(grid_intersection(u.poly, hp))
+    u.poly = clean(grid_difference(u.poly, hp))
+    u.lent = True
+    moved = bids[order[:take]].tolist()
+    gone = set(moved)
+    u.bids = [i for i in u.bids if i not in gone]
+    u.total -= float(cum[take - 1])
+    return piece, moved, float(cum[take - 1])
+
+
+def _carve_remainders(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float,
+                      reach: float) -> None:
+    """A block too big for one grid whose total splits into no balanced parts keeps whole
+    grids and gives its remainder, as a new small unit, to the side of its smallest neighbour
+    (where small blocks are joined into grids next)."""
+    tree = STRtree([u.poly for u in units])
+    for ui in range(len(units)):
+        u = units[ui]
+        if not u.alive or not u.bids or u.total <= hi or feasible_total(u.total, lo, hi):
+            continue
+        best = None
+        for vi in tree.query(u.poly, predicate="intersects").tolist():
+            v = units[vi]
+            if vi == ui or v.zone != u.zone or not v.bids:
+                continue
+            shared = u.poly.boundary.intersection(v.poly.boundary)
+            if shared.length >= 1.0 and (best is None or (v.total, -shared.length) < best[0]):
+                best = ((v.total, -shared.length), shared)
+        if best is None:
+            continue
+        cut = _carve(u, best[1], ctx, u.total - (u.total // target) * target, reach)
+        if cut is not None:
+            piece, moved, amount = cut
+            units.append(_Unit(piece, moved, u.lb, amount, zone=u.zone))
 
 
 def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarray:
@@ -567,23 +685,18 @@ def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarr
     return m
 
 
-def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    """Length of the common edge of two polygons (robust to tiny noding differences)."""
-    length = a.boundary.intersection(b.boundary).length
-    if length > 0:
-        return length
-    return a.buffer(0.01, quad_segs=1).intersection(b).area / 0.02
-
-
 def attach_piece(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int],
             exclude: int = -1) -> bool:
     """Give a piece of area (and its buildings) to the touching grid with the longest edge."""
     lb = ctx.lb_at(piece)
+    zone = int(ctx.zone_of_block[lb]) if lb >= 0 else None
     best, best_score = -1, 0.0
     for gi, g in enumerate(grids):
         if gi == exclude or g.poly.is_empty or not g.poly.intersects(piece.buffer(0.01)):
             continue
-        length = _shared_length(piece, g.poly)
+        if zone is not None and zone_of_grid(ctx, g) not in (None, zone):
+            continue  # never across a barrier
+        length = shared_length(piece, g.poly)
         same = lb in {int(ctx.lb_of[i]) for i in g.members}
         # Staying inside the block (no new line crossing) matters more than edge length.
         score = length * (1.0 if same else 0.05) * (0.1 if g.exclusive else 1.0)
@@ -594,6 +707,265 @@ def attach_piece(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, memb
     grids[best].poly = clean(grid_union(grids[best].poly, piece))
     grids[best].members |= members
     return True
+
+
+def zone_of_grid(ctx: Ctx, g: GridState) -> int | None:
+    """Zone of a grid (by a building, else by its area); None for exclusive sites."""
+    if g.members:
+        i = next(iter(g.members))
+        return ctx.zone_of(i) if ctx.lb_of[i] >= 0 else None
+    lb = ctx.lb_at(g.poly)
+    return int(ctx.zone_of_block[lb]) if lb >= 0 else None
+
+
+def fit_counts(ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: float) -> None:
+    """Dissolve grids so that each area between barriers has a count that can be balanced.
+
+    Grids are built block by block, so an area may end up with one grid too many (its mean
+    below the band) or with a sliver grid of a few households; such a grid, smallest first,
+    joins the touching grid with the most room (one that stays within the band, for a
+    sliver) and rebalancing shares it out.
+    """
+    tried: set[int] = set()
+    for _ in range(len(grids)):
+        zones: dict[int, list[int]] = {}
+        for gi, g in enumerate(grids):
+            zone = zone_of_grid(ctx, g)
+            if g.members and not g.fixed and zone is not None:
+                zones.setdefault(zone, []).append(gi)
+        found = None
+        for zone, members in zones.items():
+            vals = {gi: float(ctx.vals[list(grids[gi].members)].sum()) for gi in members}
+            total, k = sum(vals.values()), len(members)
+            fewer_ok = k > 1 and lo * (k - 1) <= total + 1e-9 and total <= hi * (k - 1) + 1e-9
+            small = min(vals, key=lambda gi: vals[gi])
+            # Too many: the mean is below the band, and one grid fewer brings it into the band
+            # or (where no count does) nearer the target.
+            too_many = k > 1 and total < lo * k - 1e-9 and (
+                fewer_ok or abs(total / (k - 1) - target) < abs(total / k - target))
+            if id(grids[small]) not in tried and (
+                    too_many or (fewer_ok and vals[small] < 0.5 * lo)):
+                found = (small, zone, vals, too_many)
+                break
+        if found is None:
+            return
+        victim, zone, vals, too_many = found
+        g = grids[victim]
+        tried.add(id(g))
+        near = [j for j in _touching(ctx, grids, g.poly, zone, [victim])
+                if too_many or vals[j] + vals[victim] <= hi]
+        if not near:
+            continue
+        j = min(near, key=lambda j: (vals[j], j))
+        merged = clean(grid_union(grids[j].poly, g.poly))
+        if len(polygon_parts(merged)) != 1:
+            continue
+        grids[j].poly, grids[j].members = merged, grids[j].members | g.members
+        del grids[victim]
+
+
+def repair_pairs(ctx: Ctx, grids: list[GridState], target: float, lo: float,
+                 hi: float, most: int = 4) -> None:
+    """Re-cut a grid still out of the band together with its neighbours.
+
+    Single building moves stall where every move would leave a grid in two parts or push a
+    neighbour out of the band; a cluster of up to ``most`` touching grids whose sum admits
+    balanced parts is cut anew: each neighbour as a pair first (the cut stays local), then a
+    cluster grown by the neighbour that brings the mean nearest the target. A sliver grid in
+    an area that can do with one grid fewer is shared out among its neighbours instead; a
+    ragged grid (a thin strip between two cuts) is re-cut with a neighbour for its shape.
+    """
+    reach = reach_of(ctx.region)
+
+    def value(g: GridState) -> float:
+        return float(ctx.vals[list(g.members)].sum()) if g.members else 0.0
+
+    for gi in sorted(range(len(grids)), key=lambda i: -abs(value(grids[i]) / target - 1)):
+        x = grids[gi]
+        # Out of the band, or a ragged sliver a straight cut left (re-cut for shape only).
+        if x.fixed or not x.members or (lo - 1e-9 <= value(x) <= hi + 1e-9
+                                        and polsby_popper(x.poly) >= _PP_REPAIRED):
+            continue
+        zone = zone_of_grid(ctx, x)
+        shed = int(value(x) < 0.5 * lo and _fewer_fits(ctx, grids, zone, lo, hi))
+        pairs = [(grids[j], clean(grid_union(x.poly, grids[j].poly)))
+                 for j in _touching(ctx, grids, x.poly, zone, [gi])]
+        if any(_recut(ctx, [x, y], both, 2 - shed, lo, hi, reach, target) for y, both in pairs):
+            continue
+        cluster, poly = [gi], x.poly
+        while len(cluster) < most:
+            total = sum(value(grids[i]) for i in cluster)
+            near = _touching(ctx, grids, poly, zone, cluster)
+            if not near:
+                break
+            j = min(near, key=lambda j: abs((total + value(grids[j]))
+                                            / (len(cluster) + 1 - shed) - target))
+            cluster.append(j)
+            poly = clean(grid_union(poly, grids[j].poly))
+            if len(cluster) > 2 and _recut(ctx, [grids[i] for i in cluster], poly,
+                                           len(cluster) - shed, lo, hi, reach, target):
+                break
+    grids[:] = [g for g in grids if g.members or g.exclusive or not g.poly.is_empty]
+
+
+def _fewer_fits(ctx: Ctx, grids: list[GridState], zone: int | None, lo: float,
+                hi: float) -> bool:
+    """Whether the grids of an area would still have a mean within the band with one fewer."""
+    vals = [float(ctx.vals[list(g.members)].sum()) for g in grids
+            if g.members and not g.fixed and zone_of_grid(ctx, g) == zone]
+    k = len(vals) - 1
+    return k >= 1 and lo * k <= sum(vals) <= hi * k
+
+
+def _recut(ctx: Ctx, cluster: list[GridState], poly: shapely.Geometry, parts: int,
+           lo: float, hi: float, reach: float, target: float) -> bool:
+    """Cut the union of a cluster of grids into ``parts`` balanced single-polygon grids: by
+    straight cuts, else grown from seed buildings (coarse buildings, whose balanced parts a
+    straight cut often cannot separate). Grids of the cluster left over are emptied."""
+    ids = sorted(set().union(*(g.members for g in cluster)))
+    total = float(ctx.vals[ids].sum())
+    if parts < 1 or len(polygon_parts(poly)) != 1 or not parts * lo <= total <= parts * hi:
+        return False
+    leaves: list[tuple[np.ndarray, shapely.Geometry]] = []
+    # A few grids of coarse buildings: many more directions, since few cuts are balanced.
+    bisect(np.array(ids), ctx.xy[ids], ctx.vals[ids], parts, poly, reach, leaves, _FINE_ANGLES)
+    found: list[tuple[set[int], shapely.Geometry]] | None = None
+    if len(leaves) == parts and all(_sound_leaf(ctx, lids, lp, lo, hi) for lids, lp in leaves):
+        found = [({int(i) for i in lids}, polygon_parts(lp)[0]) for lids, lp in leaves]
+    else:
+        if parts == 2 and len(ids) <= _EXACT_MAX:
+            found = _exact_halves(ctx, ids, poly, lo, hi)
+        if found is None:
+            found = _grow_parts(ctx, ids, poly, parts, lo, hi, target)
+    if found is None:
+        return False
+    for g, (members, part) in zip(cluster, found + [(set(), Polygon())] * (len(cluster) - parts),
+                                  strict=True):
+        g.members, g.poly = members, part
+    return True
+
+
+def _touching(ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: int | None,
+              taken: list[int]) -> list[int]:
+    """Movable grids of the zone, not yet taken, that share an edge with the polygon."""
+    return [j for j, y in enumerate(grids)
+            if j not in taken and not y.fixed and y.members
+            and zone_of_grid(ctx, y) == zone and shared_length(poly, y.poly) >= 1.0]
+
+
+def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
+                  hi: float) -> list[tuple[set[int], shapely.Geometry]] | None:
+    """Two balanced halves of a few buildings, by trying every split (the most compact first).
+
+    Towers of a third of a grid each leave few balanced splits, and those are seldom a straight
+    cut; with at most ``_EXACT_MAX`` buildings every split is cheap to list.
+    """
+    n, total = len(ids), float(ctx.vals[ids].sum())
+    vals, xy = ctx.vals[ids], ctx.xy[ids]
+    local = {b: j for j, b in enumerate(ids)}
+    adj = [[local[m] for m in ctx.nbrs[b] if m in local] for b in ids]
+
+    def connected(mask: int) -> bool:
+        members = [j for j in range(n) if mask >> j & 1]
+        seen, todo = {members[0]}, [members[0]]
+        while todo:
+            for m in adj[todo.pop()]:
+                if mask >> m & 1 and m not in seen:
+                    seen.add(m)
+                    todo.append(m)
+        return len(seen) == len(members)
+
+    full = (1 << n) - 1
+    splits = []
+    for mask in range(1, 1 << (n - 1)):  # the last building always on the other side
+        v = float(vals[[j for j in range(n) if mask >> j & 1]].sum())
+        if lo <= v <= hi and lo <= total - v <= hi and connected(mask) and connected(full ^ mask):
+            spread = sum(float(((xy[[j for j in range(n) if m >> j & 1]]
+                                 - xy[[j for j in range(n) if m >> j & 1]].mean(axis=0)) ** 2)
+                               .sum()) for m in (mask, full ^ mask))
+            splits.append((spread, mask))
+    for _, mask in sorted(splits)[:_EXACT_TRIES]:
+        part = {ids[j] for j in range(n) if mask >> j & 1}
+        piece = clean(grid_intersection(union_all([ctx.cells[i] for i in part]), poly))
+        left = clean(grid_difference(poly, piece))
+        rest = sorted(set(ids) - part)
+        if (_sound_leaf(ctx, np.array(sorted(part)), piece, lo, hi)
+                and _sound_leaf(ctx, np.array(rest), left, lo, hi)):
+            return [(part, polygon_parts(piece)[0]), (set(rest), polygon_parts(left)[0])]
+    return None
+
+
+def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: float,
+                hi: float, target: float, seeds: int = 16) -> list[tuple[set[int], Polygon]] | None:
+    """m single-polygon parts within the band: one grown from a seed, the rest recursively."""
+    total = float(ctx.vals[ids].sum())
+    if m == 1:
+        ok = _sound_leaf(ctx, np.array(ids), poly, lo, hi)
+        return [(set(ids), polygon_parts(poly)[0])] if ok else None
+    if not m * lo <= total <= m * hi:
+        return None
+    inside = set(ids)
+    xy = ctx.xy[ids]
+    # The part grown must leave the rest a total that m - 1 parts can share within the band.
+    low, high = max(lo, total - (m - 1) * hi), min(hi, total - (m - 1) * lo)
+    aim = min(max(total / m, low), high)
+    # Seeds on the rim first (a part grown from the rim leaves the rest in one piece).
+    centre = xy.mean(axis=0)
+    order = np.argsort(-np.hypot(*(xy - centre).T), kind="stable")
+    for s in [ids[int(i)] for i in order[:seeds]]:
+        part, value = {s}, float(ctx.vals[s])
+        while value < low:
+            near = {n for i in part for n in ctx.nbrs[i] if n in inside and n not in part}
+            fits = [n for n in near if value + ctx.vals[n] <= high]
+            if not fits:
+                break
+            # One that brings the part into its window if any (nearest the aim), else the
+            # nearest to the seed (compact).
+            landing = [n for n in fits if value + ctx.vals[n] >= low]
+            seed_xy = ctx.xy[s]
+            n = (min(landing, key=lambda n: (abs(value + float(ctx.vals[n]) - aim), n))
+                 if landing else
+                 min(fits, key=lambda n: (float(np.hypot(*(ctx.xy[n] - seed_xy))), n)))
+            part.add(n)
+            value += float(ctx.vals[n])
+        if not low <= value <= high:
+            continue
+        rest = [i for i in ids if i not in part]
+        piece = clean(grid_intersection(union_all([ctx.cells[i] for i in part]), poly))
+        left = clean(grid_difference(poly, piece))
+        if len(polygon_parts(piece)) != 1 or len(polygon_parts(left)) != 1:
+            continue
+        if not _sound_leaf(ctx, np.array(sorted(part)), piece, lo, hi):
+            continue
+        tail = _grow_parts(ctx, rest, left, m - 1, lo, hi, target, max(4, seeds // 2))
+        if tail is not None:
+            return [(part, polygon_parts(piece)[0]), *tail]
+    return None
+
+
+def _sound_leaf(ctx: Ctx, ids: np.ndarray, poly: shapely.Geometry, lo: float,
+                hi: float) -> bool:
+    """A cut half that is one polygon holding its buildings, within the band."""
+    parts = polygon_parts(poly)
+    return (len(parts) == 1 and lo - 1e-9 <= float(ctx.vals[ids].sum()) <= hi + 1e-9
+            and polsby_popper(parts[0]) >= _PP_REPAIRED
+            and bool(shapely.intersects_xy(parts[0], ctx.xy[ids, 0], ctx.xy[ids, 1]).all()))
+
+
+def absorb_empty(ctx: Ctx, grids: list[GridState]) -> None:
+    """Grids left without buildings join a touching grid of their area, where there is one."""
+    for gi in range(len(grids) - 1, -1, -1):
+        g = grids[gi]
+        if g.members or g.exclusive:
+            continue
+        before = [x.poly for x in grids]
+        if not attach_piece(ctx, grids, g.poly, set(), exclude=gi):
+            continue
+        if all(len(polygon_parts(x.poly)) <= 1 for x in grids):
+            del grids[gi]
+        else:  # it touched its neighbour only at a corner: keep it as it was
+            for x, poly in zip(grids, before, strict=True):
+                x.poly = poly
 
 
 def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:

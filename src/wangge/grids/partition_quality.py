@@ -32,6 +32,15 @@ class Unmet:
     value: float
     reason_zh: str
     reason_en: str
+    # What stands in the way: "empty_area", "empty", "building", "community", "area",
+    # "detached" (the input admits no grid within the tolerance here) or "split" (the method
+    # found none although the totals allow it).
+    kind: str = "split"
+
+    @property
+    def excused(self) -> bool:
+        """Whether the input itself (not the method) rules out a grid within the tolerance."""
+        return self.kind in {"empty_area", "building", "community", "area", "detached"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class GridQuality:
     line_crossings: int
     contiguous: bool
     parts: int
+    barrier_crossings: int = 0  # barriers (main roads, rivers …) through the grid: must be 0
 
 
 @dataclass
@@ -76,6 +86,13 @@ class QualityReport:
         return sum(g.within_tolerance for g in basic) / len(basic) if basic else 1.0
 
     @property
+    def share_within_allowed(self) -> float:
+        """Share within the tolerance of the basic grids the input allows to be (see Unmet)."""
+        excused = sum(u.excused for u in self.unmet)
+        allowed = len(self.basic) - excused
+        return (allowed - (len(self.unmet) - excused)) / allowed if allowed > 0 else 1.0
+
+    @property
     def multi_part(self) -> int:
         """Number of grids made of more than one polygon."""
         return sum(not g.contiguous for g in self.grids)
@@ -84,6 +101,11 @@ class QualityReport:
     def crossing_grids(self) -> int:
         """Number of basic grids that a line runs through."""
         return sum(g.line_crossings > 0 for g in self.basic)
+
+    @property
+    def barrier_grids(self) -> int:
+        """Number of grids that a barrier runs through (the method never makes one)."""
+        return sum(g.barrier_crossings > 0 for g in self.grids)
 
     @property
     def pp_mean(self) -> float:
@@ -106,11 +128,13 @@ class QualityReport:
             "residents": sum(g.residents for g in self.grids),
             "weight": sum(g.weight for g in self.grids),
             "share_within": self.share_within,
+            "share_within_allowed": self.share_within_allowed,
             "dev_min": min(devs),
             "dev_max": max(devs),
             "dev_std": math.sqrt(sum((d - mean) ** 2 for d in devs) / len(devs)),
             "multi_part": self.multi_part,
             "crossing_grids": self.crossing_grids,
+            "barrier_grids": self.barrier_grids,
             "pp_mean": self.pp_mean,
             "pp_min": self.pp_min,
             "unmet": len(self.unmet),
@@ -162,6 +186,18 @@ def line_crossings(geom: shapely.Geometry, lines: Sequence[LineString]) -> int:
     )
 
 
+def feasible_total(total: float, lo: float, hi: float) -> bool:
+    """Whether a total can be split into some number of parts that all lie in [lo, hi]."""
+    if total <= 0:
+        return True
+    kmin, kmax = max(1, math.ceil(total / hi - 1e-9)), math.floor(total / lo + 1e-9)
+    return kmin <= kmax
+
+
+def _grids(n: int) -> str:
+    return f"{n} grid" if n == 1 else f"{n} grids"
+
+
 def tolerance_band(target: float, tolerance: float) -> tuple[float, float]:
     """Lowest and highest value allowed for a basic grid."""
     return target * (1 - tolerance), target * (1 + tolerance)
@@ -174,9 +210,14 @@ def build_report(
     measure: Measure,
     tolerance: float,
     lines: dict[str, list[LineString]],
+    barriers: dict[str, list[LineString]] | None = None,
     largest_building: dict[tuple[str, int], float] | None = None,
+    area_total: dict[tuple[str, int], float] | None = None,
 ) -> QualityReport:
-    """Report from rows (community, seq, exclusive, polygon, n, hh, res, weight, value)."""
+    """Report from rows (community, seq, exclusive, polygon, n, hh, res, weight, value).
+
+    ``area_total`` is, per grid, the total of the area between barriers that it lies in.
+    """
     lo, hi = tolerance_band(target, tolerance)
     report = QualityReport(target=target, measure=measure, tolerance=tolerance)
     by_comm: dict[str, list[int]] = {}
@@ -194,6 +235,7 @@ def build_report(
             polsby_popper=polsby_popper(poly),
             line_crossings=line_crossings(poly, lines.get(ck, [])),
             contiguous=len(parts) == 1, parts=len(parts),
+            barrier_crossings=line_crossings(poly, (barriers or {}).get(ck, [])),
         ))
         if within:
             continue
@@ -204,21 +246,42 @@ def build_report(
             and rows[j][3].intersection(poly).length > CROSSING_MIN_LENGTH_M
         ]
         big = (largest_building or {}).get((ck, seq), 0.0)
-        if n == 0:
+        area = (area_total or {}).get((ck, seq), comm_total)
+        has_areas = (ck, seq) in (area_total or {})
+        kind = "split"
+        if n == 0 and area <= 0:
+            kind = "empty_area"
+            zh = "所在片区被不可跨越线（主干道、河流等）围住，片区内没有建筑"
+            en = "the area between barriers holds no buildings (open land or water)"
+        elif n == 0:
+            kind = "empty"
             zh = "网格内没有建筑（空地、绿地或水面）"
             en = "no buildings in the grid (open land, green or water)"
         elif value > hi and big > hi:
+            kind = "building"
             zh = f"单栋建筑（或同一地址点的建筑）有{big:g}（{measure}），超过目标上限{hi:g}，不可拆分"
             en = (f"a single building (or buildings at one address point) holds {big:g} "
                   f"{measure}, above the upper limit {hi:g}")
         elif comm_total < lo:
+            kind = "community"
             zh = f"社区合计仅{comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
             en = f"the whole community holds only {comm_total:g} {measure}, below {lo:g}"
+        elif not feasible_total(area, lo, hi):
+            kind = "area"
+            n_lo = max(1, math.floor(area / hi))
+            where_zh = "所在片区（社区内被不可跨越线分隔的部分）" if has_areas else "社区"
+            where_en = "the area between barriers" if has_areas else "the whole community"
+            zh = (f"{where_zh}合计{area:g}（{measure}），分成{n_lo}格平均{area / n_lo:.0f}，"
+                  f"分成{n_lo + 1}格平均{area / (n_lo + 1):.0f}，都不在{lo:g}–{hi:g}之内")
+            en = (f"{where_en} holds {area:g} {measure}: {_grids(n_lo)} average "
+                  f"{area / n_lo:.0f}, {_grids(n_lo + 1)} {area / (n_lo + 1):.0f}, neither "
+                  f"within {lo:g}–{hi:g}")
         elif not touching:
+            kind = "detached"
             zh = f"社区的独立部分（飞地）仅有{value:g}，无法与其他网格连片"
             en = f"a detached part of the community holds {value:g}; it cannot join another grid"
         else:
             zh = "受道路/河流分隔和建筑户数粒度所限，无法在容差内连片划分"
             en = "lines and building sizes leave no contiguous split within the tolerance"
-        report.unmet.append(Unmet(ck, seq, value, zh, en))
+        report.unmet.append(Unmet(ck, seq, value, zh, en, kind))
     return report

@@ -21,9 +21,11 @@ from sqlalchemy import func, or_, select
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
-from wangge.cases.model import STATE_ZH, CaseState, Satisfaction, Source
+from wangge.cases.labels import label
+from wangge.cases.model import Satisfaction, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
 from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
+from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.common.schemas import InputModel
 from wangge.divisions.models import Division
@@ -32,18 +34,10 @@ from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
 from wangge.grids.service import LAYER_OF_KIND, TILING_KINDS, version_grids
 from wangge.ops.jobs import running_jobs
-from wangge.web.i18n import SHANGHAI
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 
 FINAL = ("closed", "rated", "rejected", "voided")
-SOURCE_ZH = {
-    "patrol": "巡查上报",
-    "video": "视频发现",
-    "hotline": "热线",
-    "online": "网上/随手拍",
-    "department": "部门上报",
-}
 
 # Simplified layers are derived data of frozen (active) versions: cache the encoded bytes.
 _CACHE: OrderedDict[tuple, bytes] = OrderedDict()
@@ -255,7 +249,7 @@ def map_cases(
                     "id": c.id,
                     "code": c.code,
                     "state": c.state,
-                    "state_zh": STATE_ZH.get(CaseState(c.state)),
+                    "state_zh": label("state", c.state),
                     "light": "closed" if c.state in FINAL else (lamp.value if lamp else None),
                     "category": c.category_code,
                     "address": c.address,
@@ -442,12 +436,12 @@ def dashboard(
         "today": {
             "total": int(sum(today.values())),
             "by_state": [
-                {"state": s, "name": STATE_ZH.get(CaseState(s), s), "count": int(n)}
+                {"state": s, "name": label("state", s), "count": int(n)}
                 for s, n in sorted(today.items())
             ],
         },
         "open_by_state": [
-            {"state": s, "name": STATE_ZH.get(CaseState(s), s), "count": int(n)}
+            {"state": s, "name": label("state", s), "count": int(n)}
             for s, n in sorted(open_by_state.items(), key=lambda kv: -kv[1])
         ],
         "overdue": int(overdue or 0),
@@ -460,7 +454,7 @@ def dashboard(
             for k, n in grouped(Case.category_code)
         ],
         "by_source": [
-            {"code": k, "name": SOURCE_ZH.get(k, k), "count": n} for k, n in grouped(Case.source)
+            {"code": k, "name": label("source", k), "count": n} for k, n in grouped(Case.source)
         ],
         "by_area": [
             {"code": k, "name": div_names.get(k, k), "count": n}
@@ -604,21 +598,26 @@ def _file_citizen_report(
     ip = request.client.host if request.client else "unknown"
     hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
     secret = secrets.token_urlsafe(9).replace("-", "x")
-    case = create_case(
-        session,
-        CaseIn(
-            category_code=category.code,
-            description=body.description,
-            lon=body.lon,
-            lat=body.lat,
-            crs=body.crs,
-            source=Source.ONLINE,
-            address=body.address,
-            photos=list(body.photos),  # each checked: an anonymous upload not yet used
-        ),
-        _citizen(secret),
-        now=utcnow(),
-    )
+    try:
+        case = create_case(
+            session,
+            CaseIn(
+                category_code=category.code,
+                description=body.description,
+                lon=body.lon,
+                lat=body.lat,
+                crs=body.crs,
+                source=Source.ONLINE,
+                address=body.address,
+                photos=list(body.photos),  # each checked: an anonymous upload not yet used
+            ),
+            _citizen(secret),
+            now=utcnow(),
+        )
+    except ValidationFailed as exc:
+        if exc.code != "outside_grids":
+            raise
+        raise _outside_service_area(request.app.state.settings.public_hotline) from None
     from wangge.cases.response import promise_view
 
     return {
@@ -629,8 +628,19 @@ def _file_citizen_report(
     }
 
 
+def _outside_service_area(hotline: str) -> ValidationFailed:
+    """Return the "no grid here" refusal in words a citizen can act on (no county codes)."""
+    return ValidationFailed(
+        f"这个位置不在本区的服务范围内。请重新定位或修改位置，或拨打 {hotline} 热线反映。",
+        f"This place is outside the district's service area. Move the position (or locate "
+        f"yourself again), or call the {hotline} hotline.",
+        code="outside_service_area",
+        field="lon",
+        details={"hotline": hotline},
+    )
+
+
 def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
-    from wangge.cases.model import ACTION_ZH, Action
     from wangge.cases.response import promise_view
 
     events = session.scalars(
@@ -639,7 +649,7 @@ def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
     return {
         "code": case.code,
         "state": case.state,
-        "state_zh": STATE_ZH.get(CaseState(case.state)),
+        "state_zh": label("state", case.state),
         "category": case.category_code,
         "description": case.description,
         "address": case.address,
@@ -653,9 +663,9 @@ def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
         "timeline": [
             {
                 "action": e.action,
-                "action_zh": ACTION_ZH.get(Action(e.action), e.action),
+                "action_zh": label("action", e.action),
                 "at": e.at.isoformat(),
-                "state_zh": STATE_ZH.get(CaseState(e.to_state), e.to_state),
+                "state_zh": label("state", e.to_state),
                 "photos": [
                     f"{a}/public" for a in (e.attachments or []) if a.startswith("/api/v1/uploads/")
                 ]
@@ -723,7 +733,8 @@ def my_grid(
     The people assigned to the grid (and its micro grids) today; a grid without any
     assignment falls back to the supervisor/grid-leader posts scoped to it or its community.
     """
-    from wangge.assignments.service import kind_label, people_of_grid
+    from wangge.assignments.models import KINDS
+    from wangge.assignments.service import people_of_grid
     from wangge.auth.models import Post, User
     from wangge.grids.locating import locate_point
 
@@ -733,12 +744,11 @@ def my_grid(
         return {"grid": None, "workers": []}
     community = session.get(Division, grid.community_code)
     served = people_of_grid(session, grid.code, utcnow().astimezone(SHANGHAI).date())
-    workers = [
-        {"name": s.name, "phone": s.phone, "post": kind_label(s.assignment.kind)} for s in served
-    ]
+    workers = []
+    for s in served:
+        zh, en = KINDS.get(s.assignment.kind, (s.assignment.kind, s.assignment.kind))
+        workers.append({"name": s.name, "phone": s.phone, "post": zh, "post_en": en})
     if not served:
-        from wangge.cases.model import ROLE_ZH, Role
-
         prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
         rows = session.execute(
             select(User.display_name, User.phone, Post.role_code)
@@ -751,7 +761,12 @@ def my_grid(
             .order_by(Post.role_code.desc(), User.id)
         ).all()
         workers = [
-            {"name": name, "phone": phone, "post": ROLE_ZH.get(Role(role), role)}
+            {
+                "name": name,
+                "phone": phone,
+                "post": label("role", role),
+                "post_en": label("role", role, "en"),
+            }
             for name, phone, role in rows
         ]
     target = parse_crs(crs)

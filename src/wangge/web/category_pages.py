@@ -28,15 +28,6 @@ from wangge.web.views import MeDep, render
 router = APIRouter(include_in_schema=False)
 
 KIND_LABELS = {"event": N_("事件"), "component": N_("部件"), "social": N_("社会治理事项")}
-STAGE_LABELS = {
-    Stage.ACCEPT: N_("受理"),
-    Stage.VERIFY: N_("核实"),
-    Stage.FILE: N_("立案"),
-    Stage.DISPATCH: N_("派遣"),
-    Stage.HANDLE: N_("处置"),
-    Stage.CHECK: N_("核查"),
-    Stage.CLOSE: N_("结案"),
-}
 _FLAGS = {"1": True, "0": False}
 
 
@@ -118,7 +109,7 @@ def categories_page(request: Request, session: SessionDep, me: MeDep) -> Respons
         rows=rows,
         filters=filters,
         kinds={k: KIND_LABELS[k] for k in KINDS},
-        stages=STAGE_LABELS,
+        stages=list(Stage),
         majors=majors,
         lines=lines,
         line_names=dict(lines),
@@ -129,6 +120,6 @@ def categories_page(request: Request, session: SessionDep, me: MeDep) -> Respons
             "categories": {c.code: _category_json(c) for c in rows},
             "departments": {c: active_for_county(session, c) for c in codes},
             "areas": _areas(session, codes),
-            "stages": [s.value for s in STAGE_LABELS],
+            "stages": [s.value for s in Stage],
         },
     )

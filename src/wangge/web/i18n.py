@@ -13,17 +13,14 @@ from __future__ import annotations
 import gettext
 import io
 from collections.abc import Callable
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 LANGS = ("zh", "en")
 LANG_COOKIE = "wangge_lang"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 
@@ -73,16 +70,3 @@ def pick_language(cookie: str | None, query: str | None, default: str = "zh") ->
 def translator(lang: str) -> Callable[[str], str]:
     """Return t(text) for a language: gettext with the Chinese text as the msgid."""
     return translations(lang if lang in LANGS else "zh").gettext
-
-
-def local_time(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format a UTC datetime (or ISO string) in Asia/Shanghai."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(SHANGHAI).strftime(fmt)

@@ -132,7 +132,7 @@ def registry_list(kind: str, request: Request, session: SessionDep, me: MeDep) -
     except DomainError as exc:
         page = render(
             request, "message.html", me, title="基础数据",
-            message=f"{exc.message_zh} / {exc.message_en}",
+            message=f"{exc.message_zh} / {exc.message_en}", here=f"/console/registry/{kind}",
         )  # fmt: skip
         page.status_code = exc.status
         return page
@@ -199,6 +199,7 @@ def _list_page(
         shown=shown,
         coded=CODED_COLUMNS,
         query_string=urlencode(linked),
+        here=f"/console/registry/{kind}" + (f"?{urlencode(linked)}" if linked else ""),
         private_q=private_q,
         county=sorted(counties)[0] if counties else "",
         can_write=me.can("registry.write"),

@@ -12,29 +12,9 @@ from wangge.cases.model import Source
 from wangge.cases.response import list_rules
 from wangge.divisions.models import Division
 from wangge.errors import DomainError
-from wangge.web.i18n import N_
 from wangge.web.views import MeDep, render
 
 router = APIRouter(include_in_schema=False)
-
-SOURCES = {
-    "online": N_("网上/随手拍"),
-    "hotline": N_("12345 热线"),
-    "patrol": N_("巡查上报"),
-    "video": N_("视频发现"),
-    "department": N_("部门上报"),
-}
-STAGES = {
-    "respond": N_("首次答复（上报→受理或不予受理）"),
-    "solve": N_("办结（上报→结案）"),
-    "accept": N_("受理阶段"),
-    "verify": N_("核实阶段"),
-    "file": N_("立案阶段"),
-    "dispatch": N_("派遣阶段"),
-    "handle": N_("处置阶段"),
-    "check": N_("核查阶段"),
-    "close": N_("结案阶段"),
-}
 
 
 @router.get("/console/rules")
@@ -59,7 +39,7 @@ def rules_page(request: Request, session: SessionDep, me: MeDep) -> Response:
         county=county,
         counties=counties,
         rows=rows,
-        sources=[(s.value, SOURCES.get(s.value, s.value)) for s in Source],
-        stages=[(s, STAGES.get(s, s)) for s in RULE_STAGES],
+        sources=[s.value for s in Source],
+        stages=RULE_STAGES,
         can_manage=bool(county) and me.can("rules.manage") and me.contains(county),
     )

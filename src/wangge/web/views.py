@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -13,9 +15,11 @@ from fastapi.templating import Jinja2Templates
 
 from wangge.api.deps import SessionDep, get_principal
 from wangge.auth.principal import Principal
+from wangge.cases.labels import label, labels
+from wangge.common.localtime import local_time
 from wangge.common.models import utcnow
 from wangge.errors import DomainError
-from wangge.web.i18n import LANG_COOKIE, LANGS, N_, local_time, pick_language, translator
+from wangge.web.i18n import LANG_COOKIE, LANGS, N_, pick_language, translator
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -66,8 +70,11 @@ def render(
         settings.default_language,
     )
     nav = [
-        (href, label) for href, label, perm in NAV if principal is not None and principal.can(perm)
+        (href, text) for href, text, perm in NAV if principal is not None and principal.can(perm)
     ]
+    # The address the language switch comes back to; a page answering a POST, or one that
+    # refuses its own query, names it (`here=`).
+    here = ctx.pop("here", None)
     response = templates.TemplateResponse(
         request,
         name,
@@ -77,6 +84,11 @@ def render(
             "me": principal,
             "nav": nav,
             "path": request.url.path,
+            "lang_switch": switch_language_href(request, lang, here),
+            # label('state', 'handled') → 已处置待核查 / Handled, to check; the scripts get
+            # the same table as WG.labels (base.html).
+            "label": lambda kind, code: label(kind, code, lang),
+            "labels": page_labels(lang),
             "basemap_url": settings.basemap_url or "",
             "basemap_crs": settings.basemap_crs,
             "basemap_attribution": settings.basemap_attribution,
@@ -86,6 +98,23 @@ def render(
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+@lru_cache(maxsize=len(LANGS))
+def page_labels(lang: str) -> dict[str, dict[str, str]]:
+    """Return the labels the pages' scripts read as WG.labels (case vocabulary, assignment kinds)."""
+    from wangge.assignments.models import KINDS
+
+    i = 1 if lang == "en" else 0
+    return {**labels(lang), "assignment_kind": {k: pair[i] for k, pair in KINDS.items()}}
+
+
+def switch_language_href(request: Request, lang: str, here: str | None = None) -> str:
+    """Return the link to the other language that comes back to this page, query and all."""
+    if here is None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        here = request.url.path + (f"?{urlencode(query)}" if query else "")
+    return f"/lang/{'en' if lang == 'zh' else 'zh'}?{urlencode({'next': here})}"
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -134,7 +163,6 @@ def cases_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     from wangge.cases.models import Case, Category
     from wangge.cases.queries import CaseFilter, queues, search_query
     from wangge.cases.views import _read
-    from wangge.web.api import SOURCE_ZH
 
     now = utcnow()
     qs = queues(session, me, now=now)
@@ -168,7 +196,6 @@ def cases_page(request: Request, session: SessionDep, me: MeDep) -> Response:
         offset=offset,
         q=text,
         cats=dict(session.execute(select(Category.code, Category.name)).all()),
-        sources=SOURCE_ZH,
     )
 
 
@@ -176,7 +203,6 @@ def cases_page(request: Request, session: SessionDep, me: MeDep) -> Response:
 def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) -> Response:
     if me is None:
         return _login_redirect(request)
-    from wangge.cases.model import ACTION_ZH, Action
     from wangge.cases.views import get_case
 
     try:
@@ -193,7 +219,6 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
 
         # The ones dispatch accepts: active, of the county or city-level serving it.
         departments = active_for_county(session, case.county_code)
-    actions = [(a, ACTION_ZH.get(Action(a), a)) for a in case.allowed_actions]
     from sqlalchemy import select as _select
 
     from wangge.auth.models import User
@@ -212,7 +237,7 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
         me,
         case=case,
         category=category,
-        actions=actions,
+        actions=case.allowed_actions,
         departments=departments,
         dept_names=dept_names,
         original=_original(session, me, case.duplicate_of),
@@ -379,13 +404,19 @@ def service_worker() -> Response:
 @router.get("/citizen")
 def citizen_page(request: Request) -> Response:
     settings = request.app.state.settings
-    return render(request, "citizen.html", None, public_reporting=settings.public_reporting)
+    return render(
+        request,
+        "citizen.html",
+        None,
+        public_reporting=settings.public_reporting,
+        hotline=settings.public_hotline,
+    )
 
 
 @router.get("/lang/{lang}")
 def set_language(lang: str, request: Request) -> Response:
     target = request.query_params.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//"):
+    if not target.startswith("/") or target.startswith(("//", "/\\")):  # no other host
         target = "/"
     response = RedirectResponse(target, status_code=303)
     if lang in LANGS:

@@ -46,7 +46,7 @@
       const rows = await WG.api('GET', `/api/v1/cases/${c.id}/duplicates?radius_m=${radius}`);
       options.innerHTML = rows.map(r => `<option value="${WG.esc(r.code)}">${WG.esc(r.description)}</option>`).join('');
       list.innerHTML = rows.length ? rows.slice(0, 10).map(r => `<li data-code="${WG.esc(r.code)}" data-testid="duplicate-candidate">` +
-        `<i class="lamp ${r.light || ''}"></i><b>${WG.esc(r.code)}</b> ${WG.esc(r.state_zh || r.state)} · ${metres(c, r)} m · ${WG.fmt(r.reported_at)}` +
+        `<i class="lamp ${r.light || ''}"></i><b>${WG.esc(r.code)}</b> ${WG.esc(WG.label('state', r.state))} · ${metres(c, r)} m · ${WG.fmt(r.reported_at)}` +
         `<br><span class="muted">${WG.esc(r.address || '')} ${WG.esc(r.description)}</span> ` +
         `<a href="/console/cases/${r.id}" target="_blank">${WG.t('查看', 'open')}</a></li>`).join('')
         : `<li class="muted">${WG.t('附近没有疑似重复的案卷；可直接输入原案卷编号', 'No likely duplicates nearby; type the code of the original case')}</li>`;
@@ -76,7 +76,7 @@
       }
       body.payload.duplicate_of = ref;
     }
-    const hours = $('hours').value;
+    const hours = $('hours') ? $('hours').value : '';  // asked for only where an extension may be
     if (hours) body.payload.hours = Number(hours);
     if (action === 'rate') body.payload.rating = 'satisfied';
     try {

@@ -55,7 +55,7 @@
           category_code: $('category').value, description: $('description').value.trim(),
           lon: Number($('lon').value), lat: Number($('lat').value), crs: posCrs,
           address: $('address').value.trim() || null, photos: mine.photos || []}, {'Idempotency-Key': mine.key});
-        localStorage.setItem('wg.tracking', out.tracking);
+        remember(out.tracking);
         msg.className = 'msg ok';
         msg.innerHTML = `${T('已受理登记', 'Received')}：<b data-testid="tracking">${WG.esc(out.tracking)}</b><br>${T('请妥善保存查询编码', 'Keep this tracking code to follow your report')}` + promise(out.promise);
         $('tracking').value = out.tracking;
@@ -78,11 +78,11 @@
     const r = await fetch('/web/api/citizen/track', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({tracking: code})});
     const d = await r.json();
     if (!r.ok) { out.innerHTML = `<p class="msg err">${WG.esc(d.detail)}</p>`; return; }
-    let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${d.state}">${WG.esc(d.state_zh)}</span></p>` + promise(d.promise) + '<ul class="timeline">' +
-      d.timeline.map(e => `<li><b>${WG.esc(e.action_zh)}</b> <span class="when">${WG.fmt(e.at)}</span>` +
+    let html = `<p><b>${WG.esc(d.code)}</b> <span class="badge" data-state="${WG.esc(d.state)}">${WG.esc(WG.label('state', d.state))}</span></p>` + promise(d.promise) + '<ul class="timeline">' +
+      d.timeline.map(e => `<li><b>${WG.esc(WG.label('action', e.action))}</b> <span class="when">${WG.fmt(e.at)}</span>` +
         e.photos.map(p => `<br><img src="${p}" style="max-width:140px">`).join('') + '</li>').join('') + '</ul>';
     if (d.can_rate) html += `<p>${['satisfied', 'basically_satisfied', 'unsatisfied'].map(v =>
-      `<button class="btn" data-rate="${v}">${({satisfied: T('满意', 'Satisfied'), basically_satisfied: T('基本满意', 'Basically satisfied'), unsatisfied: T('不满意', 'Unsatisfied')})[v]}</button>`).join('')}</p>`;
+      `<button class="btn" data-rate="${v}">${WG.label('satisfaction', v)}</button>`).join('')}</p>`;
     if (d.can_reopen) html += `<p><input id="reopen-note" placeholder="${T('未解决的原因', 'Why it is not fixed')}"><button class="btn danger" id="reopen">${T('重新打开', 'Reopen')}</button></p>`;
     out.innerHTML = html;
     out.querySelectorAll('[data-rate]').forEach(b => b.addEventListener('click', async () => {
@@ -96,7 +96,31 @@
     });
   }
   $('track-btn').addEventListener('click', track);
-  if (localStorage.getItem('wg.tracking')) $('tracking').value = localStorage.getItem('wg.tracking');
+
+  // Every tracking code this browser was given stays listed (newest first), whatever is
+  // reported or refused after it: a second report or an error never takes the first one away.
+  const KEPT = 'wg.trackings';
+  function kept() {
+    let codes = [];
+    try { codes = JSON.parse(localStorage.getItem(KEPT) || '[]'); } catch (e) { codes = []; }
+    const old = localStorage.getItem('wg.tracking');  // the one code kept before the list
+    return old && !codes.includes(old) ? codes.concat([old]) : codes;
+  }
+  function showKept() {
+    const codes = kept(), box = $('my-tracking');
+    box.hidden = !codes.length;
+    $('my-tracking-list').innerHTML = codes.map(c => `<li><a href="#" data-tracking="${WG.esc(c)}">${WG.esc(c)}</a></li>`).join('');
+    box.querySelectorAll('[data-tracking]').forEach(a => a.addEventListener('click', ev => {
+      ev.preventDefault(); $('tracking').value = a.dataset.tracking; track();
+    }));
+    if (codes.length && !$('tracking').value) $('tracking').value = codes[0];
+  }
+  function remember(code) {
+    localStorage.setItem(KEPT, JSON.stringify([code].concat(kept().filter(c => c !== code)).slice(0, 20)));
+    localStorage.removeItem('wg.tracking');
+    showKept();
+  }
+  showKept();
 
   let gmap = null, glayer = null;
   async function findGrid() {
@@ -106,7 +130,7 @@
     if (!r.ok || !d.grid) { out.innerHTML = `<p class="msg err">${T('未找到网格', 'No grid found here')}</p>`; return; }
     out.innerHTML = `<p><b data-testid="grid-name">${WG.esc(d.grid.name)}</b>（${WG.esc(d.grid.community)}）<br><span class="muted">${WG.esc(d.grid.code)}</span></p>` +
       `<table><tr><th>${T('岗位', 'Post')}</th><th>${T('名称', 'Name')}</th><th>${T('电话', 'Work phone')}</th></tr>` +
-      (d.workers.length ? d.workers.map(w => `<tr data-testid="worker"><td>${WG.esc(w.post)}</td><td>${WG.esc(w.name)}</td><td><a href="tel:${WG.esc(w.phone || '')}">${WG.esc(w.phone || '')}</a></td></tr>`).join('')
+      (d.workers.length ? d.workers.map(w => `<tr data-testid="worker"><td>${WG.esc(WG.t(w.post, w.post_en || w.post))}</td><td>${WG.esc(w.name)}</td><td><a href="tel:${WG.esc(w.phone || '')}">${WG.esc(w.phone || '')}</a></td></tr>`).join('')
         : `<tr><td colspan="3">${T('责任人', 'Responsible')}: ${WG.esc(d.grid.responsible_party || '')}</td></tr>`) + '</table>';
     if (d.grid.geometry) {
       $('gridmap').style.display = 'block';

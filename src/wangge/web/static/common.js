@@ -32,11 +32,25 @@
     }
     return data;
   };
+  // The one time format, in both languages (local_time in wangge/common/localtime.py writes
+  // the same): 2026-12-04 09:30 in Asia/Shanghai. A time without a zone is UTC, as stored.
+  const STAMP = new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', hourCycle: 'h23',
+    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
   WG.fmt = function (iso) {
     if (!iso) return '';
-    const d = new Date(iso);
-    return d.toLocaleString(WG.lang === 'en' ? 'en-GB' : 'zh-CN', {timeZone: 'Asia/Shanghai', hour12: false,
-      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
+    if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) return iso;  // a calendar date has no zone
+    const d = new Date(/T[\d:.]+$/.test(iso) ? iso + 'Z' : iso);
+    if (isNaN(d)) return String(iso);
+    const p = {};
+    STAMP.formatToParts(d).forEach(x => { p[x.type] = x.value; });
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  };
+  // Display label of a code (state, action, role, source, stage, queue, level, satisfaction,
+  // light, component_state) in the page language: WG.labels is wangge.cases.labels' table.
+  WG.label = function (kind, code) {
+    if (code == null) return '';
+    const table = (WG.labels || {})[kind] || {};
+    return table[code] || String(code);
   };
   WG.esc = function (s) {
     return String(s == null ? '' : s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
@@ -69,6 +83,16 @@
     setTimeout(function () { WG.watchJobs(note); }, 5000);
   };
   document.addEventListener('DOMContentLoaded', function () {
+    // The language switch comes back to this very page: the address as it is now (a script
+    // may have changed it, e.g. the registry filters), without a ?lang= of its own.
+    const lang = document.getElementById('lang-switch');
+    if (lang) lang.addEventListener('click', function () {
+      const here = new URL(location.href);
+      here.searchParams.delete('lang');
+      const target = new URL(lang.href, location.href);
+      target.searchParams.set('next', here.pathname + here.search + here.hash);
+      lang.href = target.pathname + target.search;
+    });
     const note = document.getElementById('jobs-note');
     if (note) WG.watchJobs(note);
     const out = document.getElementById('logout');

@@ -26,14 +26,14 @@
     const states = d.today.by_state.length ? d.today.by_state : d.open_by_state;
     chart('c-state').setOption({
       tooltip: {trigger: 'item'}, legend: {bottom: 0, textStyle: text},
-      series: [{type: 'pie', radius: ['35%', '65%'], data: states.map(s => ({name: s.name, value: s.count})), label: {color: '#dfe9ff'}}],
+      series: [{type: 'pie', radius: ['35%', '65%'], data: states.map(s => ({name: WG.label('state', s.state), value: s.count})), label: {color: '#dfe9ff'}}],
     });
     bar('c-category', d.by_category, '#4ee1ff');
     chart('c-source').setOption({
       tooltip: {trigger: 'item'},
-      series: [{type: 'pie', radius: '65%', roseType: 'radius', data: d.by_source.map(s => ({name: s.name, value: s.count})), label: {color: '#dfe9ff'}}],
+      series: [{type: 'pie', radius: '65%', roseType: 'radius', data: d.by_source.map(s => ({name: WG.label('source', s.code), value: s.count})), label: {color: '#dfe9ff'}}],
     });
-    const area = d.by_area.concat(d.by_department.map(x => ({name: '部门·' + x.name, count: x.count})));
+    const area = d.by_area.concat(d.by_department.map(x => ({name: WG.t('部门·', 'Dept · ') + x.name, count: x.count})));
     bar('c-area', area, '#ffb74d');
     const n = d.heat.n, cells = d.heat.cells;
     const max = cells.reduce((m, c) => Math.max(m, c[2]), 1);
@@ -46,7 +46,7 @@
       series: [{type: 'heatmap', data: cells, progressive: 0}],
       tooltip: {},
     });
-    document.getElementById('top').innerHTML = '<table><tr><th>网格</th><th>问题</th><th>次数</th></tr>' +
+    document.getElementById('top').innerHTML = `<table><tr><th>${WG.t('网格', 'Grid')}</th><th>${WG.t('问题', 'Problem')}</th><th>${WG.t('次数', 'Times')}</th></tr>` +
       d.top_problems.map(t => `<tr><td>${WG.esc(t.grid_name)}<br><span class="muted">${WG.esc(t.grid_code)}</span></td><td>${WG.esc(t.category)}</td><td>${t.count}</td></tr>`).join('') + '</table>';
     document.body.dataset.loaded = '1';
     document.body.dataset.total = String(d.total);

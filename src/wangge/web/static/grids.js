@@ -117,9 +117,13 @@
     const t = r.totals;
     let html = `<h3>${T('划分质量报告', 'Division quality report')}</h3>` + rowsTable(
       [T('网格数', 'Grids'), T('专属网格', 'Exclusive'), T('户数', 'Households'), T('人口', 'Residents'), T('容差内', 'Within tolerance'),
-        T('偏差范围', 'Deviation'), T('平均紧凑度', 'Mean compactness'), T('跨线网格', 'Grids crossing lines')],
+        T('道路条件允许的网格中容差内', 'Within, where the lines allow'),
+        T('偏差范围', 'Deviation'), T('平均紧凑度', 'Mean compactness'), T('跨道路网格', 'Grids crossing streets'),
+        T('跨不可跨越线网格', 'Grids crossing barriers')],
       [[`<b data-testid="division-grids">${num(t.grids)}</b>`, num(t.exclusive), num(t.households), num(t.residents),
-        `<b data-testid="share-within">${pct(t.share_within)}</b>`, `${pct(t.dev_min)} … ${pct(t.dev_max)}`, num(t.pp_mean, 2), num(t.crossing_grids)]]) +
+        `<b data-testid="share-within">${pct(t.share_within)}</b>`, pct(t.share_within_allowed ?? t.share_within),
+        `${pct(t.dev_min)} … ${pct(t.dev_max)}`, num(t.pp_mean, 2), num(t.crossing_grids),
+        `<span data-testid="barrier-grids">${num(t.barrier_grids ?? 0)}</span>`]]) +
       `<p class="muted">${T(`目标 ${r.target} ${MEASURE[r.measure] || r.measure}，容差 ±${pct(r.tolerance)}`, `target ${r.target} ${r.measure}, tolerance ±${pct(r.tolerance)}`)}</p>`;
     if (r.unmet && r.unmet.length) {
       html += `<h3>${T('未达标网格', 'Grids outside the tolerance')}</h3>` + rowsTable([T('网格', 'Grid'), T('值', 'Value'), T('原因', 'Reason')],
@@ -297,6 +301,8 @@
       if (!body.buildings) throw new Error(T('请选择楼栋文件', 'choose a buildings file'));
       const lines = await readGeoJSON(document.getElementById('divide-lines'), T('道路', 'Lines'));
       if (lines) body.lines = lines;
+      const roles = document.getElementById('divide-line-roles').value.trim();
+      if (roles) body.line_roles = roles;
       opened((await WG.api('POST', '/api/v1/grid-versions/divide', body)).version, 'divide');
     } catch (e) { out.innerHTML = errorList(e); busy(button, false); }
   });

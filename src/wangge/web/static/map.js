@@ -93,7 +93,7 @@
       pointToLayer: (f, ll) => L.circleMarker(ll, {renderer, radius: 4, weight: 1, color: '#fff',
         fillColor: LIGHT[f.properties.light] || '#1d5fbf', fillOpacity: 0.9}),
       onEachFeature: (f, lyr) => lyr.bindPopup(
-        `<a href="/console/cases/${f.properties.id}">${WG.esc(f.properties.code)}</a><br>${WG.esc(f.properties.state_zh)}<br>${WG.esc(f.properties.address || '')}`),
+        `<a href="/console/cases/${f.properties.id}">${WG.esc(f.properties.code)}</a><br>${WG.esc(WG.label('state', f.properties.state))}<br>${WG.esc(f.properties.address || '')}`),
     }).addTo(map);
     el.dataset.cases = String(data.features.length);
   }

@@ -15,7 +15,6 @@
     '05': '#8d5524', '06': '#7048e8', '21': '#495057'};
   const PALETTE = ['#c2255c', '#1098ad', '#f08c00', '#5f3dc4', '#2f9e44', '#495057', '#d6336c', '#1864ab'];
   const STATE_COLOURS = {'完好': '#ffffff', '破损': '#f59f00', '丢失': '#e03131', '占用': '#9c36b5', '废弃': '#495057'};
-  const STATE_EN = {'完好': 'intact', '破损': 'damaged', '丢失': 'missing', '占用': 'occupied', '废弃': 'abandoned'};
   WG.mapLayers = WG.mapLayers || {};
 
   function colour(group) {
@@ -30,7 +29,7 @@
   function gridText(g) { return g ? `${WG.esc(g.code)} ${WG.esc(g.name || '')}` : '—'; }
 
   function componentPopup(p) {
-    const state = WG.lang === 'en' ? (STATE_EN[p.state] || p.state) : p.state;
+    const state = WG.label('component_state', p.state);
     return `<b>${WG.esc(p.class_name)}</b> (${WG.esc(p.class_code)})<br>` +
       `${WG.t('部件标识码', 'Component code')}: <a href="/console/registry/components/${p.id}">${WG.esc(p.code)}</a><br>` +
       (p.name ? `${WG.t('名称', 'Name')}: ${WG.esc(p.name)}<br>` : '') +

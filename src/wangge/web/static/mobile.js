@@ -22,7 +22,7 @@
     try {
       await Outbox.sync(c => {
         sent += 1; $('sent').textContent = String(sent);
-        const li = document.createElement('li'); li.textContent = `${c.code} · ${c.state_zh || c.state}`; li.dataset.code = c.code;
+        const li = document.createElement('li'); li.textContent = `${c.code} · ${WG.label('state', c.state)}`; li.dataset.code = c.code;
         $('sent-list').appendChild(li);
       });
     } catch (e) { /* still offline or refused: keep the rows and try again later */ }
@@ -59,7 +59,7 @@
     const lyr = L.geoJSON({type: 'FeatureCollection', features: grids}, {style: {color: '#1d5fbf', weight: 1.5, fillOpacity: 0.1}}).addTo(m);
     if (lyr.getBounds().isValid()) m.fitBounds(lyr.getBounds());
     $('mygrid-text').textContent = `${data.division.name}：` + grids.map(g => g.properties.name).join('、') +
-      (mine.length ? ' · ' + [...new Set(mine.map(a => WG.t(a.kind_zh, a.kind)))].join('、') : '');
+      (mine.length ? ' · ' + [...new Set(mine.map(a => WG.label('assignment_kind', a.kind)))].join('、') : '');
     const c = lyr.getBounds().isValid() ? lyr.getBounds().getCenter() : null;
     if (c && !$('lon').value) { $('lon').value = c.lng.toFixed(6); $('lat').value = c.lat.toFixed(6); posCrs = 'EPSG:4490'; }
   }
@@ -84,14 +84,14 @@
     try {
       const qs = await WG.api('GET', '/api/v1/cases/queues?' + filter);
       const keys = Object.keys(qs).filter(k => k !== 'overdue');
-      let html = keys.map(k => `<span class="badge">${WG.esc(qs[k].label)} ${qs[k].count}</span>`).join(' ');
+      let html = keys.map(k => `<span class="badge">${WG.esc(WG.label('queue', k))} ${qs[k].count}</span>`).join(' ');
       const rows = [];
       for (const k of keys) {
         if (!qs[k].count) continue;
         const page = await WG.api('GET', `/api/v1/cases?queue=${k}&limit=10&${filter}`);
         rows.push(...page.items);
       }
-      html += '<ul class="hits">' + rows.map(c => `<li data-case="${c.id}"><i class="lamp ${c.light || ''}"></i>${WG.esc(c.code)} ${WG.esc(c.state_zh)}<br><span class="muted">${WG.esc(c.address || c.description)}</span></li>`).join('') + '</ul>';
+      html += '<ul class="hits">' + rows.map(c => `<li data-case="${c.id}"><i class="lamp ${c.light || ''}"></i>${WG.esc(c.code)} ${WG.esc(WG.label('state', c.state))}<br><span class="muted">${WG.esc(c.address || c.description)}</span></li>`).join('') + '</ul>';
       box.innerHTML = html;
       box.querySelectorAll('li[data-case]').forEach(li => li.addEventListener('click', () => task(li.dataset.case)));
     } catch (e) { box.textContent = e.message; }
@@ -100,11 +100,10 @@
   async function task(id) {
     const c = await WG.api('GET', `/api/v1/cases/${id}`);
     const mine = c.allowed_actions.filter(a => ['verify_true', 'verify_false', 'check_pass', 'check_fail', 'self_handle'].includes(a));
-    const labels = {verify_true: '核实属实', verify_false: '核实不属实', check_pass: '核查通过', check_fail: '核查不通过', self_handle: '自行处置'};
-    $('task-detail').innerHTML = `<div class="card"><b>${WG.esc(c.code)}</b> ${WG.esc(c.state_zh)}<br>${WG.esc(c.description)}` +
+    $('task-detail').innerHTML = `<div class="card"><b>${WG.esc(c.code)}</b> ${WG.esc(WG.label('state', c.state))}<br>${WG.esc(c.description)}` +
       `<label>${WG.t('现场照片', 'Fresh photo')}</label><input type="file" id="task-photo" accept="image/*" capture="environment">` +
       `<input id="task-note" placeholder="${WG.t('备注', 'Note')}">` +
-      mine.map(a => `<button class="btn" data-act="${a}">${labels[a]}</button>`).join('') + '<div id="task-msg"></div></div>';
+      mine.map(a => `<button class="btn" data-act="${a}">${WG.esc(WG.label('action', a))}</button>`).join('') + '<div id="task-msg"></div></div>';
     $('task-detail').querySelectorAll('[data-act]').forEach(b => b.addEventListener('click', async () => {
       try {
         const body = {expected_version: c.version, photos: []};
@@ -187,18 +186,47 @@
     msg.textContent = left ? WG.t('离线，已存入待发送队列', 'Offline: queued, will be sent when the network returns') : WG.t('已发送', 'Sent');
   });
 
-  (async function init() {
-    netBadge();
-    const me = await WG.me();
-    if (!me) { location.href = '/login?next=/m'; return; }
-    const cats = await WG.api('GET', '/api/v1/case-categories');
+  // The classes to report under, kept in this browser: a page reloaded without network (the
+  // service worker serves its shell) can still take a report, which waits in the outbox.
+  const CATEGORIES = 'wg.categories';
+  async function categories() {
+    let cats;
+    try {
+      cats = (await WG.api('GET', '/api/v1/case-categories')).map(c => ({code: c.code, name: c.name, major_name: c.major_name}));
+      localStorage.setItem(CATEGORIES, JSON.stringify(cats));
+    } catch (e) {
+      if (e.status !== undefined) throw e;  // an answer, not a missing network
+      cats = JSON.parse(localStorage.getItem(CATEGORIES) || '[]');
+    }
     $('category').innerHTML = cats.map(c => `<option value="${WG.esc(c.code)}">${WG.esc(c.name)}（${WG.esc(c.major_name)}）</option>`).join('');
-    patrolUi();
-    if (patrolId()) track();
+  }
+
+  // What needs the server (my grid, tasks, lines) starts when the network is there.
+  async function online(me) {
     try { mine = await WG.api('GET', '/api/v1/grid-assignments/mine'); } catch (e) { mine = []; }
     $('task-line').addEventListener('change', tasks);
     await lines();
     myGrid(me); tasks(); sync();
     setInterval(sync, 20000);
+  }
+
+  (async function init() {
+    netBadge();
+    patrolUi();
+    await countQueued();  // from the outbox itself, network or not
+    let me;
+    try { me = await WG.me(); } catch (e) { me = undefined; }  // no network: undefined
+    if (me === null) { location.href = '/login?next=/m'; return; }
+    await categories();
+    if (patrolId()) track();
+    if (me) { await online(me); return; }
+    window.addEventListener('online', async function started() {
+      const who = await WG.me().catch(() => undefined);
+      if (who === undefined) return;  // not yet: wait for the next 'online'
+      window.removeEventListener('online', started);
+      if (who === null) { location.href = '/login?next=/m'; return; }
+      await categories();
+      await online(who);
+    });
   })();
 })();

@@ -1,7 +1,7 @@
 /* Service worker of the grid-worker page: keeps the page shell for offline start.
    API calls are never cached (reports and patrol track points wait in IndexedDB instead, see
    outbox.js). Bump SHELL when a shell file changes: static files are served cache-first. */
-const SHELL = 'wangge-shell-v2';
+const SHELL = 'wangge-shell-v3';
 const FILES = ['/m', '/static/app.css', '/static/common.js', '/static/outbox.js', '/static/mobile.js',
   '/static/vendor/leaflet/leaflet.js', '/static/vendor/leaflet/leaflet.css', '/static/icon-192.png'];
 self.addEventListener('install', e => e.waitUntil(caches.open(SHELL).then(c => c.addAll(FILES)).then(() => self.skipWaiting())));
