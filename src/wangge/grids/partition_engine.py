@@ -780,6 +780,11 @@ def repair_pairs(ctx: Ctx, grids: list[GridState], target: float, lo: float,
     def value(g: GridState) -> float:
         return float(ctx.vals[list(g.members)].sum()) if g.members else 0.0
 
+    area_total: dict[int | None, float] = {}
+    for g in grids:
+        if g.members and not g.fixed:
+            zone = zone_of_grid(ctx, g)
+            area_total[zone] = area_total.get(zone, 0.0) + value(g)
     for gi in sorted(range(len(grids)), key=lambda i: -abs(value(grids[i]) / target - 1)):
         x = grids[gi]
         # Out of the band, or a ragged sliver a straight cut left (re-cut for shape only).
@@ -787,6 +792,8 @@ def repair_pairs(ctx: Ctx, grids: list[GridState], target: float, lo: float,
                                         and polsby_popper(x.poly) >= _PP_REPAIRED):
             continue
         zone = zone_of_grid(ctx, x)
+        if not feasible_total(area_total.get(zone, 0.0), lo, hi):
+            continue  # no count of grids balances this area: nothing to mend
         shed = int(value(x) < 0.5 * lo and _fewer_fits(ctx, grids, zone, lo, hi))
         pairs = [(grids[j], clean(grid_union(x.poly, grids[j].poly)))
                  for j in _touching(ctx, grids, x.poly, zone, [gi])]
@@ -853,6 +860,18 @@ def _touching(ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: in
             and zone_of_grid(ctx, y) == zone and shared_length(poly, y.poly) >= 1.0]
 
 
+def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shapely.Geometry]:
+    """Voronoi cells of a cluster's buildings within the cluster's polygon (in ids order).
+
+    The block cells of ``Ctx`` do not follow grid edges drawn by straight cuts, so parts made
+    of them leave slivers of the cluster behind; these cells share the cluster exactly.
+    """
+    if len(ids) == 1:
+        return [poly]
+    vor = shapely.voronoi_polygons(MultiPoint(ctx.xy[ids]), extend_to=poly, ordered=True)
+    return list(shapely.intersection(np.asarray(shapely.get_parts(vor)), poly, grid_size=_GRID))
+
+
 def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
                   hi: float) -> list[tuple[set[int], shapely.Geometry]] | None:
     """Two balanced halves of a few buildings, by trying every split (the most compact first).
@@ -862,8 +881,14 @@ def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
     """
     n, total = len(ids), float(ctx.vals[ids].sum())
     vals, xy = ctx.vals[ids], ctx.xy[ids]
-    local = {b: j for j, b in enumerate(ids)}
-    adj = [[local[m] for m in ctx.nbrs[b] if m in local] for b in ids]
+    # Neighbours are buildings whose cells within the cluster share an edge.
+    cells = _local_cells(ctx, ids, poly)
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for j in range(n):
+        for k in range(j + 1, n):
+            if shapely.intersection(cells[j], cells[k]).length > 1.0:
+                adj[j].append(k)
+                adj[k].append(j)
 
     def connected(mask: int) -> bool:
         members = [j for j in range(n) if mask >> j & 1]
@@ -886,7 +911,7 @@ def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
             splits.append((spread, mask))
     for _, mask in sorted(splits)[:_EXACT_TRIES]:
         part = {ids[j] for j in range(n) if mask >> j & 1}
-        piece = clean(grid_intersection(union_all([ctx.cells[i] for i in part]), poly))
+        piece = clean(union_all([cells[j] for j in range(n) if mask >> j & 1]))
         left = clean(grid_difference(poly, piece))
         rest = sorted(set(ids) - part)
         if (_sound_leaf(ctx, np.array(sorted(part)), piece, lo, hi)
@@ -906,6 +931,7 @@ def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: fl
         return None
     inside = set(ids)
     xy = ctx.xy[ids]
+    cell_of = dict(zip(ids, _local_cells(ctx, ids, poly), strict=True))
     # The part grown must leave the rest a total that m - 1 parts can share within the band.
     low, high = max(lo, total - (m - 1) * hi), min(hi, total - (m - 1) * lo)
     aim = min(max(total / m, low), high)
@@ -931,7 +957,7 @@ def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: fl
         if not low <= value <= high:
             continue
         rest = [i for i in ids if i not in part]
-        piece = clean(grid_intersection(union_all([ctx.cells[i] for i in part]), poly))
+        piece = clean(union_all([cell_of[i] for i in part]))
         left = clean(grid_difference(poly, piece))
         if len(polygon_parts(piece)) != 1 or len(polygon_parts(left)) != 1:
             continue
