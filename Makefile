@@ -34,6 +34,7 @@ lint: install
 bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
 	$(BIN)/python bench/bench_locate.py
 	$(BIN)/python bench/bench_partition.py
+	$(BIN)/python bench/bench_layouts.py
 	$(BIN)/python bench/bench_map.py
 	$(BIN)/python bench/bench_divide_cli.py
 

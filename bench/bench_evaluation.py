@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from wangge.cases.categories import seed_categories  # noqa: E402
 from wangge.db import make_engine, session_factory  # noqa: E402
 from wangge.dbadmin import upgrade  # noqa: E402
-from wangge.evaluation import service, sql, stored  # noqa: E402
+from wangge.evaluation import facts, service, sql, stored  # noqa: E402
+from wangge.evaluation.facts import OpenClock  # noqa: E402
 from wangge.evaluation.indicators import EvalConfig  # noqa: E402
 from wangge.evaluation.periods import parse_period  # noqa: E402
 
@@ -250,9 +251,11 @@ def export(pg: str, work: Path) -> None:
     with psycopg.connect(pg) as c, c.cursor() as cur:
         for table, cols in (
             ("case_events", "id, case_id, county_code, action, actor_id, role, at, "
-             "from_state, part, payload"),
-            ("cases", "id, source, grid_id, unit_grid_id, community_code, reported_at"),
+             "from_state, to_state, part, payload, deadline, part_deadline"),
+            ("cases", "id, source, grid_id, unit_grid_id, community_code, reported_at, state, "
+             "closed_at"),
             ("case_event_facts", ", ".join(stored.COLUMNS)),
+            ("case_clock_facts", ", ".join(stored.CLOCK_COLUMNS)),
         ):  # fmt: skip
             with (
                 open(work / f"{table}.csv", "wb") as fh,
@@ -341,17 +344,25 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
     retry(lambda: export(args.pg, work))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for table in ("case_events", "cases", "case_event_facts"):
-        types = "{'at': 'TIMESTAMPTZ', 'payload': 'VARCHAR', 'part': 'VARCHAR'}"
-        if table == "case_event_facts":
-            stamps = [c for c in stored.COLUMNS if c == "at" or c.endswith("_at")]
+    for table in ("case_events", "cases", "case_event_facts", "case_clock_facts"):
+        types = (
+            "{'at': 'TIMESTAMPTZ', 'payload': 'VARCHAR', 'part': 'VARCHAR', "
+            "'to_state': 'VARCHAR', 'deadline': 'TIMESTAMPTZ', 'part_deadline': 'TIMESTAMPTZ'}"
+        )
+        if table in ("case_event_facts", "case_clock_facts"):
+            cols = stored.COLUMNS if table == "case_event_facts" else stored.CLOCK_COLUMNS
+            stamps = [c for c in cols if c in ("at", "deadline") or c.endswith("_at")]
             types = "{" + ", ".join(f"'{c}': 'TIMESTAMPTZ'" for c in stamps)
-            types += ", 'part': 'VARCHAR', 'rating': 'VARCHAR', 'gap': 'DOUBLE', "
-            types += "'grid': 'VARCHAR', 'community': 'VARCHAR'}"
+            types += ", 'part': 'VARCHAR', 'grid': 'VARCHAR', 'community': 'VARCHAR'"
+            types += (
+                ", 'rating': 'VARCHAR', 'gap': 'DOUBLE'}"
+                if table == "case_event_facts"
+                else ", 'reporter': 'VARCHAR'}"
+            )
         if table == "cases":
             types = (
                 "{'grid_id': 'BIGINT', 'unit_grid_id': 'BIGINT', 'community_code': 'VARCHAR', "
-                "'reported_at': 'TIMESTAMPTZ'}"
+                "'reported_at': 'TIMESTAMPTZ', 'state': 'VARCHAR', 'closed_at': 'TIMESTAMPTZ'}"
             )
         con.execute(
             f"COPY (SELECT * FROM read_csv('{work / table}.csv', header=true, types={types})) "
@@ -359,24 +370,29 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
         )
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM '{work / table}.parquet'")
     export_s = time.perf_counter() - t
-    params = {"p_start": period.start, "p_end": period.end, "p_county": COUNTY,
-              "p_start_epoch": period.start.timestamp()}  # fmt: skip
+    params = {"p_start": period.start, "p_end": period.end, "p_county": COUNTY}
 
-    def duck_run(use_stored: bool, runs: int) -> tuple[float, dict[str, Any]]:
-        query, names = sql.count_sql("duckdb", cfg, county=True, stored=use_stored)
+    def in_duck(query: str) -> list[Any]:
         query = re.sub(r":(\w+)", r"$p_\1", query)
         used = {k: v for k, v in params.items() if f"${k}" in query}
+        return con.execute(query, used).fetchall()
+
+    def duck_run(use_stored: bool, runs: int) -> tuple[float, dict[str, Any]]:
+        # the counts of the period, then the clocks open past their deadline at its end
+        query, names = sql.count_sql("duckdb", cfg, county=True, stored=use_stored)
+        open_query = sql.open_sql("duckdb", county=True, stored=use_stored)
         d_times = []
         for i in range(runs):
             t = time.perf_counter()
-            rows = con.execute(query, used).fetchall()
+            rows, clocks = in_duck(query), in_duck(open_query)
             d_times.append(time.perf_counter() - t)
             print(f"duckdb stored={use_stored} run {i}: {d_times[-1]:.3f} s", flush=True)
         counts: dict[str, dict[str, dict[str, int]]] = {g: {} for g in names}
         for row in rows:
             cols = names[row[0]]
             counts[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
-        return min(d_times[1:]), counts
+        opened = [OpenClock(c, e, p, bool(k), r, g, m) for c, e, p, k, r, g, m in clocks]
+        return min(d_times[1:]), facts.add_open(counts, opened)
 
     duck, duck_counts = duck_run(True, 3)
     duck_events, duck_ev_counts = duck_run(False, 2)
@@ -401,7 +417,7 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
 - Evaluated objects: {", ".join(f"{k} {v}" for k, v in objects.items())}.
 - Stored facts (`case_event_facts`, one row per event, written by the case service in the event's transaction): derived here from the loaded events by `evaluation.stored.rebuild` {"in " + format(facts_s, ".0f") + " s" if facts_s else "by an earlier run"} (not timed; the same derivation `wangge eval rebuild-facts` runs).
 - PostgreSQL: `evaluation.service.evaluate` (the aggregate query over the stored facts, ratings, patrols, names, formulas, rankings) and the aggregate query alone, best of 2 after a warm-up; and the previous form of the query that derives the facts from the events with window functions (`from_events=True`, one run after the others).
-- DuckDB: the same SQL texts (`sql.count_sql(dialect="duckdb", stored=True/False)`) over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All four count sets equal: **{equal}**.
+- DuckDB: the same SQL texts (`sql.count_sql` and `sql.open_sql`, dialect "duckdb", stored=True/False) over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All four count sets equal: **{equal}**.
 
 | step | time (s) |
 |---|---:|

@@ -94,12 +94,13 @@ def report(
     category: str = "E0102",
     lon: float = LON,
     lat: float = LAT,
+    description: str = "路边有暴露垃圾",
     **kw: Any,
 ) -> Case:
     """Report a case through the service."""
     data = CaseIn(
         category_code=category,
-        description="路边有暴露垃圾",
+        description=description,
         lon=lon,
         lat=lat,
         photos=[take_photo(session, who, at)],

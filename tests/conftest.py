@@ -32,6 +32,8 @@ os.environ.setdefault("WANGGE_PASSWORD_HASHING", "cheapest")
 # wait for locks: they leave entries unsealed (verified by their MACs). Servers the tests
 # start seal as in production (`tests.servers.LIVE_SERVER_ENV`).
 os.environ.setdefault("WANGGE_AUDIT_SEAL_SECONDS", "0")
+# Likewise the outbox delivery worker: tests that want it set WANGGE_DELIVER_SECONDS themselves.
+os.environ.setdefault("WANGGE_DELIVER_SECONDS", "0")
 
 
 def _share_route_models_between_apps() -> None:
@@ -167,23 +169,29 @@ def simulated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def simulated_pg(worker_id: str) -> Iterator[tuple[Engine, dict]]:
-    base = worker_pg_url(worker_id)
+def scratch_pg(worker: str, suffix: str) -> Iterator[Engine]:
+    """Yield an empty PostgreSQL+PostGIS database of its own beside the worker's (not
+    migrated), dropped afterwards; skip without PostgreSQL."""
+    base = worker_pg_url(worker)
     if not base:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (CI sets it)")
     url = make_url(base)
-    url = url.set(database=f"{url.database}_sim").render_as_string(hide_password=False)
+    url = url.set(database=f"{url.database}_{suffix}").render_as_string(hide_password=False)
     name = make_url(url).database
     _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    upgrade(engine)
-    counts = _simulate_into(engine)
-    yield engine, counts
+    yield engine
     engine.dispose()
     _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def simulated_pg(worker_id: str) -> Iterator[tuple[Engine, dict]]:
+    for engine in scratch_pg(worker_id, "sim"):
+        upgrade(engine)
+        yield engine, _simulate_into(engine)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])

@@ -406,6 +406,7 @@ from wangge import (  # noqa: E402,F401  (register the subcommands)
     cli_eval,
     cli_grid,
     cli_lines,
+    cli_notify,
     cli_ops,
     cli_registry,
     cli_rules,

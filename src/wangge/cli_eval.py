@@ -34,6 +34,7 @@ def month(
 ) -> None:
     """Evaluate a month (or any period), print the rankings' heads, write the report."""
     from wangge.evaluation import analysis, reports, service
+    from wangge.evaluation.facts import OPEN_COUNTS
     from wangge.evaluation.indicators import OBJECT_ZH
     from wangge.evaluation.periods import parse_period
 
@@ -46,13 +47,17 @@ def month(
                 session, p, bucket="day" if p.days <= 31 else "month", county=county
             )
     table = Table(title=f"综合评价 {p.label}")
-    for col in ("对象", "数量", "第一名", "综合指标值", "等级"):
+    for col in ("对象", "数量", "第一名", "综合指标值", "等级", "期末超期"):
         table.add_column(col)
     for object_type, rows in result["objects"].items():
         top = rows[0] if rows else None
+        # 超期未处置 (departments) / 超期未结案 (areas, reporting workers) at the period's end
+        keys = {names[0] for names in OPEN_COUNTS.values()} & {k for r in rows for k in r["counts"]}
+        late = sum(r["counts"].get(k, 0) for r in rows for k in keys)
         table.add_row(
             OBJECT_ZH[object_type], str(len(rows)), top["name"] if top else "-",
             str(top["score"]) if top else "-", (top["grade"] or "-") if top else "-",
+            str(late) if keys else "-",
         )  # fmt: skip
     out.print(table)
     if output is None:

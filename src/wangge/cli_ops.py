@@ -142,8 +142,8 @@ def jobs_sweep(
     now: NowOption = None,
     database_url: DbOption = None,
 ) -> None:
-    """Escalate (or urge) overdue cases, committing every batch; safe to kill and re-run."""
-    from wangge.cases.scheduled import sweep_overdue
+    """Escalate (or urge) overdue cases and warn of those running short (预警); re-runnable."""
+    from wangge.cases.scheduled import sweep_overdue, sweep_warnings
     from wangge.db import make_engine, session_factory, unit_of_work
 
     at = _now(now)
@@ -162,9 +162,13 @@ def jobs_sweep(
             skipped += len(report.skipped)
             if not report.escalated and not report.urged:
                 break
+        with unit_of_work(factory) as session:
+            warned = len(sweep_warnings(session, at))
     finally:
         engine.dispose()
-    out.print(f"升级 escalated {escalated}  督办 urged {urged}  跳过 skipped {skipped}")
+    out.print(
+        f"升级 escalated {escalated}  督办 urged {urged}  跳过 skipped {skipped}  预警 warned {warned}"
+    )
 
 
 @jobs_app.command("deliver")
@@ -174,33 +178,45 @@ def jobs_deliver(
         None, help="messages per transaction (default: 1 on SQLite, 20 on PostgreSQL)"
     ),
     timeout: float | None = typer.Option(None, help="seconds per send (WANGGE_OUTBOX_TIMEOUT)"),
+    loop: bool = typer.Option(
+        False, "--loop", help="keep delivering until stopped (SIGTERM, Ctrl-C): a service"
+    ),
+    interval: float | None = typer.Option(
+        None, help="seconds between rounds with --loop (WANGGE_DELIVER_SECONDS)"
+    ),
     now: NowOption = None,
     database_url: DbOption = None,
 ) -> None:
-    """Deliver due outbox messages (in-app, and webhook when WANGGE_WEBHOOK_URL is set)."""
-    from wangge.cases.outbox import Channel, InAppChannel, WebhookChannel, deliver_pending
-    from wangge.db import make_engine, session_factory, unit_of_work
+    """Deliver due outbox messages: in-app, robots, SMS, webhook (one process at a time)."""
+    import signal
+
+    from wangge.cases.outbox import DeliveryReport
+    from wangge.db import make_engine, session_factory
+    from wangge.notifications.worker import DeliveryWorker, build_channels, deliver_due, policy_for
+    from wangge.ops.leases import new_holder
 
     settings = settings_for(database_url)
-    wait = timeout or settings.outbox_timeout
-    # SQLite has one write lock: a batch that has written one in-app message would hold it
-    # while the next webhook hangs, so there every message gets its own short transaction.
-    size = batch or (1 if settings.is_sqlite else 20)
-    channels: dict[str, Channel] = {"in_app": InAppChannel()}
-    if settings.webhook_url:
-        channels["webhook"] = WebhookChannel(settings.webhook_url, timeout=wait)
-    at = _now(now)
+    policy = policy_for(settings, batch=batch, timeout=timeout)
+    channels = build_channels(settings, timeout=policy.timeout)
     engine = make_engine(settings.database_url)
     factory = session_factory(engine, audit_key=settings.audit_key)
-    sent = failed = dead = 0
     try:
-        while True:
-            with unit_of_work(factory) as session:
-                report = deliver_pending(session, channels, now=at, limit=size, timeout=wait)
-            sent, failed, dead = sent + report.sent, failed + report.failed, dead + report.dead
-            # Failures are rescheduled into the future, so a run always ends.
-            if report.sent + report.failed + report.dead < size:
-                break
+        if loop:
+            from wangge.ops.observe import configure_logging, install_secrets_filter
+
+            configure_logging(settings.log_level, json=settings.log_json)
+            install_secrets_filter()
+            every = interval if interval is not None else (settings.deliver_seconds or 5.0)
+            worker = DeliveryWorker(factory, channels, policy, every)
+            for stop in (signal.SIGTERM, signal.SIGINT):  # finish the message in hand, then end
+                signal.signal(stop, lambda *_: worker.request_stop())
+            out.print(f"投递中（每 {every:g} 秒）delivering every {every:g} s")
+            worker.run()
+            return
+        report = deliver_due(factory, channels, policy, holder=new_holder(), now=_now(now))
     finally:
         engine.dispose()
-    out.print(f"送达 sent {sent}  待重试 retry {failed}  放弃 dead {dead}")
+    if report is None:
+        out.print("另一个进程正在投递 another process holds the delivery lease")
+        report = DeliveryReport()
+    out.print(f"送达 sent {report.sent}  待重试 retry {report.failed}  放弃 dead {report.dead}")

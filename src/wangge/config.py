@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
@@ -138,6 +138,43 @@ class Settings(BaseSettings):
     outbox_timeout: float = Field(
         default=10.0, gt=0, description="Seconds one outbox delivery may take before it is retried."
     )
+    deliver_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often each server process delivers due outbox messages (one process "
+        "at a time, by a lease in the database); 0 turns the in-server worker off, for a "
+        "deployment that runs `wangge jobs deliver --loop` as a service of its own.",
+    )
+    outbox_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts before a message becomes a dead letter."
+    )
+    outbox_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait before the first retry of a failed message, doubled at each retry.",
+    )
+    notify_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="The secrets of the notification routes as a JSON object, by the names the "
+        "routes give: a robot's webhook URL (or only its key / access token) and DingTalk's "
+        "signing secret (SEC...). Kept out of the database.",
+    )
+    sms_gateway: Literal["none", "aliyun"] = Field(
+        default="none", description="SMS gateway of the `sms` routes: none or aliyun (阿里云短信)."
+    )
+    sms_access_key_id: str = Field(default="", description="The SMS gateway's AccessKey ID.")
+    sms_access_key_secret: SecretStr = Field(
+        default=SecretStr(""), description="The SMS gateway's AccessKey secret."
+    )
+    sms_sign_name: str = Field(default="", description="The registered SMS signature (签名).")
+    sms_template_code: str = Field(
+        default="",
+        description="The approved SMS template, with the variables ${kind} and ${code}.",
+    )
+    sms_endpoint: str = Field(
+        default="https://dysmsapi.aliyuncs.com/", description="The SMS gateway's address."
+    )
+    sms_region: str = Field(default="cn-hangzhou", description="The SMS gateway's region.")
 
     basemap_url: str | None = Field(
         default=None,
@@ -164,6 +201,7 @@ class Settings(BaseSettings):
                 "chain's key) in production"
             )
         self.check_personal_hash_key()
+        self.check_sms()
         if self.demo_mode:
             return
         password = urlsplit(self.database_url).password
@@ -183,6 +221,23 @@ class Settings(BaseSettings):
                 "生产环境必须设置至少 16 个字符的 WANGGE_PERSONAL_HASH_KEY（身份证号、电话检索散列的"
                 "密钥） / set WANGGE_PERSONAL_HASH_KEY (the key of the ID-number and phone search "
                 "hashes, at least 16 characters) in production"
+            )
+
+    def check_sms(self) -> None:
+        """Refuse an SMS gateway configured by halves (it would fail every message later)."""
+        if self.sms_gateway == "none":
+            return
+        missing = [
+            f"WANGGE_{name.upper()}"
+            for name in ("sms_access_key_id", "sms_sign_name", "sms_template_code")
+            if not getattr(self, name)
+        ]
+        if not self.sms_access_key_secret.get_secret_value():
+            missing.append("WANGGE_SMS_ACCESS_KEY_SECRET")
+        if missing:
+            raise ValueError(
+                f"短信网关配置不完整，缺少 {', '.join(missing)} / the SMS gateway needs "
+                f"{', '.join(missing)}"
             )
 
     @property

@@ -57,7 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from wangge.audit.sealer import Sealer
 
             sealer = Sealer(app.state.session_factory, settings.audit_seal_seconds).start()
+        deliverer = None
+        if settings.deliver_seconds > 0:
+            # Notifications go out by themselves: every process runs a worker, the delivery
+            # lease lets one of them send at a time (WANGGE_DELIVER_SECONDS=0 turns it off).
+            from wangge.notifications.worker import DeliveryWorker
+
+            factory = app.state.session_factory
+            deliverer = DeliveryWorker.for_settings(factory, settings).start()
         yield
+        if deliverer is not None:
+            deliverer.stop()
         if sealer is not None:
             sealer.stop()
         app.state.engine = None
@@ -136,9 +146,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.web import category_pages
 
     app.include_router(category_pages.router)
+    from wangge.notifications.views import router as notifications_router
+    from wangge.web import notification_pages
+
+    app.include_router(notifications_router, prefix="/api/v1")
+    app.include_router(notification_pages.router)
     from wangge.web import api as web_api
+    from wangge.web import case_pages
     from wangge.web import views as web
 
+    app.include_router(case_pages.router)
     app.include_router(web.router)
     app.include_router(web_api.router)
     from wangge.web import api_map_points  # the 部件/房屋 map layers (clusters per zoom)

@@ -14,5 +14,7 @@ def import_all_models() -> None:
     import wangge.evaluation.models
     import wangge.grids.models
     import wangge.lines.models
+    import wangge.notifications.models
     import wangge.ops.jobs
+    import wangge.ops.leases
     import wangge.registry.models  # noqa: F401

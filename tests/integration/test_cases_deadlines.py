@@ -126,10 +126,11 @@ def test_at_district_level_the_sweep_urges_instead_and_tells_the_department(worl
     do(world, case, "escalate", DISPATCHER, T0)
     result = sweep_overdue(world, case.deadline + H)
     assert result.urged == [case.id] and result.escalated == []
+    # The sweep's own 督办 goes out as an overdue message (超期), not as a leader's urging.
+    told = world.scalars(select(OutboxMessage).where(OutboxMessage.topic == "case.overdue")).one()
+    assert told.recipient.endswith("CGW") and "超期（督办）" in told.body["title"]
     assert (
-        world.scalars(select(OutboxMessage).where(OutboxMessage.topic == "case.urge"))
-        .one()
-        .recipient.endswith("CGW")
+        world.scalars(select(OutboxMessage).where(OutboxMessage.topic == "case.urge")).all() == []
     )
     assert sweep_overdue(world, case.deadline + 2 * H).urged == []
 

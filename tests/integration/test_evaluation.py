@@ -41,7 +41,8 @@ def test_sql_aggregation_equals_the_hand_computed_scenario_and_the_pure_recomput
     got = service.count_period(session, NOV.start, NOV.end)
     assert got["department"][D1] == {"to_handle": 2, "handled": 2, "handled_on_time": 2,
                                      "rework": 0, "closed": 1, "extended": 1, "suspended": 1,
-                                     "returned": 0}  # fmt: skip
+                                     "returned": 0, "overdue_open": 0,
+                                     "overdue_carried": 0}  # fmt: skip
     assert got["department"][D2]["rework"] == 1
     assert got["dispatcher"]["disp1"] == {"dispatched": 3, "dispatched_on_time": 2,
                                           "dispatched_accurate": 2}  # fmt: skip
@@ -78,7 +79,10 @@ def test_the_demo_month_shows_a_plausible_evaluation_whose_figures_drill_down_to
     drill = service.drill(session, p, "department", top["key"], "handle_on_time_rate",
                           county="110108")  # fmt: skip
     assert len(drill["numerator"]["cases"]) == top["counts"]["handled_on_time"]
-    assert len(drill["denominator"]["cases"]) == top["counts"]["to_handle"]
+    # the denominator: 应处置数 and the spells still overdue at the end that it does not hold
+    assert len(drill["denominator"]["cases"]) == (
+        top["counts"]["to_handle"] + top["counts"]["overdue_carried"]
+    )
     street = result["objects"]["street"][0]
     d2 = service.drill(session, p, "street", street["key"], "close_rate", county="110108")
     assert len(d2["denominator"]["cases"]) == street["counts"]["filed"]
@@ -175,7 +179,7 @@ def test_the_eval_command_writes_the_month_report(tmp_path):
     res = CliRunner().invoke(app, ["eval", "month", "2026-11", "--out", str(out),
                                    "--database-url", db], catch_exceptions=False)  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "综合评价 2026-11" in res.output
+    assert "综合评价 2026-11" in res.output and "期末超期" in res.output
     assert openpyxl.load_workbook(out).sheetnames[0] == "概览"
     pdf = tmp_path / "report.pdf"
     res = CliRunner().invoke(app, ["eval", "month", "2026-11", "--out", str(pdf),
@@ -327,8 +331,9 @@ def test_the_stored_facts_follow_a_case_that_a_re_division_moves_to_another_grid
     do(session, case, "file", SHIFT, T0 + timedelta(minutes=20))
     p = parse_period(str(T0.date()))
     before = service.count_period(session, p.start, p.end)["grid"]
+    # filed at 09:20, not dispatched by the day's end: past its 1-working-hour deadline
     assert before == {str(case.grid_id): {"filed": 1, "closed": 0, "closed_on_time": 0,
-                                          "public_verified": 0}}  # fmt: skip
+                                          "public_verified": 0, "overdue_cases": 1}}  # fmt: skip
     # v2 merges the community's four quarters into one grid: the case moves to it
     v2 = new_version(session, COUNTY, "social", "v2")
     rows = [

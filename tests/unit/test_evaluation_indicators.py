@@ -77,7 +77,8 @@ def test_a_late_check_counts_against_the_checker(counts):
 def test_an_approved_extension_lengthens_the_handling_limit_and_suspension_stops_the_clock(counts):
     d1 = counts["department"][D1]
     assert d1 == {"to_handle": 2, "handled": 2, "handled_on_time": 2, "rework": 0, "closed": 1,
-                  "extended": 1, "suspended": 1, "returned": 0}  # fmt: skip
+                  "extended": 1, "suspended": 1, "returned": 0, "overdue_open": 0,
+                  "overdue_carried": 0}  # fmt: skip
     row = evaluate_object("department", D1, d1)
     # 立案数分值 100·10 + 结案率 50·30 + 按期处置率 100·30 + (100 − 返工率 0)·30
     assert row["score"] == 85.0 and row["grade"] == "B"
@@ -116,7 +117,9 @@ def test_acceptor_sending_is_timed_from_the_previous_step(counts):
 
 def test_area_figures_use_the_inferred_forty_percent_weight_and_grid_bands(counts):
     c = counts["community"][COMMUNITY]
-    assert c == {"filed": 4, "closed": 2, "closed_on_time": 2, "public_verified": 1}
+    # the scenario's events record no deadlines: nothing is found overdue at the end
+    assert c == {"filed": 4, "closed": 2, "closed_on_time": 2, "public_verified": 1,
+                 "overdue_cases": 0}  # fmt: skip
     # (100 − 25)·10 + 100·20 + 50·30 + 50·40
     assert evaluate_object("community", COMMUNITY, c)["score"] == 62.5
     # the grid's 立案数 of 4 scores 75 on the region bands

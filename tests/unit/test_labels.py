@@ -22,7 +22,7 @@ from wangge.cases.model import (
     Satisfaction,
     Source,
 )
-from wangge.cases.queries import QUEUES
+from wangge.cases.worklist import QUEUE_ACTIONS as QUEUES
 from wangge.registry.models_components import STATES as COMPONENT_STATES
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

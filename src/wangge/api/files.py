@@ -1,4 +1,5 @@
-"""Uploaded files that an import reads from disk: a size limit and a safe temporary copy."""
+"""Files in and out: uploads an import reads from disk (a size limit, a safe temporary copy)
+and the Excel files the exports send."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import UploadFile
+from fastapi import Response, UploadFile
 
 from wangge.errors import ValidationFailed
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A district's grid or division file is a few MB; this bounds what one request may make us parse.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -48,3 +51,12 @@ def saved_upload(file: UploadFile, *, prefix: str, limit: int | None = None) -> 
         path = Path(tmp) / safe_name(file.filename)
         path.write_bytes(data)
         yield path
+
+
+def xlsx_response(body: bytes, name: str) -> Response:
+    """Send a workbook as a download named `name` (RFC 5987, so Chinese names survive)."""
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wangge.errors import Forbidden
+from wangge.errors import Forbidden, ValidationFailed
 
 
 class Unauthenticated(Forbidden):
@@ -46,6 +46,20 @@ class Principal:
         if self.via == "anonymous":
             raise Unauthenticated("请先登录", "log in first", code="unauthenticated")
         raise Forbidden(f"没有权限：{permission}", f"permission required: {permission}")
+
+    def require_with_reason(
+        self, permission: str, reason: str | None, *, doing_zh: str, doing_en: str
+    ) -> str:
+        """Return the stripped reason; refuse without the permission or a reason (audited reads)."""
+        self.require(permission)
+        if not reason or len(reason.strip()) < 2:
+            raise ValidationFailed(
+                f"{doing_zh}须说明理由",
+                f"a reason is required to {doing_en}",
+                code="reason_required",
+                field="reason",
+            )
+        return reason.strip()
 
     def county_codes(self) -> set[str] | None:
         """Return the counties in scope, or None for all."""

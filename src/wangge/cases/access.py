@@ -23,7 +23,8 @@ def actor_id(principal: Principal) -> str:
     return str(principal.user_id) if principal.user_id is not None else principal.name
 
 
-def _sees_area(principal: Principal) -> bool:
+def sees_area(principal: Principal) -> bool:
+    """Return True for posts that watch an area (a department handler sees only his parts)."""
     return bool(set(principal.roles) & AREA_ROLES) or "*" in principal.permissions
 
 
@@ -52,7 +53,7 @@ def area_condition(principal: Principal) -> ColumnElement[bool]:
 def visible(principal: Principal) -> ColumnElement[bool]:
     """Return the condition for cases the principal may see: area, own parts, own reports."""
     conds: list[ColumnElement[bool]] = []
-    if _sees_area(principal):
+    if sees_area(principal):
         conds.append(area_condition(principal))
     if "department" in principal.roles and principal.department_codes:
         parts = select(CasePart.case_id).where(

@@ -104,12 +104,14 @@ STAGE: Mapping[str, Label] = {
     "close": ("结案阶段", "Close stage"),
 }
 
-# The work queues of `wangge.cases.queries.QUEUES`, the overdue view and the whole list.
+# The work queues of `wangge.cases.worklist.QUEUE_ACTIONS`, the overdue view and the whole list.
 QUEUE: Mapping[str, Label] = {
     "to_accept": ("待受理", "To accept"),
     "to_verify": ("待核实", "To verify"),
     "to_file": ("待立案", "To file"),
     "to_dispatch": ("待派遣", "To dispatch"),
+    "to_sign": ("待签收", "To sign for"),
+    "in_progress": ("处置中", "In progress"),
     "to_handle": ("待处置", "To handle"),
     "to_check": ("待核查", "To check"),
     "to_close": ("待结案", "To close"),

@@ -39,6 +39,20 @@ class CaseState(StrEnum):
     VOIDED = "voided"
 
 
+# The states of a case whose departments are handling it: their part clocks may run.
+HANDLING: frozenset[CaseState] = frozenset(
+    {
+        CaseState.DISPATCHED,
+        CaseState.IN_PROGRESS,
+        CaseState.RETURN_REQUESTED,
+        CaseState.EXTENSION_REQUESTED,
+        CaseState.SUSPENSION_REQUESTED,
+        CaseState.SUSPENDED,
+        CaseState.REWORK,
+    }
+)
+
+
 class Action(StrEnum):
     """Something a person does to a case; each accepted action becomes one event."""
 

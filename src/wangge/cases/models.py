@@ -237,6 +237,14 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The deadlines the case showed right after this event, computed by the case clocks
+    # (`cases.timing`): the running stage's (while handling, the earliest running part's;
+    # None once final or while every clock stands) and, for an event on one department's
+    # part, that part's. The evaluation judges each stage against them, so a later change of
+    # the calendar or of a limit never changes a period already evaluated. None on events
+    # from before migration 0018 except where it filled in what open cases showed.
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    part_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CaseReporter(Base):
@@ -302,6 +310,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A scheduled message (one 预警 per deadline) is written once: its key is unique.
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    # The external copy of a message goes through this route (`wangge.notifications`).
+    route_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification_routes.id", ondelete="SET NULL")
+    )
 
 
 class Delivery(Base):

@@ -1,4 +1,11 @@
-"""Which actions notify whom; messages go to the outbox in the action's transaction."""
+"""Which actions notify whom; messages go to the outbox in the action's transaction.
+
+A department hears of its share of a case (派遣, 督办, 退回重办, 预警, 超期), the county centre
+of what waits on it (a department's 申请退回, 预警 and 超期 at the centre's own stages), a
+reporter of the outcome. Each message is an in-app message; the five kinds the centre's day
+runs on are also copied to the robots and SMS numbers the recipient configured
+(`wangge.notifications.routing`).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,12 @@ from sqlalchemy.orm import Session
 from wangge.cases.model import ACTION_ZH, Action, CaseState
 from wangge.cases.models import Case, CasePart, CaseReporter
 from wangge.cases.outbox import enqueue
+from wangge.common.localtime import local_time
+from wangge.notifications.recipients import centre_recipient, department_recipient
+from wangge.notifications.routing import copy_to_routes
 
 A = Action
-
-
-def department_recipient(code: str) -> str:
-    """Return the outbox recipient of a department's inbox."""
-    return f"dept:{code}"
+__all__ = ["after_action", "centre_recipient", "department_recipient", "reporters", "warn"]
 
 
 def reporters(session: Session, case_id: int) -> list[str]:
@@ -31,9 +37,17 @@ def reporters(session: Session, case_id: int) -> list[str]:
 
 
 def _send(
-    session: Session, case: Case, topic: str, to: str, title: str, now: datetime, **extra: object
+    session: Session,
+    case: Case,
+    topic: str,
+    to: str,
+    title: str,
+    now: datetime,
+    *,
+    key: str | None = None,
+    **extra: object,
 ) -> None:
-    enqueue(
+    message = enqueue(
         session,
         topic=topic,
         recipient=to,
@@ -41,7 +55,9 @@ def _send(
         now=now,
         case_id=case.id,
         county_code=case.county_code,
+        dedupe_key=key,
     )
+    copy_to_routes(session, message)
 
 
 def after_action(
@@ -52,8 +68,9 @@ def after_action(
     *,
     now: datetime,
     note: str | None = None,
+    overdue: bool = False,
 ) -> None:
-    """Queue the notifications an accepted action causes."""
+    """Queue the notifications an accepted action causes (`overdue`: the sweep's own)."""
     code = case.code
     if action is A.DISPATCH:
         for p in parts:
@@ -68,16 +85,35 @@ def after_action(
                 deadline=p.deadline.isoformat() if p.deadline else None,
             )
     elif action in (A.URGE, A.CHECK_FAIL, A.ESCALATE):
+        topic = "case.overdue" if overdue else f"case.{action.value}"
+        what = f"超期（{ACTION_ZH[action]}）" if overdue else ACTION_ZH[action]
+        told = [p for p in parts if p.state != CaseState.HANDLED.value or action is A.CHECK_FAIL]
+        for p in told:
+            _send(
+                session,
+                case,
+                topic,
+                department_recipient(p.department_code),
+                f"案卷 {code}：{what}",
+                now,
+                note=note,
+            )
+        if not told and (overdue or action is A.URGE):
+            # Nobody outside holds the case: it waits on the centre itself.
+            to = centre_recipient(case.county_code)
+            _send(session, case, topic, to, f"案卷 {code}：{what}", now, note=note)
+    elif action is A.RETURN_DISPATCH:
         for p in parts:
-            if p.state != CaseState.HANDLED.value or action is A.CHECK_FAIL:
+            if p.state == CaseState.RETURN_REQUESTED.value:
                 _send(
                     session,
                     case,
-                    f"case.{action.value}",
-                    department_recipient(p.department_code),
-                    f"案卷 {code}：{ACTION_ZH[action]}",
+                    "case.return_dispatch",
+                    centre_recipient(case.county_code),
+                    f"案卷 {code}：{p.department_code} 申请退回",
                     now,
                     note=note,
+                    department=p.department_code,
                 )
     elif action is A.CLOSE:
         for rid in reporters(session, case.id):
@@ -92,3 +128,19 @@ def after_action(
             now,
             note=note,
         )
+
+
+def warn(
+    session: Session, case: Case, to: str, deadline: datetime, *, now: datetime, key: str
+) -> None:
+    """Queue a 预警: the clock of `to` has used most of its time (once per `key`)."""
+    _send(
+        session,
+        case,
+        "case.warning",
+        to,
+        f"案卷 {case.code} 即将超期（期限 {local_time(deadline)}）",
+        now,
+        key=key,
+        deadline=deadline.isoformat(),
+    )

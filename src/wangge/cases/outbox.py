@@ -21,13 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.cases.models import Delivery, Message, OutboxMessage
+from wangge.common.masking import scrub
 
 MAX_ATTEMPTS = 6
 BASE_BACKOFF = timedelta(seconds=30)
 
 
 class Channel(Protocol):
-    """Something that can deliver one message; raising means 'try again later'."""
+    """Something that can deliver one message; raising means 'try again later'.
+
+    The text of the exception is kept on the message and shown to administrators: it must
+    never hold a secret (a webhook key, a token), so channels raise `ChannelError`s they word
+    themselves rather than letting an HTTP library print the URL.
+    """
 
     def send(self, message: OutboxMessage, session: Session) -> None:
         """Deliver the message or raise."""
@@ -53,6 +59,10 @@ class InAppChannel:
             session.flush()
 
 
+class ChannelError(Exception):
+    """A send that failed, worded without secrets; the message is retried."""
+
+
 class WebhookChannel:
     """POST the message as JSON to a URL with a timeout; non-2xx raises."""
 
@@ -70,7 +80,8 @@ class WebhookChannel:
             "body": message.body,
         }
         response = httpx.post(self.url, json=body, timeout=self.timeout)
-        response.raise_for_status()
+        if not response.is_success:  # raise_for_status would quote the URL and its token
+            raise ChannelError(f"HTTP {response.status_code}")
 
 
 def enqueue(
@@ -83,6 +94,8 @@ def enqueue(
     case_id: int | None = None,
     county_code: str | None = None,
     channel: str = "in_app",
+    dedupe_key: str | None = None,
+    route_id: int | None = None,
 ) -> OutboxMessage:
     """Write a message to the outbox inside the caller's transaction."""
     msg = OutboxMessage(
@@ -94,6 +107,8 @@ def enqueue(
         channel=channel,
         created_at=now,
         next_attempt_at=now,
+        dedupe_key=dedupe_key,
+        route_id=route_id,
     )
     session.add(msg)
     return msg
@@ -105,6 +120,16 @@ class DeliveryReport:
     failed: int = 0
     dead: int = 0
 
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.sent + other.sent, self.failed + other.failed, self.dead + other.dead
+        )
+
+    @property
+    def tried(self) -> int:
+        """Return how many messages were tried."""
+        return self.sent + self.failed + self.dead
+
 
 def _attempt(channel: Channel, msg: OutboxMessage, session: Session, timeout: float) -> str | None:
     # A fresh single-use pool per attempt: a hung send keeps its own thread, not the batch.
@@ -115,7 +140,8 @@ def _attempt(channel: Channel, msg: OutboxMessage, session: Session, timeout: fl
     except FutureTimeout:
         return f"timeout after {timeout:.1f}s"
     except Exception as exc:  # any channel failure is retried, never fatal to the batch
-        return f"{exc.__class__.__name__}: {exc}"[:500]
+        # Kept and shown to administrators: phone and ID numbers are masked.
+        return scrub(f"{exc.__class__.__name__}: {exc}")[:500]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -127,6 +153,8 @@ def deliver_pending(
     now: datetime,
     limit: int = 100,
     timeout: float = 10.0,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff: timedelta = BASE_BACKOFF,
 ) -> DeliveryReport:
     """Deliver due messages, record each attempt, reschedule failures with backoff.
 
@@ -168,12 +196,12 @@ def deliver_pending(
         if error is None:
             msg.status, msg.delivered_at, msg.last_error = "sent", now, None
             sent += 1
-        elif msg.attempts >= MAX_ATTEMPTS:
+        elif msg.attempts >= max_attempts:
             msg.status, msg.last_error = "dead", error
             dead += 1
         else:
             msg.last_error = error
-            msg.next_attempt_at = now + BASE_BACKOFF * (2 ** (msg.attempts - 1))
+            msg.next_attempt_at = now + backoff * (2 ** (msg.attempts - 1))
             failed += 1
     session.flush()
     return DeliveryReport(sent, failed, dead)

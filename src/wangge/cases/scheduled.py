@@ -13,15 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
-from wangge.cases.deadlines import ensure_aware
+from wangge.cases import notify
+from wangge.cases.deadlines import Light, ensure_aware
 from wangge.cases.limits import RESPOND, SOLVE
-from wangge.cases.model import LEVEL_ORDER, Action, Level
-from wangge.cases.models import Case
+from wangge.cases.model import LEVEL_ORDER, Action, CaseState, Level
+from wangge.cases.models import Case, CasePart, OutboxMessage
 from wangge.cases.service import act
-from wangge.cases.timing import FINAL, missed
+from wangge.cases.timing import CLOCK, FINAL, HANDLING, intervals, lights, missed
 from wangge.common.localtime import local_time
 from wangge.errors import DomainError
 
@@ -116,3 +118,81 @@ def _unescalated(now: datetime) -> list[ColumnElement[bool]]:
         ),
         and_(Case.solve_due < now, fresh(Case.solve_escalated_for, Case.solve_due)),
     ]
+
+
+_TICKING = HANDLING - {CaseState.SUSPENDED}
+
+
+def _yellow_clocks(
+    cases: list[Case], parts: dict[int, list[CasePart]], now: datetime
+) -> list[tuple[Case, str, datetime]]:
+    """Return (case, recipient, deadline) for each clock now yellow: a part's or the stage's."""
+    found = []
+    for case in cases:
+        if CaseState(case.state) not in HANDLING:
+            if lights(case, now).get("stage") is Light.YELLOW and case.deadline is not None:
+                found.append((case, notify.centre_recipient(case.county_code), case.deadline))
+            continue
+        for p in parts.get(case.id, []):
+            if p.deadline is None or p.deadline <= now or CaseState(p.state) not in _TICKING:
+                continue
+            lamp = CLOCK.light(
+                now, p.started_at, p.deadline, urgent=case.urgent, suspensions=intervals(p)
+            )
+            if lamp is Light.YELLOW:
+                found.append((case, notify.department_recipient(p.department_code), p.deadline))
+    return found
+
+
+def sweep_warnings(session: Session, now: datetime, *, batch: int = 500) -> list[int]:
+    """Queue one 预警 per clock that turned yellow; return the ids of the cases warned.
+
+    Who hears: the department whose share is running out, or the centre when the case waits
+    at one of its own stages. Once per deadline: the message's unique key names the case,
+    the recipient and the deadline, so a re-run (or a second sweep at the same moment)
+    writes nothing twice, and an extended deadline warns again when it too runs short.
+    """
+    now = ensure_aware(now, "now")
+    warned: list[int] = []
+    after = 0
+    while True:
+        cases = list(
+            session.scalars(
+                select(Case)
+                .where(
+                    Case.id > after,
+                    Case.deadline.is_not(None),
+                    Case.state.not_in([s.value for s in FINAL]),
+                )
+                .order_by(Case.id)
+                .limit(batch)
+            )
+        )
+        if not cases:
+            return warned
+        after = cases[-1].id
+        parts: dict[int, list[CasePart]] = {}
+        for p in session.scalars(
+            select(CasePart).where(CasePart.case_id.in_([c.id for c in cases]))
+        ):
+            parts.setdefault(p.case_id, []).append(p)
+        due = {
+            f"warning:{case.id}:{to}:{deadline.isoformat()}": (case, to, deadline)
+            for case, to, deadline in _yellow_clocks(cases, parts, now)
+        }
+        done = set(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(due))
+            )
+        )
+        for key, (case, to, deadline) in due.items():
+            if key in done:
+                continue
+            savepoint = session.begin_nested()
+            try:
+                notify.warn(session, case, to, deadline, now=now, key=key)
+                savepoint.commit()
+            except IntegrityError:  # a concurrent sweep wrote it first
+                savepoint.rollback()
+                continue
+            warned.append(case.id)

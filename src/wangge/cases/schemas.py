@@ -114,6 +114,10 @@ class CaseRead(BaseModel):
     solve_due: datetime | None = None
     due_at: datetime | None = None
     lights: dict[str, str] = Field(default_factory=dict)
+    # Lists only: the departments by name (lead 主办 first) and the hours past the deadline
+    # on its own clock (working hours unless it runs around the clock).
+    departments: list[str] = Field(default_factory=list)
+    overdue_hours: float | None = None
 
 
 class CaseDetail(CaseRead):

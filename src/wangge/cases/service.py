@@ -29,7 +29,7 @@ from wangge.cases.categories import (
 from wangge.cases.deadlines import SHANGHAI, ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
-from wangge.cases.models import Case, CaseEvent, CaseReporter, Category, Patrol
+from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Category, Patrol
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.response import channel_for
 from wangge.cases.routing import no_route, route
@@ -271,11 +271,15 @@ def _check_types(payload: dict[str, Any]) -> None:
 
 
 def _prepare(
-    session: Session, case: Case, action: Action, payload: dict[str, Any]
+    session: Session, case: Case, action: Action, payload: dict[str, Any], parts: list[CasePart]
 ) -> dict[str, Any]:
-    """Fill what the server decides: automatic routing and departments' existence."""
+    """Fill what the server decides: automatic routing, departments' existence, and which
+    departments a rework sends back (all by default), so the event names every clock it starts.
+    """
     payload = {k: v for k, v in payload.items() if k not in _SERVER_KEYS}
     _check_types(payload)
+    if action is A.CHECK_FAIL and not payload.get("departments") and parts:
+        payload["departments"] = [p.department_code for p in parts]
     if action is A.DISPATCH:
         if not payload.get("department"):
             # A deactivated class still routes the cases filed under it before.
@@ -324,7 +328,7 @@ def act(
     if case.version != expected_version:
         raise _conflict(case_id, expected_version, case.version)
     parts = parts_of(session, case.id)
-    payload = _prepare(session, case, action, dict(payload or {}))
+    payload = _prepare(session, case, action, dict(payload or {}), parts)
     photos: list[Upload] = []
     if payload.get("photos"):
         photos = claim_photos(
@@ -370,11 +374,16 @@ def act(
         set_committed_value(case, key, value)
     attach_photos(photos, case.id)
     stored = sync_parts(session, case, parts, new, action, now)
-    add_event(session, case, outcome.event, None)
+    # clocks first: the event records the deadlines the case shows after it (evaluation)
     restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
+    add_event(session, case, outcome.event, None, stored)
     if action is A.REJECT_DUPLICATE:
         _merge_reporters(session, case, now)
-    notify.after_action(session, case, action, stored, now=now, note=payload.get("note"))
+    # Only the duty system's sweep reports a case overdue; a person's payload cannot.
+    overdue = bool(payload.get("overdue")) and principal.name.startswith("system:")
+    notify.after_action(
+        session, case, action, stored, now=now, note=payload.get("note"), overdue=overdue
+    )
     record(
         session,
         actor=principal.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,19 @@ from wangge.evaluation.stored import refresh_case
 S, A = CaseState, Action
 
 
-def add_event(session: Session, case: Case, event: EventDraft, case_id: int | None) -> CaseEvent:
-    """Store the event and bring the case's evaluation facts in step with it."""
+def add_event(
+    session: Session,
+    case: Case,
+    event: EventDraft,
+    case_id: int | None,
+    parts: Sequence[CasePart] = (),
+) -> CaseEvent:
+    """Store the event and bring the case's evaluation facts in step with it.
+
+    Call it once the clocks are set (`restart_clock`): the event records the deadline the case
+    shows now and, for an event on a part, that part's (`parts`: the case's stored parts).
+    """
+    part = next((p for p in parts if p.department_code == event.part), None)
     row = CaseEvent(
         case_id=case_id or case.id,
         county_code=case.county_code,
@@ -35,6 +47,8 @@ def add_event(session: Session, case: Case, event: EventDraft, case_id: int | No
         note=event.note,
         attachments=list(event.attachments),
         payload=_jsonable(dict(event.payload)),
+        deadline=case.deadline,
+        part_deadline=part.deadline if part is not None else None,
     )
     session.add(row)
     refresh_case(session, case, row)

@@ -13,7 +13,7 @@ from typing import Any
 
 from wangge.cases.deadlines import Clock, Light
 from wangge.cases.limits import RESPOND, SOLVE, AreaClass, ChannelRule, Stage, TimeLimits
-from wangge.cases.model import CaseState
+from wangge.cases.model import HANDLING, CaseState
 from wangge.cases.models import Case, CasePart
 
 S = CaseState
@@ -29,17 +29,6 @@ _STAGE: dict[CaseState, Stage] = {
     S.CHECKING: Stage.CHECK,
     S.CHECKED: Stage.CLOSE,
 }
-HANDLING = frozenset(
-    {
-        S.DISPATCHED,
-        S.IN_PROGRESS,
-        S.RETURN_REQUESTED,
-        S.EXTENSION_REQUESTED,
-        S.SUSPENSION_REQUESTED,
-        S.SUSPENDED,
-        S.REWORK,
-    }
-)
 FINAL = frozenset({S.CLOSED, S.RATED, S.REJECTED, S.VOIDED})
 # Parts whose clock runs; a suspended part's clock stands still until it resumes.
 _RUNNING = HANDLING - {S.SUSPENDED}
@@ -180,6 +169,25 @@ def next_due(case: Case) -> datetime | None:
         return None
     due = [d for d in (case.deadline, *_running_promises(case).values()) if d is not None]
     return min(due) if due else None
+
+
+def overdue_hours(case: Case, now: datetime) -> float | None:
+    """Return how long the case is past its missed deadlines (the longest), None when on time.
+
+    Hours count on the missed clock itself: working hours on the official calendar, wall-clock
+    hours for an urgent stage or a promise made around the clock.
+    """
+    if S(case.state) in FINAL:
+        return None
+    late: list[float] = []
+    if case.deadline is not None and case.deadline < now:
+        late.append(CLOCK.elapsed(case.deadline, now, urgent=case.urgent))
+    promise = case.promise or {}
+    for kind, due in _running_promises(case).items():
+        if due < now:
+            wall = (promise.get(kind) or {}).get("around_the_clock", True)
+            late.append(CLOCK.elapsed(due, now, urgent=wall))
+    return max(late) if late else None
 
 
 def missed(case: Case, now: datetime) -> dict[str, datetime]:

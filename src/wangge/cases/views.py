@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from sqlalchemy import select
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.api.files import xlsx_response
 from wangge.api.idempotency import fingerprint, run_once
 from wangge.auth.principal import Principal
 from wangge.cases import patrol as patrols
 from wangge.cases.access import actor_for, actor_id, get_visible
 from wangge.cases.category_views import router as category_router
 from wangge.cases.duplicates import find_duplicates
+from wangge.cases.export import export_workbook
+from wangge.cases.filters import case_filter, case_sort
 from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
 from wangge.cases.models import Case, CaseEvent, Message
 from wangge.cases.notify import department_recipient
 from wangge.cases.positions import to_cgcs2000
-from wangge.cases.queries import CaseFilter, queues, search
+from wangge.cases.queries import CaseFilter, departments_of, queues, search
 from wangge.cases.schemas import (
     ActionIn,
     CaseCreate,
@@ -35,10 +39,12 @@ from wangge.cases.schemas import (
 )
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of, snapshot
-from wangge.cases.timing import light, lights
+from wangge.cases.timing import light, lights, overdue_hours
 from wangge.cases.workflow import allowed_actions
+from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.errors import Forbidden
+from wangge.notifications.recipients import centre_inboxes
 
 router = APIRouter(tags=["cases 案卷"])
 # Categories and routing rules have their own module; their routes sit under the same prefix.
@@ -101,7 +107,6 @@ def _assigned(
     if not assigned:
         return None
     from wangge.assignments.service import assigned_grids
-    from wangge.cases.deadlines import SHANGHAI
 
     return tuple(assigned_grids(session, principal.user_id, now.astimezone(SHANGHAI).date()))
 
@@ -119,32 +124,58 @@ def get_queues(
     return queues(session, principal, now=now, line=line, grids=grids)
 
 
+FilterDep = Annotated[CaseFilter, Depends(case_filter)]
+SortDep = Annotated[str, Depends(case_sort)]
+
+
 @router.get("/cases", response_model=CasePage)
 def list_cases(
     session: SessionDep,
     principal: PrincipalDep,
     now: NowDep,
-    state: Annotated[list[str] | None, Query()] = None,
-    category: str | None = None,
-    prefix: Annotated[str | None, Query(description="区划或网格编码前缀")] = None,
-    source: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    overdue: bool | None = None,
-    department: str | None = None,
-    queue: str | None = None,
-    line: LineQ = None,
+    f: FilterDep,
+    sort: SortDep,
     assigned: AssignedQ = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasePage:
-    """Search the cases the caller may see."""
-    f = CaseFilter(
-        state, category, prefix, source, since, until, overdue, department, queue, line,
-        _assigned(session, principal, now, assigned),
-    )  # fmt: skip
-    total, rows = search(session, principal, f, now=now, limit=limit, offset=offset)
-    return CasePage(total=total, items=[_read(c, now) for c in rows])
+    """Search the cases the caller may see (filters combined; `sort`: reported, deadline, overdue)."""
+    if assigned:
+        f = replace(f, grids=_assigned(session, principal, now, assigned))
+    total, rows = search(session, principal, f, now=now, limit=limit, offset=offset, sort=sort)
+    return CasePage(total=total, items=read_list(session, rows, now))
+
+
+def read_list(session: SessionDep, rows: list[Case], now: datetime) -> list[CaseRead]:
+    """Return list rows with their departments (lead first) and hours overdue."""
+    departments = departments_of(session, (c.id for c in rows))
+    out = []
+    for case in rows:
+        item = _read(case, now)
+        item.departments = departments.get(case.id, [])
+        item.overdue_hours = overdue_hours(case, now)
+        out.append(item)
+    return out
+
+
+@router.get("/cases/export.xlsx", summary="导出案卷 Export the filtered case list to Excel")
+def export_cases(
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    f: FilterDep,
+    sort: SortDep,
+    lang: Annotated[str, Query(pattern="^(zh|en)$", description="表头与标签的语言")] = "zh",
+    unmask: bool = False,
+    reason: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Export the list with the same filters and order (numbers masked unless unmasked, audited)."""
+    principal.require("cases.read")
+    body = export_workbook(
+        session, principal, f, now=now, sort=sort, lang=lang, unmask=unmask, reason=reason
+    )
+    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    return xlsx_response(body, f"{'cases' if lang == 'en' else '案卷'}-{stamp}.xlsx")
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
@@ -215,8 +246,12 @@ def get_duplicates(
 def get_messages(
     session: SessionDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[dict[str, Any]]:
-    """Return the caller's in-app messages (站内信), his own and his departments', newest first."""
-    to = [actor_id(principal), *(department_recipient(d) for d in principal.department_codes)]
+    """Return the caller's in-app messages (站内信): his own, his departments', his centre's."""
+    to = [
+        actor_id(principal),
+        *(department_recipient(d) for d in principal.department_codes),
+        *centre_inboxes(principal.roles, principal.scope_prefixes),
+    ]
     rows = session.scalars(
         select(Message).where(Message.recipient.in_(to)).order_by(Message.id.desc()).limit(limit)
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from wangge.api.deps import PrincipalDep, SessionDep
-from wangge.api.files import read_upload
+from wangge.api.files import read_upload, xlsx_response
 from wangge.departments import excel, service
 from wangge.departments.checks import DepartmentData
 from wangge.departments.schemas import (
@@ -21,15 +20,6 @@ from wangge.departments.schemas import (
 
 router = APIRouter(prefix="/departments", tags=["departments 部门"])
 MAX_UPLOAD_BYTES = 5 * 2**20
-
-
-def _xlsx(body: bytes, name: str) -> Response:
-    # RFC 5987 file name so Chinese names survive every browser.
-    return Response(
-        body,
-        media_type=excel.XLSX,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
 
 
 @router.get("", response_model=list[DepartmentRead], summary="部门列表 List departments")
@@ -81,7 +71,7 @@ def suggest_code(
 @router.get("/template.xlsx", summary="部门导入模板 Empty Excel list with an example")
 def download_template(principal: PrincipalDep) -> Response:
     principal.require("departments.read")
-    return _xlsx(excel.template(), "部门导入模板.xlsx")
+    return xlsx_response(excel.template(), "部门导入模板.xlsx")
 
 
 @router.get("/export.xlsx", summary="导出部门 Export departments to Excel")
@@ -91,7 +81,7 @@ def export_departments(
     county: str | None = Query(None, pattern=r"^\d{6}$"),
 ) -> Response:
     body = excel.export(session, principal, county)
-    return _xlsx(body, f"部门{'-' + county if county else ''}.xlsx")
+    return xlsx_response(body, f"部门{'-' + county if county else ''}.xlsx")
 
 
 @router.post(

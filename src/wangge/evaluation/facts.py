@@ -6,13 +6,17 @@ the same definitions as one aggregate SQL query, and the tests hold the two equa
 Rules (one per event; events of a case ordered by time, then id; only events before the end
 of the period are seen, so a month's figures do not change when later months happen):
 
-* A stage is on time when its ending event comes within the stage limit of the previous
-  state-changing event of the case (督办, 上报上级 and 评价 change no state). Limits are
-  wall-clock hours (`EvalConfig.stage_hours`): the event log records when things happened,
-  not the working-day deadline the case clock showed, so the evaluation uses its own limits.
-* Handling (处置) is timed per department part from the dispatch or the rework (返工) that
-  started it; approved extensions (延期: the hours approved, else the hours requested) add to
-  the limit and suspended time (挂账 approved → 恢复) does not count.
+* A stage is on time when its ending event comes no later than the deadline the case showed
+  while it waited for it: each event records the deadline of the stage clock it leaves
+  running (`EventRow.deadline`, set by the case clocks on the working-day calendar, issue 16),
+  so the ending event is judged against the deadline recorded on the event before it. A
+  department's feedback is judged against its part's deadline (`part_deadline`, which counts
+  approved extensions and leaves suspended time out, and which the feedback itself does not
+  move). A later change of the calendar or of a limit cannot change a period already evaluated.
+* Events from before those deadlines were recorded (migration 0018) fall back to the old rule:
+  on time within `EvalConfig.stage_hours` wall-clock hours of the previous state-changing
+  event (督办, 上报上级 and 评价 change no state); handling from the dispatch or the rework,
+  plus approved extension hours (the hours approved, else requested), minus suspended time.
 * People are credited with the events they did in the period (the role on the event):
   reports, verifications and checks to 监督员; acceptance and sending to 受理员; filing and
   closing to 值班长; dispatch to 派遣员. A report is valid when the case was filed (立案) or
@@ -20,8 +24,12 @@ of the period are seen, so a month's figures do not change when later months hap
 * Departments and areas are cohorts: a department's 应处置数 is its handling spells whose
   first event lies in the period; an area's 立案数 is the filings in the period, and its
   结案/按期结案 are those of the filed cases closed before the period ended.
-* A stage still open when the period ends is counted when it ends (a limitation: a case stuck
-  for months is not penalised until it moves).
+* Open clocks count at the end of the period (`open_clocks`): a department's handling clock
+  still running past its deadline is 超期未处置 for that department, and one not already in
+  its 应处置数 (never touched, or touched before the period) is added to the denominators of
+  处置率 / 按期处置率 / 超期未处置率, so a case left alone lowers its department's rates in
+  every period it stays overdue; a filed case whose stage clock is past its deadline is
+  超期未结案 for its grid, community and street and for the grid worker who reported it.
 """
 
 from __future__ import annotations
@@ -30,14 +38,25 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from wangge.cases.model import HANDLING, CaseState
+from wangge.cases.workflow import TRANSITIONS
 from wangge.evaluation.indicators import EvalConfig
 
 PUBLIC = frozenset({"hotline", "online"})
 NO_STATE_CHANGE = frozenset({"urge", "escalate", "rate"})
 WORKER_ROLES = frozenset({"supervisor", "grid_leader"})
 SATISFIED = frozenset({"satisfied", "basically_satisfied"})
+FILING = frozenset({"file", "self_handle"})
+# Events that start departments' handling clocks (派遣, 返工): the departments they name.
+SPELL_START = frozenset({"dispatch", "check_fail"})
+# A department's own actions after which its clock stands (fed back, suspended, returned).
+STOPPING = frozenset(
+    str(a)
+    for (_, a), t in TRANSITIONS.items()
+    if t.part and t.to not in HANDLING - {CaseState.SUSPENDED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +76,48 @@ class EventRow:
     source: str = "patrol"
     grid: str | None = None
     community: str | None = None
+    to_state: str | None = None
+    # the deadlines the case showed right after the event (see `cases.models.CaseEvent`)
+    deadline: datetime | None = None
+    part_deadline: datetime | None = None
+    # the departments whose clocks a dispatch or a rework starts (`departments_of`)
+    departments: tuple[str, ...] = ()
 
 
 Fact = dict[str, Any]
 
 
+def _texts(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def departments_of(action: str, payload: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Return the departments whose handling clocks a dispatch or a rework (返工) starts."""
+    p = payload or {}
+    if action == "dispatch":
+        lead = p.get("department")
+        names = ([lead] if isinstance(lead, str) else []) + _texts(p.get("assisting"))
+    elif action == "check_fail":
+        names = _texts(p.get("departments"))
+    else:
+        return ()
+    return tuple(dict.fromkeys(names))
+
+
+def _ordered(rows: Iterable[EventRow]) -> list[EventRow]:
+    return sorted(rows, key=lambda r: (r.at.timestamp(), r.id))
+
+
 def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
-    rows = sorted(rows, key=lambda r: (r.at.timestamp(), r.id))
+    rows = _ordered(rows)
     out: list[Fact] = []
     prev_state: float | None = None
+    prev_deadline: datetime | None = None
     hseg = 0
     last_by_part: dict[str | None, Fact] = {}
     for r in rows:
         epoch = r.at.timestamp()
-        hseg += r.action in ("dispatch", "check_fail")
+        hseg += r.action in SPELL_START
         lag = last_by_part.get(r.part)
         ext = 0.0
         if r.action == "approve_extension":
@@ -79,12 +126,15 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
         susp = 0.0
         if r.action == "resume" and lag and lag["action"] == "approve_suspension":
             susp = epoch - lag["epoch"]
+        # the deadline the case showed while waiting for this event (a feedback: its part's)
+        due = r.part_deadline if r.action == "feed_back" else prev_deadline
         f: Fact = {
             "row": r, "action": r.action, "epoch": epoch, "prev": prev_state, "hseg": hseg,
-            "ext": ext, "susp": susp, "hours": r.hours, "part": r.part,
+            "ext": ext, "susp": susp, "hours": r.hours, "part": r.part, "due": due,
         }  # fmt: skip
         out.append(f)
         last_by_part[r.part] = f
+        prev_deadline = r.deadline
         if r.action not in NO_STATE_CHANGE:
             prev_state = epoch
     acts = {f["action"] for f in out}
@@ -120,9 +170,10 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
         nxt = [g["epoch"] for g in later if g["action"] == "dispatch"]
         # returned or reworked before the next dispatch
         f["wrong_dispatch"] = bool(wrong) and min(wrong) <= (min(nxt) if nxt else 1e18)
-        f["late_fb"] = (
-            f["action"] == "feed_back"
-            and f["handle_start"] is not None
+        f["late_fb"] = f["action"] == "feed_back" and (
+            f["row"].at > f["due"]
+            if f["due"] is not None
+            else f["handle_start"] is not None
             and (
                 f["epoch"] - f["handle_start"] - f["susp_sum"]
                 > cfg.limit_secs("handle") + f["ext_sum"] * 3600.0
@@ -210,7 +261,7 @@ def stored_facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
                 "event_id": r.id, "case_id": r.case_id, "at": r.at, "action": r.action,
                 "actor_id": r.actor_id, "role": r.role, "part": r.part, "source": r.source,
                 "grid": r.grid, "community": r.community, "rating": r.rating,
-                "gap": None if f["prev"] is None else f["epoch"] - f["prev"],
+                "gap": None if f["prev"] is None else f["epoch"] - f["prev"], "due_at": f["due"],
                 "seg_first": bool(f["seg_first"]), "seg_rework": bool(f["seg_rework"]),
                 **case_at, **spell_at[(f["hseg"], f["part"])], "wrong_at": wrong[i],
             }
@@ -227,16 +278,105 @@ def stored_facts(events: Iterable[EventRow], cfg: EvalConfig) -> list[Fact]:
 
 
 def _ok(f: Fact, stage: str, cfg: EvalConfig) -> bool:
+    # the recorded deadline when there is one, else the old wall-clock limit
+    if f["due"] is not None:
+        return bool(f["row"].at <= f["due"])
     return f["prev"] is not None and f["epoch"] - f["prev"] <= cfg.limit_secs(stage)
 
 
-def facts(events: Iterable[EventRow], end: datetime, cfg: EvalConfig) -> list[Fact]:
-    """Return one fact per event before `end`, with its case-, spell- and stage-level flags."""
+def _cases(events: Iterable[EventRow], end: datetime) -> dict[int, list[EventRow]]:
     cases: dict[int, list[EventRow]] = defaultdict(list)
     for e in events:
         if e.at < end:
             cases[e.case_id].append(e)
-    return [f for rows in cases.values() for f in _facts_of_case(rows, cfg)]
+    return cases
+
+
+def facts(events: Iterable[EventRow], end: datetime, cfg: EvalConfig) -> list[Fact]:
+    """Return one fact per event before `end`, with its case-, spell- and stage-level flags."""
+    return [f for rows in _cases(events, end).values() for f in _facts_of_case(rows, cfg)]
+
+
+def clock_spans(rows: Iterable[EventRow]) -> list[Fact]:
+    """Return the clocks the events of ONE case leave running with a recorded deadline.
+
+    A span runs from its event (`at`) to the next event that moves that clock (`ends_at`;
+    None while it runs). The case's stage clock counts once the case is filed: every event
+    records it (`deadline`). A department's handling clock is started by a dispatch or a
+    rework naming it (the event's `deadline`: new parts share it) and carried by its own
+    events (`part_deadline`) until it feeds back, is suspended or returned, or the case leaves
+    the handling states; `counted_at` is when its spell entered 应处置数 (its first own event).
+    """
+    rows = _ordered(rows)
+    if not rows:
+        return []
+    one = rows[0]
+    place = {"case_id": one.case_id, "grid": one.grid, "community": one.community}
+    reporter = next(
+        (r.actor_id for r in rows if r.action == "report" and r.role in WORKER_ROLES), None
+    )
+    segs, first_own, hseg = [], {}, 0
+    for r in rows:
+        hseg += r.action in SPELL_START
+        segs.append(hseg)
+        if r.part is not None:
+            first_own.setdefault((hseg, r.part), r.at)
+    spans: list[Fact] = []
+    running: dict[str, Fact] = {}
+    filed = False
+    for i, r in enumerate(rows):
+        filed = filed or r.action in FILING
+        if filed and r.deadline is not None:
+            spans.append({
+                **place, "event_id": r.id, "part": None, "at": r.at, "deadline": r.deadline,
+                "ends_at": rows[i + 1].at if i + 1 < len(rows) else None, "counted_at": None,
+                "reporter": reporter,
+            })  # fmt: skip
+        opened = [(r.part, r.part_deadline, r.action not in STOPPING)] if r.part else []
+        if r.action in SPELL_START:
+            opened += [(d, r.deadline, True) for d in r.departments]
+        leaves = r.to_state not in HANDLING  # the case left handling: every part clock stops
+        for dept, deadline, runs in opened:
+            old = running.pop(dept, None)
+            if old is not None:
+                old["ends_at"] = r.at
+            if runs and deadline is not None and not leaves:
+                running[dept] = {
+                    **place, "event_id": r.id, "part": dept, "at": r.at, "deadline": deadline,
+                    "ends_at": None, "counted_at": first_own.get((segs[i], dept)),
+                    "reporter": None,
+                }  # fmt: skip
+                spans.append(running[dept])
+        if leaves:
+            for old in running.values():
+                old["ends_at"] = r.at
+            running.clear()
+    return spans
+
+
+class OpenClock(NamedTuple):
+    """A clock running past its deadline at the end of a period (超期未处置 / 超期未结案)."""
+
+    case_id: int
+    event_id: int  # the event whose recorded deadline the clock shows
+    part: str | None  # a department's handling clock; None: the case's stage clock
+    carried: bool  # a handling spell outside the period's 应处置数
+    reporter: str | None  # the grid worker who reported the case (stage clocks)
+    grid: str | None
+    community: str | None
+
+
+def open_clocks(events: Iterable[EventRow], start: datetime, end: datetime) -> list[OpenClock]:
+    """Return the clocks of the events' cases running past their deadline at `end`."""
+    out = []
+    for rows in _cases(events, end).values():
+        for s in clock_spans(rows):
+            if s["ends_at"] is None and s["deadline"] < end:
+                counted = s["counted_at"] is not None and s["counted_at"] >= start
+                carried = s["part"] is not None and not counted
+                out.append(OpenClock(s["case_id"], s["event_id"], s["part"], carried,
+                                     s["reporter"], s["grid"], s["community"]))  # fmt: skip
+    return sorted(out, key=lambda c: (c.case_id, c.event_id, c.part or ""))
 
 
 Pred = Callable[[Fact, EventRow, EvalConfig], bool]
@@ -335,14 +475,65 @@ _AREA: dict[str, Pred] = {
     ),
     "public_verified": lambda f, r, c: f["action"] == "verify_true" and r.source in PUBLIC,
 }
-AREA_KEYS: dict[str, Callable[[EventRow], str | None]] = {
-    "grid": lambda r: r.grid,
-    "community": lambda r: r.community,
-    "street": lambda r: r.community[:9] if r.community else None,
-}
-for _name, _key in AREA_KEYS.items():
+AREAS = ("grid", "community", "street")
+
+
+def area_key(area: str, grid: str | None, community: str | None) -> str | None:
+    """Return the key of a case's grid, community or street."""
+    if area == "grid":
+        return grid
+    return community if area == "community" or not community else community[:9]
+
+
+for _name in AREAS:
     # an area is counted from its filings and its verified public reports only
-    GROUPS[_name] = (lambda f, r: f["action"] in ("file", "verify_true"), _key, _AREA)
+    GROUPS[_name] = (
+        lambda f, r: f["action"] in ("file", "verify_true"),
+        lambda r, a=_name: area_key(a, r.grid, r.community),
+        _AREA,
+    )
+# Counts of the clocks open at the end of the period (`open_clocks`), per object type.
+OPEN_COUNTS: dict[str, tuple[str, ...]] = {
+    "department": ("overdue_open", "overdue_carried"),
+    "supervisor": ("overdue_reports",),
+    **{a: ("overdue_cases",) for a in AREAS},
+}
+
+
+def _open_targets(c: OpenClock) -> list[tuple[str, str, str]]:
+    """Return the (object type, key, count) each open clock adds one to."""
+    if c.part is not None:
+        names = ("overdue_open", "overdue_carried") if c.carried else ("overdue_open",)
+        return [("department", c.part, n) for n in names]
+    out = [("supervisor", c.reporter, "overdue_reports")] if c.reporter else []
+    keys = [(a, area_key(a, c.grid, c.community)) for a in AREAS]
+    return out + [(a, k, "overdue_cases") for a, k in keys if k is not None]
+
+
+def add_open(
+    out: dict[str, dict[str, dict[str, int]]], clocks: Iterable[OpenClock]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Add the open clocks' counts to `out` (every row of those types gets them, 0 or more)."""
+    for group, names in OPEN_COUNTS.items():
+        for row in out.setdefault(group, {}).values():
+            for n in names:
+                row.setdefault(n, 0)
+    for c in clocks:
+        for group, key, name in _open_targets(c):
+            zero = dict.fromkeys([*GROUPS[group][2], *OPEN_COUNTS[group]], 0)
+            out[group].setdefault(key, zero)[name] += 1
+    return out
+
+
+def open_drill(
+    clocks: Iterable[OpenClock], object_type: str, key: str, count_name: str
+) -> list[tuple[int, int]]:
+    """Return the (case id, event id) pairs behind one open-clock count of one object."""
+    return sorted(
+        (c.case_id, c.event_id)
+        for c in clocks
+        if (object_type, key, count_name) in _open_targets(c)
+    )
 
 
 def count(
@@ -350,6 +541,7 @@ def count(
 ) -> dict[str, dict[str, dict[str, int]]]:
     """Return {object_type: {key: {count: n}}} for the period [start, end)."""
     cfg = cfg or EvalConfig()
+    events = list(events)
     out: dict[str, dict[str, dict[str, int]]] = {g: {} for g in GROUPS}
     for f in facts(events, end, cfg):
         r: EventRow = f["row"]
@@ -362,7 +554,7 @@ def count(
             row = out[group].setdefault(key, dict.fromkeys(preds, 0))
             for name, pred in preds.items():
                 row[name] += bool(pred(f, r, cfg))
-    return out
+    return add_open(out, open_clocks(events, start, end))
 
 
 def ratings(
@@ -395,6 +587,9 @@ def drill(
 ) -> list[tuple[int, int]]:
     """Return the (case id, event id) pairs behind one count of one object, one per count."""
     cfg = cfg or EvalConfig()
+    events = list(events)
+    if count_name in OPEN_COUNTS.get(object_type, ()):
+        return open_drill(open_clocks(events, start, end), object_type, key, count_name)
     member, key_of, preds = GROUPS[object_type]
     pred = preds[count_name]
     return sorted(

@@ -14,10 +14,15 @@ Rates (×100 %, None when the denominator is 0: "no data", never 0 or 100):
           按时结案率 = closed_on_time / to_close
   派遣员  按时派遣率 = dispatched_on_time / dispatched;
           准确派遣率 = dispatched_accurate / dispatched (派遣 − 回退/返工)
-  部门    处置率 = handled / to_handle; 按期处置率 = handled_on_time / to_handle;
+  部门    处置率 = handled / (to_handle + overdue_carried);
+          按期处置率 = handled_on_time / (to_handle + overdue_carried);
+          超期未处置率 = overdue_open / (to_handle + overdue_carried);
           返工率 = rework / to_handle; 结案率 = closed / to_handle; 延期率 = extended / to_handle
+          (超期未处置数 overdue_open: handling clocks past their deadline at the period's end;
+          结转超期未处置数 overdue_carried: those not already in 应处置数, so a case left alone
+          lowers the department's rates in every period it stays overdue)
   区域    监督举报率 = public_verified / filed; 结案率 = closed / filed;
-          按期结案率 = closed_on_time / filed
+          按期结案率 = closed_on_time / filed; 超期未结案数 overdue_cases beside them
   网格员  巡查到位率 = visits made / visits required (default 2 per grid per day, capped per day);
           问题发现率 = valid_reports / (valid_reports + missed);
           事件处置率 = closed_reports / valid_reports;
@@ -119,7 +124,8 @@ OBJECT_FORMULA = {
     "grid_worker": "grid_worker",
 }
 DEFAULT_GRADES: tuple[tuple[float, str], ...] = ((90, "A"), (75, "B"), (60, "C"), (40, "D"))
-# Stage limits in wall-clock hours (see facts.py for why not working hours).
+# Stage limits in wall-clock hours, only for events from before the deadlines the case showed
+# were recorded with them (migration 0018; see facts.py).
 DEFAULT_STAGE_HOURS: dict[str, float] = {
     "send_verify": 1,  # 受理 → 发核实
     "verify": 2,  # 发核实 → 核实
@@ -131,6 +137,9 @@ DEFAULT_STAGE_HOURS: dict[str, float] = {
     "close": 2,  # 核查通过 → 结案
 }
 
+# A department is assessed on its handling spells of the period and on the ones still overdue
+# at its end that the period's 应处置数 does not hold (never received, or received before).
+ASSESSED = ("to_handle", "overdue_carried")
 # (rate key, numerator count, denominator count or a tuple summed) per object type.
 RATES: dict[str, tuple[tuple[str, str, str | tuple[str, ...]], ...]] = {
     "supervisor": (
@@ -153,8 +162,9 @@ RATES: dict[str, tuple[tuple[str, str, str | tuple[str, ...]], ...]] = {
         ("dispatch_accurate_rate", "dispatched_accurate", "dispatched"),
     ),
     "department": (
-        ("handle_rate", "handled", "to_handle"),
-        ("handle_on_time_rate", "handled_on_time", "to_handle"),
+        ("handle_rate", "handled", ASSESSED),
+        ("handle_on_time_rate", "handled_on_time", ASSESSED),
+        ("overdue_rate", "overdue_open", ASSESSED),
         ("rework_rate", "rework", "to_handle"),
         ("close_rate", "closed", "to_handle"),
         ("extension_rate", "extended", "to_handle"),
@@ -186,7 +196,9 @@ LABELS_ZH: dict[str, str] = {
     "handled_on_time": "按期处置数", "rework": "返工数", "closed": "结案数", "extended": "延期数",
     "suspended": "挂账数", "returned": "回退数", "public_verified": "监督举报核实数",
     "visits": "到位巡查次数", "visits_required": "应巡查次数", "ratings": "评价数",
-    "satisfied": "满意数",
+    "satisfied": "满意数", "overdue_open": "超期未处置数", "overdue_carried": "结转超期未处置数",
+    "overdue_cases": "超期未结案数", "overdue_reports": "上报超期未结案数",
+    "overdue_rate": "超期未处置率",
     "valid_rate": "有效上报率", "verify_on_time_rate": "按时核实率",
     "check_on_time_rate": "按时核查率", "missed_rate": "漏报率",
     "send_verify_on_time_rate": "核实按时派发率", "send_check_on_time_rate": "核查按时派发率",

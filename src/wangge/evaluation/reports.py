@@ -6,11 +6,16 @@ import io
 from typing import Any
 
 from wangge.common.spreadsheet import safe_cell
+from wangge.evaluation.facts import OPEN_COUNTS
 from wangge.evaluation.indicators import LABELS_ZH, OBJECT_ZH
 
 SHEET_ORDER = ("department", "street", "community", "grid", "grid_worker", "supervisor",
                "acceptor", "shift_leader", "dispatcher")  # fmt: skip
 FONT = "STSong-Light"
+
+
+# the counts of clocks open past their deadline at the period's end, shown beside the rates
+OPEN_KEYS = tuple(dict.fromkeys(k for names in OPEN_COUNTS.values() for k in names))
 
 
 def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -19,7 +24,8 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     for r in rows:
         counts += [k for k in r["counts"] if k not in counts]
         rates += [k for k in r["rates"] if k not in rates]
-    return counts, rates
+    shown = [k for k in OPEN_KEYS if k in counts]
+    return shown + [k for k in counts if k not in shown], rates
 
 
 def _fmt(v: Any) -> Any:
@@ -171,6 +177,8 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
         Paragraph(
             f"评价期间：{result['period']['first']} 至 {result['period']['last']}。"
             "各项比率按 CJ/T 292 / GB/T 30428 的口径由案卷事件重新计算；分母为零记为“无数据”。"
+            "按期与否以案卷当时显示的期限（工作日历）为准；期末仍超期的处置计为超期未处置，"
+            "并计入处置率、按期处置率的分母（结转超期未处置数），期末仍超期未结案的案卷计为超期未结案。"
             "等级：A ≥ 90，B ≥ 75，C ≥ 60，D ≥ 40，E < 40。区域综合指标中按期结案率权重 40% 为推定值。",
             st["body"],
         ),
@@ -205,12 +213,15 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
                           [r["score"] for r in scored], f"{OBJECT_ZH[object_type]}综合指标值")
             )  # fmt: skip
         rate_keys = list(rows[0]["rates"])
-        data = [["排名", "名称", "综合指标值", "等级", "环比", *[LABELS_ZH[k] for k in rate_keys]]]
+        open_keys = [k for k in OPEN_KEYS if any(k in r["counts"] for r in rows)]
+        data = [["排名", "名称", "综合指标值", "等级", "环比",
+                 *[LABELS_ZH[k] for k in rate_keys + open_keys]]]  # fmt: skip
         for r in rows[:60]:
             data.append(
                 [r.get("rank") or "-", str(r.get("name", r["key"]))[:24],
                  _fmt(r["score"]), _fmt(r["grade"]), _fmt(r.get("change_previous")),
-                 *[_fmt(r["rates"].get(k)) for k in rate_keys]]
+                 *[_fmt(r["rates"].get(k)) for k in rate_keys],
+                 *[r["counts"].get(k, 0) for k in open_keys]]
             )  # fmt: skip
         story.append(_table(data))
     doc.build(story)

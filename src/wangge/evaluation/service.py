@@ -17,8 +17,8 @@ from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint, UTCDateTim
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
-from wangge.evaluation import sql, stored
-from wangge.evaluation.facts import EventRow
+from wangge.evaluation import facts, sql, stored
+from wangge.evaluation.facts import OPEN_COUNTS, EventRow, OpenClock
 from wangge.evaluation.indicators import (
     OBJECT_FORMULA,
     OBJECT_ZH,
@@ -49,7 +49,7 @@ def _params(stmt: Any) -> Any:
 def _args(
     start: datetime, end: datetime, county: str | None, line: str | None = None
 ) -> dict[str, Any]:
-    args: dict[str, Any] = {"start": start, "end": end, "start_epoch": start.timestamp()}
+    args: dict[str, Any] = {"start": start, "end": end}
     if county:
         args["county"] = county
     if line:
@@ -85,7 +85,23 @@ def count_period(
     for row in session.execute(_params(text(query)), _args(start, end, county, line)):
         cols = names[row[0]]
         out[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
-    return out
+    return facts.add_open(out, _open_clocks(session, use_stored, _args(start, end, county, line)))
+
+
+def _open_clocks(session: Session, use_stored: bool, args: dict[str, Any]) -> list[OpenClock]:
+    """Return the clocks running past their deadline at the period's end (超期未处置 / 超期未结案;
+    `args` as `_args` gives them)."""
+    query = sql.open_sql(
+        _dialect(session), county="county" in args, stored=use_stored, line="line" in args
+    )
+    rows = session.execute(_params(text(query)), args)
+    return sorted(
+        (
+            OpenClock(int(c), int(e), p, bool(k), r, None if g is None else str(g), m)
+            for c, e, p, k, r, g, m in rows
+        ),
+        key=lambda c: (c.case_id, c.event_id, c.part or ""),
+    )
 
 
 def ratings(
@@ -170,29 +186,20 @@ def patrol_counts(
 def load_events(
     session: Session, start: datetime, end: datetime, *, county: str | None = None
 ) -> list[EventRow]:
-    """Return the raw event rows the evaluation reads (cases active in the period)."""
-    active = select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)
-    if county:
-        active = active.where(CaseEvent.county_code == county)
+    """Return the raw event rows the evaluation reads: every event before `end` (of the
+    county), since a case untouched in the period may still hold a clock open at its end."""
     q = (
-        select(CaseEvent, Case.source, Case.grid_id, Case.unit_grid_id, Case.community_code)
+        select(*stored.event_columns(), Case.source, Case.grid_id, Case.unit_grid_id,
+               Case.community_code)
         .join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.at < end, CaseEvent.case_id.in_(active))
-    )
-    out = []
-    for e, source, grid, unit, community in session.execute(q):
-        hours = (e.payload or {}).get("hours")
-        gid = grid if grid is not None else unit
-        out.append(
-            EventRow(
-                id=e.id, case_id=e.case_id, at=e.at, action=e.action, actor_id=e.actor_id,
-                role=e.role, from_state=e.from_state, part=e.part,
-                hours=float(hours) if isinstance(hours, int | float) else None,
-                rating=(e.payload or {}).get("rating"), source=source,
-                grid=str(gid) if gid is not None else None, community=community,
-            )
-        )  # fmt: skip
-    return out
+        .where(CaseEvent.at < end)
+    )  # fmt: skip
+    if county:
+        q = q.where(CaseEvent.county_code == county)
+    return [
+        stored.event_row(r, r.source, stored.grid_key(r.grid_id, r.unit_grid_id), r.community_code)
+        for r in session.execute(q)
+    ]
 
 
 def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> dict[str, str]:
@@ -335,7 +342,7 @@ def drill(
     ):
         raise NotFound(f"对象 {key} 不存在", f"object {key} does not exist")
     parts = _rate_parts(object_type, indicator)
-    known = sql.groups(cfg)[group][2]
+    known = [*sql.groups(cfg)[group][2], *OPEN_COUNTS.get(group, ())]
     if parts is None:
         if indicator not in known:
             raise ValidationFailed(
@@ -352,11 +359,17 @@ def drill(
         )  # fmt: skip
     args = _args(period.start, period.end, county, line) | {"key": key}
     use_stored = stored.usable(session, cfg)
+    clocks: list[OpenClock] = []
+    if any(c in OPEN_COUNTS.get(group, ()) for c in num + den):
+        clocks = _open_clocks(session, use_stored, _args(period.start, period.end, county, line))
 
     def pairs(counts: list[str]) -> list[tuple[int, int]]:
         # one entry per counted event, so a list is exactly as long as its figure
         found: list[tuple[int, int]] = []
         for c in counts:
+            if c in OPEN_COUNTS.get(group, ()):  # one entry per open clock: its latest event
+                found += facts.open_drill(clocks, group, key, c)
+                continue
             q = sql.drill_sql(
                 _dialect(session), cfg, group, c, county=county is not None, stored=use_stored,
                 line=bool(line),

@@ -7,8 +7,11 @@ object with FILTER clauses counts them. Keep every predicate here equal to the o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from wangge.cases.model import HANDLING
+from wangge.evaluation.facts import FILING, SPELL_START, STOPPING
 from wangge.evaluation.indicators import EvalConfig
 
 
@@ -19,6 +22,11 @@ class Dialect:
     epoch: str
     hours: str
     rating: str
+    # a text field of the payload ({key}); the texts of a payload array ({key}) as a table
+    # `j` joined to the event (`e`), its column `item`
+    text: str
+    items: str
+    item: str
 
 
 DIALECTS = {
@@ -26,16 +34,28 @@ DIALECTS = {
         "CAST(EXTRACT(EPOCH FROM e.at) AS DOUBLE PRECISION)",
         "CAST(e.payload->>'hours' AS DOUBLE PRECISION)",
         "e.payload->>'rating'",
+        "e.payload->>'{key}'",
+        "json_array_elements_text(CASE WHEN json_typeof(e.payload->'{key}') = 'array' "
+        "THEN e.payload->'{key}' END) AS j(dept)",
+        "j.dept",
     ),
     "sqlite": Dialect(
         "((julianday(e.at) - 2440587.5) * 86400.0)",
         "CAST(json_extract(e.payload, '$.hours') AS REAL)",
         "json_extract(e.payload, '$.rating')",
+        "json_extract(e.payload, '$.{key}')",
+        "json_each(CASE WHEN json_type(e.payload, '$.{key}') = 'array' "
+        "THEN json_extract(e.payload, '$.{key}') END) AS j",
+        "j.value",
     ),
     "duckdb": Dialect(
         "epoch(e.at)",
         "TRY_CAST(json_extract_string(e.payload, '$.hours') AS DOUBLE)",
         "json_extract_string(e.payload, '$.rating')",
+        "json_extract_string(e.payload, '$.{key}')",
+        "unnest(CASE WHEN json_type(json_extract(e.payload, '$.{key}')) = 'ARRAY' "
+        "THEN CAST(json_extract(e.payload, '$.{key}') AS VARCHAR[]) END) AS j(dept)",
+        "j.dept",
     ),
 }
 
@@ -55,8 +75,12 @@ def _of_line(line: bool, column: str) -> str:
 
 
 def _ok(stage: str, cfg: EvalConfig) -> str:
-    # gap: seconds since the previous state change (NULL for the first event: never on time)
-    return f"(gap IS NOT NULL AND gap <= {cfg.limit_secs(stage)!r})"
+    # due_at: the deadline the case showed (recorded on the event before); without one, the
+    # old rule on gap: seconds since the previous state change (NULL for the first event)
+    return (
+        '(CASE WHEN due_at IS NOT NULL THEN "at" <= due_at '
+        f"ELSE gap IS NOT NULL AND gap <= {cfg.limit_secs(stage)!r} END)"
+    )
 
 
 def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
@@ -159,7 +183,7 @@ WITH active AS (
   SELECT DISTINCT case_id FROM {events} WHERE "at" >= :start AND "at" < :end {where_county}
 ), base AS (
   SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.from_state, e.part,
-         {d.epoch} AS epoch,
+         e.deadline, e.part_deadline, {d.epoch} AS epoch,
          CASE WHEN e.action IN ('request_extension', 'approve_extension') THEN {d.hours} END
            AS hours
   FROM {events} e JOIN active a ON a.case_id = e.case_id
@@ -197,6 +221,7 @@ WITH active AS (
       OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER w = 1
       OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER wf = 1
       THEN 1 ELSE 0 END AS void_after_file,
+    LAG(deadline) OVER ({by_case}) AS prev_deadline,
     LAG(action) OVER ({by_part}) AS lag_action,
     LAG(epoch) OVER ({by_part}) AS lag_epoch,
     LAG(hours) OVER ({by_part}) AS lag_hours
@@ -205,6 +230,8 @@ WITH active AS (
     wf AS ({by_case} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
 ), l2 AS (
   SELECT l1.*, epoch - prev AS gap,
+    -- the deadline the case showed while waiting for this event (a feedback: its part's)
+    CASE WHEN action = 'feed_back' THEN part_deadline ELSE prev_deadline END AS due_at,
     CASE WHEN action = 'approve_extension' THEN COALESCE(hours,
       CASE WHEN lag_action = 'request_extension' THEN lag_hours END, 0) ELSE 0 END AS ext,
     CASE WHEN action = 'resume' AND lag_action = 'approve_suspension'
@@ -219,8 +246,9 @@ WITH active AS (
   WINDOW ws AS ({spell} ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
 ), l4 AS (
   SELECT l3.*,
-    CASE WHEN action = 'feed_back' AND epoch - handle_start - susp_sum
-      > {cfg.limit_secs("handle")!r} + ext_sum * 3600.0 THEN 1 ELSE 0 END AS late_fb,
+    CASE WHEN action = 'feed_back' AND CASE WHEN due_at IS NOT NULL THEN "at" > due_at
+      ELSE epoch - handle_start - susp_sum > {cfg.limit_secs("handle")!r} + ext_sum * 3600.0
+      END THEN 1 ELSE 0 END AS late_fb,
     CASE WHEN action = 'close' AND NOT {_ok("close", cfg)} THEN 1 ELSE 0 END AS late_close
   FROM l3
 ), g AS (
@@ -242,7 +270,8 @@ WITH active AS (
          CAST(COALESCE(c.grid_id, c.unit_grid_id) AS VARCHAR(20)) AS grid,
          c.community_code AS community
   FROM g JOIN cases c ON c.id = g.case_id
-  WHERE g.epoch >= :start_epoch
+  -- times, not epochs: SQLite's julianday arithmetic put an event at the very start before it
+  WHERE g."at" >= :start
 ), fa AS (
   SELECT * FROM f WHERE {_AREA_ROWS}
 )"""
@@ -268,14 +297,94 @@ def stored_cte(*, county: bool, line: bool = False) -> str:
     counted = ", ".join(f"'{r}'" for r in COUNTED_ROLES)
     return f"""
 WITH f AS MATERIALIZED (
-  SELECT x.event_id AS id, x.case_id, x.action, x.actor_id, x.role, x.part, x.source, x.gap,
-    x.grid, x.community, x.seg_first, x.seg_rework, {stamps}
+  SELECT x.event_id AS id, x.case_id, x."at", x.action, x.actor_id, x.role, x.part, x.source,
+    x.gap, x.due_at, x.grid, x.community, x.seg_first, x.seg_rework, {stamps}
   FROM case_event_facts x
   WHERE x."at" >= :start AND x."at" < :end {where_county}
     AND (x.role IN ({counted}) OR x.seg_first OR x.{_AREA_ROWS})
 ), fa AS (
   SELECT * FROM f WHERE {_AREA_ROWS}
 )"""
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
+def open_sql(
+    dialect: str, *, county: bool, stored: bool = False, line: bool = False,
+    events: str = "case_events",
+) -> str:  # fmt: skip
+    """Return the clocks running past their deadline at :end (`facts.open_clocks`), one row
+    each: (case_id, event_id, part, carried, reporter, grid, community). Parameters :start,
+    :end (+ :county, :line). `stored` reads `case_clock_facts`; otherwise the clocks are
+    derived from every event before :end of the cases not closed before :start.
+    """
+    counted = "k.counted_at >= :start AND k.counted_at < :end"
+    if stored:
+        where = ("AND k.county_code = :county" if county else "") + _of_line(line, "k.case_id")
+        return f"""
+SELECT k.case_id, k.event_id, k.part,
+  CASE WHEN k.part IS NULL OR ({counted}) THEN 0 ELSE 1 END AS carried,
+  k.reporter, k.grid, k.community
+FROM case_clock_facts k
+WHERE k."at" < :end AND k.deadline < :end AND (k.ends_at IS NULL OR k.ends_at >= :end) {where}"""
+    d = DIALECTS[dialect]
+    where = ("AND e.county_code = :county" if county else "") + _of_line(line, "e.case_id")
+    pick = 'e.case_id, e."at", e.id, e.seq, e.hseg'
+    return f"""
+WITH ev AS (
+  SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.part, e.to_state, e.deadline,
+    e.part_deadline, e.payload,
+    ROW_NUMBER() OVER w AS seq,
+    SUM(CASE WHEN e.action IN {_in(SPELL_START)} THEN 1 ELSE 0 END) OVER w AS hseg
+  FROM {events} e
+  WHERE e."at" < :end {where}
+    -- a case closed before the period began cannot hold a clock at its end
+    AND e.case_id NOT IN (SELECT c0.id FROM cases c0
+      WHERE c0.state IN ('closed', 'rated') AND c0.closed_at < :start)
+  WINDOW w AS (PARTITION BY e.case_id ORDER BY e."at", e.id)
+), cs AS (
+  SELECT case_id, MAX(seq) AS last_seq,
+    MAX(CASE WHEN to_state IS NULL OR to_state NOT IN {_in(HANDLING)} THEN seq END) AS left_seq,
+    MIN(CASE WHEN action IN {_in(FILING)} THEN seq END) AS filed_seq,
+    MAX(CASE WHEN action = 'report' AND {_W} THEN actor_id END) AS reporter
+  FROM ev GROUP BY case_id
+), cc AS (
+  -- the case's stage clock: the deadline its latest event recorded, once it was filed
+  SELECT ev.case_id, ev.id AS event_id, CAST(NULL AS VARCHAR(32)) AS part, 0 AS carried,
+    cs.reporter
+  FROM ev JOIN cs ON cs.case_id = ev.case_id AND ev.seq = cs.last_seq
+  WHERE cs.filed_seq IS NOT NULL AND ev.deadline IS NOT NULL AND ev.deadline < :end
+), pr AS (
+  -- a department's clock: started by a dispatch or rework naming it, carried by its events
+  SELECT e.case_id, e."at", e.id, e.seq, e.hseg, e.part AS dept, e.part_deadline AS deadline,
+    CASE WHEN e.action IN {_in(STOPPING)} THEN 0 ELSE 1 END AS runs, 1 AS own
+  FROM ev e WHERE e.part IS NOT NULL
+  UNION ALL
+  SELECT {pick}, {d.text.format(key="department")}, e.deadline, 1, 0
+  FROM ev e WHERE e.action = 'dispatch'
+  UNION ALL
+  SELECT {pick}, {d.item}, e.deadline, 1, 0
+  FROM ev e, {d.items.format(key="assisting")} WHERE e.action = 'dispatch'
+  UNION ALL
+  SELECT {pick}, {d.item}, e.deadline, 1, 0
+  FROM ev e, {d.items.format(key="departments")} WHERE e.action = 'check_fail'
+), lt AS (
+  SELECT pr.*, ROW_NUMBER() OVER (PARTITION BY case_id, dept ORDER BY seq DESC) AS rn,
+    MIN(CASE WHEN own = 1 THEN "at" END) OVER (PARTITION BY case_id, hseg, dept) AS counted_at
+  FROM pr WHERE dept IS NOT NULL
+), pc AS (
+  -- its latest row, if the clock runs and the case has not left handling since
+  SELECT k.case_id, k.id AS event_id, k.dept AS part,
+    CASE WHEN {counted} THEN 0 ELSE 1 END AS carried, CAST(NULL AS VARCHAR(64)) AS reporter
+  FROM lt k JOIN cs ON cs.case_id = k.case_id
+  WHERE k.rn = 1 AND k.runs = 1 AND k.deadline IS NOT NULL AND k.deadline < :end
+    AND k.seq > COALESCE(cs.left_seq, 0)
+)
+SELECT x.case_id, x.event_id, x.part, x.carried, x.reporter,
+  CAST(COALESCE(c.grid_id, c.unit_grid_id) AS VARCHAR(20)) AS grid, c.community_code AS community
+FROM (SELECT * FROM cc UNION ALL SELECT * FROM pc) x JOIN cases c ON c.id = x.case_id"""
 
 
 # the roles whose events people groups count (see `groups`)
@@ -325,7 +434,7 @@ def count_sql(
 ) -> tuple[str, dict[str, list[str]]]:
     """Return the counting query and, per object type, the names of its c1..cN columns.
 
-    Rows: (object_type, key, c1, ..., cN); parameters :start, :end, :start_epoch (+ :county,
+    Rows: (object_type, key, c1, ..., cN); parameters :start, :end (+ :county,
     :line). `stored` reads `case_event_facts` instead of deriving the facts from the events;
     `line` counts only the cases whose category belongs to the business line :line.
     """

@@ -1,8 +1,11 @@
-"""Keeping `case_event_facts` in step with the event log, and rebuilding it from scratch.
+"""Keeping `case_event_facts` and `case_clock_facts` in step with the event log, and
+rebuilding them from scratch.
 
-Facts are derived with the default stage limits (`DEFAULT_STAGE_HOURS`); the limits they were
-built with are kept in `evaluation_state`, and an evaluation with other limits (or after the
-defaults changed without a rebuild) reads the events instead — slower, never wrong.
+Stages are judged against the deadlines the events recorded; events from before those were
+recorded fall back to the default stage limits (`DEFAULT_STAGE_HOURS`). What the facts were
+built with (those limits and the version of the derivation) is kept in `evaluation_state`,
+and an evaluation with other limits (or after either changed without a rebuild) reads the
+events instead — slower, never wrong.
 """
 
 from __future__ import annotations
@@ -18,17 +21,27 @@ from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
-from wangge.evaluation.facts import EventRow, stored_facts_of_case
+from wangge.evaluation.facts import (
+    EventRow,
+    clock_spans,
+    departments_of,
+    stored_facts_of_case,
+)
 from wangge.evaluation.indicators import DEFAULT_STAGE_HOURS, EvalConfig
-from wangge.evaluation.models import CaseEventFact, EvaluationState
+from wangge.evaluation.models import CaseClockFact, CaseEventFact, EvaluationState
 
 FINGERPRINT_KEY = "facts.stage_hours"
 COLUMNS = [c.name for c in CaseEventFact.__table__.columns]
+CLOCK_COLUMNS = [c.name for c in CaseClockFact.__table__.columns if c.name != "id"]
+# Bumped when the derivation changes: facts built by an older one are not used (2: judged
+# against recorded deadlines, open clocks; issue 16).
+DERIVATION = 2
 
 
 def fingerprint(cfg: EvalConfig) -> str:
-    """The stage limits as canonical JSON (what the stored facts depend on)."""
-    return json.dumps({k: float(v) for k, v in sorted(cfg.stage_hours.items())})
+    """The stage limits and the derivation as canonical JSON (what the stored facts depend on)."""
+    limits = {k: float(v) for k, v in sorted(cfg.stage_hours.items())}
+    return json.dumps({"derivation": DERIVATION, **limits})
 
 
 DEFAULT_CFG = EvalConfig(stage_hours=DEFAULT_STAGE_HOURS)
@@ -52,19 +65,38 @@ def mark_built(session: Session) -> None:
         row.value, row.updated_at = DEFAULT_FINGERPRINT, utcnow()
 
 
-def _grid(grid_id: int | None, unit_grid_id: int | None) -> str | None:
+def grid_key(grid_id: int | None, unit_grid_id: int | None) -> str | None:
     # an area counts a case in its social grid, else its unit grid (as the window query does)
     gid = grid_id if grid_id is not None else unit_grid_id
     return str(gid) if gid is not None else None
 
 
-def event_row(e: CaseEvent, case: Case) -> EventRow:
-    """Return what the evaluation reads of one stored event of a case."""
+# the only events whose payload the facts read (hours of an extension, a rating, the
+# departments a dispatch or rework starts): parsing every payload's JSON was a fifth of a
+# rebuild's time
+WITH_PAYLOAD = ("request_extension", "approve_extension", "rate", "dispatch", "check_fail")
+
+
+def event_columns() -> tuple[Any, ...]:
+    """Return the columns of `case_events` the evaluation reads (named as on `CaseEvent`)."""
+    e = CaseEvent
+    return (
+        e.id, e.case_id, e.at, e.action, e.actor_id, e.role, e.from_state, e.to_state, e.part,
+        e.deadline, e.part_deadline,
+        sql_case((e.action.in_(WITH_PAYLOAD), e.payload)).label("payload"),
+    )  # fmt: skip
+
+
+def event_row(e: Any, source: str, grid: str | None, community: str | None) -> EventRow:
+    """Return what the evaluation reads of one event (a `CaseEvent`, or a row of
+    `event_columns`) of a case with this source and place."""
+    payload = e.payload
     return EventRow(
-        id=e.id, case_id=e.case_id, at=e.at, action=e.action, actor_id=e.actor_id,
-        role=e.role, from_state=e.from_state, part=e.part, hours=_hours(e.payload),
-        rating=(e.payload or {}).get("rating"), source=case.source,
-        grid=_grid(case.grid_id, case.unit_grid_id), community=case.community_code,
+        id=e.id, case_id=e.case_id, at=e.at, action=e.action, actor_id=e.actor_id, role=e.role,
+        from_state=e.from_state, to_state=e.to_state, part=e.part, deadline=e.deadline,
+        part_deadline=e.part_deadline, hours=_hours(payload),
+        rating=(payload or {}).get("rating"), departments=departments_of(e.action, payload),
+        source=source, grid=grid, community=community,
     )  # fmt: skip
 
 
@@ -72,61 +104,62 @@ def _rows(events: list[EventRow], county: str) -> list[dict[str, Any]]:
     return [{**r, "county_code": county} for r in stored_facts_of_case(events, DEFAULT_CFG)]
 
 
+def clock_rows(events: list[EventRow], county: str) -> list[dict[str, Any]]:
+    """Return the `case_clock_facts` rows of one case: its clocks that outlive their deadline."""
+    return [
+        {k: s[k] for k in CLOCK_COLUMNS if k != "county_code"} | {"county_code": county}
+        for s in clock_spans(events)
+        if s["ends_at"] is None or s["ends_at"] > s["deadline"]
+    ]
+
+
 def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> None:
     """Bring the facts of one case in step with its events (call after adding an event).
 
-    `new` alone is enough for a case's first event (the report): no reads then. Core
-    statements, not ORM objects: this runs in every case action.
+    `new` alone is enough for a case's first event (the report, which starts no counted
+    clock): no reads then. Core statements, not ORM objects: this runs in every case action.
     """
     session.flush()
     table = CaseEventFact.__table__
+    grid = grid_key(case.grid_id, case.unit_grid_id)
     if new is not None and new.action == "report":
-        session.execute(insert(table), _rows([event_row(new, case)], case.county_code))
+        row = event_row(new, case.source, grid, case.community_code)
+        session.execute(insert(table), _rows([row], case.county_code))
         return
-    e = CaseEvent
-    q = select(
-        e.id, e.at, e.action, e.actor_id, e.role, e.from_state, e.part,
-        sql_case((e.action.in_(WITH_PAYLOAD), e.payload)),
-    ).where(e.case_id == case.id)  # fmt: skip
-    grid = _grid(case.grid_id, case.unit_grid_id)
-    events = []
-    for eid, at, action, actor, role, frm, part, payload in session.execute(q):
-        events.append(
-            EventRow(
-                id=eid,
-                case_id=case.id,
-                at=at,
-                action=action,
-                actor_id=actor,
-                role=role,
-                from_state=frm,
-                part=part,
-                hours=_hours(payload),
-                rating=(payload or {}).get("rating"),
-                source=case.source,
-                grid=grid,
-                community=case.community_code,
-            )
-        )
+    q = select(*event_columns()).where(CaseEvent.case_id == case.id)
+    events = [event_row(v, case.source, grid, case.community_code) for v in session.execute(q)]
+    _sync(session, table, ("event_id",), case.id, _rows(events, case.county_code))
+    _sync(
+        session, CaseClockFact.__table__, ("event_id", "part"), case.id,
+        clock_rows(events, case.county_code),
+    )  # fmt: skip
+
+
+def _sync(
+    session: Session, table: Any, key: tuple[str, ...], case_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """Write the rows of one case that differ from the stored ones (matched by `key`)."""
     have = {
-        r["event_id"]: r
-        for r in session.execute(select(table).where(table.c.case_id == case.id)).mappings()
+        tuple(r[k] for k in key): r
+        for r in session.execute(select(table).where(table.c.case_id == case_id)).mappings()
     }
     fresh = []
-    for row in _rows(events, case.county_code):
-        old = have.pop(row["event_id"], None)
+    for row in rows:
+        old = have.pop(tuple(row[k] for k in key), None)
         if old is None:
             fresh.append(row)
             continue
         changed = {k: v for k, v in row.items() if _differs(old[k], v)}
         if changed:
-            session.execute(
-                update(table).where(table.c.event_id == row["event_id"]).values(**changed)
-            )
+            session.execute(update(table).where(*_match(table, old, key)).values(**changed))
     if fresh:
         session.execute(insert(table), fresh)
-    if have:  # events never go away; a rebuilt case might
-        session.execute(delete(table).where(table.c.event_id.in_(list(have))))
+    for old in have.values():  # events never go away; a rebuilt case might
+        session.execute(delete(table).where(*_match(table, old, key)))
+
+
+def _match(table: Any, row: Any, key: tuple[str, ...]) -> list[Any]:
+    return [table.c[k].is_(None) if row[k] is None else table.c[k] == row[k] for k in key]
 
 
 def _hours(payload: dict[str, Any] | None) -> float | None:
@@ -137,35 +170,28 @@ def _hours(payload: dict[str, Any] | None) -> float | None:
 def cases_moved(session: Session, case_ids: list[int]) -> None:
     """Let the facts follow cases a re-division moved to other grids."""
     c = Case.__table__
-    f = CaseEventFact.__table__
     grid = select(cast(func.coalesce(c.c.grid_id, c.c.unit_grid_id), String(20)))
     community = select(c.c.community_code)
-    for i in range(0, len(case_ids), 5_000):
-        ids = case_ids[i : i + 5_000]
-        session.execute(
-            update(f)
-            .where(f.c.case_id.in_(ids))
-            .values(
-                grid=grid.where(c.c.id == f.c.case_id).scalar_subquery(),
-                community=community.where(c.c.id == f.c.case_id).scalar_subquery(),
+    for f in (CaseEventFact.__table__, CaseClockFact.__table__):
+        for i in range(0, len(case_ids), 5_000):
+            ids = case_ids[i : i + 5_000]
+            session.execute(
+                update(f)
+                .where(f.c.case_id.in_(ids))
+                .values(
+                    grid=grid.where(c.c.id == f.c.case_id).scalar_subquery(),
+                    community=community.where(c.c.id == f.c.case_id).scalar_subquery(),
+                )
             )
-        )
-
-
-# the only events whose payload the facts read (hours of an extension, a rating): parsing
-# every payload's JSON was a fifth of a rebuild's time
-WITH_PAYLOAD = ("request_extension", "approve_extension", "rate")
 
 
 def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[tuple]]:
     # plain columns, not ORM objects: a rebuild streams millions of events
-    e = CaseEvent
     q = (
-        select(e.id, e.case_id, e.at, e.action, e.actor_id, e.role, e.from_state, e.part,
-               sql_case((e.action.in_(WITH_PAYLOAD), e.payload)), Case.source, Case.county_code,
-               Case.grid_id, Case.unit_grid_id, Case.community_code)
-        .join(Case, Case.id == e.case_id)
-        .order_by(e.case_id, e.id)
+        select(*event_columns(), Case.source, Case.county_code, Case.grid_id, Case.unit_grid_id,
+               Case.community_code)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .order_by(CaseEvent.case_id, CaseEvent.id)
         .execution_options(yield_per=batch)
     )  # fmt: skip
     if county:
@@ -173,34 +199,41 @@ def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[
     chunk: list[tuple] = []
     last = None
     for row in session.execute(q):
-        eid, case_id, at, action, actor, role, frm, part, payload, source, cc, g, u, com = row
-        if last is not None and case_id != last and len(chunk) >= batch:
+        if last is not None and row.case_id != last and len(chunk) >= batch:
             yield chunk
             chunk = []
-        event = EventRow(
-            id=eid, case_id=case_id, at=at, action=action, actor_id=actor, role=role,
-            from_state=frm, part=part,
-            hours=_hours(payload), rating=(payload or {}).get("rating"), source=source,
-            grid=_grid(g, u), community=com,
-        )  # fmt: skip
-        chunk.append((event, cc))
-        last = case_id
+        place = grid_key(row.grid_id, row.unit_grid_id), row.community_code
+        chunk.append((event_row(row, row.source, *place), row.county_code))
+        last = row.case_id
     if chunk:
         yield chunk
 
 
-def fact_rows(events: Iterable[tuple[EventRow, str]]) -> Iterator[dict[str, Any]]:
-    """Return the fact rows of (event, county) pairs ordered by case."""
+def _per_case(
+    events: Iterable[tuple[EventRow, str]],
+) -> Iterator[tuple[list[EventRow], str]]:
     case: list[EventRow] = []
     county = ""
     for e, cc in events:
         if case and e.case_id != case[0].case_id:
-            yield from _rows(case, county)
+            yield case, county
             case = []
         case.append(e)
         county = cc
     if case:
+        yield case, county
+
+
+def fact_rows(events: Iterable[tuple[EventRow, str]]) -> Iterator[dict[str, Any]]:
+    """Return the fact rows of (event, county) pairs ordered by case."""
+    for case, county in _per_case(events):
         yield from _rows(case, county)
+
+
+def clock_fact_rows(events: Iterable[tuple[EventRow, str]]) -> Iterator[dict[str, Any]]:
+    """Return the clock rows of (event, county) pairs ordered by case."""
+    for case, county in _per_case(events):
+        yield from clock_rows(case, county)
 
 
 def rebuild(
@@ -215,15 +248,19 @@ def rebuild(
 
     `writer` replaces the bulk INSERT (the benchmark passes a COPY writer for PostgreSQL).
     """
-    q = delete(CaseEventFact)
-    if county:
-        q = q.where(CaseEventFact.county_code == county)
-    session.execute(q)
+    for model in (CaseEventFact, CaseClockFact):
+        q = delete(model)
+        if county:
+            q = q.where(model.county_code == county)
+        session.execute(q)
     write = writer or (lambda s, rows: s.execute(insert(CaseEventFact), rows))
     n = 0
     for chunk in _by_case(session, county, batch):
         rows = list(fact_rows(chunk))
         write(session, rows)
+        clocks = list(clock_fact_rows(chunk))
+        if clocks:  # few: only clocks that outlived their deadline
+            session.execute(insert(CaseClockFact), clocks)
         n += len(rows)
         if progress:
             progress(len(chunk))
@@ -235,17 +272,21 @@ def stale_cases(session: Session, *, county: str | None = None, limit: int = 20)
     """Return cases whose stored facts differ from a recomputation (for `wangge check`)."""
     out: list[int] = []
     for chunk in _by_case(session, county, 5_000):
-        wanted = list(fact_rows(chunk))
-        ids = {r["case_id"] for r in wanted}
-        have = {
-            f.event_id: f
-            for f in session.scalars(select(CaseEventFact).where(CaseEventFact.case_id.in_(ids)))
-        }
-        for row in wanted:
-            f = have.get(row["event_id"])
-            bad = f is None or any(_differs(getattr(f, k), v) for k, v in row.items())
-            if bad and row["case_id"] not in out:
-                out.append(row["case_id"])
+        ids = {e.case_id for e, _ in chunk}
+        for model, rows, key in (
+            (CaseEventFact, fact_rows(chunk), ("event_id",)),
+            (CaseClockFact, clock_fact_rows(chunk), ("event_id", "part")),
+        ):
+            have = {
+                tuple(getattr(f, k) for k in key): f
+                for f in session.scalars(select(model).where(model.case_id.in_(ids)))
+            }
+            for row in rows:
+                f = have.pop(tuple(row[k] for k in key), None)
+                bad = f is None or any(_differs(getattr(f, k), v) for k, v in row.items())
+                if bad and row["case_id"] not in out:
+                    out.append(row["case_id"])
+            out += [c for c in dict.fromkeys(f.case_id for f in have.values()) if c not in out]
         if len(out) >= limit:
             break
     return out[:limit]

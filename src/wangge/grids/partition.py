@@ -263,7 +263,8 @@ def divide(
             repair_pairs(ctx, grids, target, *band)
         rebalance_grids(ctx, grids, target, tolerance, False, max_moves=0, smooth=True)
         fix_strays(ctx, grids)
-        absorb_empty(ctx, grids)
+        if allow_crossing:
+            absorb_empty(ctx, grids)
         number_grids(grids, ctx.region)
         if ctx.outside:
             warnings.append(f"{ctx.key}: {len(ctx.outside)} buildings outside the boundary, put "

@@ -38,6 +38,9 @@ _PP_REPAIRED = 0.2
 # most compact few of the balanced ones checked as polygons.
 _EXACT_MAX = 14
 _EXACT_TRIES = 8
+# Parts grown from seeds are tried for clusters of at most this many grids (the search grows
+# with the count).
+_GROW_MAX = 4
 # Weight of the shape penalty against the balance error (in parts of one grid) when cutting.
 _SHAPE_WEIGHT = 0.25
 # Balance error per grid (share of the target) that a cut may leave for rebalancing to absorb.
@@ -442,6 +445,7 @@ def divide_community(
             if units and units[-1].lb == b:
                 units[-1].bids.append(i)
                 units[-1].total += float(vals[i])
+    typical = ctx.region.area * target / max(1.0, float(vals.sum()))
     if allow_crossing:
         _carve_remainders(units, ctx, target, lo, hi, reach)
         _join_small_blocks(ctx, units, target, lo, hi)
@@ -490,8 +494,13 @@ def divide_community(
         # Open land is shared among the grids around it (a grid with no households would have
         # no one to serve); a piece touching no grid of its area (an empty detached part, or
         # land closed in by barriers) keeps a grid of its own, reported.
-        if not _share_open_land(ctx, grids, piece) and not attach_piece(ctx, grids, piece,
-                                                                         set()):
+        if allow_crossing:
+            if not _share_open_land(ctx, grids, piece) and not attach_piece(ctx, grids, piece,
+                                                                             set()):
+                grids.append(GridState(set(), piece))
+        # Never crossing a line: large open land keeps its own grid rather than join a
+        # neighbour across the street.
+        elif piece.area >= 0.5 * typical or not attach_piece(ctx, grids, piece, set()):
             grids.append(GridState(set(), piece))
     fix_strays(ctx, grids)
     return grids
@@ -792,7 +801,8 @@ def repair_pairs(ctx: Ctx, grids: list[GridState], target: float, lo: float,
                                         and polsby_popper(x.poly) >= _PP_REPAIRED):
             continue
         zone = zone_of_grid(ctx, x)
-        if not feasible_total(area_total.get(zone, 0.0), lo, hi):
+        in_band = lo - 1e-9 <= value(x) <= hi + 1e-9
+        if not in_band and not feasible_total(area_total.get(zone, 0.0), lo, hi):
             continue  # no count of grids balances this area: nothing to mend
         shed = int(value(x) < 0.5 * lo and _fewer_fits(ctx, grids, zone, lo, hi))
         pairs = [(grids[j], clean(grid_union(x.poly, grids[j].poly)))
@@ -842,8 +852,9 @@ def _recut(ctx: Ctx, cluster: list[GridState], poly: shapely.Geometry, parts: in
     else:
         if parts == 2 and len(ids) <= _EXACT_MAX:
             found = _exact_halves(ctx, ids, poly, lo, hi)
-        if found is None:
-            found = _grow_parts(ctx, ids, poly, parts, lo, hi, target)
+        if found is None and parts <= _GROW_MAX:
+            # Fewer seeds the more parts: the search multiplies at each level.
+            found = _grow_parts(ctx, ids, poly, parts, lo, hi, target, 16 if parts == 2 else 8)
     if found is None:
         return False
     for g, (members, part) in zip(cluster, found + [(set(), Polygon())] * (len(cluster) - parts),

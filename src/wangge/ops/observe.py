@@ -56,9 +56,11 @@ class _UTCJsonFormatter(_UTCFormatterMixin, JsonFormatter):
     pass
 
 
-# Query parameters that carry secrets, and paths that once carried a tracking secret.
+# Query parameters that carry secrets (robot webhooks carry `key`, `access_token` and a
+# `sign`), and paths that once carried a tracking secret.
 _SECRET_PARAM = re.compile(
-    r"(?i)([?&](?:api_key|apikey|key|token|access_token|secret|password|tracking)=)[^&\s\"]*"
+    r"(?i)([?&](?:api_key|apikey|key|token|access_token|secret|password|tracking|sign)=)"
+    r"[^&\s\"]*"
 )
 _SECRET_PATH = re.compile(r"(/citizen/track/)[^/?\s\"]+")
 
@@ -77,17 +79,29 @@ class SecretsFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redacted(a) for a in record.args)
         elif isinstance(record.msg, str):
             record.msg = redact_secrets(record.msg)
         return True
 
 
+def _redacted(arg: Any) -> Any:
+    # httpx logs its URL objects, not strings: such an argument is redacted as its text.
+    if isinstance(arg, str):
+        return redact_secrets(arg)
+    if isinstance(arg, int | float | bool) or arg is None:
+        return arg
+    text = str(arg)
+    clean = redact_secrets(text)
+    return arg if clean == text else clean
+
+
 def install_secrets_filter() -> None:
-    """Attach SecretsFilter to uvicorn's access logger once per process."""
-    logger = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, SecretsFilter) for f in logger.filters):
-        logger.addFilter(SecretsFilter())
+    """Attach SecretsFilter to uvicorn's access logger and httpx's (robot URLs) once."""
+    for name in ("uvicorn.access", "httpx"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretsFilter) for f in logger.filters):
+            logger.addFilter(SecretsFilter())
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> logging.Handler:

@@ -254,12 +254,9 @@ def export_workbook(
 ) -> bytes:
     """Return the filtered list as a workbook in the template's layout (personal data masked)."""  # fmt: skip
     if unmask:
-        principal.require("personal.unmask")
-        if not reason or len(reason.strip()) < 2:
-            raise ValidationFailed(
-                "导出完整身份信息须说明理由", "a reason is required to export full values",
-                code="reason_required", field="reason",
-            )  # fmt: skip
+        principal.require_with_reason(
+            "personal.unmask", reason, doing_zh="导出完整身份信息", doing_en="export full values"
+        )
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet.title)
     ws.append([_header(c) for c in sheet.columns])

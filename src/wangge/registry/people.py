@@ -314,12 +314,9 @@ def reveal_person(
     session: Session, principal: Principal, person_id: int, reason: str
 ) -> dict[str, Any]:
     """Return a person's full ID number and phone; requires personal.unmask and is audited."""
-    principal.require(UNMASK)
-    if not reason or len(reason.strip()) < 2:
-        raise ValidationFailed(
-            "查看完整身份信息须说明理由", "a reason is required to see the full values",
-            code="reason_required", field="reason",
-        )  # fmt: skip
+    principal.require_with_reason(
+        UNMASK, reason, doing_zh="查看完整身份信息", doing_en="see the full values"
+    )
     person = get_person(session, principal, person_id)
     record(
         session, actor=principal.name, actor_id=principal.user_id, action=UNMASK,

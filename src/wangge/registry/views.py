@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from wangge.api.deps import PrincipalDep, SessionDep
+from wangge.api.files import xlsx_response
 from wangge.errors import ValidationFailed
 from wangge.registry import views_organisations, views_people, views_places
 from wangge.registry.excel import export_workbook, import_workbook, template
@@ -16,7 +17,6 @@ from wangge.registry.people import refuse_identifier_in_url, verify
 from wangge.registry.quality import completeness
 from wangge.registry.sheets import sheet_for
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OBJECT_TYPES = {
     "people": ("person", views_people.people.get_person),
     "buildings": ("building", views_places.houses.get_building),
@@ -27,16 +27,6 @@ OBJECT_TYPES = {
 
 router = APIRouter()
 data_router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
-
-
-def _xlsx(body: bytes, name: str) -> Response:
-    # RFC 5987 file name so Chinese names survive every browser.
-    from urllib.parse import quote
-
-    return Response(
-        body, media_type=XLSX,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )  # fmt: skip
 
 
 @data_router.get("/quality")
@@ -59,7 +49,7 @@ def download_template(
     principal.require("registry.read")
     sheet = sheet_for(kind)
     choices = sheet.choices_for(session, county) if sheet.choices_for else None
-    return _xlsx(template(sheet, choices), f"{sheet.title}模板.xlsx")
+    return xlsx_response(template(sheet, choices), f"{sheet.title}模板.xlsx")
 
 
 @data_router.post("/{kind}/import")
@@ -109,7 +99,7 @@ def export_file(
         session, principal, sheet, unmask=unmask, reason=reason,
         **{k: v for k, v in filters.items() if v is not None},
     )  # fmt: skip
-    return _xlsx(body, f"{sheet.title}.xlsx")
+    return xlsx_response(body, f"{sheet.title}.xlsx")
 
 
 @data_router.post("/{kind}/{record_id}/actions/verify")

@@ -34,6 +34,7 @@ from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
 from wangge.grids.service import LAYER_OF_KIND, TILING_KINDS, version_grids
 from wangge.ops.jobs import running_jobs
+from wangge.web.area import page_area
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 
@@ -130,6 +131,7 @@ def map_layer(
 ) -> Response:
     """Return one division's child divisions and its active grids, simplified, as GeoJSON."""
     principal.require("grids.read")
+    principal = page_area(session, principal)  # a department handler: his departments' counties
     if not principal.covers(division):
         raise NotFound(f"区划 {division} 不存在", f"division {division} does not exist")
     versions = [v for v in active_versions(session, [division[:6]]) if v.layer == layer]
@@ -257,6 +259,27 @@ def map_cases(
             }
         )
     return _json({"type": "FeatureCollection", "features": feats}, request, cache="no-store")
+
+
+@router.get("/cases/{case_id}/grid")
+def case_grid(
+    case_id: int, session: SessionDep, principal: PrincipalDep, crs: str = "EPSG:4490"
+) -> dict[str, Any]:
+    """Return the outline of a case's grid (social, else unit) to whoever may see the case.
+
+    A department handler has no area of his own, so `/api/v1/grids/{id}` does not show him
+    the grid; the case he works on does.
+    """
+    from wangge.cases.access import get_visible
+    from wangge.common.geojson import feature
+
+    case = get_visible(session, case_id, principal)
+    grid_id = case.grid_id if case.grid_id is not None else case.unit_grid_id
+    grid = session.get(Grid, grid_id) if grid_id is not None else None
+    if grid is None:
+        raise NotFound(f"案卷 {case_id} 不在任何网格内", f"case {case_id} lies in no grid")
+    props = {"id": grid.id, "code": grid.code, "name": grid.name, "kind": grid.kind}
+    return feature(grid.geom, props, parse_crs(crs))
 
 
 @router.get("/search")

@@ -36,6 +36,7 @@ NAV = [
     ("/console/registry", N_("基础数据"), "registry.read"),
     ("/console/departments", N_("部门"), "departments.manage"),
     ("/console/rules", N_("答复时限"), "rules.manage"),
+    ("/console/notifications", N_("通知投递"), "notifications.manage"),
     ("/console/categories", N_("案件类别"), "categories.manage"),
     ("/console/users", N_("用户"), "users.manage"),
     ("/dashboard", N_("大屏"), "cases.read"),
@@ -126,21 +127,18 @@ def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html")
 
 
-@router.get("/console")
-def console_home() -> RedirectResponse:
-    return RedirectResponse("/console/map", status_code=303)
-
-
 @router.get("/console/map")
 def map_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     if me is None:
         return _login_redirect(request)
     from wangge.demo import DEMO_COUNTY
+    from wangge.web.area import page_area
 
-    counties = me.county_codes()
+    area = page_area(session, me)  # a department handler: the counties his departments serve
+    counties = area.county_codes()
     root = sorted(counties)[0] if counties else _first_county(session) or DEMO_COUNTY
-    if me.scope_prefixes and len(me.scope_prefixes) == 1:
-        root = next(iter(me.scope_prefixes))[:12]
+    if area.scope_prefixes and len(area.scope_prefixes) == 1:
+        root = next(iter(area.scope_prefixes))[:12]
     return render(request, "console_map.html", me, root=root)
 
 
@@ -151,51 +149,6 @@ def _first_county(session: SessionDep) -> str | None:
 
     return session.scalar(
         select(Division.code).where(Division.level == "county").order_by(Division.code)
-    )
-
-
-@router.get("/console/cases")
-def cases_page(request: Request, session: SessionDep, me: MeDep) -> Response:
-    if me is None:
-        return _login_redirect(request)
-    from sqlalchemy import func, or_, select
-
-    from wangge.cases.models import Case, Category
-    from wangge.cases.queries import CaseFilter, queues, search_query
-    from wangge.cases.views import _read
-
-    now = utcnow()
-    qs = queues(session, me, now=now)
-    queue = request.query_params.get("queue") or None
-    if queue is None and qs:
-        queue = next((k for k, v in qs.items() if v["count"] and k != "overdue"), None)
-    if queue == "all":
-        queue = None
-    offset = max(0, int(request.query_params.get("offset") or 0))
-    text = (request.query_params.get("q") or "").strip()
-    f = CaseFilter(
-        overdue=True if queue == "overdue" else None,
-        queue=None if queue in (None, "overdue") else queue,
-    )
-    query = search_query(me, f, now)
-    if text:
-        like = f"%{text}%"
-        query = query.where(
-            or_(Case.code.like(like), Case.address.like(like), Case.description.like(like))
-        )
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.limit(50).offset(offset)).all()
-    return render(
-        request,
-        "console_cases.html",
-        me,
-        queues=qs,
-        queue=queue or "all",
-        total=int(total or 0),
-        items=[_read(c, now) for c in rows],
-        offset=offset,
-        q=text,
-        cats=dict(session.execute(select(Category.code, Category.name)).all()),
     )
 
 

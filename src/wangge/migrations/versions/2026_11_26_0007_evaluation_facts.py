@@ -80,13 +80,16 @@ def upgrade() -> None:
         sa.Column("updated_at", wangge.cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_evaluation_state")),
     )
-    # Derive the facts of the events already stored. This calls the package (not frozen like
-    # the DDL above): the derivation is the evaluation's definition, one copy only.
+    # An empty database has all its facts: mark them built. Events already stored need the
+    # derivation, which is the package's (one copy of the definition) and reads columns later
+    # migrations add, so it cannot run at this revision: until `wangge eval rebuild-facts`
+    # runs, evaluations read the events (`evaluation.stored.usable`).
     from wangge.evaluation import stored
 
-    with Session(bind=op.get_bind()) as session:
-        stored.rebuild(session)
-        session.flush()
+    if op.get_bind().execute(sa.text("SELECT 1 FROM case_events LIMIT 1")).first() is None:
+        with Session(bind=op.get_bind()) as session:
+            stored.mark_built(session)
+            session.flush()
 
 
 def downgrade() -> None:

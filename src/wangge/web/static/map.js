@@ -100,7 +100,7 @@
 
   function showGrid(p, lyr) {
     info.innerHTML = `<div class="card"><b>${WG.esc(p.name)}</b><br>${WG.t('网格编码', 'Grid code')}: ${WG.esc(p.code)}<br>` +
-      `<a href="/console/cases?q=&queue=all">${WG.t('案卷', 'Cases')}</a></div>`;
+      `<a href="/console/cases?queue=all${layer === 'social' ? '&grid=' + encodeURIComponent(p.code) : ''}">${WG.t('案卷', 'Cases')}</a></div>`;
     map.fitBounds(lyr.getBounds(), {maxZoom: 17});
   }
 
@@ -129,5 +129,8 @@
     }
   });
   map.setView([39.96, 116.3], 12);
-  load(el.dataset.root, true);
+  // A layer the server refuses leaves a message, not an uncaught error and a blank page.
+  load(el.dataset.root, true).catch(err => {
+    stats.textContent = WG.t('地图加载失败：', 'The map could not load: ') + err.message;
+  });
 })();

@@ -1,0 +1,241 @@
+"""Notifications go out by themselves: the delivery worker in `wangge serve`, one at a time.
+
+Two workers on one database never send a message twice (the delivery lease lets one send at
+a time); the real server delivers with nobody running `wangge jobs deliver`, and stops
+cleanly; `wangge jobs deliver --loop` (the systemd service) does the same outside it.
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.case_factories import CGW, COUNTY, report, to_dispatched
+from tests.notify_support import Gateways
+from tests.ops_support import fresh_database, seed_world
+from tests.servers import free_port, wait_serving
+from wangge.auth.principal import LOCAL_OPERATOR
+from wangge.cases.models import Delivery, Message, OutboxMessage
+from wangge.cases.outbox import enqueue
+from wangge.common.models import utcnow
+from wangge.config import Settings
+from wangge.db import make_engine, session_factory, unit_of_work
+from wangge.main import create_app
+from wangge.notifications.service import RouteIn, create_route
+from wangge.notifications.worker import DeliveryPolicy, DeliveryWorker, build_channels
+from wangge.ops.leases import Lease, acquire, release
+
+BOTH = ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+
+
+def _until(done, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}")
+        assert time.monotonic() < deadline, "not delivered in time"
+        time.sleep(0.05)
+
+
+def _world(url: str, gateways: Gateways, *, dispatched: int = 1) -> int:
+    """Migrate, load the world with a WeCom route for CGW, dispatch cases; return the route."""
+    seed_world(url, cases=0)
+    engine = make_engine(url)
+    try:
+        with unit_of_work(session_factory(engine)) as s:
+            route = create_route(
+                s,
+                LOCAL_OPERATOR,
+                RouteIn(COUNTY, "wecom", "城管委值班群", department_code=CGW, url_ref="cgw_wecom"),
+                secrets=set(gateways.secrets()),
+            )
+            for _ in range(dispatched):
+                to_dispatched(s, report(s))
+            return route.id
+    finally:
+        engine.dispose()
+
+
+def _statuses(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            )
+            return {status: n for status, n in rows}
+    finally:
+        engine.dispose()
+
+
+def test_the_lease_is_held_by_one_holder_at_a_time_and_lapses(session):
+    now = utcnow()
+    assert acquire(session, "job", "a", ttl=30, now=now)
+    assert not acquire(session, "job", "b", ttl=30, now=now)
+    assert acquire(session, "job", "a", ttl=30, now=now + timedelta(seconds=10))  # renewed
+    assert not acquire(session, "job", "b", ttl=30, now=now + timedelta(seconds=35))
+    assert acquire(session, "job", "b", ttl=30, now=now + timedelta(seconds=41))  # a lapsed
+    release(session, "job", "a")  # not a's any more: nothing happens
+    assert session.get(Lease, "job").holder == "b"
+    release(session, "job", "b")
+    assert acquire(session, "job", "c", ttl=30, now=now)
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_two_delivery_workers_never_send_one_message_twice(kind, tmp_path):
+    gateways = Gateways(delay=0.01)
+    with fresh_database(kind, tmp_path, "wangge_notify") as url:
+        route_id = _world(url, gateways, dispatched=0)
+        engines = [make_engine(url) for _ in range(2)]
+        factories = [session_factory(e) for e in engines]
+        channels = build_channels(Settings(notify_secrets=gateways.secrets()), timeout=5)
+        refused = [0, 0]
+
+        class Counting(DeliveryWorker):
+            def tick(self):  # type: ignore[no-untyped-def]
+                report = super().tick()
+                refused[self.index] += report is None
+                return report
+
+        workers = []
+        for i, factory in enumerate(factories):
+            worker = Counting(factory, channels, DeliveryPolicy(batch=3, timeout=5), 0.005)
+            worker.index = i  # type: ignore[attr-defined]
+            workers.append(worker.start())
+        total = 40
+        try:
+            # Messages keep arriving while both workers run, so they contend for every round.
+            for n in range(total):
+                with unit_of_work(factories[0]) as s:
+                    enqueue(
+                        s,
+                        topic="case.dispatched",
+                        recipient=f"dept:{CGW}",
+                        body={"title": f"第 {n} 条", "case_code": f"T{n}"},
+                        now=utcnow(),
+                        county_code=COUNTY,
+                        channel="wecom",
+                        route_id=route_id,
+                    )
+                time.sleep(0.01)
+            _until(lambda: len(gateways.sent) == total)
+        finally:
+            for worker in workers:
+                worker.stop()
+            for e in engines:
+                e.dispose()
+        try:
+            assert gateways.violations == []
+            assert set(gateways.sent.values()) == {1}, "a message was sent twice"
+            assert gateways.max_in_flight == 1  # one sender at a time
+            assert sum(refused) > 0  # the workers did contend for the lease
+            assert _statuses(url) == {"sent": total}
+            engine = make_engine(url)
+            with session_factory(engine)() as s:
+                assert s.scalar(select(func.count()).select_from(Delivery)) == total
+                assert s.scalar(select(func.count()).select_from(Lease)) == 0  # given back
+            engine.dispose()
+        finally:
+            gateways.close()
+
+
+def _serve(
+    url: str, port: int, gateways: Gateways, tmp_path: Path, workers: int
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "WANGGE_DATABASE_URL": url,
+        "WANGGE_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "WANGGE_LOG_LEVEL": "WARNING",
+        "WANGGE_DELIVER_SECONDS": "0.2",
+        "WANGGE_NOTIFY_SECRETS": json.dumps(gateways.secrets()),
+    }
+    cmd = [sys.executable, "-m", "wangge", "serve", "--port", str(port), "--workers", str(workers)]
+    log = (tmp_path / "serve.log").open("w")
+    return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=log, stderr=log)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", BOTH)
+def test_wangge_serve_delivers_by_itself_and_stops_cleanly(kind, tmp_path):
+    gateways = Gateways()
+    with fresh_database(kind, tmp_path, "wangge_serve_notify") as url:
+        _world(url, gateways, dispatched=1)
+        port = free_port()
+        # Two processes on PostgreSQL: they share the outbox through the lease.
+        proc = _serve(url, port, gateways, tmp_path, workers=2 if kind == "postgis" else 1)
+        try:
+            wait_serving(f"http://127.0.0.1:{port}/healthz", proc=proc, log=tmp_path / "serve.log")
+            _until(lambda: len(gateways.sent) == 1, proc=proc)
+            # A case dispatched while the server runs goes out too.
+            engine = make_engine(url)
+            with unit_of_work(session_factory(engine)) as s:
+                to_dispatched(s, report(s))
+            _until(lambda: len(gateways.sent) == 2, proc=proc)
+            _until(lambda: _statuses(url) == {"sent": 4}, proc=proc)  # in-app + robot, twice
+            with session_factory(engine)() as s:
+                assert s.scalar(select(func.count()).select_from(Message)) == 2
+            engine.dispose()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            code = proc.wait(timeout=60)
+            gateways.close()
+        log = (tmp_path / "serve.log").read_text()
+        # uvicorn shuts the app down gracefully, then re-raises SIGTERM for its exit status.
+        assert code in (0, -signal.SIGTERM), log[-3000:]
+        assert "Application shutdown complete" in log and "Traceback" not in log
+        assert set(gateways.sent.values()) == {1} and gateways.violations == []
+
+
+@pytest.mark.slow
+def test_jobs_deliver_loop_is_a_service_that_ends_on_sigterm(tmp_path):
+    gateways = Gateways()
+    with fresh_database("sqlite", tmp_path, "wangge_loop") as url:
+        _world(url, gateways, dispatched=1)
+        env = {**os.environ, "WANGGE_NOTIFY_SECRETS": json.dumps(gateways.secrets())}
+        cmd = [sys.executable, "-m", "wangge", "jobs", "deliver", "--loop", "--interval", "0.1"]
+        proc = subprocess.Popen(
+            [*cmd, "--database-url", url], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            _until(lambda: len(gateways.sent) == 1, proc=proc)
+            _until(lambda: _statuses(url) == {"sent": 2}, proc=proc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=30)
+            gateways.close()
+        assert proc.returncode == 0, output
+
+
+def test_the_app_lifespan_runs_the_worker_and_stops_it(tmp_path):
+    gateways = Gateways()
+    url = f"sqlite:///{tmp_path / 'life.db'}"
+    _world(url, gateways, dispatched=1)
+    settings = Settings(
+        database_url=url,
+        upload_dir=tmp_path / "uploads",
+        log_json=False,
+        deliver_seconds=0.05,
+        notify_secrets=gateways.secrets(),
+    )
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200
+            _until(lambda: _statuses(url) == {"sent": 2})
+        names = {t.name for t in threading.enumerate() if t.is_alive()}
+        assert "outbox-delivery" not in names
+        assert len(gateways.sent) == 1 and gateways.violations == []
+    finally:
+        gateways.close()
