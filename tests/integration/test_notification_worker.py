@@ -239,3 +239,52 @@ def test_the_app_lifespan_runs_the_worker_and_stops_it(tmp_path):
         assert len(gateways.sent) == 1 and gateways.violations == []
     finally:
         gateways.close()
+
+
+def test_a_busy_sqlite_is_retried_within_the_tick_and_a_refusing_one_warns_only_when_it_lasts(
+    tmp_path, monkeypatch, caplog
+):
+    """SQLite refuses a transaction at once when another process (the demo month, an import)
+    wrote since it read: the tick retries and delivers; a database that keeps refusing is
+    logged quietly at first and as a warning only after a minute of ticks."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    from wangge.notifications import worker as worker_module
+
+    gateways = Gateways()
+    with fresh_database("sqlite", tmp_path, "wangge_notify") as url:
+        _world(url, gateways)
+        engine = make_engine(url)
+        channels = build_channels(Settings(notify_secrets=gateways.secrets()), timeout=5)
+        worker = DeliveryWorker(session_factory(engine), channels, DeliveryPolicy(timeout=5), 1)
+        real = worker_module.deliver_due
+        refusals = {"left": 2}
+
+        def busy_then_free(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if refusals["left"]:
+                refusals["left"] -= 1
+                raise OperationalError("BEGIN", {}, Exception("database is locked"))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(worker_module, "deliver_due", busy_then_free)
+        with caplog.at_level(logging.INFO, logger="wangge.notifications"):
+            report = worker.tick()
+        assert report is not None and report.sent >= 1  # delivered in the same tick
+        assert gateways.sent
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+        caplog.clear()
+        monkeypatch.setattr(worker_module, "_BUSY_RETRIES", 1)
+        refusals["left"] = 10**6
+        with caplog.at_level(logging.INFO, logger="wangge.notifications"):
+            for _ in range(worker_module._QUIET_TICKS):
+                assert worker.tick() is None
+        levels = [r.levelno for r in caplog.records if "deferred" in r.getMessage()]
+        assert levels[:-1] == [logging.INFO] * (worker_module._QUIET_TICKS - 1)
+        assert levels[-1] == logging.WARNING
+        refusals["left"] = 0
+        assert worker.tick() is not None  # back: the count starts again
+        assert worker._failures == 0
+        engine.dispose()

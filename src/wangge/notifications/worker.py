@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.cases.models import OutboxMessage
@@ -39,6 +39,11 @@ from wangge.notifications.sms import AliyunSms, SmsChannel
 from wangge.ops.leases import acquire, new_holder, release
 
 log = logging.getLogger("wangge.notifications")
+# Quick retries of a tick SQLite refused as busy, and the ticks in a row refused before the
+# log says so as a warning (a minute at the default interval: a busy or restarting database
+# is not news before that).
+_BUSY_RETRIES = 5
+_QUIET_TICKS = 12
 LEASE = "outbox-delivery"
 
 
@@ -123,12 +128,14 @@ def deliver_due(
         if not _anything_due(session, at()):
             return DeliveryReport()
     with unit_of_work(factory) as session:
+        _writing(session)
         if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
             return None
     total = DeliveryReport()
     try:
         while not stop():
             with unit_of_work(factory) as session:
+                _writing(session)
                 report = deliver_pending(
                     session,
                     channels,
@@ -142,12 +149,25 @@ def deliver_due(
             if report.tried < policy.batch:
                 break
             with unit_of_work(factory) as session:  # renew, or stop if it lapsed meanwhile
+                _writing(session)
                 if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
                     break
     finally:
         with unit_of_work(factory) as session:
+            _writing(session)
             release(session, LEASE, holder)
     return total
+
+
+def _writing(session: Session) -> None:
+    """On SQLite, take the write lock before the first read of a transaction that writes.
+
+    pysqlite starts a transaction at the first write; if another process (the demo month, an
+    import) committed after this transaction's first read, SQLite refuses the write at once
+    ("database is locked") without waiting. BEGIN IMMEDIATE waits (busy timeout) instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class DeliveryWorker:
@@ -163,6 +183,7 @@ class DeliveryWorker:
         self.factory, self.channels, self.policy = factory, channels, policy
         self.interval = interval
         self.holder = new_holder()
+        self._failures = 0  # ticks in a row the database refused
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, daemon=True, name="outbox-delivery")
 
@@ -188,14 +209,24 @@ class DeliveryWorker:
             self._thread.join(self.policy.timeout + 5.0)
 
     def tick(self) -> DeliveryReport | None:
-        """Deliver what is due now; a database that is away is only logged."""
-        try:
-            report = deliver_due(
-                self.factory, self.channels, self.policy, holder=self.holder, stop=self._stop.is_set
-            )
-        except SQLAlchemyError as exc:
-            log.warning("outbox delivery deferred: %s", exc.__class__.__name__)
-            return None
+        """Deliver what is due now; a database that is busy or away is only logged."""
+        report = None
+        for attempt in range(_BUSY_RETRIES):
+            try:
+                report = deliver_due(
+                    self.factory, self.channels, self.policy, holder=self.holder,
+                    stop=self._stop.is_set,
+                )
+                break
+            except OperationalError as exc:
+                # SQLite answers "database is locked" at once, without waiting, when another
+                # process (the demo month, an import) wrote since this transaction read; its
+                # writers pause between chunks, so a short retry gets through.
+                if attempt + 1 == _BUSY_RETRIES or self._stop.wait(0.2):
+                    return self._deferred(exc)
+            except SQLAlchemyError as exc:
+                return self._deferred(exc)
+        self._failures = 0
         if report is not None and report.tried:
             log.info(
                 "outbox delivered: sent %d, retry %d, dead %d",
@@ -204,6 +235,14 @@ class DeliveryWorker:
                 report.dead,
             )
         return report
+
+    def _deferred(self, exc: SQLAlchemyError) -> None:
+        """Log a tick the database refused: quietly at first, loudly when it keeps refusing."""
+        self._failures += 1
+        level = logging.WARNING if self._failures >= _QUIET_TICKS else logging.INFO
+        log.log(level, "outbox delivery deferred (%d in a row): %s", self._failures,
+                 exc.__class__.__name__)
+        return None
 
     def run(self) -> None:
         """Tick at once, then every `interval` seconds until stopped."""
