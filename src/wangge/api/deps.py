@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from wangge.auth.principal import ANONYMOUS, Principal, Unauthenticated
 from wangge.config import Settings
@@ -30,10 +31,25 @@ async def open_session(request: Request) -> AsyncIterator[Session]:
     closing one whose transaction `get_session` already ended only hands the connection back.
     """
     session = request.app.state.session_factory()
+    if request.method not in _SAFE_METHODS and session.get_bind().dialect.name == "sqlite":
+        event.listen(session, "after_begin", _write_lock_first)
     try:
         yield session
     finally:
         session.close()
+
+
+def _write_lock_first(_session: Session, transaction: SessionTransaction,
+                      connection: Connection) -> None:
+    """On SQLite, a request that may write takes the write lock before its first read.
+
+    pysqlite begins a transaction at the first write; if another writer (the audit sealer, a
+    second request, the demo month) committed after this request's first read, SQLite refuses
+    the write at once with "database is locked", without waiting. BEGIN IMMEDIATE waits (busy
+    timeout) instead; reads (GET) keep SQLite's concurrent snapshots.
+    """
+    if not transaction.nested and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def get_session(session: Annotated[Session, Depends(open_session)]) -> AsyncIterator[Session]:

@@ -100,10 +100,12 @@ def build_channels(settings: Settings, *, timeout: float) -> dict[str, Channel]:
     return channels
 
 
-def _anything_due(session: Session, now: datetime) -> bool:
+def _anything_due(session: Session, now: datetime, *, over_network: bool = False) -> bool:
     due = select(OutboxMessage.id).where(
         OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
     )
+    if over_network:
+        due = due.where(OutboxMessage.channel != "in_app")
     return session.scalar(due.limit(1)) is not None
 
 
@@ -135,7 +137,11 @@ def deliver_due(
     try:
         while not stop():
             with unit_of_work(factory) as session:
-                _writing(session)
+                # The write lock may be held through the batch only when no message in it goes
+                # over the network: a hanging robot or gateway must never block intake.
+                if not _anything_due(session, at(), over_network=True):
+                    session.rollback()
+                    _writing(session)
                 report = deliver_pending(
                     session,
                     channels,
