@@ -23,7 +23,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,14 +32,13 @@ from bench_partition import (
     anchor_metis,
     anchor_roads_metis,
     flatten_inputs,
-    metis,
+    metis_in_pieces,
     row,
     score,
     section_head,
     table_head,
     unbalanceable_blocks,
     unmet_note,
-    voronoi_union,
     wangge_grids,
     write_section,
 )
@@ -109,18 +107,13 @@ def flatten_layout(layout: sl.Layout) -> Flat:
 
 def anchor_area_metis(layout: sl.Layout, flat: Flat, target: float) -> list[tuple]:
     """pymetis contiguous k-way per area between barriers: pymetis under wangge's constraint."""
-    grids = []
+    areas = []
     for inp in layout.inputs:
         region = clean(inp.boundary)
         cut = [g for b in inp.barriers for g in shapely.get_parts(shapely.intersection(b, region))
                if g.geom_type == "LineString"]
-        for area in faces(region, cut) if cut else [region]:
-            idx = np.nonzero(shapely.intersects_xy(area, flat.xy[:, 0], flat.xy[:, 1]))[0]
-            if not len(idx):
-                continue
-            labels = metis(flat.xy[idx], flat.hh[idx], max(1, round(flat.hh[idx].sum() / target)))
-            grids += [(p, idx[m]) for p, m in voronoi_union(flat.xy[idx], labels, area)]
-    return grids
+        areas += faces(region, cut) if cut else [region]
+    return metis_in_pieces(flat, areas, target)
 
 
 def run(label: str, layout: sl.Layout, target: float) -> tuple[list[str], dict[str, object]]:

@@ -174,19 +174,25 @@ def road_blocks(bnd: Polygon, roads: list[shapely.LineString]) -> list[Polygon]:
     return [f for f in faces if bnd.contains(f.representative_point())]
 
 
+def metis_in_pieces(flat: Flat, pieces: list[shapely.Geometry], target: float) -> list[tuple]:
+    """pymetis contiguous k-way inside each piece of area, k from the piece's households."""
+    grids = []
+    for piece in pieces:
+        idx = np.nonzero(shapely.intersects_xy(piece, flat.xy[:, 0], flat.xy[:, 1]))[0]
+        if not len(idx):
+            continue
+        k = max(1, round(flat.hh[idx].sum() / target))
+        labels = metis(flat.xy[idx], flat.hh[idx], k)
+        grids += [(p, idx[m]) for p, m in voronoi_union(flat.xy[idx], labels, piece)]
+    return grids
+
+
 def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
     """Roads first (blocks cut by preferred lines and barriers), then pymetis per block."""
-    grids = []
     cutting = [*flat.roads, *flat.barriers]
-    for bnd in flat.boundaries:
-        for block in road_blocks(bnd, [r for r in cutting if r.intersects(bnd)]):
-            idx = np.nonzero(shapely.intersects_xy(block, flat.xy[:, 0], flat.xy[:, 1]))[0]
-            if not len(idx):
-                continue
-            k = max(1, round(flat.hh[idx].sum() / target))
-            labels = metis(flat.xy[idx], flat.hh[idx], k)
-            grids += [(p, idx[m]) for p, m in voronoi_union(flat.xy[idx], labels, block)]
-    return grids
+    blocks = [block for bnd in flat.boundaries
+              for block in road_blocks(bnd, [r for r in cutting if r.intersects(bnd)])]
+    return metis_in_pieces(flat, blocks, target)
 
 
 def wangge_grids(

@@ -107,7 +107,8 @@ def test_the_phone_page_reloaded_offline_still_takes_reports_and_counts_the_queu
 
     page.context.set_offline(False)
     page.wait_for_function("document.getElementById('sent').textContent === '1'", timeout=30_000)
-    assert page.inner_text("#queued") == "0"
+    # The two counters are redrawn one after the other: wait for the queue's to follow.
+    page.wait_for_function("document.getElementById('queued').textContent === '0'")
     code = page.get_attribute("#sent-list li", "data-code")
     mine = page.request.get("/api/v1/cases?queue=&limit=20").json()["items"]
     assert [c["description"] for c in mine if c["code"] == code] == [description]

@@ -50,7 +50,7 @@ from wangge.grids.partition_engine import (
     fix_strays,
     number_grids,
     reach_of,
-    repair_pairs,
+    recut_with_neighbours,
     union_all,
 )
 from wangge.grids.partition_quality import (
@@ -258,9 +258,9 @@ def divide(
         if allow_crossing:
             # Grids still out of the band: re-cut with neighbours, then single moves across
             # streets, then re-cut again what those could not mend.
-            repair_pairs(ctx, grids, target, *band)
+            recut_with_neighbours(ctx, grids, target, *band)
             rebalance_grids(ctx, grids, target, tolerance, True, max_moves=limit)
-            repair_pairs(ctx, grids, target, *band)
+            recut_with_neighbours(ctx, grids, target, *band)
         rebalance_grids(ctx, grids, target, tolerance, False, max_moves=0, smooth=True)
         fix_strays(ctx, grids)
         if allow_crossing:

@@ -17,10 +17,11 @@ import numpy as np
 import shapely
 from shapely.strtree import STRtree
 
-# Cut directions tried at each bisection, and the weight of shape against balance (as in the
-# building bisection of partition_engine).
-_ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
-_SHAPE_WEIGHT = 0.25
+# Cut directions tried at each bisection (six give near-isotropic choice at low cost), and the
+# weight of the shape penalty against the balance error (in parts of one grid); shared with
+# the building bisection of partition_engine.
+CUT_ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
+SHAPE_WEIGHT = 0.25
 # Shared edges shorter than this (metres) are corners, not a street front two blocks share.
 MIN_SHARED_M = 1.0
 
@@ -31,6 +32,18 @@ def shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
     if length > 0:
         return length
     return a.buffer(0.01, quad_segs=1).intersection(b).area / 0.02
+
+
+def cut_shape_penalty(pu: np.ndarray, pv: np.ndarray, order: np.ndarray, j: int, pad: float,
+                      k1: int, k: int) -> float:
+    """How much a cut after the j-th item (in order along pu) makes its halves too elongated.
+
+    A half that will hold k_h parts may be up to about k_h times longer than wide.
+    """
+    a1 = (pu[order[j]] - pu[order[0]] + pad) / (np.ptp(pv[order[: j + 1]]) + pad)
+    a2 = (pu[order[-1]] - pu[order[j + 1]] + pad) / (np.ptp(pv[order[j + 1:]]) + pad)
+    return sum(max(0.0, abs(math.log(a)) - math.log(max(1, kh)) * 0.5)
+               for a, kh in ((a1, k1), (a2, k - k1)))
 
 
 def _penalty(total: float, target: float, lo: float, hi: float) -> float:
@@ -61,7 +74,6 @@ class _Grouping:
                  lo: float, hi: float) -> None:
         self.polys, self.totals, self.adj = polys, totals, adj
         self.target, self.lo, self.hi = target, lo, hi
-        self.perim = {i: max(polys[i].length, 1.0) for i in small}
         self.groups: list[set[int]] = []
         self.group_of: dict[int, int] = {}
         self.small = small
@@ -104,18 +116,15 @@ class _Grouping:
         want, part = total * k1 / k, max(total / k, 1e-9)
         pad = math.sqrt(sum(self.polys[i].area for i in members) / len(members))
         cands: list[tuple[float, int, np.ndarray]] = []
-        for ang in _ANGLES:
+        for ang in CUT_ANGLES:
             u = np.array([math.cos(ang), math.sin(ang)])
             pu, pv = xy @ u, xy @ np.array([-u[1], u[0]])
             order = np.argsort(pu, kind="stable")
             cum = np.cumsum(w[order])
             for j in range(len(members) - 1):
                 err = abs(cum[j] - want) / part / min(k1, k - k1)
-                a1 = (pu[order[j]] - pu[order[0]] + pad) / (np.ptp(pv[order[: j + 1]]) + pad)
-                a2 = (pu[order[-1]] - pu[order[j + 1]] + pad) / (np.ptp(pv[order[j + 1:]]) + pad)
-                pen = sum(max(0.0, abs(math.log(a)) - math.log(max(1, kh)) * 0.5)
-                          for a, kh in ((a1, k1), (a2, k - k1)))
-                cands.append((err + _SHAPE_WEIGHT * pen, len(cands), order[: j + 1]))
+                pen = cut_shape_penalty(pu, pv, order, j, pad, k1, k)
+                cands.append((err + SHAPE_WEIGHT * pen, len(cands), order[: j + 1]))
         cands.sort(key=lambda c: (c[0], c[1]))
         chosen = cands[0][2]
         for _, _, left in cands[:40]:

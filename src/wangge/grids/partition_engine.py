@@ -16,7 +16,13 @@ import shapely
 from shapely import LineString, MultiPoint, Point, Polygon
 from shapely.strtree import STRtree
 
-from wangge.grids.partition_blocks import join_blocks, shared_length
+from wangge.grids.partition_blocks import (
+    CUT_ANGLES,
+    SHAPE_WEIGHT,
+    cut_shape_penalty,
+    join_blocks,
+    shared_length,
+)
 from wangge.grids.partition_quality import (
     Measure,
     clean,
@@ -29,8 +35,6 @@ from wangge.grids.partition_quality import (
 if TYPE_CHECKING:
     from wangge.grids.partition import DivisionInput
 
-# Cut directions tried at each bisection (degrees); six give near-isotropic choice at low cost.
-_ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
 _FINE_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 7.5))
 # A grid re-cut to mend the balance must not come out more ragged than this (Polsby-Popper).
 _PP_REPAIRED = 0.2
@@ -41,8 +45,6 @@ _EXACT_TRIES = 8
 # Parts grown from seeds are tried for clusters of at most this many grids (the search grows
 # with the count).
 _GROW_MAX = 4
-# Weight of the shape penalty against the balance error (in parts of one grid) when cutting.
-_SHAPE_WEIGHT = 0.25
 # Balance error per grid (share of the target) that a cut may leave for rebalancing to absorb.
 _FREE_ERROR = 0.03
 
@@ -311,7 +313,7 @@ def _parts_for(total: float, target: float, lo: float, hi: float) -> int:
 def bisect(
     ids: np.ndarray, xy: np.ndarray, w: np.ndarray, k: int, poly: shapely.Geometry,
     reach: float, out: list[tuple[np.ndarray, shapely.Geometry]],
-    angles: np.ndarray = _ANGLES,
+    angles: np.ndarray = CUT_ANGLES,
 ) -> None:
     """Recursive straight-line bisection of items into k balanced, compact parts."""
     if k <= 1 or len(ids) <= 1:
@@ -335,13 +337,7 @@ def bisect(
             # few percent of a grid are free, so the shape decides among them.
             impact = abs(cum[j] - want) / part / min(k1, k - k1)
             err = impact + 10 * max(0.0, impact - _FREE_ERROR)
-            sv1, sv2 = pv[order[: j + 1]], pv[order[j + 1:]]
-            a1 = (pu[order[j]] - pu[order[0]] + pad) / (np.ptp(sv1) + pad)
-            a2 = (pu[order[-1]] - pu[order[j + 1]] + pad) / (np.ptp(sv2) + pad)
-            # A half that will hold k_h parts may be up to about k_h times longer than wide.
-            pen = sum(max(0.0, abs(math.log(a)) - math.log(max(1, kh)) * 0.5)
-                      for a, kh in ((a1, k1), (a2, k - k1)))
-            score = err + _SHAPE_WEIGHT * pen
+            score = err + SHAPE_WEIGHT * cut_shape_penalty(pu, pv, order, j, pad, k1, k)
             cands.append((score, len(cands), u, (pu[order[j]] + pu[order[j + 1]]) / 2))
     if not cands:
         out.append((ids, poly))
@@ -773,7 +769,7 @@ def fit_counts(ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: f
         del grids[victim]
 
 
-def repair_pairs(ctx: Ctx, grids: list[GridState], target: float, lo: float,
+def recut_with_neighbours(ctx: Ctx, grids: list[GridState], target: float, lo: float,
                  hi: float, most: int = 4) -> None:
     """Re-cut a grid still out of the band together with its neighbours.
 
@@ -868,7 +864,8 @@ def _touching(ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: in
     """Movable grids of the zone, not yet taken, that share an edge with the polygon."""
     return [j for j, y in enumerate(grids)
             if j not in taken and not y.fixed and y.members
-            and zone_of_grid(ctx, y) == zone and shared_length(poly, y.poly) >= 1.0]
+            and zone_of_grid(ctx, y) == zone and y.poly.intersects(poly)
+            and shared_length(poly, y.poly) >= 1.0]
 
 
 def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shapely.Geometry]:
@@ -911,15 +908,16 @@ def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
                     todo.append(m)
         return len(seen) == len(members)
 
+    def spread(mask: int) -> float:
+        pts = xy[[j for j in range(n) if mask >> j & 1]]
+        return float(((pts - pts.mean(axis=0)) ** 2).sum())
+
     full = (1 << n) - 1
     splits = []
     for mask in range(1, 1 << (n - 1)):  # the last building always on the other side
         v = float(vals[[j for j in range(n) if mask >> j & 1]].sum())
         if lo <= v <= hi and lo <= total - v <= hi and connected(mask) and connected(full ^ mask):
-            spread = sum(float(((xy[[j for j in range(n) if m >> j & 1]]
-                                 - xy[[j for j in range(n) if m >> j & 1]].mean(axis=0)) ** 2)
-                               .sum()) for m in (mask, full ^ mask))
-            splits.append((spread, mask))
+            splits.append((spread(mask) + spread(full ^ mask), mask))
     for _, mask in sorted(splits)[:_EXACT_TRIES]:
         part = {ids[j] for j in range(n) if mask >> j & 1}
         piece = clean(union_all([cells[j] for j in range(n) if mask >> j & 1]))
