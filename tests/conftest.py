@@ -34,6 +34,8 @@ os.environ.setdefault("WANGGE_PASSWORD_HASHING", "cheapest")
 os.environ.setdefault("WANGGE_AUDIT_SEAL_SECONDS", "0")
 # Likewise the outbox delivery worker: tests that want it set WANGGE_DELIVER_SECONDS themselves.
 os.environ.setdefault("WANGGE_DELIVER_SECONDS", "0")
+# And the overdue sweep: tests that want it set WANGGE_SWEEP_SECONDS themselves.
+os.environ.setdefault("WANGGE_SWEEP_SECONDS", "0")
 
 
 def _share_route_models_between_apps() -> None:

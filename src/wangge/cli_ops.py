@@ -142,32 +142,27 @@ def jobs_sweep(
     now: NowOption = None,
     database_url: DbOption = None,
 ) -> None:
-    """Escalate (or urge) overdue cases and warn of those running short (预警); re-runnable."""
-    from wangge.cases.scheduled import sweep_overdue, sweep_warnings
-    from wangge.db import make_engine, session_factory, unit_of_work
+    """Escalate (or urge) overdue cases and warn of those running short (预警); re-runnable.
 
-    at = _now(now)
+    The server does this by itself every WANGGE_SWEEP_SECONDS; this runs one round now.
+    """
+    from wangge.cases.sweeper import sweep_due
+    from wangge.db import make_engine, session_factory
+    from wangge.ops.leases import new_holder
+
     settings = settings_for(database_url)
     engine = make_engine(settings.database_url)
     factory = session_factory(engine, audit_key=settings.audit_key)
-    escalated = urged = skipped = 0
     try:
-        while True:
-            # Each batch commits on its own: a kill loses at most the batch in flight, and the
-            # escalation mark written with each event keeps the re-run from repeating any.
-            with unit_of_work(factory) as session:
-                report = sweep_overdue(session, at, limit=batch)
-            escalated += len(report.escalated)
-            urged += len(report.urged)
-            skipped += len(report.skipped)
-            if not report.escalated and not report.urged:
-                break
-        with unit_of_work(factory) as session:
-            warned = len(sweep_warnings(session, at))
+        totals = sweep_due(
+            factory, holder=new_holder(), now=_now(now), batch=batch, lease=False
+        )
     finally:
         engine.dispose()
+    assert totals is not None  # without the lease a sweep always runs
     out.print(
-        f"升级 escalated {escalated}  督办 urged {urged}  跳过 skipped {skipped}  预警 warned {warned}"
+        f"升级 escalated {totals.escalated}  督办 urged {totals.urged}  "
+        f"跳过 skipped {totals.skipped}  预警 warned {totals.warned}"
     )
 
 

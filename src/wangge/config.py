@@ -145,6 +145,13 @@ class Settings(BaseSettings):
         "at a time, by a lease in the database); 0 turns the in-server worker off, for a "
         "deployment that runs `wangge jobs deliver --loop` as a service of its own.",
     )
+    sweep_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the server raises 预警 and escalates overdue cases (超期 → 上报上级 "
+        "or 督办); one process at a time, by a lease. 0 turns it off, for a deployment that "
+        "runs `wangge jobs sweep` from a timer instead.",
+    )
     outbox_max_attempts: int = Field(
         default=6, ge=1, description="Attempts before a message becomes a dead letter."
     )

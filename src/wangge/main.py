@@ -65,7 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             factory = app.state.session_factory
             deliverer = DeliveryWorker.for_settings(factory, settings).start()
+        sweeper = None
+        if settings.sweep_seconds > 0:
+            # 预警 and 超期 are raised by the server itself (the sweep lease: one process).
+            from wangge.cases.sweeper import SweepWorker
+
+            sweeper = SweepWorker(app.state.session_factory, settings.sweep_seconds).start()
         yield
+        if sweeper is not None:
+            sweeper.stop()
         if deliverer is not None:
             deliverer.stop()
         if sealer is not None:

@@ -27,8 +27,9 @@ from tests.notify_support import Gateways
 from tests.ops_support import fresh_database, seed_world
 from tests.servers import free_port, wait_serving
 from wangge.auth.principal import LOCAL_OPERATOR
-from wangge.cases.models import Delivery, Message, OutboxMessage
+from wangge.cases.models import CaseEvent, Delivery, Message, OutboxMessage
 from wangge.cases.outbox import enqueue
+from wangge.cases.sweeper import sweep_due
 from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.db import make_engine, session_factory, unit_of_work
@@ -152,7 +153,7 @@ def test_two_delivery_workers_never_send_one_message_twice(kind, tmp_path):
 
 
 def _serve(
-    url: str, port: int, gateways: Gateways, tmp_path: Path, workers: int
+    url: str, port: int, gateways: Gateways, tmp_path: Path, workers: int, sweep: float = 0
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -160,6 +161,7 @@ def _serve(
         "WANGGE_UPLOAD_DIR": str(tmp_path / "uploads"),
         "WANGGE_LOG_LEVEL": "WARNING",
         "WANGGE_DELIVER_SECONDS": "0.2",
+        "WANGGE_SWEEP_SECONDS": str(sweep),
         "WANGGE_NOTIFY_SECRETS": json.dumps(gateways.secrets()),
     }
     cmd = [sys.executable, "-m", "wangge", "serve", "--port", str(port), "--workers", str(workers)]
@@ -197,6 +199,95 @@ def test_wangge_serve_delivers_by_itself_and_stops_cleanly(kind, tmp_path):
         assert code in (0, -signal.SIGTERM), log[-3000:]
         assert "Application shutdown complete" in log and "Traceback" not in log
         assert set(gateways.sent.values()) == {1} and gateways.violations == []
+
+
+def _escalations(url: str) -> dict[int, int]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(
+                select(CaseEvent.case_id, func.count())
+                .where(CaseEvent.action.in_(["escalate", "urge"]))
+                .group_by(CaseEvent.case_id)
+            )
+            return {case_id: n for case_id, n in rows}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", BOTH)
+def test_wangge_serve_escalates_overdue_cases_and_their_notices_go_out_by_themselves(
+    kind, tmp_path
+):
+    """Nobody runs `wangge jobs sweep`: the server sees the missed deadlines, escalates each
+    case once and the department's robot hears 超期 once per case."""
+    gateways = Gateways()
+    with fresh_database(kind, tmp_path, "wangge_serve_sweep") as url:
+        _world(url, gateways, dispatched=3)  # dispatched days ago: every deadline is missed
+        gateways.received.clear()
+        port = free_port()
+        workers = 2 if kind == "postgis" else 1
+        proc = _serve(url, port, gateways, tmp_path, workers=workers, sweep=0.3)
+        try:
+            wait_serving(f"http://127.0.0.1:{port}/healthz", proc=proc, log=tmp_path / "serve.log")
+            _until(lambda: len(_escalations(url)) == 3, proc=proc)
+
+            def overdue_notices() -> list[str]:
+                return [r["content"] for r in gateways.received if "超期" in r["content"]]
+
+            _until(lambda: len(overdue_notices()) == 3, proc=proc)
+            assert set(_escalations(url).values()) == {1}
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            code = proc.wait(timeout=60)
+            gateways.close()
+        log = (tmp_path / "serve.log").read_text()
+        assert code in (0, -signal.SIGTERM), log[-3000:]
+        assert "Traceback" not in log
+        assert set(_escalations(url).values()) == {1}, "a deadline was escalated twice"
+        assert set(gateways.sent.values()) == {1} and gateways.violations == []
+
+
+@pytest.mark.parametrize("kind", BOTH)
+def test_two_sweeps_at_once_act_once_per_deadline(kind, tmp_path):
+    """Two server processes' sweeps (and a `jobs sweep` beside them) never escalate a case
+    twice nor warn twice of one deadline: the lease lets one sweep, and every act is a
+    compare-and-set, so even a sweep without the lease changes nothing twice."""
+    gateways = Gateways()
+    with fresh_database(kind, tmp_path, "wangge_two_sweeps") as url:
+        _world(url, gateways, dispatched=12)
+        engines = [make_engine(url) for _ in range(3)]
+        factories = [session_factory(e) for e in engines]
+        results: list[object] = [None] * 3
+        start = threading.Barrier(3)
+
+        def sweep(i: int) -> None:
+            start.wait()
+            results[i] = sweep_due(factories[i], holder=f"h{i}", batch=2, lease=i < 2)
+
+        threads = [threading.Thread(target=sweep, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        try:
+            assert all(r is not None for r in results[2:])  # the lease-free sweep always runs
+            done = _escalations(url)
+            assert len(done) == 12 and set(done.values()) == {1}
+            with factories[0]() as s:
+                keys = s.scalars(
+                    select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.is_not(None))
+                ).all()
+                assert len(keys) == len(set(keys))
+                assert s.scalar(select(func.count()).select_from(Lease)) == 0  # given back
+            # A later round finds nothing left to do.
+            again = sweep_due(factories[0], holder="h0")
+            assert again is not None and again.acted == 0
+        finally:
+            for e in engines:
+                e.dispose()
+            gateways.close()
 
 
 @pytest.mark.slow
@@ -276,13 +367,13 @@ def test_a_busy_sqlite_is_retried_within_the_tick_and_a_refusing_one_warns_only_
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
         caplog.clear()
-        monkeypatch.setattr(worker_module, "_BUSY_RETRIES", 1)
+        worker.busy_retries = 1
         refusals["left"] = 10**6
         with caplog.at_level(logging.INFO, logger="wangge.notifications"):
-            for _ in range(worker_module._QUIET_TICKS):
+            for _ in range(worker.quiet_ticks):
                 assert worker.tick() is None
         levels = [r.levelno for r in caplog.records if "deferred" in r.getMessage()]
-        assert levels[:-1] == [logging.INFO] * (worker_module._QUIET_TICKS - 1)
+        assert levels[:-1] == [logging.INFO] * (worker.quiet_ticks - 1)
         assert levels[-1] == logging.WARNING
         refusals["left"] = 0
         assert worker.tick() is not None  # back: the count starts again

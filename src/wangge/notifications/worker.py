@@ -12,13 +12,11 @@ locked `FOR UPDATE SKIP LOCKED`). A holder killed mid-batch loses the lease afte
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.cases.models import OutboxMessage
@@ -37,13 +35,9 @@ from wangge.db import unit_of_work
 from wangge.notifications.robots import DingTalkRobot, WeComRobot
 from wangge.notifications.sms import AliyunSms, SmsChannel
 from wangge.ops.leases import acquire, new_holder, release
+from wangge.ops.periodic import PeriodicWorker, write_lock_first
 
 log = logging.getLogger("wangge.notifications")
-# Quick retries of a tick SQLite refused as busy, and the ticks in a row refused before the
-# log says so as a warning (a minute at the default interval: a busy or restarting database
-# is not news before that).
-_BUSY_RETRIES = 5
-_QUIET_TICKS = 12
 LEASE = "outbox-delivery"
 
 
@@ -130,7 +124,7 @@ def deliver_due(
         if not _anything_due(session, at()):
             return DeliveryReport()
     with unit_of_work(factory) as session:
-        _writing(session)
+        write_lock_first(session)
         if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
             return None
     total = DeliveryReport()
@@ -141,7 +135,7 @@ def deliver_due(
                 # over the network: a hanging robot or gateway must never block intake.
                 if not _anything_due(session, at(), over_network=True):
                     session.rollback()
-                    _writing(session)
+                    write_lock_first(session)
                 report = deliver_pending(
                     session,
                     channels,
@@ -155,28 +149,17 @@ def deliver_due(
             if report.tried < policy.batch:
                 break
             with unit_of_work(factory) as session:  # renew, or stop if it lapsed meanwhile
-                _writing(session)
+                write_lock_first(session)
                 if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
                     break
     finally:
         with unit_of_work(factory) as session:
-            _writing(session)
+            write_lock_first(session)
             release(session, LEASE, holder)
     return total
 
 
-def _writing(session: Session) -> None:
-    """On SQLite, take the write lock before the first read of a transaction that writes.
-
-    pysqlite starts a transaction at the first write; if another process (the demo month, an
-    import) committed after this transaction's first read, SQLite refuses the write at once
-    ("database is locked") without waiting. BEGIN IMMEDIATE waits (busy timeout) instead.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-
-
-class DeliveryWorker:
+class DeliveryWorker(PeriodicWorker[DeliveryReport]):
     """Deliver the outbox every `interval` seconds, in a daemon thread or in the foreground."""
 
     def __init__(
@@ -186,12 +169,9 @@ class DeliveryWorker:
         policy: DeliveryPolicy,
         interval: float,
     ) -> None:
+        super().__init__(interval, name=LEASE, log=log)
         self.factory, self.channels, self.policy = factory, channels, policy
-        self.interval = interval
         self.holder = new_holder()
-        self._failures = 0  # ticks in a row the database refused
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, daemon=True, name="outbox-delivery")
 
     @classmethod
     def for_settings(cls, factory: sessionmaker[Session], settings: Settings) -> DeliveryWorker:
@@ -200,39 +180,14 @@ class DeliveryWorker:
         channels = build_channels(settings, timeout=policy.timeout)
         return cls(factory, channels, policy, settings.deliver_seconds)
 
-    def start(self) -> DeliveryWorker:
-        self._thread.start()
-        return self
+    def join_timeout(self) -> float:
+        return self.policy.timeout + 5.0
 
-    def request_stop(self) -> None:
-        """Ask the loop to end after the message in hand (signal handlers call this)."""
-        self._stop.set()
-
-    def stop(self) -> None:
-        """Stop after the message in hand and give the lease back."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.policy.timeout + 5.0)
-
-    def tick(self) -> DeliveryReport | None:
-        """Deliver what is due now; a database that is busy or away is only logged."""
-        report = None
-        for attempt in range(_BUSY_RETRIES):
-            try:
-                report = deliver_due(
-                    self.factory, self.channels, self.policy, holder=self.holder,
-                    stop=self._stop.is_set,
-                )
-                break
-            except OperationalError as exc:
-                # SQLite answers "database is locked" at once, without waiting, when another
-                # process (the demo month, an import) wrote since this transaction read; its
-                # writers pause between chunks, so a short retry gets through.
-                if attempt + 1 == _BUSY_RETRIES or self._stop.wait(0.2):
-                    return self._deferred(exc)
-            except SQLAlchemyError as exc:
-                return self._deferred(exc)
-        self._failures = 0
+    def round(self) -> DeliveryReport | None:
+        """Deliver what is due now; None when another process holds the lease."""
+        report = deliver_due(
+            self.factory, self.channels, self.policy, holder=self.holder, stop=self.stopping
+        )
         if report is not None and report.tried:
             log.info(
                 "outbox delivered: sent %d, retry %d, dead %d",
@@ -241,18 +196,3 @@ class DeliveryWorker:
                 report.dead,
             )
         return report
-
-    def _deferred(self, exc: SQLAlchemyError) -> None:
-        """Log a tick the database refused: quietly at first, loudly when it keeps refusing."""
-        self._failures += 1
-        level = logging.WARNING if self._failures >= _QUIET_TICKS else logging.INFO
-        log.log(level, "outbox delivery deferred (%d in a row): %s", self._failures,
-                 exc.__class__.__name__)
-        return None
-
-    def run(self) -> None:
-        """Tick at once, then every `interval` seconds until stopped."""
-        while True:
-            self.tick()
-            if self._stop.wait(self.interval):
-                return
