@@ -10,6 +10,7 @@ downloaded. Without /usr/bin/chromium the tests are skipped with the reason (CI 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.notify_support import ALI_ID, ALI_SECRET, Gateways
 from tests.servers import LIVE_SERVER_ENV, free_port, wait_serving
 
 CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
@@ -112,14 +114,40 @@ def serving(base: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def notify_gateways() -> Iterator[Gateways]:
+    """Local WeCom/DingTalk robots and Aliyun SMS (their real HTTP formats) for the demo server."""
+    gateways = Gateways()
+    yield gateways
+    gateways.close()
+
+
+def delivery_env(gateways: Gateways) -> dict[str, str]:
+    """The demo server delivers by itself as in production, to the local gateways; one failed
+    send is final (a dead letter at once) so that the retry page can be walked."""
+    return {
+        "WANGGE_DELIVER_SECONDS": "0.5",
+        "WANGGE_OUTBOX_MAX_ATTEMPTS": "1",
+        "WANGGE_NOTIFY_SECRETS": json.dumps(gateways.secrets()),
+        "WANGGE_SMS_GATEWAY": "aliyun",
+        "WANGGE_SMS_ACCESS_KEY_ID": ALI_ID,
+        "WANGGE_SMS_ACCESS_KEY_SECRET": ALI_SECRET,
+        "WANGGE_SMS_SIGN_NAME": "网格中心",
+        "WANGGE_SMS_TEMPLATE_CODE": "SMS_000001",
+        "WANGGE_SMS_ENDPOINT": gateways.sms_endpoint,
+    }
+
+
+@pytest.fixture(scope="session")
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory, notify_gateways: Gateways
+) -> Iterator[str]:
     """Build the demo district in a fresh SQLite file and serve it with uvicorn."""
     need_browser()
     if os.environ.get("WANGGE_BROWSER_BASE_URL"):  # a server already running (development)
         yield os.environ["WANGGE_BROWSER_BASE_URL"]
         return
     base = tmp_path_factory.mktemp("web")
-    env = server_env(base, "demo.db", WANGGE_DEMO_MODE="true")
+    env = server_env(base, "demo.db", WANGGE_DEMO_MODE="true", **delivery_env(notify_gateways))
     wangge(env, "demo", "--no-serve", "--cases", str(BROWSER_DEMO_CASES), timeout=900)
     with serving(base, env) as url:
         yield url
