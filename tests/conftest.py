@@ -36,6 +36,11 @@ os.environ.setdefault("WANGGE_AUDIT_SEAL_SECONDS", "0")
 os.environ.setdefault("WANGGE_DELIVER_SECONDS", "0")
 # And the overdue sweep: tests that want it set WANGGE_SWEEP_SECONDS themselves.
 os.environ.setdefault("WANGGE_SWEEP_SECONDS", "0")
+# And the monthly evaluation reports: tests that want them set WANGGE_EVAL_REPORT_SECONDS.
+os.environ.setdefault("WANGGE_EVAL_REPORT_SECONDS", "0")
+# And the export worker (background exports): in-process apps on the test's transaction would
+# poll a database they do not use; servers the tests start run it (LIVE_SERVER_ENV).
+os.environ.setdefault("WANGGE_EXPORT_SECONDS", "0")
 
 
 def _share_route_models_between_apps() -> None:

@@ -25,7 +25,7 @@ import pytest
 # What a server started by a test sets beyond the inherited environment: it seals the audit
 # log in the background as a production server does (tests/conftest.py turns that off for
 # in-process apps).
-LIVE_SERVER_ENV = {"WANGGE_AUDIT_SEAL_SECONDS": "1"}
+LIVE_SERVER_ENV = {"WANGGE_AUDIT_SEAL_SECONDS": "1", "WANGGE_EXPORT_SECONDS": "1"}
 START_TIMEOUT = 300.0  # seconds; only reached when something is really wrong
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -87,6 +87,10 @@ class PrivateCluster:
         """Stop fast: open connections are cut, as when a database server fails over."""
         self._ctl("-m", "fast", "-w", "stop")
 
+    def promote(self) -> None:
+        """Turn a standby into a primary (failover)."""
+        self._ctl("-w", "promote")
+
 
 def _postgres_user() -> pwd.struct_passwd | None:
     # initdb refuses to run as root: as root (CI) the cluster belongs to `postgres`.
@@ -101,6 +105,23 @@ def _as_postgres(cmd: list[str]) -> None:
     result = subprocess.run(full, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {result.stdout}{result.stderr}")
+
+
+@contextmanager
+def replicated_clusters() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
+    """Yield a private primary and a streaming replica of it (pg_basebackup), both running."""
+    with private_cluster() as primary:
+        base = primary.data.parent
+        replica = PrivateCluster(data=base / "standby", port=free_port(), socket_dir=base)
+        backup = [str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", "postgres", "-D", str(replica.data), "-R", "-X", "stream"]  # fmt: skip
+        _as_postgres(backup)  # -R: standby.signal and primary_conninfo, so it streams
+        replica.start()
+        try:
+            yield primary, replica
+        finally:
+            with suppress(RuntimeError):
+                replica.stop()
 
 
 @contextmanager

@@ -272,6 +272,9 @@ def demo(
                 )
             out.print(summary)
         users = create_demo_users(session, DEMO_COUNTY)
+        from wangge.cli_basemap import prepare_demo_basemap  # streets, not grey
+
+        prepare_demo_basemap(session, settings, reset=reset)
         pending = month_pending(session)
     if pending and not serve_after:
         _run_demo_month(settings)
@@ -400,6 +403,7 @@ def main() -> None:
 
 from wangge import (  # noqa: E402,F401  (register the subcommands)
     cli_admin,
+    cli_basemap,
     cli_catalogue,
     cli_departments,
     cli_divide,
@@ -408,6 +412,7 @@ from wangge import (  # noqa: E402,F401  (register the subcommands)
     cli_lines,
     cli_notify,
     cli_ops,
+    cli_places,
     cli_registry,
     cli_rules,
 )

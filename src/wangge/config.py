@@ -31,6 +31,27 @@ class Settings(BaseSettings):
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'wangge.db'}",
         description="SQLAlchemy URL: a SQLite file (embedded default) or postgresql+psycopg://...",
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL streaming replicas (hot standbys) for read-only requests, "
+        "comma-separated URLs; reads go to the primary when none is fresh enough.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="A replica is read only while it has replayed everything the primary "
+        "wrote this many seconds ago.",
+    )
+    grid_index_budget_mb: float = Field(
+        default=1024.0,
+        ge=0,
+        description="Memory each server process may keep in point-to-grid indexes (about "
+        "100 MB for a 9,000-grid district); past it the least recently used counties' "
+        "indexes are dropped and rebuilt when needed. 0: no limit.",
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often each process measures the replicas' lag."
+    )
     grid_sequence_width: int = Field(
         default=3,
         ge=2,
@@ -58,6 +79,21 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024, gt=0, description="Largest photo accepted."
+    )
+    export_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the server looks for queued exports (Excel of the case list, "
+        "registry, audit log) and runs them in the background; 0 turns the export worker off.",
+    )
+    export_keep_hours: float = Field(
+        default=24.0, gt=0, description="How long a finished export's file can be downloaded."
+    )
+    export_stale_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A running export whose progress has not moved for this long (its process "
+        "died on another host) is taken over by another server process.",
     )
     upload_max_pixels: int = Field(
         default=40_000_000, gt=0, description="Decompression-bomb guard."
@@ -135,6 +171,13 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(
         default=None, description="Receiver of outbox messages on the `webhook` channel."
     )
+    video_dedupe_minutes: float = Field(
+        default=120.0,
+        ge=0,
+        description="A video-analytics event joins the case its camera opened for the same "
+        "category while that case is open, or closed less than this many minutes after the "
+        "case's last event (0: only while open).",
+    )
     outbox_timeout: float = Field(
         default=10.0, gt=0, description="Seconds one outbox delivery may take before it is retried."
     )
@@ -151,6 +194,13 @@ class Settings(BaseSettings):
         description="How often the server raises 预警 and escalates overdue cases (超期 → 上报上级 "
         "or 督办); one process at a time, by a lease. 0 turns it off, for a deployment that "
         "runs `wangge jobs sweep` from a timer instead.",
+    )
+    eval_report_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the server checks whether the monthly evaluation reports (Excel "
+        "and PDF) of the month that closed last are stored, and produces the missing ones; one "
+        "process at a time, by a lease. 0 turns it off.",
     )
     outbox_max_attempts: int = Field(
         default=6, ge=1, description="Attempts before a message becomes a dead letter."
@@ -183,15 +233,56 @@ class Settings(BaseSettings):
     )
     sms_region: str = Field(default="cn-hangzhou", description="The SMS gateway's region.")
 
+    basemap: Literal["auto", "none", "tianditu", "xyz", "wmts", "mbtiles"] = Field(
+        default="auto",
+        description="Basemap of the web maps (docs/basemap.md): tianditu (天地图, needs "
+        "WANGGE_BASEMAP_TIANDITU_KEY), xyz (WANGGE_BASEMAP_URL with {z}/{x}/{y}), wmts (a KVP "
+        "GetTile WANGGE_BASEMAP_URL + WANGGE_BASEMAP_WMTS_LAYER), mbtiles (a local file served "
+        "by wangge at /tiles/{z}/{x}/{y}.png), none; auto: xyz when WANGGE_BASEMAP_URL is set, "
+        "else the MBTiles file when it exists, else none.",
+    )
     basemap_url: str | None = Field(
         default=None,
-        description="Base-map tile URL template for the web map ({z}/{x}/{y}, e.g. 天地图 or a "
-        "city's own tiles); empty: the map shows grids on a plain background (works offline).",
+        description="XYZ tile URL template ({z}/{x}/{y}, optional {s}) or, for wmts, the "
+        "service's GetTile address; Web Mercator tiles only.",
+    )
+    basemap_subdomains: str = Field(
+        default="", max_length=16, description="Letters or digits that replace {s} (e.g. abc)."
+    )
+    basemap_tianditu_key: str = Field(
+        default="",
+        max_length=64,
+        description="The county's 天地图 key (tk, a browser key bound to the site's domain); "
+        "it goes only into pages of logged-in users.",
+    )
+    basemap_tianditu_style: Literal["vec", "img"] = Field(
+        default="vec", description="天地图 layer: vec (矢量 + cva 注记) or img (影像 + cia 注记)."
+    )
+    basemap_wmts_layer: str = Field(default="", max_length=100, description="WMTS LAYER.")
+    basemap_wmts_style: str = Field(default="default", max_length=100, description="WMTS STYLE.")
+    basemap_wmts_matrix_set: str = Field(
+        default="GoogleMapsCompatible",
+        max_length=100,
+        description="WMTS TILEMATRIXSET: a Web Mercator set whose matrices are named by zoom "
+        "(GoogleMapsCompatible; 天地图's is w).",
+    )
+    basemap_wmts_format: str = Field(
+        default="image/png", max_length=40, description="WMTS FORMAT (image/png, image/jpeg)."
+    )
+    basemap_mbtiles: Path | None = Field(
+        default=None,
+        description="The MBTiles file served at /tiles (default: basemap.mbtiles beside the "
+        "upload folder, e.g. var/basemap.mbtiles; `wangge basemap render` writes it).",
+    )
+    basemap_max_zoom: int = Field(
+        default=18, ge=1, le=22, description="Deepest zoom of the web maps' basemap."
     )
     basemap_crs: str = Field(
         default="EPSG:4490",
-        description="Coordinate system of the base-map tiles: EPSG:4490/4326 (天地图) or GCJ02 "
-        "(most commercial Chinese maps); grids and cases are sent to the map in it.",
+        description="Coordinate system of the base-map tiles: EPSG:4490/4326 (天地图, the "
+        "district's own tiles, WGS84 sources) or GCJ02 (高德/腾讯 tiles): grids and cases are "
+        "then shifted into GCJ-02 for display; a GCJ-02 source left at EPSG:4490 is off by "
+        "100–700 m.",
     )
     basemap_attribution: str = Field(
         default="", description="Attribution shown on the web map for the base-map tiles."
@@ -209,6 +300,9 @@ class Settings(BaseSettings):
             )
         self.check_personal_hash_key()
         self.check_sms()
+        from wangge.basemap.sources import check_basemap  # one home for the basemap rules
+
+        check_basemap(self)
         if self.demo_mode:
             return
         password = urlsplit(self.database_url).password
@@ -246,6 +340,11 @@ class Settings(BaseSettings):
                 f"短信网关配置不完整，缺少 {', '.join(missing)} / the SMS gateway needs "
                 f"{', '.join(missing)}"
             )
+
+    @property
+    def read_urls(self) -> list[str]:
+        """Return the replica URLs of `read_database_url`."""
+        return [u.strip() for u in (self.read_database_url or "").split(",") if u.strip()]
 
     @property
     def is_sqlite(self) -> bool:

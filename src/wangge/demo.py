@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.audit.chain import seal_all
 from wangge.auth.principal import LOCAL_OPERATOR
+from wangge.basemap.features import GREEN_LAYER, WATER_LAYER, save_features
 from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
 from wangge.common.models import utcnow
@@ -27,9 +28,12 @@ from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
+from wangge.places.roads import save_roads
 from wangge.registry.demo import build_registry_demo
 from wangge.setup import init_county
 from wangge.synthetic import make_district, make_grids, random_points
+from wangge.synthetic_roads import house_numbers, make_roads
+from wangge.synthetic_water import make_water
 from wangge.uploads.service import store_demo_photo
 from wangge.uploads.storage import LocalStorage
 
@@ -128,8 +132,21 @@ def build_demo(
         ],
     )
     tick(1)
+    # Water and parks for the demo's own basemap (wangge.basemap), from a generator of their
+    # own: nothing the seed already makes changes.
+    water, parks = make_water(district, seed=DEMO_SEED)
+    save_features(session, DEMO_COUNTY, WATER_LAYER, water)
+    save_features(session, DEMO_COUNTY, GREEN_LAYER, parks)
     _add_departments(session)
-    build_registry_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
+    # Named roads and house numbers (门牌), so cases get an address (wangge.places).
+    roads = make_roads(district, seed=DEMO_SEED)
+    save_roads(session, DEMO_COUNTY, roads)
+    build_registry_demo(
+        session,
+        DEMO_COUNTY,
+        seed=DEMO_SEED,
+        house_numbers=lambda lon, lat: house_numbers(district, roads, lon, lat),
+    )
     seed_configuration(session, DEMO_COUNTY)
     n_cases = default_case_count(session) if cases is None else cases
     plan_month(session, n_cases)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -45,6 +46,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = session_factory(engine, audit_key=settings.audit_key)
         app.state.head_revision = head_revision(engine)
+        from wangge.grids.locating import set_budget
+
+        set_budget(settings.grid_index_budget_mb)  # a province: LRU over the counties served
+        monitor = None
+        if settings.read_urls and not settings.is_sqlite:
+            # Routed reads go to fresh replicas (`ops.replicas`); each process measures them.
+            from wangge.ops.replicas import ReplicaMonitor, ReplicaRouter
+
+            app.state.replicas = ReplicaRouter(
+                engine,
+                settings.read_urls,
+                max_lag=settings.replica_max_lag_seconds,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+            monitor = ReplicaMonitor(app.state.replicas, settings.replica_check_seconds).start()
         if settings.warm_caches:
             # Start answering (and answering uvicorn's health checks) at once; the grid
             # indexes are built beside it, and a request that needs one meanwhile waits for
@@ -52,32 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             threading.Thread(
                 target=_warm, args=(app.state.session_factory,), daemon=True, name="warm"
             ).start()
-        sealer = None
-        if settings.audit_seal_seconds > 0:
-            from wangge.audit.sealer import Sealer
-
-            sealer = Sealer(app.state.session_factory, settings.audit_seal_seconds).start()
-        deliverer = None
-        if settings.deliver_seconds > 0:
-            # Notifications go out by themselves: every process runs a worker, the delivery
-            # lease lets one of them send at a time (WANGGE_DELIVER_SECONDS=0 turns it off).
-            from wangge.notifications.worker import DeliveryWorker
-
-            factory = app.state.session_factory
-            deliverer = DeliveryWorker.for_settings(factory, settings).start()
-        sweeper = None
-        if settings.sweep_seconds > 0:
-            # 预警 and 超期 are raised by the server itself (the sweep lease: one process).
-            from wangge.cases.sweeper import SweepWorker
-
-            sweeper = SweepWorker(app.state.session_factory, settings.sweep_seconds).start()
+        workers = _start_workers(app.state.session_factory, settings)
         yield
-        if sweeper is not None:
-            sweeper.stop()
-        if deliverer is not None:
-            deliverer.stop()
-        if sealer is not None:
-            sealer.stop()
+        for worker in reversed(workers):
+            worker.stop()
+        if monitor is not None:
+            monitor.stop()
+            app.state.replicas.dispose()
         app.state.engine = None
         engine.dispose()
 
@@ -96,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.log_json:
         configure_logging(settings.log_level)
     problems.install(app)
+    if settings.read_urls:
+        from wangge.ops.replicas import replica_headers
+
+        app.middleware("http")(replica_headers)
     # Metrics live in a registry per app so that tests can build many apps in one process.
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
@@ -124,6 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order, at ~10-30 µs each on the event loop (FastAPI 0.165): the
     # intake routes every phone, hotline and video feed hits come first.
     app.include_router(cases_router, prefix="/api/v1")
+    from wangge.intake.views import router as intake_router  # 受理登记, 回访, video events
+
+    app.include_router(intake_router, prefix="/api/v1")
     app.include_router(open311_router)
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
@@ -137,7 +142,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(rule_pages.router)
     app.include_router(uploads_router, prefix="/api/v1")
+    from wangge.exports.views import router as exports_router  # background exports
+    from wangge.web import audit_pages  # the audit log page (审计日志)
+
+    app.include_router(exports_router, prefix="/api/v1")
+    app.include_router(audit_pages.router)
     app.include_router(evaluation_router, prefix="/api/v1")
+    from wangge.evaluation import publication_views  # publication, stored monthly reports
+    from wangge.web import evaluation_pages  # /console/evaluation, /public/evaluation/{county}
+
+    app.include_router(publication_views.router)
+    app.include_router(publication_views.public_router)
+    app.include_router(evaluation_pages.router)
     app.include_router(registry_router, prefix="/api/v1")
     from wangge.departments.views import router as departments_router
     from wangge.web import department_pages
@@ -159,12 +175,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(notifications_router, prefix="/api/v1")
     app.include_router(notification_pages.router)
+    from wangge.places.views import router as places_router  # place search, reverse geocoding
+
+    app.include_router(places_router, prefix="/api/v1")
     from wangge.web import api as web_api
     from wangge.web import case_pages
     from wangge.web import views as web
 
     app.include_router(case_pages.router)
+    from wangge.web import intake_pages  # /console/intake (受理登记)
+
+    app.include_router(intake_pages.router)
     app.include_router(web.router)
+    from wangge.web import department_phone  # the department handler's phone page
+
+    app.include_router(department_phone.router)
     app.include_router(web_api.router)
     from wangge.web import api_map_points  # the 部件/房屋 map layers (clusters per zoom)
 
@@ -172,6 +197,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.web import registry_pages
 
     app.include_router(registry_pages.router)
+    from wangge.basemap.csp import ImagePolicy
+    from wangge.basemap.sources import tile_hosts
+    from wangge.basemap.views import router as basemap_router
+
+    app.include_router(basemap_router)  # /tiles: the local MBTiles basemap
+    from wangge.web import grid_card  # the console map's card of the grid clicked
+
+    app.include_router(grid_card.router)
+    from wangge.web import map_cameras  # the console map's camera layer
+
+    app.include_router(map_cameras.router)
+    # Pages may load images only from here and the configured tile servers.
+    app.add_middleware(ImagePolicy, hosts=tile_hosts(settings))
     app.mount("/static", web.static_files(), name="static")
     app.include_router(health_router)
 
@@ -182,6 +220,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _start_workers(factory: sessionmaker[Session], settings: Settings) -> list[Any]:
+    """Start the rounds every server process runs beside its requests (each 0 = off).
+
+    Each takes its own lease where only one process may do the work at a time: the audit
+    sealer chains entries; the outbox is delivered (派遣, 预警, 超期 …); the overdue sweep raises
+    预警 and 超期; the closed month's 考核 reports are produced once; long exports run.
+    """
+    from wangge.audit.sealer import Sealer
+    from wangge.cases.sweeper import SweepWorker
+    from wangge.evaluation.auto_reports import EvaluationReportWorker
+    from wangge.exports.runner import ExportWorker
+    from wangge.notifications.worker import DeliveryWorker
+
+    plan: list[tuple[float, Callable[[], Any]]] = [
+        (settings.audit_seal_seconds, lambda: Sealer(factory, settings.audit_seal_seconds)),
+        (settings.deliver_seconds, lambda: DeliveryWorker.for_settings(factory, settings)),
+        (settings.sweep_seconds, lambda: SweepWorker(factory, settings.sweep_seconds)),
+        (settings.eval_report_seconds,
+         lambda: EvaluationReportWorker(factory, settings.eval_report_seconds)),
+        (settings.export_seconds, lambda: ExportWorker(factory, settings)),
+    ]  # fmt: skip
+    return [make().start() for seconds, make in plan if seconds > 0]
+
+
 def _warm(factory: sessionmaker[Session]) -> None:
     from wangge.grids.locating import warm
 
@@ -189,6 +251,10 @@ def _warm(factory: sessionmaker[Session]) -> None:
     try:
         with factory() as session:
             n = warm(session)
+            # The place index too: the first report's address is not built on its request.
+            from wangge.places.service import place_index
+
+            place_index(session)
     except SQLAlchemyError as exc:  # e.g. a database not migrated yet: requests will say so
         log.info("cache warm-up skipped: %s", exc.__class__.__name__)
         return

@@ -12,7 +12,9 @@ def import_all_models() -> None:
     import wangge.departments.models
     import wangge.divisions.models
     import wangge.evaluation.models
+    import wangge.evaluation.publication_models
     import wangge.grids.models
+    import wangge.intake.models
     import wangge.lines.models
     import wangge.notifications.models
     import wangge.ops.jobs

@@ -29,7 +29,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 EVERY_CODE = {
     "state": list(CaseState),
     "action": list(Action),
-    "role": [*Role, "admin"],
+    "role": [*Role, "admin", "auditor"],  # the loop's posts and two account roles
     "source": list(Source),
     "stage": list(RULE_STAGES),
     "queue": [*QUEUES, "overdue", "all"],

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from wangge.auth.principal import ANONYMOUS, Principal, Unauthenticated
 from wangge.config import Settings
 from wangge.errors import Forbidden, keeps_writes
+from wangge.ops.replicas import mark_written, session_for
 
 SESSION_COOKIE = "wangge_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -30,7 +32,7 @@ async def open_session(request: Request) -> AsyncIterator[Session]:
     Creating a session opens no connection (the first statement does, in the thread pool);
     closing one whose transaction `get_session` already ended only hands the connection back.
     """
-    session = request.app.state.session_factory()
+    session = session_for(request)  # a fresh read replica for routed reads, else the primary
     if request.method not in _SAFE_METHODS and session.get_bind().dialect.name == "sqlite":
         event.listen(session, "after_begin", _write_lock_first)
     try:
@@ -52,7 +54,9 @@ def _write_lock_first(_session: Session, transaction: SessionTransaction,
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def get_session(session: Annotated[Session, Depends(open_session)]) -> AsyncIterator[Session]:
+async def get_session(
+    request: Request, session: Annotated[Session, Depends(open_session)]
+) -> AsyncIterator[Session]:
     """The request's session: committed when the endpoint returns, rolled back on any error.
 
     This dependency has function scope (see SessionDep), so the commit happens *before* the
@@ -60,10 +64,18 @@ async def get_session(session: Annotated[Session, Depends(open_session)]) -> Asy
     default request scope FastAPI sent the 201 first and committed afterwards, and a report
     acknowledged during a database outage was lost (tests/api/test_faults_server.py).
     """
+
+    def commit() -> None:
+        session.commit()
+        if request.method not in _SAFE_METHODS:
+            mark_written(request, session)  # with read replicas: the client's write position
+
     try:
         yield session
-        await run_in_threadpool(session.commit)
+        await run_in_threadpool(commit)
     except BaseException as exc:
+        if isinstance(exc, OperationalError) and getattr(request.state, "db_node", "primary") != "primary":
+            request.app.state.replicas.failed(session.get_bind())
         if keeps_writes(exc):
             # e.g. a failed login: counted and audited, then refused
             await run_in_threadpool(session.commit)

@@ -68,9 +68,11 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
         ("zhiban", "值班长", "shift_leader", county, None),
         ("paiqian", "派遣员", "dispatcher", county, None),
         ("jiandu", "监督员/网格员", "supervisor", community, None),
+        ("shipin", "视频监督员", "video_supervisor", county, None),
         ("wanggezhang", "网格长", "grid_leader", community, None),
         ("jiedao", "街道派遣员", "dispatcher", street, None),
         ("lingdao", "领导（只读）", "leader", None, None),
+        ("shenji", "审计员", "auditor", None, None),
         ("shimin", "公众", "citizen", None, None),
     ]
     if department:
@@ -86,6 +88,6 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
             if username in GRID_KINDS and community:
                 _assign_grids(session, user, community, GRID_KINDS[username])
         rows.append(
-            (username, label, scope or dept or ("全区" if role in ("admin", "leader") else "本人"))
+            (username, label, scope or dept or ("全区" if role in ("admin", "leader", "auditor") else "本人"))
         )
     return rows

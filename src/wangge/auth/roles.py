@@ -6,7 +6,8 @@ READ = ["divisions.read", "grids.read", "cases.read", "registry.read", "departme
 
 DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
     "admin": ("系统管理员", ["*"]),
-    "acceptor": ("受理员", [*READ, "cases.act"]),
+    # cases.intake: the 受理登记 page (hotline, counter, letter and camera reports).
+    "acceptor": ("受理员", [*READ, "cases.act", "cases.intake"]),
     "shift_leader": ("值班长", [*READ, "cases.act"]),
     "dispatcher": ("派遣员", [*READ, "cases.act"]),
     "supervisor": (
@@ -18,4 +19,9 @@ DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
     "department": ("专业部门处置人员", ["divisions.read", "grids.read", "cases.read", "cases.act"]),
     "leader": ("领导（只读）", [*READ, "cases.act", "evaluation.read"]),
     "citizen": ("公众", ["cases.report"]),
+    # 审计员 reads the audit log (and exports it) and nothing else; without an area he reads
+    # every account's acts (auth.service.WHOLE_TERRITORY_ROLES).
+    "auditor": ("审计员", ["audit.read"]),
+    # 视频监督员 watches the cameras and raises cases from them (source video); no loop actions.
+    "video_supervisor": ("视频监督员", [*READ, "cases.report", "cases.intake"]),
 }

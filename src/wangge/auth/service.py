@@ -29,7 +29,7 @@ LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 SESSION_HOURS = 12
 MIN_PASSWORD_LENGTH = 10
-WHOLE_TERRITORY_ROLES = {"admin", "leader"}
+WHOLE_TERRITORY_ROLES = {"admin", "leader", "auditor"}
 _COMMON = {"password", "1234567890", "qwertyuiop", "wangge12345", "admin12345", "abc123456789"}
 
 

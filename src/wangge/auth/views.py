@@ -379,7 +379,14 @@ def audit_log(
         q = q.where(AuditEntry.actor == actor)
     if before_id:
         q = q.where(AuditEntry.id < before_id)
-    return list(session.scalars(q))
+    rows = list(session.scalars(q))
+    # Reading the log is itself audited (after the read: the answer does not list itself).
+    given = {"action": action, "actor": actor, "before_id": before_id, "limit": limit}
+    record_for(
+        session, principal, "audit.view", object_type="audit_log",
+        detail={"via": "api", "filters": {k: v for k, v in given.items() if v is not None}},
+    )  # fmt: skip
+    return rows
 
 
 @router.get("/audit/verify", summary="校验审计链 Verify the audit chain")

@@ -14,8 +14,11 @@ from wangge.grids.scope import layer_grid_ids
 _ROLES = {r.value for r in Role}
 # Posts that watch an area rather than their own parts or their own reports.
 AREA_ROLES = frozenset(
-    {"acceptor", "shift_leader", "supervisor", "dispatcher", "grid_leader", "leader", "admin"}
-)
+    {
+        "acceptor", "shift_leader", "supervisor", "dispatcher", "grid_leader", "leader", "admin",
+        "video_supervisor",
+    }
+)  # fmt: skip
 
 
 def actor_id(principal: Principal) -> str:

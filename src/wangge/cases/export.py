@@ -4,7 +4,7 @@ reader's language, phone and ID numbers masked unless unmasking is allowed, audi
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import datetime
 from itertools import islice
@@ -64,9 +64,29 @@ def export_workbook(
         reason = principal.require_with_reason(
             UNMASK, reason, doing_zh="导出完整个人信息", doing_en="export full values"
         )
-    en = lang == "en"
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Cases" if en else "案卷")
+    ws = wb.create_sheet("Cases" if lang == "en" else "案卷")
+    count = fill_sheet(session, principal, f, ws, now=now, sort=sort, lang=lang, unmask=unmask)
+    audit_export(session, principal, f, count, sort=sort, unmask=unmask, reason=reason)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def fill_sheet(
+    session: Session,
+    principal: Principal,
+    f: CaseFilter,
+    ws: Any,
+    *,
+    now: datetime,
+    sort: str,
+    lang: str = "zh",
+    unmask: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Append the header and the list's rows to `ws`; call `progress(rows)` after each chunk."""
+    en = lang == "en"
     ws.append([c[2] if en else c[1] for c in COLUMNS])
     names = _Names(session)
     count = 0
@@ -77,14 +97,28 @@ def export_workbook(
             row = _row(case, now, lang, names, departments.get(case.id, []), unmask)
             ws.append([safe_cell(row[key]) for key, _, _ in COLUMNS])
             count += 1
+        if progress is not None:
+            progress(count)
+    return count
+
+
+def audit_export(
+    session: Session,
+    principal: Principal,
+    f: CaseFilter,
+    count: int,
+    *,
+    sort: str,
+    unmask: bool,
+    reason: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write the export's audit entry: the filters, the row count, unmasked or not."""
     record_for(
         session, principal, "case.export", object_type="case",
         reason=reason if unmask else None,
-        detail={"rows": count, "unmasked": unmask, "sort": sort, "filters": _given(f)},
+        detail={"rows": count, "unmasked": unmask, "sort": sort, "filters": _given(f), **(extra or {})},
     )  # fmt: skip
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def _chunks(cases: Iterable[Case]) -> Iterator[list[Case]]:

@@ -70,7 +70,7 @@ ACTION: Mapping[str, Label] = {
     "escalate": ("上报上级", "Escalate"),
 }
 
-# The posts of the loop, and the administrator (a role of the accounts, not of the loop).
+# The posts of the loop, the administrator and the auditor (roles of accounts, not of the loop).
 ROLE: Mapping[str, Label] = {
     "acceptor": ("受理员", "Acceptor"),
     "shift_leader": ("值班长", "Shift leader"),
@@ -80,6 +80,8 @@ ROLE: Mapping[str, Label] = {
     "grid_leader": ("网格长", "Grid leader"),
     "leader": ("领导", "Leader"),
     "citizen": ("公众", "Public"),
+    "auditor": ("审计员", "Auditor"),
+    "video_supervisor": ("视频监督员", "Video supervisor"),
     "admin": ("系统管理员", "Administrator"),
 }
 

@@ -100,6 +100,7 @@ class Role(StrEnum):
     GRID_LEADER = "grid_leader"
     LEADER = "leader"
     CITIZEN = "citizen"
+    VIDEO_SUPERVISOR = "video_supervisor"  # 视频监督员: raises cases from the cameras
 
 
 class Need(StrEnum):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wangge.cases.model import Source
 from wangge.common.schemas import InputModel
+from wangge.intake.schemas import IntakeIn
 
 
 class CaseCreate(InputModel):
@@ -35,6 +36,11 @@ class CaseCreate(InputModel):
         max_length=64,
         description="坐标系 of lon/lat: EPSG:4490 (default, CGCS2000), EPSG:4326 (GPS), "
         "GCJ-02 (高德/腾讯 map SDKs), BD-09 (百度)",
+    )
+    intake: IntakeIn | None = Field(
+        default=None,
+        description="受理登记: channel, 12345 工单号, caller (hotline/counter/letter) or camera "
+        "(video; the case takes the camera's position)",
     )
 
 
@@ -125,6 +131,8 @@ class CaseDetail(CaseRead):
     timeline: list[EventRead]
     allowed_actions: list[str]
     duplicate_candidates: list[int] = Field(default_factory=list)
+    # How it came in (channel, 工单号, caller masked, camera), its 回访 and 12345 replies.
+    intake: dict[str, Any] | None = None
 
 
 class CasePage(BaseModel):

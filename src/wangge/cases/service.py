@@ -38,6 +38,8 @@ from wangge.cases.workflow import apply, report
 from wangge.departments.service import require_active
 from wangge.errors import Conflict, NotFound, ValidationFailed
 from wangge.grids.locating import locate_refs
+from wangge.intake import service as intake_service
+from wangge.places.service import address_at
 from wangge.registry.catalogue import parse_component_code
 from wangge.registry.models_components import Component
 from wangge.uploads.models import Upload
@@ -66,6 +68,8 @@ class CaseIn:
     patrol_id: int | None = None
     # The position's coordinate system (None: CGCS2000); phones' map SDKs give GCJ-02/BD-09.
     crs: str | None = None
+    # 受理登记 (wangge.intake.schemas.IntakeIn or its dict): channel, 工单号, caller, camera.
+    intake: Any = None
 
 
 def _open_patrol(session: Session, worker: str, patrol_id: int | None) -> int | None:
@@ -143,6 +147,7 @@ def create_case(
         ).first()
         if existing is not None:
             return existing
+    data = intake_service.prepare(session, data, principal)  # a camera gives the position
     photos = claim_photos(session, data.photos, principal, case_id=None)
     category = cached_category(session, data.category_code)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
@@ -164,7 +169,8 @@ def create_case(
         county_code=county,
         category_code=category.code,
         description=data.description,
-        address=data.address,
+        # The reporter's words win; else the district's own roads, buildings and grids say it.
+        address=(data.address or "").strip() or address_at(session, lon, lat, grid, unit),
         lon=lon,
         lat=lat,
         grid_id=grid.id if grid else None,
@@ -231,6 +237,7 @@ def create_case(
     attach_photos(photos, case.id)
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
     add_event(session, case, outcome.event, None)
+    intake_service.store(session, case, data.intake, now=now)
     record(
         session,
         actor=principal.name,

@@ -44,6 +44,7 @@ from wangge.cases.workflow import allowed_actions
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.errors import Forbidden
+from wangge.intake.service import read as intake_read
 from wangge.notifications.recipients import centre_inboxes
 
 router = APIRouter(tags=["cases 案卷"])
@@ -198,6 +199,7 @@ def get_case(case_id: int, session: SessionDep, principal: PrincipalDep, now: No
         parts=[PartRead.model_validate(p) for p in parts],
         timeline=timeline,
         allowed_actions=[a.value for a in allowed],
+        intake=intake_read(session, case),  # caller masked; full values: /intake/personal
     )
 
 
@@ -209,23 +211,41 @@ def post_action(
     session: SessionDep,
     principal: PrincipalDep,
     now: NowDep,
-) -> CaseRead:
-    """Perform one action (受理, 立案, 派遣 …); 409 when the version moved or the state forbids it."""
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> Any:
+    """Perform one action (受理, 立案, 派遣 …); 409 when the version moved or the state forbids it.
+
+    The same Idempotency-Key returns the first answer again: a phone resends an action queued
+    offline whose answer it never saw, and must not get a version conflict for its own write.
+    """
     payload = dict(body.payload)
     if body.note is not None:
         payload["note"] = body.note
     if body.photos:
         payload["photos"] = list(body.photos)
-    case = act(
+
+    def work() -> tuple[int, Any]:
+        case = act(
+            session,
+            case_id,
+            action,
+            principal,
+            expected_version=body.expected_version,
+            payload=payload,
+            now=now,
+        )
+        return 200, _read(case, now).model_dump(mode="json")
+
+    _status, out, _replayed = run_once(
         session,
-        case_id,
-        action,
-        principal,
-        expected_version=body.expected_version,
-        payload=payload,
-        now=now,
+        owner=actor_id(principal),
+        key=idempotency_key,
+        fingerprint=fingerprint(
+            "POST", f"/cases/{case_id}/actions/{action}", body.model_dump(mode="json")
+        ),
+        work=work,
     )
-    return _read(case, now)
+    return out
 
 
 @router.get("/cases/{case_id}/duplicates", response_model=list[CaseRead])

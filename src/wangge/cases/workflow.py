@@ -176,6 +176,7 @@ REPORT_SOURCES: Mapping[Role, tuple[Source, ...]] = {
     R.DEPARTMENT: (Source.DEPARTMENT,),
     R.ACCEPTOR: (Source.HOTLINE,),  # enters callers' reports
     R.CITIZEN: (Source.ONLINE,),
+    R.VIDEO_SUPERVISOR: (Source.VIDEO,),
 }
 REPORTER_ROLES: frozenset[Role] = frozenset(REPORT_SOURCES)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from wangge.common.spreadsheet import safe_cell
 from wangge.evaluation.facts import OPEN_COUNTS
-from wangge.evaluation.indicators import LABELS_ZH, OBJECT_ZH
+from wangge.evaluation.glossary import name, table
+from wangge.evaluation.indicators import OBJECT_ZH
 
 SHEET_ORDER = ("department", "street", "community", "grid", "grid_worker", "supervisor",
                "acceptor", "shift_leader", "dispatcher")  # fmt: skip
@@ -59,7 +60,7 @@ def monthly_xlsx(result: dict[str, Any]) -> bytes:
         ws = wb.create_sheet(OBJECT_ZH[object_type])
         counts, rates = _columns(rows)
         header = ["排名", "编码", "名称", "综合指标值", "评价等级", "环比变化", "同比变化"]
-        header += [LABELS_ZH.get(k, k) for k in rates + counts]
+        header += [name(k) for k in rates + counts]  # the glossary's names
         ws.append(header)
         for cell in ws[1]:
             cell.font = Font(bold=True)
@@ -85,6 +86,12 @@ def monthly_xlsx(result: dict[str, Any]) -> bytes:
             chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=n + 1))
             chart.width, chart.height = 24, 10
             ws.add_chart(chart, f"A{len(rows) + 4}")
+    terms = wb.create_sheet("指标说明")  # the glossary: each name beside its formula
+    terms.append(["指标", "计算公式", "方向"])
+    for term in table("zh"):
+        terms.append([term["name"], term["formula"], term["direction"]])
+    terms.column_dimensions["A"].width = 18
+    terms.column_dimensions["B"].width = 90
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -109,8 +116,10 @@ def _table(data: list[list[Any]], widths: list[float] | None = None) -> Any:
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
-    t = Table([[("" if c is None else str(c)) for c in row] for row in data], colWidths=widths,
-              repeatRows=1)  # fmt: skip
+    # flowables (a wrapped Paragraph) stay as they are; everything else is printed as text
+    cells = [[c if hasattr(c, "wrap") else ("" if c is None else str(c)) for c in row]
+             for row in data]  # fmt: skip
+    t = Table(cells, colWidths=widths, repeatRows=1)
     t.setStyle(
         TableStyle([
             ("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
@@ -215,7 +224,7 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
         rate_keys = list(rows[0]["rates"])
         open_keys = [k for k in OPEN_KEYS if any(k in r["counts"] for r in rows)]
         data = [["排名", "名称", "综合指标值", "等级", "环比",
-                 *[LABELS_ZH[k] for k in rate_keys + open_keys]]]  # fmt: skip
+                 *[name(k) for k in rate_keys + open_keys]]]  # fmt: skip
         for r in rows[:60]:
             data.append(
                 [r.get("rank") or "-", str(r.get("name", r["key"]))[:24],
@@ -224,5 +233,9 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
                  *[r["counts"].get(k, 0) for k in open_keys]]
             )  # fmt: skip
         story.append(_table(data))
+    story += [PageBreak(), Paragraph("指标说明", st["h2"])]
+    story.append(_table([["指标", "计算公式", "方向"]]
+                        + [[g["name"], Paragraph(g["formula"], st["body"]), g["direction"]]
+                           for g in table("zh")], widths=[90, 520, 60]))  # fmt: skip
     doc.build(story)
     return buf.getvalue()

@@ -218,6 +218,18 @@ def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> di
             select(Division.code, Division.name).where(Division.code.in_(codes))
         ):
             names[f"{'street' if len(c) == 9 else 'community'}:{c}"] = n
+    people = {int(k) for t in (*PEOPLE_TYPES, "grid_worker") for k in counts.get(t, {})
+              if k.isdigit() and len(k) < 10}  # fmt: skip
+    if people:
+        # staff names as the case page shows them; the posts' areas scope people (_in_scope)
+        from wangge.auth.models import Post, User
+
+        for i, n in session.execute(select(User.id, User.display_name).where(User.id.in_(people))):
+            names[f"person:{i}"] = n
+        for i, prefix in session.execute(
+            select(Post.user_id, Post.scope_prefix).where(Post.user_id.in_(people))
+        ):
+            names.setdefault(f"posts:{i}", []).append(prefix)
     gids = [int(g) for g in counts.get("grid", {}) if g.isdigit() and len(g) < 10]
     if gids:
         for i, code, name in session.execute(
@@ -236,7 +248,15 @@ def _in_scope(principal: Principal | None, object_type: str, key: str, names: di
     if object_type == "grid":
         code = names.get(f"gridcode:{key}")
         return code is not None and principal.covers(code)
+    if object_type in (*PEOPLE_TYPES, "grid_worker") and not _whole_county(principal, names):
+        # a street or community leader sees the people posted inside his area only
+        return any(p is not None and principal.contains(p) for p in names.get(f"posts:{key}", []))
     return True
+
+
+def _whole_county(principal: Principal, names: dict) -> bool:
+    county = names.get("county:")
+    return county is None or principal.contains(county)
 
 
 def evaluate(
@@ -271,6 +291,7 @@ def evaluate(
         workers[k].update(c)
     counts["grid_worker"] = dict(workers)
     names = _names(session, counts)
+    names["county:"] = county
     objects: dict[str, list[dict[str, Any]]] = {}
     for object_type in OBJECT_FORMULA:
         rows = []
@@ -278,7 +299,7 @@ def evaluate(
             if not _in_scope(principal, object_type, key, names):
                 continue
             row = evaluate_object(object_type, key, c, cfg)
-            row["name"] = names.get(f"{object_type}:{key}", key)
+            row["name"] = names.get(f"{object_type}:{key}") or names.get(f"person:{key}", key)
             rows.append(row)
         objects[object_type] = rank(rows)
     return {
@@ -338,8 +359,9 @@ def drill(
     if group not in sql.groups(cfg):
         raise NotFound(f"未知的评价对象 {object_type}", f"unknown object type {object_type}")
     if principal is not None and not _in_scope(
-        principal, object_type, key, _names(session, {object_type: {key: {}}})
-    ):
+        principal, object_type, key,
+        _names(session, {object_type: {key: {}}}) | {"county:": county},
+    ):  # fmt: skip
         raise NotFound(f"对象 {key} 不存在", f"object {key} does not exist")
     parts = _rate_parts(object_type, indicator)
     known = [*sql.groups(cfg)[group][2], *OPEN_COUNTS.get(group, ())]

@@ -497,3 +497,25 @@ SELECT w.actor_id, COUNT(*) AS ratings,
   COUNT(*) FILTER (WHERE r.rating IN ('satisfied', 'basically_satisfied')) AS satisfied
 FROM r JOIN w ON w.case_id = r.case_id
 GROUP BY w.actor_id"""
+
+
+def area_ratings_sql(dialect: str, *, county: bool, stored: bool = False) -> str:
+    """Return per community (ratings, satisfied) of the cases rated in the window.
+
+    Each rated case counts once, in its community: the area's 群众满意率 with the same
+    rating rule as the grid workers' (`ratings_sql`).
+    """
+    rating = "e.rating" if stored else DIALECTS[dialect].rating
+    where_county = "AND e.county_code = :county" if county else ""
+    if stored:
+        source = "case_event_facts e"
+        community = "e.community"
+    else:
+        source = "case_events e JOIN cases c ON c.id = e.case_id"
+        community = "c.community_code"
+    return f"""
+SELECT {community} AS community, COUNT(*) AS ratings,
+  COUNT(*) FILTER (WHERE {rating} IN ('satisfied', 'basically_satisfied')) AS satisfied
+FROM {source}
+WHERE e.action = 'rate' AND e."at" >= :start AND e."at" < :end {where_county}
+GROUP BY {community}"""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -40,9 +41,62 @@ class _Entry:
     index: GridIndex
     checked_at: float
     refs: dict[int, GridRef]
+    footprint: int = 0  # bytes the entry keeps alive (arrays, geometries, refs)
+    used_at: float = 0.0
 
 
 _cache: dict[tuple[str, int], _Entry] = {}
+# The extent of every version ever indexed here, kept after its index is dropped: a point
+# outside a county's extent never makes that county's index be built again.
+@dataclass
+class _Extent:
+    signature: tuple[int, object]  # of the grids it was computed from (see `_signature`)
+    box: tuple[float, float, float, float]
+    checked_at: float
+
+
+_extents: dict[tuple[str, int], _Extent] = {}
+# Memory the indexes of this process may keep (WANGGE_GRID_INDEX_BUDGET_MB, 0: no limit); past
+# it the least recently used counties' indexes are dropped (a province: a worker keeps the
+# counties it serves, not all of them).
+_budget: int = 0
+
+
+def set_budget(megabytes: float) -> None:
+    """Bound the memory of the cached indexes (0: unbounded)."""
+    global _budget
+    _budget = int(megabytes * 2**20)
+
+
+def footprint(index: GridIndex, geoms: list[object], refs: int) -> int:
+    """Estimate what an index keeps alive: its arrays, the GEOS geometries and the refs.
+
+    A coordinate costs 16 bytes in GEOS (and about as much again prepared); a ref about 200.
+    """
+    coords = int(shapely.get_num_coordinates(np.asarray(geoms, dtype=object)).sum())
+    return index.nbytes + 32 * coords + 200 * refs
+
+
+def cached_bytes() -> int:
+    """Return the estimated memory of the cached indexes (tests, metrics)."""
+    with _lock:
+        return sum(e.footprint for e in _cache.values())
+
+
+def _evict(keep: tuple[str, int]) -> None:
+    """Drop least recently used indexes until the cache fits the budget (never `keep`)."""
+    global evictions
+    if not _budget:
+        return
+    with _lock:
+        total = sum(e.footprint for e in _cache.values())
+        for key, entry in sorted(_cache.items(), key=lambda kv: kv[1].used_at):
+            if total <= _budget:
+                break
+            if key != keep:
+                del _cache[key]
+                total -= entry.footprint
+                evictions += 1
 _versions_cache = TTLCache(ttl=_CHECK_EVERY_S)
 _lock = threading.Lock()
 # One build per (database, version) at a time: after a cold start every request thread used
@@ -50,6 +104,7 @@ _lock = threading.Lock()
 # uvicorn killed the starved workers). The others now wait for the one build and share it.
 _building: dict[tuple[str, int], threading.Lock] = {}
 builds = 0  # indexes built in this process (tests read it)
+evictions = 0  # indexes dropped to stay within the budget
 
 
 def _signature(session: Session, version_id: int) -> tuple[int, object]:
@@ -71,6 +126,8 @@ def index_for(session: Session, version: GridVersion) -> GridIndex:
 def _entry_for(
     session: Session, version: GridVersion, key: tuple[str, int], entry: _Entry | None, now: float
 ) -> _Entry:
+    if entry is not None:
+        entry.used_at = now
     if entry is not None and now - entry.checked_at < _CHECK_EVERY_S:
         return entry
     signature = _signature(session, version.id)
@@ -99,21 +156,52 @@ def _build(
             Grid.version_id == version.id, Grid.kind.in_(TILING_KINDS[version.layer])
         )
     ).all()
-    index = GridIndex(np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])
+    geoms = [r[1] for r in rows]
+    index = GridIndex(np.array([r[0] for r in rows], dtype=np.int64), geoms)
     refs = {r[0]: GridRef(r[0], r[2], r[3], r[4]) for r in rows}
-    fresh = _Entry(signature, index, now, refs)
+    fresh = _Entry(signature, index, now, refs, footprint(index, geoms, len(refs)), now)
     with _lock:
         _cache[key] = fresh
+        if geoms:
+            box = tuple(float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object)))
+            _extents[key] = _Extent(signature, box, now)  # type: ignore[arg-type]
         builds += 1
+    _evict(keep=key)
     return fresh
 
 
+def _outside(
+    session: Session, version: GridVersion, key: tuple[str, int], lon: float, lat: float
+) -> bool:
+    """Whether a point lies outside the known extent of a version (unknown: not outside).
+
+    The extent is checked against the grids as the index is (at most once a second), so an
+    edited grid that reaches further is never skipped for long.
+    """
+    extent = _extents.get(key)
+    if extent is None:
+        return False
+    now = time.monotonic()
+    if now - extent.checked_at >= _CHECK_EVERY_S:
+        if _signature(session, version.id) != extent.signature:
+            _extents.pop(key, None)
+            return False
+        extent.checked_at = now
+    box = extent.box
+    return not (box[0] <= lon <= box[2] and box[1] <= lat <= box[3])
+
+
 def warm(session: Session) -> int:
-    """Build the indexes of every active version now (server start-up, in the background)."""
+    """Build the indexes of the active versions now (server start-up, in the background),
+    as many as the budget holds: the others are built when a request first needs them."""
+    warmed = 0
     for version in _active(session):
+        if _budget and cached_bytes() >= _budget:
+            break
         key = (str(session.get_bind().engine.url), version.id)
         _entry_for(session, version, key, _cache.get(key), time.monotonic())
-    return len(_active(session))
+        warmed += 1
+    return warmed
 
 
 def _active(session: Session) -> list[GridVersion]:
@@ -145,6 +233,8 @@ def locate_refs(
         ):
             continue
         key = (str(session.get_bind().engine.url), version.id)
+        if _outside(session, version, key, lon, lat):
+            continue
         entry = _entry_for(session, version, key, _cache.get(key), time.monotonic())
         grid_id = entry.index.locate(lon, lat)
         if grid_id is not None:
@@ -156,6 +246,7 @@ def clear_cache() -> None:
     """Forget every cached index (tests and re-divisions)."""
     with _lock:
         _cache.clear()
+        _extents.clear()
         _versions_cache.clear()
 
 

@@ -35,6 +35,7 @@ CHANNELS: Mapping[str, Label] = {
     "wecom": ("企业微信群机器人", "WeCom group robot"),
     "dingtalk": ("钉钉群机器人", "DingTalk group robot"),
     "sms": ("短信", "SMS"),
+    "hotline": ("12345热线平台", "12345 hotline platform"),
 }
 ROUTE_CHANNELS = ("wecom", "dingtalk", "sms")
 STATUSES: Mapping[str, Label] = {

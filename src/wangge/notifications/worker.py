@@ -32,6 +32,7 @@ from wangge.cases.outbox import (
 from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.db import unit_of_work
+from wangge.intake.hotline import HotlineChannel
 from wangge.notifications.robots import DingTalkRobot, WeComRobot
 from wangge.notifications.sms import AliyunSms, SmsChannel
 from wangge.ops.leases import acquire, new_holder, release
@@ -77,6 +78,8 @@ def build_channels(settings: Settings, *, timeout: float) -> dict[str, Channel]:
         "in_app": InAppChannel(),
         "wecom": WeComRobot(secrets, timeout=timeout),
         "dingtalk": DingTalkRobot(secrets, timeout=timeout),
+        # Replies to the 12345 platform (secret `hotline12345[.<county>]`).
+        "hotline": HotlineChannel(secrets, timeout=timeout),
     }
     if settings.webhook_url:
         channels["webhook"] = WebhookChannel(settings.webhook_url, timeout=timeout)

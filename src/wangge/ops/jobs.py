@@ -85,6 +85,15 @@ def fail(job: Job, exc: BaseException) -> None:
     job.detail = {**job.detail, "error": f"{exc.__class__.__name__}: {exc}"[:500]}
 
 
+# A user's exports and the audit page's verification are shown on their own pages, to their
+# owner only (`wangge.exports`), not in the note every page shows.
+PRIVATE_KINDS = ("export", "audit-verify")
+
+
 def running_jobs(session: Session) -> list[Job]:
-    """Return the jobs that are running or failed unfinished, oldest first."""
-    return list(session.scalars(select(Job).where(Job.state != DONE).order_by(Job.id)))
+    """Return the shared jobs that are running or failed unfinished, oldest first."""
+    return list(
+        session.scalars(
+            select(Job).where(Job.state != DONE, Job.kind.not_in(PRIVATE_KINDS)).order_by(Job.id)
+        )
+    )

@@ -8,6 +8,7 @@ With `valid_only` the good rows are kept and the report lists the others.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -259,20 +260,53 @@ def export_workbook(
         )
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(sheet.title)
+    count = fill_export(session, principal, sheet, ws, unmask=unmask, **filters)
+    audit_export(session, principal, sheet, count, unmask=unmask, reason=reason, **filters)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def fill_export(
+    session: Session,
+    principal: Principal,
+    sheet: Sheet,
+    ws: Any,
+    *,
+    unmask: bool = False,
+    every: int = 2000,
+    progress: Callable[[int], None] | None = None,
+    **filters: Any,
+) -> int:
+    """Append the header and the filtered rows to `ws`; call `progress(rows)` every `every`."""
     ws.append([_header(c) for c in sheet.columns])
     count = 0
     for obj in session.scalars(sheet.query(principal, **filters).execution_options(yield_per=2000)):
         row = sheet.export_row(session, obj, principal, unmask)
         ws.append([_cell(row.get(c.key)) for c in sheet.columns])
         count += 1
+        if progress is not None and count % every == 0:
+            progress(count)
+    return count
+
+
+def audit_export(
+    session: Session,
+    principal: Principal,
+    sheet: Sheet,
+    count: int,
+    *,
+    unmask: bool,
+    reason: str | None,
+    extra: dict[str, Any] | None = None,
+    **filters: Any,
+) -> None:
+    """Write the export's audit entry: who, which filters, how many rows, unmasked or not."""
     record(
         session, actor=principal.name, actor_id=principal.user_id, action=f"registry.{sheet.kind}.export",
         object_type=sheet.kind, reason=reason if unmask else None,
-        detail={"rows": count, "unmasked": unmask, "filters": {k: v for k, v in filters.items() if v}},
+        detail={"rows": count, "unmasked": unmask, "filters": {k: v for k, v in filters.items() if v}, **(extra or {})},
     )  # fmt: skip
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def _cell(value: Any) -> Any:

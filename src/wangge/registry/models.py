@@ -9,9 +9,11 @@ from wangge.registry.models_components import (
 from wangge.registry.models_houses import Building, Room, Tenancy
 from wangge.registry.models_organisations import Inspection, IntegrityGrade, Organisation
 from wangge.registry.models_people import Household, Person, PersonAddress
+from wangge.registry.models_references import EmployerReference
 
 __all__ = [
-    "Building", "Component", "ComponentClassExtension", "ComponentSerial", "DuplicateDecision", "Household",
+    "Building", "Component", "ComponentClassExtension", "ComponentSerial", "DuplicateDecision",
+    "EmployerReference", "Household",
     "Inspection", "IntegrityGrade", "LabelKind", "Organisation", "Person", "PersonAddress",
     "RecordChange", "Room", "Tenancy",
 ]  # fmt: skip

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.api.files import xlsx_response
 from wangge.errors import ValidationFailed
-from wangge.registry import views_organisations, views_people, views_places
+from wangge.registry import views_coverage, views_organisations, views_people, views_places
 from wangge.registry.excel import export_workbook, import_workbook, template
 from wangge.registry.history import history
 from wangge.registry.labels import sensitive_codes, visible_labels
@@ -143,3 +143,4 @@ router.include_router(data_router)
 router.include_router(views_people.router)
 router.include_router(views_places.router)
 router.include_router(views_organisations.router)
+router.include_router(views_coverage.router)

@@ -30,6 +30,8 @@ from wangge.common.models import utcnow
 from wangge.common.schemas import InputModel
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
+from wangge.evaluation.headline import headline
+from wangge.evaluation.periods import period_of
 from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
 from wangge.grids.service import LAYER_OF_KIND, TILING_KINDS, version_grids
@@ -39,6 +41,7 @@ from wangge.web.area import page_area
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 
 FINAL = ("closed", "rated", "rejected", "voided")
+MAP_LIGHTS = frozenset({"red", "yellow", "green", "none"})  # the map's light filter
 
 # Simplified layers are derived data of frozen (active) versions: cache the encoded bytes.
 _CACHE: OrderedDict[tuple, bytes] = OrderedDict()
@@ -226,23 +229,43 @@ def map_cases(
     days: Annotated[int, Query(ge=1, le=366)] = 30,
     crs: str = "EPSG:4490",
     limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+    status: Annotated[str, Query(pattern="^(open|closed|all)$")] = "all",
+    light: Annotated[list[str] | None, Query(description="red | yellow | green | none")] = None,
 ) -> Response:
-    """Return recent cases as points with their state and deadline light."""
-    principal.require("cases.read")
-    from wangge.cases.timing import light
+    """Return recent cases as points with their state and deadline light.
 
+    `status` keeps open or closed cases; `light` (repeatable) keeps the open cases of those
+    lights (`none`: no running clock). The map sends both from its filters.
+    """
+    principal.require("cases.read")
+    from wangge.cases.timing import light as light_of
+
+    lights = set(light or ())
+    if lights - MAP_LIGHTS:
+        raise ValidationFailed(
+            f"亮灯 light 只能是 {'、'.join(sorted(MAP_LIGHTS))}：{sorted(lights - MAP_LIGHTS)}",
+            f"light must be one of {', '.join(sorted(MAP_LIGHTS))}: {sorted(lights - MAP_LIGHTS)}",
+            code="invalid_choice",
+            field="light",
+        )
     now = utcnow()
     q = select(Case).where(visible(principal), Case.reported_at >= now - timedelta(days=days))
     if division:
         q = q.where(Case.community_code.startswith(division[:12]))
+    if status == "open" or lights:
+        q = q.where(Case.state.not_in(FINAL))
+    elif status == "closed":
+        q = q.where(Case.state.in_(FINAL))
     rows = session.scalars(q.order_by(Case.id.desc()).limit(limit)).all()
+    if lights:  # the light needs each case's working-day clock: measured here, not in SQL
+        rows = [c for c in rows if (getattr(light_of(c, now), "value", None) or "none") in lights]
     lon = [c.lon for c in rows]
     lat = [c.lat for c in rows]
     if rows and parse_crs(crs).name not in ("EPSG:4490", "EPSG:4326"):
         lon, lat = from_canonical_xy(lon, lat, crs)
     feats = []
     for i, c in enumerate(rows):
-        lamp = light(c, now)
+        lamp = light_of(c, now)
         feats.append(
             {
                 "type": "Feature",
@@ -407,21 +430,11 @@ def dashboard(
             Case.id.in_(mine), Case.state.not_in(FINAL), Case.due_at < now
         )
     )
-    parts = session.execute(
-        select(CasePart.fed_back_at, CasePart.deadline).where(
-            CasePart.case_id.in_(mine), CasePart.fed_back_at >= since
-        )
-    ).all()
-    on_time = sum(1 for fb, dl in parts if dl is None or fb <= dl)
-    ratings = [
-        (p or {}).get("rating")
-        for p in session.scalars(
-            select(CaseEvent.payload).where(
-                CaseEvent.case_id.in_(mine), CaseEvent.action == "rate", CaseEvent.at >= since
-            )
-        )
-    ]
-    satisfied = sum(1 for r in ratings if r in (Satisfaction.SATISFIED, Satisfaction.BASIC))
+    # The rates are the evaluation's own (one definition: `evaluation.headline`), over the
+    # same local days as a custom 考核 period of the last `days` days.
+    day = now.astimezone(SHANGHAI).date()
+    window = period_of("custom", day - timedelta(days=days - 1), day)
+    figures = headline(session, principal, window.start, window.end)
     total = session.scalar(select(func.count(Case.id)).where(*recent)) or 0
     closed = session.scalar(
         select(func.count(Case.id)).where(*recent, Case.state.in_(("closed", "rated")))
@@ -469,9 +482,10 @@ def dashboard(
         ],
         "overdue": int(overdue or 0),
         "closed": int(closed or 0),
-        "on_time_rate": round(on_time / len(parts), 4) if parts else None,
-        "satisfaction_rate": round(satisfied / len(ratings), 4) if ratings else None,
-        "ratings": len(ratings),
+        # Rates in %, None when nothing was due ("no data", never 0 or 100).
+        "rates": figures["rates"],
+        "figures": figures["counts"],
+        "period": {"first": str(window.first), "last": str(window.last)},
         "by_category": [
             {"code": k, "name": cat_names.get(k, k), "count": n}
             for k, n in grouped(Case.category_code)
@@ -756,42 +770,15 @@ def my_grid(
     The people assigned to the grid (and its micro grids) today; a grid without any
     assignment falls back to the supervisor/grid-leader posts scoped to it or its community.
     """
-    from wangge.assignments.models import KINDS
-    from wangge.assignments.service import people_of_grid
-    from wangge.auth.models import Post, User
     from wangge.grids.locating import locate_point
+    from wangge.web.grid_card import posted_workers  # the map's grid card shows the same people
 
     found = locate_point(session, lon, lat, crs=crs)
     grid = found["social"]
     if grid is None:
         return {"grid": None, "workers": []}
     community = session.get(Division, grid.community_code)
-    served = people_of_grid(session, grid.code, utcnow().astimezone(SHANGHAI).date())
-    workers = []
-    for s in served:
-        zh, en = KINDS.get(s.assignment.kind, (s.assignment.kind, s.assignment.kind))
-        workers.append({"name": s.name, "phone": s.phone, "post": zh, "post_en": en})
-    if not served:
-        prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
-        rows = session.execute(
-            select(User.display_name, User.phone, Post.role_code)
-            .join(Post, Post.user_id == User.id)
-            .where(
-                Post.role_code.in_(("supervisor", "grid_leader")),
-                Post.scope_prefix.in_(prefixes),
-                User.is_active.is_(True),
-            )
-            .order_by(Post.role_code.desc(), User.id)
-        ).all()
-        workers = [
-            {
-                "name": name,
-                "phone": phone,
-                "post": label("role", role),
-                "post_en": label("role", role, "en"),
-            }
-            for name, phone, role in rows
-        ]
+    workers, source = posted_workers(session, grid)
     target = parse_crs(crs)
     geom = from_canonical(grid.geom, target) if grid.geom is not None else None
     return {
@@ -806,7 +793,7 @@ def my_grid(
             else None,
         },
         "workers": workers,
-        "source": "assignments" if served else "posts",
+        "source": source,
     }
 
 

@@ -42,6 +42,8 @@ def _home(me: Principal) -> str:
     """Return a user's first console page: a department handler starts on his queues."""
     if me.department_codes and not sees_area(me):
         return "/console/cases"
+    if not me.can("cases.read") and me.can("audit.read"):
+        return "/console/audit"  # an auditor reads the audit log only
     return "/console/map"
 
 

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from wangge.api.deps import SessionDep, get_principal
 from wangge.auth.principal import Principal
+from wangge.basemap.sources import page_basemap
 from wangge.cases.labels import label, labels
 from wangge.common.localtime import local_time
 from wangge.common.models import utcnow
@@ -32,13 +33,16 @@ router = APIRouter(include_in_schema=False)
 NAV = [
     ("/console/map", N_("地图"), "cases.read"),
     ("/console/cases", N_("案卷"), "cases.read"),
+    ("/console/intake", N_("受理登记"), "cases.intake"),
     ("/console/grids", N_("网格管理"), "grids.read"),
     ("/console/registry", N_("基础数据"), "registry.read"),
     ("/console/departments", N_("部门"), "departments.manage"),
     ("/console/rules", N_("答复时限"), "rules.manage"),
+    ("/console/evaluation", N_("考核评价"), "evaluation.read"),
     ("/console/notifications", N_("通知投递"), "notifications.manage"),
     ("/console/categories", N_("案件类别"), "categories.manage"),
     ("/console/users", N_("用户"), "users.manage"),
+    ("/console/audit", N_("审计日志"), "audit.read"),
     ("/dashboard", N_("大屏"), "cases.read"),
 ]
 
@@ -64,6 +68,8 @@ def render(
     request: Request, name: str, principal: Principal | None = None, **ctx: Any
 ) -> HTMLResponse:
     """Render a page with the language, the translator and the settings it needs."""
+    from wangge.web.department_phone import phone_link  # it imports this module
+
     settings = request.app.state.settings
     lang = pick_language(
         request.cookies.get(LANG_COOKIE),
@@ -86,11 +92,14 @@ def render(
             "nav": nav,
             "path": request.url.path,
             "lang_switch": switch_language_href(request, lang, here),
+            "phone_link": phone_link(principal),  # /m, or /m/department for a handler
             # label('state', 'handled') → 已处置待核查 / Handled, to check; the scripts get
             # the same table as WG.labels (base.html).
             "label": lambda kind, code: label(kind, code, lang),
             "labels": page_labels(lang),
             "basemap_url": settings.basemap_url or "",
+            # What WG.addBasemap draws (static/basemap.js); a 天地图 key only when logged in.
+            "basemap": page_basemap(settings, logged_in=principal is not None),
             "basemap_crs": settings.basemap_crs,
             "basemap_attribution": settings.basemap_attribution,
             **ctx,
@@ -175,6 +184,7 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
     from sqlalchemy import select as _select
 
     from wangge.auth.models import User
+    from wangge.web.place_display import case_place
 
     ids = {int(e.actor_id) for e in case.timeline if e.actor_id.isdigit()}
     names = dict(session.execute(_select(User.id, User.display_name).where(User.id.in_(ids))).all())
@@ -194,6 +204,7 @@ def case_page(case_id: int, request: Request, session: SessionDep, me: MeDep) ->
         departments=departments,
         dept_names=dept_names,
         original=_original(session, me, case.duplicate_of),
+        place_rows=case_place(session, case),  # 街道/社区/网格/单元网格 names and codes
         case_json=case.model_dump(mode="json"),
         names={str(k): v for k, v in names.items()},
     )
@@ -336,6 +347,10 @@ def dashboard_page(request: Request, session: SessionDep, me: MeDep) -> Response
 def mobile_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     if me is None:
         return _login_redirect(request)
+    from wangge.web.department_phone import PAGE, phone_link
+
+    if phone_link(me)[0] == PAGE:  # a department handler has his own phone page
+        return RedirectResponse(PAGE, status_code=303)
     return render(request, "mobile.html", me)
 
 

@@ -134,7 +134,11 @@
         : `<tr><td colspan="3">${T('责任人', 'Responsible')}: ${WG.esc(d.grid.responsible_party || '')}</td></tr>`) + '</table>';
     if (d.grid.geometry) {
       $('gridmap').style.display = 'block';
-      if (!gmap) gmap = L.map('gridmap', {zoomControl: false});
+      if (!gmap) {
+        gmap = L.map('gridmap', {zoomControl: false});
+        // The outline comes in the position's CRS: a GCJ-02 basemap would sit off it.
+        if (WG.addBasemap && gridCrs !== 'GCJ02') WG.addBasemap(gmap, {shifts: false});
+      }
       if (glayer) gmap.removeLayer(glayer);
       glayer = L.geoJSON(d.grid.geometry, {style: {color: '#1d5fbf', weight: 2, fillOpacity: 0.1}}).addTo(gmap);
       gmap.invalidateSize(); gmap.fitBounds(glayer.getBounds());

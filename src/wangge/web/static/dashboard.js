@@ -3,7 +3,7 @@
   const charts = {};
   const text = {color: '#dfe9ff'};
   function chart(id) { return charts[id] || (charts[id] = echarts.init(document.getElementById(id), null, {renderer: 'canvas'})); }
-  const pct = v => v == null ? '—' : (v * 100).toFixed(1) + '%';
+  const pct = v => v == null ? '—' : v.toFixed(1) + '%';  // the evaluation's rates are in %
   function bar(id, rows, color) {
     chart(id).setOption({
       grid: {left: 130, right: 30, top: 10, bottom: 25},
@@ -21,8 +21,10 @@
     document.getElementById('k-total').textContent = d.total;
     document.getElementById('k-closed').textContent = d.closed;
     document.getElementById('k-overdue').textContent = d.overdue;
-    document.getElementById('k-ontime').textContent = pct(d.on_time_rate);
-    document.getElementById('k-satisfied').textContent = pct(d.satisfaction_rate);
+    // The same rates as the 考核 pages (evaluation.headline), over the same days.
+    document.getElementById('k-ontime').textContent = pct(d.rates.handle_on_time_rate);
+    document.getElementById('k-closed-ontime').textContent = pct(d.rates.close_on_time_rate);
+    document.getElementById('k-satisfied').textContent = pct(d.rates.satisfaction_rate);
     const states = d.today.by_state.length ? d.today.by_state : d.open_by_state;
     chart('c-state').setOption({
       tooltip: {trigger: 'item'}, legend: {bottom: 0, textStyle: text},

@@ -43,8 +43,8 @@
 
   // ---- map preview (works with no base map: grids on a plain background) ------------------
   const map = L.map('vmap', {preferCanvas: true, zoomSnap: 0.25});
-  if (mapEl.dataset.basemap) {
-    L.tileLayer(mapEl.dataset.basemap, {maxZoom: 19, attribution: mapEl.dataset.attribution || ''}).addTo(map);
+  if (WG.addBasemap) {
+    WG.addBasemap(map);
   }
   map.setView([39.96, 116.3], 11);
   let shown = null, marks = null;

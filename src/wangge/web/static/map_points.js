@@ -107,6 +107,7 @@
           const stateColour = STATE_COLOURS[p.state];
           const marker = L.circleMarker([p.lat, p.lon], {
             renderer, radius: 6, fillColor: colour(p.group), fillOpacity: 0.9,
+            bubblingMouseEvents: false,  // its own popup, not the grid card under it
             color: stateColour && p.state !== '完好' ? stateColour : '#ffffff',
             weight: p.state && p.state !== '完好' ? 3 : 1,
           });
@@ -131,7 +132,7 @@
     }
 
     function soon() { clearTimeout(timer); timer = setTimeout(refresh, 120); }
-    checkbox.addEventListener('change', refresh);
+    checkbox.addEventListener('change', () => { if (WG.rememberMap) WG.rememberMap(); refresh(); });
     map.on('moveend', soon);
     return {refresh};
   }
@@ -148,6 +149,9 @@
           o.value = g.code; o.textContent = `${g.code} ${groupName(g)}`;
           select.appendChild(o);
         }
+        // The class kept in the address (a reload, a shared link) once its option exists.
+        const kept = new URLSearchParams(location.search).get('class');
+        if (kept && groups.some(g => g.code === kept) && !select.value) { select.value = kept; components.refresh(); }
       }
       if (legend) {
         legend.innerHTML = groups.map(g =>
@@ -156,6 +160,6 @@
       }
     },
   });
-  if (select) select.addEventListener('change', components.refresh);
+  if (select) select.addEventListener('change', () => { if (WG.rememberMap) WG.rememberMap(); components.refresh(); });
   PointsLayer('buildings', document.getElementById('show-buildings'), {label: () => WG.t('房屋', 'Buildings')});
 })();

@@ -43,6 +43,7 @@
     if (p) { $('lon').value = p.lon.toFixed(6); $('lat').value = p.lat.toFixed(6); posCrs = p.crs; }
   });
   ['lon', 'lat'].forEach(id => $(id).addEventListener('input', () => { posCrs = 'EPSG:4490'; }));
+  WG.posCrs = () => posCrs;  // the address lookup (mobile_places.js) sends it along
 
   // The grids assigned to me today (网格员配置); without any, the area of my post.
   let mine = [];
@@ -52,7 +53,9 @@
     const scope = prefixes.find(p => p.length >= 12) || prefixes[0];
     if (!scope) { $('mygrid-text').textContent = WG.t('全区', 'whole district'); return; }
     const m = L.map('mygrid', {preferCanvas: true, zoomControl: false});
-    const r = await fetch(`/web/api/map/layer?division=${scope.slice(0, 12)}&layer=social`, {credentials: 'same-origin'});
+    // The basemap script is not in the offline shell: without it the grid shows alone.
+    const crs = WG.addBasemap ? (WG.addBasemap(m), WG.basemapCrs()) : 'EPSG:4490';
+    const r = await fetch(`/web/api/map/layer?division=${scope.slice(0, 12)}&layer=social&crs=${encodeURIComponent(crs)}`, {credentials: 'same-origin'});
     if (!r.ok) return;
     const data = await r.json();
     const grids = data.features.filter(f => f.properties.type === 'grid' && (assigned.length ? assigned : [scope]).some(p => f.properties.code.startsWith(p)));
@@ -174,6 +177,8 @@
     const lon = Number($('lon').value), lat = Number($('lat').value);
     if (!lon || !lat) { msg.className = 'msg err'; msg.textContent = WG.t('请先获取位置', 'Get a position first'); return; }
     const body = {category_code: $('category').value, description: $('description').value.trim(), lon, lat, crs: posCrs, source: 'patrol'};
+    // 地址: prefilled from the position (mobile_places.js); empty, the server fills it on arrival.
+    if ($('address') && $('address').value.trim()) body.address = $('address').value.trim();
     if (patrolId()) body.patrol_id = patrolId();
     await Outbox.add(body, $('photo').files[0] || null);
     $('report-form').reset();

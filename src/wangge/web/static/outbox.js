@@ -1,8 +1,10 @@
 /* Offline outbox in IndexedDB: reports {kind: 'report', key, body, photo(Blob), photoRef},
-   batches of patrol track points {kind: 'points', key, patrol, points} and patrol ends
-   {kind: 'patrol_end', key, patrol}. Rows are sent in the order they were queued, each with
-   its key as Idempotency-Key, so a retry after a lost response never stores a report or a
-   batch of points twice. Rows from before 'kind' existed are reports. */
+   batches of patrol track points {kind: 'points', key, patrol, points}, patrol ends
+   {kind: 'patrol_end', key, patrol} and case actions of the department page {kind: 'action',
+   key, caseId, action, body, photos(Blobs), photoRefs, refused}. Rows are sent in the order
+   they were queued, each with its key as Idempotency-Key, so a retry after a lost response
+   never stores a report, a batch of points or an action twice. Rows from before 'kind'
+   existed are reports. */
 (function () {
   const DB = 'wangge-outbox', STORE = 'reports';
   // One connection for the page, so transactions start in the order they were asked for.
@@ -40,8 +42,43 @@
   const kind = r => r.kind || 'report';
   // A refusal that a resend cannot fix (the patrol ended or is not his): drop the row.
   const permanent = e => [400, 403, 404, 422].includes(e.status);
+  // An action the server refused for good (the case moved on, a field missing): kept with the
+  // answer for the user to read and discard, never resent. 401 (log in again) and a resend
+  // still in progress are worth retrying.
+  const refusal = e => e.status !== undefined && e.status < 500 && e.status !== 401 && e.status !== 429 &&
+    !(e.data && e.data.code === 'idempotency_in_progress');
 
-  async function send(r, onSent) {
+  async function upload(blob) {
+    const fd = new FormData(); fd.append('file', blob, 'photo.jpg');
+    const up = await WG.api('POST', '/api/v1/uploads', fd);
+    return '/api/v1/uploads/' + up.id;
+  }
+
+  async function sendAction(r, onSent, onRefused) {
+    if (r.refused) return;  // waits for the user
+    let done;
+    try {
+      // Each photo is uploaded once: its reference is kept on the row before the next step.
+      while (r.photoRefs.length < r.photos.length) {
+        r.photoRefs.push(await upload(r.photos[r.photoRefs.length]));
+        await Outbox.put(r);
+      }
+      const body = Object.assign({}, r.body, {photos: (r.body.photos || []).concat(r.photoRefs)});
+      done = await WG.api('POST', `/api/v1/cases/${r.caseId}/actions/${r.action}`, body, {'Idempotency-Key': r.key});
+    } catch (e) {
+      if (!refusal(e)) throw e;
+      const d = e.data || {};
+      r.refused = {status: e.status, code: d.code || null, zh: d.detail || d.title || e.message, en: d.detail_en || d.title || e.message};
+      await Outbox.put(r);
+      if (onRefused) onRefused(r);
+      return;
+    }
+    await Outbox.remove(r.key);
+    if (onSent) onSent(done, r);
+  }
+
+  async function send(r, onSent, onRefused) {
+    if (kind(r) === 'action') return sendAction(r, onSent, onRefused);
     if (kind(r) === 'report') {
       if (r.photo && !r.photoRef) {
         const fd = new FormData(); fd.append('file', r.photo, 'photo.jpg');
@@ -68,11 +105,11 @@
     await Outbox.remove(r.key);
   }
 
-  async function pass(onSent) {
+  async function pass(onSent, onRefused) {
     const rows = (await Outbox.all()).sort((a, b) => (a.seq || 0) - (b.seq || 0) || a.created - b.created);
     for (const r of rows) {
       try {
-        await send(r, onSent);
+        await send(r, onSent, onRefused);
       } catch (e) {
         // Offline or the server away: stop, keep the order. A refused report stays queued
         // (as before) but does not hold back the rows behind it.
@@ -87,14 +124,22 @@
     add: (body, photo) => queue(row({kind: 'report', body, photo: photo || null, photoRef: null})),
     addPoints: (patrol, points) => queue(row({kind: 'points', patrol, points})),
     addPatrolEnd: patrol => queue(row({kind: 'patrol_end', patrol})),
+    // Resolves to the row's key.
+    // `extra`: what the page shows of the row (e.g. the case code); never sent.
+    addAction: (caseId, action, body, photos, extra) => queue(row(Object.assign({}, extra || {},
+      {kind: 'action', caseId, action, body, photos: photos || [], photoRefs: [], refused: null}))),
+    get: async key => (await Outbox.all()).find(r => r.key === key) || null,
+    actions: async () => (await Outbox.all()).filter(r => kind(r) === 'action')
+      .sort((a, b) => (a.seq || 0) - (b.seq || 0)),
     all: () => tx('readonly', s => s.getAll()),
     reports: async () => (await Outbox.all()).filter(r => kind(r) === 'report'),
     pointsQueued: async () => (await Outbox.all()).filter(r => kind(r) === 'points').reduce((n, r) => n + r.points.length, 0),
     put: r => tx('readwrite', s => s.put(r)),
     remove: key => tx('readwrite', s => s.delete(key)),
     // One pass at a time: a call waits for the running pass, then sends what is left.
-    sync(onSent) {
-      const run = chain.then(() => pass(onSent));
+    // onSent(answer, row) after each sent row; onRefused(row) when an action is refused.
+    sync(onSent, onRefused) {
+      const run = chain.then(() => pass(onSent, onRefused));
       chain = run.catch(() => {});
       return run;
     },

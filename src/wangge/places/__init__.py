@@ -1,0 +1,1 @@
+"""Places: reverse geocoding and place search from the district's own data."""

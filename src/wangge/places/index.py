@@ -1,0 +1,490 @@
+"""PURE place index: reverse geocoding and place search over the district's own data.
+
+No database, web or clock imports: the service (`places.service`) loads roads, buildings,
+divisions, grids and cameras once per process and hands them to `PlaceIndex`. Distances are
+measured in a local affine metre frame around the district (x = Δlon·cos φ₀, y = Δlat), which
+is exact enough for "nearest within 100 m" over a county.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+BUILDING_RADIUS_M = 80.0  # a building farther than this is not "the place" of a report
+ROAD_RADIUS_M = 300.0  # about half a block in a city; beyond it no road is named
+ADDRESS_MAX = 200  # cases.address is String(200)
+MIN_QUERY = 2
+KINDS = ("building", "road", "community", "street", "grid", "unit_grid", "camera")
+_MAX_SCANNED = 20_000  # a very common text ("路") stops being scanned here
+
+
+@dataclass(frozen=True)
+class Road:
+    """A named road: its line (EPSG:4490 lon/lat) and the communities it runs through."""
+
+    name: str
+    line: BaseGeometry
+    community_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildingPlace:
+    """A building of the registry with its address (门牌) and where it lies."""
+
+    id: int
+    name: str
+    address: str | None
+    lon: float
+    lat: float
+    community_code: str
+    grid_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Area:
+    """A division (street, community) or grid (social or unit layer) with a label point."""
+
+    code: str
+    name: str
+    kind: str  # street | community | grid | unit_grid
+    lon: float
+    lat: float
+    community_code: str | None = None  # grids: their community; communities: themselves
+    parent_code: str | None = None  # divisions: the street of a community
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera point (视频监控) with its key."""
+
+    key: str
+    name: str
+    lon: float
+    lat: float
+    community_code: str | None
+    grid_code: str | None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A code and name (community, grid …) in a reverse answer."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Reverse:
+    """The parts of the address of a position; `text` is what a case stores."""
+
+    road: str | None = None
+    road_m: float | None = None
+    building: str | None = None
+    building_m: float | None = None
+    street: Ref | None = None
+    community: Ref | None = None
+    grid: Ref | None = None
+    unit_grid: Ref | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Place:
+    """One search hit (the `/api/v1/places` item)."""
+
+    name: str
+    kind: str
+    address: str
+    lon: float
+    lat: float
+    grid_code: str | None
+    community_name: str | None
+    scope: tuple[str, ...] = field(default=(), compare=False)  # codes the hit lies in
+
+
+def normalize(text: str) -> str:
+    """Fold what people type differently: full-width digits/letters, case, spaces."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in folded if not ch.isspace())
+
+
+class _Frame:
+    """lon/lat ↔ metres around one origin (affine, so lines stay lines)."""
+
+    def __init__(self, lon0: float, lat0: float) -> None:
+        self.lon0, self.lat0 = lon0, lat0
+        self.kx = 111_320.0 * math.cos(math.radians(lat0))
+        self.ky = 110_574.0
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
+
+    def geom(self, g: BaseGeometry) -> BaseGeometry:
+        o, k = np.array([self.lon0, self.lat0]), np.array([self.kx, self.ky])
+        return shapely.transform(g, lambda a: (a - o) * k)
+
+
+class _Cells:
+    """Item numbers bucketed in square cells of `size` metres (a spatial hash).
+
+    Why not shapely's STRtree on the hot path: its calls release the GIL, and getting it
+    back behind busy request threads cost ~10x the lookup inside the demo month. A few dict
+    lookups and numpy over a few dozen candidates keep it at tens of microseconds.
+    """
+
+    def __init__(self, size: float) -> None:
+        self.size = size
+        self._cells: dict[tuple[int, int], list[int]] = {}
+
+    def add(self, i: int, x0: float, y0: float, x1: float, y1: float) -> None:
+        s = self.size
+        for ix in range(math.floor(x0 / s), math.floor(x1 / s) + 1):
+            for iy in range(math.floor(y0 / s), math.floor(y1 / s) + 1):
+                self._cells.setdefault((ix, iy), []).append(i)
+
+    def around(self, x: float, y: float) -> list[int]:
+        """Items in the 3×3 cells around (x, y): all that can lie within `size` of it."""
+        ix, iy = math.floor(x / self.size), math.floor(y / self.size)
+        out: list[int] = []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                out.extend(self._cells.get((ix + dx, iy + dy), ()))
+        return out
+
+
+class _NearestPoints:
+    """The nearest of many points within a radius (metres)."""
+
+    def __init__(self, xy: Sequence[tuple[float, float]], radius: float) -> None:
+        self.radius = radius
+        self._xy = np.array(xy, dtype=float).reshape(-1, 2)
+        self._cells = _Cells(radius)
+        for i, (x, y) in enumerate(self._xy.tolist()):
+            self._cells.add(i, x, y, x, y)
+
+    def nearest(self, x: float, y: float) -> tuple[int, float] | None:
+        idx = self._cells.around(x, y)
+        if not idx:
+            return None
+        pts = self._xy[idx]
+        d = np.hypot(pts[:, 0] - x, pts[:, 1] - y)
+        k = int(np.argmin(d))
+        return (idx[k], float(d[k])) if d[k] <= self.radius else None
+
+
+class _NearestLines:
+    """The nearest of many (multi)lines within a radius (metres), by their segments."""
+
+    def __init__(self, lines: Sequence[BaseGeometry], radius: float) -> None:
+        self.radius = radius
+        segs: list[tuple[float, float, float, float]] = []
+        owner: list[int] = []
+        for k, line in enumerate(lines):
+            for part in shapely.get_parts(line):
+                xy = shapely.get_coordinates(part)
+                for (x0, y0), (x1, y1) in zip(xy[:-1].tolist(), xy[1:].tolist(), strict=True):
+                    segs.append((x0, y0, x1, y1))
+                    owner.append(k)
+        self._segs = np.array(segs, dtype=float).reshape(-1, 4)
+        self._owner = owner
+        self._cells = _Cells(radius)
+        for i, (x0, y0, x1, y1) in enumerate(segs):
+            self._cells.add(i, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+    def nearest(self, x: float, y: float) -> tuple[int, float] | None:
+        idx = self._cells.around(x, y)
+        if not idx:
+            return None
+        s = self._segs[idx]
+        dx, dy = s[:, 2] - s[:, 0], s[:, 3] - s[:, 1]
+        length2 = dx * dx + dy * dy
+        t = np.divide(
+            (x - s[:, 0]) * dx + (y - s[:, 1]) * dy,
+            length2,
+            out=np.zeros_like(length2),
+            where=length2 > 0,
+        ).clip(0.0, 1.0)
+        d = np.hypot(s[:, 0] + t * dx - x, s[:, 1] + t * dy - y)
+        k = int(np.argmin(d))
+        return (self._owner[idx[k]], float(d[k])) if d[k] <= self.radius else None
+
+
+class PlaceIndex:
+    """Reverse geocoding and text search over one snapshot of the district's places."""
+
+    def __init__(
+        self,
+        *,
+        roads: Sequence[Road] = (),
+        buildings: Sequence[BuildingPlace] = (),
+        areas: Sequence[Area] = (),
+        cameras: Sequence[Camera] = (),
+    ) -> None:
+        self.roads = list(roads)
+        self.buildings = list(buildings)
+        self.areas = {(a.kind, a.code): a for a in areas}
+        self.cameras = list(cameras)
+        pts = [(b.lon, b.lat) for b in self.buildings] + [(a.lon, a.lat) for a in areas]
+        lon0, lat0 = np.mean(pts, axis=0).tolist() if pts else (116.3, 39.9)
+        self._frame = _Frame(lon0, lat0)
+        self._buildings_near = _NearestPoints(
+            [self._frame.xy(b.lon, b.lat) for b in self.buildings], BUILDING_RADIUS_M
+        )
+        self._roads_near = _NearestLines(
+            [self._frame.geom(r.line) for r in self.roads], ROAD_RADIUS_M
+        )
+        self._places = self._build_places()
+        self._blob, self._starts = self._build_blob()
+        self._codes = sorted(
+            (p.scope[0], i) for i, p in enumerate(self._places) if p.kind in _CODED
+        )
+
+    # ------------------------------------------------------------------ reverse geocoding
+    def nearest_road(self, lon: float, lat: float) -> tuple[Road, float] | None:
+        """The nearest named road within ROAD_RADIUS_M, with its distance in metres."""
+        hit = self._roads_near.nearest(*self._frame.xy(lon, lat))
+        return (self.roads[hit[0]], hit[1]) if hit else None
+
+    def nearest_building(self, lon: float, lat: float) -> tuple[BuildingPlace, float] | None:
+        """The nearest registry building within BUILDING_RADIUS_M, with its distance."""
+        hit = self._buildings_near.nearest(*self._frame.xy(lon, lat))
+        return (self.buildings[hit[0]], hit[1]) if hit else None
+
+    def reverse(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        grid_code: str | None = None,
+        unit_grid_code: str | None = None,
+        community_code: str | None = None,
+    ) -> Reverse:
+        """Return the address parts of a position; grids come from the grid index (located)."""
+        road = self.nearest_road(lon, lat)
+        building = self.nearest_building(lon, lat)
+        if community_code is None and building is not None:
+            community_code = building[0].community_code
+        community = self.areas.get(("community", community_code or ""))
+        street = self.areas.get(("street", community.parent_code or "")) if community else None
+        grid = self.areas.get(("grid", grid_code or ""))
+        unit = self.areas.get(("unit_grid", unit_grid_code or ""))
+        parts = Reverse(
+            road=road[0].name if road else None,
+            road_m=round(road[1], 1) if road else None,
+            building=(building[0].address or building[0].name) if building else None,
+            building_m=round(building[1], 1) if building else None,
+            street=Ref(street.code, street.name) if street else None,
+            community=Ref(community.code, community.name) if community else None,
+            grid=Ref(grid.code, grid.name) if grid else Ref(grid_code, "") if grid_code else None,
+            unit_grid=Ref(unit.code, unit.name)
+            if unit
+            else Ref(unit_grid_code, "")
+            if unit_grid_code
+            else None,
+        )
+        return _with_text(parts)
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        visible: Callable[[tuple[str, ...]], bool] | None = None,
+    ) -> list[Place]:
+        """Places whose name, address, code or key contains every word of `query`.
+
+        Ranking: exact name, then name starting with the text, then name containing it, then
+        address or code containing it; shorter names first within a rank. A text of digits
+        only is a code prefix (grids, communities, streets), answered in code order.
+        """
+        words = [normalize(w) for w in query.split()]
+        words = [w for w in words if w]
+        if not words:
+            return []
+        first, whole = max(words, key=len), "".join(words)
+        scored: list[tuple[int, int, int, Place]] = []
+        seen: set[int] = set()
+
+        def take(candidates: Iterable[int], cap: int) -> None:
+            for n, i in enumerate(candidates):
+                if n >= cap:
+                    return
+                seen.add(i)
+                place, key, name = self._places[i], self._keys[i], self._names[i]
+                if any(w not in key for w in words):
+                    continue
+                if visible is not None and not visible(place.scope):
+                    continue
+                rank = (
+                    0
+                    if name == whole
+                    else 1
+                    if name.startswith(whole)
+                    else 2
+                    if whole in name
+                    else 3
+                )
+                # A code prefix comes in code order (the street before its communities).
+                scored.append((rank, n if by_code else len(name), i, place))
+
+        by_code = first.isdigit()
+        if by_code:
+            take(self._code_prefix(first), _MAX_SCANNED)
+        else:
+            # Names first: a common word ("社区") is in thousands of addresses but the best hits
+            # are those whose name holds it, so addresses are scanned only to fill the list.
+            take(self._containing(self._name_blob, self._name_starts, first), _MAX_SCANNED)
+            if len(scored) < limit:
+                rest = self._containing(self._blob, self._starts, first)
+                take((i for i in rest if i not in seen), _MAX_SCANNED)
+        # heapq would avoid sorting everything, but the lists here are a few thousand at most.
+        scored.sort(key=lambda s: s[:3])
+        return [s[3] for s in scored[: max(limit, 0)]]
+
+    def _code_prefix(self, digits: str) -> Iterable[int]:
+        lo = bisect.bisect_left(self._codes, (digits, -1))
+        for code, i in self._codes[lo:]:
+            if not code.startswith(digits):
+                break
+            yield i
+
+    @staticmethod
+    def _containing(blob: str, starts: list[int], word: str) -> Iterable[int]:
+        pos = blob.find(word)
+        while pos >= 0:
+            i = bisect.bisect_right(starts, pos) - 1
+            yield i
+            # Jump to the next item: one hit per item is enough.
+            pos = blob.find(word, starts[i + 1] if i + 1 < len(starts) else len(blob))
+
+    def _build_blob(self) -> tuple[str, list[int]]:
+        # One text of every item's keys (separated by a newline, never typed in a query), so a
+        # search is one C-level str.find per hit instead of a Python loop over every place.
+        self._keys = [
+            normalize(" ".join(k for k in (p.name, p.address, *p.scope) if k)) for p in self._places
+        ]
+        self._names = [normalize(p.name) for p in self._places]
+        self._name_blob, self._name_starts = _joined(self._names)
+        return _joined(self._keys)
+
+    def _build_places(self) -> list[Place]:
+        places: list[Place] = []
+        grid_codes = {a.code for a in self.areas.values() if a.kind == "grid"}
+        for a in self.areas.values():
+            community = self._area("community", a.community_code or a.parent_code)
+            places.append(
+                Place(
+                    name=a.name,
+                    kind=a.kind,
+                    address=self._area_prefix(a),
+                    lon=a.lon,
+                    lat=a.lat,
+                    grid_code=a.code if a.kind in ("grid", "unit_grid") else None,
+                    community_name=a.name
+                    if a.kind == "community"
+                    else community.name
+                    if community and a.kind != "street"
+                    else None,
+                    scope=(a.code,),
+                )
+            )
+        for b in self.buildings:
+            community = self._area("community", b.community_code)
+            places.append(
+                Place(
+                    name=b.address or b.name,
+                    kind="building",
+                    address=self._prefix(b.community_code) + (b.address or b.name),
+                    lon=b.lon,
+                    lat=b.lat,
+                    grid_code=b.grid_code if b.grid_code in grid_codes else None,
+                    community_name=community.name if community else None,
+                    scope=(b.grid_code or b.community_code,),
+                )
+            )
+        for r in self.roads:
+            mid = r.line.interpolate(0.5, normalized=True)
+            first = r.community_codes[0] if r.community_codes else None
+            community = self._area("community", first)
+            places.append(
+                Place(
+                    name=r.name,
+                    kind="road",
+                    address=self._prefix(first) + r.name,
+                    lon=float(mid.x),
+                    lat=float(mid.y),
+                    grid_code=None,
+                    community_name=community.name if community else None,
+                    scope=r.community_codes,
+                )
+            )
+        for c in self.cameras:
+            community = self._area("community", c.community_code)
+            places.append(
+                Place(
+                    name=f"{c.name} {c.key}",
+                    kind="camera",
+                    address=self._prefix(c.community_code) + c.name,
+                    lon=c.lon,
+                    lat=c.lat,
+                    grid_code=c.grid_code,
+                    community_name=community.name if community else None,
+                    scope=(c.grid_code or c.community_code or "",),
+                )
+            )
+        return places
+
+    def _area(self, kind: str, code: str | None) -> Area | None:
+        return self.areas.get((kind, code)) if code else None
+
+    def _prefix(self, community_code: str | None) -> str:
+        community = self._area("community", community_code)
+        if community is None:
+            return ""
+        street = self._area("street", community.parent_code)
+        return f"{street.name if street else ''}{community.name} "
+
+    def _area_prefix(self, a: Area) -> str:
+        if a.kind == "street":
+            return a.name
+        if a.kind == "community":
+            street = self._area("street", a.parent_code)
+            return f"{street.name if street else ''}{a.name}"
+        return (self._prefix(a.community_code) + a.name).strip()
+
+
+_CODED = frozenset({"grid", "unit_grid", "community", "street"})
+
+
+def _joined(texts: list[str]) -> tuple[str, list[int]]:
+    """The texts joined by newlines (never typed in a query) and where each one starts."""
+    starts, offset = [], 0
+    for text in texts:
+        starts.append(offset)
+        offset += len(text) + 1
+    return "\n".join(texts), starts
+
+
+def _with_text(p: Reverse) -> Reverse:
+    """Compose the address text: 街道社区 门牌/道路附近 (网格 名称)."""
+    head = f"{p.street.name if p.street else ''}{p.community.name if p.community else ''}"
+    if p.building:
+        # A building address that already names its road ("幸福路12号") stands alone.
+        spot = p.building if not p.road or p.road in p.building else f"{p.road}，{p.building}"
+    else:
+        spot = p.road or ""
+    text = " ".join(x for x in (head, f"{spot}附近" if spot else "") if x)
+    if p.grid and p.grid.name:
+        text += f" (网格 {p.grid.name})"
+    elif p.grid:
+        text += f" (网格 {p.grid.code})"
+    return Reverse(**{**p.__dict__, "text": text[:ADDRESS_MAX] or None})

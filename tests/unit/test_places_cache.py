@@ -1,0 +1,53 @@
+"""The place index is built once per process and database (single flight) and reused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+from wangge.common.cache import clear_all
+from wangge.places import service
+from wangge.places.index import PlaceIndex
+
+
+class _Session:
+    def __init__(self, url: str) -> None:
+        self._bind = SimpleNamespace(engine=SimpleNamespace(url=url))
+
+    def get_bind(self) -> SimpleNamespace:
+        return self._bind
+
+
+def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
+    loads: list[int] = []
+    stamp = {"value": 1}
+
+    def slow_load(_session: object) -> PlaceIndex:
+        loads.append(1)
+        time.sleep(0.2)  # a build long enough for every thread to miss the cache
+        return PlaceIndex()
+
+    monkeypatch.setattr(service, "_load", slow_load)
+    monkeypatch.setattr(service, "_stamp", lambda _s: (stamp["value"],))
+    service.clear_cache()
+    got: list[PlaceIndex] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(service.place_index(_Session("sqlite://a"))))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+
+    monkeypatch.setattr(service, "_CHECK_EVERY_S", 0.0)
+    assert service.place_index(_Session("sqlite://a")) is got[0]  # same stamp: kept
+    stamp["value"] = 2  # a building, road, division or grid changed
+    assert service.place_index(_Session("sqlite://a")) is not got[0] and len(loads) == 2
+    service.place_index(_Session("sqlite://b"))  # another database has its own index
+    assert len(loads) == 3
+    clear_all()  # the reference caches' reset forgets the place index too
+    service.place_index(_Session("sqlite://a"))
+    assert len(loads) == 4
