@@ -40,6 +40,11 @@ def test_a_hotline_call_is_registered_dispatched_closed_and_answered_back(new_pa
     acceptor.fill("#description", "市民来电：小区门口垃圾堆放三天无人清理")
     acceptor.fill("#address", "演示路1号门口")
     click_map_at(acceptor, lon, lat)
+    acceptor.wait_for_function(  # the district's basemap drawn before the picture
+        "(() => { const t = [...document.querySelectorAll('#intake-map img.leaflet-tile')];"
+        " return t.length > 0 && t.every(i => i.classList.contains('leaflet-tile-loaded')); })()"
+    )
+    acceptor.wait_for_timeout(300)  # the tiles' fade-in
     shot(acceptor, "console-intake-hotline")
     with acceptor.expect_navigation(url=re.compile(r"/console/cases/\d+$")):
         acceptor.click("#intake-submit")

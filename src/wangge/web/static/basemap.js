@@ -19,8 +19,10 @@
     if (opts.shifts === false && !GEOGRAPHIC.includes(cfg.crs)) return [];
     const layers = cfg.layers.map(l => L.tileLayer(l.url, {
       subdomains: l.subdomains || 'abc',
-      maxZoom: l.maxZoom || 18,
-      maxNativeZoom: l.maxNativeZoom || undefined,
+      // Beyond the source's last zoom its tiles are enlarged, so a map zoomed in further
+      // (a click placed at street level) keeps its streets instead of going grey.
+      maxZoom: 22,
+      maxNativeZoom: l.maxNativeZoom || l.maxZoom || 18,
       bounds: l.bounds ? L.latLngBounds(l.bounds) : undefined,
       attribution: WG.esc ? WG.esc(l.attribution || '') : (l.attribution || ''),
     }).addTo(map));
