@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +26,7 @@ from wangge.common.ids import parse_credit_code
 from wangge.divisions.models import Division
 from wangge.errors import DomainError, Forbidden, ValidationFailed
 from wangge.grids.locating import locate_refs
+from wangge.registry.excel import first_sheet_rows
 from wangge.registry.models_references import EmployerReference
 
 MAX_ROWS = 200_000
@@ -54,15 +54,8 @@ class ListedEmployer:
 
 def _table(data: bytes, file_name: str) -> list[list[Any]]:
     """Return the rows of an .xlsx or a CSV (UTF-8, or GBK/GB18030 as Chinese Excel saves it)."""
-    if data[:2] == b"PK":
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise ValidationFailed(
-                f"文件 {file_name} 不是有效的 Excel（.xlsx）文件", f"{file_name} is not an .xlsx file",
-                code="bad_file",
-            ) from None  # fmt: skip
-        return [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+    if data[:2] == b"PK":  # a zip: an .xlsx
+        return [list(r) for r in first_sheet_rows(data, file_name)]
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)

@@ -8,7 +8,7 @@ With `valid_only` the good rows are kept and the report lists the others.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -147,6 +147,18 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def first_sheet_rows(data: bytes, file_name: str) -> Iterator[tuple[Any, ...]]:
+    """Return the rows of an uploaded workbook's first sheet; a clear error if it is none."""
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        raise ValidationFailed(
+            f"文件 {file_name} 不是有效的 Excel（.xlsx）文件", f"{file_name} is not an .xlsx file",
+            code="bad_file",
+        ) from None  # fmt: skip
+    return wb.worksheets[0].iter_rows(values_only=True)
+
+
 def import_workbook(
     session: Session,
     principal: Principal,
@@ -158,15 +170,7 @@ def import_workbook(
 ) -> dict[str, Any]:
     """Import a filled template; return {rows, created, updated, written, errors[...]}."""  # fmt: skip
     principal.require("registry.write")
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:
-        raise ValidationFailed(
-            f"文件 {file_name} 不是有效的 Excel（.xlsx）文件", f"{file_name} is not an .xlsx file",
-            code="bad_file",
-        ) from None  # fmt: skip
-    ws = wb.worksheets[0]
-    rows = ws.iter_rows(values_only=True)
+    rows = first_sheet_rows(data, file_name)
     header = [str(h or "").strip().rstrip("*") for h in next(rows, ())]
     by_header = {c.header: c for c in sheet.columns}
     positions = [(i, by_header[h]) for i, h in enumerate(header) if h in by_header]
