@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import openpyxl
+import pypdf
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -152,6 +153,13 @@ def test_the_page_shows_the_apis_scores_grades_changes_and_rates(app):
         assert cells[header.index("综合指标值")] == row["score"]
         on_time = cells[header.index("按期处置率")]
         assert on_time == (row["rates"]["handle_on_time_rate"] if on_time != "无数据" else None)
+    # and so does the PDF (the dashboard's figure: tests/api/test_dashboard_figures.py)
+    pdf = client.get(f"/api/v1/evaluation/periods/2026-11/report.pdf?county={COUNTY}")
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    for row in api["department"]:
+        assert row["name"] in text
+        if row["rates"]["handle_on_time_rate"] is not None:
+            assert str(row["rates"]["handle_on_time_rate"]) in text, row["key"]
 
 
 def test_the_page_names_the_formula_and_weights_and_the_glossary(app):
