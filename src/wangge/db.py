@@ -86,3 +86,14 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def write_lock_first(session: Session) -> None:
+    """On SQLite, take the write lock before the first read of a transaction that writes.
+
+    pysqlite starts a transaction at the first write; if another process (the demo month, an
+    import) committed after this transaction's first read, SQLite refuses the write at once
+    ("database is locked") without waiting. BEGIN IMMEDIATE waits (busy timeout) instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")

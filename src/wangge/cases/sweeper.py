@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.cases.scheduled import sweep_overdue, sweep_warnings
 from wangge.common.models import utcnow
-from wangge.db import unit_of_work
-from wangge.ops.leases import acquire, new_holder, release
-from wangge.ops.periodic import PeriodicWorker, write_lock_first
+from wangge.db import unit_of_work, write_lock_first
+from wangge.ops.leases import LeaseHold, new_holder
+from wangge.ops.periodic import PeriodicWorker
 
 log = logging.getLogger("wangge.sweep")
 LEASE = "overdue-sweep"
@@ -62,13 +62,9 @@ def sweep_due(
     def at() -> datetime:
         return now or utcnow()
 
-    def renew(session: Session) -> bool:
-        return not lease or acquire(session, LEASE, holder, ttl=LEASE_SECONDS)
-
-    with unit_of_work(factory) as session:
-        write_lock_first(session)
-        if not renew(session):
-            return None
+    hold = LeaseHold(factory, LEASE, holder, ttl=LEASE_SECONDS, enabled=lease)
+    if not hold.take():
+        return None
     totals = SweepTotals()
     try:
         while not stop():
@@ -77,7 +73,7 @@ def sweep_due(
             with unit_of_work(factory) as session:
                 write_lock_first(session)
                 report = sweep_overdue(session, at(), limit=batch)
-                if not renew(session):
+                if not hold.renew(session):
                     session.rollback()  # the lease lapsed meanwhile: another process sweeps
                     return totals
             totals.escalated += len(report.escalated)
@@ -90,10 +86,7 @@ def sweep_due(
                 write_lock_first(session)
                 totals.warned = len(sweep_warnings(session, at()))
     finally:
-        if lease:
-            with unit_of_work(factory) as session:
-                write_lock_first(session)
-                release(session, LEASE, holder)
+        hold.release()
     return totals
 
 

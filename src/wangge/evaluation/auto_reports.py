@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.cases.models import Case
 from wangge.common.models import utcnow
-from wangge.db import unit_of_work
+from wangge.db import unit_of_work, write_lock_first
 from wangge.evaluation import analysis, reports, service
 from wangge.evaluation.periods import SHANGHAI, Period, period_of
 from wangge.evaluation.publication_models import EvaluationReport
-from wangge.ops.leases import acquire, new_holder, release
-from wangge.ops.periodic import PeriodicWorker, write_lock_first
+from wangge.ops.leases import LeaseHold, new_holder
+from wangge.ops.periodic import PeriodicWorker
 
 log = logging.getLogger("wangge.evaluation.reports")
 LEASE = "evaluation-reports"
@@ -93,13 +93,9 @@ def produce_due(
     at = now or utcnow()
     period = last_closed_month(at)
 
-    def renew(session: Session) -> bool:
-        return not lease or acquire(session, LEASE, holder, ttl=LEASE_SECONDS)
-
-    with unit_of_work(factory) as session:
-        write_lock_first(session)
-        if not renew(session):
-            return None
+    hold = LeaseHold(factory, LEASE, holder, ttl=LEASE_SECONDS, enabled=lease)
+    if not hold.take():
+        return None
     made: list[tuple[str, str]] = []
     try:
         with factory() as session:
@@ -118,16 +114,13 @@ def produce_due(
                 continue
             with unit_of_work(factory) as session:
                 write_lock_first(session)
-                if not renew(session):
+                if not hold.renew(session):
                     session.rollback()  # the lease lapsed: another process carries on
                     return made
                 if store(session, county, period, files, at):
                     made.append((county, period.label))
     finally:
-        if lease:
-            with unit_of_work(factory) as session:
-                write_lock_first(session)
-                release(session, LEASE, holder)
+        hold.release()
     return made
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.audit.chain import verify_chain
 from wangge.common.models import utcnow
-from wangge.db import unit_of_work
+from wangge.db import unit_of_work, write_lock_first
 from wangge.errors import DomainError
 from wangge.exports.jobs import (
     EXPORT,
@@ -44,7 +44,7 @@ from wangge.exports.jobs import (
 from wangge.exports.kinds import KINDS
 from wangge.ops.jobs import DONE, FAILED, RUNNING, Job
 from wangge.ops.leases import new_holder
-from wangge.ops.periodic import PeriodicWorker, write_lock_first
+from wangge.ops.periodic import PeriodicWorker
 
 log = logging.getLogger("wangge.exports")
 MAX_ATTEMPTS = 2

@@ -31,12 +31,12 @@ from wangge.cases.outbox import (
 )
 from wangge.common.models import utcnow
 from wangge.config import Settings
-from wangge.db import unit_of_work
+from wangge.db import unit_of_work, write_lock_first
 from wangge.intake.hotline import HotlineChannel
 from wangge.notifications.robots import DingTalkRobot, WeComRobot
 from wangge.notifications.sms import AliyunSms, SmsChannel
-from wangge.ops.leases import acquire, new_holder, release
-from wangge.ops.periodic import PeriodicWorker, write_lock_first
+from wangge.ops.leases import LeaseHold, new_holder
+from wangge.ops.periodic import PeriodicWorker
 
 log = logging.getLogger("wangge.notifications")
 LEASE = "outbox-delivery"
@@ -126,10 +126,9 @@ def deliver_due(
     with factory() as session:
         if not _anything_due(session, at()):
             return DeliveryReport()
-    with unit_of_work(factory) as session:
-        write_lock_first(session)
-        if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
-            return None
+    hold = LeaseHold(factory, LEASE, holder, ttl=policy.lease_seconds)
+    if not hold.take():
+        return None
     total = DeliveryReport()
     try:
         while not stop():
@@ -151,14 +150,10 @@ def deliver_due(
             total += report
             if report.tried < policy.batch:
                 break
-            with unit_of_work(factory) as session:  # renew, or stop if it lapsed meanwhile
-                write_lock_first(session)
-                if not acquire(session, LEASE, holder, ttl=policy.lease_seconds):
-                    break
+            if not hold.take():  # renewed, or it lapsed meanwhile: stop
+                break
     finally:
-        with unit_of_work(factory) as session:
-            write_lock_first(session)
-            release(session, LEASE, holder)
+        hold.release()
     return total
 
 

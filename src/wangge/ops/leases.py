@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, delete, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from wangge.cases.models import UTCDateTime
 from wangge.common.models import utcnow
-from wangge.db import Base
+from wangge.db import Base, unit_of_work, write_lock_first
 
 
 class Lease(Base):
@@ -71,3 +71,37 @@ def release(session: Session, name: str, holder: str) -> None:
         .where(Lease.name == name, Lease.holder == holder)
         .execution_options(synchronize_session=False)
     )
+
+
+class LeaseHold:
+    """One round's hold on a named lease, for work done in several transactions.
+
+    `take()` acquires it in a transaction of its own, `renew(session)` in the caller's (so a
+    batch written after the lease lapsed is rolled back with it), `release()` at the end.
+    `enabled=False` (a command run by hand, safe because its writes are compare-and-set)
+    holds nothing and always may go on.
+    """
+
+    def __init__(
+        self, factory: sessionmaker[Session], name: str, holder: str, *, ttl: float,
+        enabled: bool = True,
+    ) -> None:  # fmt: skip
+        self.factory, self.name, self.holder, self.ttl = factory, name, holder, ttl
+        self.enabled = enabled
+
+    def renew(self, session: Session) -> bool:
+        """Take or renew the lease in the caller's transaction; False when another holds it."""
+        return not self.enabled or acquire(session, self.name, self.holder, ttl=self.ttl)
+
+    def take(self) -> bool:
+        """Take the lease in a transaction of its own."""
+        with unit_of_work(self.factory) as session:
+            write_lock_first(session)
+            return self.renew(session)
+
+    def release(self) -> None:
+        """Give the lease back (only if still ours)."""
+        if self.enabled:
+            with unit_of_work(self.factory) as session:
+                write_lock_first(session)
+                release(session, self.name, self.holder)
