@@ -22,6 +22,7 @@ demo: install  ## build the demo district (SQLite, var/wangge.db) and serve http
 
 test: install  ## the whole suite; PostgreSQL+PostGIS tests run when WANGGE_TEST_PG_URL is set
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	WANGGE_TEST_PG_URL=$(PG_URL) $(PYTEST) --durations=20
 
 test-quick: install  ## the inner loop: unit and API tests on SQLite only

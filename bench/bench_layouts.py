@@ -110,8 +110,12 @@ def anchor_area_metis(layout: sl.Layout, flat: Flat, target: float) -> list[tupl
     areas = []
     for inp in layout.inputs:
         region = clean(inp.boundary)
-        cut = [g for b in inp.barriers for g in shapely.get_parts(shapely.intersection(b, region))
-               if g.geom_type == "LineString"]
+        cut = [
+            g
+            for b in inp.barriers
+            for g in shapely.get_parts(shapely.intersection(b, region))
+            if g.geom_type == "LineString"
+        ]
         areas += faces(region, cut) if cut else [region]
     return metis_in_pieces(flat, areas, target)
 
@@ -133,8 +137,7 @@ def run(label: str, layout: sl.Layout, target: float) -> tuple[list[str], dict[s
     summary: dict[str, object] = {"label": label, "factor": mean / target}
     for key, name, method in (
         ("metis", "pymetis contiguous k-way (anchor)", anchor_metis),
-        ("area_metis", "pymetis per area between barriers",
-         partial(anchor_area_metis, layout)),
+        ("area_metis", "pymetis per area between barriers", partial(anchor_area_metis, layout)),
         ("roads", "roads first, then pymetis per block", anchor_roads_metis),
     ):
         t = time.perf_counter()

@@ -190,8 +190,11 @@ def metis_in_pieces(flat: Flat, pieces: list[shapely.Geometry], target: float) -
 def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
     """Roads first (blocks cut by preferred lines and barriers), then pymetis per block."""
     cutting = [*flat.roads, *flat.barriers]
-    blocks = [block for bnd in flat.boundaries
-              for block in road_blocks(bnd, [r for r in cutting if r.intersects(bnd)])]
+    blocks = [
+        block
+        for bnd in flat.boundaries
+        for block in road_blocks(bnd, [r for r in cutting if r.intersects(bnd)])
+    ]
     return metis_in_pieces(flat, blocks, target)
 
 

@@ -154,9 +154,7 @@ def jobs_sweep(
     engine = make_engine(settings.database_url)
     factory = session_factory(engine, audit_key=settings.audit_key)
     try:
-        totals = sweep_due(
-            factory, holder=new_holder(), now=_now(now), batch=batch, lease=False
-        )
+        totals = sweep_due(factory, holder=new_holder(), now=_now(now), batch=batch, lease=False)
     finally:
         engine.dispose()
     assert totals is not None  # without the lease a sweep always runs

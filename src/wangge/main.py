@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.intake.views import router as intake_router  # 受理登记, 回访, video events
 
     app.include_router(intake_router, prefix="/api/v1")
+    from wangge.disputes.views import router as disputes_router  # 矛盾纠纷 mediation
+
+    app.include_router(disputes_router, prefix="/api/v1")
     app.include_router(open311_router)
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
@@ -186,6 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.web import intake_pages  # /console/intake (受理登记)
 
     app.include_router(intake_pages.router)
+    from wangge.web import dispute_pages  # /console/disputes (矛盾纠纷)
+
+    app.include_router(dispute_pages.router)
     app.include_router(web.router)
     from wangge.web import department_phone  # the department handler's phone page
 

@@ -10,6 +10,7 @@ def import_all_models() -> None:
     import wangge.auth.models
     import wangge.cases.models
     import wangge.departments.models
+    import wangge.disputes.models
     import wangge.divisions.models
     import wangge.evaluation.models
     import wangge.evaluation.publication_models

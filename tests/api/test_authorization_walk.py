@@ -26,6 +26,8 @@ from wangge.auth.roles import DEFAULT_ROLES
 from wangge.cases.model import Action, Source
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.config import Settings
+from wangge.disputes.schemas import DisputeIn, PartyIn
+from wangge.disputes.service import create as register_dispute
 from wangge.grids.models import Grid
 from wangge.main import create_app
 
@@ -79,6 +81,16 @@ def world(session, tmp_path) -> Iterator[dict[str, Any]]:
             now=T0,
         )
         session.refresh(case_b)
+    # A dispute in B (矛盾纠纷): its routes are walked with B's id too.
+    dispute_b = register_dispute(
+        session,
+        b_worker,
+        DisputeIn(
+            kind="other", summary="B区域的秘密案件 纠纷", lon=X0 + 1.25 * DX, lat=Y0 + 0.25 * DY,
+            parties=[PartyIn(name="张三丰", phone="13812345678")],
+        ),
+        now=T0,
+    )  # fmt: skip
     principals = {}
     for role in DEFAULT_ROLES:
         if role in WHOLE:
@@ -103,6 +115,7 @@ def world(session, tmp_path) -> Iterator[dict[str, Any]]:
     serve_session(app, session)
     values_b = {
         "case_id": case_b.id,
+        "dispute_id": dispute_b.id,
         "grid_id": grid_b.id,
         "code": B,
         "user_id": b_worker.user_id,

@@ -161,9 +161,12 @@ def test_coverage_by_area_month_by_month_from_the_reference_lists(session, api):
     assert [t["credit_code"] for t in todo.json()["items"]] == [B]
     assert todo.json()["items"][0]["grid_code"] == GRID1
     who["principal"] = FAR_SUPERVISOR
-    assert client.get(
-        "/api/v1/registry/employer-coverage/unvisited", params={"county": COUNTY}
-    ).json()["total"] == 0
+    assert (
+        client.get(
+            "/api/v1/registry/employer-coverage/unvisited", params={"county": COUNTY}
+        ).json()["total"]
+        == 0
+    )
     rows = _coverage(client, "community", "2026-11")
     assert [r["code"] for r in rows["rows"]] == ["110108002001"] and "unplaced" not in rows
     r = client.get("/api/v1/registry/employer-coverage/trend", params={"county": COUNTY})

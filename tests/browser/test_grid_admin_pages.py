@@ -197,7 +197,10 @@ def test_unit_grids_are_generated_and_a_community_divided_from_the_page(new_page
     expressway = {
         "type": "Feature",
         "properties": {"等级": "城市快速路"},
-        "geometry": {"type": "LineString", "coordinates": [[minx - 0.001, mid], [maxx + 0.001, mid]]},
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[minx - 0.001, mid], [maxx + 0.001, mid]],
+        },
     }
     page.set_input_files(
         "#divide-lines", str(write_geojson(tmp_path / "道路.geojson", [expressway]))

@@ -73,7 +73,10 @@ def test_a_dispatch_reaches_the_robot_and_the_phone_and_a_dead_letter_is_retried
             "posts": [{"role": "department", "department": department}],
         },
     )
-    for channel, name, ref in (("wecom", "处置部门值班群", "cgw_wecom"), ("sms", "处置部门短信", None)):
+    for channel, name, ref in (
+        ("wecom", "处置部门值班群", "cgw_wecom"),
+        ("sms", "处置部门短信", None),
+    ):
         route = {"county_code": DEMO_COUNTY, "department_code": department, "channel": channel}
         _post(admin, "/api/v1/notification-routes", {**route, "name": name, "url_ref": ref})
 

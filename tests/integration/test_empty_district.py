@@ -120,7 +120,9 @@ class Desk:
 
     def login(self) -> dict[str, str]:
         self.c.cookies.clear()
-        r = self.c.post("/api/v1/auth/login", json={"username": self.username, "password": PASSWORD})
+        r = self.c.post(
+            "/api/v1/auth/login", json={"username": self.username, "password": PASSWORD}
+        )
         assert r.status_code == 200, r.text
         return {"X-CSRF-Token": r.json()["csrf_token"]}
 

@@ -127,6 +127,7 @@ def test_a_stopped_replica_is_never_read_after_the_monitor_saw_it_go(clusters, t
     with _client(primary.url, replica, tmp_path) as client:
         _until(lambda: _board(client)[0] == node_of(replica), "the replica in use")
         replica.stop()
+
         # Reads in flight when it stopped may fail; once it is noticed, none is sent there.
         def noticed() -> bool:
             r = client.get("/web/api/dashboard")

@@ -329,8 +329,10 @@ def test_small_blocks_are_joined_whole_into_balanced_grids_crossing_only_streets
         for j in range(6):
             sizes = [int(v) for v in rng.integers(30, 46, 4)]
             corners = ((25, 25), (75, 25), (25, 75), (75, 75))
-            blds += [Building(f"b{i}{j}{n}", Point(i * 100 + dx, j * 100 + dy), hh)
-                     for n, ((dx, dy), hh) in enumerate(zip(corners, sizes, strict=True))]
+            blds += [
+                Building(f"b{i}{j}{n}", Point(i * 100 + dx, j * 100 + dy), hh)
+                for n, ((dx, dy), hh) in enumerate(zip(corners, sizes, strict=True))
+            ]
     div = divide([DivisionInput("T", box(0, 0, 600, 600), blds, streets)], target=TARGET)
     check_division(div)
     assert div.report.share_within >= 0.95
@@ -369,8 +371,9 @@ def test_a_barrier_is_never_crossed_even_where_balance_would_need_it() -> None:
 def test_lanes_inside_blocks_neither_cut_blocks_nor_count_as_crossings() -> None:
     lanes = [LineString([(250, -5), (250, 1005)]), LineString([(750, -5), (750, 1005)])]
     blds = lattice(0, 0, 1000, 1000, 50, "b", 6)  # 2,400 households → 8 grids
-    with_lanes = divide([DivisionInput("L", box(0, 0, 1000, 1000), blds, [], [], lanes=lanes)],
-                        target=TARGET)
+    with_lanes = divide(
+        [DivisionInput("L", box(0, 0, 1000, 1000), blds, [], [], lanes=lanes)], target=TARGET
+    )
     plain = divide([DivisionInput("L", box(0, 0, 1000, 1000), blds)], target=TARGET)
     check_division(with_lanes)
     assert with_lanes.report.share_within == 1.0
@@ -382,8 +385,9 @@ def test_an_exclusive_site_drawn_across_a_barrier_stays_whole_and_is_warned_abou
     river = LineString([(-5, 500), (1005, 500)])
     site = box(400, 420, 600, 580)  # a school drawn across the river
     blds = [b for b in lattice(0, 0, 1000, 1000, 100, "b", 6) if not site.covers(b.geom)]
-    div = divide([DivisionInput("S", box(0, 0, 1000, 1000), blds, [], [site], [river])],
-                 target=TARGET)
+    div = divide(
+        [DivisionInput("S", box(0, 0, 1000, 1000), blds, [], [site], [river])], target=TARGET
+    )
     check_division(div)
     excl = [g for g in div.grids if g.exclusive]
     assert len(excl) == 1 and excl[0].polygon.symmetric_difference(site).area < 0.01

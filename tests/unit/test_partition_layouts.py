@@ -76,8 +76,7 @@ def test_rural_grids_join_whole_villages_and_never_cross_an_administrative_line(
     owner = {(g.community_key, k): i for i, g in enumerate(div.grids) for k in g.building_keys}
     villages = split = 0
     for inp in layout.inputs:
-        spots = [b.geom if b.geom.geom_type == "Point" else b.geom.centroid
-                 for b in inp.buildings]
+        spots = [b.geom if b.geom.geom_type == "Point" else b.geom.centroid for b in inp.buildings]
         tree = shapely.STRtree(spots)
         for village in shapely.get_parts(shapely.union_all([p.buffer(60.0) for p in spots])):
             held = tree.query(village, predicate="intersects").tolist()

@@ -19,5 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/api/v1/_bench/bare")
 def bare(session: SessionDep, payload: dict[str, Any] = Body(...)) -> Response:
-    session.execute(text("INSERT INTO bench_bare (payload) VALUES (:p)"), {"p": orjson.dumps(payload).decode()})
+    session.execute(
+        text("INSERT INTO bench_bare (payload) VALUES (:p)"), {"p": orjson.dumps(payload).decode()}
+    )
     return Response(b'{"ok":true}', status_code=201, media_type="application/json")

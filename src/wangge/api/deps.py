@@ -41,8 +41,9 @@ async def open_session(request: Request) -> AsyncIterator[Session]:
         session.close()
 
 
-def _write_lock_first(_session: Session, transaction: SessionTransaction,
-                      connection: Connection) -> None:
+def _write_lock_first(
+    _session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
     """On SQLite, a request that may write takes the write lock before its first read.
 
     pysqlite begins a transaction at the first write; if another writer (the audit sealer, a
@@ -74,7 +75,10 @@ async def get_session(
         yield session
         await run_in_threadpool(commit)
     except BaseException as exc:
-        if isinstance(exc, OperationalError) and getattr(request.state, "db_node", "primary") != "primary":
+        if (
+            isinstance(exc, OperationalError)
+            and getattr(request.state, "db_node", "primary") != "primary"
+        ):
             request.app.state.replicas.failed(session.get_bind())
         if keeps_writes(exc):
             # e.g. a failed login: counted and audited, then refused

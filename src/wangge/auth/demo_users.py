@@ -88,6 +88,10 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
             if username in GRID_KINDS and community:
                 _assign_grids(session, user, community, GRID_KINDS[username])
         rows.append(
-            (username, label, scope or dept or ("全区" if role in ("admin", "leader", "auditor") else "本人"))
+            (
+                username,
+                label,
+                scope or dept or ("全区" if role in ("admin", "leader", "auditor") else "本人"),
+            )
         )
     return rows

@@ -15,7 +15,10 @@ DEFAULT_ROLES: dict[str, tuple[str, list[str]]] = {
         [*READ, "cases.act", "cases.report", "patrol.*", "registry.write"],
     ),
     # 网格长 looks after the special groups of his grid (GB/T 31000), so he sees their labels.
-    "grid_leader": ("网格长", [*READ, "cases.act", "cases.report", "patrol.*", "registry.write", "personal.special"]),
+    "grid_leader": (
+        "网格长",
+        [*READ, "cases.act", "cases.report", "patrol.*", "registry.write", "personal.special"],
+    ),
     "department": ("专业部门处置人员", ["divisions.read", "grids.read", "cases.read", "cases.act"]),
     "leader": ("领导（只读）", [*READ, "cases.act", "evaluation.read"]),
     "citizen": ("公众", ["cases.report"]),

@@ -34,7 +34,6 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 # counts each rated case once, in its community, by the same rating rule (`sql`).
 
 
-
 def _summed(rows: Iterable[Mapping[str, int]]) -> Counter[str]:
     total: Counter[str] = Counter()
     for counts in rows:
@@ -55,7 +54,9 @@ def _areas(
 ) -> list[Mapping[str, int]]:
     """Every filed case belongs to one community (or, without one, to its grid): summing the
     communities in scope counts each case once; a grid-scoped user sums his grids."""
-    rows = [c for k, c in counts["community"].items() if _in_scope(principal, "community", k, names)]
+    rows = [
+        c for k, c in counts["community"].items() if _in_scope(principal, "community", k, names)
+    ]
     if rows or principal.scope_prefixes is None:
         return rows
     return [c for k, c in counts["grid"].items() if _in_scope(principal, "grid", k, names)]
@@ -87,9 +88,7 @@ def headline(
     department = _summed(_departments(counts["department"], principal))
     area = _summed(_areas(counts, principal, names))
     rated = area_ratings(session, start, end, county=county)
-    workers = _summed(
-        c for k, c in rated.items() if _in_scope(principal, "community", k, names)
-    )
+    workers = _summed(c for k, c in rated.items() if _in_scope(principal, "community", k, names))
     # Rounded as every evaluation figure is (`evaluate_object`), so the screen and the page
     # print the same digits.
     by_type = {

@@ -46,6 +46,8 @@ class _Entry:
 
 
 _cache: dict[tuple[str, int], _Entry] = {}
+
+
 # The extent of every version ever indexed here, kept after its index is dropped: a point
 # outside a county's extent never makes that county's index be built again.
 @dataclass
@@ -97,6 +99,8 @@ def _evict(keep: tuple[str, int]) -> None:
                 del _cache[key]
                 total -= entry.footprint
                 evictions += 1
+
+
 _versions_cache = TTLCache(ttl=_CHECK_EVERY_S)
 _lock = threading.Lock()
 # One build per (database, version) at a time: after a cold start every request thread used

@@ -153,11 +153,14 @@ def _to_grid(ctx: Ctx, g: GridState) -> DividedGrid:
     """The public form of one working grid."""
     mem = sorted(i for p in g.members for i in ctx.bld_at[p])
     return DividedGrid(
-        community_key=ctx.key, sequence=g.seq, polygon=g.poly,
+        community_key=ctx.key,
+        sequence=g.seq,
+        polygon=g.poly,
         building_keys=tuple(ctx.blds[i].key for i in mem),
         households=sum(ctx.blds[i].households for i in mem),
         residents=sum(ctx.blds[i].residents for i in mem),
-        weight=float(sum(ctx.blds[i].weight for i in mem)), exclusive=g.exclusive,
+        weight=float(sum(ctx.blds[i].weight for i in mem)),
+        exclusive=g.exclusive,
     )
 
 
@@ -168,8 +171,12 @@ def _spot(b: Building) -> tuple[float, float]:
 
 
 def quality_report(
-    grids: Sequence[DividedGrid], inputs: Sequence[DivisionInput], *, target: float,
-    measure: Measure = "households", tolerance: float = 0.10,
+    grids: Sequence[DividedGrid],
+    inputs: Sequence[DivisionInput],
+    *,
+    target: float,
+    measure: Measure = "households",
+    tolerance: float = 0.10,
 ) -> QualityReport:
     """Quality of any division of these inputs: balance, compactness, crossings, contiguity."""
     by_key = {inp.community_key: inp for inp in inputs}
@@ -178,8 +185,19 @@ def quality_report(
     rows, biggest = [], {}
     for g in grids:
         bv = [vals[(g.community_key, k)] for k in g.building_keys]
-        rows.append((g.community_key, g.sequence, g.exclusive, g.polygon, len(bv), g.households,
-                     g.residents, g.weight, float(sum(bv))))
+        rows.append(
+            (
+                g.community_key,
+                g.sequence,
+                g.exclusive,
+                g.polygon,
+                len(bv),
+                g.households,
+                g.residents,
+                g.weight,
+                float(sum(bv)),
+            )
+        )
         # Buildings at one spot are indivisible, like a single building.
         at: dict[tuple[float, float], float] = {}
         for k, v in zip(g.building_keys, bv, strict=True):
@@ -187,14 +205,23 @@ def quality_report(
         biggest[(g.community_key, g.sequence)] = max(at.values(), default=0.0)
     lines = {ck: list(inp.lines) for ck, inp in by_key.items()}
     barriers = {ck: list(inp.barriers) for ck, inp in by_key.items()}
-    return build_report(rows, target=target, measure=measure, tolerance=tolerance, lines=lines,
-                        barriers=barriers, largest_building=biggest,
-                        area_total=_area_totals(grids, by_key, vals, spot))
+    return build_report(
+        rows,
+        target=target,
+        measure=measure,
+        tolerance=tolerance,
+        lines=lines,
+        barriers=barriers,
+        largest_building=biggest,
+        area_total=_area_totals(grids, by_key, vals, spot),
+    )
 
 
 def _area_totals(
-    grids: Sequence[DividedGrid], by_key: Mapping[str, DivisionInput],
-    vals: Mapping[tuple[str, str], float], spot: Mapping[tuple[str, str], tuple[float, float]],
+    grids: Sequence[DividedGrid],
+    by_key: Mapping[str, DivisionInput],
+    vals: Mapping[tuple[str, str], float],
+    spot: Mapping[tuple[str, str], tuple[float, float]],
 ) -> dict[tuple[str, int], float]:
     """Per basic grid, the total of the area between barriers that it lies in."""
     out: dict[tuple[str, int], float] = {}
@@ -202,9 +229,15 @@ def _area_totals(
         if not inp.barriers:
             continue
         region = clean(shapely.make_valid(inp.boundary))
-        zones = faces(region, [g for b in inp.barriers
-                               for g in shapely.get_parts(shapely.intersection(b, region))
-                               if g.geom_type == "LineString"])
+        zones = faces(
+            region,
+            [
+                g
+                for b in inp.barriers
+                for g in shapely.get_parts(shapely.intersection(b, region))
+                if g.geom_type == "LineString"
+            ],
+        )
         if len(zones) < 2:
             continue
         tree = shapely.STRtree(zones)
@@ -223,20 +256,35 @@ def _area_totals(
     return out
 
 
-def _finish(ctxs: list[Ctx], states: list[list[GridState]], inputs: Sequence[DivisionInput],
-            target: float, measure: Measure, tolerance: float,
-            warnings: list[str] | None = None) -> Division:
+def _finish(
+    ctxs: list[Ctx],
+    states: list[list[GridState]],
+    inputs: Sequence[DivisionInput],
+    target: float,
+    measure: Measure,
+    tolerance: float,
+    warnings: list[str] | None = None,
+) -> Division:
     """Assemble a division (grids ordered by community and sequence) with its report."""
-    grids = [_to_grid(ctx, g) for ctx, st in zip(ctxs, states, strict=True) for g in st
-             if not g.poly.is_empty or g.members]
+    grids = [
+        _to_grid(ctx, g)
+        for ctx, st in zip(ctxs, states, strict=True)
+        for g in st
+        if not g.poly.is_empty or g.members
+    ]
     grids.sort(key=lambda g: (g.community_key, g.sequence))
     report = quality_report(grids, inputs, target=target, measure=measure, tolerance=tolerance)
     return Division(grids, report, list(inputs), target, measure, tolerance, warnings or [])
 
 
 def divide(
-    inputs: Sequence[DivisionInput], *, target: float, measure: Measure = "households",
-    tolerance: float = 0.10, allow_crossing: bool = True, seed: int = 0,
+    inputs: Sequence[DivisionInput],
+    *,
+    target: float,
+    measure: Measure = "households",
+    tolerance: float = 0.10,
+    allow_crossing: bool = True,
+    seed: int = 0,
 ) -> Division:
     """Divide communities into balanced, contiguous, compact grids that follow the lines."""
     # allow_crossing: a block that cannot be balanced alone may lend buildings across a line.
@@ -267,13 +315,16 @@ def divide(
             absorb_empty(ctx, grids)
         number_grids(grids, ctx.region)
         if ctx.outside:
-            warnings.append(f"{ctx.key}: {len(ctx.outside)} buildings outside the boundary, put "
-                            f"in the nearest grid: {', '.join(ctx.outside[:10])}")
-        crossed = [n for n, site in enumerate(ctx.sites, 1)
-                   if line_crossings(site, ctx.barriers)]
+            warnings.append(
+                f"{ctx.key}: {len(ctx.outside)} buildings outside the boundary, put "
+                f"in the nearest grid: {', '.join(ctx.outside[:10])}"
+            )
+        crossed = [n for n, site in enumerate(ctx.sites, 1) if line_crossings(site, ctx.barriers)]
         if crossed:
-            warnings.append(f"{ctx.key}: exclusive sites {crossed} are crossed by a barrier "
-                            "(a main road, river …); their grids cross it as drawn")
+            warnings.append(
+                f"{ctx.key}: exclusive sites {crossed} are crossed by a barrier "
+                "(a main road, river …); their grids cross it as drawn"
+            )
         missing = set(range(ctx.npts)) - {i for g in grids for i in g.members}
         if missing:
             warnings.append(f"{ctx.key}: {len(missing)} buildings outside every grid")
@@ -297,8 +348,9 @@ def _state_of(division: Division) -> tuple[list[Ctx], list[list[GridState]]]:
             mem = {int(ctx.pt_of[ctx.bindex[k]]) for k in dg.building_keys} - seen
             seen |= mem
             single_big = len(mem) == 1 and float(ctx.vals[list(mem)].sum()) > hi
-            grids.append(GridState(mem, dg.polygon, dg.exclusive, dg.exclusive or single_big,
-                            dg.sequence))
+            grids.append(
+                GridState(mem, dg.polygon, dg.exclusive, dg.exclusive or single_big, dg.sequence)
+            )
         ctxs.append(ctx)
         states.append(grids)
     return ctxs, states
@@ -325,22 +377,38 @@ def rebalance(
         before = {p: g.seq for g in grids for p in g.members}
         fix_strays(ctx, grids)
         for grid in grids:
-            moves += [Move(ctx.key, ctx.blds[i].key, before[p], grid.seq)
-                      for p in sorted(grid.members) if before.get(p, grid.seq) != grid.seq
-                      for i in ctx.bld_at[p]]
+            moves += [
+                Move(ctx.key, ctx.blds[i].key, before[p], grid.seq)
+                for p in sorted(grid.members)
+                if before.get(p, grid.seq) != grid.seq
+                for i in ctx.bld_at[p]
+            ]
         limit = max_moves if max_moves is not None else 20 * len(grids) + 50
-        for b, h, g in rebalance_grids(ctx, grids, division.target, division.tolerance,
-                                       allow_crossing, limit):
-            moves += [Move(ctx.key, ctx.blds[i].key, grids[h].seq, grids[g].seq)
-                      for i in ctx.bld_at[b]]
-    out = _finish(ctxs, states, division.inputs, division.target, division.measure,
-                  division.tolerance, list(division.warnings))
+        for b, h, g in rebalance_grids(
+            ctx, grids, division.target, division.tolerance, allow_crossing, limit
+        ):
+            moves += [
+                Move(ctx.key, ctx.blds[i].key, grids[h].seq, grids[g].seq) for i in ctx.bld_at[b]
+            ]
+    out = _finish(
+        ctxs,
+        states,
+        division.inputs,
+        division.target,
+        division.measure,
+        division.tolerance,
+        list(division.warnings),
+    )
     return out, moves
 
 
 def division_from_assignment(
-    inputs: Sequence[DivisionInput], assignment: Mapping[str, int], *, target: float,
-    measure: Measure = "households", tolerance: float = 0.10,
+    inputs: Sequence[DivisionInput],
+    assignment: Mapping[str, int],
+    *,
+    target: float,
+    measure: Measure = "households",
+    tolerance: float = 0.10,
 ) -> Division:
     """Build a division from building key → grid sequence (polygons from Voronoi cells)."""
     ctxs, states = [], []
@@ -360,7 +428,9 @@ def division_from_assignment(
         used = {int(b) for b in ctx.lb_of if b >= 0}
         for b, block in enumerate(ctx.blocks):
             if b not in used and not attach_piece(ctx, grids, block, set()):
-                grids.append(GridState(set(), block, seq=max((g.seq for g in grids), default=0) + 1))
+                grids.append(
+                    GridState(set(), block, seq=max((g.seq for g in grids), default=0) + 1)
+                )
         ctxs.append(ctx)
         states.append(grids)
     return _finish(ctxs, states, inputs, target, measure, tolerance)
@@ -385,8 +455,15 @@ def split_grid(division: Division, community_key: str, sequence: int, parts: int
     for j, (lids, lpoly) in enumerate(leaves[1:]):
         grids.append(GridState({int(i) for i in lids}, lpoly, seq=nxt + j))
     fix_strays(ctx, grids)
-    return _finish(ctxs, states, division.inputs, division.target, division.measure,
-                   division.tolerance, list(division.warnings))
+    return _finish(
+        ctxs,
+        states,
+        division.inputs,
+        division.target,
+        division.measure,
+        division.tolerance,
+        list(division.warnings),
+    )
 
 
 def merge_grids(division: Division, community_key: str, sequences: Sequence[int]) -> Division:
@@ -404,5 +481,12 @@ def merge_grids(division: Division, community_key: str, sequences: Sequence[int]
         raise ValueError("grids are not neighbours: the merged grid would not be contiguous")
     merged = GridState(set().union(*(g.members for g in chosen)), poly, seq=min(sequences))
     states[ci] = [g for g in grids if g.seq not in set(sequences)] + [merged]
-    return _finish(ctxs, states, division.inputs, division.target, division.measure,
-                   division.tolerance, list(division.warnings))
+    return _finish(
+        ctxs,
+        states,
+        division.inputs,
+        division.target,
+        division.measure,
+        division.tolerance,
+        list(division.warnings),
+    )

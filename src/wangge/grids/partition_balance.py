@@ -64,8 +64,15 @@ def _bands(ctx: Ctx, grids: list[GridState], lo: float, hi: float) -> list[tuple
     return [wide.get(z, (lo, hi)) for z in zone]
 
 
-def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
-              allow_crossing: bool, min_gain_pp: float | None = None) -> bool:
+def _try_move(
+    ctx: Ctx,
+    grids: list[GridState],
+    b: int,
+    h: int,
+    g: int,
+    allow_crossing: bool,
+    min_gain_pp: float | None = None,
+) -> bool:
     """Move building b with its cell from grid h to grid g if both stay single polygons."""
     # min_gain_pp: the move must also raise the summed Polsby-Popper of the two grids.
     piece = grid_intersection(ctx.cells[b], grids[h].poly)
@@ -107,8 +114,9 @@ def _try_move(ctx: Ctx, grids: list[GridState], b: int, h: int, g: int,
 class _Balancer:
     """Greedy boundary moves (single moves and two-step chains) towards the tolerance band."""
 
-    def __init__(self, ctx: Ctx, grids: list[GridState], target: float, tol: float,
-                 allow_crossing: bool) -> None:
+    def __init__(
+        self, ctx: Ctx, grids: list[GridState], target: float, tol: float, allow_crossing: bool
+    ) -> None:
         self.ctx, self.grids, self.target, self.tol = ctx, grids, target, tol
         self.allow_crossing = allow_crossing
         self.lo, self.hi = tolerance_band(target, tol)
@@ -117,14 +125,14 @@ class _Balancer:
         for gi, g in enumerate(grids):
             for i in g.members:
                 self.owner[i] = gi
-        self.value = [float(ctx.vals[list(g.members)].sum()) if g.members else 0.0
-                      for g in grids]
+        self.value = [float(ctx.vals[list(g.members)].sum()) if g.members else 0.0 for g in grids]
         self.moved: dict[int, int] = {}
         # Blocks each grid reaches into (building counts), kept in step with every move.
         self.blk = [Counter(int(ctx.lb_of[i]) for i in g.members) for g in grids]
         # Sums of building positions, for the mean position of each grid's buildings.
-        self.xysum = [ctx.xy[list(g.members)].sum(axis=0) if g.members else np.zeros(2)
-                      for g in grids]
+        self.xysum = [
+            ctx.xy[list(g.members)].sum(axis=0) if g.members else np.zeros(2) for g in grids
+        ]
 
     def shift(self, b: int, h: int, g: int) -> None:
         """Book a move of building b from grid h to grid g (already made on the polygons)."""
@@ -189,8 +197,9 @@ class _Balancer:
             first = [(b, x, g) for b, g in self.steps_out(x)]
         else:
             first = []
-            for h in {int(self.owner[n]) for i in self.grids[x].members
-                      for n in self.ctx.nbrs[i]} - {x, -1}:
+            for h in {
+                int(self.owner[n]) for i in self.grids[x].members for n in self.ctx.nbrs[i]
+            } - {x, -1}:
                 first += [(b, h, x) for b, g in self.steps_out(h) if g == x]
         for b1, h1, g1 in first:
             w1 = float(vals[b1])
@@ -204,8 +213,9 @@ class _Balancer:
                 seconds = [(b2, mid, g2) for b2, g2 in self.steps_out(mid) if g2 != x and b2 != b1]
             else:
                 seconds = []
-                for h2 in {int(self.owner[n]) for i in self.grids[mid].members
-                           for n in self.ctx.nbrs[i]} - {mid, x, -1}:
+                for h2 in {
+                    int(self.owner[n]) for i in self.grids[mid].members for n in self.ctx.nbrs[i]
+                } - {mid, x, -1}:
                     seconds += [(b2, h2, mid) for b2, g in self.steps_out(h2) if g == mid]
             for b2, h2, g2 in seconds:
                 w2 = float(vals[b2])
@@ -213,15 +223,26 @@ class _Balancer:
                 dv_mid = (-w1 + w2) if not over else (w1 - w2)
                 dv_other = -w2 if not over else w2
                 dv_x = w1 if not over else -w1
-                d2 = (self.pen(x, dv_x) + self.pen(mid, dv_mid) + self.pen(other, dv_other)
-                      - self.pen(x) - self.pen(mid) - self.pen(other))
+                d2 = (
+                    self.pen(x, dv_x)
+                    + self.pen(mid, dv_mid)
+                    + self.pen(other, dv_other)
+                    - self.pen(x)
+                    - self.pen(mid)
+                    - self.pen(other)
+                )
                 if d2 < -1e-12:
                     cands.append((d2 + 1e-3, [(b1, h1, g1), (b2, h2, g2)]))
         # Among moves of similar benefit, prefer those that pull a building towards the grid
         # whose buildings it is nearer to: that keeps grids compact.
         # A move that makes a grid cross a street is taken only when nothing else helps as much.
-        cands.sort(key=lambda c: c[0] + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1])
-                   + _CROSS_COST * sum(self.crosses(b, g) for b, _, g in c[1]))
+        cands.sort(
+            key=lambda c: (
+                c[0]
+                + _PULL_WEIGHT * sum(self.pull(*step) for step in c[1])
+                + _CROSS_COST * sum(self.crosses(b, g) for b, _, g in c[1])
+            )
+        )
         return cands
 
     def centre(self, gi: int) -> np.ndarray:
@@ -233,7 +254,9 @@ class _Balancer:
         """How much farther b is from the receiving grid than from the giving one (in spacing)."""
         xy = self.ctx.xy[b]
         scale = math.sqrt(max(self.grids[h].poly.area, 1.0) / max(1, len(self.grids[h].members)))
-        return float(np.linalg.norm(xy - self.centre(g)) - np.linalg.norm(xy - self.centre(h))) / scale
+        return (
+            float(np.linalg.norm(xy - self.centre(g)) - np.linalg.norm(xy - self.centre(h))) / scale
+        )
 
     def smooth(self, max_moves: int) -> int:
         """Move buildings off ragged grids when it raises compactness and keeps the band."""
@@ -244,8 +267,9 @@ class _Balancer:
             steps = [(self.pull(b, gi, g), b, g) for b, g in self.steps_out(gi)]
             for pull, b, g in sorted(steps)[:6]:
                 w = float(self.ctx.vals[b])
-                if pull >= 0 or not (self.band[gi][0] <= self.value[gi] - w
-                                     and self.value[g] + w <= self.band[g][1]):
+                if pull >= 0 or not (
+                    self.band[gi][0] <= self.value[gi] - w and self.value[g] + w <= self.band[g][1]
+                ):
                     continue
                 if _try_move(self.ctx, self.grids, b, gi, g, self.allow_crossing, 0.01):
                     self.shift(b, gi, g)
@@ -254,8 +278,11 @@ class _Balancer:
 
     def apply(self, chain: list[tuple[int, int, int]]) -> bool:
         """Apply a chain of moves, all or nothing."""
-        saved = {gi: (self.grids[gi].poly, set(self.grids[gi].members))
-                 for step in chain for gi in step[1:]}
+        saved = {
+            gi: (self.grids[gi].poly, set(self.grids[gi].members))
+            for step in chain
+            for gi in step[1:]
+        }
         for b, h, g in chain:
             if not _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
                 self.restore(saved)
@@ -270,9 +297,11 @@ class _Balancer:
         moves: list[tuple[int, int, int]] = []
         stuck: set[int] = set()
         while len(moves) < max_moves:
-            bad = [gi for gi, g in enumerate(self.grids)
-                   if not g.fixed and g.members and gi not in stuck
-                   and not self.in_band(gi)]
+            bad = [
+                gi
+                for gi, g in enumerate(self.grids)
+                if not g.fixed and g.members and gi not in stuck and not self.in_band(gi)
+            ]
             if not bad:
                 break
             x = max(bad, key=lambda gi: abs(self.value[gi] / self.target - 1))
@@ -292,8 +321,12 @@ class _Balancer:
 
     def neighbours(self, gi: int) -> set[int]:
         """Movable grids that share an edge (by building adjacency) with grid gi."""
-        return {int(self.owner[n]) for i in self.grids[gi].members for n in self.ctx.nbrs[i]
-                if self.owner[n] >= 0 and not self.grids[int(self.owner[n])].fixed} - {gi}
+        return {
+            int(self.owner[n])
+            for i in self.grids[gi].members
+            for n in self.ctx.nbrs[i]
+            if self.owner[n] >= 0 and not self.grids[int(self.owner[n])].fixed
+        } - {gi}
 
     def along_path(self, x: int, max_len: int = 8) -> list[tuple[int, int, int]]:
         """Pass the surplus or deficit of x along a path of grids to one that has room."""
@@ -309,8 +342,9 @@ class _Balancer:
                     queue.append(nb)
                     order.append(nb)
         for end in order:
-            room = (self.band[end][1] - self.value[end] if over
-                    else self.value[end] - self.band[end][0])
+            room = (
+                self.band[end][1] - self.value[end] if over else self.value[end] - self.band[end][0]
+            )
             if room <= 1e-9:
                 continue
             path = [end]
@@ -340,8 +374,13 @@ class _Balancer:
                 w = float(self.ctx.vals[b])
                 if self.in_band(fix, -w if over else w):
                     after = self.value[fix] + (-w if over else w)
-                    opts.append((abs(after - self.target) / self.target
-                                 + _PULL_WEIGHT * self.pull(b, h, g), b))
+                    opts.append(
+                        (
+                            abs(after - self.target) / self.target
+                            + _PULL_WEIGHT * self.pull(b, h, g),
+                            b,
+                        )
+                    )
             for _, b in sorted(opts)[:8]:
                 if _try_move(self.ctx, self.grids, b, h, g, self.allow_crossing):
                     self.shift(b, h, g)
@@ -355,9 +394,15 @@ class _Balancer:
         return None
 
 
-def rebalance_grids(ctx: Ctx, grids: list[GridState], target: float, tol: float,
-                    allow_crossing: bool, max_moves: int,
-                    smooth: bool = False) -> list[tuple[int, int, int]]:
+def rebalance_grids(
+    ctx: Ctx,
+    grids: list[GridState],
+    target: float,
+    tol: float,
+    allow_crossing: bool,
+    max_moves: int,
+    smooth: bool = False,
+) -> list[tuple[int, int, int]]:
     """Greedy boundary moves until every movable grid is within tolerance (or stuck)."""
     bal = _Balancer(ctx, grids, target, tol, allow_crossing)
     moves = bal.run(max_moves)

@@ -34,16 +34,19 @@ def shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
     return a.buffer(0.01, quad_segs=1).intersection(b).area / 0.02
 
 
-def cut_shape_penalty(pu: np.ndarray, pv: np.ndarray, order: np.ndarray, j: int, pad: float,
-                      k1: int, k: int) -> float:
+def cut_shape_penalty(
+    pu: np.ndarray, pv: np.ndarray, order: np.ndarray, j: int, pad: float, k1: int, k: int
+) -> float:
     """How much a cut after the j-th item (in order along pu) makes its halves too elongated.
 
     A half that will hold k_h parts may be up to about k_h times longer than wide.
     """
     a1 = (pu[order[j]] - pu[order[0]] + pad) / (np.ptp(pv[order[: j + 1]]) + pad)
-    a2 = (pu[order[-1]] - pu[order[j + 1]] + pad) / (np.ptp(pv[order[j + 1:]]) + pad)
-    return sum(max(0.0, abs(math.log(a)) - math.log(max(1, kh)) * 0.5)
-               for a, kh in ((a1, k1), (a2, k - k1)))
+    a2 = (pu[order[-1]] - pu[order[j + 1]] + pad) / (np.ptp(pv[order[j + 1 :]]) + pad)
+    return sum(
+        max(0.0, abs(math.log(a)) - math.log(max(1, kh)) * 0.5)
+        for a, kh in ((a1, k1), (a2, k - k1))
+    )
 
 
 def _penalty(total: float, target: float, lo: float, hi: float) -> float:
@@ -69,9 +72,16 @@ def _connected(members: set[int], adj: dict[int, dict[int, float]]) -> bool:
 class _Grouping:
     """Groups of small blocks and the moves that improve them."""
 
-    def __init__(self, polys: Sequence[shapely.Geometry], totals: Sequence[float],
-                 small: list[int], adj: dict[int, dict[int, float]], target: float,
-                 lo: float, hi: float) -> None:
+    def __init__(
+        self,
+        polys: Sequence[shapely.Geometry],
+        totals: Sequence[float],
+        small: list[int],
+        adj: dict[int, dict[int, float]],
+        target: float,
+        lo: float,
+        hi: float,
+    ) -> None:
         self.polys, self.totals, self.adj = polys, totals, adj
         self.target, self.lo, self.hi = target, lo, hi
         self.groups: list[set[int]] = []
@@ -193,8 +203,14 @@ def _best_count(total: float, target: float, lo: float, hi: float) -> int:
     return min(cands or [k], key=lambda c: abs(total / c - target))
 
 
-def join_blocks(polys: Sequence[shapely.Geometry], totals: Sequence[float],
-                zones: Sequence[int], target: float, lo: float, hi: float) -> list[list[int]]:
+def join_blocks(
+    polys: Sequence[shapely.Geometry],
+    totals: Sequence[float],
+    zones: Sequence[int],
+    target: float,
+    lo: float,
+    hi: float,
+) -> list[list[int]]:
     """Groups (indices) of whole small blocks that together make about one grid each.
 
     A block is small when it holds less than the lower limit; blocks join only across a shared

@@ -119,8 +119,11 @@ def faces(area: shapely.Geometry, lines: Sequence[LineString]) -> list[Polygon]:
     edges = shapely.union_all([area.boundary, *(_extend(ln) for ln in lines)])
     found = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
     shapely.prepare(area)
-    out = [clean(shapely.set_precision(f, _GRID)) for f in found
-           if area.contains(f.representative_point())]
+    out = [
+        clean(shapely.set_precision(f, _GRID))
+        for f in found
+        if area.contains(f.representative_point())
+    ]
     if abs(sum(b.area for b in out) - area.area) > 1e-6 * area.area + 1:
         out = polygon_parts(area)  # polygonize failed on odd input
     return out
@@ -162,8 +165,9 @@ class Ctx:
             if b.exclusive and not isinstance(b.geom, Polygon):
                 self.excl_pt[self.pt_of[i]] = True
         inside = shapely.intersects_xy(self.region.buffer(0.01), self.xy[:, 0], self.xy[:, 1])
-        self.outside = [self.blds[i].key for i in range(len(self.blds))
-                        if not inside[self.pt_of[i]]]
+        self.outside = [
+            self.blds[i].key for i in range(len(self.blds)) if not inside[self.pt_of[i]]
+        ]
         self.lines = self._clip(inp.lines)
         self.barriers = self._clip(inp.barriers)
         self._sites(inp)
@@ -173,7 +177,8 @@ class Ctx:
     def _clip(self, lines: Sequence[LineString]) -> list[LineString]:
         """The pieces of the lines inside the community."""
         return [
-            g for ln in lines
+            g
+            for ln in lines
             for g in shapely.get_parts(shapely.intersection(ln, self.region))
             if isinstance(g, LineString) and g.length > 0
         ]
@@ -181,13 +186,18 @@ class Ctx:
     def _sites(self, inp: DivisionInput) -> None:
         """Carve exclusive sites (polygons, or footprints of exclusive buildings) out first."""
         cands: list[tuple[Polygon, int | None]] = [(s, None) for s in inp.exclusive_sites]
-        cands += [(b.geom, int(self.pt_of[i])) for i, b in enumerate(self.blds)
-                  if b.exclusive and isinstance(b.geom, Polygon)]
+        cands += [
+            (b.geom, int(self.pt_of[i]))
+            for i, b in enumerate(self.blds)
+            if b.exclusive and isinstance(b.geom, Polygon)
+        ]
         taken: shapely.Geometry = Polygon()
         self.sites: list[Polygon] = []
         self.site_of = np.full(self.npts, -1)
         for geom, owner in cands:
-            piece = clean(grid_difference(grid_intersection(shapely.make_valid(geom), self.region), taken))
+            piece = clean(
+                grid_difference(grid_intersection(shapely.make_valid(geom), self.region), taken)
+            )
             main = _largest(piece)
             if main is None or main.area < 1.0:
                 continue
@@ -196,8 +206,11 @@ class Ctx:
             if owner is not None:
                 self.site_of[owner] = len(self.sites) - 1
         if self.sites and self.npts:
-            inside = shapely.intersects_xy(np.array(self.sites, dtype=object)[:, None],
-                                           self.xy[:, 0][None, :], self.xy[:, 1][None, :])
+            inside = shapely.intersects_xy(
+                np.array(self.sites, dtype=object)[:, None],
+                self.xy[:, 0][None, :],
+                self.xy[:, 1][None, :],
+            )
             for i in np.nonzero((self.site_of < 0) & inside.any(axis=0))[0]:
                 self.site_of[i] = int(np.argmax(inside[:, i]))
         self.rest = clean(grid_difference(self.region, taken)) if self.sites else self.region
@@ -230,7 +243,7 @@ class Ctx:
     def zone_of(self, i: int) -> int:
         """Zone (area between barriers) of building point i; sites are their own zones."""
         lb = int(self.lb_of[i])
-        return int(self.zone_of_block[lb]) if lb >= 0 else -10**6 - int(self.site_of[i])
+        return int(self.zone_of_block[lb]) if lb >= 0 else -(10**6) - int(self.site_of[i])
 
     def _cells_and_neighbours(self) -> None:
         """Voronoi cells (per block, so they follow the lines) and Delaunay neighbours."""
@@ -242,10 +255,12 @@ class Ctx:
             if len(idx) == 1:
                 self.cells[idx[0]] = block
             elif len(idx) >= 2:
-                vor = shapely.voronoi_polygons(MultiPoint(self.xy[idx]), extend_to=block,
-                                               ordered=True)
-                clipped = shapely.intersection(np.array(shapely.get_parts(vor)), block,
-                                               grid_size=_GRID)
+                vor = shapely.voronoi_polygons(
+                    MultiPoint(self.xy[idx]), extend_to=block, ordered=True
+                )
+                clipped = shapely.intersection(
+                    np.array(shapely.get_parts(vor)), block, grid_size=_GRID
+                )
                 for j, i in enumerate(idx):
                     self.cells[i] = clipped[j]
         free = np.nonzero(self.site_of < 0)[0]
@@ -254,7 +269,7 @@ class Ctx:
             edges = shapely.delaunay_triangles(MultiPoint(self.xy[free]), only_edges=True)
             at = {(x, y): int(i) for (x, y), i in zip(self.xy[free].tolist(), free, strict=True)}
             coords = shapely.get_coordinates(shapely.get_parts(edges)).reshape(-1, 2, 2)
-            for (a, b) in coords.tolist():
+            for a, b in coords.tolist():
                 ia, ib = at.get(tuple(a)), at.get(tuple(b))
                 # Never across a barrier: buildings there can never share a grid.
                 if ia is not None and ib is not None and self.zone_of(ia) == self.zone_of(ib):
@@ -311,8 +326,13 @@ def _parts_for(total: float, target: float, lo: float, hi: float) -> int:
 
 
 def bisect(
-    ids: np.ndarray, xy: np.ndarray, w: np.ndarray, k: int, poly: shapely.Geometry,
-    reach: float, out: list[tuple[np.ndarray, shapely.Geometry]],
+    ids: np.ndarray,
+    xy: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    poly: shapely.Geometry,
+    reach: float,
+    out: list[tuple[np.ndarray, shapely.Geometry]],
     angles: np.ndarray = CUT_ANGLES,
 ) -> None:
     """Recursive straight-line bisection of items into k balanced, compact parts."""
@@ -381,7 +401,8 @@ class _Unit:
     lb: int
     total: float
     attach: list[tuple[shapely.Geometry, list[int], np.ndarray, float]] = field(
-        default_factory=list)
+        default_factory=list
+    )
     received: bool = False
     lent: bool = False
     alive: bool = True
@@ -389,11 +410,11 @@ class _Unit:
     zone: int = 0  # area between barriers: units of different zones never join
 
 
-def _join_small_blocks(ctx: Ctx, units: list[_Unit], target: float, lo: float,
-                       hi: float) -> None:
+def _join_small_blocks(ctx: Ctx, units: list[_Unit], target: float, lo: float, hi: float) -> None:
     """Merge whole blocks too small for a grid into groups of about one grid each."""
-    groups = join_blocks([u.poly for u in units], [u.total for u in units],
-                         [u.zone for u in units], target, lo, hi)
+    groups = join_blocks(
+        [u.poly for u in units], [u.total for u in units], [u.zone for u in units], target, lo, hi
+    )
     for grp in groups:
         if len(grp) < 2:
             continue
@@ -432,8 +453,11 @@ def divide_community(
         for piece in polygon_parts(rest):
             inside = [i for i in free if shapely.intersects_xy(piece, *xy[i])]
             if inside:
-                units.append(_Unit(piece, inside, b, float(vals[inside].sum()),
-                                   zone=int(ctx.zone_of_block[b])))
+                units.append(
+                    _Unit(
+                        piece, inside, b, float(vals[inside].sum()), zone=int(ctx.zone_of_block[b])
+                    )
+                )
                 free = [i for i in free if i not in set(inside)]
             else:
                 orphans.append(piece)
@@ -491,8 +515,9 @@ def divide_community(
         # no one to serve); a piece touching no grid of its area (an empty detached part, or
         # land closed in by barriers) keeps a grid of its own, reported.
         if allow_crossing:
-            if not _share_open_land(ctx, grids, piece) and not attach_piece(ctx, grids, piece,
-                                                                             set()):
+            if not _share_open_land(ctx, grids, piece) and not attach_piece(
+                ctx, grids, piece, set()
+            ):
                 grids.append(GridState(set(), piece))
         # Never crossing a line: large open land keeps its own grid rather than join a
         # neighbour across the street.
@@ -513,8 +538,9 @@ def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) 
         return False
     ids = [i for gi in near for i in sorted(grids[gi].members)]
     label = np.array([gi for gi in near for _ in grids[gi].members])
-    cells = shapely.get_parts(shapely.voronoi_polygons(MultiPoint(ctx.xy[ids]), extend_to=piece,
-                                                       ordered=True))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(MultiPoint(ctx.xy[ids]), extend_to=piece, ordered=True)
+    )
     clipped = shapely.intersection(np.asarray(cells), piece, grid_size=_GRID)
     rest: list[shapely.Geometry] = []
     for gi in near:
@@ -530,8 +556,9 @@ def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) 
     return True
 
 
-def _drop_empty_parts(ctx: Ctx, lids: np.ndarray, poly: shapely.Geometry,
-                      orphans: list[shapely.Geometry]) -> shapely.Geometry:
+def _drop_empty_parts(
+    ctx: Ctx, lids: np.ndarray, poly: shapely.Geometry, orphans: list[shapely.Geometry]
+) -> shapely.Geometry:
     """Keep the parts of a cut piece that hold its buildings; empty parts become orphans."""
     parts = polygon_parts(poly)
     if len(parts) <= 1:
@@ -550,8 +577,7 @@ def _drop_empty_parts(ctx: Ctx, lids: np.ndarray, poly: shapely.Geometry,
     return clean(union_all(keep))
 
 
-def _lend(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float,
-          reach: float) -> None:
+def _lend(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float, reach: float) -> None:
     """Let blocks that cannot be balanced give their surplus to a neighbour across a line."""
     if len(units) < 2:
         return
@@ -573,8 +599,17 @@ def _lend(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float,
             return
 
 
-def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: float, lo: float,
-              hi: float, reach: float, m: int) -> bool:
+def _lend_one(
+    units: list[_Unit],
+    ui: int,
+    tree: STRtree,
+    ctx: Ctx,
+    target: float,
+    lo: float,
+    hi: float,
+    reach: float,
+    m: int,
+) -> bool:
     """Lend the surplus of unit ui (all of it when m == 0) to its best neighbour."""
     u = units[ui]
     surplus = u.total - m * target
@@ -619,8 +654,9 @@ def _lend_one(units: list[_Unit], ui: int, tree: STRtree, ctx: Ctx, target: floa
     return True
 
 
-def _carve(u: _Unit, shared: shapely.Geometry, ctx: Ctx, amount: float,
-           reach: float) -> tuple[shapely.Geometry, list[int], float] | None:
+def _carve(
+    u: _Unit, shared: shapely.Geometry, ctx: Ctx, amount: float, reach: float
+) -> tuple[shapely.Geometry, list[int], float] | None:
     """Cut off the buildings of u nearest a common edge, about ``amount`` in all, by a line."""
     bids = np.array(u.bids)
     pts = ctx.xy[bids]
@@ -645,8 +681,9 @@ def _carve(u: _Unit, shared: shapely.Geometry, ctx: Ctx, amount: float,
     return piece, moved, float(cum[take - 1])
 
 
-def _carve_remainders(units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float,
-                      reach: float) -> None:
+def _carve_remainders(
+    units: list[_Unit], ctx: Ctx, target: float, lo: float, hi: float, reach: float
+) -> None:
     """A block too big for one grid whose total splits into no balanced parts keeps whole
     grids and gives its remainder, as a new small unit, to the side of its smallest neighbour
     (where small blocks are joined into grids next)."""
@@ -680,8 +717,9 @@ def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarr
     line = max((g for g in shapely.get_parts(merged)), key=lambda g: g.length)
     at = line.length / 2
     m = np.array(line.interpolate(at).coords[0])
-    t = (np.array(line.interpolate(min(line.length, at + 0.5)).coords[0])
-         - np.array(line.interpolate(max(0.0, at - 0.5)).coords[0]))
+    t = np.array(line.interpolate(min(line.length, at + 0.5)).coords[0]) - np.array(
+        line.interpolate(max(0.0, at - 0.5)).coords[0]
+    )
     n = np.array([-t[1], t[0]]) / (np.linalg.norm(t) or 1.0)
     for side in (1.0, -1.0):
         p = m + side * 2.0 * n
@@ -690,8 +728,9 @@ def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarr
     return m
 
 
-def attach_piece(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int],
-            exclude: int = -1) -> bool:
+def attach_piece(
+    ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int], exclude: int = -1
+) -> bool:
     """Give a piece of area (and its buildings) to the touching grid with the longest edge."""
     lb = ctx.lb_at(piece)
     zone = int(ctx.zone_of_block[lb]) if lb >= 0 else None
@@ -746,10 +785,14 @@ def fit_counts(ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: f
             small = min(vals, key=lambda gi: vals[gi])
             # Too many: the mean is below the band, and one grid fewer brings it into the band
             # or (where no count does) nearer the target.
-            too_many = k > 1 and total < lo * k - 1e-9 and (
-                fewer_ok or abs(total / (k - 1) - target) < abs(total / k - target))
+            too_many = (
+                k > 1
+                and total < lo * k - 1e-9
+                and (fewer_ok or abs(total / (k - 1) - target) < abs(total / k - target))
+            )
             if id(grids[small]) not in tried and (
-                    too_many or (fewer_ok and vals[small] < 0.5 * lo)):
+                too_many or (fewer_ok and vals[small] < 0.5 * lo)
+            ):
                 found = (small, zone, vals, too_many)
                 break
         if found is None:
@@ -757,8 +800,11 @@ def fit_counts(ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: f
         victim, zone, vals, too_many = found
         g = grids[victim]
         tried.add(id(g))
-        near = [j for j in _touching(ctx, grids, g.poly, zone, [victim])
-                if too_many or vals[j] + vals[victim] <= hi]
+        near = [
+            j
+            for j in _touching(ctx, grids, g.poly, zone, [victim])
+            if too_many or vals[j] + vals[victim] <= hi
+        ]
         if not near:
             continue
         j = min(near, key=lambda j: (vals[j], j))
@@ -769,8 +815,9 @@ def fit_counts(ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: f
         del grids[victim]
 
 
-def recut_with_neighbours(ctx: Ctx, grids: list[GridState], target: float, lo: float,
-                 hi: float, most: int = 4) -> None:
+def recut_with_neighbours(
+    ctx: Ctx, grids: list[GridState], target: float, lo: float, hi: float, most: int = 4
+) -> None:
     """Re-cut a grid still out of the band together with its neighbours.
 
     Single building moves stall where every move would leave a grid in two parts or push a
@@ -793,16 +840,21 @@ def recut_with_neighbours(ctx: Ctx, grids: list[GridState], target: float, lo: f
     for gi in sorted(range(len(grids)), key=lambda i: -abs(value(grids[i]) / target - 1)):
         x = grids[gi]
         # Out of the band, or a ragged sliver a straight cut left (re-cut for shape only).
-        if x.fixed or not x.members or (lo - 1e-9 <= value(x) <= hi + 1e-9
-                                        and polsby_popper(x.poly) >= _PP_REPAIRED):
+        if (
+            x.fixed
+            or not x.members
+            or (lo - 1e-9 <= value(x) <= hi + 1e-9 and polsby_popper(x.poly) >= _PP_REPAIRED)
+        ):
             continue
         zone = zone_of_grid(ctx, x)
         in_band = lo - 1e-9 <= value(x) <= hi + 1e-9
         if not in_band and not feasible_total(area_total.get(zone, 0.0), lo, hi):
             continue  # no count of grids balances this area: nothing to mend
         shed = int(value(x) < 0.5 * lo and _fewer_fits(ctx, grids, zone, lo, hi))
-        pairs = [(grids[j], clean(grid_union(x.poly, grids[j].poly)))
-                 for j in _touching(ctx, grids, x.poly, zone, [gi])]
+        pairs = [
+            (grids[j], clean(grid_union(x.poly, grids[j].poly)))
+            for j in _touching(ctx, grids, x.poly, zone, [gi])
+        ]
         if any(_recut(ctx, [x, y], both, 2 - shed, lo, hi, reach, target) for y, both in pairs):
             continue
         cluster, poly = [gi], x.poly
@@ -811,27 +863,40 @@ def recut_with_neighbours(ctx: Ctx, grids: list[GridState], target: float, lo: f
             near = _touching(ctx, grids, poly, zone, cluster)
             if not near:
                 break
-            j = min(near, key=lambda j: abs((total + value(grids[j]))
-                                            / (len(cluster) + 1 - shed) - target))
+            j = min(
+                near,
+                key=lambda j: abs((total + value(grids[j])) / (len(cluster) + 1 - shed) - target),
+            )
             cluster.append(j)
             poly = clean(grid_union(poly, grids[j].poly))
-            if len(cluster) > 2 and _recut(ctx, [grids[i] for i in cluster], poly,
-                                           len(cluster) - shed, lo, hi, reach, target):
+            if len(cluster) > 2 and _recut(
+                ctx, [grids[i] for i in cluster], poly, len(cluster) - shed, lo, hi, reach, target
+            ):
                 break
     grids[:] = [g for g in grids if g.members or g.exclusive or not g.poly.is_empty]
 
 
-def _fewer_fits(ctx: Ctx, grids: list[GridState], zone: int | None, lo: float,
-                hi: float) -> bool:
+def _fewer_fits(ctx: Ctx, grids: list[GridState], zone: int | None, lo: float, hi: float) -> bool:
     """Whether the grids of an area would still have a mean within the band with one fewer."""
-    vals = [float(ctx.vals[list(g.members)].sum()) for g in grids
-            if g.members and not g.fixed and zone_of_grid(ctx, g) == zone]
+    vals = [
+        float(ctx.vals[list(g.members)].sum())
+        for g in grids
+        if g.members and not g.fixed and zone_of_grid(ctx, g) == zone
+    ]
     k = len(vals) - 1
     return k >= 1 and lo * k <= sum(vals) <= hi * k
 
 
-def _recut(ctx: Ctx, cluster: list[GridState], poly: shapely.Geometry, parts: int,
-           lo: float, hi: float, reach: float, target: float) -> bool:
+def _recut(
+    ctx: Ctx,
+    cluster: list[GridState],
+    poly: shapely.Geometry,
+    parts: int,
+    lo: float,
+    hi: float,
+    reach: float,
+    target: float,
+) -> bool:
     """Cut the union of a cluster of grids into ``parts`` balanced single-polygon grids: by
     straight cuts, else grown from seed buildings (coarse buildings, whose balanced parts a
     straight cut often cannot separate). Grids of the cluster left over are emptied."""
@@ -853,19 +918,27 @@ def _recut(ctx: Ctx, cluster: list[GridState], poly: shapely.Geometry, parts: in
             found = _grow_parts(ctx, ids, poly, parts, lo, hi, target, 16 if parts == 2 else 8)
     if found is None:
         return False
-    for g, (members, part) in zip(cluster, found + [(set(), Polygon())] * (len(cluster) - parts),
-                                  strict=True):
+    for g, (members, part) in zip(
+        cluster, found + [(set(), Polygon())] * (len(cluster) - parts), strict=True
+    ):
         g.members, g.poly = members, part
     return True
 
 
-def _touching(ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: int | None,
-              taken: list[int]) -> list[int]:
+def _touching(
+    ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: int | None, taken: list[int]
+) -> list[int]:
     """Movable grids of the zone, not yet taken, that share an edge with the polygon."""
-    return [j for j, y in enumerate(grids)
-            if j not in taken and not y.fixed and y.members
-            and zone_of_grid(ctx, y) == zone and y.poly.intersects(poly)
-            and shared_length(poly, y.poly) >= 1.0]
+    return [
+        j
+        for j, y in enumerate(grids)
+        if j not in taken
+        and not y.fixed
+        and y.members
+        and zone_of_grid(ctx, y) == zone
+        and y.poly.intersects(poly)
+        and shared_length(poly, y.poly) >= 1.0
+    ]
 
 
 def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shapely.Geometry]:
@@ -880,8 +953,9 @@ def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shape
     return list(shapely.intersection(np.asarray(shapely.get_parts(vor)), poly, grid_size=_GRID))
 
 
-def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
-                  hi: float) -> list[tuple[set[int], shapely.Geometry]] | None:
+def _exact_halves(
+    ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float, hi: float
+) -> list[tuple[set[int], shapely.Geometry]] | None:
     """Two balanced halves of a few buildings, by trying every split (the most compact first).
 
     Towers of a third of a grid each leave few balanced splits, and those are seldom a straight
@@ -923,14 +997,23 @@ def _exact_halves(ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float,
         piece = clean(union_all([cells[j] for j in range(n) if mask >> j & 1]))
         left = clean(grid_difference(poly, piece))
         rest = sorted(set(ids) - part)
-        if (_sound_leaf(ctx, np.array(sorted(part)), piece, lo, hi)
-                and _sound_leaf(ctx, np.array(rest), left, lo, hi)):
+        if _sound_leaf(ctx, np.array(sorted(part)), piece, lo, hi) and _sound_leaf(
+            ctx, np.array(rest), left, lo, hi
+        ):
             return [(part, polygon_parts(piece)[0]), (set(rest), polygon_parts(left)[0])]
     return None
 
 
-def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: float,
-                hi: float, target: float, seeds: int = 16) -> list[tuple[set[int], Polygon]] | None:
+def _grow_parts(
+    ctx: Ctx,
+    ids: list[int],
+    poly: shapely.Geometry,
+    m: int,
+    lo: float,
+    hi: float,
+    target: float,
+    seeds: int = 16,
+) -> list[tuple[set[int], Polygon]] | None:
     """m single-polygon parts within the band: one grown from a seed, the rest recursively."""
     total = float(ctx.vals[ids].sum())
     if m == 1:
@@ -958,9 +1041,11 @@ def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: fl
             # nearest to the seed (compact).
             landing = [n for n in fits if value + ctx.vals[n] >= low]
             seed_xy = ctx.xy[s]
-            n = (min(landing, key=lambda n: (abs(value + float(ctx.vals[n]) - aim), n))
-                 if landing else
-                 min(fits, key=lambda n: (float(np.hypot(*(ctx.xy[n] - seed_xy))), n)))
+            n = (
+                min(landing, key=lambda n: (abs(value + float(ctx.vals[n]) - aim), n))
+                if landing
+                else min(fits, key=lambda n: (float(np.hypot(*(ctx.xy[n] - seed_xy))), n))
+            )
             part.add(n)
             value += float(ctx.vals[n])
         if not low <= value <= high:
@@ -978,13 +1063,15 @@ def _grow_parts(ctx: Ctx, ids: list[int], poly: shapely.Geometry, m: int, lo: fl
     return None
 
 
-def _sound_leaf(ctx: Ctx, ids: np.ndarray, poly: shapely.Geometry, lo: float,
-                hi: float) -> bool:
+def _sound_leaf(ctx: Ctx, ids: np.ndarray, poly: shapely.Geometry, lo: float, hi: float) -> bool:
     """A cut half that is one polygon holding its buildings, within the band."""
     parts = polygon_parts(poly)
-    return (len(parts) == 1 and lo - 1e-9 <= float(ctx.vals[ids].sum()) <= hi + 1e-9
-            and polsby_popper(parts[0]) >= _PP_REPAIRED
-            and bool(shapely.intersects_xy(parts[0], ctx.xy[ids, 0], ctx.xy[ids, 1]).all()))
+    return (
+        len(parts) == 1
+        and lo - 1e-9 <= float(ctx.vals[ids].sum()) <= hi + 1e-9
+        and polsby_popper(parts[0]) >= _PP_REPAIRED
+        and bool(shapely.intersects_xy(parts[0], ctx.xy[ids, 0], ctx.xy[ids, 1]).all())
+    )
 
 
 def absorb_empty(ctx: Ctx, grids: list[GridState]) -> None:
@@ -1013,13 +1100,18 @@ def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:
                 continue
             mem = list(g.members)
             inside = [
-                [mem[j] for j in np.nonzero(shapely.intersects_xy(p, ctx.xy[mem, 0],
-                                                                  ctx.xy[mem, 1]))[0]]
-                if mem else [] for p in parts
+                [
+                    mem[j]
+                    for j in np.nonzero(shapely.intersects_xy(p, ctx.xy[mem, 0], ctx.xy[mem, 1]))[0]
+                ]
+                if mem
+                else []
+                for p in parts
             ]
-            keep = max(range(len(parts)),
-                       key=lambda j: (float(ctx.vals[inside[j]].sum()), len(inside[j]),
-                                      parts[j].area))
+            keep = max(
+                range(len(parts)),
+                key=lambda j: (float(ctx.vals[inside[j]].sum()), len(inside[j]), parts[j].area),
+            )
             for j, p in enumerate(parts):
                 if j == keep:
                     continue
@@ -1040,9 +1132,12 @@ def number_grids(grids: list[GridState], region: shapely.Geometry) -> None:
         return
     row = math.sqrt(float(np.median([g.poly.area for g in live])))
     top = region.bounds[3]
-    cents = [g.poly.representative_point() if g.poly.geom_type != "Polygon" else g.poly.centroid
-             for g in live]
-    order = sorted(range(len(live)),
-                   key=lambda i: (int((top - cents[i].y) // row), cents[i].x, -cents[i].y))
+    cents = [
+        g.poly.representative_point() if g.poly.geom_type != "Polygon" else g.poly.centroid
+        for g in live
+    ]
+    order = sorted(
+        range(len(live)), key=lambda i: (int((top - cents[i].y) // row), cents[i].x, -cents[i].y)
+    )
     for s, i in enumerate(order, start=1):
         live[i].seq = s

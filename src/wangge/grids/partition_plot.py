@@ -28,8 +28,12 @@ def _patch(poly: Polygon, **kw: object) -> PathPatch:
 
 
 def plot_division(
-    division: Division, roads: Sequence[LineString | MultiLineString], out_png: str | Path,
-    *, labels: bool = True, dpi: int = 150,
+    division: Division,
+    roads: Sequence[LineString | MultiLineString],
+    out_png: str | Path,
+    *,
+    labels: bool = True,
+    dpi: int = 150,
 ) -> Path:
     """Draw grids (exclusive ones hatched), roads and buildings sized by households to a PNG."""
     fig, ax = plt.subplots(figsize=(12, 12))
@@ -39,8 +43,16 @@ def plot_division(
         for p in polys:
             if p.is_empty:
                 continue
-            ax.add_patch(_patch(p, facecolor=cmap(n % 20), alpha=0.55, edgecolor="black",
-                                linewidth=0.4, hatch="//" if g.exclusive else None))
+            ax.add_patch(
+                _patch(
+                    p,
+                    facecolor=cmap(n % 20),
+                    alpha=0.55,
+                    edgecolor="black",
+                    linewidth=0.4,
+                    hatch="//" if g.exclusive else None,
+                )
+            )
         if labels and not g.polygon.is_empty:
             c = g.polygon.representative_point()
             ax.text(c.x, c.y, str(g.sequence), fontsize=4, ha="center", va="center")

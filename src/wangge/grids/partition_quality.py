@@ -181,7 +181,8 @@ def line_crossings(geom: shapely.Geometry, lines: Sequence[LineString]) -> int:
         return 0
     shapely.prepare(inner)
     return sum(
-        1 for ln in lines
+        1
+        for ln in lines
         if inner.intersects(ln) and ln.intersection(inner).length > CROSSING_MIN_LENGTH_M
     )
 
@@ -229,20 +230,34 @@ def build_report(
         parts = polygon_parts(poly)
         dev = value / target - 1 if target else 0.0
         within = excl or lo - 1e-9 <= value <= hi + 1e-9
-        report.grids.append(GridQuality(
-            community_key=ck, sequence=seq, exclusive=excl, buildings=n, households=hh,
-            residents=res, weight=w, value=value, deviation=dev, within_tolerance=within,
-            polsby_popper=polsby_popper(poly),
-            line_crossings=line_crossings(poly, lines.get(ck, [])),
-            contiguous=len(parts) == 1, parts=len(parts),
-            barrier_crossings=line_crossings(poly, (barriers or {}).get(ck, [])),
-        ))
+        report.grids.append(
+            GridQuality(
+                community_key=ck,
+                sequence=seq,
+                exclusive=excl,
+                buildings=n,
+                households=hh,
+                residents=res,
+                weight=w,
+                value=value,
+                deviation=dev,
+                within_tolerance=within,
+                polsby_popper=polsby_popper(poly),
+                line_crossings=line_crossings(poly, lines.get(ck, [])),
+                contiguous=len(parts) == 1,
+                parts=len(parts),
+                barrier_crossings=line_crossings(poly, (barriers or {}).get(ck, [])),
+            )
+        )
         if within:
             continue
         comm_total = sum(rows[j][8] for j in by_comm[ck] if not rows[j][2])
         touching = [
-            j for j in tree.query(poly, predicate="intersects")
-            if rows[j][0] == ck and rows[j][3] is not poly and not rows[j][2]
+            j
+            for j in tree.query(poly, predicate="intersects")
+            if rows[j][0] == ck
+            and rows[j][3] is not poly
+            and not rows[j][2]
             and rows[j][3].intersection(poly).length > CROSSING_MIN_LENGTH_M
         ]
         big = (largest_building or {}).get((ck, seq), 0.0)
@@ -260,8 +275,10 @@ def build_report(
         elif value > hi and big > hi:
             kind = "building"
             zh = f"单栋建筑（或同一地址点的建筑）有{big:g}（{measure}），超过目标上限{hi:g}，不可拆分"
-            en = (f"a single building (or buildings at one address point) holds {big:g} "
-                  f"{measure}, above the upper limit {hi:g}")
+            en = (
+                f"a single building (or buildings at one address point) holds {big:g} "
+                f"{measure}, above the upper limit {hi:g}"
+            )
         elif comm_total < lo:
             kind = "community"
             zh = f"社区合计仅{comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
@@ -271,11 +288,15 @@ def build_report(
             n_lo = max(1, math.floor(area / hi))
             where_zh = "所在片区（社区内被不可跨越线分隔的部分）" if has_areas else "社区"
             where_en = "the area between barriers" if has_areas else "the whole community"
-            zh = (f"{where_zh}合计{area:g}（{measure}），分成{n_lo}格平均{area / n_lo:.0f}，"
-                  f"分成{n_lo + 1}格平均{area / (n_lo + 1):.0f}，都不在{lo:g}–{hi:g}之内")
-            en = (f"{where_en} holds {area:g} {measure}: {_grids(n_lo)} average "
-                  f"{area / n_lo:.0f}, {_grids(n_lo + 1)} {area / (n_lo + 1):.0f}, neither "
-                  f"within {lo:g}–{hi:g}")
+            zh = (
+                f"{where_zh}合计{area:g}（{measure}），分成{n_lo}格平均{area / n_lo:.0f}，"
+                f"分成{n_lo + 1}格平均{area / (n_lo + 1):.0f}，都不在{lo:g}–{hi:g}之内"
+            )
+            en = (
+                f"{where_en} holds {area:g} {measure}: {_grids(n_lo)} average "
+                f"{area / n_lo:.0f}, {_grids(n_lo + 1)} {area / (n_lo + 1):.0f}, neither "
+                f"within {lo:g}–{hi:g}"
+            )
         elif not touching:
             kind = "detached"
             zh = f"社区的独立部分（飞地）仅有{value:g}，无法与其他网格连片"

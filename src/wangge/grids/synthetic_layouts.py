@@ -536,16 +536,21 @@ def _zoned_group(
         return _group(faces, k, rng, None, 0.0, w, min_weight)
     zones = _faces(boundary, list(barriers))
     ztree = STRtree(zones)
-    zone_of = np.array([
-        int(next(iter(ztree.query(f.representative_point(), predicate="intersects")), 0))
-        for f in faces
-    ])
+    zone_of = np.array(
+        [
+            int(next(iter(ztree.query(f.representative_point(), predicate="intersects")), 0))
+            for f in faces
+        ]
+    )
     adj = _adjacency(faces)
     mean = max(1.0, float(w.sum()) / max(1, k))
     for _ in range(len(zones)):  # small areas join their longest neighbour, smallest first
         tot = {z: float(w[zone_of == z].sum()) for z in set(zone_of.tolist())}
-        small = [z for z in sorted(tot, key=tot.get)
-                 if (tot[z] < 0.5 * mean or len(tot) > k) and len(tot) > 1]
+        small = [
+            z
+            for z in sorted(tot, key=tot.get)
+            if (tot[z] < 0.5 * mean or len(tot) > k) and len(tot) > 1
+        ]
         if not small:
             break
         z = small[0]
@@ -793,8 +798,9 @@ def grid_town(
     blds += _site_buildings(r_bld, sites)
     r_comm = _rng(seed, 5)
     k = communities or int(np.clip(round(total / r_comm.uniform(2200, 3200)), 2, 12))
-    lab = _zoned_group(faces, k, r_comm, boundary, [*mains, *rivers], quotas,
-                       0 if communities else 4 * target)
+    lab = _zoned_group(
+        faces, k, r_comm, boundary, [*mains, *rivers], quotas, 0 if communities else 4 * target
+    )
     comms = _unions(faces, lab)
     label = name or f"grid_town(block_factor={block_factor:g})"
     return _assemble(

@@ -79,7 +79,10 @@ class PeriodicWorker(Generic[T]):
         self._failures += 1
         level = logging.WARNING if self._failures >= self.quiet_ticks else logging.INFO
         self.log.log(
-            level, "%s deferred (%d in a row): %s", self.name, self._failures,
+            level,
+            "%s deferred (%d in a row): %s",
+            self.name,
+            self._failures,
             exc.__class__.__name__,
         )
         return None

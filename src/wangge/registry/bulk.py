@@ -175,11 +175,24 @@ def bulk_load(
     else:
         _insert_rows(session, variable, const)
         tick("insert")
+    if shapes is not None:  # lines and polygons: every grid they cross
+        _locate_spread(session, codes.astype(str).tolist())
     record(
         session, actor=principal.name, actor_id=principal.user_id, action="registry.component.bulk_load",
         object_type="component", county_code=county_code, detail={"rows": n, "classes": len(classes)},
     )  # fmt: skip
     return n
+
+
+def _locate_spread(session: Session, codes: list[str]) -> None:
+    from wangge.registry.component_grids import refresh_ids
+    from wangge.registry.models_components import Component
+
+    ids: list[int] = []
+    for start in range(0, len(codes), 1000):
+        chunk = codes[start : start + 1000]
+        ids.extend(session.scalars(select(Component.id).where(Component.code.in_(chunk))))
+    refresh_ids(session, ids)
 
 
 # From this many rows on, a PostgreSQL load drops the secondary indexes and foreign keys

@@ -16,13 +16,20 @@ from wangge.common.spatial import bbox_columns
 from wangge.departments.service import require_active
 from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, locate, require_community, visible
+from wangge.registry.access import check_area, locate, require_community
 from wangge.registry.catalogue import (
     DEFAULT_SCHEME,
     Catalogue,
     Scheme,
     component_code,
     load_catalogue,
+)
+from wangge.registry.component_grids import (
+    in_grid,
+    refresh,
+    require_anchored_here,
+    require_in_county,
+    visible_component,
 )
 from wangge.registry.geometry import anchor, parse_geometry
 from wangge.registry.history import log_change, snapshot
@@ -108,7 +115,7 @@ def get_component(session: Session, principal: Principal, component_id: int) -> 
     """Return a component in the principal's area, or raise NotFound."""
     principal.require("registry.read")
     found = session.scalar(
-        select(Component).where(Component.id == component_id, visible(Component, principal))
+        select(Component).where(Component.id == component_id, visible_component(principal))
     )
     if found is None:
         raise NotFound(f"部件 {component_id} 不存在", f"component {component_id} does not exist")
@@ -153,6 +160,7 @@ def save_component(
             county = (locate(session, *anchor(geom), None)[2] or "")[:6] or None
         if not county:
             raise ValidationFailed("请指定区县", "the county is required", field="county_code")
+        require_in_county(session, county, geom)  # before a serial is reserved
         scheme: Scheme = data.get("scheme") or DEFAULT_SCHEME
         if scheme not in get_args(Scheme):
             raise ValidationFailed(
@@ -167,6 +175,8 @@ def save_component(
             county, class_code, reserve_serials(session, county, class_code), catalogue=catalogue
         )
     if geom is not None:
+        if before is not None:
+            require_in_county(session, comp.county_code, geom)
         comp.geom = geom
         for key, value in bbox_columns(geom).items():
             setattr(comp, key, value)
@@ -214,6 +224,9 @@ def save_component(
         session.add(comp)
     elif comp.change_date is None or "change_date" not in data:
         comp.change_date = utcnow().date()
+    if geom is not None:  # a line or polygon: every grid it crosses (a point: none)
+        session.flush()  # the id, for the grid rows
+        refresh(session, [comp])
     log_change(
         session, principal, object_type="component", obj=comp,
         action="create" if before is None else "update", before=before, audit=audit,
@@ -235,6 +248,7 @@ def delete_component(session: Session, principal: Principal, component_id: int) 
     """Remove a component; its code is never handed out again (the counter stays)."""
     principal.require("registry.write")
     comp = get_component(session, principal, component_id)
+    require_anchored_here(session, principal, comp)
     before = snapshot(comp)
     session.delete(comp)
     log_change(
@@ -245,10 +259,13 @@ def delete_component(session: Session, principal: Principal, component_id: int) 
 def components_query(principal: Principal, **filters: Any) -> Select[tuple[Component]]:
     """Return the query of components in the principal's area."""
     principal.require("registry.read")
-    query = select(Component).where(visible(Component, principal))
-    for key in ("class_code", "state", "network", "grid_id", "unit_grid_id", "code"):
+    query = select(Component).where(visible_component(principal))
+    for key in ("class_code", "state", "network", "code"):
         if filters.get(key):
             query = query.where(getattr(Component, key) == filters[key])
+    for key in ("grid_id", "unit_grid_id"):  # a pipeline lies in every grid it crosses
+        if filters.get(key):
+            query = query.where(in_grid(getattr(Component, key), filters[key]))
     if filters.get("community"):
         query = query.where(
             Component.community_code.startswith(filters["community"], autoescape=True)

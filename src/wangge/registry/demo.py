@@ -23,6 +23,7 @@ from wangge.registry.access import personal_hash
 from wangge.registry.bulk import bulk_load
 from wangge.registry.catalogue import load_catalogue
 from wangge.registry.components import add_extension
+from wangge.registry.demo_pipelines import build_pipelines
 from wangge.registry.models import Building, Household, Organisation, Person, PersonAddress, Room
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -130,6 +131,7 @@ def build_registry_demo(
     ).all() if r_rows else []  # fmt: skip
     n_people = _people(session, rng, county, rooms, r_rows, now)
     n_comp = _components(session, rng, county, components)
+    n_comp += build_pipelines(session, county, seed=seed)  # long mains crossing many grids
     n_org = _organisations(session, rng, county, grids, now)
     return f"{len(buildings)} 栋楼, {len(rooms)} 套房屋, {n_people} 名实有人口, {n_comp} 个部件, {n_org} 个组织"
 

@@ -119,8 +119,13 @@ def _visible(principal: Principal, level: str, key: str) -> bool:
 
 
 def coverage(
-    session: Session, principal: Principal, county: str, *, level: str = "community",
-    month: str | None = None, now: datetime | None = None,
+    session: Session,
+    principal: Principal,
+    county: str,
+    *,
+    level: str = "community",
+    month: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Return listed / registered / verified / coverage per area of a level at a month's end."""  # fmt: skip
     principal.require("registry.read")
@@ -170,7 +175,9 @@ def _names(session: Session, level: str, keys: list[str]) -> dict[str, str]:
         return {}
     if level == "grid":
         return dict(session.execute(select(Grid.code, Grid.name).where(Grid.code.in_(keys))).all())
-    return dict(session.execute(select(Division.code, Division.name).where(Division.code.in_(keys))).all())
+    return dict(
+        session.execute(select(Division.code, Division.name).where(Division.code.in_(keys))).all()
+    )
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -182,7 +189,11 @@ def _months(first: date, last: date) -> list[str]:
 
 
 def trend(
-    session: Session, principal: Principal, county: str, *, area: str | None = None,
+    session: Session,
+    principal: Principal,
+    county: str,
+    *,
+    area: str | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Return the coverage of the county (or one street, community or grid) month by month
@@ -214,8 +225,14 @@ def trend(
 
 
 def unvisited(
-    session: Session, principal: Principal, county: str, *, area: str | None = None,
-    limit: int = 100, offset: int = 0, now: datetime | None = None,
+    session: Session,
+    principal: Principal,
+    county: str,
+    *,
+    area: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Return the listed employers not yet verified on site, in the user's scope: whom to visit."""  # fmt: skip
     principal.require("registry.read")

@@ -75,13 +75,13 @@ def _cell(value: Any) -> str | None:
     return text or None
 
 
-def parse_list(
-    session: Session, county: str, data: bytes, file_name: str
-) -> list[ListedEmployer]:
+def parse_list(session: Session, county: str, data: bytes, file_name: str) -> list[ListedEmployer]:
     """Check every row of a reference list; raise one error naming all bad rows."""
     table = _table(data, file_name)
     if not table:
-        raise ValidationFailed(f"文件 {file_name} 是空的", f"{file_name} is empty", code="empty_file")
+        raise ValidationFailed(
+            f"文件 {file_name} 是空的", f"{file_name} is empty", code="empty_file"
+        )
     header = [HEADERS.get(str(h or "").strip().rstrip("*")) for h in table[0]]
     missing = [zh for key, zh in REQUIRED.items() if key not in header]
     if missing:
@@ -108,9 +108,7 @@ def parse_list(
         if not any(cells.values()):
             continue
 
-        def bad(
-            field: str, zh: str, en: str, number: int = number, cells: dict = cells
-        ) -> None:
+        def bad(field: str, zh: str, en: str, number: int = number, cells: dict = cells) -> None:
             errors.append({"row": number, "field": field, "value": cells.get(field),
                            "message_zh": zh, "message_en": en})  # fmt: skip
 

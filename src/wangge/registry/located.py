@@ -13,3 +13,5 @@ SPECS = [
     LocatedSpec(Person, "实有人口", {"social": "grid_id"}),
 ]
 LOCATED.extend(spec for spec in SPECS if spec not in LOCATED)
+
+import wangge.registry.component_grids  # noqa: E402,F401  (lines follow re-divisions too)

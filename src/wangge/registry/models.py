@@ -1,6 +1,7 @@
 """Every registry table, imported together so metadata and Alembic see them."""
 
 from wangge.registry.models_common import DuplicateDecision, LabelKind, RecordChange
+from wangge.registry.models_component_grids import ComponentGrid
 from wangge.registry.models_components import (
     Component,
     ComponentClassExtension,
@@ -12,7 +13,7 @@ from wangge.registry.models_people import Household, Person, PersonAddress
 from wangge.registry.models_references import EmployerReference
 
 __all__ = [
-    "Building", "Component", "ComponentClassExtension", "ComponentSerial", "DuplicateDecision",
+    "Building", "Component", "ComponentClassExtension", "ComponentGrid", "ComponentSerial", "DuplicateDecision",
     "EmployerReference", "Household",
     "Inspection", "IntegrityGrade", "LabelKind", "Organisation", "Person", "PersonAddress",
     "RecordChange", "Room", "Tenancy",

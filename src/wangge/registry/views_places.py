@@ -45,7 +45,19 @@ def component_out(c: Any) -> dict[str, Any]:
         "initial_date": c.initial_date, "change_date": c.change_date, "data_source": c.data_source,
         "note": c.note, "attributes": c.attributes, "verified_at": c.verified_at,
         "geometry": c.geom.__geo_interface__ if c.geom is not None else None,
+        **_grid_codes(c),
     }  # fmt: skip
+
+
+def _grid_codes(c: Any) -> dict[str, list[str]]:
+    """Every grid the component lies in: a pipeline crosses several (registry.component_grids)."""
+    from sqlalchemy.orm import object_session
+
+    from wangge.registry.component_grids import grid_codes
+
+    session = object_session(c)
+    found = grid_codes(session, c) if session is not None else {"social": [], "unit": []}
+    return {"grid_codes": found["social"], "unit_grid_codes": found["unit"]}
 
 
 def _page(session: SessionDep, query: Any, limit: int, offset: int, out: Any) -> dict[str, Any]:

@@ -34,6 +34,7 @@ NAV = [
     ("/console/map", N_("地图"), "cases.read"),
     ("/console/cases", N_("案卷"), "cases.read"),
     ("/console/intake", N_("受理登记"), "cases.intake"),
+    ("/console/disputes", N_("矛盾纠纷"), "cases.read"),
     ("/console/grids", N_("网格管理"), "grids.read"),
     ("/console/registry", N_("基础数据"), "registry.read"),
     ("/console/departments", N_("部门"), "departments.manage"),

@@ -53,9 +53,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("area_prefix", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("business_line", sa.String(length=32), nullable=True))
     # Keep SQLite's AUTOINCREMENT when the table is rebuilt: component ids are never reused.
-    with op.batch_alter_table(
-        "components", table_kwargs={"sqlite_autoincrement": True}
-    ) as batch:
+    with op.batch_alter_table("components", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.add_column(sa.Column("owner_department_code", sa.String(length=32), nullable=True))
         batch.create_foreign_key(
             op.f("fk_components_owner_department_code_departments"),
@@ -125,9 +123,7 @@ def downgrade() -> None:
     op.drop_table("grid_assignments")
     op.drop_table("business_lines")
     # Keep SQLite's AUTOINCREMENT when the table is rebuilt: component ids are never reused.
-    with op.batch_alter_table(
-        "components", table_kwargs={"sqlite_autoincrement": True}
-    ) as batch:
+    with op.batch_alter_table("components", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_constraint(
             op.f("fk_components_owner_department_code_departments"), type_="foreignkey"
         )

@@ -52,7 +52,7 @@ def _ts(name: str, nullable: bool = True) -> sa.Column:
 def _latest(where: str) -> str:
     # the id of the case's latest event matching `where` (e: the event, c: the case)
     return (
-        f'(SELECT e.id FROM case_events e WHERE e.case_id = c.id AND {where} '
+        f"(SELECT e.id FROM case_events e WHERE e.case_id = c.id AND {where} "
         'ORDER BY e."at" DESC, e.id DESC LIMIT 1)'
     )
 
@@ -91,7 +91,7 @@ def upgrade() -> None:
         "WHERE id IN (SELECT (SELECT e.id FROM case_events e WHERE e.case_id = p.case_id "
         "AND e.part = p.department_code AND NOT EXISTS (SELECT 1 FROM case_events s "
         "WHERE s.case_id = e.case_id AND s.action IN ('dispatch', 'check_fail') "
-        f"AND {_after('s', 'e')}) ORDER BY e.\"at\" DESC, e.id DESC LIMIT 1) "
+        f'AND {_after("s", "e")}) ORDER BY e."at" DESC, e.id DESC LIMIT 1) '
         "FROM case_parts p JOIN cases c ON c.id = p.case_id "
         f"WHERE c.state IN {_HANDLING} AND p.state IN {_RUNNING_PARTS})"
     )

@@ -1,0 +1,1 @@
+"""Disputes (矛盾纠纷): registration in a grid, parties, mediation sessions, outcome, follow-up."""
