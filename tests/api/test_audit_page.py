@@ -50,6 +50,9 @@ def test_the_auditor_filters_by_actor_action_object_and_period_newest_first(web,
     ids = _ids(page.text)
     assert ids == sorted(ids, reverse=True) and made["waiting"] in ids
     assert 'data-sealed="false"' in page.text and 'data-sealed="true"' in page.text
+    # each action named beside its code (the log keeps the codes)
+    assert "个人信息·查看完整信息" in page.text and "基础数据·人员·导出" in page.text
+    assert '<code class="muted">registry.people.export</code>' in page.text
     by_actor = _ids(client.get("/console/audit", params={"actor": "user3"}).text)
     assert set(by_actor) == {made["old"], made["unmasked_export"], made["masked_export"]}
     family = _ids(client.get("/console/audit", params={"action": "registry.*"}).text)
@@ -132,3 +135,4 @@ def test_the_page_speaks_english(web, session):
     for text in ("Audit log", "Personal data read in full", "Waiting", "Sealed", "Verify now"):
         assert text in page
     assert "审计日志" not in page.split("<main>")[-1]
+    assert "registry·people·export" in page and "基础数据" not in page.split("<main>")[-1]

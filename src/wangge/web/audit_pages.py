@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.audit import listing
+from wangge.audit.labels import action_label
 from wangge.audit.models import AuditEntry
 from wangge.audit.service import record_for
 from wangge.common.models import utcnow
@@ -129,6 +130,7 @@ def audit_page(request: Request, session: SessionDep, me: MeDep) -> Response:
         verify=verification(session, queue_if_old=True),
         waiting=waiting or 0,
         actions=actions,
+        action_label=action_label,  # the codes' names in the page's language
         export_job="/api/v1/export-jobs/audit" + (f"?{query}" if query else ""),
     )
 
