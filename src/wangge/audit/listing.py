@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from wangge.audit.models import AuditEntry
 from wangge.auth.principal import Principal
+from wangge.cases.filters import form_day
 from wangge.common.localtime import SHANGHAI, local_time
 from wangge.common.spreadsheet import safe_cell
 from wangge.errors import ValidationFailed
 
 READ = "audit.read"
 UNMASK_ACTION = "personal.unmask"
-_FIRST, _LAST = date(2000, 1, 1), date(2099, 12, 31)
 # (key, Chinese header, English header) of the exported sheet.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("id", "序号", "Id"),
@@ -81,24 +81,6 @@ def _text(value: str | None, name: str, limit: int = 64) -> str | None:
     return value or None
 
 
-def _day(value: str | None, name: str) -> date | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is None or not _FIRST <= day <= _LAST:
-        raise ValidationFailed(
-            f"日期 {name} 应为 {_FIRST}–{_LAST} 间的 YYYY-MM-DD：{value!r}",
-            f"{name} must be a date YYYY-MM-DD between {_FIRST} and {_LAST}: {value!r}",
-            code="invalid_date",
-            field=name,
-        )
-    return day
-
-
 def audit_filter(
     actor: Annotated[str | None, Query(description="操作人（用户名）")] = None,
     action: Annotated[
@@ -115,7 +97,7 @@ def audit_filter(
     unmask: Annotated[bool, Query(description="只看查看完整个人信息的记录")] = False,
 ) -> AuditFilter:
     """Read the audit list's filters from the query (empty fields mean no filter)."""
-    first, last = _day(date_from, "from"), _day(date_to, "to")
+    first, last = form_day(date_from, "from"), form_day(date_to, "to")
     if first and last and first > last:
         raise ValidationFailed(
             f"起始日期 {first} 晚于截止日期 {last}", f"from {first} is after to {last}",

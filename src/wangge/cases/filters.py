@@ -22,7 +22,8 @@ def _given(value: str | None) -> str | None:
     return value or None
 
 
-def _day(value: str | None, name: str) -> date | None:
+def form_day(value: str | None, name: str) -> date | None:
+    """Return a YYYY-MM-DD form field as a date (None when empty); a clear error otherwise."""
     value = _given(value)
     if value is None:
         return None
@@ -97,7 +98,7 @@ def case_filter(
     q: Annotated[str | None, Query(max_length=100, description="编码、地址或描述中的文字")] = None,
 ) -> CaseFilter:
     """Read the case list's filters from the query (empty fields mean no filter)."""
-    first, last = _day(date_from, "from"), _day(date_to, "to")
+    first, last = form_day(date_from, "from"), form_day(date_to, "to")
     return CaseFilter(
         state=[s for s in state or () if s.strip()] or None,
         category=_given(category),

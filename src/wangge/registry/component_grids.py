@@ -22,6 +22,7 @@ from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
+from wangge.grids import locating
 from wangge.grids.models import Grid, GridVersion
 from wangge.grids.service import TILING_KINDS
 from wangge.registry.access import visible
@@ -147,18 +148,30 @@ def _moved(session: Session, component_ids: list[int]) -> None:
 
 def grid_codes(session: Session, comp: Component) -> dict[str, list[str]]:
     """Return the codes of every grid a component lies in, per layer (a point: its one grid)."""
-    found: dict[str, list[str]] = {layer: [] for layer in LAYERS}
-    for layer, code in session.execute(
-        select(ComponentGrid.layer, Grid.code)
+    return grid_codes_of(session, [comp])[comp.id]
+
+
+def grid_codes_of(session: Session, comps: Sequence[Component]) -> dict[int, dict[str, list[str]]]:
+    """`grid_codes` of many components in two queries (a list page, not one per row)."""
+    found = {c.id: {layer: [] for layer in LAYERS} for c in comps}
+    if not found:
+        return found
+    for cid, layer, code in session.execute(
+        select(ComponentGrid.component_id, ComponentGrid.layer, Grid.code)
         .join(Grid, Grid.id == ComponentGrid.grid_id)
-        .where(ComponentGrid.component_id == comp.id)
+        .where(ComponentGrid.component_id.in_(list(found)))
         .order_by(Grid.code)
     ):
-        found[layer].append(code)
-    for layer, gid in (("social", comp.grid_id), ("unit", comp.unit_grid_id)):
-        if not found[layer] and gid is not None:
-            anchor = session.scalar(select(Grid.code).where(Grid.id == gid))
-            found[layer] = [anchor] if anchor else []
+        found[cid][layer].append(code)
+    anchors = {
+        (c.id, layer): gid
+        for c in comps
+        for layer, gid in (("social", c.grid_id), ("unit", c.unit_grid_id))
+        if not found[c.id][layer] and gid is not None
+    }
+    codes = locating.grid_codes(session, anchors.values())
+    for (cid, layer), gid in anchors.items():
+        found[cid][layer] = [codes[gid]] if gid in codes else []
     return found
 
 

@@ -23,6 +23,7 @@ from wangge.auth.principal import Principal
 from wangge.common.localtime import SHANGHAI
 from wangge.divisions.models import Division
 from wangge.errors import ValidationFailed
+from wangge.grids import locating
 from wangge.grids.models import Grid
 from wangge.registry.models_organisations import Organisation
 from wangge.registry.models_references import EmployerReference
@@ -137,9 +138,7 @@ def coverage(
     at = month_end(month) if month else (now or datetime.now(UTC))
     found = standings(session, county, at)
     grid_ids = {s.grid_id for s in found if s.grid_id is not None}
-    grid_codes = dict(
-        session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(grid_ids))).all()
-    ) if grid_ids else {}  # fmt: skip
+    grid_codes = locating.grid_codes(session, grid_ids)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     unplaced = [0, 0, 0]
     for s in found:
@@ -238,9 +237,7 @@ def unvisited(
     principal.require("registry.read")
     found = standings(session, county, now or datetime.now(UTC))
     grid_ids = {s.grid_id for s in found if s.grid_id is not None}
-    grid_codes = dict(
-        session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(grid_ids))).all()
-    ) if grid_ids else {}  # fmt: skip
+    grid_codes = locating.grid_codes(session, grid_ids)
     todo = []
     for s in found:
         if s.verified:

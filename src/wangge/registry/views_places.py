@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import object_session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.masking import mask_phone
 from wangge.registry import components, houses
 from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
+from wangge.registry.component_grids import grid_codes, grid_codes_of
 from wangge.registry.schemas import BuildingIn, ComponentIn, ExtensionIn, RoomIn, TenancyIn
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
@@ -34,7 +36,7 @@ def room_out(r: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def component_out(c: Any) -> dict[str, Any]:
+def component_out(c: Any, codes: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Return a component as JSON."""
     return {
         "id": c.id, "code": c.code, "scheme": c.scheme, "class_code": c.class_code, "name": c.name,
@@ -45,19 +47,16 @@ def component_out(c: Any) -> dict[str, Any]:
         "initial_date": c.initial_date, "change_date": c.change_date, "data_source": c.data_source,
         "note": c.note, "attributes": c.attributes, "verified_at": c.verified_at,
         "geometry": c.geom.__geo_interface__ if c.geom is not None else None,
-        **_grid_codes(c),
+        **_grid_codes(c, codes),
     }  # fmt: skip
 
 
-def _grid_codes(c: Any) -> dict[str, list[str]]:
+def _grid_codes(c: Any, codes: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """Every grid the component lies in: a pipeline crosses several (registry.component_grids)."""
-    from sqlalchemy.orm import object_session
-
-    from wangge.registry.component_grids import grid_codes
-
-    session = object_session(c)
-    found = grid_codes(session, c) if session is not None else {"social": [], "unit": []}
-    return {"grid_codes": found["social"], "unit_grid_codes": found["unit"]}
+    if codes is None:
+        session = object_session(c)
+        codes = grid_codes(session, c) if session is not None else {"social": [], "unit": []}
+    return {"grid_codes": codes["social"], "unit_grid_codes": codes["unit"]}
 
 
 def _page(session: SessionDep, query: Any, limit: int, offset: int, out: Any) -> dict[str, Any]:
@@ -227,7 +226,10 @@ def list_components(
         principal, class_code=class_code, major=major, state=state, network=network,
         community=community, grid_id=grid_id, unit_grid_id=unit_grid_id, code=code, q=q,
     )  # fmt: skip
-    return _page(session, query, limit, offset, component_out)
+    page = _page(session, query, limit, offset, lambda c: c)
+    codes = grid_codes_of(session, page["items"])  # two queries for the page, not one per row
+    page["items"] = [component_out(c, codes[c.id]) for c in page["items"]]
+    return page
 
 
 @router.post("/components", status_code=201)
