@@ -268,9 +268,11 @@ def test_queued_jobs_wait_for_a_worker_and_a_stopping_one_gives_its_job_back(api
     factory = api["factory"]
     stopping = threading.Event()
     lone = runner.Runner(factory, api["settings"].upload_dir, stop=stopping.is_set)
-    job_id = _abandoned(factory, attempts=0, holder="another-host:1:x", age=3600)
+    # A minute without progress: stale for this runner (30 s), not yet for the app's own worker
+    # (every 0.05 s, stale after the default 120 s), which would otherwise race it to the claim.
+    job_id = _abandoned(factory, attempts=0, holder="another-host:1:x", age=60)
     with unit_of_work(factory) as s:
-        claimed = runner.claim(s, lone.holder, stale_seconds=120)
+        claimed = runner.claim(s, lone.holder, stale_seconds=30)
         assert claimed is not None and claimed.id == job_id
     stopping.set()
     lone.run(job_id, EXPORT)
