@@ -8,11 +8,16 @@ The database named in --pg is DROPPED and created by this script. It is migrated
 then twelve months of cases and their events (~8.5 per case: the standard loop, public reports
 verified on site, invalid and duplicate reports, grid self-handling, rework, extensions and
 suspensions, with stage times that are sometimes late) are written with COPY (foreign-key
-triggers off, event indexes rebuilt afterwards, ANALYZE). Timed: `evaluation.service.evaluate`
-for the month (every person, department, area and grid worker; best of 2 after a warm-up), and
-its aggregate query alone. Then the event and case tables are exported (COPY TO CSV, then
-Parquet) and the SAME query (dialect "duckdb") runs in DuckDB over the Parquet files; both
-count sets must be equal. Results go to "## Monthly evaluation (issue 7)" in bench/RESULTS.md.
+triggers off, event indexes rebuilt afterwards, ANALYZE). Timed: the rebuild of the stored
+facts and rollups (`stored.rebuild`, what `wangge eval rebuild-facts` runs) and of the rollups
+alone; `evaluation.service.evaluate` for the month (every person, department, area and grid
+worker; best of 2 after a warm-up), its counts from the rollups and from the stored facts; a
+new case reported and filed through `stored.refresh_case` and the dashboard headline read
+before and after. Then the tables are exported (COPY TO CSV, then Parquet) and the SAME
+queries (dialect "duckdb") run in DuckDB over the Parquet files; all count sets must be equal.
+`--reuse` times again on the data a previous run loaded (the facts are rebuilt only when
+their count differs from the events'). Results go to "## Monthly evaluation from per-day rollups (issue 16)"
+in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import re
 import shlex
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +46,11 @@ sys.path.insert(0, str(ROOT / "src"))
 from wangge.cases.categories import seed_categories  # noqa: E402
 from wangge.db import make_engine, session_factory  # noqa: E402
 from wangge.dbadmin import upgrade  # noqa: E402
-from wangge.evaluation import facts, service, sql, stored  # noqa: E402
+from wangge.evaluation import facts, rollups, service, sql, stored  # noqa: E402
 from wangge.evaluation.facts import OpenClock  # noqa: E402
 from wangge.evaluation.indicators import EvalConfig  # noqa: E402
 from wangge.evaluation.periods import parse_period  # noqa: E402
+from wangge.evaluation.rollup_models import COUNT_COLUMNS  # noqa: E402
 
 COUNTY = "110108"
 H = 3600.0
@@ -256,6 +262,8 @@ def export(pg: str, work: Path) -> None:
              "closed_at"),
             ("case_event_facts", ", ".join(stored.COLUMNS)),
             ("case_clock_facts", ", ".join(stored.CLOCK_COLUMNS)),
+            ("evaluation_rollups", "county_code, span, day, eff_day, object_type, key, "
+             + ", ".join(COUNT_COLUMNS)),
         ):  # fmt: skip
             with (
                 open(work / f"{table}.csv", "wb") as fh,
@@ -265,66 +273,138 @@ def export(pg: str, work: Path) -> None:
                     fh.write(block)
 
 
-def copy_writer(session: Any, rows: list[dict[str, Any]]) -> None:
-    """Write fact rows with COPY (the rebuild's bulk INSERT is slow for millions of rows)."""
-    raw = session.connection().connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY case_event_facts ({', '.join(stored.COLUMNS)}) FROM STDIN") as cp,
-    ):
-        for r in rows:
-            cp.write_row([r[c] for c in stored.COLUMNS])
-
-
-def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> float | None:
-    """Derive the stored facts from the loaded events (once); return the seconds it took."""
+def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> dict[str, float]:
+    """Derive the stored facts and the rollups from the loaded events (once), as
+    `wangge eval rebuild-facts` does; return {step: seconds} of what ran."""
     with psycopg.connect(args.pg) as c:
         n_facts = c.execute("SELECT count(*) FROM case_event_facts").fetchone()[0]
-    if n_facts == n_events:
-        return None
-    t = time.perf_counter()
-    done = 0
+    took: dict[str, float] = {}
+    if n_facts != n_events:
+        t = time.perf_counter()
+        done = 0
+        with session_factory(engine)() as s:
+
+            def progress(k: int) -> None:
+                nonlocal done
+                done += k
+                if done // 1_000_000 != (done - k) // 1_000_000:
+                    print(f"facts: {done:,} events {time.perf_counter() - t:.0f} s", flush=True)
+
+            # facts (COPY) and rollups, one transaction: what `wangge eval rebuild-facts` runs
+            stored.rebuild(s, progress=progress, batch=50_000)
+            s.commit()
+        took["rebuild"] = time.perf_counter() - t
+        print(f"facts + rollups rebuilt for {n_events:,} events in {took['rebuild']:.1f} s")
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute("VACUUM ANALYZE case_event_facts")
     with session_factory(engine)() as s:
-
-        def progress(k: int) -> None:
-            nonlocal done
-            done += k
-            if done // 1_000_000 != (done - k) // 1_000_000:
-                print(f"facts: {done:,} events", flush=True)
-
-        stored.rebuild(s, writer=copy_writer, progress=progress, batch=50_000)
+        # the rollups alone from the stored facts (`wangge eval rebuild-rollups`)
+        t = time.perf_counter()
+        took["rollup_rows"] = rollups.rebuild(s)
         s.commit()
+        took["rollups"] = time.perf_counter() - t
+    print(f"rollups rebuilt ({took['rollup_rows']:,} rows) in {took['rollups']:.1f} s")
     with psycopg.connect(args.pg, autocommit=True) as c:
-        c.execute("VACUUM ANALYZE case_event_facts")
-    took = time.perf_counter() - t
-    print(f"facts derived for {n_events:,} events in {took:.1f} s", flush=True)
+        c.execute("VACUUM ANALYZE evaluation_rollups")
     return took
 
 
+def headline_latency(engine: Any) -> dict[str, Any]:
+    """Close a case through the fact/rollup upkeep the case service runs, then read the
+    dashboard's headline: the time of each and whether the figure moved by one."""
+    from wangge.auth.principal import Principal
+    from wangge.cases.models import Case, CaseEvent
+    from wangge.evaluation.headline import headline
+    from wangge.evaluation.periods import SHANGHAI, period_of
+
+    now = datetime.now(UTC)
+    boss = Principal(name="bench")
+    factory = session_factory(engine)
+    day = now.astimezone(SHANGHAI).date()
+    window = period_of("custom", day - timedelta(days=6), day)  # the dashboard's last 7 days
+    with factory() as s:
+        t = time.perf_counter()
+        before = headline(s, boss, window.start, window.end)
+        read_s = time.perf_counter() - t
+        t = time.perf_counter()
+        old = service.count_period(s, window.start, window.end, use_rollups=False)
+        facts_s = time.perf_counter() - t
+        s.rollback()
+    with factory() as s:
+        # a new case reported and filed now, each event through the upkeep the case service
+        # runs in its transaction (facts, then the rollup deltas)
+        t = time.perf_counter()
+        new_id = s.scalar(text("SELECT max(id) + 1 FROM cases"))
+        # the synthetic cases name grids that the loader did not create (its FK checks off)
+        s.execute(text("SET LOCAL session_replication_role = replica"))
+        s.execute(
+            text(
+                f"INSERT INTO cases ({CASE_COLS}) SELECT :id, county_code, :now, :now, "
+                "code || '-live-' || CAST(:id AS VARCHAR), category_code, source, description, lon, lat, grid_id, "
+                "community_code, area_class, photos, 'reported', level, urgent, 1, reporter_id, "
+                "reporter_role, handler_ids, :now, 0, 0 FROM cases WHERE id = 1"
+            ),
+            {"id": new_id, "now": now},
+        )
+        case = s.get(Case, new_id)
+        eid = s.scalar(text("SELECT max(id) FROM case_events"))  # loaded by COPY: no sequence
+        for action, role, to in (("report", "supervisor", "reported"),
+                                 ("file", "shift_leader", "filed")):  # fmt: skip
+            eid += 1
+            event = CaseEvent(
+                id=eid, case_id=new_id, county_code=COUNTY, action=action, actor_id="w0001", role=role,
+                at=now, from_state=case.state, to_state=to, attachments=[], payload={},
+            )  # fmt: skip
+            s.add(event)
+            case.state = to
+            s.flush()
+            stored.refresh_case(s, case, event)
+        s.commit()
+        write_s = time.perf_counter() - t
+    with factory() as s:
+        t = time.perf_counter()
+        after = headline(s, boss, window.start, window.end)
+        after_s = time.perf_counter() - t
+        # the window's counts from the rollups and from the facts agree after the event
+        same = service.count_period(s, window.start, window.end) == service.count_period(
+            s, window.start, window.end, use_rollups=False
+        )
+    moved = after["counts"]["filed"] - before["counts"]["filed"]
+    print(f"headline: read {read_s:.3f} s, close+upkeep {write_s:.3f} s, read after "
+          f"{after_s:.3f} s, filed moved by {moved}; facts path {facts_s:.3f} s; "
+          f"equal {same}; before the event {len(old)} object types")  # fmt: skip
+    return {"read": read_s, "write": write_s, "after": after_s, "moved": moved,
+            "facts": facts_s, "window": window.label, "same": same}  # fmt: skip
+
+
 def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> None:
-    """Time the evaluation on PostgreSQL and the same query in DuckDB; write the results."""
+    """Time the evaluation on PostgreSQL and the same queries in DuckDB; write the results."""
     period = parse_period(args.month)
     cfg = EvalConfig()
     factory = session_factory(engine)
-    facts_s = ensure_facts(args, engine, n_events)
-    times, q_times = [], []
+    took = ensure_facts(args, engine, n_events)
+    runs: dict[str, list[float]] = {"eval": [], "rollups": [], "facts": []}
 
-    def once() -> tuple[Any, Any, float, float]:
+    def once() -> tuple[Any, Any, Any]:
         engine.dispose()
         with factory() as s:
             t = time.perf_counter()
             result = service.evaluate(s, period, county=COUNTY, cfg=cfg)
-            t1 = time.perf_counter() - t
+            runs["eval"].append(time.perf_counter() - t)
             t = time.perf_counter()
             counts = service.count_period(s, period.start, period.end, county=COUNTY, cfg=cfg)
-            return result, counts, t1, time.perf_counter() - t
+            runs["rollups"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            by_facts = service.count_period(
+                s, period.start, period.end, county=COUNTY, cfg=cfg, use_rollups=False
+            )
+            runs["facts"].append(time.perf_counter() - t)
+            return result, counts, by_facts
 
     for i in range(3):
-        result, pg_counts, t_eval, t_query = retry(once)
-        times.append(t_eval)
-        q_times.append(t_query)
-        print(f"run {i}: evaluate {times[-1]:.3f} s, query {q_times[-1]:.3f} s", flush=True)
-    pg_eval, pg_query = min(times[1:]), min(q_times[1:])
+        result, pg_counts, pg_fact_counts = retry(once)
+        print(f"run {i}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in runs.items()), flush=True)
+    best = {k: min(v[1:]) for k, v in runs.items()}
 
     def from_events() -> tuple[Any, float]:
         with factory() as s:
@@ -336,6 +416,7 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
 
     ev_counts, pg_events = retry(from_events)
     print(f"PG query from the events: {pg_events:.3f} s", flush=True)
+    live = retry(lambda: headline_latency(engine))
     objects = {k: len(v) for k, v in result["objects"].items()}
 
     work = Path(args.workdir)
@@ -344,7 +425,8 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
     retry(lambda: export(args.pg, work))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for table in ("case_events", "cases", "case_event_facts", "case_clock_facts"):
+    for table in ("case_events", "cases", "case_event_facts", "case_clock_facts",
+                  "evaluation_rollups"):  # fmt: skip
         types = (
             "{'at': 'TIMESTAMPTZ', 'payload': 'VARCHAR', 'part': 'VARCHAR', "
             "'to_state': 'VARCHAR', 'deadline': 'TIMESTAMPTZ', 'part_deadline': 'TIMESTAMPTZ'}"
@@ -364,41 +446,61 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
                 "{'grid_id': 'BIGINT', 'unit_grid_id': 'BIGINT', 'community_code': 'VARCHAR', "
                 "'reported_at': 'TIMESTAMPTZ', 'state': 'VARCHAR', 'closed_at': 'TIMESTAMPTZ'}"
             )
+        if table == "evaluation_rollups":
+            types = (
+                "{'day': 'DATE', 'eff_day': 'DATE', 'key': 'VARCHAR', 'county_code': 'VARCHAR', "
+                "'span': 'VARCHAR'}"
+            )
         con.execute(
             f"COPY (SELECT * FROM read_csv('{work / table}.csv', header=true, types={types})) "
             f"TO '{work / table}.parquet' (FORMAT parquet)"
         )
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM '{work / table}.parquet'")
     export_s = time.perf_counter() - t
-    params = {"p_start": period.start, "p_end": period.end, "p_county": COUNTY}
+    last_day = period.last + timedelta(days=1)
+    m0, m1 = rollups.month_bounds(period.first, last_day)
+    params = {"p_start": period.start, "p_end": period.end, "p_county": COUNTY,
+              "p_first": period.first, "p_last": last_day, "p_m0": m0, "p_m1": m1}  # fmt: skip
 
     def in_duck(query: str) -> list[Any]:
         query = re.sub(r":(\w+)", r"$p_\1", query)
         used = {k: v for k, v in params.items() if f"${k}" in query}
         return con.execute(query, used).fetchall()
 
-    def duck_run(use_stored: bool, runs: int) -> tuple[float, dict[str, Any]]:
+    def duck_run(source: str, runs: int) -> tuple[float, dict[str, Any]]:
         # the counts of the period, then the clocks open past their deadline at its end
-        query, names = sql.count_sql("duckdb", cfg, county=True, stored=use_stored)
+        use_stored = source != "events"
+        if source == "rollups":
+            query, names = rollups.days_sql(county=True), {}
+        else:
+            query, names = sql.count_sql("duckdb", cfg, county=True, stored=use_stored)
         open_query = sql.open_sql("duckdb", county=True, stored=use_stored)
         d_times = []
         for i in range(runs):
             t = time.perf_counter()
             rows, clocks = in_duck(query), in_duck(open_query)
             d_times.append(time.perf_counter() - t)
-            print(f"duckdb stored={use_stored} run {i}: {d_times[-1]:.3f} s", flush=True)
-        counts: dict[str, dict[str, dict[str, int]]] = {g: {} for g in names}
-        for row in rows:
-            cols = names[row[0]]
-            counts[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
+            print(f"duckdb {source} run {i}: {d_times[-1]:.3f} s", flush=True)
+        if source == "rollups":
+            counts = rollups.as_counts(rows)
+        else:
+            counts = {g: {} for g in names}
+            for row in rows:
+                cols = names[row[0]]
+                counts[row[0]][str(row[1])] = {c: int(row[2 + i] or 0) for i, c in enumerate(cols)}
         opened = [OpenClock(c, e, p, bool(k), r, g, m) for c, e, p, k, r, g, m in clocks]
         return min(d_times[1:]), facts.add_open(counts, opened)
 
-    duck, duck_counts = duck_run(True, 3)
-    duck_events, duck_ev_counts = duck_run(False, 2)
-    equal = duck_counts == pg_counts == ev_counts == duck_ev_counts
-    print(f"PG evaluate {pg_eval:.3f} s, PG query {pg_query:.3f} s, DuckDB {duck:.3f} s, "
-          f"ratio {pg_query / duck:.2f}x, equal={equal}")  # fmt: skip
+    duck_roll, duck_roll_counts = duck_run("rollups", 3)
+    duck, duck_counts = duck_run("facts", 3)
+    duck_events, duck_ev_counts = duck_run("events", 2)
+    equal = (
+        pg_counts == pg_fact_counts == duck_roll_counts == duck_counts == ev_counts
+        == duck_ev_counts
+    )  # fmt: skip
+    print(f"PG evaluate {best['eval']:.3f} s, PG rollups {best['rollups']:.3f} s, PG facts "
+          f"{best['facts']:.3f} s, DuckDB rollups {duck_roll:.3f} s, DuckDB facts {duck:.3f} s,"
+          f" equal={equal}")  # fmt: skip
     month_events = sum(c["to_handle"] for c in pg_counts["department"].values())
     with psycopg.connect(args.pg) as c:
         pg_version = c.execute("SHOW server_version").fetchone()[0]
@@ -406,34 +508,54 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
             "SELECT count(*) FROM case_events WHERE at >= %s AND at < %s",
             (period.start, period.end),
         ).fetchone()[0]
+        roll_rows = c.execute(
+            "SELECT count(*) FILTER (WHERE span = 'd'), count(*) FILTER (WHERE span = 'm') "
+            "FROM evaluation_rollups WHERE day >= %s AND day < %s",
+            (period.first, period.last + timedelta(days=1)),
+        ).fetchone()
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     cmd = "python bench/bench_evaluation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    section = f"""## Monthly evaluation (issue 7)
+    rebuild = (
+        f"{took['rebuild']:.0f} s for {n_events:,} events "
+        f"({took['rebuild'] * 8e6 / n_events / 60:.1f} min per 8 M events; goal < 5 min)"
+        if "rebuild" in took
+        else "not run (facts kept from an earlier run)"
+    )
+    section = f"""## Monthly evaluation from per-day rollups (issue 16)
 
 - Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}, Linux {platform.release()}); Python {platform.python_version()}, PostgreSQL {pg_version} (default settings; the query sets `work_mem` locally), DuckDB {duckdb.__version__}.
 - Command: `{cmd.strip()}`
-- Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores — the machine was shared with other test suites, so absolute times are inflated; the ratio compares the two engines under the same conditions.
-- Data: {args.cases:,} cases and {n_events:,} events ({n_events / args.cases:.2f} per case) over the 12 months ending {period.last}, written with COPY in {load_s:.0f} s (not timed). Month {period.label}: {in_month:,} events in the month; {month_events:,} department handling spells.
+- Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores — the machine was shared with other helpers' test suites, so absolute times are inflated; the ratios compare the engines under the same conditions.
+- Data: {args.cases:,} cases and {n_events:,} events ({n_events / args.cases:.2f} per case) over the 12 months ending {period.last}, written with COPY in {load_s:.0f} s (not timed). Month {period.label}: {in_month:,} events in the month; {month_events:,} department handling spells; {roll_rows[0]:,} day rows of rollups for the month's days, {roll_rows[1]:,} month rows (what the month's evaluation reads).
 - Evaluated objects: {", ".join(f"{k} {v}" for k, v in objects.items())}.
-- Stored facts (`case_event_facts`, one row per event, written by the case service in the event's transaction): derived here from the loaded events by `evaluation.stored.rebuild` {"in " + format(facts_s, ".0f") + " s" if facts_s else "by an earlier run"} (not timed; the same derivation `wangge eval rebuild-facts` runs).
-- PostgreSQL: `evaluation.service.evaluate` (the aggregate query over the stored facts, ratings, patrols, names, formulas, rankings) and the aggregate query alone, best of 2 after a warm-up; and the previous form of the query that derives the facts from the events with window functions (`from_events=True`, one run after the others).
-- DuckDB: the same SQL texts (`sql.count_sql` and `sql.open_sql`, dialect "duckdb", stored=True/False) over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All four count sets equal: **{equal}**.
+- `wangge eval rebuild-facts` (`evaluation.stored.rebuild`: Python derivation of the facts, COPY, then the rollups by one INSERT ... SELECT, one transaction): {rebuild}. Rollups alone from the stored facts (`wangge eval rebuild-rollups`): {took["rollups"]:.1f} s, {took["rollup_rows"]:,} rows.
+- PostgreSQL: `evaluation.service.evaluate` (counts from the per-day rollups, open clocks, ratings, patrols, names, formulas, rankings), the counts alone (`count_period`) from the rollups and from the stored facts (`use_rollups=False`, the previous path), best of 2 after a warm-up; the window query over the events (`from_events=True`, one run).
+- DuckDB: the same SQL texts (`rollups.days_sql`, `sql.count_sql`, `sql.open_sql`, dialect "duckdb") over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All six count sets equal: **{equal}**.
+- Real time (dashboard headline, window {live["window"]}): a new case reported and filed now, each event through `stored.refresh_case` (facts and rollup deltas, committed), in {live["write"]:.3f} s; `headline()` read before {live["read"]:.3f} s and after {live["after"]:.3f} s; its 立案数 moved by {live["moved"]} at once; the window's counts from the rollups equal those from the facts: {live["same"]}. The window's counts from the facts (the previous path) took {live["facts"]:.3f} s.
 
 | step | time (s) |
 |---|---:|
-| PostgreSQL: whole monthly evaluation (stored facts) | {pg_eval:.3f} |
-| PostgreSQL: aggregate query over the stored facts | {pg_query:.3f} |
+| PostgreSQL: whole monthly evaluation (rollups) | {best["eval"]:.3f} |
+| PostgreSQL: counts from the rollups (+ open clocks) | {best["rollups"]:.3f} |
+| DuckDB: same queries over the same rollups | {duck_roll:.3f} |
+| **ratio PostgreSQL rollups / DuckDB rollups** | **{best["rollups"] / duck_roll:.2f}×** (goal ≤ 2×) |
+| PostgreSQL: counts from the stored facts (previous path) | {best["facts"]:.3f} |
 | DuckDB: same query over the same facts | {duck:.3f} |
-| **ratio PostgreSQL / DuckDB (stored facts)** | **{pg_query / duck:.2f}×** (goal ≤ 2×) |
+| ratio PostgreSQL facts / DuckDB facts | {best["facts"] / duck:.2f}× |
+| **ratio PostgreSQL rollups / DuckDB facts** | **{best["rollups"] / duck:.2f}×** |
 | PostgreSQL: query deriving the facts from the events (window functions) | {pg_events:.3f} |
 | DuckDB: same window query over the events | {duck_events:.3f} |
-| ratio PostgreSQL / DuckDB (from the events) | {pg_events / duck_events:.2f}× |
 """  # noqa: E501
     print(section)
     if not args.no_write:
         path = ROOT / "bench" / "RESULTS.md"
         body = path.read_text(encoding="utf-8")
-        body = re.sub(r"## Monthly evaluation \(issue 7\).*?(?=\n## |\Z)", "", body, flags=re.S)
+        body = re.sub(
+            r"## Monthly evaluation from per-day rollups \(issue 16\).*?(?=\n## |\Z)",
+            "",
+            body,
+            flags=re.S,
+        )
         path.write_text(body.rstrip() + "\n\n" + section, encoding="utf-8")
     engine.dispose()
 

@@ -41,6 +41,8 @@ os.environ.setdefault("WANGGE_EVAL_REPORT_SECONDS", "0")
 # And the export worker (background exports): in-process apps on the test's transaction would
 # poll a database they do not use; servers the tests start run it (LIVE_SERVER_ENV).
 os.environ.setdefault("WANGGE_EXPORT_SECONDS", "0")
+# And the monthly partition maintenance (PostgreSQL): the migration creates the months ahead.
+os.environ.setdefault("WANGGE_PARTITION_SECONDS", "0")
 
 
 def _share_route_models_between_apps() -> None:

@@ -67,6 +67,9 @@ class PrivateCluster:
     data: Path
     port: int
     socket_dir: Path
+    # Tests trade durability for speed; a benchmark of replication runs as in production
+    # (with synchronous_commit=off the WAL reaches the replica only every wal_writer_delay).
+    durable: bool = False
 
     @property
     def url(self) -> str:
@@ -77,10 +80,9 @@ class PrivateCluster:
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        options = (
-            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._ctl("-o", options, "-l", str(self.data.parent / "server.log"), "-w", "start")
 
     def stop(self) -> None:
@@ -108,11 +110,15 @@ def _as_postgres(cmd: list[str]) -> None:
 
 
 @contextmanager
-def replicated_clusters() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
+def replicated_clusters(
+    *, durable: bool = False
+) -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
     """Yield a private primary and a streaming replica of it (pg_basebackup), both running."""
-    with private_cluster() as primary:
+    with private_cluster(durable=durable) as primary:
         base = primary.data.parent
-        replica = PrivateCluster(data=base / "standby", port=free_port(), socket_dir=base)
+        replica = PrivateCluster(
+            data=base / "standby", port=free_port(), socket_dir=base, durable=durable
+        )
         backup = [str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
                   "-U", "postgres", "-D", str(replica.data), "-R", "-X", "stream"]  # fmt: skip
         _as_postgres(backup)  # -R: standby.signal and primary_conninfo, so it streams
@@ -125,7 +131,7 @@ def replicated_clusters() -> Iterator[tuple[PrivateCluster, PrivateCluster]]:
 
 
 @contextmanager
-def private_cluster() -> Iterator[PrivateCluster]:
+def private_cluster(*, durable: bool = False) -> Iterator[PrivateCluster]:
     """Yield a running private cluster (removed afterwards); skip without PostgreSQL 15.
 
     It lives in its own directory under the system temp dir, not in pytest's tmp_path, whose
@@ -137,7 +143,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
     user = _postgres_user()
     if user:
         os.chown(base, user.pw_uid, user.pw_gid)
-    cluster = PrivateCluster(data=base / "data", port=free_port(), socket_dir=base)
+    cluster = PrivateCluster(data=base / "data", port=free_port(), socket_dir=base, durable=durable)
     initdb = [str(PG_BIN / "initdb"), "-D", str(cluster.data), "-A", "trust", "-U", "postgres"]
     _as_postgres([*initdb, "--no-sync", "-E", "UTF8"])
     cluster.start()

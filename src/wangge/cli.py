@@ -410,6 +410,7 @@ from wangge import (  # noqa: E402,F401  (register the subcommands)
     cli_eval,
     cli_grid,
     cli_lines,
+    cli_micro,
     cli_notify,
     cli_ops,
     cli_places,

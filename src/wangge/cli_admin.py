@@ -154,6 +154,51 @@ def audit_checkpoint(
         print(line)
 
 
+@audit_app.command("archive")
+@friendly
+def audit_archive(
+    before: str = typer.Option(..., help="archive the months before this one, e.g. 2025-01"),
+    checkpoint_out: Path = typer.Option(
+        ..., help="append the signed anchor of the last archived entry here (keep it off-host)"
+    ),
+    database_url: DbOption = None,
+) -> None:
+    """Detach the audit log's months before `--before` (PostgreSQL) for pg_dump and DROP.
+
+    The chain then starts inside the database: `wangge audit verify --checkpoints FILE`
+    goes on from the signed anchor written to `--checkpoint-out`.
+    """
+    import dataclasses
+    import json
+    from datetime import datetime
+
+    from wangge.audit.chain import checkpoint_before
+    from wangge.common.localtime import SHANGHAI
+    from wangge.ops.partitions import detach_before
+
+    try:
+        month = datetime.strptime(before, "%Y-%m").date()
+    except ValueError:
+        console.print(f"[red]--before 应为 年-月，如 2025-01[/] --before must be YYYY-MM: {before}")
+        raise typer.Exit(2) from None
+    cut = datetime(month.year, month.month, 1, tzinfo=SHANGHAI)
+    with session_scope(settings_for(database_url)) as session:
+        if session.connection().dialect.name != "postgresql":
+            out.print("SQLite 不分区，无可归档 / SQLite is not partitioned: nothing to detach")
+            return
+        try:
+            point = checkpoint_before(session, cut)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+        if point is not None:  # written before anything is detached: never an anchorless cut
+            with checkpoint_out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(dataclasses.asdict(point)) + "\n")
+        detached = detach_before(session.connection(), "audit_log", month)
+    anchor = f"第 {point.id} 条 entry {point.id}" if point else "-"
+    out.print(f"已分离 detached: {', '.join(detached) or '-'}；锚点 anchor: {anchor}")
+
+
 @audit_app.command("seal-legacy")
 @friendly
 def audit_seal_legacy(database_url: DbOption = None) -> None:

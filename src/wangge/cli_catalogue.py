@@ -34,3 +34,30 @@ def catalogue_upgrade(
             )
             table.add_row(code, change, ", ".join(report.kept.get(code, [])))
         out.print(table)
+
+
+@catalogue_app.command("pipelines")
+@friendly
+def catalogue_pipelines(
+    county: str = typer.Option(..., "--county", help="county code 区县代码 (6 digits)"),
+    scheme: str = typer.Option("GB/T 30428.2", "--scheme", help="GB/T 30428.2 or GB/T 47678.5"),
+    database_url: DbOption = None,
+) -> None:
+    """Add the local pipeline line classes (给水管线 … 2101-2109) to a county's components."""
+    from wangge.auth.principal import LOCAL_OPERATOR
+    from wangge.registry.components import catalogue_for
+    from wangge.registry.pipeline_classes import install_pipeline_classes, pipeline_classes
+
+    with session_scope(settings_for(database_url)) as session:
+        added = install_pipeline_classes(session, LOCAL_OPERATOR, county, scheme)  # type: ignore[arg-type]
+        rows = pipeline_classes(catalogue_for(session, county, scheme))  # type: ignore[arg-type]
+    out.print(f"新增管线小类 {len(added)} 个 / {len(added)} pipeline classes added")
+    table = Table("小类 class", "名称 name", "管线类别 network", "几何 geometry")
+    for r in rows:
+        table.add_row(
+            r["code"],
+            r["name"],
+            r["network_zh"],
+            "线 line" if r["geometry"] == "line" else "点 point",
+        )
+    out.print(table)

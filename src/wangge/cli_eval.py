@@ -113,3 +113,32 @@ def rebuild_facts(county: CountyOption = None, database_url: DbOption = None) ->
             task = bar.add_task("考核事实 / evaluation facts", total=total)
             n = stored.rebuild(session, county=county, progress=lambda k: bar.advance(task, k))
     out.print(f"已重建 {n} 条考核事实 / {n} evaluation facts rebuilt")
+
+
+@eval_app.command("rebuild-rollups")
+@friendly
+def rebuild_rollups(county: CountyOption = None, database_url: DbOption = None) -> None:
+    """Recompute the per-day evaluation rollups from the stored facts (one transaction)."""
+    from wangge.evaluation import rollups, stored
+    from wangge.evaluation.indicators import EvalConfig
+
+    with session_scope(settings_for(database_url)) as session:
+        if not stored.usable(session, EvalConfig()):
+            out.print(
+                "考核事实未建立，请先运行 wangge eval rebuild-facts / "
+                "the evaluation facts are not built: run `wangge eval rebuild-facts` first"
+            )
+            raise typer.Exit(1)
+        n = rollups.rebuild(session, county=county)
+    out.print(f"已重建 {n} 条考核日汇总 / {n} evaluation rollup rows rebuilt")
+
+
+@eval_app.command("compact-rollups")
+@friendly
+def compact_rollups(database_url: DbOption = None) -> None:
+    """Sum the evaluation rollups' delta rows into one row per day and object."""
+    from wangge.evaluation import rollups
+
+    with session_scope(settings_for(database_url)) as session:
+        n = rollups.compact(session)
+    out.print(f"已合并 {n} 行 / {n} rollup rows merged")

@@ -328,7 +328,7 @@ def grid_locate(
     from wangge.grids.locating import locate_point
 
     with session_scope(settings_for(database_url)) as session:
-        found = locate_point(session, lon, lat, crs=crs)
+        found = locate_point(session, lon, lat, crs=crs, micro=True)  # 微网格 too
         for layer, grid in found.items():
             out.print(
                 f"{layer}: {grid.code + ' ' + grid.name if grid else '（不在任何网格内 none）'}"

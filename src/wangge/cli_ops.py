@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wangge.cli import DbOption, app, console, friendly, out, settings_for
+from wangge.cli import DbOption, app, console, db_app, friendly, out, settings_for
 
 jobs_app = typer.Typer(help="Scheduled jobs 定时任务 (run from cron or a systemd timer).")
 app.add_typer(jobs_app, name="jobs")
@@ -61,6 +61,67 @@ def check(
         console.print(f"- [{p.check}] {p.zh}")
         console.print(f"  {p.en}")
     raise typer.Exit(1)
+
+
+@db_app.command("partitions")
+@friendly
+def db_partitions(
+    ahead: int = typer.Option(3, min=0, max=24, help="months after this one to create"),
+    database_url: DbOption = None,
+) -> None:
+    """Create the coming months' partitions and list them (PostgreSQL) 按月分区."""
+    from wangge.db import make_engine
+    from wangge.ops.partitions import ensure, partitions
+
+    engine = make_engine(settings_for(database_url).database_url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name != "postgresql":
+                out.print("SQLite 不分区 SQLite tables are not partitioned")
+                return
+            created = ensure(conn, ahead=ahead)
+            parts = partitions(conn)
+    finally:
+        engine.dispose()
+    table = Table("表 table", "分区 partition", "范围 bounds", "约行数 ~rows")
+    for p in parts:
+        table.add_row(p.table, p.name, p.bounds, str(p.rows))
+    out.print(table)
+    out.print(f"新建 created: {', '.join(created) or '-'}")
+
+
+@db_app.command("detach-partitions")
+@friendly
+def db_detach_partitions(
+    table: str = typer.Option(..., help="patrol_points (the audit log: `wangge audit archive`)"),
+    before: str = typer.Option(..., help="detach the months before this one, e.g. 2025-01"),
+    database_url: DbOption = None,
+) -> None:
+    """Detach old monthly partitions as plain tables, to archive (pg_dump -t) and drop."""
+    from wangge.db import make_engine
+    from wangge.ops.partitions import detach_before
+
+    try:
+        month = datetime.strptime(before, "%Y-%m").date()
+    except ValueError:
+        console.print(f"[red]--before 应为 年-月，如 2025-01[/] --before must be YYYY-MM: {before}")
+        raise typer.Exit(2) from None
+    if table == "audit_log":
+        console.print(
+            "[red]审计日志请用 wangge audit archive（先写链的锚点）[/] "
+            "detach the audit log with `wangge audit archive`, which keeps the chain's anchor"
+        )
+        raise typer.Exit(2)
+    engine = make_engine(settings_for(database_url).database_url)
+    try:
+        with engine.begin() as conn:
+            detached = detach_before(conn, table, month)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    out.print(f"已分离 detached: {', '.join(detached) or '-'}")
 
 
 @app.command("backup")

@@ -195,6 +195,13 @@ class Settings(BaseSettings):
         "or 督办); one process at a time, by a lease. 0 turns it off, for a deployment that "
         "runs `wangge jobs sweep` from a timer instead.",
     )
+    partition_seconds: float = Field(
+        default=21600.0,
+        ge=0,
+        description="How often each server process makes sure the monthly partitions of the "
+        "coming months exist (PostgreSQL; cheap when they do, serialised by an advisory lock). "
+        "0 turns it off, for a deployment that runs `wangge ops partitions` from a timer.",
+    )
     eval_report_seconds: float = Field(
         default=3600.0,
         ge=0,

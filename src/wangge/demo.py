@@ -15,11 +15,13 @@ from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.basemap.features import GREEN_LAYER, WATER_LAYER, save_features
 from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
+from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.config import Settings
 from wangge.departments.checks import DepartmentData
 from wangge.departments.models import Department
 from wangge.departments.service import create_department
+from wangge.disputes.demo import build_dispute_demo
 from wangge.divisions.models import Division
 from wangge.divisions.service import DivisionIn, load_divisions
 from wangge.grids.generate import generate_unit_version
@@ -27,9 +29,13 @@ from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
+from wangge.microgrids.demo import build_micro_demo
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.places.roads import save_roads
 from wangge.registry.demo import build_registry_demo
+from wangge.registry.demo_employers import build_employer_demo
+from wangge.registry.demo_visits import build_visit_demo
+from wangge.resident_services.demo import build_service_demo
 from wangge.setup import init_county
 from wangge.synthetic import make_district, make_grids, random_points
 from wangge.synthetic_roads import house_numbers, make_roads
@@ -147,6 +153,14 @@ def build_demo(
         seed=DEMO_SEED,
         house_numbers=lambda lon, lat: house_numbers(district, roads, lon, lat),
     )
+    build_visit_demo(session, DEMO_COUNTY)  # 走访: a third of one community's households
+    # 两网化: two employer reference lists three months apart (coverage, trend, to visit)
+    build_employer_demo(
+        session, DEMO_COUNTY, seed=DEMO_SEED, today=utcnow().astimezone(SHANGHAI).date()
+    )
+    build_dispute_demo(session, DEMO_COUNTY, seed=DEMO_SEED)
+    build_service_demo(session, DEMO_COUNTY, seed=DEMO_SEED)  # 代办 requests at every step
+    build_micro_demo(session, DEMO_COUNTY, width=width)  # 一网多层: micro grids, records in them
     seed_configuration(session, DEMO_COUNTY)
     n_cases = default_case_count(session) if cases is None else cases
     plan_month(session, n_cases)

@@ -132,11 +132,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.disputes.views import router as disputes_router  # 矛盾纠纷 mediation
 
     app.include_router(disputes_router, prefix="/api/v1")
+    from wangge.resident_services import views as resident_services  # 代办
+
+    app.include_router(resident_services.router, prefix="/api/v1")
+    app.include_router(resident_services.public_router)
     app.include_router(open311_router)
+    from wangge.open311.statistics import router as open311_statistics_router
+
+    app.include_router(open311_statistics_router)  # published indicators, no login
     app.include_router(auth_router, prefix="/api/v1")
     app.include_router(divisions_router, prefix="/api/v1")
     app.include_router(divide_router, prefix="/api/v1")
     app.include_router(grid_manage_router, prefix="/api/v1")
+    from wangge.microgrids.views import router as micro_grids_router  # 微网格 (一网多层)
+
+    app.include_router(micro_grids_router, prefix="/api/v1")
     app.include_router(grids_router, prefix="/api/v1")
     from wangge.cases.response_views import router as response_rules_router
 
@@ -192,6 +202,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.web import dispute_pages  # /console/disputes (矛盾纠纷)
 
     app.include_router(dispute_pages.router)
+    from wangge.web import resident_service_pages  # /console/resident-services (代办)
+
+    app.include_router(resident_service_pages.router)
+    from wangge.web import employer_pages  # /console/employers (两网化 用人单位覆盖率)
+
+    app.include_router(employer_pages.router)
     app.include_router(web.router)
     from wangge.web import department_phone  # the department handler's phone page
 
@@ -200,9 +216,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from wangge.web import api_map_points  # the 部件/房屋 map layers (clusters per zoom)
 
     app.include_router(api_map_points.router)
+    from wangge.web import api_map_lines  # pipelines drawn as lines from street zoom on
+
+    app.include_router(api_map_lines.router)
     from wangge.web import registry_pages
 
     app.include_router(registry_pages.router)
+    from wangge.web import registry_forms  # 信息采集 form fields, /console/visits (走访)
+
+    app.include_router(registry_forms.router)
     from wangge.basemap.csp import ImagePolicy
     from wangge.basemap.sources import tile_hosts
     from wangge.basemap.views import router as basemap_router
@@ -231,21 +253,27 @@ def _start_workers(factory: sessionmaker[Session], settings: Settings) -> list[A
 
     Each takes its own lease where only one process may do the work at a time: the audit
     sealer chains entries; the outbox is delivered (派遣, 预警, 超期 …); the overdue sweep raises
-    预警 and 超期; the closed month's 考核 reports are produced once; long exports run.
+    预警 and 超期; the closed month's 考核 reports are produced once; long exports run; the
+    coming months' partitions are created.
     """
     from wangge.audit.sealer import Sealer
     from wangge.cases.sweeper import SweepWorker
     from wangge.evaluation.auto_reports import EvaluationReportWorker
     from wangge.exports.runner import ExportWorker
     from wangge.notifications.worker import DeliveryWorker
+    from wangge.ops.partitions import PartitionWorker
+    from wangge.resident_services.scheduled import ServiceSweepWorker  # 代办 预警/超期
 
     plan: list[tuple[float, Callable[[], Any]]] = [
         (settings.audit_seal_seconds, lambda: Sealer(factory, settings.audit_seal_seconds)),
         (settings.deliver_seconds, lambda: DeliveryWorker.for_settings(factory, settings)),
         (settings.sweep_seconds, lambda: SweepWorker(factory, settings.sweep_seconds)),
+        (settings.sweep_seconds, lambda: ServiceSweepWorker(factory, settings.sweep_seconds)),
         (settings.eval_report_seconds,
          lambda: EvaluationReportWorker(factory, settings.eval_report_seconds)),
         (settings.export_seconds, lambda: ExportWorker(factory, settings)),
+        (settings.partition_seconds,
+         lambda: PartitionWorker(factory, settings.partition_seconds)),
     ]  # fmt: skip
     return [make().start() for seconds, make in plan if seconds > 0]
 

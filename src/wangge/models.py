@@ -14,10 +14,12 @@ def import_all_models() -> None:
     import wangge.divisions.models
     import wangge.evaluation.models
     import wangge.evaluation.publication_models
+    import wangge.evaluation.rollup_models
     import wangge.grids.models
     import wangge.intake.models
     import wangge.lines.models
     import wangge.notifications.models
     import wangge.ops.jobs
     import wangge.ops.leases
-    import wangge.registry.models  # noqa: F401
+    import wangge.registry.models
+    import wangge.resident_services.models  # noqa: F401

@@ -63,5 +63,8 @@ def init_county(session: Session, county_code: str, name: str | None = None) -> 
     from wangge.cases.response import seed_rules
 
     report.extra["答复时限规则 / response rules"] = seed_rules(session, county_code)
+    from wangge.resident_services.catalogue import seed_catalogue  # 代办 default services
+
+    report.extra["代办事项 / resident services"] = seed_catalogue(session, county_code)
     session.flush()
     return report

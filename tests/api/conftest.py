@@ -35,3 +35,23 @@ def web(session, tmp_path) -> Iterator[tuple[TestClient, dict]]:
     )
     with TestClient(app) as c:
         yield c, holder
+
+
+@pytest.fixture
+def patrol_api(session, tmp_path) -> Iterator[tuple[TestClient, dict]]:
+    """The app over a small world at T0 + 1 h, as a supervisor of GRID1 (`holder["who"]`)."""
+    from datetime import timedelta
+
+    from tests.case_factories import SUPERVISOR, T0
+    from wangge.cases.views import get_now
+
+    build_world(session)
+    holder: dict = {"who": SUPERVISOR}
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", upload_dir=tmp_path / "up")
+    )
+    serve_session(app, session)
+    app.dependency_overrides[get_principal] = lambda: holder["who"]
+    app.dependency_overrides[get_now] = lambda: T0 + timedelta(hours=1)
+    with TestClient(app) as c:
+        yield c, holder

@@ -69,10 +69,9 @@ def test_track_points_carry_their_grids_and_are_kept_per_grid_per_day(world):
     points = world.scalars(select(PatrolPoint).order_by(PatrolPoint.at)).all()
     assert [p.grid_id for p in points] == [g1, g1, g2]
     day = T0.astimezone(SHANGHAI).date()
-    assert (
-        list(tracks(world, g1, day)) == [patrol.id] and len(tracks(world, g1, day)[patrol.id]) == 2
-    )
-    assert tracks(world, g1, day + timedelta(days=1)) == {}
+    seen = tracks(world, g1, day, SUPERVISOR)
+    assert list(seen) == [patrol.id] and len(seen[patrol.id]) == 2
+    assert tracks(world, g1, day + timedelta(days=1), SUPERVISOR) == {}
     assert visits(world, day, "110108") == {g1: 1, g2: 1}
 
 

@@ -28,6 +28,7 @@ from wangge.cases.models import (
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.departments.models import Department
 from wangge.errors import Conflict
+from wangge.evaluation.rollup_models import EvaluationRollup
 
 COUNTY = "990001"
 DEPT_A, DEPT_B = f"{COUNTY}-CGW", f"{COUNTY}-SZSR"
@@ -62,6 +63,8 @@ def committed_case(engine):
         for model in (OutboxMessage, CaseEvent, CasePart, CaseReporter):
             s.execute(delete(model).where(model.case_id.in_(ids)))
         s.execute(delete(Case).where(Case.county_code == COUNTY))
+        # the evaluation's day rollups are counts per county, not rows of a case: no cascade
+        s.execute(delete(EvaluationRollup).where(EvaluationRollup.county_code == COUNTY))
         s.execute(delete(Department).where(Department.county_code == COUNTY))
         if seeded:
             s.execute(delete(Category))

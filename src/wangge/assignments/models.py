@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wangge.common.models import TenantMixin, TimestampMixin
@@ -36,3 +36,6 @@ class GridAssignment(TenantMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(16))  # a key of KINDS
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+    # A micro-grid leader (微网格长) is shown on "我的网格员" only when published; the grid's own
+    # workers always are (上岗公示).
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -48,3 +48,4 @@ class AssignmentRead(BaseModel):
     starts_on: date
     ends_on: date | None
     in_force: bool
+    published: bool = False  # a 微网格长 shown on "我的网格员"

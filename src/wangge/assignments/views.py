@@ -42,6 +42,7 @@ def read(a: GridAssignment, user: User, today: date) -> dict[str, Any]:
         "starts_on": a.starts_on,
         "ends_on": a.ends_on,
         "in_force": a.starts_on <= today and (a.ends_on is None or a.ends_on >= today),
+        "published": bool(a.published),
     }
 
 

@@ -15,9 +15,9 @@ import hmac
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wangge.audit.models import AuditEntry, AuditHead
@@ -138,6 +138,12 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     prev_hash, prev_pos, checked = GENESIS, 0, 0
     for entry in _entries(session, sealed=True):
         checked += 1
+        anchor = wanted.get(entry.chain_pos - 1) if checked == 1 else None
+        if anchor is not None and anchor.hash == entry.prev_hash:
+            # the months before were archived (`wangge audit archive`): the chain goes on from
+            # the signed checkpoint of the last archived entry
+            prev_hash, prev_pos = anchor.hash, anchor.id
+            wanted.pop(anchor.id)
         if entry.chain_pos != prev_pos + 1:
             return _broken(
                 checked, entry.id, f"链上第 {prev_pos + 1} 条记录缺失",
@@ -208,6 +214,27 @@ class Checkpoint:
         """Return True when the signature is the key's."""
         expected = Checkpoint.sign(key, self.id, self.hash, self.at).mac
         return hmac.compare_digest(expected, self.mac)
+
+
+def checkpoint_before(session: Session, cut: datetime) -> Checkpoint | None:
+    """Sign the last entry written before `cut` (the anchor the chain goes on from when the
+    months before `cut` are archived); None when there is none. Seals what waits first;
+    refuses while an entry before `cut` is still unsealed."""
+    seal_all(session)
+    pos = session.scalar(select(func.max(AuditEntry.chain_pos)).where(AuditEntry.at < cut))
+    if pos is None:
+        return None
+    after = session.scalar(select(func.min(AuditEntry.chain_pos)).where(AuditEntry.at >= cut))
+    if after is not None and after != pos + 1:
+        # Requests that crossed the boundary were sealed out of time order: archiving there
+        # would leave a hole in the chain that stays in the database.
+        raise ValueError(
+            f"审计链在 {cut:%Y-%m-%d} 前后交错（第 {after} 条在前），请换一个月份归档 / "
+            f"the chain interleaves across {cut:%Y-%m-%d} (entry {after}); archive another month"
+        )
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.chain_pos == pos)).one()
+    at = utcnow().astimezone(UTC).isoformat(timespec="seconds")
+    return Checkpoint.sign(audit_key(session), int(pos), str(entry.hash), at)
 
 
 def checkpoint(session: Session) -> Checkpoint | None:

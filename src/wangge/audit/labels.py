@@ -51,6 +51,11 @@ WORDS: Mapping[str, Label] = {
     "upgrade": ("升级", "upgrade"), "end": ("结束", "end"), "enable": ("启用", "enable"),
     "disable": ("停用", "disable"), "divide": ("自动划分", "divide"),
     "generate": ("生成", "generate"),
+    # 代办 resident services (wangge.resident_services)
+    "resident_service": ("代办", "resident service"),
+    "resident_service_item": ("代办事项", "service item"), "request": ("申请", "request"),
+    "take": ("接单", "take"), "handle": ("办理进展", "progress"), "close": ("办结", "close"),
+    "rate": ("评价", "rate"), "reveal_contact": ("查看联系电话", "reveal contact"),
 }  # fmt: skip
 
 

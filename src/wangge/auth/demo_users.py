@@ -12,10 +12,15 @@ from wangge.auth.service import assign_post, create_user, seed_roles
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
+from wangge.microgrids.demo import assign_micro_leader, demo_micro_code
 
 DEMO_PASSWORD = "Wangge-Demo-2026"
 # The grid posts are publicly posted (上岗公示) with a name and a work phone.
-PUBLIC_POSTS = {"jiandu": ("王建国", "010-6288-0101"), "wanggezhang": ("李秀英", "010-6288-0102")}
+PUBLIC_POSTS = {
+    "jiandu": ("王建国", "010-6288-0101"),
+    "wanggezhang": ("李秀英", "010-6288-0102"),
+    "weiwangge": ("赵春梅", "010-6288-0103"),  # 微网格长 of the first micro grid
+}
 
 
 # The demo's grid posts serve every grid of their community (网格员配置); the demo month has
@@ -77,6 +82,9 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
     ]
     if department:
         plan.append(("bumen", "专业部门处置人员", "department", None, department))
+    micro = demo_micro_code(session, county)  # 一网多层: a 微网格长 scoped to his micro grid
+    if micro:
+        plan.append(("weiwangge", "微网格长", "grid_leader", micro, None))
     rows = []
     for username, label, role, scope, dept in plan:
         if session.scalar(select(User.id).where(User.username == username)) is None:
@@ -87,6 +95,8 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
             assign_post(session, user, role, scope=scope, department=dept)
             if username in GRID_KINDS and community:
                 _assign_grids(session, user, community, GRID_KINDS[username])
+            if username == "weiwangge" and scope:
+                assign_micro_leader(session, user.id, scope)
         rows.append(
             (
                 username,

@@ -9,7 +9,7 @@ from wangge.auth.principal import Principal
 from wangge.cases.model import Actor, Role
 from wangge.cases.models import Case, CasePart, CaseReporter
 from wangge.errors import NotFound
-from wangge.grids.scope import layer_grid_ids
+from wangge.grids.scope import layer_grid_ids, social_grid_condition
 
 _ROLES = {r.value for r in Role}
 # Posts that watch an area rather than their own parts or their own reports.
@@ -47,7 +47,7 @@ def area_condition(principal: Principal) -> ColumnElement[bool]:
         elif len(p) <= 12:
             conds.append(Case.community_code.startswith(p))
         else:
-            conds.append(Case.grid_id.in_(layer_grid_ids("social", p)))
+            conds.append(social_grid_condition(Case.grid_id, Case.micro_grid_id, p))
     for p in principal.unit_grid_scopes:
         conds.append(Case.unit_grid_id.in_(layer_grid_ids("unit", p)))
     return or_(*conds) if conds else false()

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.access import get_visible, visible
+from wangge.cases.model import FINAL_VALUES
 from wangge.cases.models import Case
-from wangge.cases.timing import FINAL
 
 DEFAULT_RADIUS_M = 50.0
 DEFAULT_WINDOW = timedelta(hours=72)
@@ -61,7 +61,7 @@ def find_duplicates(
             Case.county_code == case.county_code,
             Case.id != case.id,
             Case.duplicate_of.is_(None),
-            Case.state.not_in([s.value for s in FINAL]),
+            Case.state.not_in(FINAL_VALUES),
             Case.reported_at >= case.reported_at - window,
             Case.reported_at <= (now or case.reported_at) + timedelta(seconds=1),
             match,

@@ -51,6 +51,15 @@ HANDLING: frozenset[CaseState] = frozenset(
         CaseState.REWORK,
     }
 )
+# The loop is over: no stage runs and no department works on it (only a rating or a
+# reopening can still follow, see workflow.TRANSITIONS).
+FINAL: frozenset[CaseState] = frozenset(
+    {CaseState.CLOSED, CaseState.RATED, CaseState.REJECTED, CaseState.VOIDED}
+)
+# The values, for SQL (`Case.state.not_in(FINAL_VALUES)`).
+FINAL_VALUES: tuple[str, ...] = tuple(sorted(s.value for s in FINAL))
+# Solved (结案): closed, and perhaps rated since.
+SOLVED: frozenset[CaseState] = frozenset({CaseState.CLOSED, CaseState.RATED})
 
 
 class Action(StrEnum):

@@ -158,6 +158,10 @@ class Case(TenantMixin, TimestampMixin, Base):
     unit_grid_id: Mapped[int | None] = mapped_column(
         ForeignKey("grids.id", ondelete="SET NULL"), index=True
     )
+    # The micro grid (微网格: a lane, a building) holding it inside its grid, if any.
+    micro_grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grids.id", ondelete="SET NULL"), index=True
+    )
     # Division codes do not change with re-divisions, so scope checks use them first.
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     area_class: Mapped[str] = mapped_column(String(1), default="B")

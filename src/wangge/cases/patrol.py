@@ -16,6 +16,7 @@ from wangge.cases.duplicates import distance_m
 from wangge.cases.models import Case, Patrol, PatrolPoint
 from wangge.errors import Forbidden, NotFound, ValidationFailed
 from wangge.grids.locating import locate_many, locate_point
+from wangge.grids.models import Grid, GridVersion
 
 _PATROL_ROLES = frozenset({"supervisor", "grid_leader"})
 
@@ -148,8 +149,23 @@ def patrol_reports(session: Session, patrol_id: int) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.patrol_id == patrol_id).order_by(Case.id)))
 
 
-def tracks(session: Session, grid_id: int, day: date) -> dict[int, list[tuple[float, float]]]:
-    """Return the day's track points inside one grid, per patrol, in time order."""
+def tracks(
+    session: Session, grid_id: int, day: date, principal: Principal
+) -> dict[int, list[tuple[float, float]]]:
+    """Return the day's track points inside one grid, per patrol, in time order.
+
+    Where grid workers walked is their personal data: only patrol staff and leaders (巡查到位
+    is part of the evaluation) see it, and only of grids in their area.
+    """
+    if not principal.can("evaluation.read"):
+        principal.require("patrol.read")
+    found = session.execute(
+        select(Grid.code, GridVersion.layer)
+        .join(GridVersion, GridVersion.id == Grid.version_id)
+        .where(Grid.id == grid_id)
+    ).first()
+    if found is None or not principal.contains(found.code, found.layer):
+        raise NotFound(f"网格 {grid_id} 不存在", f"grid {grid_id} does not exist")
     rows = session.execute(
         select(PatrolPoint.patrol_id, PatrolPoint.lon, PatrolPoint.lat)
         .where(PatrolPoint.grid_id == grid_id, PatrolPoint.day == day)

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.cases.access import actor_id, area_condition, visible
 from wangge.cases.labels import label
-from wangge.cases.model import PUBLIC_SOURCES, Action, CaseState, Role
+from wangge.cases.model import FINAL_VALUES, PUBLIC_SOURCES, Action, CaseState, Role
 from wangge.cases.models import Case, CasePart, Category
-from wangge.cases.timing import FINAL, light, overdue_hours
+from wangge.cases.timing import light, overdue_hours
 from wangge.cases.workflow import PART_STATES
 from wangge.cases.worklist import QUEUE_ACTIONS, WORK, queues_of
 from wangge.departments.models import Department
 from wangge.grids.models import Grid
-from wangge.grids.scope import layer_grid_ids
+from wangge.grids.scope import layer_grid_ids, social_grid_condition
 from wangge.lines.service import in_line, in_switched_off_line
 
 S, A = CaseState, Action
@@ -59,9 +59,9 @@ def _narrow(q: Select, line: str | None, grids: tuple[tuple[str, str], ...] | No
         q = q.where(in_line(line))
     if grids is not None:
         conds = [
-            (Case.unit_grid_id if layer == "unit" else Case.grid_id).in_(
-                layer_grid_ids(layer, code)
-            )
+            Case.unit_grid_id.in_(layer_grid_ids(layer, code))
+            if layer == "unit"
+            else social_grid_condition(Case.grid_id, Case.micro_grid_id, code)
             for layer, code in grids
         ]
         q = q.where(or_(*conds) if conds else false())
@@ -72,7 +72,7 @@ def _narrow(q: Select, line: str | None, grids: tuple[tuple[str, str], ...] | No
 
 
 def _open() -> ColumnElement[bool]:
-    return Case.state.not_in([s.value for s in FINAL])
+    return Case.state.not_in(FINAL_VALUES)
 
 
 def _late(now: datetime) -> ColumnElement[bool]:
@@ -177,7 +177,7 @@ def search_query(
         if code:
             q = q.where(Case.community_code.startswith(code, autoescape=True))
     if f.grid:
-        q = q.where(Case.grid_id.in_(layer_grid_ids("social", f.grid)))
+        q = q.where(social_grid_condition(Case.grid_id, Case.micro_grid_id, f.grid))
     if f.source:
         q = q.where(Case.source == f.source)
     if f.since:

@@ -20,10 +20,10 @@ from wangge.auth.principal import Principal
 from wangge.cases import notify
 from wangge.cases.deadlines import Light, ensure_aware
 from wangge.cases.limits import RESPOND, SOLVE
-from wangge.cases.model import LEVEL_ORDER, Action, CaseState, Level
+from wangge.cases.model import FINAL_VALUES, LEVEL_ORDER, Action, CaseState, Level
 from wangge.cases.models import Case, CasePart, OutboxMessage
 from wangge.cases.service import act
-from wangge.cases.timing import CLOCK, FINAL, HANDLING, intervals, lights, missed
+from wangge.cases.timing import CLOCK, HANDLING, intervals, lights, missed
 from wangge.common.localtime import local_time
 from wangge.errors import DomainError
 
@@ -49,7 +49,7 @@ def sweep_overdue(session: Session, now: datetime, *, limit: int = 500) -> Sweep
         select(Case)
         .where(
             Case.due_at < now,
-            Case.state.not_in([s.value for s in FINAL]),
+            Case.state.not_in(FINAL_VALUES),
             or_(*_unescalated(now)),
         )
         .order_by(Case.due_at)
@@ -162,7 +162,7 @@ def sweep_warnings(session: Session, now: datetime, *, batch: int = 500) -> list
                 .where(
                     Case.id > after,
                     Case.deadline.is_not(None),
-                    Case.state.not_in([s.value for s in FINAL]),
+                    Case.state.not_in(FINAL_VALUES),
                 )
                 .order_by(Case.id)
                 .limit(batch)

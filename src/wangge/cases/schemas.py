@@ -97,6 +97,7 @@ class CaseRead(BaseModel):
     lat: float
     grid_id: int | None
     unit_grid_id: int | None
+    micro_grid_id: int | None = None  # the 微网格 holding it inside its grid
     community_code: str | None
     area_class: str
     component_code: str | None

@@ -151,8 +151,8 @@ def create_case(
     photos = claim_photos(session, data.photos, principal, case_id=None)
     category = cached_category(session, data.category_code)
     lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
-    found = locate_refs(session, lon, lat)
-    grid, unit = found.get("social"), found.get("unit")
+    found = locate_refs(session, lon, lat, micro=True)
+    grid, unit, micro = found.get("social"), found.get("unit"), found.get("micro")
     located = grid or unit
     county = located.county_code if located is not None else data.county_code
     if county is None:
@@ -175,6 +175,7 @@ def create_case(
         lat=lat,
         grid_id=grid.id if grid else None,
         unit_grid_id=unit.id if unit else None,
+        micro_grid_id=micro.id if micro else None,
         community_code=community,
         area_class=area,
         component_code=_registered_component(session, county, data.component_code),

@@ -13,7 +13,7 @@ from typing import Any
 
 from wangge.cases.deadlines import Clock, Light
 from wangge.cases.limits import RESPOND, SOLVE, AreaClass, ChannelRule, Stage, TimeLimits
-from wangge.cases.model import HANDLING, CaseState
+from wangge.cases.model import FINAL, HANDLING, CaseState
 from wangge.cases.models import Case, CasePart
 
 S = CaseState
@@ -29,7 +29,6 @@ _STAGE: dict[CaseState, Stage] = {
     S.CHECKING: Stage.CHECK,
     S.CHECKED: Stage.CLOSE,
 }
-FINAL = frozenset({S.CLOSED, S.RATED, S.REJECTED, S.VOIDED})
 # Parts whose clock runs; a suspended part's clock stands still until it resumes.
 _RUNNING = HANDLING - {S.SUSPENDED}
 

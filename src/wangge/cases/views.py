@@ -349,9 +349,13 @@ def get_patrol(patrol_id: int, session: SessionDep, principal: PrincipalDep) -> 
 
 
 @router.get("/patrols/tracks/{grid_id}")
-def get_tracks(grid_id: int, day: date, session: SessionDep) -> dict[str, Any]:
-    """Return the day's track lines inside one grid as GeoJSON (one feature per patrol)."""
-    lines = patrols.tracks(session, grid_id, day)
+def get_tracks(
+    grid_id: int, day: date, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Return the day's track lines inside one grid as GeoJSON (one feature per patrol).
+
+    Patrol staff and leaders, of grids in their area only (a worker's route is personal)."""
+    lines = patrols.tracks(session, grid_id, day, principal)
     return {
         "type": "FeatureCollection",
         "features": [

@@ -18,6 +18,7 @@ from wangge.cases.effects import check_needs, perform
 from wangge.cases.guards import check_guards, refuse
 from wangge.cases.model import (
     ACTION_ZH,
+    FINAL,
     PUBLIC_SOURCES,
     ROLE_ZH,
     STATE_ZH,
@@ -135,9 +136,8 @@ _ROWS: dict[tuple[CaseState, Action], Transition] = {
     (S.RATED, A.REOPEN): _t(S.FILED, R.CITIZEN, needs=(N.NOTE,)),
 }
 
-_FINAL = frozenset({S.CLOSED, S.RATED, S.REJECTED, S.VOIDED})
 for _state in S:
-    if _state not in _FINAL:
+    if _state not in FINAL:
         # 督办 and escalation change who watches the case, not where it is in the loop, so
         # they keep the state; a state per tier would double every row of the table.
         _ROWS[(_state, A.URGE)] = _t(_state, R.LEADER, needs=(N.NOTE,))

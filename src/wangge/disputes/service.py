@@ -369,6 +369,8 @@ def read(session: Session, dispute: Dispute, *, unmask: bool = False) -> dict[st
         if dispute.agreement_upload_id is None
         # The upload id stays hidden: /uploads/<id>/public would serve it to anyone.
         else {"url": f"/api/v1/disputes/{dispute.id}/agreement"},
+        # The printable 人民调解协议书 generated from this record (agreement_pdf.py).
+        "agreement_pdf_url": f"/api/v1/disputes/{dispute.id}/agreement.pdf",
         "follow_up": None
         if dispute.follow_up_on is None
         else {

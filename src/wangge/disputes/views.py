@@ -10,7 +10,10 @@ from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.cases.views import NowDep
 from wangge.disputes import service
+from wangge.disputes.agreement_pdf import agreement_pdf
+from wangge.disputes.documents import is_pdf, save_pdf
 from wangge.disputes.schemas import DisputeIn, FollowUpIn, OutcomeIn, SessionIn
+from wangge.divisions.models import Division
 from wangge.errors import NotFound, ValidationFailed
 from wangge.uploads.service import get_upload, save_upload
 from wangge.uploads.views import storage_for
@@ -91,7 +94,7 @@ def set_outcome(
 
 @router.post(
     "/{dispute_id}/agreement",
-    summary="上传调解协议书（照片或扫描件：JPEG、PNG、WebP、HEIC）Upload the agreement",
+    summary="上传调解协议书（照片或扫描件：JPEG、PNG、WebP、HEIC、PDF）Upload the agreement",
 )
 async def upload_agreement(
     dispute_id: int,
@@ -111,10 +114,13 @@ async def upload_agreement(
             f"file too large; limit {settings.upload_max_bytes // 1024} KB",
             code="too_large", field="file",
         )  # fmt: skip
-    row = save_upload(
-        session, storage_for(request), data, principal=principal,
-        max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels,
-    )  # fmt: skip
+    if is_pdf(data):
+        row = save_pdf(session, storage_for(request), data, principal=principal)
+    else:
+        row = save_upload(
+            session, storage_for(request), data, principal=principal,
+            max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels,
+        )  # fmt: skip
     service.attach_agreement(session, principal, dispute, row.id, now=now)
     return service.read(session, dispute)
 
@@ -134,6 +140,34 @@ def agreement(
         storage_for(request).get(row.key),
         media_type=row.content_type,
         headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.get(
+    "/{dispute_id}/agreement.pdf",
+    summary="生成调解协议书 PDF（当事人脱敏；reason 与 personal.unmask 时完整，留痕）",
+)
+def agreement_document(
+    dispute_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    now: NowDep,
+    reason: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The 人民调解协议书 generated from the dispute's record, ready to print and sign."""
+    if reason:
+        data = service.reveal(session, principal, dispute_id, reason, now=now)
+    else:
+        data = service.read(session, service.get_visible(session, dispute_id, principal))
+    county = session.get(Division, data["county_code"])
+    pdf = agreement_pdf(data, county_name=county.name if county else None)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'inline; filename="agreement-{dispute_id}.pdf"',
+        },
     )
 
 

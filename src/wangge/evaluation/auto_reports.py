@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wangge.cases.models import Case
 from wangge.common.models import utcnow
 from wangge.db import unit_of_work, write_lock_first
-from wangge.evaluation import analysis, reports, service
+from wangge.evaluation import analysis, reports, rollups, service
 from wangge.evaluation.periods import SHANGHAI, Period, period_of
 from wangge.evaluation.publication_models import EvaluationReport
 from wangge.ops.leases import LeaseHold, new_holder
@@ -137,6 +137,10 @@ class EvaluationReportWorker(PeriodicWorker[list[tuple[str, str]]]):
 
     def round(self) -> list[tuple[str, str]] | None:
         made = produce_due(self.factory, holder=self.holder, stop=self.stopping)
+        with unit_of_work(self.factory) as session:  # the day's delta rows, one per object
+            merged = rollups.compact(session)
+        if merged:
+            log.info("evaluation rollups: %d delta rows merged", merged)
         for county, label in made or []:
             log.info("evaluation report of %s for %s stored", county, label)
         return made

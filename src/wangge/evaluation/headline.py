@@ -42,22 +42,24 @@ def _summed(rows: Iterable[Mapping[str, int]]) -> Counter[str]:
 
 
 def _departments(
-    counts: dict[str, dict[str, int]], principal: Principal
+    counts: dict[str, dict[str, int]], principal: Principal | None
 ) -> list[Mapping[str, int]]:
     """A department's handler sees his departments' figures; everyone else all departments."""
-    mine = principal.department_codes
+    mine = principal.department_codes if principal is not None else frozenset()
     return [c for key, c in counts.items() if not mine or key in mine]
 
 
 def _areas(
-    counts: dict[str, dict[str, dict[str, int]]], principal: Principal, names: dict[str, Any]
+    counts: dict[str, dict[str, dict[str, int]]],
+    principal: Principal | None,
+    names: dict[str, Any],
 ) -> list[Mapping[str, int]]:
     """Every filed case belongs to one community (or, without one, to its grid): summing the
     communities in scope counts each case once; a grid-scoped user sums his grids."""
     rows = [
         c for k, c in counts["community"].items() if _in_scope(principal, "community", k, names)
     ]
-    if rows or principal.scope_prefixes is None:
+    if rows or principal is None or principal.scope_prefixes is None:
         return rows
     return [c for k, c in counts["grid"].items() if _in_scope(principal, "grid", k, names)]
 
@@ -73,28 +75,18 @@ def area_ratings(
     return {str(c): {"ratings": int(n), "satisfied": int(s or 0)} for c, n, s in rows}
 
 
-def headline(
-    session: Session,
-    principal: Principal,
-    start: datetime,
-    end: datetime,
-    *,
-    county: str | None = None,
+def figures(
+    department: Mapping[str, int], area: Mapping[str, int], rated: Mapping[str, int]
 ) -> dict[str, Any]:
-    """Return {rates: {key: %}, counts: {...}, names: {key: 中文}} of [start, end) in scope."""
-    counts = count_period(session, start, end, county=county)
-    names = _names(session, counts)
-    names["county:"] = county
-    department = _summed(_departments(counts["department"], principal))
-    area = _summed(_areas(counts, principal, names))
-    rated = area_ratings(session, start, end, county=county)
-    workers = _summed(c for k, c in rated.items() if _in_scope(principal, "community", k, names))
-    # Rounded as every evaluation figure is (`evaluate_object`), so the screen and the page
-    # print the same digits.
+    """Return {rates, counts, names} from the summed counts of departments, areas and ratings.
+
+    Pure: the dashboard (`headline`) and the public statistics (`statistics`) both end here,
+    so the same counts always print the same rates, rounded as every evaluation figure is.
+    """
     by_type = {
         kind: evaluate_object(kind, "", counts)["rates"]
         for kind, counts in (("department", department), ("community", area),
-                             ("grid_worker", workers))
+                             ("grid_worker", rated))
     }  # fmt: skip
     return {
         "rates": {key: by_type[kind][key] for key, kind, _ in HEADLINE},
@@ -107,7 +99,29 @@ def headline(
             "assessed": department.get("to_handle", 0) + department.get("overdue_carried", 0),
             "handled_on_time": department.get("handled_on_time", 0),
             "overdue_open": department.get("overdue_open", 0),
-            "ratings": workers.get("ratings", 0),
-            "satisfied": workers.get("satisfied", 0),
+            "to_handle": department.get("to_handle", 0),
+            "rework": department.get("rework", 0),
+            "ratings": rated.get("ratings", 0),
+            "satisfied": rated.get("satisfied", 0),
         },
     }
+
+
+def headline(
+    session: Session,
+    principal: Principal | None,
+    start: datetime,
+    end: datetime,
+    *,
+    county: str | None = None,
+) -> dict[str, Any]:
+    """Return {rates: {key: %}, counts: {...}, names: {key: 中文}} of [start, end) in scope
+    (principal None: the whole county, as the public statistics show it)."""
+    counts = count_period(session, start, end, county=county)
+    names = _names(session, counts)
+    names["county:"] = county
+    department = _summed(_departments(counts["department"], principal))
+    area = _summed(_areas(counts, principal, names))
+    rated = area_ratings(session, start, end, county=county)
+    workers = _summed(c for k, c in rated.items() if _in_scope(principal, "community", k, names))
+    return figures(department, area, workers)

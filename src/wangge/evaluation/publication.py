@@ -7,7 +7,9 @@ version with a reason (audited), and the earlier versions stay readable.
 
 Only what the county chose is copied: the object types' rankings (people only when chosen,
 and then their names and figures only, never an id, a phone or a post) and, if chosen, the
-unit credit list without its case ids.
+unit credit list without its case ids. Every publication also freezes the county's headline
+figures and those of each public category (`statistics`: counts and rates, no names), which
+Open311 `/statistics` serves.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
 from wangge.divisions.models import Division
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from wangge.evaluation import analysis, service
+from wangge.evaluation import analysis, service, statistics
 from wangge.evaluation.facts import OPEN_COUNTS
 from wangge.evaluation.indicators import OBJECT_FORMULA
 from wangge.evaluation.periods import Period, parse_period
@@ -97,6 +99,8 @@ def snapshot(
         "previous": result["previous"],
         "rankings": rankings,
         "credit": units,
+        # the county's and each public category's headline figures, for Open311 /statistics
+        "statistics": statistics.compute(session, period, county),
     }
 
 

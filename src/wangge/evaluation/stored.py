@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
+from wangge.evaluation import rollups
 from wangge.evaluation.facts import (
     EventRow,
     clock_spans,
@@ -122,13 +123,19 @@ def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> 
     session.flush()
     table = CaseEventFact.__table__
     grid = grid_key(case.grid_id, case.unit_grid_id)
+    # the per-day rollups follow the facts: the case's contribution after minus before
+    track = rollups.built(session)
     if new is not None and new.action == "report":
         row = event_row(new, case.source, grid, case.community_code)
         session.execute(insert(table), _rows([row], case.county_code))
+        if track:
+            rollups.add(session, rollups.contributions(session, event_id=new.id))
         return
     q = select(*event_columns()).where(CaseEvent.case_id == case.id)
     events = [event_row(v, case.source, grid, case.community_code) for v in session.execute(q)]
-    _sync(session, table, ("event_id",), case.id, _rows(events, case.county_code))
+    before = rollups.contributions(session, case_ids=[case.id]) if track else {}
+    if _sync(session, table, ("event_id",), case.id, _rows(events, case.county_code)) and track:
+        rollups.add(session, rollups.contributions(session, case_ids=[case.id]), before)
     _sync(
         session, CaseClockFact.__table__, ("event_id", "part"), case.id,
         clock_rows(events, case.county_code),
@@ -137,13 +144,15 @@ def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> 
 
 def _sync(
     session: Session, table: Any, key: tuple[str, ...], case_id: int, rows: list[dict[str, Any]]
-) -> None:
-    """Write the rows of one case that differ from the stored ones (matched by `key`)."""
+) -> bool:
+    """Write the rows of one case that differ from the stored ones (matched by `key`); return
+    whether any did."""
     have = {
         tuple(r[k] for k in key): r
         for r in session.execute(select(table).where(table.c.case_id == case_id)).mappings()
     }
     fresh = []
+    wrote = False
     for row in rows:
         old = have.pop(tuple(row[k] for k in key), None)
         if old is None:
@@ -152,10 +161,12 @@ def _sync(
         changed = {k: v for k, v in row.items() if _differs(old[k], v)}
         if changed:
             session.execute(update(table).where(*_match(table, old, key)).values(**changed))
+            wrote = True
     if fresh:
         session.execute(insert(table), fresh)
     for old in have.values():  # events never go away; a rebuilt case might
         session.execute(delete(table).where(*_match(table, old, key)))
+    return wrote or bool(fresh) or bool(have)
 
 
 def _match(table: Any, row: Any, key: tuple[str, ...]) -> list[Any]:
@@ -172,9 +183,11 @@ def cases_moved(session: Session, case_ids: list[int]) -> None:
     c = Case.__table__
     grid = select(cast(func.coalesce(c.c.grid_id, c.c.unit_grid_id), String(20)))
     community = select(c.c.community_code)
+    track = rollups.built(session)
     for f in (CaseEventFact.__table__, CaseClockFact.__table__):
         for i in range(0, len(case_ids), 5_000):
             ids = case_ids[i : i + 5_000]
+            before = rollups.contributions(session, case_ids=ids) if track else {}
             session.execute(
                 update(f)
                 .where(f.c.case_id.in_(ids))
@@ -183,6 +196,8 @@ def cases_moved(session: Session, case_ids: list[int]) -> None:
                     community=community.where(c.c.id == f.c.case_id).scalar_subquery(),
                 )
             )
+            if track and f is CaseEventFact.__table__:
+                rollups.add(session, rollups.contributions(session, case_ids=ids), before)
 
 
 def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[tuple]]:
@@ -244,16 +259,15 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
     writer: Callable[[Session, list[dict[str, Any]]], None] | None = None,
 ) -> int:
-    """Recompute every fact from the events (in the caller's transaction); return the rows.
-
-    `writer` replaces the bulk INSERT (the benchmark passes a COPY writer for PostgreSQL).
+    """Recompute every fact, then the rollups, from the events (in the caller's transaction);
+    return the fact rows. `writer` replaces the bulk write (COPY on PostgreSQL, else INSERT).
     """
     for model in (CaseEventFact, CaseClockFact):
         q = delete(model)
         if county:
             q = q.where(model.county_code == county)
         session.execute(q)
-    write = writer or (lambda s, rows: s.execute(insert(CaseEventFact), rows))
+    write = writer or _bulk_writer(session)
     n = 0
     for chunk in _by_case(session, county, batch):
         rows = list(fact_rows(chunk))
@@ -265,7 +279,30 @@ def rebuild(
         if progress:
             progress(len(chunk))
     mark_built(session)
+    rollups.rebuild(session, county=county)
     return n
+
+
+def _bulk_writer(session: Session) -> Callable[[Session, list[dict[str, Any]]], None]:
+    """Return how a rebuild writes fact rows: COPY on PostgreSQL (psycopg), else INSERT."""
+    if session.get_bind().dialect.driver == "psycopg":
+        return copy_writer
+    return _insert_writer
+
+
+def _insert_writer(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(CaseEventFact), rows)
+
+
+def copy_writer(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write fact rows with COPY (a bulk INSERT of millions of rows is several times slower)."""
+    raw = session.connection().connection.driver_connection
+    with (
+        raw.cursor() as cur,  # type: ignore[union-attr]
+        cur.copy(f"COPY case_event_facts ({', '.join(COLUMNS)}) FROM STDIN") as cp,
+    ):
+        for r in rows:
+            cp.write_row([r[c] for c in COLUMNS])
 
 
 def stale_cases(session: Session, *, county: str | None = None, limit: int = 20) -> list[int]:

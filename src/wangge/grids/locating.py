@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from wangge.common.cache import TTLCache
 from wangge.common.geo import parse_crs, to_canonical_xy
 from wangge.grids.lookup import GridIndex
+from wangge.grids.micro_index import MicroIndex, build_micro_index
 from wangge.grids.models import Grid, GridVersion
 from wangge.grids.service import TILING_KINDS
 
@@ -33,6 +34,7 @@ class GridRef:
     code: str
     community_code: str
     county_code: str
+    parent_id: int | None = None  # micro grids: the grid they lie in
 
 
 @dataclass
@@ -43,6 +45,9 @@ class _Entry:
     refs: dict[int, GridRef]
     footprint: int = 0  # bytes the entry keeps alive (arrays, geometries, refs)
     used_at: float = 0.0
+    # The version's micro grids (一网多层), None when it has none: a county without micro
+    # grids keeps no second index.
+    micro: MicroIndex | None = None
 
 
 _cache: dict[tuple[str, int], _Entry] = {}
@@ -155,15 +160,23 @@ def _build(
     now: float,
 ) -> _Entry:
     global builds
-    rows = session.execute(
-        select(Grid.id, Grid.geom, Grid.code, Grid.community_code, Grid.county_code).where(
-            Grid.version_id == version.id, Grid.kind.in_(TILING_KINDS[version.layer])
-        )
-    ).all()
+    kinds = (*TILING_KINDS[version.layer], "micro")
+    found = session.execute(
+        select(
+            Grid.id, Grid.geom, Grid.code, Grid.community_code, Grid.county_code,
+            Grid.parent_id, Grid.kind,
+        ).where(Grid.version_id == version.id, Grid.kind.in_(kinds))
+    ).all()  # fmt: skip
+    rows = [r for r in found if r[6] != "micro"]
     geoms = [r[1] for r in rows]
     index = GridIndex(np.array([r[0] for r in rows], dtype=np.int64), geoms)
     refs = {r[0]: GridRef(r[0], r[2], r[3], r[4]) for r in rows}
-    fresh = _Entry(signature, index, now, refs, footprint(index, geoms, len(refs)), now)
+    size = footprint(index, geoms, len(refs))
+    micro_rows = [r for r in found if r[6] == "micro"]
+    micro = build_micro_index(micro_rows, GridRef)
+    if micro is not None:
+        size += footprint(micro.index, [r[1] for r in micro_rows], len(micro_rows))
+    fresh = _Entry(signature, index, now, refs, size, now, micro)
     with _lock:
         _cache[key] = fresh
         if geoms:
@@ -226,10 +239,20 @@ def _detached(v: GridVersion) -> GridVersion:
 
 
 def locate_refs(
-    session: Session, lon: float, lat: float, *, county_codes: Iterable[str] | None = None
+    session: Session,
+    lon: float,
+    lat: float,
+    *,
+    county_codes: Iterable[str] | None = None,
+    micro: bool = False,
 ) -> dict[str, GridRef | None]:
-    """Return, per layer, the active grid containing a canonical point, without a query."""
+    """Return, per layer, the active grid containing a canonical point, without a query.
+
+    With `micro`, also the micro grid ("micro": None where no micro grid holds the point).
+    """
     found: dict[str, GridRef | None] = {layer: None for layer in TILING_KINDS}
+    if micro:
+        found["micro"] = None
     wanted = set(county_codes) if county_codes is not None else None
     for version in _active(session):
         if found.get(version.layer) is not None or (
@@ -243,6 +266,8 @@ def locate_refs(
         grid_id = entry.index.locate(lon, lat)
         if grid_id is not None:
             found[version.layer] = entry.refs.get(grid_id)
+            if micro and entry.micro is not None:
+                found["micro"] = entry.micro.locate(lon, lat, grid_id)
     return found
 
 
@@ -271,16 +296,26 @@ def locate_point(
     *,
     crs: str | None = None,
     county_codes: Iterable[str] | None = None,
+    micro: bool = False,
 ) -> dict[str, Grid | None]:
-    """Return, per layer, the active grid containing a point given in any supported CRS."""
+    """Return, per layer, the active grid containing a point given in any supported CRS.
+
+    With `micro`, also the micro grid holding it ("micro", None where there is none).
+    """
     x, y = to_canonical_xy(np.array([lon]), np.array([lat]), parse_crs(crs or "EPSG:4490"))
     found: dict[str, Grid | None] = {layer: None for layer in TILING_KINDS}
+    if micro:
+        found["micro"] = None
     for version in active_versions(session, county_codes):
         if found.get(version.layer) is not None:
             continue
         grid_id = index_for(session, version).locate(float(x[0]), float(y[0]))
         if grid_id is not None:
             found[version.layer] = session.get(Grid, grid_id)
+            micro_index = micro_index_for(session, version) if micro else None
+            if micro_index is not None:
+                ref = micro_index.locate(float(x[0]), float(y[0]), grid_id)
+                found["micro"] = session.get(Grid, ref.id) if ref is not None else None
     return found
 
 
@@ -291,17 +326,35 @@ def locate_many(
     *,
     county_codes: Iterable[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    micro: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Return, per layer, the grid id of each canonical (EPSG:4490) point, −1 where none."""
+    """Return, per layer, the grid id of each canonical (EPSG:4490) point, −1 where none.
+
+    With `micro`, also "micro": the micro grid id of each point (−1 where none).
+    """
     out = {layer: np.full(len(lon), -1, dtype=np.int64) for layer in TILING_KINDS}
+    if micro:
+        out["micro"] = np.full(len(lon), -1, dtype=np.int64)
     for version in active_versions(session, county_codes):
         ids = index_for(session, version).locate_many(lon, lat)
         target = out[version.layer]
         hit = (ids >= 0) & (target < 0)
         target[hit] = ids[hit]
+        micro_index = micro_index_for(session, version) if micro else None
+        if micro_index is not None and hit.any():
+            x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+            found = micro_index.locate_many(x[hit], y[hit], ids[hit])
+            out["micro"][np.flatnonzero(hit)] = found
         if progress:
             progress(len(lon))
     return out
+
+
+def micro_index_for(session: Session, version: GridVersion) -> MicroIndex | None:
+    """Return the micro-grid index of a version (None: it has no micro grids)."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), version.id)
+    return _entry_for(session, version, key, _cache.get(key), time.monotonic()).micro
 
 
 def grid_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:

@@ -65,6 +65,8 @@ class LocateRead(BaseModel):
     crs: str
     grid: GridRead | None
     unit_grid: GridRead | None
+    # The micro grid (微网格) holding the point inside `grid`, if one is drawn there.
+    micro_grid: GridRead | None = None
 
 
 class ProblemRead(BaseModel):

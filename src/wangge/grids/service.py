@@ -133,10 +133,22 @@ def get_version(session: Session, version_id: int) -> GridVersion:
 
 
 def add_grids(
-    session: Session, version: GridVersion, rows: Sequence[GridIn], *, width: int
+    session: Session,
+    version: GridVersion,
+    rows: Sequence[GridIn],
+    *,
+    width: int,
+    micro_in_force: bool = False,
 ) -> list[Grid]:
-    """Add grids to a draft version, deriving community, code, name and area; all or nothing."""
-    if version.status != "draft":
+    """Add grids to a draft version, deriving community, code, name and area; all or nothing.
+
+    With `micro_in_force`, micro grids may also be added to the active version: they do not
+    change its tiling (the caller re-locates records into them, see grids.micro_locate).
+    """
+    micro_only = (
+        micro_in_force and version.status == "active" and all(r.kind == "micro" for r in rows)
+    )
+    if version.status != "draft" and not micro_only:
         raise ValidationFailed(
             f"版本 {version.number} 已启用或已停用，不能再修改；请新建版本",
             f"version {version.number} is {version.status}; create a new version to change grids",

@@ -19,6 +19,7 @@ from wangge.errors import Conflict, DomainError, ValidationFailed
 from wangge.grids.diff import diff_layers
 from wangge.grids.geometry import Problem, validate_layer
 from wangge.grids.locating import clear_cache, index_for
+from wangge.grids.micro_locate import relocate_micro
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
 from wangge.grids.service import TILING_KINDS, active_version, get_version, version_grids
 
@@ -130,6 +131,9 @@ def activate_version(
         "diff": diff.to_dict(),
         "moved": moved,
     }
+    micro = relocate_micro(session, version, LOCATED)  # after the base grids: micro lie in them
+    if micro:
+        report["micro_moved"] = micro
     if problems:
         report["override"] = {
             "reason": reason,

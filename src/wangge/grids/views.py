@@ -81,7 +81,7 @@ def locate(
     # answers within their scope only.
     staff = principal.can("grids.read")
     counties = principal.county_codes() if staff else None
-    found = locate_point(session, lon, lat, crs=crs, county_codes=counties)
+    found = locate_point(session, lon, lat, crs=crs, county_codes=counties, micro=True)
 
     def visible(g: Any) -> Any:
         seen = g is not None and (not staff or principal.contains(g.code, LAYER_OF_KIND[g.kind]))
@@ -93,6 +93,7 @@ def locate(
         "crs": parse_crs(crs).name,
         "grid": visible(found["social"]),
         "unit_grid": visible(found["unit"]),
+        "micro_grid": visible(found["micro"]),
     }
 
 

@@ -18,7 +18,7 @@ from wangge.auth.principal import Principal
 from wangge.cases.access import actor_id
 from wangge.cases.categories import cached_category
 from wangge.cases.deadlines import ensure_aware
-from wangge.cases.model import Source
+from wangge.cases.model import FINAL_VALUES, Source
 from wangge.cases.models import Case, Category
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.intake.cameras import find_camera, require_in_area
@@ -26,7 +26,6 @@ from wangge.intake.models import CaseIntake, VideoEvent
 from wangge.intake.schemas import IntakeIn, VideoEventIn, VideoEventRead
 
 VIDEO_ROLES = frozenset({"video_supervisor", "supervisor"})
-_FINAL = ("closed", "rated", "rejected", "voided")
 FUTURE_SLACK = timedelta(minutes=10)  # camera clocks drift
 
 
@@ -80,7 +79,7 @@ def _open_case(
             CaseIntake.county_code == county,
             CaseIntake.camera_key == camera,
             CaseIntake.category_code == category,
-            or_(Case.state.not_in(_FINAL), CaseIntake.last_event_at >= since),
+            or_(Case.state.not_in(FINAL_VALUES), CaseIntake.last_event_at >= since),
         )
         .order_by(Case.reported_at.desc(), Case.id.desc())
         .with_for_update()

@@ -52,6 +52,8 @@ _ITEM = {
     "values": "value",
     "endpoints": "endpoint",
     "formats": "format",
+    "periods": "period",  # statistics (open311/statistics.py)
+    "indicators": "indicator",
 }
 
 

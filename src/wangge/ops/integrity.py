@@ -242,6 +242,20 @@ def check_evaluation_facts(session: Session, report: IntegrityReport) -> None:
                 f"case:{case_id}",
             )
         )
+    from wangge.evaluation import rollups
+
+    if not _table_exists(session, "evaluation_rollups"):
+        return
+    for county, day in rollups.stale_days(session, limit=MAX_LISTED):
+        report.problems.append(
+            Problem(
+                "evaluation_rollups",
+                f"{county} 区县 {day} 的考核日汇总与考核事实不一致，请运行 wangge eval rebuild-rollups",
+                f"the evaluation rollups of county {county} on {day} differ from the stored "
+                "facts; run `wangge eval rebuild-rollups`",
+                f"rollups:{county}:{day}",
+            )
+        )
 
 
 CHECKS: dict[str, Callable[[Session, IntegrityReport], None]] = {

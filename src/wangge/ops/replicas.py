@@ -48,6 +48,7 @@ READ_ROUTES = (
     "/open311/v2/discovery",
     "/open311/v2/services",
     "/open311/v2/requests",
+    "/open311/v2/statistics",
 )
 
 

@@ -20,9 +20,16 @@ def reflect(conn: Connection) -> MetaData:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", exc.SAWarning)
         meta.reflect(bind=conn)
-    for name in SKIP & set(meta.tables):
+    for name in (SKIP | _partitions(conn)) & set(meta.tables):
         meta.remove(meta.tables[name])
     return meta
+
+
+def _partitions(conn: Connection) -> set[str]:
+    """Monthly partitions: their rows are their parent table's (`ops.partitions`)."""
+    if conn.dialect.name != "postgresql":
+        return set()
+    return set(conn.execute(text("SELECT relname FROM pg_class WHERE relispartition")).scalars())
 
 
 def _plain(value: Any) -> Any:

@@ -18,7 +18,8 @@ from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid
-from wangge.grids.scope import layer_grid_ids
+from wangge.grids.scope import layer_grid_ids, micro_grid_ids
+from wangge.registry.own_grids import require_own_grid
 
 # The key of the search hashes (Settings.personal_hash_key). The app wires its settings'
 # key at start-up; commands and scripts read the same environment on first use.
@@ -78,25 +79,38 @@ def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
     layered += [("unit_grid_id", "unit", p) for p in principal.unit_grid_scopes]
     for column, layer, prefix in layered:
         grid_ids = layer_grid_ids(layer, prefix)
+        # A micro grid's post (微网格长) holds the rows carrying that micro grid.
+        micro = micro_grid_ids(prefix) if layer == "social" else None
         if hasattr(model, "grid_id"):
             if hasattr(model, column):
                 clauses.append(getattr(model, column).in_(grid_ids))
+            if micro is not None and hasattr(model, "micro_grid_id"):
+                clauses.append(model.micro_grid_id.in_(micro))
         else:  # rooms follow their building
             from wangge.registry.models_houses import Building
 
             in_grids = select(Building.id).where(getattr(Building, column).in_(grid_ids))
             clauses.append(model.building_id.in_(in_grids))
+            if micro is not None:
+                in_micro = select(Building.id).where(Building.micro_grid_id.in_(micro))
+                clauses.append(model.building_id.in_(in_micro))
     return or_(*clauses)
 
 
 def check_area(
-    session: Session, principal: Principal, community_code: str, grid_id: int | None
+    session: Session,
+    principal: Principal,
+    community_code: str,
+    grid_id: int | None,
+    micro_grid_id: int | None = None,
 ) -> None:
-    """Refuse a write outside the principal's area."""
+    """Refuse a write outside the principal's area (a grid worker: outside his grids; a
+    微网格长: outside his micro grid)."""
+    require_own_grid(session, principal, grid_id, micro_grid_id)
     if principal.contains(community_code):
         return
-    if grid_id is not None:  # the row's social grid
-        code = session.scalar(select(Grid.code).where(Grid.id == grid_id))
+    for gid in (grid_id, micro_grid_id):  # the row's social grid and micro grid
+        code = session.scalar(select(Grid.code).where(Grid.id == gid)) if gid else None
         if code is not None and principal.contains(code, "social"):
             return
     raise Forbidden(

@@ -22,9 +22,11 @@ from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.common.models import utcnow
 from wangge.common.spatial import SRID
+from wangge.errors import ValidationFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid
 from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
+from wangge.registry.component_grids import require_all_in_county
 from wangge.registry.components import catalogue_for, reserve_serials
 
 # Per-row columns first, then the ones every row of a load shares.
@@ -104,12 +106,20 @@ def bulk_load(
     n = len(class_codes)
     if n == 0:
         return 0
+    if geoms is not None:  # before any serial is reserved: a refused batch leaves nothing
+        require_all_in_county(session, county_code, geoms)
     catalogue = catalogue_for(session, county_code, scheme)
     classes, inverse, counts = np.unique(
         np.asarray(class_codes, dtype=str), return_inverse=True, return_counts=True
     )
     for code in classes.tolist():
-        catalogue.require(code)
+        minor = catalogue.require(code)
+        if geoms is None and minor.is_line:  # a pipeline is a line, never one anchor point
+            raise ValidationFailed(
+                f"小类 {code}（{minor.name}）是线状部件，批量装载须提供线几何",
+                f"class {code} ({minor.name}) is a line class: bulk loading needs line geometries",
+                code="line_required", field="geometry",
+            )  # fmt: skip
     firsts = np.array(
         [
             reserve_serials(session, county_code, c, int(k))

@@ -24,6 +24,11 @@ texts, which could not be read (shared/standards/notes.md §2 and §8):
 Local extensions live under major class 21 (2101…, 21001…) and are added per city with
 `Catalogue.extend`; `load_catalogue` returns a fresh copy each time, so extensions never
 leak between callers.
+
+Pipeline classes (`wangge/data/pipeline_classes.tsv`): each class related to a pipeline network
+carries `network` (water, drainage, power, telecom, gas, heat) and `geometry` ("line" for the
+pipeline itself, else "point"). GB/T 30428.2 has only the point classes (井盖, 交接箱, 调压站 …);
+the line classes are the recommended local extensions `pipeline_line_classes()` (2101 给水管线 …).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ __all__ = [
     "component_code",
     "load_catalogue",
     "parse_component_code",
+    "pipeline_line_classes",
 ]
 
 Scheme = Literal["GB/T 30428.2", "GB/T 47678.5"]
@@ -93,6 +99,30 @@ class MinorClass:
     aliases: tuple[str, ...] = ()
     uncertain: bool = False
     extension: bool = False
+    # Pipelines: the network the class belongs to and whether it is drawn as a line.
+    network: str | None = None
+    geometry: str = "point"
+
+    @property
+    def is_line(self) -> bool:
+        """True for a class whose components are lines (a pipeline, not its 井盖)."""
+        return self.geometry == "line"
+
+
+GEOMETRIES = ("point", "line")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalLineClass:
+    """A recommended local pipeline class: minor number, network and name (给水管线 …)."""
+
+    minor: int
+    network: str
+    name: str
+
+    def code(self, scheme: str) -> str:
+        """The class code in a scheme: 2101 (GB/T 30428.2) or 21001 (GB/T 47678.5)."""
+        return f"{EXTENSION_MAJOR}{self.minor:0{_MINOR_WIDTH[scheme]}d}"
 
 
 def _name_key(name: str) -> str:
@@ -199,7 +229,9 @@ class Catalogue:
         """Return the minor classes of one major class."""
         return tuple(minor for minor in self._minors.values() if minor.major == major)
 
-    def extend(self, code: str, name: str) -> MinorClass:
+    def extend(
+        self, code: str, name: str, *, network: str | None = None, geometry: str = "point"
+    ) -> MinorClass:
         """Add a local extension class under major class 21; refuse other codes and duplicates."""
         width = 2 + self.minor_width
         pattern = EXTENSION_MAJOR + "x" * self.minor_width
@@ -240,7 +272,15 @@ class Catalogue:
         if EXTENSION_MAJOR not in self._majors:
             extension_name = _EXTENSION_NAMES[(self.scheme, self.kind)]
             self._add_major(MajorClass(EXTENSION_MAJOR, extension_name, extension=True))
-        minor = MinorClass(code=code, name=name, major=EXTENSION_MAJOR, extension=True)
+        if geometry not in GEOMETRIES:
+            raise _class_error(
+                f"几何类型 {geometry!r} 无效，应为 point（点）或 line（线）",
+                f"geometry {geometry!r} must be point or line", "bad_geometry", "geometry",
+            )  # fmt: skip
+        minor = MinorClass(
+            code=code, name=name, major=EXTENSION_MAJOR, extension=True, network=network,
+            geometry=geometry,
+        )  # fmt: skip
         self._add_minor(minor)
         return minor
 
@@ -279,10 +319,43 @@ def _read(
         if len(code) == 2:
             majors.append(MajorClass(code, name, extension=code == EXTENSION_MAJOR))
         else:
+            network, geometry = _pipeline_marks()[0].get((scheme, code), (None, "point"))
             minors.append(
-                MinorClass(code, name, code[:2], aliases, uncertain=status == "uncertain")
-            )
+                MinorClass(
+                    code, name, code[:2], aliases, uncertain=status == "uncertain",
+                    network=network, geometry=geometry,
+                )
+            )  # fmt: skip
     return tuple(notes), tuple(majors), tuple(minors)
+
+
+@cache
+def _pipeline_marks() -> tuple[
+    dict[tuple[str, str], tuple[str | None, str]], tuple[LocalLineClass, ...]
+]:
+    """Read pipeline_classes.tsv: (scheme, code) → (network, geometry), and the local lines."""
+    text = (files("wangge") / "data" / "pipeline_classes.tsv").read_text(encoding="utf-8")
+    marks: dict[tuple[str, str], tuple[str | None, str]] = {}
+    local: list[LocalLineClass] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("#") or not line.strip():
+            continue
+        cells = [c.strip() for c in line.split("\t")]
+        if len(cells) not in (4, 5) or cells[3] not in GEOMETRIES:
+            raise ValueError(
+                f"pipeline_classes.tsv:{number}: expected scheme, code, network, geometry"
+            )
+        network = None if cells[2] == "-" else cells[2]
+        if cells[0] == "local":
+            local.append(LocalLineClass(int(cells[1]), cells[2], cells[4]))
+        else:
+            marks[(cells[0], cells[1])] = (network, cells[3])
+    return marks, tuple(local)
+
+
+def pipeline_line_classes() -> tuple[LocalLineClass, ...]:
+    """Return the recommended local pipeline line classes (给水管线, 排水管线 …)."""
+    return _pipeline_marks()[1]
 
 
 def _check_scheme_kind(scheme: str, kind: str) -> None:

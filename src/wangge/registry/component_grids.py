@@ -37,11 +37,16 @@ def is_spread(geom: BaseGeometry | None) -> bool:
     return geom is not None and not geom.is_empty and geom.geom_type not in ("Point", "MultiPoint")
 
 
-def require_in_county(session: Session, county_code: str, geom: BaseGeometry | None) -> None:
-    """Refuse a line or polygon that leaves the county (the union of its divisions)."""
-    if not is_spread(geom):
+def require_in_county(
+    session: Session, county_code: str, geom: BaseGeometry | None, *, what: str | None = None
+) -> None:
+    """Refuse a line or polygon that leaves the county (the union of its divisions).
+
+    With `what` (the record's name in Chinese and English, "楼栋|building"), a point is
+    checked too: the 信息采集 forms place buildings and organisations by a point.
+    """
+    if geom is None or geom.is_empty or (what is None and not is_spread(geom)):
         return
-    assert geom is not None
     shapes = session.scalars(
         select(Division.geom).where(
             or_(Division.code == county_code, Division.county_code == county_code),
@@ -54,12 +59,48 @@ def require_in_county(session: Session, county_code: str, geom: BaseGeometry | N
     if not county.covers(geom):
         outside = geom.difference(county)
         x, y = outside.representative_point().coords[0] if not outside.is_empty else (0.0, 0.0)
+        if what is not None:
+            zh, _, en = what.partition("|")
+            raise ValidationFailed(
+                f"{zh}的位置（{x:.5f}, {y:.5f}）不在区县 {county_code} 的范围内，请检查经纬度",
+                f"the {en}'s position ({x:.5f}, {y:.5f}) lies outside county {county_code};"
+                " check the longitude and latitude",
+                code="outside_county", field="lon",
+            )  # fmt: skip
         raise ValidationFailed(
             f"部件的几何超出区县 {county_code} 的范围（例如在 {x:.5f}, {y:.5f} 处），"
             "管线等线状部件必须整体位于本区县内",
             f"the component's geometry leaves county {county_code} (e.g. at {x:.5f}, {y:.5f});"
             " a pipeline or other line component must lie wholly inside the county",
             code="outside_county", field="geometry",
+        )  # fmt: skip
+
+
+def require_all_in_county(
+    session: Session, county_code: str, geoms: Sequence[BaseGeometry | None]
+) -> None:
+    """Refuse a batch (bulk_load) in which any line or polygon leaves the county; name the row."""
+    shapes = session.scalars(
+        select(Division.geom).where(
+            or_(Division.code == county_code, Division.county_code == county_code),
+            Division.geom.is_not(None),
+        )
+    ).all()
+    if not shapes or not len(geoms):
+        return
+    county = shapely.union_all(list(shapes))
+    shapely.prepare(county)
+    inside = shapely.covers(county, [g if g is not None else shapely.Point() for g in geoms])
+    for row, (ok, geom) in enumerate(zip(inside.tolist(), geoms, strict=True), start=1):
+        if ok or geom is None or geom.is_empty:
+            continue
+        x, y = geom.difference(county).representative_point().coords[0]
+        raise ValidationFailed(
+            f"第 {row} 行的线状部件超出区县 {county_code} 的范围（例如在 {x:.5f}, {y:.5f} 处），"
+            "管线等线状部件必须整体位于本区县内；本批数据均未写入",
+            f"row {row}: the line leaves county {county_code} (e.g. at {x:.5f}, {y:.5f}); a"
+            " pipeline must lie wholly inside the county; nothing of this batch was written",
+            code="outside_county", field="geometry", details={"row": row},
         )  # fmt: skip
 
 

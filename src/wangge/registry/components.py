@@ -20,6 +20,7 @@ from wangge.registry.access import check_area, locate, require_community
 from wangge.registry.catalogue import (
     DEFAULT_SCHEME,
     Catalogue,
+    MinorClass,
     Scheme,
     component_code,
     load_catalogue,
@@ -46,6 +47,11 @@ MAX_SERIAL = 999_999
 TEXT_FIELDS = ("name", "competent_dept", "owner_dept", "maintenance_dept", "data_source", "note")
 
 
+def _point(geom: Any) -> str | None:
+    # A point component is checked against the county too (lines and areas always are).
+    return "部件|component" if geom is not None and geom.geom_type == "Point" else None
+
+
 def catalogue_for(session: Session, county_code: str, scheme: Scheme = DEFAULT_SCHEME) -> Catalogue:
     """Return the component catalogue of a scheme with the county's local extensions."""
     catalogue = load_catalogue(scheme, "component")
@@ -57,7 +63,7 @@ def catalogue_for(session: Session, county_code: str, scheme: Scheme = DEFAULT_S
         )
         .order_by(ComponentClassExtension.code)
     ):
-        catalogue.extend(ext.code, ext.name)
+        catalogue.extend(ext.code, ext.name, network=ext.network, geometry=ext.geometry or "point")
     return catalogue
 
 
@@ -68,8 +74,14 @@ def add_extension(
     code: str,
     name: str,
     scheme: Scheme = DEFAULT_SCHEME,
+    *,
+    network: str | None = None,
+    geometry: str = "point",
 ) -> ComponentClassExtension:
-    """Register a local class under major class 21 for a county (checked by the catalogue)."""  # fmt: skip
+    """Register a local class under major class 21 for a county (checked by the catalogue).
+
+    `network` and `geometry="line"` make it a pipeline class (its components must be lines).
+    """
     principal.require("registry.write")
     if session.get(Division, county_code) is None or len(county_code) != 6:
         raise ValidationFailed(
@@ -77,10 +89,15 @@ def add_extension(
             f"county {county_code} does not exist",
             field="county_code",
         )
-    catalogue_for(session, county_code, scheme).extend(code, name)
-    ext = ComponentClassExtension(
-        county_code=county_code, scheme=scheme, code=code, name=name.strip()
+    if network:
+        network = _choice(network, NETWORKS, "network", "管线类别")
+    catalogue_for(session, county_code, scheme).extend(
+        code, name, network=network, geometry=geometry
     )
+    ext = ComponentClassExtension(
+        county_code=county_code, scheme=scheme, code=code, name=name.strip(), network=network,
+        geometry=None if geometry == "point" else geometry,
+    )  # fmt: skip
     session.add(ext)
     session.flush()
     return ext
@@ -160,7 +177,7 @@ def save_component(
             county = (locate(session, *anchor(geom), None)[2] or "")[:6] or None
         if not county:
             raise ValidationFailed("请指定区县", "the county is required", field="county_code")
-        require_in_county(session, county, geom)  # before a serial is reserved
+        require_in_county(session, county, geom, what=_point(geom))  # before a serial is reserved
         scheme: Scheme = data.get("scheme") or DEFAULT_SCHEME
         if scheme not in get_args(Scheme):
             raise ValidationFailed(
@@ -169,14 +186,20 @@ def save_component(
             )  # fmt: skip
         class_code = str(data.get("class_code") or "").strip()
         catalogue = catalogue_for(session, county, scheme)
-        catalogue.require(class_code)
+        minor = catalogue.require(class_code)
+        require_line(minor, geom)
+        if minor.network and not data.get("network"):  # a pipeline class names its network
+            comp.network = minor.network
         comp.county_code, comp.scheme, comp.class_code = county, scheme, class_code
         comp.code = component_code(
             county, class_code, reserve_serials(session, county, class_code), catalogue=catalogue
         )
     if geom is not None:
         if before is not None:
-            require_in_county(session, comp.county_code, geom)
+            require_in_county(session, comp.county_code, geom, what=_point(geom))
+            minor = catalogue_for(session, comp.county_code, comp.scheme).get(comp.class_code)  # type: ignore[arg-type]
+            if minor is not None:
+                require_line(minor, geom)
         comp.geom = geom
         for key, value in bbox_columns(geom).items():
             setattr(comp, key, value)
@@ -234,6 +257,18 @@ def save_component(
     return comp
 
 
+def require_line(minor: MinorClass, geom: Any) -> None:
+    """A line class (给水管线 …) takes lines only: a pipeline is not drawn as one point."""
+    if minor.is_line and geom is not None and "LineString" not in geom.geom_type:
+        raise ValidationFailed(
+            f"小类 {minor.code}（{minor.name}）是线状部件，几何须为线（LineString），"
+            f"不能是 {geom.geom_type}",
+            f"class {minor.code} ({minor.name}) is a line class: the geometry must be a"
+            f" LineString, not a {geom.geom_type}",
+            code="line_required", field="geometry",
+        )  # fmt: skip
+
+
 def _owner(session: Session, county_code: str, value: Any) -> str | None:
     """Return the owner department code after checking it may take the county's cases."""
     code = str(value).strip() if value is not None else ""
@@ -249,6 +284,7 @@ def delete_component(session: Session, principal: Principal, component_id: int) 
     principal.require("registry.write")
     comp = get_component(session, principal, component_id)
     require_anchored_here(session, principal, comp)
+    check_area(session, principal, comp.community_code, comp.grid_id)
     before = snapshot(comp)
     session.delete(comp)
     log_change(

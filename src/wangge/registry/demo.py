@@ -228,9 +228,14 @@ def _components(session: Session, rng: np.random.Generator, county: str, n: int)
     )  # fmt: skip
     # Underground pipelines as line layers under local classes 21xx, each with its owner.
     for code, name in PIPELINES.items():
-        add_extension(session, LOCAL_OPERATOR, county, code, name)
+        add_extension(
+            session, LOCAL_OPERATOR, county, code, name, network=NETWORK_OF[code], geometry="line"
+        )
         starts = _points_in(area, 20, rng)
         lines = [shapely.LineString([p, p + rng.uniform(-0.004, 0.004, size=2)]) for p in starts]
+        lines = [line for line in lines if area.covers(line)]  # bulk_load refuses the rest
+        if not lines:
+            continue
         mids = np.array([line.interpolate(0.5, normalized=True).coords[0] for line in lines])
         total += bulk_load(
             session, LOCAL_OPERATOR, county_code=county, class_codes=np.array([code] * len(lines)),

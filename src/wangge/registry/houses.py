@@ -12,8 +12,10 @@ from wangge.common.masking import mask_phone
 from wangge.common.spatial import bbox_columns
 from wangge.errors import NotFound, ValidationFailed
 from wangge.registry.access import check_area, locate, require_community, visible
+from wangge.registry.component_grids import require_in_county
 from wangge.registry.geometry import anchor, parse_geometry
 from wangge.registry.history import log_change, snapshot
+from wangge.registry.micro import micro_at, relocate_building_residents
 from wangge.registry.models_houses import ROOM_USES, Building, Room, Tenancy
 from wangge.registry.people import _choice, check_phone, get_person
 
@@ -72,6 +74,7 @@ def save_building(
         geojson=data.get("geometry"), crs=data.get("crs"),
     )  # fmt: skip
     if geom is not None:
+        require_in_county(session, building.county_code, geom, what="楼栋|building")
         building.geom = geom
         for key, value in bbox_columns(geom).items():
             setattr(building, key, value)
@@ -79,15 +82,20 @@ def save_building(
         building.grid_id, building.unit_grid_id, found = locate(
             session, building.lon, building.lat, building.county_code
         )
+        building.micro_grid_id = micro_at(session, building.lon, building.lat, building.county_code)
         if found is not None and found != building.community_code:
             raise ValidationFailed(
                 f"位置落在社区 {found} 内，而不是所填的 {building.community_code}",
                 f"the position lies in community {found}, not {building.community_code}",
                 code="wrong_community", field="lon",
             )  # fmt: skip
-    check_area(session, principal, building.community_code, building.grid_id)
+    check_area(
+        session, principal, building.community_code, building.grid_id, building.micro_grid_id
+    )
     if before is None:
         session.add(building)
+    elif geom is not None:
+        relocate_building_residents(session, building)  # 户入房、房入格: they follow it
     log_change(
         session, principal, object_type="building", obj=building,
         action="create" if before is None else "update", before=before, audit=audit,
@@ -139,7 +147,11 @@ def save_room(
         building = get_building(session, principal, int(data["building_id"]))
         room.building_id, room.community_code = building.id, building.community_code
         room.county_code = building.county_code
-        check_area(session, principal, building.community_code, building.grid_id)
+    else:  # a grid worker edits the rooms of his grids only
+        building = get_building(session, principal, room.building_id)
+    check_area(
+        session, principal, building.community_code, building.grid_id, building.micro_grid_id
+    )
     if "number" in data or before is None:
         room.number = str(data.get("number") or "").strip()
         if not room.number:
@@ -176,6 +188,11 @@ def add_tenancy(
     """Record a rental contract of a room; the room's use becomes 出租."""
     principal.require("registry.write")
     room = get_room(session, principal, room_id)
+    building = session.get(Building, room.building_id)
+    if building is not None:  # a grid worker records contracts of his own grids' rooms
+        check_area(
+            session, principal, building.community_code, building.grid_id, building.micro_grid_id
+        )
     name = str(data.get("tenant_name") or "").strip()
     if not name:
         raise ValidationFailed("承租人不能为空", "the tenant is required", field="tenant_name")

@@ -13,13 +13,14 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
 from wangge.common.clustering import cluster
 from wangge.grids.models import Grid
+from wangge.grids.scope import micro_grid_ids
 from wangge.registry.access import visible
 from wangge.registry.catalogue import (
     _EXTENSION_NAMES,
@@ -55,7 +56,7 @@ class View:
 
 
 def _scope_mask(
-    session: Session, snap: Snapshot, idx: np.ndarray, who: Principal
+    session: Session, snap: Snapshot, idx: np.ndarray, who: Principal, model: Any = None
 ) -> np.ndarray | None:
     """Mirror `access.visible`: community prefixes, or (grid-level posts) the grids in scope."""
     prefixes = who.scope_prefixes
@@ -70,7 +71,21 @@ def _scope_mask(
     if any(len(p) > 12 for p in prefixes):
         ids = session.scalars(select(Grid.id).where(scope_clause(Grid.code, who))).all()
         ok |= np.isin(snap.grid[idx], np.array(ids, dtype=np.int64))
+        ok |= _micro_rows(session, snap, idx, prefixes, model)
     return ok
+
+
+def _micro_rows(
+    session: Session, snap: Snapshot, idx: np.ndarray, prefixes: frozenset[str], model: Any
+) -> np.ndarray:
+    """Rows of the micro grids in scope (微网格长): by id, as the snapshot has no micro column."""
+    micro = [q for q in (micro_grid_ids(p) for p in prefixes if len(p) > 12) if q is not None]
+    if not micro or not hasattr(model, "micro_grid_id"):
+        return np.zeros(len(idx), dtype=bool)
+    rows = session.scalars(
+        select(model.id).where(or_(*(model.micro_grid_id.in_(q) for q in micro)))
+    ).all()
+    return np.isin(snap.ids[idx], np.array(rows, dtype=np.int64))
 
 
 def _class_mask(snap: Snapshot, idx: np.ndarray, classes: tuple[str, ...]) -> np.ndarray | None:
@@ -120,7 +135,7 @@ def select_in_view(
         inside = (snap.lon >= x0) & (snap.lon <= x1) & (snap.lat >= y0) & (snap.lat <= y1)
         idx = np.flatnonzero(inside)
     # None = keep all (no copy of a 1.4-million index for the usual unscoped, unfiltered view).
-    mask = _scope_mask(session, snap, idx, principal)
+    mask = _scope_mask(session, snap, idx, principal, kind.model)
     if mask is not None:
         idx = idx[mask]
     mask = _class_mask(snap, idx, view.classes)

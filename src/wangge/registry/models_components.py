@@ -80,3 +80,6 @@ class ComponentClassExtension(Base):
     scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(5), primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
+    # Pipeline classes: the network (NETWORKS) and "line" for the pipeline itself (else point).
+    network: Mapped[str | None] = mapped_column(String(16))
+    geometry: Mapped[str | None] = mapped_column(String(8))

@@ -34,6 +34,10 @@ class Building(TenantMixin, BBoxMixin, TimestampMixin, Base):
     unit_grid_id: Mapped[int | None] = mapped_column(
         ForeignKey("grids.id", ondelete="SET NULL"), index=True
     )
+    # The micro grid (微网格: a lane, a building) holding it inside its grid, if any.
+    micro_grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grids.id", ondelete="SET NULL"), index=True
+    )
     floors: Mapped[int | None] = mapped_column(Integer)
     purpose: Mapped[str | None] = mapped_column(String(20))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

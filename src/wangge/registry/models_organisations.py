@@ -40,6 +40,10 @@ class Organisation(TenantMixin, TimestampMixin, Base):
     unit_grid_id: Mapped[int | None] = mapped_column(
         ForeignKey("grids.id", ondelete="SET NULL"), index=True
     )
+    # The micro grid (微网格: a lane, a building) holding it inside its grid, if any.
+    micro_grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grids.id", ondelete="SET NULL"), index=True
+    )
     industry: Mapped[str | None] = mapped_column(String(50))
     employees: Mapped[int | None] = mapped_column(Integer)
     contracts_signed: Mapped[int | None] = mapped_column(Integer)

@@ -56,6 +56,10 @@ class Person(TenantMixin, TimestampMixin, Base):
     grid_id: Mapped[int | None] = mapped_column(
         ForeignKey("grids.id", ondelete="SET NULL"), index=True
     )
+    # The micro grid (微网格: a lane, a building) holding it inside its grid, if any.
+    micro_grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grids.id", ondelete="SET NULL"), index=True
+    )
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -12,8 +12,11 @@ from wangge.auth.principal import Principal
 from wangge.common.ids import parse_credit_code
 from wangge.errors import NotFound, ValidationFailed
 from wangge.registry.access import check_area, is_masked_form_of, locate, require_community, visible
+from wangge.registry.component_grids import require_in_county
 from wangge.registry.components import _date
+from wangge.registry.geometry import parse_geometry
 from wangge.registry.history import log_change, snapshot
+from wangge.registry.micro import micro_at
 from wangge.registry.models_organisations import (
     GRADES,
     ORG_KINDS,
@@ -97,9 +100,12 @@ def save_organisation(
         )
     org.county_code = org.community_code[:6]
     if data.get("lon") is not None and data.get("lat") is not None:
+        point = parse_geometry(lon=data["lon"], lat=data["lat"], field="lon")
+        require_in_county(session, org.county_code, point, what="组织|organisation")
         org.lon, org.lat = float(data["lon"]), float(data["lat"])
         org.grid_id, org.unit_grid_id, _found = locate(session, org.lon, org.lat, org.county_code)
-    check_area(session, principal, org.community_code, org.grid_id)
+        org.micro_grid_id = micro_at(session, org.lon, org.lat, org.county_code)
+    check_area(session, principal, org.community_code, org.grid_id, org.micro_grid_id)
     if data.get("integrity_grade") and data["integrity_grade"] != org.integrity_grade:
         grade = str(data["integrity_grade"]).strip().upper()
         if grade not in GRADES:

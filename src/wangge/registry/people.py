@@ -16,6 +16,7 @@ from wangge.common.ids import parse_id_number
 from wangge.common.masking import contains_personal_identifier, mask_id_number, mask_phone
 from wangge.common.models import utcnow
 from wangge.errors import NotFound, ValidationFailed
+from wangge.grids.models import Grid, GridVersion
 from wangge.registry.access import (
     check_area,
     is_masked_form_of,
@@ -26,6 +27,7 @@ from wangge.registry.access import (
 )
 from wangge.registry.history import log_change, snapshot
 from wangge.registry.labels import merge_hidden, parse_labels, sensitive_codes, visible_labels
+from wangge.registry.micro import residence_micro_grid
 from wangge.registry.models_houses import Building, Room
 from wangge.registry.models_people import (
     RELATIONS,
@@ -34,6 +36,7 @@ from wangge.registry.models_people import (
     Person,
     PersonAddress,
 )
+from wangge.registry.own_grids import own_grid_ids, single_own_grid
 
 UNMASK = "personal.unmask"
 
@@ -106,6 +109,8 @@ def _set_residence(
         building = session.get(Building, room.building_id)
         assert building is not None
         person.room_id = room.id
+        if getattr(person, "grid_source", None) is None:
+            person.grid_source = "room"  # type: ignore[attr-defined]
         person.community_code = building.community_code
         person.grid_id, person.lon, person.lat = building.grid_id, building.lon, building.lat
         if not data.get("address"):
@@ -119,12 +124,69 @@ def _set_residence(
         code = require_community(session, data["community_code"])
         if code != person.community_code:
             person.community_code, person.grid_id, person.lon, person.lat = code, None, None, None
+    if data.get("grid_id") and person.room_id is None:
+        person.community_code = grid_of(session, int(data["grid_id"]), person.community_code)
+        person.grid_id, person.lon, person.lat = int(data["grid_id"]), None, None
+        person.grid_source = "chosen"  # type: ignore[attr-defined]
     if not person.community_code:
         raise ValidationFailed(
             "请填写所属社区或居住房屋", "a community or a room is required",
             code="no_residence", field="community_code",
         )  # fmt: skip
-    check_area(session, principal, person.community_code, person.grid_id)
+    if person.room_id is None and person.grid_id is None:
+        # Without a room the person would sit in no grid: a grid worker's own grid (when he
+        # serves one in that community) places him; the answer's grid_source says which.
+        person.grid_id = single_own_grid(session, principal, person.community_code)
+        # Serving several grids, the worker must say which (grid_id); an import row without
+        # one is kept, without a grid, and the answer says why (not refused: the sheet has
+        # no grid column).
+        several = person.grid_id is None and bool(own_grid_ids(session, principal))
+        source = "worker" if person.grid_id else ("several" if several else "none")
+        person.grid_source = source  # type: ignore[attr-defined]
+    person.micro_grid_id = residence_micro_grid(session, person)  # 一网多层
+    check_area(session, principal, person.community_code, person.grid_id, person.micro_grid_id)
+
+
+def grid_of(session: Session, grid_id: int, community_code: str | None) -> str:
+    """Return the community of an active social grid chosen for a record without a room."""
+    row = session.execute(
+        select(Grid.community_code)
+        .join(GridVersion, GridVersion.id == Grid.version_id)
+        .where(Grid.id == grid_id, GridVersion.layer == "social", GridVersion.status == "active")
+    ).first()
+    if row is None:
+        raise ValidationFailed(
+            f"网格 {grid_id} 不存在或未启用", f"grid {grid_id} does not exist or is not active",
+            code="unknown_grid", field="grid_id",
+        )  # fmt: skip
+    if community_code and row[0] != community_code:
+        raise ValidationFailed(
+            f"网格 {grid_id} 不在社区 {community_code} 内", f"grid {grid_id} is not in community {community_code}",
+            code="wrong_community", field="grid_id",
+        )  # fmt: skip
+    return str(row[0])
+
+
+def household_room(
+    session: Session, principal: Principal, person: Person, data: dict[str, Any]
+) -> None:
+    """Put a person without a room of his own into his household's room (人入户、户入房)."""
+    if data.get("room_id") is not None or person.room_id is not None:
+        return
+    household_id = data.get("household_id")
+    if household_id is None:
+        return
+    household = session.get(Household, int(household_id))
+    if household is None:
+        raise ValidationFailed(
+            f"户 {household_id} 不存在", f"household {household_id} does not exist",
+            code="unknown_household", field="household_id",
+        )  # fmt: skip
+    if household.room_id is not None:
+        data["room_id"] = household.room_id
+        person.grid_source = "household"  # type: ignore[attr-defined]
+    elif not data.get("community_code"):
+        data["community_code"] = household.community_code
 
 
 def _set_household(session: Session, person: Person, data: dict[str, Any]) -> None:
@@ -137,6 +199,15 @@ def _set_household(session: Session, person: Person, data: dict[str, Any]) -> No
                 code="bad_choice", field="relation",
             )  # fmt: skip
         person.relation = relation
+    if data.get("household_id") is not None:
+        household = session.get(Household, int(data["household_id"]))
+        if household is None or household.community_code != person.community_code:
+            raise ValidationFailed(
+                f"户 {data['household_id']} 不在社区 {person.community_code} 内",
+                f"household {data['household_id']} is not in community {person.community_code}",
+                code="wrong_household", field="household_id",
+            )  # fmt: skip
+        person.household_id = household.id
     number = data.get("household_number")
     if number:
         household = session.scalar(
@@ -200,6 +271,8 @@ def save_person(
         )
     if "nationality" in data:
         person.nationality = data["nationality"] or None
+    data = dict(data)
+    household_room(session, principal, person, data)
     _set_residence(session, principal, person, data)
     person.county_code = person.community_code[:6]
     if "labels" in data and data["labels"] is not None:
@@ -286,6 +359,30 @@ def refuse_identifier_in_url(q: str | None, kind: str = "people") -> None:
         )  # fmt: skip
 
 
+GRID_SOURCES = {
+    "room": ("居住房屋所在网格", "the grid of the room the person lives in"),
+    "household": ("所属户的房屋所在网格", "the grid of the household's room"),
+    "chosen": ("采集时选定的网格", "the grid chosen when the record was collected"),
+    "worker": ("采集网格员负责的网格（无房屋）", "the collecting grid worker's grid (no room)"),
+    "several": (
+        "采集网格员负责多个网格，未自动归入网格，请选择网格",
+        "the collecting grid worker serves several grids: none was chosen; choose one",
+    ),
+    "none": (
+        "无网格：未填写房屋，也不是网格员采集",
+        "no grid: no room, not collected by a grid worker",
+    ),
+}
+
+
+def grid_source(person: Person) -> str:
+    """Return where a person's grid comes from (set on a write, derived on a read)."""
+    source = getattr(person, "grid_source", None)
+    if source:
+        return str(source)
+    return "room" if person.room_id else ("chosen" if person.grid_id else "none")
+
+
 def person_out(person: Person, principal: Principal, sensitive: set[str]) -> dict[str, Any]:
     """Return a person for lists and details: ID number and phone masked, labels filtered."""
     return {
@@ -304,6 +401,10 @@ def person_out(person: Person, principal: Principal, sensitive: set[str]) -> dic
         "address": person.address,
         "community_code": person.community_code,
         "grid_id": person.grid_id,
+        "micro_grid_id": person.micro_grid_id,
+        "grid_source": grid_source(person),
+        "grid_source_name": GRID_SOURCES[grid_source(person)][0],
+        "grid_source_name_en": GRID_SOURCES[grid_source(person)][1],
         "labels": visible_labels(person.labels, principal, sensitive),
         "verified_at": person.verified_at,
         "updated_at": person.updated_at,
@@ -335,6 +436,7 @@ def delete_person(session: Session, principal: Principal, person_id: int) -> Non
     """Remove a person (moved away, deceased); the history keeps the record of it."""
     principal.require("registry.write")
     person = get_person(session, principal, person_id)
+    check_area(session, principal, person.community_code, person.grid_id, person.micro_grid_id)
     before = snapshot(person)
     session.delete(person)
     log_change(session, principal, object_type="person", obj=person, action="delete", before=before)

@@ -26,6 +26,8 @@ class PersonIn(_In):
     room_id: int | None = None
     address: str | None = None
     household_number: str | None = None
+    household_id: int | None = Field(None, description="户 (registry household id)")
+    grid_id: int | None = Field(None, description="social grid when the person has no room")
     relation: str | None = None
     labels: list[str] | None = None
 
@@ -107,6 +109,13 @@ class ExtensionIn(_In):
     county_code: str
     code: str
     name: str
+    scheme: Literal["GB/T 30428.2", "GB/T 47678.5"] = "GB/T 30428.2"
+    network: str | None = None  # a pipeline class: water, drainage, power, telecom, gas, heat
+    geometry: Literal["point", "line"] = "point"  # "line": its components must be lines
+
+
+class PipelineClassesIn(_In):
+    county_code: str
     scheme: Literal["GB/T 30428.2", "GB/T 47678.5"] = "GB/T 30428.2"
 
 

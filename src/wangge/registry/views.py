@@ -9,7 +9,13 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.api.files import xlsx_response
 from wangge.errors import ValidationFailed
-from wangge.registry import views_coverage, views_organisations, views_people, views_places
+from wangge.registry import (
+    views_coverage,
+    views_organisations,
+    views_people,
+    views_places,
+    views_visits,
+)
 from wangge.registry.excel import export_workbook, import_workbook, template
 from wangge.registry.history import history
 from wangge.registry.labels import sensitive_codes, visible_labels
@@ -23,6 +29,7 @@ OBJECT_TYPES = {
     "rooms": ("room", views_places.houses.get_room),
     "components": ("component", views_places.components.get_component),
     "organisations": ("organisation", views_organisations.organisations.get_organisation),
+    "households": ("household", views_visits.households.get_household),
 }
 
 router = APIRouter()
@@ -144,3 +151,4 @@ router.include_router(views_people.router)
 router.include_router(views_places.router)
 router.include_router(views_organisations.router)
 router.include_router(views_coverage.router)
+router.include_router(views_visits.router)

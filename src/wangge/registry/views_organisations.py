@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.masking import mask_phone
 from wangge.registry import organisations
+from wangge.registry.idempotent import IdempotencyKeyDep, once
 from wangge.registry.schemas import GradeIn, InspectionIn, OrganisationIn
 from wangge.registry.views_places import _page
 
@@ -21,6 +22,7 @@ def organisation_out(o: Any) -> dict[str, Any]:
         "id": o.id, "kind": o.kind, "name": o.name, "credit_code": o.credit_code,
         "legal_rep": o.legal_rep, "phone": mask_phone(o.phone), "address": o.address,
         "community_code": o.community_code, "grid_id": o.grid_id, "lon": o.lon, "lat": o.lat,
+        "micro_grid_id": o.micro_grid_id,
         "industry": o.industry, "employees": o.employees, "contracts_signed": o.contracts_signed,
         "insured": o.insured, "integrity_grade": o.integrity_grade, "verified_at": o.verified_at,
     }  # fmt: skip
@@ -49,11 +51,19 @@ def list_organisations(
 
 @router.post("/organisations", status_code=201)
 def create_organisation(
-    body: OrganisationIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    body: OrganisationIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Register an organisation (credit code checked, naming the wrong character)."""
-    data = body.model_dump(exclude_unset=True)
-    return organisation_out(organisations.save_organisation(session, principal, data))
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        return organisation_out(organisations.save_organisation(session, principal, data))
+
+    path = "/registry/organisations"
+    return once(session, principal, key, method="POST", path=path, body=body, work=work)
 
 
 @router.get("/organisations/{org_id}")
@@ -64,13 +74,22 @@ def get_organisation(org_id: int, session: SessionDep, principal: PrincipalDep) 
 
 @router.patch("/organisations/{org_id}")
 def update_organisation(
-    org_id: int, body: OrganisationIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    org_id: int,
+    body: OrganisationIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Change an organisation."""
-    data = body.model_dump(exclude_unset=True)
-    return organisation_out(
-        organisations.save_organisation(session, principal, data, org_id=org_id)
-    )
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        return organisation_out(
+            organisations.save_organisation(session, principal, data, org_id=org_id)
+        )
+
+    path = f"/registry/organisations/{org_id}"
+    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
 
 
 @router.get("/organisations/{org_id}/file")

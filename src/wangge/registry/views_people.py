@@ -12,6 +12,7 @@ from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.auth.principal import Principal
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.registry import people
+from wangge.registry.idempotent import IdempotencyKeyDep, once
 from wangge.registry.labels import SPECIAL, label_kinds, sensitive_codes
 from wangge.registry.models_common import LabelKind
 from wangge.registry.quality import duplicate_groups, resolve_duplicate
@@ -71,10 +72,17 @@ def _people_page(session: Session, principal: Principal, search: PeopleSearchIn)
 
 
 @router.post("/people", status_code=201)
-def create_person(body: PersonIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Register a person (ID number checked; birth date and sex derived)."""
-    person = people.save_person(session, principal, body.model_dump(exclude_unset=True))
-    return people.person_out(person, principal, sensitive_codes(session))
+def create_person(
+    body: PersonIn, session: SessionDep, principal: PrincipalDep, key: IdempotencyKeyDep = None
+) -> Any:
+    """Register a person (ID number checked; birth date and sex derived; grid_source says
+    where the grid comes from). The same Idempotency-Key returns the first answer again."""
+
+    def work() -> dict[str, Any]:
+        person = people.save_person(session, principal, body.model_dump(exclude_unset=True))
+        return people.person_out(person, principal, sensitive_codes(session))
+
+    return once(session, principal, key, method="POST", path="/registry/people", body=body, work=work)  # fmt: skip
 
 
 @router.get("/people/duplicates")
@@ -98,13 +106,21 @@ def get_person(person_id: int, session: SessionDep, principal: PrincipalDep) -> 
 
 @router.patch("/people/{person_id}")
 def update_person(
-    person_id: int, body: PersonIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    person_id: int,
+    body: PersonIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Change the fields sent; the history records old → new."""
-    person = people.save_person(
-        session, principal, body.model_dump(exclude_unset=True), person_id=person_id
-    )
-    return people.person_out(person, principal, sensitive_codes(session))
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        person = people.save_person(session, principal, data, person_id=person_id)
+        return people.person_out(person, principal, sensitive_codes(session))
+
+    path = f"/registry/people/{person_id}"
+    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
 
 
 @router.delete("/people/{person_id}", status_code=204)

@@ -12,7 +12,16 @@ from wangge.common.masking import mask_phone
 from wangge.registry import components, houses
 from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
 from wangge.registry.component_grids import grid_codes, grid_codes_of
-from wangge.registry.schemas import BuildingIn, ComponentIn, ExtensionIn, RoomIn, TenancyIn
+from wangge.registry.idempotent import IdempotencyKeyDep, once
+from wangge.registry.pipeline_classes import install_pipeline_classes, pipeline_classes
+from wangge.registry.schemas import (
+    BuildingIn,
+    ComponentIn,
+    ExtensionIn,
+    PipelineClassesIn,
+    RoomIn,
+    TenancyIn,
+)
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 
@@ -22,6 +31,7 @@ def building_out(b: Any) -> dict[str, Any]:
     return {
         "id": b.id, "name": b.name, "address": b.address, "community_code": b.community_code,
         "lon": b.lon, "lat": b.lat, "grid_id": b.grid_id, "unit_grid_id": b.unit_grid_id,
+        "micro_grid_id": b.micro_grid_id,
         "floors": b.floors, "purpose": b.purpose, "verified_at": b.verified_at,
         "geometry": b.geom.__geo_interface__ if b.geom is not None else None,
     }  # fmt: skip
@@ -84,12 +94,15 @@ def list_buildings(
 
 @router.post("/buildings", status_code=201)
 def create_building(
-    body: BuildingIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    body: BuildingIn, session: SessionDep, principal: PrincipalDep, key: IdempotencyKeyDep = None
+) -> Any:
     """Register a building; its position puts it in its grids."""
-    return building_out(
-        houses.save_building(session, principal, body.model_dump(exclude_unset=True))
-    )
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        return building_out(houses.save_building(session, principal, data))
+
+    return once(session, principal, key, method="POST", path="/registry/buildings", body=body, work=work)  # fmt: skip
 
 
 @router.get("/buildings/{building_id}")
@@ -102,11 +115,20 @@ def get_building(building_id: int, session: SessionDep, principal: PrincipalDep)
 
 @router.patch("/buildings/{building_id}")
 def update_building(
-    building_id: int, body: BuildingIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    building_id: int,
+    body: BuildingIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Change a building."""
-    data = body.model_dump(exclude_unset=True)
-    return building_out(houses.save_building(session, principal, data, building_id=building_id))
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        return building_out(houses.save_building(session, principal, data, building_id=building_id))
+
+    path = f"/registry/buildings/{building_id}"
+    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
 
 
 @router.get("/rooms")
@@ -137,18 +159,33 @@ def get_room(room_id: int, session: SessionDep, principal: PrincipalDep) -> dict
 
 
 @router.post("/rooms", status_code=201)
-def create_room(body: RoomIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+def create_room(
+    body: RoomIn, session: SessionDep, principal: PrincipalDep, key: IdempotencyKeyDep = None
+) -> Any:
     """Add a room to a building."""
-    return room_out(houses.save_room(session, principal, body.model_dump(exclude_unset=True)))
+
+    def work() -> dict[str, Any]:
+        return room_out(houses.save_room(session, principal, body.model_dump(exclude_unset=True)))
+
+    return once(session, principal, key, method="POST", path="/registry/rooms", body=body, work=work)  # fmt: skip
 
 
 @router.patch("/rooms/{room_id}")
 def update_room(
-    room_id: int, body: RoomIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    room_id: int,
+    body: RoomIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Change a room (use, landlord …)."""
-    data = body.model_dump(exclude_unset=True)
-    return room_out(houses.save_room(session, principal, data, room_id=room_id))
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        return room_out(houses.save_room(session, principal, data, room_id=room_id))
+
+    path = f"/registry/rooms/{room_id}"
+    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
 
 
 @router.get("/rooms/{room_id}/tenancies")
@@ -184,9 +221,32 @@ def component_classes(
     catalogue = components.catalogue_for(session, county, scheme)
     return [
         {"code": m.code, "name": m.name, "major": m.major, "major_name": catalogue.major(m.major).name,  # type: ignore[union-attr]
-         "extension": m.extension, "uncertain": m.uncertain}
+         "extension": m.extension, "uncertain": m.uncertain, "network": m.network,
+         "geometry": m.geometry}
         for m in catalogue
     ]  # fmt: skip
+
+
+@router.get("/component-classes/pipelines")
+def component_pipeline_classes(
+    session: SessionDep,
+    principal: PrincipalDep,
+    county: str = "110108",
+    scheme: Scheme = DEFAULT_SCHEME,
+) -> list[dict[str, Any]]:
+    """Return the pipeline classes (管线 lines first, then 井盖 …) with their network."""
+    principal.require("registry.read")
+    return pipeline_classes(components.catalogue_for(session, county, scheme))
+
+
+@router.post("/component-classes/pipelines")
+def install_pipelines(
+    body: PipelineClassesIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Add the recommended local pipeline line classes (给水管线 …) missing from the county."""
+    added = install_pipeline_classes(session, principal, body.county_code, body.scheme)
+    classes = pipeline_classes(components.catalogue_for(session, body.county_code, body.scheme))
+    return {"added": added, "classes": classes}
 
 
 @router.post("/component-classes", status_code=201)
@@ -195,13 +255,16 @@ def add_component_class(
 ) -> dict[str, Any]:
     """Add a local component class under major class 21."""
     ext = components.add_extension(
-        session, principal, body.county_code, body.code, body.name, body.scheme
-    )  # type: ignore[arg-type]
+        session, principal, body.county_code, body.code, body.name, body.scheme,
+        network=body.network, geometry=body.geometry,
+    )  # type: ignore[arg-type]  # fmt: skip
     return {
         "county_code": ext.county_code,
         "scheme": ext.scheme,
         "code": ext.code,
         "name": ext.name,
+        "network": ext.network,
+        "geometry": ext.geometry or "point",
     }
 
 
@@ -234,12 +297,19 @@ def list_components(
 
 @router.post("/components", status_code=201)
 def create_component(
-    body: ComponentIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    body: ComponentIn, session: SessionDep, principal: PrincipalDep, key: IdempotencyKeyDep = None
+) -> Any:
     """Register a component; its 16/17-digit code is assigned automatically."""
-    data = body.model_dump(exclude_unset=True)
-    county = data.pop("county_code", None)
-    return component_out(components.save_component(session, principal, data, county_code=county))
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        county = data.pop("county_code", None)
+        return component_out(
+            components.save_component(session, principal, data, county_code=county)
+        )
+
+    path = "/registry/components"
+    return once(session, principal, key, method="POST", path=path, body=body, work=work)
 
 
 @router.get("/components/{component_id}")
@@ -252,15 +322,24 @@ def get_component(
 
 @router.patch("/components/{component_id}")
 def update_component(
-    component_id: int, body: ComponentIn, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    component_id: int,
+    body: ComponentIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    key: IdempotencyKeyDep = None,
+) -> Any:
     """Change a component (state, departments, position …); the code stays."""
-    data = body.model_dump(exclude_unset=True)
-    data.pop("class_code", None)
-    data.pop("county_code", None)
-    return component_out(
-        components.save_component(session, principal, data, component_id=component_id)
-    )
+
+    def work() -> dict[str, Any]:
+        data = body.model_dump(exclude_unset=True)
+        data.pop("class_code", None)
+        data.pop("county_code", None)
+        return component_out(
+            components.save_component(session, principal, data, component_id=component_id)
+        )
+
+    path = f"/registry/components/{component_id}"
+    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
 
 
 @router.delete("/components/{component_id}", status_code=204)

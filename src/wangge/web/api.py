@@ -22,8 +22,9 @@ from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
 from wangge.cases.labels import label
-from wangge.cases.model import Satisfaction, Source
+from wangge.cases.model import FINAL_VALUES, Action, CaseState, Satisfaction, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.workflow import TRANSITIONS
 from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
@@ -34,13 +35,13 @@ from wangge.evaluation.headline import headline
 from wangge.evaluation.periods import period_of
 from wangge.grids.locating import active_versions
 from wangge.grids.models import Grid
+from wangge.grids.scope import MIN_MICRO_CODE
 from wangge.grids.service import LAYER_OF_KIND, TILING_KINDS, version_grids
 from wangge.ops.jobs import running_jobs
 from wangge.web.area import page_area
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 
-FINAL = ("closed", "rated", "rejected", "voided")
 MAP_LIGHTS = frozenset({"red", "yellow", "green", "none"})  # the map's light filter
 
 # Simplified layers are derived data of frozen (active) versions: cache the encoded bytes.
@@ -189,12 +190,17 @@ def _build_layer(
         decimals,
     )
     n_grids = 0
+    # A 微网格长's map is his micro grid (一网多层); everyone else's shows the tiling grids.
+    micro_post = any(len(p) >= MIN_MICRO_CODE for p in principal.scope_prefixes or ())
     for version in versions:
+        kinds = list(TILING_KINDS[version.layer])
+        if micro_post and version.layer == "social":
+            kinds.append("micro")
         grids = version_grids(
             session,
             version.id,
             prefix=division,
-            kinds=list(TILING_KINDS[version.layer]),
+            kinds=kinds,
             principal=principal,
         )
         n_grids += len(grids)
@@ -253,9 +259,9 @@ def map_cases(
     if division:
         q = q.where(Case.community_code.startswith(division[:12]))
     if status == "open" or lights:
-        q = q.where(Case.state.not_in(FINAL))
+        q = q.where(Case.state.not_in(FINAL_VALUES))
     elif status == "closed":
-        q = q.where(Case.state.in_(FINAL))
+        q = q.where(Case.state.in_(FINAL_VALUES))
     rows = session.scalars(q.order_by(Case.id.desc()).limit(limit)).all()
     if lights:  # the light needs each case's working-day clock: measured here, not in SQL
         rows = [c for c in rows if (getattr(light_of(c, now), "value", None) or "none") in lights]
@@ -275,7 +281,9 @@ def map_cases(
                     "code": c.code,
                     "state": c.state,
                     "state_zh": label("state", c.state),
-                    "light": "closed" if c.state in FINAL else (lamp.value if lamp else None),
+                    "light": "closed"
+                    if c.state in FINAL_VALUES
+                    else (lamp.value if lamp else None),
                     "category": c.category_code,
                     "address": c.address,
                 },
@@ -421,13 +429,13 @@ def dashboard(
     open_by_state = dict(
         session.execute(
             select(Case.state, func.count(Case.id))
-            .where(Case.id.in_(mine), Case.state.not_in(FINAL))
+            .where(Case.id.in_(mine), Case.state.not_in(FINAL_VALUES))
             .group_by(Case.state)
         ).all()
     )
     overdue = session.scalar(
         select(func.count(Case.id)).where(
-            Case.id.in_(mine), Case.state.not_in(FINAL), Case.due_at < now
+            Case.id.in_(mine), Case.state.not_in(FINAL_VALUES), Case.due_at < now
         )
     )
     # The rates are the evaluation's own (one definition: `evaluation.headline`), over the
@@ -628,6 +636,15 @@ def _file_citizen_report(
     from wangge.open311.views import IP_LIMIT_PER_HOUR
 
     category = session.get(Category, body.category_code)
+    if category is not None and category.code.startswith("S04"):
+        # 代办 is a request to the grid worker, not a problem report (wangge.resident_services).
+        raise ValidationFailed(
+            "代办事项请在本页「代办服务」中选择事项申请",
+            "services (代办) are requested in the 'Resident services' section of this page",
+            code="bad_category",
+            field="category_code",
+            details={"use": "/web/api/citizen/services"},
+        )
     if category is None or category.kind not in PUBLIC_KINDS or not category.is_active:
         raise ValidationFailed(
             "请选择问题类别", "choose a category", code="bad_category", field="category_code"
@@ -694,8 +711,9 @@ def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "deadline": case.deadline.isoformat() if case.deadline else None,
         "promise": promise_view(case),  # 承诺 2 小时内答复 / 24 小时内办结 (response rules)
-        "can_rate": case.state == "closed",
-        "can_reopen": case.state in ("closed", "rated"),
+        # what the workflow lets the reporter do next (the transitions table decides)
+        "can_rate": (CaseState(case.state), Action.RATE) in TRANSITIONS,
+        "can_reopen": (CaseState(case.state), Action.REOPEN) in TRANSITIONS,
         # Staff names stay inside; the public sees what happened and when.
         "timeline": [
             {
@@ -773,12 +791,12 @@ def my_grid(
     from wangge.grids.locating import locate_point
     from wangge.web.grid_card import posted_workers  # the map's grid card shows the same people
 
-    found = locate_point(session, lon, lat, crs=crs)
-    grid = found["social"]
+    found = locate_point(session, lon, lat, crs=crs, micro=True)
+    grid, micro = found["social"], found["micro"]
     if grid is None:
         return {"grid": None, "workers": []}
     community = session.get(Division, grid.community_code)
-    workers, source = posted_workers(session, grid)
+    workers, source = posted_workers(session, grid, micro=micro, public=True)
     target = parse_crs(crs)
     geom = from_canonical(grid.geom, target) if grid.geom is not None else None
     return {
@@ -792,6 +810,7 @@ def my_grid(
             if geom is not None
             else None,
         },
+        "micro_grid": {"code": micro.code, "name": micro.name} if micro is not None else None,
         "workers": workers,
         "source": source,
     }

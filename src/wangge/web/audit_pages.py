@@ -24,6 +24,7 @@ from wangge.audit import listing
 from wangge.audit.labels import action_label
 from wangge.audit.models import AuditEntry
 from wangge.audit.service import record_for
+from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.errors import DomainError
 from wangge.exports.jobs import QUEUED, VERIFY, aware
@@ -112,9 +113,7 @@ def audit_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     waiting = session.scalar(
         select(func.count(AuditEntry.id)).where(AuditEntry.chain_pos.is_(None))
     )
-    actions = list(
-        session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
-    )
+    actions = listing.actions_seen(session, f, utcnow().astimezone(SHANGHAI).date())
     query = urlencode({k: v for k, v in given.items()})
     return render(
         request,

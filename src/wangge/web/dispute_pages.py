@@ -1,6 +1,6 @@
 """矛盾纠纷 (`/console/disputes`): the disputes of the user's area with this month's counts, and
-one dispute's parties (masked), sessions, outcome, follow-up and history. Read-only: the steps
-are taken through `/api/v1/disputes` (a form page is not built yet).
+one dispute's parties (masked), sessions, outcome, follow-up and history. The forms (register,
+steps) post `/api/v1/disputes` from the browser (dispute_register.js, disputes.js).
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ def disputes_page(request: Request, session: SessionDep, me: MeDep, now: NowDep)
         state = None
     found = service.listing(session, me, service.Filters(state=state), limit=200, offset=0)
     month = request.query_params.get("month") or now.astimezone(SHANGHAI).strftime("%Y-%m")
+    level = "grid" if request.query_params.get("level") == "grid" else "community"
     try:
-        counts = service.stats(session, me, "community", month)
+        counts = service.stats(session, me, level, month)
     except DomainError as exc:  # a mistyped ?month=
         return render(request, "message.html", me, title=TITLE, message=str(exc))
     return render(
         request, "console_disputes.html", me, items=found["items"], more=found["more"],
-        state=state, states=rules.STATES, counts=counts,
+        state=state, states=rules.STATES, counts=counts, level=level, kinds=rules.KINDS,
+        can_register=me.can("cases.report"),
     )  # fmt: skip
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.cases.labels import label
+from wangge.cases.model import FINAL_VALUES
 from wangge.cases.models import Case
 from wangge.cases.queries import CaseFilter, search_query
-from wangge.cases.timing import FINAL
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.divisions.models import Division
@@ -29,21 +29,39 @@ from wangge.web.area import page_area
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 
 
-def posted_workers(session: Session, grid: Grid) -> tuple[list[dict[str, Any]], str]:
+def posted_workers(
+    session: Session, grid: Grid, *, micro: Grid | None = None, public: bool = False
+) -> tuple[list[dict[str, Any]], str]:
     """Return the people published for a social grid (上岗公示: name, work phone) and the source.
 
     The people assigned to the grid (and its micro grids) today; a grid without any assignment
-    falls back to the supervisor/grid-leader posts scoped to it or its community.
+    falls back to the supervisor/grid-leader posts scoped to it or its community. `public`
+    (the citizens' "我的网格员"): the grid's own people, plus the published leaders of the
+    micro grid `micro` where the citizen stands (一网多层), not every micro grid's.
     """
     from wangge.assignments.models import KINDS
     from wangge.assignments.service import people_of_grid
     from wangge.auth.models import Post, User
 
     served = people_of_grid(session, grid.code, utcnow().astimezone(SHANGHAI).date())
+    if public:
+        served = [
+            s
+            for s in served
+            if s.assignment.grid_code == grid.code
+            or (
+                micro is not None
+                and s.assignment.grid_code == micro.code
+                # grid workers serve the public anyway; a 微网格长 only when published
+                and (s.assignment.published or s.assignment.kind != "micro_leader")
+            )
+        ]
     if served:
         workers = []
         for s in served:
             zh, en = KINDS.get(s.assignment.kind, (s.assignment.kind, s.assignment.kind))
+            if micro is not None and s.assignment.grid_code == micro.code:
+                zh, en = f"{zh}（{micro.name}）", f"{en} ({micro.code})"
             workers.append({"name": s.name, "phone": s.phone, "post": zh, "post_en": en})
         return workers, "assignments"
     prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
@@ -89,7 +107,7 @@ def grid_card(
     now = utcnow()
     # The cases this user may see (cases.access.visible), of this grid and its micro grids.
     flt = CaseFilter(grid=grid.code) if layer == "social" else CaseFilter(prefix=grid.code)
-    still_open = Case.state.not_in([s.value for s in FINAL])
+    still_open = Case.state.not_in(FINAL_VALUES)
     q = search_query(principal, flt, now).order_by(None).where(still_open)
     open_n = session.scalar(select(func.count()).select_from(q.subquery()))
     late = search_query(principal, replace(flt, overdue=True), now).order_by(None)

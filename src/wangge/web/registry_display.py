@@ -181,7 +181,7 @@ _EXTRA_FIELD_NAMES = {
     "room_id": "居住房屋", "household_id": "户", "grid_id": "所在网格", "unit_grid_id": "单元网格",
     "verified_at": "核实时间", "merged_into_id": "合并到", "birth_date": "出生日期", "sex": "性别",
     "building_id": "楼栋", "county_code": "区县", "scheme": "编码标准", "attributes": "扩展属性",
-    "lon": "经度", "lat": "纬度",
+    "lon": "经度", "lat": "纬度", "micro_grid_id": "微网格",
     "tenant_name": "承租人", "contract_no": "合同编号", "start_date": "起租日期", "end_date": "到期日期",
 }  # fmt: skip
 

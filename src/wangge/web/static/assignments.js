@@ -24,6 +24,13 @@
       T(`已配置 ${body.username} → ${body.grid_code}`, `${body.username} assigned to ${body.grid_code}`));
   });
 
+  // A 微网格长 is shown on the citizens' "我的网格员" only when published (micro grids).
+  document.querySelectorAll('[data-publish]').forEach(b => b.addEventListener('click', () => {
+    const on = b.dataset.published !== 'true';
+    run(b, $('flash'), () => WG.api('POST', `/api/v1/grid-assignments/${b.dataset.publish}/publish`, {published: on}),
+      on ? T('已公示', 'Published') : T('已取消公示', 'No longer published'));
+  }));
+
   let target = null;
   const dialog = $('end-dialog');
   dialog.querySelectorAll('[data-close]').forEach(b => b.addEventListener('click', () => dialog.close()));

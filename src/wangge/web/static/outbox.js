@@ -4,7 +4,8 @@
    key, caseId, action, body, photos(Blobs), photoRefs, refused}. Rows are sent in the order
    they were queued, each with its key as Idempotency-Key, so a retry after a lost response
    never stores a report, a batch of points or an action twice. Rows from before 'kind'
-   existed are reports. */
+   existed are reports. Registry writes of the 信息采集 forms {kind: 'write', method, url, body,
+   photos, photoRefs, refused} go the same way (see sendWrite). */
 (function () {
   const DB = 'wangge-outbox', STORE = 'reports';
   // One connection for the page, so transactions start in the order they were asked for.
@@ -77,7 +78,32 @@
     if (onSent) onSent(done, r);
   }
 
+  // A registry write of the 信息采集 forms {kind: 'write', key, method, url, body, photos,
+  // photoRefs, refused}: sent with its key, answered by events (the page's onSent is for cases).
+  async function sendWrite(r) {
+    if (r.refused) return;
+    let done;
+    try {
+      while (r.photoRefs.length < r.photos.length) {
+        r.photoRefs.push(await upload(r.photos[r.photoRefs.length]));
+        await Outbox.put(r);
+      }
+      const body = r.photos.length ? Object.assign({}, r.body, {photos: (r.body.photos || []).concat(r.photoRefs)}) : r.body;
+      done = await WG.api(r.method, r.url, body, {'Idempotency-Key': r.key});
+    } catch (e) {
+      if (!refusal(e)) throw e;
+      const d = e.data || {};
+      r.refused = {status: e.status, code: d.code || null, field: d.field || null, zh: d.detail || d.title || e.message, en: d.detail_en || d.title || e.message};
+      await Outbox.put(r);
+      window.dispatchEvent(new CustomEvent('wg:write-refused', {detail: {row: r}}));
+      return;
+    }
+    await Outbox.remove(r.key);
+    window.dispatchEvent(new CustomEvent('wg:written', {detail: {row: r, answer: done}}));
+  }
+
   async function send(r, onSent, onRefused) {
+    if (kind(r) === 'write') return sendWrite(r);
     if (kind(r) === 'action') return sendAction(r, onSent, onRefused);
     if (kind(r) === 'report') {
       if (r.photo && !r.photoRef) {
@@ -105,8 +131,8 @@
     await Outbox.remove(r.key);
   }
 
-  async function pass(onSent, onRefused) {
-    const rows = (await Outbox.all()).sort((a, b) => (a.seq || 0) - (b.seq || 0) || a.created - b.created);
+  async function pass(onSent, onRefused, only) {
+    const rows = (await Outbox.all()).filter(r => !only || kind(r) === only).sort((a, b) => (a.seq || 0) - (b.seq || 0) || a.created - b.created);
     for (const r of rows) {
       try {
         await send(r, onSent, onRefused);
@@ -128,6 +154,11 @@
     // `extra`: what the page shows of the row (e.g. the case code); never sent.
     addAction: (caseId, action, body, photos, extra) => queue(row(Object.assign({}, extra || {},
       {kind: 'action', caseId, action, body, photos: photos || [], photoRefs: [], refused: null}))),
+    // A registry write (信息采集); `extra` (e.g. the form it came from) is kept, never sent.
+    addWrite: (method, url, body, photos, extra) => queue(row(Object.assign({}, extra || {},
+      {kind: 'write', method, url, body, photos: photos || [], photoRefs: [], refused: null}))),
+    writes: async () => (await Outbox.all()).filter(r => kind(r) === 'write')
+      .sort((a, b) => (a.seq || 0) - (b.seq || 0)),
     get: async key => (await Outbox.all()).find(r => r.key === key) || null,
     actions: async () => (await Outbox.all()).filter(r => kind(r) === 'action')
       .sort((a, b) => (a.seq || 0) - (b.seq || 0)),
@@ -138,8 +169,9 @@
     remove: key => tx('readwrite', s => s.delete(key)),
     // One pass at a time: a call waits for the running pass, then sends what is left.
     // onSent(answer, row) after each sent row; onRefused(row) when an action is refused.
-    sync(onSent, onRefused) {
-      const run = chain.then(() => pass(onSent, onRefused));
+    // `only`: send the rows of one kind (the 信息采集 script sends its 'write' rows only).
+    sync(onSent, onRefused, only) {
+      const run = chain.then(() => pass(onSent, onRefused, only));
       chain = run.catch(() => {});
       return run;
     },

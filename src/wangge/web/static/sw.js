@@ -2,10 +2,11 @@
    handlers): keeps the page shell for offline start. API calls are never cached (reports,
    patrol track points and case actions wait in IndexedDB instead, see outbox.js). Bump SHELL
    when a shell file changes: static files are served cache-first. */
-const SHELL = 'wangge-shell-v5';
+const SHELL = 'wangge-shell-v7';
 const FILES = ['/static/app.css', '/static/common.js', '/static/outbox.js', '/static/mobile.js',
   '/static/department_mobile.js', '/static/places.js', '/static/mobile_places.js',
-  '/static/vendor/leaflet/leaflet.js',
+  '/static/mobile_collect.js', '/static/mobile_micro_grid.js', '/static/mobile_services.js',
+  '/static/mobile_disputes.js', '/static/basemap.js', '/static/vendor/leaflet/leaflet.js',
   '/static/vendor/leaflet/leaflet.css', '/static/icon-192.png'];
 // Each user's own phone page is kept; the other one redirects him (or refuses him), and a
 // redirected answer must not be cached for a navigation (the browser rejects it).

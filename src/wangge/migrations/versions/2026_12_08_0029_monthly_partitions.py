@@ -1,0 +1,25 @@
+"""monthly partitions of patrol_points (by day) and audit_log (by at) on PostgreSQL
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-08 21:00:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from wangge.ops.partitions import partition_tables, unpartition_tables
+
+revision = "0029"
+down_revision = "0028"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    partition_tables(op.get_bind())  # no-op on SQLite
+
+
+def downgrade() -> None:
+    unpartition_tables(op.get_bind())

@@ -1,0 +1,1 @@
+"""代办 resident services: a county's catalogue, residents' requests, their clocks and counts."""
