@@ -102,7 +102,9 @@ def actor_for(
     ):
         grids = frozenset({key})  # his scope holds the whole community
     elif (
-        any(len(p) > 12 for p in principal.scope_prefixes) or principal.unit_grid_scopes
-    ) and session.scalar(select(Case.id).where(Case.id == case.id, area_condition(principal))):
+        case.id is not None  # a report being made is in no table yet: nothing to ask
+        and (any(len(p) > 12 for p in principal.scope_prefixes) or principal.unit_grid_scopes)
+        and session.scalar(select(Case.id).where(Case.id == case.id, area_condition(principal)))
+    ):
         grids = frozenset({key})  # a grid-level scope of the right layer holds the case
     return Actor(id=actor_id(principal), roles=roles, department=department, grid_ids=grids)

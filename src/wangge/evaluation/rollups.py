@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from wangge.common.cache import TTLCache
 from wangge.evaluation import sql
 from wangge.evaluation.indicators import EvalConfig
 from wangge.evaluation.models import EvaluationState
@@ -140,16 +141,42 @@ GROUP BY county_code, day, eff_day, object_type, key
 
 
 @cache
+@cache
 def layout() -> str:
     """Return what the stored rollups depend on (the contribution query's text, hashed)."""
     body = contribution_sql("postgresql", "1 = 1") + month_sql("postgresql")
     return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
+class _KnownBuilt(TTLCache):
+    """Databases seen with their rollups built: every case action asks, and the answer never
+    turns back to "no" while this code runs (only a rebuild writes the mark, with the current
+    layout; a new layout is new code, so a new process). "No" is never kept: a rebuild by
+    another process must be seen by the next action here, or its deltas would be missed."""
+
+    def __init__(self) -> None:
+        super().__init__(ttl=float("inf"))
+
+    def known(self, key: str) -> bool:
+        return key in self._items
+
+    def remember(self, key: str) -> None:
+        self._items[key] = (0.0, True)
+
+
+_BUILT = _KnownBuilt()
+
+
 def built(session: Session) -> bool:
     """Whether the rollups were built (by a rebuild) with the current layout."""
+    key = str(session.get_bind().engine.url)
+    if _BUILT.known(key):
+        return True
     row = session.get(EvaluationState, STATE_KEY)
-    return row is not None and row.value == layout()
+    done = row is not None and row.value == layout()
+    if done:
+        _BUILT.remember(key)
+    return done
 
 
 def _mark(session: Session, key: str, value: str) -> None:
