@@ -87,3 +87,22 @@ def test_grid_code_checks_length_prefix_and_zero_sequence():
     with pytest.raises(ValidationFailed, match="0"):
         check_grid_code("110108001001000", "110108001001", 3)
     check_grid_code("11010800100100701", "110108001001", 3, micro=True)
+
+
+def test_grid_and_micro_grid_codes_are_built_and_read_in_one_place():
+    from wangge.divisions.codes import (
+        community_of,
+        grid_code,
+        grid_sequence,
+        micro_grid_code,
+        parent_grid_of,
+    )
+
+    grid = grid_code("110108001001", 7, 3)
+    micro = micro_grid_code(grid, 12)
+    assert (grid, micro) == ("110108001001007", "11010800100100712")
+    assert community_of(micro) == community_of(grid) == "110108001001"
+    assert grid_sequence(grid) == 7 and grid_sequence(micro, 3) == 7
+    assert parent_grid_of(micro) == grid
+    with pytest.raises(ValidationFailed, match="微网格序号 100"):
+        micro_grid_code(grid, 100)

@@ -26,7 +26,8 @@ from wangge.cases.categories import (
     cached_category,
     time_limits,
 )
-from wangge.cases.deadlines import SHANGHAI, ensure_aware
+from wangge.cases.codes import case_code
+from wangge.cases.deadlines import ensure_aware
 from wangge.cases.limits import Stage
 from wangge.cases.model import Action, CaseState, Level, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Category, Patrol
@@ -105,12 +106,6 @@ def _registered_component(session: Session, county: str, code: str | None) -> st
             field="component_code",
         )
     return text
-
-
-def case_code(county_code: str, reported_at: datetime, case_id: int) -> str:
-    """The code people read: county, local report date, case number (1101082026120400000042)."""
-    # The date is the county's, not UTC's (07:00 Beijing is 23:00 UTC the day before).
-    return f"{county_code}{reported_at.astimezone(SHANGHAI):%Y%m%d}{case_id:07d}"
 
 
 def _next_case_id(session: Session) -> int | None:

@@ -145,6 +145,34 @@ def grid_code(community_code: str, sequence: int, width: int) -> str:
     return f"{community_code}{sequence:0{width}d}"
 
 
+def micro_grid_code(parent_code: str, sequence: int) -> str:
+    """Build a micro grid's code: its grid's code plus a 2-digit sequence (一网多层)."""
+    if not 1 <= sequence < 10**MICRO_WIDTH:
+        raise ValidationFailed(
+            f"网格 {parent_code} 的微网格序号 {sequence} 超出 {MICRO_WIDTH} 位编码范围",
+            f"micro grid sequence {sequence} of grid {parent_code} does not fit "
+            f"{MICRO_WIDTH} digits",
+            code="sequence_overflow",
+        )
+    return f"{parent_code}{sequence:0{MICRO_WIDTH}d}"
+
+
+def community_of(grid_code: str) -> str:
+    """The community a grid (or micro grid) code belongs to: its first 12 digits."""
+    return grid_code[:12]
+
+
+def grid_sequence(grid_code: str, width: int | None = None) -> int:
+    """The sequence of a grid within its community (the `width` digits after the 12)."""
+    digits = grid_code[12:] if width is None else grid_code[12 : 12 + width]
+    return int(digits or 0)
+
+
+def parent_grid_of(micro_code: str) -> str:
+    """The grid a micro grid code lies in."""
+    return micro_code[:-MICRO_WIDTH]
+
+
 def check_grid_code(code: str, community_code: str, width: int, *, micro: bool = False) -> None:
     """Check a grid (or micro-grid) code against its community and the sequence width."""
     length = 12 + width + (MICRO_WIDTH if micro else 0)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.common.gisio import Feature, read_features
-from wangge.divisions.codes import check_grid_code
+from wangge.divisions.codes import check_grid_code, grid_code, grid_sequence
 from wangge.divisions.models import Division as DivisionRow
 from wangge.errors import ImportFailed, ValidationFailed
 from wangge.grids.geometry import LocalFrame
@@ -305,7 +305,7 @@ def _store(
     version = new_version(session, county, "social", name, note=note)
     rows = []
     for g in division.grids:
-        code = f"{g.community_key}{g.sequence:0{width}d}" if keep_codes else None
+        code = grid_code(g.community_key, g.sequence, width) if keep_codes else None
         rows.append(
             GridIn(
                 kind="exclusive" if g.exclusive else "basic",
@@ -424,7 +424,7 @@ def _current_division(
     ]
     found = index.locate_many(np.array([p.x for p in spots]), np.array([p.y for p in spots]))
     assignment = {
-        b.key: int(grids[i].code[12:])
+        b.key: grid_sequence(grids[i].code)
         for b, i in zip(buildings, found.tolist(), strict=True)
         if i >= 0
     }
@@ -472,8 +472,8 @@ def rebalance_version(
     moved = [
         {
             "building": m.building_key,
-            "from": f"{m.community_key}{m.from_seq:0{width}d}",
-            "to": f"{m.community_key}{m.to_seq:0{width}d}",
+            "from": grid_code(m.community_key, m.from_seq, width),
+            "to": grid_code(m.community_key, m.to_seq, width),
         }
         for m in moves
     ]

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from wangge.divisions.codes import grid_code
 from wangge.errors import ValidationFailed
 
 GeomArray = NDArray[np.object_]
@@ -199,7 +200,7 @@ def assign_codes(
     codes = [""] * len(geoms)
     # Sequence 00 is left free: it denotes the community itself (CJ/T 213 convention).
     for seq, idx in enumerate(order_west_east_north_south(geoms), start=1):
-        codes[idx] = f"{community_code}{seq:0{width}d}"
+        codes[idx] = grid_code(community_code, seq, width)
     return codes
 
 

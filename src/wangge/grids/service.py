@@ -18,7 +18,15 @@ from wangge.auth.scope import scope_clause
 from wangge.common.geo import areas_m2
 from wangge.common.shapes import as_multipolygon, require_valid
 from wangge.common.spatial import bbox_columns
-from wangge.divisions.codes import MICRO_WIDTH, check_grid_code, grid_code, parse_division_code
+from wangge.divisions.codes import (
+    check_grid_code,
+    community_of,
+    grid_code,
+    grid_sequence,
+    micro_grid_code,
+    parent_grid_of,
+    parse_division_code,
+)
 from wangge.divisions.models import Division
 from wangge.errors import DomainError, NotFound, ValidationFailed
 from wangge.grids.geometry import area_outside_m2, order_west_east_north_south
@@ -230,7 +238,7 @@ def _prepare(row: GridIn, number: int, version: GridVersion, communities: Commun
             f"第 {number} 个网格缺少几何", f"grid {number} has no geometry", field="geometry"
         )
     if row.community_code is None and row.code:
-        row.community_code = row.code[:12]
+        row.community_code = community_of(row.code)
     if row.community_code is None and row.geom is not None:
         row.community_code = communities.containing(row.geom)
     if row.community_code is None or row.community_code not in communities:
@@ -273,7 +281,7 @@ def _assign_codes(rows: Sequence[GridIn], existing: dict[str, Grid], width: int)
     """Give uncoded grids the next sequences of their community, west→east, north→south."""
     used: dict[str, set[int]] = defaultdict(set)
     for code in [*existing, *(r.code for r in rows if r.code and r.kind != "micro")]:
-        used[code[:12]].add(int(code[12 : 12 + width] or 0))
+        used[community_of(code)].add(grid_sequence(code, width))
     todo: dict[str, list[GridIn]] = defaultdict(list)
     for row in rows:
         if row.code is None and row.kind != "micro":
@@ -294,7 +302,7 @@ def _assign_codes(rows: Sequence[GridIn], existing: dict[str, Grid], width: int)
                     field="parent_code",
                 )
             micro_next[row.parent_code] += 1
-            row.code = f"{row.parent_code}{micro_next[row.parent_code]:0{MICRO_WIDTH}d}"
+            row.code = micro_grid_code(row.parent_code, micro_next[row.parent_code])
 
 
 def _build(
@@ -308,7 +316,7 @@ def _build(
     parent_id = None
     geom = row.geom
     if row.kind == "micro":
-        parent = existing.get(row.parent_code or row.code[:-MICRO_WIDTH])
+        parent = existing.get(row.parent_code or parent_grid_of(row.code))
         if parent is None:
             raise NotFound(
                 f"微网格 {row.code} 的所属网格 {row.parent_code} 不在本版本中",
