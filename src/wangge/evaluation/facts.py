@@ -45,7 +45,9 @@ from wangge.cases.workflow import TRANSITIONS
 from wangge.evaluation.indicators import EvalConfig
 
 PUBLIC = frozenset({"hotline", "online"})
-NO_STATE_CHANGE = frozenset({"urge", "escalate", "rate"})
+# Actions that start no new state epoch: those the transitions table leaves the case where it
+# is (督办 urge, 上报 escalate) and the rating, which follows the end of the loop.
+NO_STATE_CHANGE = frozenset({str(a) for (s, a), t in TRANSITIONS.items() if t.to == s} | {"rate"})
 WORKER_ROLES = frozenset({"supervisor", "grid_leader"})
 SATISFIED = frozenset({"satisfied", "basically_satisfied"})
 FILING = frozenset({"file", "self_handle"})

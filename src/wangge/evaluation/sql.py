@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wangge.cases.model import HANDLING
-from wangge.evaluation.facts import FILING, SPELL_START, STOPPING
+from wangge.evaluation.facts import FILING, NO_STATE_CHANGE, SPELL_START, STOPPING
 from wangge.evaluation.indicators import EvalConfig
 
 
@@ -196,7 +196,7 @@ WITH active AS (
   -- whether that spell is a rework, whether a dispatch was returned or reworked before the
   -- next dispatch, and the case-wide flags (w, the event itself and wf together).
   SELECT base.*,
-    MAX(CASE WHEN action NOT IN ('urge', 'escalate', 'rate') THEN epoch END) OVER w AS prev,
+    MAX(CASE WHEN action NOT IN {_in(NO_STATE_CHANGE)} THEN epoch END) OVER w AS prev,
     COALESCE(SUM(CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END) OVER w, 0)
       + CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END AS hseg,
     CASE WHEN action IN ('dispatch', 'check_fail') THEN epoch
