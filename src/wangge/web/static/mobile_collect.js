@@ -196,9 +196,11 @@
 
   // 修改已有记录: the records of the chosen kind in the worker's area (the list API is scoped to
   // it); the last unfiltered list is kept so that a record can be corrected offline too.
+  let searches = 0;  // answers of an older search (another kind or text) are dropped
   async function findRecords() {
     const kind = $('collect-kind').value, q = $('collect-find').value.trim();
     if (!kind) return;
+    const mine = ++searches;
     let items;
     try {
       const page = await WG.api('GET', `/api/v1/registry/${kind}?limit=50` + (q ? `&q=${encodeURIComponent(q)}` : ''));
@@ -207,6 +209,7 @@
     } catch (e) {
       items = (store.get('found:' + kind) || []).filter(r => !q || JSON.stringify(r).includes(q));
     }
+    if (mine !== searches) return;
     const title = r => r.name || r.number || r.code || r.household_number || ('#' + r.id);
     $('collect-found').innerHTML = items.map(r => `<li><a href="#" data-id="${r.id}">${esc(title(r))}</a>` +
       ` <span class="muted">${esc(r.address || r.class_name || r.class_code || '')}</span></li>`).join('') ||
