@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from wangge.assignments.models import GridAssignment
 from wangge.assignments.service import in_force
 from wangge.auth.principal import Principal
-from wangge.cases.deadlines import SHANGHAI
+from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.errors import Forbidden
 from wangge.grids.models import Grid, GridVersion

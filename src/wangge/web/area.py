@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.cases.access import sees_area
 from wangge.departments.models import Department
+from wangge.divisions.models import Division
 
 
 def page_area(session: Session, principal: Principal) -> Principal:
@@ -32,3 +33,12 @@ def page_area(session: Session, principal: Principal) -> Principal:
         else:
             counties.add(dept.county_code[:6])
     return replace(principal, scope_prefixes=frozenset(counties)) if counties else principal
+
+
+def counties_in_scope(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """The counties (code, name) a page offers to choose from: those of the user's area."""
+    query = select(Division.code, Division.name).where(Division.level == "county")
+    scope = principal.county_codes()
+    if scope is not None:
+        query = query.where(Division.code.in_(sorted(scope)))
+    return [(c, n) for c, n in session.execute(query.order_by(Division.code))]

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.api.deps import SessionDep
-from wangge.auth.principal import Principal
 from wangge.cases.categories import KINDS, list_categories
 from wangge.cases.limits import Stage
 from wangge.cases.models import Category
@@ -22,6 +21,7 @@ from wangge.cases.routing import MANAGE
 from wangge.departments.service import active_for_county
 from wangge.divisions.models import Division
 from wangge.lines.models import BusinessLine
+from wangge.web.area import counties_in_scope
 from wangge.web.i18n import N_
 from wangge.web.views import MeDep, render
 
@@ -29,14 +29,6 @@ router = APIRouter(include_in_schema=False)
 
 KIND_LABELS = {"event": N_("事件"), "component": N_("部件"), "social": N_("社会治理事项")}
 _FLAGS = {"1": True, "0": False}
-
-
-def _counties(session: Session, me: Principal) -> list[tuple[str, str]]:
-    query = select(Division.code, Division.name).where(Division.level == "county")
-    counties = me.county_codes()
-    if counties is not None:
-        query = query.where(Division.code.in_(sorted(counties)))
-    return [(c, n) for c, n in session.execute(query.order_by(Division.code))]
 
 
 def _areas(session: Session, counties: list[str]) -> list[tuple[str, str, str]]:
@@ -90,7 +82,7 @@ def categories_page(request: Request, session: SessionDep, me: MeDep) -> Respons
         minor=_FLAGS.get(filters["minor"]),
         active=_FLAGS.get(filters["active"]),
     )
-    counties = _counties(session, me)
+    counties = counties_in_scope(session, me)
     codes = [c for c, _ in counties]
     majors = sorted(set(session.execute(select(Category.major_code, Category.major_name)).tuples()))
     lines = sorted(

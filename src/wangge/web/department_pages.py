@@ -10,23 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.api.deps import SessionDep
-from wangge.auth.principal import Principal
 from wangge.departments.codes import LEVELS
 from wangge.departments.service import list_departments
-from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.lines.models import BusinessLine
+from wangge.web.area import counties_in_scope
 from wangge.web.views import MeDep, render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _counties(session: Session, me: Principal) -> list[tuple[str, str]]:
-    query = select(Division.code, Division.name).where(Division.level == "county")
-    counties = me.county_codes()
-    if counties is not None:
-        query = query.where(Division.code.in_(sorted(counties)))
-    return [(c, n) for c, n in session.execute(query.order_by(Division.code))]
 
 
 def _lines(session: Session, counties: list[str]) -> list[tuple[str, str]]:
@@ -55,7 +46,7 @@ def departments_page(request: Request, session: SessionDep, me: MeDep) -> Respon
     filters: dict[str, Any] = {
         k: (params.get(k) or "").strip() or None for k in ("county", "level", "line", "q")
     }
-    counties = _counties(session, me)
+    counties = counties_in_scope(session, me)
     try:
         rows = list_departments(session, me, active=active, **filters)
         error = None

@@ -4,29 +4,18 @@ the employers still to visit, and the import of a new list (all rows or none).""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from wangge.api.deps import SessionDep
-from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.registry import employer_coverage
+from wangge.web.area import counties_in_scope
 from wangge.web.views import MeDep, render
 
 router = APIRouter(include_in_schema=False)
 TITLE = "用人单位覆盖率"
 LEVEL_NAMES = {"street": "街道", "community": "社区", "grid": "网格", "county": "区县"}
-
-
-def _counties(session: SessionDep, me: Any) -> list[tuple[str, str]]:
-    query = select(Division.code, Division.name).where(Division.level == "county")
-    scope = me.county_codes()
-    if scope is not None:
-        query = query.where(Division.code.in_(sorted(scope)))
-    return [(c, n) for c, n in session.execute(query.order_by(Division.code))]
 
 
 @router.get("/console/employers")
@@ -36,7 +25,7 @@ def employers_page(request: Request, session: SessionDep, me: MeDep) -> Response
     if not me.can("registry.read"):
         message = "没有权限：registry.read / permission required: registry.read"
         return render(request, "message.html", me, title=TITLE, message=message)
-    counties = _counties(session, me)
+    counties = counties_in_scope(session, me)
     params = request.query_params
     county = params.get("county") or (counties[0][0] if counties else "")
     level = params.get("level") or "community"

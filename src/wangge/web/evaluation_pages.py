@@ -16,16 +16,15 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from wangge.api.deps import SessionDep
-from wangge.auth.principal import Principal
 from wangge.cases.models import Category
 from wangge.common.models import utcnow
-from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.evaluation import analysis, glossary, publication, service, sql
 from wangge.evaluation.facts import OPEN_COUNTS
 from wangge.evaluation.indicators import OBJECT_FORMULA, RATES, EvalConfig
 from wangge.evaluation.periods import SHANGHAI, Period, period_of
 from wangge.evaluation.publication_models import EvaluationReport
+from wangge.web.area import counties_in_scope
 from wangge.web.i18n import LANG_COOKIE, pick_language
 from wangge.web.views import MeDep, render
 
@@ -58,14 +57,6 @@ def period_choices(today: date) -> list[tuple[str, str]]:
         q = period_of("quarter", q.first - timedelta(days=1))
     out += [("year", str(today.year - i)) for i in range(3)]
     return out
-
-
-def _counties(session: SessionDep, me: Principal) -> list[tuple[str, str]]:
-    q = select(Division.code, Division.name).where(Division.level == "county")
-    scope = me.county_codes()
-    if scope is not None:
-        q = q.where(Division.code.in_(sorted(scope)))
-    return [(c, n) for c, n in session.execute(q.order_by(Division.code))]
 
 
 def drillable(object_type: str) -> set[str]:
@@ -123,7 +114,7 @@ def evaluation_page(request: Request, session: SessionDep, me: MeDep) -> Respons
     choices = period_choices(today)
     default = period_of("month", today.replace(day=1) - timedelta(days=1)).label
     label = request.query_params.get("period") or default
-    counties = _counties(session, me)
+    counties = counties_in_scope(session, me)
     wanted = request.query_params.get("county") or ""
     county = wanted if wanted in {c for c, _ in counties} else (counties[0][0] if counties else "")
     ctx: dict[str, Any] = {"counties": counties, "county": county, "choices": choices,

@@ -22,7 +22,7 @@ from wangge.notifications.recipients import (
     department_of,
     department_recipient,
 )
-from wangge.web.department_pages import _counties
+from wangge.web.area import counties_in_scope
 from wangge.web.i18n import LANG_COOKIE, pick_language
 from wangge.web.views import MeDep, render
 
@@ -89,7 +89,7 @@ def notifications_page(request: Request, session: SessionDep, me: MeDep) -> Resp
         "console_notifications.html",
         me,
         county=county or "",
-        counties=_counties(session, me),
+        counties=counties_in_scope(session, me),
         rows=rows,
         counts=[(STATUSES[s][pick], counts.get(s, 0)) for s in STATUSES],
         routes=[

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from wangge.api.deps import SessionDep
 from wangge.cases.deadlines import SHANGHAI
 from wangge.cases.views import NowDep
-from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.resident_services import catalogue, figures, service
+from wangge.web.area import counties_in_scope
 from wangge.web.views import MeDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -28,11 +27,7 @@ def resident_services_page(
     if not me.can("cases.read"):
         message = "没有权限：cases.read / permission required: cases.read"
         return render(request, "message.html", me, title=TITLE, message=message)
-    query = select(Division.code, Division.name).where(Division.level == "county")
-    scope = me.county_codes()
-    if scope is not None:
-        query = query.where(Division.code.in_(sorted(scope)))
-    counties = [(c, n) for c, n in session.execute(query.order_by(Division.code))]
+    counties = counties_in_scope(session, me)
     wanted = request.query_params.get("county") or ""
     county = wanted if wanted in {c for c, _ in counties} else (counties[0][0] if counties else "")
     period = request.query_params.get("period") or now.astimezone(SHANGHAI).strftime("%Y-%m")

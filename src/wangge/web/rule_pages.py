@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from wangge.api.deps import SessionDep
 from wangge.cases.limits import RULE_STAGES
 from wangge.cases.model import Source
 from wangge.cases.response import list_rules
-from wangge.divisions.models import Division
 from wangge.errors import DomainError
+from wangge.web.area import counties_in_scope
 from wangge.web.views import MeDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -21,11 +20,7 @@ router = APIRouter(include_in_schema=False)
 def rules_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    query = select(Division.code, Division.name).where(Division.level == "county")
-    scope = me.county_codes()
-    if scope is not None:
-        query = query.where(Division.code.in_(sorted(scope)))
-    counties = [(c, n) for c, n in session.execute(query.order_by(Division.code))]
+    counties = counties_in_scope(session, me)
     wanted = request.query_params.get("county") or ""
     county = wanted if wanted in {c for c, _ in counties} else (counties[0][0] if counties else "")
     try:
