@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, event, func, select
 
 from wangge.audit.chain import seal, seal_all, verify_chain
 from wangge.audit.models import AuditEntry, AuditHead
@@ -124,3 +124,48 @@ def test_two_sealers_at_once_never_fork_the_chain(clean_chain):
     with factory() as s:
         report = verify_chain(s)
         assert report.ok and report.unsealed == 0, report.reason_en
+
+
+def test_a_verify_while_a_live_server_seals_is_not_reported_as_a_cut_chain(clean_chain):
+    """Found by CI: `audit verify` read the entries, a server's sealer then committed more,
+    and the head read after them was ahead: "entries at the end were removed" on a sound
+    chain. Here a sealer links two more entries before each of the verifier's queries."""
+    factory = session_factory(clean_chain)
+    with factory() as s:
+        for i in range(12):
+            record(s, actor="writer", action="test.append", detail={"i": i})
+        s.commit()
+        assert seal(s, limit=2) == 2
+        s.commit()
+    sealed_meanwhile: list[int] = []
+
+    def seal_two_more(conn, cursor, statement, *args) -> None:
+        if "audit_log" in statement or "audit_head" in statement:
+            with factory() as other:
+                sealed_meanwhile.append(seal(other, limit=2))
+                other.commit()
+
+    with factory() as s:
+        connection = s.connection()
+        event.listen(connection, "before_cursor_execute", seal_two_more)
+        try:
+            report = verify_chain(s)
+        finally:
+            event.remove(connection, "before_cursor_execute", seal_two_more)
+    assert sum(sealed_meanwhile) >= 4, "the sealer did not run between the verifier's reads"
+    assert report.ok, report.reason_en
+
+
+def test_sealed_entries_removed_from_the_end_are_reported(clean_chain):
+    factory = session_factory(clean_chain)
+    with factory() as s:
+        for i in range(6):
+            record(s, actor="writer", action="test.append", detail={"i": i})
+        s.commit()
+        seal_all(s)
+        assert verify_chain(s).ok
+        s.execute(delete(AuditEntry).where(AuditEntry.chain_pos > 4))  # an attacker's delete
+        s.commit()
+        report = verify_chain(s)
+    assert not report.ok and report.first_broken_id == 5
+    assert "链尾记录被删除" in report.reason_zh and "removed" in report.reason_en

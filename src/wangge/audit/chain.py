@@ -135,6 +135,11 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
             return _broken(
                 0, c.id, f"第 {c.id} 条的检查点签名无效", f"checkpoint {c.id} is not signed"
             )
+    # The head is read before the entries: a sealer committing while we read (a live server)
+    # only adds entries after it, while a chain cut short ends before it.
+    head = session.get(AuditHead, 1, populate_existing=True)
+    head_pos, head_hash = (head.last_id, head.last_hash) if head is not None else (0, GENESIS)
+    head_seen = head_pos == 0
     prev_hash, prev_pos, checked = GENESIS, 0, 0
     for entry in _entries(session, sealed=True):
         checked += 1
@@ -170,6 +175,8 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
                 checked, entry.id, f"第 {entry.id} 条记录与检查点不符",
                 f"entry {entry.id} differs from its checkpoint",
             )  # fmt: skip
+        if entry.chain_pos == head_pos:
+            head_seen = entry.hash == head_hash
         prev_hash, prev_pos = entry.hash, entry.chain_pos
     if wanted:
         first = min(wanted)
@@ -177,9 +184,9 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
             checked, first, f"检查点中的第 {first} 条记录已不在链中（链尾被截断）",
             f"checkpointed entry {first} is gone (the end of the chain was cut off)",
         )  # fmt: skip
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.last_id, head.last_hash) != (prev_pos, prev_hash):
-        return _broken(checked, prev_pos + 1, "链尾记录被删除", "entries at the end were removed")
+    if not head_seen:
+        where = head_pos if head_pos <= prev_pos else prev_pos + 1
+        return _broken(checked, where, "链尾记录被删除", "entries at the end were removed")
     waiting = 0
     for entry in _entries(session, sealed=False):
         checked += 1
