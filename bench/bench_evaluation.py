@@ -287,14 +287,22 @@ def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> dict[s
             def progress(k: int) -> None:
                 nonlocal done
                 done += k
-                if done // 1_000_000 != (done - k) // 1_000_000:
-                    print(f"facts: {done:,} events {time.perf_counter() - t:.0f} s", flush=True)
+                if done // 100_000 != (done - k) // 100_000:
+                    print(f"facts: {done:,} cases {time.perf_counter() - t:.0f} s", flush=True)
 
-            # facts (COPY) and rollups, one transaction: what `wangge eval rebuild-facts` runs
+            # facts (INSERT ... SELECT per 50,000 cases) and rollups, one transaction: what
+            # `wangge eval rebuild-facts` runs
             stored.rebuild(s, progress=progress, batch=50_000)
             s.commit()
         took["rebuild"] = time.perf_counter() - t
         print(f"facts + rollups rebuilt for {n_events:,} events in {took['rebuild']:.1f} s")
+        with session_factory(engine)() as s:
+            # the database's derivation against the Python reference on sampled cases
+            ids = s.execute(text("SELECT id FROM cases ORDER BY random() LIMIT 5000")).scalars()
+            sample = sorted(ids)
+            took["sampled"] = len(sample)
+            took["stale"] = len(stored.stale_cases(s, case_ids=sample, limit=len(sample)))
+        print(f"sampled {took['sampled']:,} cases: {took['stale']} differ from Python")
         with psycopg.connect(args.pg, autocommit=True) as c:
             c.execute("VACUUM ANALYZE case_event_facts")
     with session_factory(engine)() as s:
@@ -515,6 +523,12 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
         ).fetchone()
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     cmd = "python bench/bench_evaluation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    sample_check = (
+        f"{took['sampled']:,} cases sampled at random recomputed by the Python reference "
+        f"(`stored.stale_cases`): {took['stale']} differ"
+        if "sampled" in took
+        else "no sample checked (facts kept from an earlier run)"
+    )
     rebuild = (
         f"{took['rebuild']:.0f} s for {n_events:,} events "
         f"({took['rebuild'] * 8e6 / n_events / 60:.1f} min per 8 M events; goal < 5 min)"
@@ -528,7 +542,7 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
 - Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores — the machine was shared with other helpers' test suites, so absolute times are inflated; the ratios compare the engines under the same conditions.
 - Data: {args.cases:,} cases and {n_events:,} events ({n_events / args.cases:.2f} per case) over the 12 months ending {period.last}, written with COPY in {load_s:.0f} s (not timed). Month {period.label}: {in_month:,} events in the month; {month_events:,} department handling spells; {roll_rows[0]:,} day rows of rollups for the month's days, {roll_rows[1]:,} month rows (what the month's evaluation reads).
 - Evaluated objects: {", ".join(f"{k} {v}" for k, v in objects.items())}.
-- `wangge eval rebuild-facts` (`evaluation.stored.rebuild`: Python derivation of the facts, COPY, then the rollups by one INSERT ... SELECT, one transaction): {rebuild}. Rollups alone from the stored facts (`wangge eval rebuild-rollups`): {took["rollups"]:.1f} s, {took["rollup_rows"]:,} rows.
+- `wangge eval rebuild-facts` (`evaluation.stored.rebuild`: the facts derived by the database, `evaluation.stored_sql`, one INSERT ... SELECT per 50,000 cases for the event facts and one for the clock facts, then the rollups by one INSERT ... SELECT, one transaction): {rebuild}; {sample_check}. Rollups alone from the stored facts (`wangge eval rebuild-rollups`): {took["rollups"]:.1f} s, {took["rollup_rows"]:,} rows.
 - PostgreSQL: `evaluation.service.evaluate` (counts from the per-day rollups, open clocks, ratings, patrols, names, formulas, rankings), the counts alone (`count_period`) from the rollups and from the stored facts (`use_rollups=False`, the previous path), best of 2 after a warm-up; the window query over the events (`from_events=True`, one run).
 - DuckDB: the same SQL texts (`rollups.days_sql`, `sql.count_sql`, `sql.open_sql`, dialect "duckdb") over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All six count sets equal: **{equal}**.
 - Real time (dashboard headline, window {live["window"]}): a new case reported and filed now, each event through `stored.refresh_case` (facts and rollup deltas, committed), in {live["write"]:.3f} s; `headline()` read before {live["read"]:.3f} s and after {live["after"]:.3f} s; its 立案数 moved by {live["moved"]} at once; the window's counts from the rollups equal those from the facts: {live["same"]}. The window's counts from the facts (the previous path) took {live["facts"]:.3f} s.

@@ -118,7 +118,8 @@ def _audit_command(session: Session) -> None:
     try:  # typer ships its own copy of click; fall back to click for older typer
         from typer._click.globals import get_current_context
     except ImportError:  # pragma: no cover
-        from click import get_current_context
+        # older typer: click's own function, a different type to mypy than typer's copy
+        from click import get_current_context  # type: ignore[no-redef]
     ctx = get_current_context(silent=True)
     params = {
         k: str(v)

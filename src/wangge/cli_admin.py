@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from wangge.cli import DbOption, app, console, friendly, out, session_scope, settings_for
+
+if TYPE_CHECKING:
+    from wangge.audit.chain import Checkpoint
 
 user_app = typer.Typer(help="Accounts 账号.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log 审计日志.", no_args_is_help=True)
@@ -96,12 +100,12 @@ def audit_verify(
     raise typer.Exit(1)
 
 
-def _read_checkpoints(path: Path) -> list:
+def _read_checkpoints(path: Path) -> list[Checkpoint]:
     import json
 
     from wangge.audit.chain import Checkpoint
 
-    points = []
+    points: list[Checkpoint] = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -37,7 +38,7 @@ LineRolesOption = typer.Option(
 SitesOption = typer.Option(None, help="exclusive sites (专属网格) as polygons")
 
 
-def _print_quality(report: dict) -> None:
+def _print_quality(report: dict[str, Any]) -> None:
     t = report["totals"]
     out.print(
         f"网格 {t['grids']} 个（专属 {t['exclusive']}），户数 {t['households']}，"

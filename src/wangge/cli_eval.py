@@ -101,16 +101,16 @@ def rebuild_facts(county: CountyOption = None, database_url: DbOption = None) ->
     """Recompute the stored evaluation facts from the case events (one transaction)."""
     from sqlalchemy import func, select
 
-    from wangge.cases.models import CaseEvent
+    from wangge.cases.models import Case
     from wangge.evaluation import stored
 
     with session_scope(settings_for(database_url)) as session:
-        q = select(func.count()).select_from(CaseEvent)
+        q = select(func.count()).select_from(Case)
         if county:
-            q = q.where(CaseEvent.county_code == county)
+            q = q.where(Case.county_code == county)
         total = session.scalar(q) or 0
         with progress_bar() as bar:
-            task = bar.add_task("考核事实 / evaluation facts", total=total)
+            task = bar.add_task("案卷的考核事实 / facts of cases", total=total)
             n = stored.rebuild(session, county=county, progress=lambda k: bar.advance(task, k))
     out.print(f"已重建 {n} 条考核事实 / {n} evaluation facts rebuilt")
 

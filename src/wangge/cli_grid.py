@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -46,7 +46,7 @@ def activate_audited(
     width: int,
     override_reason: str | None,
     progress: Callable[[str], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Activate a version from the command line; audited like the HTTP route, override included."""
     import getpass
 
@@ -74,7 +74,7 @@ def activate_audited(
     return report
 
 
-def _print_report(report: dict) -> None:
+def _print_report(report: dict[str, Any]) -> None:
     diff = report["diff"]
     out.print(f"版本 {report['previous']} → {report['version']}")
     for key, zh in [
@@ -348,13 +348,21 @@ def locate_table(
 ) -> None:
     """Add grid codes to every row of a CSV/XLSX with lon/lat columns (millions of rows)."""
     import numpy as np
+    from shapely.geometry import Point
 
     from wangge.common.gisio import read_features, write_table
     from wangge.grids.locating import grid_codes, locate_many
 
     fs = read_features(source, crs=crs)
-    lon = np.array([f.geometry.x for f in fs.features])
-    lat = np.array([f.geometry.y for f in fs.features])
+    points: list[Point] = []
+    for f in fs.features:
+        if not isinstance(f.geometry, Point):
+            raise ValidationFailed(
+                f"第 {f.number} 行没有点坐标", f"row {f.number} has no point", field="geometry"
+            )
+        points.append(f.geometry)
+    lon = np.array([p.x for p in points])
+    lat = np.array([p.y for p in points])
     with session_scope(settings_for(database_url)) as session, progress_bar() as bar:
         task = bar.add_task("定位 locating", total=len(lon) * 2)
         found = locate_many(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import overload
 
 import typer
 from rich.table import Table
@@ -95,6 +96,10 @@ def line_disable(code: str, county: str = CountyOption, database_url: DbOption =
     _switch(code, county, False, database_url)
 
 
+@overload
+def _day(text: str, option: str) -> date: ...
+@overload
+def _day(text: str | None, option: str) -> date | None: ...
 def _day(text: str | None, option: str) -> date | None:
     if text is None:
         return None
@@ -137,7 +142,7 @@ def assignment_add(
             layer=layer,
             kind=kind,
             starts_on=_day(starts_on, "--from"),
-            ends_on=_day(ends_on, "--to"),  # type: ignore[arg-type]
+            ends_on=_day(ends_on, "--to"),
         )
         rid = row.id
     out.print(f"已配置 {username} → 网格 {grid}（{kind}）/ assignment {rid} added")
@@ -197,5 +202,5 @@ def assignment_end(
     from wangge.auth.principal import LOCAL_OPERATOR
 
     with session_scope(settings_for(database_url)) as session:
-        end_assignment(session, LOCAL_OPERATOR, assignment_id, ends_on=_day(ends_on, "--on"))  # type: ignore[arg-type]
+        end_assignment(session, LOCAL_OPERATOR, assignment_id, ends_on=_day(ends_on, "--on"))
     out.print(f"网格员配置 {assignment_id} 已于 {ends_on} 结束 / assignment ended")

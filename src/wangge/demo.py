@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wangge.audit.chain import seal_all
@@ -121,8 +121,10 @@ def build_demo(
 
     lon, lat = random_points(district, 3000, seed=DEMO_SEED)
     found = locate_many(session, lon, lat, county_codes=[DEMO_COUNTY])
+    points = LocatedPoint.__table__
+    assert isinstance(points, Table)  # a declarative model is mapped to a Table
     session.execute(
-        LocatedPoint.__table__.insert(),
+        points.insert(),
         [
             {
                 "county_code": DEMO_COUNTY,

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import MultiPoint, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 Areal: TypeAlias = Polygon | MultiPolygon
+# Any geometry: the frame maps lines (roads) as well as areas, and keeps the geometry type.
+_G = TypeVar("_G", bound=BaseGeometry)
 
 # Seeded syllable pools for plausible (fictional) place names.
 _STREET_SYLLABLES = tuple(
@@ -95,13 +98,13 @@ class LocalFrame:
         """Metres per degree of latitude (mean)."""
         return 110_574.0
 
-    def to_m(self, geom: Areal) -> Areal:
+    def to_m(self, geom: _G) -> _G:
         """lon/lat geometry → metre frame."""
         k = np.array([self.kx, self.ky])
         o = np.array([self.lon0, self.lat0])
         return shapely.transform(geom, lambda xy: (xy - o) * k)
 
-    def to_deg(self, geom: Areal) -> Areal:
+    def to_deg(self, geom: _G) -> _G:
         """Metre-frame geometry → lon/lat (EPSG:4490)."""
         k = np.array([self.kx, self.ky])
         o = np.array([self.lon0, self.lat0])
@@ -260,7 +263,7 @@ def _sample(
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 
 
-def _polygonal(geom: shapely.Geometry) -> Areal:
+def _polygonal(geom: BaseGeometry) -> Areal:
     """Keep only the areal parts of an overlay result."""
     parts = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon) and not p.is_empty]
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
@@ -304,7 +307,7 @@ def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     extra = total - n
     raw = weights / weights.sum() * extra
-    base = np.floor(raw).astype(np.int64)
+    base: np.ndarray = np.floor(raw).astype(np.int64)
     rest = extra - int(base.sum())
     base[np.argsort(-(raw - base), kind="stable")[:rest]] += 1
     return base + 1

@@ -10,6 +10,7 @@ the other, growing along the road, as Chinese house numbering does.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import shapely
@@ -18,6 +19,9 @@ from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from wangge.synthetic import SyntheticDistrict
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 _NAME_TEXT = (
     "幸福 建设 光明 和平 人民 友谊 团结 胜利 振兴 复兴 新华 文化 长春 青年 锦江 丰收 学府 七里 "
@@ -76,7 +80,10 @@ def house_numbers(
     lines = [frame.to_m(g) for _, g in roads]
     tree = STRtree(lines)
     kx, ky = frame.kx, frame.ky
-    pts = shapely.points((lon - frame.lon0) * kx, (lat - frame.lat0) * ky)
+    # Coordinate arrays give an array of points.
+    pts = cast(
+        "NDArray[np.object_]", shapely.points((lon - frame.lon0) * kx, (lat - frame.lat0) * ky)
+    )
     taken: set[str] = set()
     out: list[str | None] = []
     for p in pts:

@@ -58,7 +58,7 @@ def _spot(
     region: BaseGeometry, rng: np.random.Generator, *, away: BaseGeometry, gap: float
 ) -> Point:
     """A random point of the region at least `gap` metres from `away` (else the farthest tried)."""
-    inner = region.buffer(-gap)
+    inner: BaseGeometry = region.buffer(-gap)
     if inner.is_empty:
         inner = region
     xmin, ymin, xmax, ymax = inner.bounds

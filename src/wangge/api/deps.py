@@ -51,7 +51,11 @@ def _write_lock_first(
     the write at once with "database is locked", without waiting. BEGIN IMMEDIATE waits (busy
     timeout) instead; reads (GET) keep SQLite's concurrent snapshots.
     """
-    if not transaction.nested and not connection.connection.dbapi_connection.in_transaction:
+    if transaction.nested:
+        return
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None  # the connection is checked out: a transaction is beginning on it
+    if not dbapi.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

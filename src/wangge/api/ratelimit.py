@@ -37,8 +37,8 @@ def hit(
     now = time.time() if now is None else now
     window = int(now // window_s)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(RateCounter).values(key=key, window=window, count=amount)
-    stmt = stmt.on_conflict_do_update(
+    row = insert(RateCounter).values(key=key, window=window, count=amount)
+    stmt = row.on_conflict_do_update(
         index_elements=["key", "window"], set_={"count": RateCounter.count + amount}
     ).returning(RateCounter.count)
     count = int(session.execute(stmt).scalar_one())

@@ -277,7 +277,7 @@ def list_assignments(
     return [(a, u) for a, u in session.execute(q.limit(limit)).all()]
 
 
-def select_mine(user_id: int, on: date) -> Select[tuple[GridAssignment, User]]:
+def select_mine(user_id: int, on: date) -> Select[GridAssignment, User]:
     """SELECT of a person's assignments in force on a day, with the user row."""
     return (
         select(GridAssignment, User)

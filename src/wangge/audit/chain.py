@@ -107,6 +107,12 @@ class ChainReport:
     unsealed: int = 0
 
 
+def _place(entry: AuditEntry) -> int:
+    """The place of a sealed entry in the chain (`_entries(sealed=True)` yields only those)."""
+    assert entry.chain_pos is not None
+    return entry.chain_pos
+
+
 def _entries(session: Session, *, sealed: bool) -> Iterator[AuditEntry]:
     """Sealed entries in chain order, or the waiting ones in id order (the sealer's order)."""
     pos = AuditEntry.chain_pos
@@ -143,13 +149,14 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     prev_hash, prev_pos, checked = GENESIS, 0, 0
     for entry in _entries(session, sealed=True):
         checked += 1
-        anchor = wanted.get(entry.chain_pos - 1) if checked == 1 else None
+        pos = _place(entry)
+        anchor = wanted.get(pos - 1) if checked == 1 else None
         if anchor is not None and anchor.hash == entry.prev_hash:
             # the months before were archived (`wangge audit archive`): the chain goes on from
             # the signed checkpoint of the last archived entry
             prev_hash, prev_pos = anchor.hash, anchor.id
             wanted.pop(anchor.id)
-        if entry.chain_pos != prev_pos + 1:
+        if pos != prev_pos + 1:
             return _broken(
                 checked, entry.id, f"链上第 {prev_pos + 1} 条记录缺失",
                 f"entry {prev_pos + 1} of the chain is missing",
@@ -169,15 +176,15 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
                 checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
                 f"entry {entry.id} was altered (or the audit key differs)",
             )  # fmt: skip
-        point = wanted.pop(entry.chain_pos, None)
+        point = wanted.pop(pos, None)
         if point is not None and point.hash != entry.hash:
             return _broken(
                 checked, entry.id, f"第 {entry.id} 条记录与检查点不符",
                 f"entry {entry.id} differs from its checkpoint",
             )  # fmt: skip
-        if entry.chain_pos == head_pos:
+        if pos == head_pos:
             head_seen = entry.hash == head_hash
-        prev_hash, prev_pos = entry.hash, entry.chain_pos
+        prev_hash, prev_pos = entry.hash, pos
     if wanted:
         first = min(wanted)
         return _broken(
@@ -262,10 +269,10 @@ def seal_legacy(session: Session) -> int:
     key = audit_key(session)
     prev_hash, prev_pos, entries = GENESIS, 0, []
     for entry in _entries(session, sealed=True):
-        ok = entry.chain_pos == prev_pos + 1 and entry.prev_hash == prev_hash
+        ok = _place(entry) == prev_pos + 1 and entry.prev_hash == prev_hash
         if not ok or entry.hash not in (legacy_entry_hash(entry), entry_hash(entry, key)):
             raise ValueError(f"entry {entry.id} is broken; the chain cannot be sealed")
-        prev_hash, prev_pos = entry.hash, entry.chain_pos
+        prev_hash, prev_pos = entry.hash, _place(entry)
         entries.append(entry)
     prev_hash = GENESIS
     for entry in entries:

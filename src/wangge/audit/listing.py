@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVarTuple
 
 import orjson
 from fastapi import Query
@@ -126,7 +126,10 @@ def unmasking() -> ColumnElement[bool]:
     )
 
 
-def _where(q: Select, f: AuditFilter, visible_ids: set[int] | None) -> Select:
+_Ts = TypeVarTuple("_Ts")
+
+
+def _where(q: Select[*_Ts], f: AuditFilter, visible_ids: set[int] | None) -> Select[*_Ts]:
     if visible_ids is not None:
         q = q.where(AuditEntry.actor_id.in_(visible_ids))
     if f.actor:

@@ -67,7 +67,7 @@ def create_demo_users(session: Session, county: str) -> list[tuple[str, str, str
     department = session.scalar(
         select(Department.code).where(Department.county_code == county).order_by(Department.code)
     )
-    plan = [
+    plan: list[tuple[str, str, str, str | None, str | None]] = [
         ("admin", "系统管理员", "admin", None, None),
         ("shouli", "受理员", "acceptor", county, None),
         ("zhiban", "值班长", "shift_leader", county, None),

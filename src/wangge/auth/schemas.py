@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,4 +127,4 @@ class AuditRead(BaseModel):
     object_type: str | None
     object_id: str | None
     reason: str | None
-    detail: dict | None
+    detail: dict[str, Any] | None

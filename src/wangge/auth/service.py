@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select, update
@@ -161,7 +162,7 @@ def _audit(
     object_type: str,
     object_id: object,
     *,
-    detail: dict | None = None,
+    detail: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> None:
     record(

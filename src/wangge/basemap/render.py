@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 import shapely
 from PIL import Image, ImageDraw, ImageFont
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
@@ -110,8 +111,8 @@ class _Canvas:
         )
 
 
-def _polygons(geom: BaseGeometry) -> list[BaseGeometry]:
-    return [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and not g.is_empty]
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    return [g for g in shapely.get_parts(geom) if isinstance(g, Polygon) and not g.is_empty]
 
 
 def _lines(geom: BaseGeometry) -> list[BaseGeometry]:

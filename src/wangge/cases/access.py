@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -83,7 +85,7 @@ def grid_key(case: Case) -> str | None:
 
 
 def actor_for(
-    session: Session, principal: Principal, case: Case | None, parts: list[CasePart] = ()
+    session: Session, principal: Principal, case: Case | None, parts: Sequence[CasePart] = ()
 ) -> Actor:
     """Build the workflow Actor: roles, the department with a part here, the grids covered."""
     roles = frozenset(Role(r) for r in principal.roles if r in _ROLES)

@@ -189,4 +189,4 @@ def visits(session: Session, day: date, county_code: str) -> dict[int, int]:
         )
         .group_by(PatrolPoint.grid_id)
     ).all()
-    return {int(g): int(n) for g, n in rows}
+    return {int(g): int(n) for g, n in rows if g is not None}  # (none is: the WHERE above)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -53,7 +54,12 @@ class CaseFilter:
     text: str | None = None  # in the code, the address or the description
 
 
-def _narrow(q: Select, line: str | None, grids: tuple[tuple[str, str], ...] | None) -> Select:
+_Ts = TypeVarTuple("_Ts")
+
+
+def _narrow(
+    q: Select[*_Ts], line: str | None, grids: tuple[tuple[str, str], ...] | None
+) -> Select[*_Ts]:
     """Keep the cases of one business line and/or of some grids (per layer)."""
     if line:
         q = q.where(in_line(line))
@@ -140,8 +146,8 @@ def queue_condition(principal: Principal, queue: str) -> ColumnElement[bool]:
             guard = _guard(action, principal)
             conds.append(cond if guard is None else and_(cond, guard))
         if work.part:  # no guard of `check_guards` concerns the part-level actions
-            states = sorted({s.value for found in work.part.values() for s in found})
-            parts = select(CasePart.case_id).where(CasePart.state.in_(states))
+            part_states = sorted({s.value for found in work.part.values() for s in found})
+            parts = select(CasePart.case_id).where(CasePart.state.in_(part_states))
             if role is Role.DEPARTMENT:  # a handler acts on his own department's part only
                 parts = parts.where(
                     CasePart.department_code.in_(sorted(principal.department_codes))
@@ -155,12 +161,12 @@ def queue_condition(principal: Principal, queue: str) -> ColumnElement[bool]:
 
 def search_query(
     principal: Principal, f: CaseFilter, now: datetime, sort: str = "reported"
-) -> Select:
+) -> Select[Case]:
     """Return the scoped SELECT of cases matching the filters, in the SQL part of `sort`."""
     q = select(Case).where(visible(principal))
     if f.state:
         q = q.where(Case.state.in_(f.state))
-    if f.queue in QUEUE_ACTIONS:
+    if f.queue is not None and f.queue in QUEUE_ACTIONS:
         q = q.where(queue_condition(principal, f.queue), ~in_switched_off_line())
     q = _narrow(q, f.line, f.grids)
     if f.category:
@@ -215,7 +221,7 @@ def _in_python(f: CaseFilter) -> bool:
     return f.light in ("green", "yellow")
 
 
-def _measured(session: Session, q: Select, f: CaseFilter, now: datetime) -> list[Case]:
+def _measured(session: Session, q: Select[Case], f: CaseFilter, now: datetime) -> list[Case]:
     """Run a query whose light is measured on the working-day clock (yellow / green)."""
     return [c for c in session.scalars(q) if (lamp := light(c, now)) and lamp.value == f.light]
 
@@ -294,13 +300,13 @@ def queues(
     now: datetime,
     line: str | None = None,
     grids: tuple[tuple[str, str], ...] | None = None,
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """Return the queues the principal works, each with its label and count, plus overdue.
 
     A queue counts only the cases where the principal can act (`queue_condition`). Cases of a
     line the county switched off are in no queue; `line` and `grids` narrow.
     """
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for key in queues_of(_roles(principal)):
         q = _narrow(select(func.count(Case.id)).where(visible(principal)), line, grids)
         q = q.where(queue_condition(principal, key), ~in_switched_off_line())

@@ -112,7 +112,7 @@ def _next_case_id(session: Session) -> int | None:
     """Take the next case id from PostgreSQL's sequence (None on SQLite: the INSERT gives it)."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    return int(session.scalar(select(func.nextval("cases_id_seq"))))
+    return int(session.execute(select(func.nextval("cases_id_seq"))).scalar_one())
 
 
 def create_case(
@@ -207,8 +207,10 @@ def create_case(
     )
     timing.open_promises(case, channel, now)
     case.due_at = timing.next_due(case)
-    case.id = _next_case_id(session)
-    if case.id is not None:  # the code goes in with the row: no UPDATE after the INSERT
+    # On SQLite the id stays unset (None) and the INSERT gives it.
+    case_id = _next_case_id(session)
+    if case_id is not None:  # the code goes in with the row: no UPDATE after the INSERT
+        case.id = case_id
         case.code = case_code(county, now, case.id)
     if idempotency_key:
         try:

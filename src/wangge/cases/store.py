@@ -13,7 +13,16 @@ from wangge.cases import timing
 from wangge.cases.access import grid_key
 from wangge.cases.categories import get_category, time_limits
 from wangge.cases.limits import Stage
-from wangge.cases.model import Action, CaseSnapshot, CaseState, EventDraft, Level, Part, Source
+from wangge.cases.model import (
+    FINAL,
+    Action,
+    CaseSnapshot,
+    CaseState,
+    EventDraft,
+    Level,
+    Part,
+    Source,
+)
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
 from wangge.cases.response import channel_of
 from wangge.evaluation.stored import refresh_case
@@ -184,6 +193,6 @@ def restart_clock(
         )
     if before is S.REPORTED and state is not S.REPORTED and case.responded_at is None:
         case.responded_at = now
-    if before in timing.FINAL and state not in timing.FINAL:
+    if before in FINAL and state not in FINAL:
         timing.renew_solve(case, channel_of(session, case), now)
     case.due_at = timing.next_due(case)

@@ -21,7 +21,7 @@ MAX_CELLS = 200_000
 
 def mercator_y(lat: np.ndarray) -> np.ndarray:
     """Return Web Mercator y in [0, 1] (0 at the north edge), as Leaflet projects latitudes."""
-    phi = np.radians(np.clip(np.asarray(lat, dtype=float), -85.0511, 85.0511))
+    phi = np.radians(np.clip(np.asarray(lat, dtype=np.float64), -85.0511, 85.0511))
     return (1.0 - np.log(np.tan(phi) + 1.0 / np.cos(phi)) / np.pi) / 2.0
 
 

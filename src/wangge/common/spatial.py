@@ -60,7 +60,8 @@ class Geometry(TypeDecorator[BaseGeometry]):
             return None
         if isinstance(value, memoryview):
             value = bytes(value)
-        return shapely.from_wkb(value)
+        geom: BaseGeometry = shapely.from_wkb(value)
+        return geom
 
 
 def bbox_columns(geom: BaseGeometry | None) -> dict[str, float | None]:

@@ -19,6 +19,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from wangge.audit.service import record_for
@@ -87,8 +88,9 @@ def _title(header: str) -> str:
     return re.split(r"[(（]", header.replace("*", ""), maxsplit=1)[0].strip()
 
 
-def _sheet(wb: Workbook, title: str) -> Any:
+def _sheet(wb: Workbook, title: str) -> Worksheet:
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on one worksheet
     ws.title = title
     for index, column in enumerate(COLUMNS, start=1):
         cell = ws.cell(row=1, column=index, value=column.header)

@@ -133,8 +133,8 @@ def _party(p: PartyIn, i: int, today: date) -> DisputeParty:
             ) from None  # fmt: skip
     id_number = None
     if p.id_number and p.id_number.strip():
-        id_number = parse_id_number(p.id_number, today=today, field=f"parties[{i}].id_number")
-        id_number = id_number.number
+        parsed = parse_id_number(p.id_number, today=today, field=f"parties[{i}].id_number")
+        id_number = parsed.number
     return DisputeParty(name=name, phone=phone, id_number=id_number)
 
 
@@ -185,6 +185,7 @@ def create(session: Session, principal: Principal, body: DisputeIn, *, now: date
             f"网格 {grid.code} 不在您的管辖范围内", f"grid {grid.code} lies outside your area",
             code="outside_area", field="lon",
         )  # fmt: skip
+    mediator_id: int | None
     if body.mediator_user_id is not None:
         user = _mediator(session, body.mediator_user_id)
         mediator_id, mediator_name = user.id, user.display_name
@@ -505,7 +506,7 @@ def stats(session: Session, principal: Principal, level: str, month: str) -> dic
         if outcome_at is None or outcome_at >= end:
             c["open"] += 1
     names = _community_names(session, {d.community_code for d in rows})
-    items = []
+    items: list[dict[str, Any]] = []
     for key in sorted(counts):
         c = counts[key]
         if not any(c.values()):

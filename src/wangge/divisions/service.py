@@ -72,7 +72,8 @@ def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Divisio
                 field="parent_code",
                 details={"row": number},
             )
-    geoms = [as_multipolygon(batch[p.code].geom) if batch[p.code].geom else None for p, _ in parsed]
+    given = [batch[p.code].geom for p, _ in parsed]
+    geoms = [as_multipolygon(g) if g else None for g in given]
     present = [g for g in geoms if g is not None]
     area_of = dict(zip(map(id, present), areas_m2(present), strict=True)) if present else {}
     out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,7 +125,7 @@ def trend(
         first, last = max(p.first, period.first), min(p.last, period.last)
         sub = Period("custom", first, last)
         counts = count_period(session, sub.start, sub.end, county=county)
-        streets = counts["street"].values()
+        streets: Iterable[dict[str, int]] = counts["street"].values()
         if principal is not None and principal.scope_prefixes is not None:
             streets = [v for k, v in counts["street"].items() if principal.covers(k)]
         area: Counter[str] = Counter()
@@ -164,7 +165,7 @@ def find_hotspots(
         by_class[p["category"]].append(p)
     for category, pts in by_class.items():
         comps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        loose = []
+        loose: list[dict[str, Any]] = []
         for p in pts:
             (comps[p["component"]] if p.get("component") else loose).append(p)
         for comp, group in comps.items():
@@ -184,7 +185,9 @@ def find_hotspots(
     return sorted(out, key=lambda s: (-s["count"], s["category"]))
 
 
-def _spot(kind: str, category: str, group: list[dict[str, Any]], comp: str | None) -> dict:
+def _spot(
+    kind: str, category: str, group: list[dict[str, Any]], comp: str | None
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "category": category,

@@ -76,7 +76,7 @@ def case_pdf(session: Session, case: Case, *, storage: Any = None) -> bytes:
     ]
     story += [Paragraph("基本信息", st["h2"]), _table(info, [35 * mm, 140 * mm])]
     if parts:
-        rows = [
+        rows: list[list[Any]] = [
             ["处置部门", "主办/协办", "状态", "处置时限", "延期（小时）", "返工次数", "反馈时间"]
         ]
         for p in parts:

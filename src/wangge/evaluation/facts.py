@@ -317,7 +317,9 @@ def clock_spans(rows: Iterable[EventRow]) -> list[Fact]:
     reporter = next(
         (r.actor_id for r in rows if r.action == "report" and r.role in WORKER_ROLES), None
     )
-    segs, first_own, hseg = [], {}, 0
+    segs: list[int] = []
+    first_own: dict[tuple[int, str], datetime] = {}
+    hseg = 0
     for r in rows:
         hseg += r.action in SPELL_START
         segs.append(hseg)
@@ -487,13 +489,17 @@ def area_key(area: str, grid: str | None, community: str | None) -> str | None:
     return community if area == "community" or not community else community[:9]
 
 
-for _name in AREAS:
+def _area_rows(f: Fact, r: EventRow) -> bool:
     # an area is counted from its filings and its verified public reports only
-    GROUPS[_name] = (
-        lambda f, r: f["action"] in ("file", "verify_true"),
-        lambda r, a=_name: area_key(a, r.grid, r.community),
-        _AREA,
-    )
+    return f["action"] in ("file", "verify_true")
+
+
+def _area_of(area: str) -> Callable[[EventRow], str | None]:
+    return lambda r: area_key(area, r.grid, r.community)
+
+
+for _name in AREAS:
+    GROUPS[_name] = (_area_rows, _area_of(_name), _AREA)
 # Counts of the clocks open at the end of the period (`open_clocks`), per object type.
 OPEN_COUNTS: dict[str, tuple[str, ...]] = {
     "department": ("overdue_open", "overdue_carried"),

@@ -56,7 +56,7 @@ def _areas(
 ) -> list[Mapping[str, int]]:
     """Every filed case belongs to one community (or, without one, to its grid): summing the
     communities in scope counts each case once; a grid-scoped user sums his grids."""
-    rows = [
+    rows: list[Mapping[str, int]] = [
         c for k, c in counts["community"].items() if _in_scope(principal, "community", k, names)
     ]
     if rows or principal is None or principal.scope_prefixes is None:

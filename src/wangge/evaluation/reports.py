@@ -38,9 +38,11 @@ def monthly_xlsx(result: dict[str, Any]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     summary = wb.active
+    assert isinstance(summary, Worksheet)  # a new workbook opens on one plain worksheet
     summary.title = "概览"
     label = result["period"]["label"]
     summary.append([f"综合评价报告 {label}"])
@@ -193,7 +195,9 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
         ),
         Spacer(1, 6),
     ]
-    head = [["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"]]
+    head: list[list[Any]] = [
+        ["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"]
+    ]
     for object_type in SHEET_ORDER:
         rows = result["objects"].get(object_type, [])
         scores = [r["score"] for r in rows if r["score"] is not None]

@@ -165,8 +165,8 @@ def patrol_counts(
     if county:
         q = q.where(Patrol.county_code == county)
     visits: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
-    for worker, grid, day, _ in session.execute(q):
-        visits[worker][(str(grid), str(day))] += 1
+    for worker, grid_id, day, _ in session.execute(q):
+        visits[worker][(str(grid_id), str(day))] += 1
     duties: dict[str, Sequence[str | Duty]] = {
         w: sorted({g for g, _ in v}) for w, v in visits.items()
     }
@@ -210,8 +210,10 @@ def load_events(
     ]
 
 
-def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> dict[str, str]:
-    names: dict[str, str] = {}
+def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> dict[str, Any]:
+    """Return display names by "type:key", plus "gridcode:<id>" (a grid's code) and
+    "posts:<user id>" (the scope prefixes of a person's posts, a list) for `_in_scope`."""
+    names: dict[str, Any] = {}
     deps = list(counts.get("department", {}))
     if deps:
         names |= {
@@ -248,7 +250,9 @@ def _names(session: Session, counts: dict[str, dict[str, dict[str, int]]]) -> di
     return names
 
 
-def _in_scope(principal: Principal | None, object_type: str, key: str, names: dict) -> bool:
+def _in_scope(
+    principal: Principal | None, object_type: str, key: str, names: dict[str, Any]
+) -> bool:
     if principal is None or principal.scope_prefixes is None:
         return True
     if object_type in ("street", "community"):
@@ -262,7 +266,7 @@ def _in_scope(principal: Principal | None, object_type: str, key: str, names: di
     return True
 
 
-def _whole_county(principal: Principal, names: dict) -> bool:
+def _whole_county(principal: Principal, names: dict[str, Any]) -> bool:
     county = names.get("county:")
     return county is None or principal.contains(county)
 

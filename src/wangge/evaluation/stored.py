@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import String, cast, delete, func, insert, select, update
+from sqlalchemy import Select, String, Table, cast, delete, func, insert, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
-from wangge.evaluation import rollups
+from wangge.evaluation import rollups, stored_sql
 from wangge.evaluation.facts import (
     EventRow,
     clock_spans,
@@ -121,7 +121,7 @@ def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> 
     clock): no reads then. Core statements, not ORM objects: this runs in every case action.
     """
     session.flush()
-    table = CaseEventFact.__table__
+    table: Table = CaseEventFact.__table__  # type: ignore[assignment]  # a mapped Table
     grid = grid_key(case.grid_id, case.unit_grid_id)
     # the per-day rollups follow the facts: the case's contribution after minus before
     track = rollups.built(session)
@@ -184,7 +184,8 @@ def cases_moved(session: Session, case_ids: list[int]) -> None:
     grid = select(cast(func.coalesce(c.c.grid_id, c.c.unit_grid_id), String(20)))
     community = select(c.c.community_code)
     track = rollups.built(session)
-    for f in (CaseEventFact.__table__, CaseClockFact.__table__):
+    tables: tuple[Table, ...] = (CaseEventFact.__table__, CaseClockFact.__table__)  # type: ignore[assignment]
+    for f in tables:
         for i in range(0, len(case_ids), 5_000):
             ids = case_ids[i : i + 5_000]
             before = rollups.contributions(session, case_ids=ids) if track else {}
@@ -200,7 +201,9 @@ def cases_moved(session: Session, case_ids: list[int]) -> None:
                 rollups.add(session, rollups.contributions(session, case_ids=ids), before)
 
 
-def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[tuple]]:
+def _by_case(
+    session: Session, county: str | None, batch: int, case_ids: list[int] | None = None
+) -> Iterator[list[tuple[EventRow, str]]]:
     # plain columns, not ORM objects: a rebuild streams millions of events
     q = (
         select(*event_columns(), Case.source, Case.county_code, Case.grid_id, Case.unit_grid_id,
@@ -211,7 +214,9 @@ def _by_case(session: Session, county: str | None, batch: int) -> Iterator[list[
     )  # fmt: skip
     if county:
         q = q.where(Case.county_code == county)
-    chunk: list[tuple] = []
+    if case_ids is not None:
+        q = q.where(CaseEvent.case_id.in_(case_ids))
+    chunk: list[tuple[EventRow, str]] = []
     last = None
     for row in session.execute(q):
         if last is not None and row.case_id != last and len(chunk) >= batch:
@@ -255,78 +260,93 @@ def rebuild(
     session: Session,
     *,
     county: str | None = None,
-    batch: int = 20_000,
+    batch: int = 50_000,
     progress: Callable[[int], None] | None = None,
-    writer: Callable[[Session, list[dict[str, Any]]], None] | None = None,
 ) -> int:
     """Recompute every fact, then the rollups, from the events (in the caller's transaction);
-    return the fact rows. `writer` replaces the bulk write (COPY on PostgreSQL, else INSERT).
+    return the fact rows. The database derives them (`stored_sql`), `batch` cases at a time
+    (`progress` gets the cases of each batch): no row travels to Python.
     """
     for model in (CaseEventFact, CaseClockFact):
         q = delete(model)
         if county:
             q = q.where(model.county_code == county)
         session.execute(q)
-    write = writer or _bulk_writer(session)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # a batch's window sorts stay in memory; no JIT (compiling these queries costs more
+        # than running them)
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+    events = text(stored_sql.event_facts_sql(dialect, DEFAULT_CFG, county=bool(county)))
+    clocks = text(stored_sql.clock_facts_sql(dialect, county=bool(county)))
+    ids = select(Case.id).order_by(Case.id)
+    if county:
+        ids = ids.where(Case.county_code == county)
     n = 0
-    for chunk in _by_case(session, county, batch):
-        rows = list(fact_rows(chunk))
-        write(session, rows)
-        clocks = list(clock_fact_rows(chunk))
-        if clocks:  # few: only clocks that outlived their deadline
-            session.execute(insert(CaseClockFact), clocks)
-        n += len(rows)
+    for lo, hi, cases in _case_ranges(session, ids, batch):
+        args = {"lo": lo, "hi": hi} | ({"county": county} if county else {})
+        n += session.execute(events, args).rowcount  # type: ignore[attr-defined]
+        session.execute(clocks, args)
         if progress:
-            progress(len(chunk))
+            progress(cases)
     mark_built(session)
     rollups.rebuild(session, county=county)
     return n
 
 
-def _bulk_writer(session: Session) -> Callable[[Session, list[dict[str, Any]]], None]:
-    """Return how a rebuild writes fact rows: COPY on PostgreSQL (psycopg), else INSERT."""
-    if session.get_bind().dialect.driver == "psycopg":
-        return copy_writer
-    return _insert_writer
+def _case_ranges(session: Session, ids: Select[int], batch: int) -> Iterator[tuple[int, int, int]]:
+    """Yield [lo, hi) ranges of case ids holding `batch` cases each (the last fewer)."""
+    every = session.scalars(ids).all()
+    for i in range(0, len(every), batch):
+        part = every[i : i + batch]
+        yield part[0], part[-1] + 1, len(part)
 
 
-def _insert_writer(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(insert(CaseEventFact), rows)
-
-
-def copy_writer(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write fact rows with COPY (a bulk INSERT of millions of rows is several times slower)."""
-    raw = session.connection().connection.driver_connection
-    with (
-        raw.cursor() as cur,  # type: ignore[union-attr]
-        cur.copy(f"COPY case_event_facts ({', '.join(COLUMNS)}) FROM STDIN") as cp,
-    ):
-        for r in rows:
-            cp.write_row([r[c] for c in COLUMNS])
-
-
-def stale_cases(session: Session, *, county: str | None = None, limit: int = 20) -> list[int]:
-    """Return cases whose stored facts differ from a recomputation (for `wangge check`)."""
+def stale_cases(
+    session: Session,
+    *,
+    county: str | None = None,
+    limit: int = 20,
+    case_ids: list[int] | None = None,
+) -> list[int]:
+    """Return cases whose stored facts differ from a recomputation (for `wangge check`), of
+    all cases or of `case_ids`."""
     out: list[int] = []
-    for chunk in _by_case(session, county, 5_000):
+    for chunk in _by_case(session, county, 5_000, case_ids):
         ids = {e.case_id for e, _ in chunk}
-        for model, rows, key in (
-            (CaseEventFact, fact_rows(chunk), ("event_id",)),
-            (CaseClockFact, clock_fact_rows(chunk), ("event_id", "part")),
-        ):
-            have = {
-                tuple(getattr(f, k) for k in key): f
-                for f in session.scalars(select(model).where(model.case_id.in_(ids)))
-            }
-            for row in rows:
-                f = have.pop(tuple(row[k] for k in key), None)
-                bad = f is None or any(_differs(getattr(f, k), v) for k, v in row.items())
-                if bad and row["case_id"] not in out:
-                    out.append(row["case_id"])
-            out += [c for c in dict.fromkeys(f.case_id for f in have.values()) if c not in out]
+        for case_id in [
+            *_differing(session, CaseEventFact, fact_rows(chunk), ("event_id",), ids),
+            *_differing(session, CaseClockFact, clock_fact_rows(chunk), ("event_id", "part"), ids),
+        ]:
+            if case_id not in out:
+                out.append(case_id)
         if len(out) >= limit:
             break
     return out[:limit]
+
+
+_Fact = TypeVar("_Fact", CaseEventFact, CaseClockFact)
+
+
+def _differing(
+    session: Session,
+    model: type[_Fact],
+    rows: Iterable[dict[str, Any]],
+    key: tuple[str, ...],
+    ids: set[int],
+) -> list[int]:
+    """Return the cases among `ids` whose stored rows of `model` differ from `rows`."""
+    have: dict[tuple[Any, ...], _Fact] = {
+        tuple(getattr(f, k) for k in key): f
+        for f in session.scalars(select(model).where(model.case_id.in_(ids)))
+    }
+    out = []
+    for row in rows:
+        f = have.pop(tuple(row[k] for k in key), None)
+        if f is None or any(_differs(getattr(f, k), v) for k, v in row.items()):
+            out.append(row["case_id"])
+    return out + [f.case_id for f in have.values()]
 
 
 def _differs(a: Any, b: Any) -> bool:

@@ -98,9 +98,11 @@ def evaluate_period(
 ) -> dict[str, Any]:
     """Evaluate a period (2026-11, 2026-Q4, 2026-W48, 2026, 2026-11-23, a..b) for all objects."""
     c = _county(principal, county)
-    kw = {"county": c, "as_of": now, "principal": principal, "line": _line(session, line, c)}
+    line_code = _line(session, line, c)
     p = _period(label)
-    return service.compare(session, p, **kw) if compare else service.evaluate(session, p, **kw)
+    if compare:
+        return service.compare(session, p, county=c, as_of=now, principal=principal, line=line_code)
+    return service.evaluate(session, p, county=c, as_of=now, principal=principal, line=line_code)
 
 
 @router.get("/periods/{label}/objects/{object_type}")

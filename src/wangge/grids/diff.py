@@ -57,7 +57,7 @@ class LayerDiff:
         }
 
 
-def _clean(geoms: Mapping[str, BaseGeometry]) -> tuple[list[str], np.ndarray]:
+def _clean(geoms: Mapping[str, BaseGeometry | None]) -> tuple[list[str], np.ndarray]:
     keys = list(geoms)
     arr = np.asarray([geoms[k] for k in keys], dtype=object)
     if len(arr):
@@ -67,8 +67,8 @@ def _clean(geoms: Mapping[str, BaseGeometry]) -> tuple[list[str], np.ndarray]:
 
 
 def diff_layers(
-    old: Mapping[str, BaseGeometry],
-    new: Mapping[str, BaseGeometry],
+    old: Mapping[str, BaseGeometry | None],
+    new: Mapping[str, BaseGeometry | None],
     *,
     min_share: float = 0.05,
     tolerance_m2: float = 1.0,

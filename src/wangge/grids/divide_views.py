@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -61,6 +61,17 @@ class EditIn(InputModel):
 class DivideOut(BaseModel):
     version: VersionRead
     report: dict[str, Any]
+
+
+class _EditArgs(TypedDict):
+    """Keyword arguments shared by `rebalance_version` and `edit_version`."""
+
+    buildings: list[dividing.BuildingIn]
+    lines: ClassedLines
+    target: float
+    measure: str
+    tolerance: float
+    width: int
 
 
 def _inputs(
@@ -132,7 +143,7 @@ def edit(
 ) -> dict[str, Any]:
     principal.require("grids.manage")
     b, lines, _ = _inputs(body)
-    kw = {
+    kw: _EditArgs = {
         "buildings": b,
         "lines": lines,
         "target": body.target,

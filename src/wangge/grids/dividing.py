@@ -11,10 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
+from shapely import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,7 @@ from wangge.grids.partition import (
     rebalance,
     split_grid,
 )
+from wangge.grids.partition_quality import Measure
 from wangge.grids.service import GridIn, add_grids, get_version, new_version, version_grids
 
 MEASURES = ("households", "residents", "weight")
@@ -102,6 +104,14 @@ def buildings_from_features(path: Path | str, features: Sequence[Feature]) -> li
     path = Path(str(path))
     out = []
     for f in features:
+        if f.geometry is None:  # read_features and features_from_geojson never give one
+            raise ImportFailed(
+                file=path.name,
+                feature=f.number,
+                field="geometry",
+                reason_zh="缺少几何",
+                reason_en="the geometry is missing",
+            )
         out.append(
             BuildingIn(
                 key=_text(f, ("key", "id", "编号", "楼栋编号", "name", "名称")) or str(f.number),
@@ -177,6 +187,7 @@ def read_sites(path: Path | None, **read: Any) -> list[BaseGeometry]:
     if path is None:
         return []
     sites = [f for f in read_features(path, **read).features]
+    out: list[BaseGeometry] = []
     for f in sites:
         if f.geometry is None or f.geometry.geom_type not in ("Polygon", "MultiPolygon"):
             raise ImportFailed(
@@ -186,7 +197,8 @@ def read_sites(path: Path | None, **read: Any) -> list[BaseGeometry]:
                 reason_zh="专属网格范围必须是面",
                 reason_en="exclusive sites must be polygons",
             )
-    return [f.geometry for f in sites]
+        out.append(f.geometry)
+    return out
 
 
 def _communities(session: Session, county: str, codes: Sequence[str] | None) -> list[DivisionRow]:
@@ -218,7 +230,10 @@ def build_inputs(
     sites: Sequence[BaseGeometry],
 ) -> list[DivisionInput]:
     """Give each community its buildings, sites and lines by role (those touching it), in metres."""
-    geoms = [c.geom for c in communities]
+    geoms: list[BaseGeometry] = []
+    for row in communities:
+        assert row.geom is not None  # rows come from _communities: only those with a boundary
+        geoms.append(row.geom)
     tree = shapely.STRtree(geoms)
     spots = [
         b.geom if b.geom.geom_type == "Point" else b.geom.representative_point() for b in buildings
@@ -386,8 +401,8 @@ def divide_county(
     division = divide(
         inputs,
         target=target,
-        measure=measure,
-        tolerance=tolerance,  # type: ignore[arg-type]
+        measure=cast(Measure, measure),  # checked by _check_target above
+        tolerance=tolerance,
         allow_crossing=allow_crossing,
     )
     version = _store(
@@ -420,7 +435,7 @@ def _current_division(
     inputs = build_inputs(rows, frame, buildings, lines, sites)
     index = GridIndex(np.arange(len(grids)), [g.geom for g in grids])
     spots = [
-        b.geom if b.geom.geom_type == "Point" else b.geom.representative_point() for b in buildings
+        b.geom if isinstance(b.geom, Point) else b.geom.representative_point() for b in buildings
     ]
     found = index.locate_many(np.array([p.x for p in spots]), np.array([p.y for p in spots]))
     assignment = {

@@ -23,7 +23,7 @@ def generate_unit_version(
     *,
     width: int,
     cell_area_m2: float = 10_000.0,
-    lines: Sequence[BaseGeometry] = (),
+    lines: Sequence[BaseGeometry | None] = (),  # a missing geometry cuts nothing
     communities: Sequence[str] | None = None,
     name: str | None = None,
     progress: Callable[[int], None] | None = None,

@@ -243,7 +243,9 @@ def _cut_by_lines(cell: BaseGeometry, lines: GeomArray) -> list[Polygon]:
     # Lines are clipped to a slightly larger box so they cross the cell border instead of
     # ending exactly on it; noding then finds the crossing itself.
     local = shapely.clip_by_rect(lines, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
-    noded = shapely.union_all(np.append(local, cell.boundary), grid_size=GRID_SIZE_M)
+    noded = shapely.union_all(
+        np.append(local, np.array([cell.boundary], dtype=object)), grid_size=GRID_SIZE_M
+    )
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     keep = [f for f in faces if cell.covers(f.representative_point())]
     # A cut must preserve the cell's area; if noding went wrong keep the cell whole.
@@ -336,7 +338,7 @@ def generate_unit_grids(
     boundary: BaseGeometry,
     *,
     cell_area_m2: float = 10_000.0,
-    lines: Sequence[BaseGeometry] | None = None,
+    lines: Sequence[BaseGeometry | None] | None = None,
     sliver_fraction: float = 0.3,
     origin: tuple[float, float] | None = None,
 ) -> list[Polygon | MultiPolygon]:
@@ -347,8 +349,8 @@ def generate_unit_grids(
     rounded to 0.01°, so re-running on a nearby boundary gives the same lattice. Pieces
     under `sliver_fraction × cell_area_m2` are merged into the neighbour sharing the
     longest border, preferring one on the same side of the lines (LineStrings; polygons
-    cut along their outlines). The union of the result equals the boundary, and the list
-    is in code order (see `order_west_east_north_south`).
+    cut along their outlines; None cuts nothing). The union of the result equals the
+    boundary, and the list is in code order (see `order_west_east_north_south`).
 
     A result is a MultiPolygon only when a merged group snaps into parts on the 1 mm grid,
     which needs a neck narrower than a millimetre; splitting it would strand a sliver.
@@ -529,7 +531,9 @@ def validate_layer(
     lonlat = np.asarray(good, dtype=object)
     # Areas in a local affine frame: it keeps lon/lat edges straight, so a 1 mm sliver
     # between two edges stays a 1 mm sliver (a projection bends long edges apart).
-    b = shapely.total_bounds(lonlat if parent is None else np.append(lonlat, parent))
+    b = shapely.total_bounds(
+        lonlat if parent is None else np.append(lonlat, np.array([parent], dtype=object))
+    )
     frame = LocalFrame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
     geoms = frame.forward(lonlat)
     area = shapely.area(geoms)

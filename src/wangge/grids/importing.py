@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from shapely.geometry import Point
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from wangge.common.gisio import Feature, read_features
@@ -337,7 +338,7 @@ def import_points(
     keys, lon, lat = [], [], []
     for f in fs.features:
         key = _str(f, "key") or str(f.number)
-        if f.geometry is None or f.geometry.geom_type != "Point":
+        if not isinstance(f.geometry, Point):
             raise ImportFailed(
                 file=path.name,
                 feature=f.number,
@@ -382,7 +383,9 @@ def import_points(
         else:
             inserts.append(values)
     if inserts:
-        session.execute(LocatedPoint.__table__.insert(), inserts)
+        table = LocatedPoint.__table__
+        assert isinstance(table, Table)  # a declarative model is mapped to a Table
+        session.execute(table.insert(), inserts)
     if updates:
         from sqlalchemy import update
 
@@ -471,8 +474,8 @@ def update_grid_attributes(session: Session, path: Path, *, version_id: int) -> 
             "valid_to": _date(path.name, f, "valid_to"),
         }
         changes.append((grids[code], {k: v for k, v in values.items() if v is not None}))
-    for grid, values in changes:
-        for key, value in values.items():
+    for grid, given in changes:
+        for key, value in given.items():
             setattr(grid, key, value)
     session.flush()
     return len(changes)

@@ -250,6 +250,7 @@ def classify(
             unknown.append(found[1])
     out = ClassedLines()
     for f in feats:
+        assert f.geometry is not None  # feats holds only features with a geometry
         out.add(role_of(file, f.number, f.properties, mapping, unknown), f.geometry)
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +75,7 @@ def set_budget(megabytes: float) -> None:
     _budget = int(megabytes * 2**20)
 
 
-def footprint(index: GridIndex, geoms: list[object], refs: int) -> int:
+def footprint(index: GridIndex, geoms: Sequence[object], refs: int) -> int:
     """Estimate what an index keeps alive: its arrays, the GEOS geometries and the refs.
 
     A coordinate costs 16 bytes in GEOS (and about as much again prepared); a ref about 200.
@@ -180,8 +180,10 @@ def _build(
     with _lock:
         _cache[key] = fresh
         if geoms:
-            box = tuple(float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object)))
-            _extents[key] = _Extent(signature, box, now)  # type: ignore[arg-type]
+            x0, y0, x1, y1 = (
+                float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object))
+            )
+            _extents[key] = _Extent(signature, (x0, y0, x1, y1), now)
         builds += 1
     _evict(keep=key)
     return fresh
@@ -224,7 +226,10 @@ def warm(session: Session) -> int:
 def _active(session: Session) -> list[GridVersion]:
     # Which versions are active changes only on activation; one query a second is enough.
     url = str(session.get_bind().engine.url)
-    return _versions_cache.get(url, lambda: [_detached(v) for v in active_versions(session)])  # type: ignore[no-any-return]
+    versions: list[GridVersion] = _versions_cache.get(
+        url, lambda: [_detached(v) for v in active_versions(session)]
+    )
+    return versions
 
 
 def _detached(v: GridVersion) -> GridVersion:

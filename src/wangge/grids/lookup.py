@@ -121,7 +121,7 @@ class _Raster:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays."""
-        return sum(getattr(self, f).nbytes for f in self.__slots__)  # type: ignore[attr-defined]
+        return sum(getattr(self, f).nbytes for f in self.__slots__)
 
 
 class GridIndex:
@@ -130,7 +130,7 @@ class GridIndex:
     def __init__(
         self,
         ids: np.ndarray | Sequence[int],
-        polygons: np.ndarray | Sequence[BaseGeometry],
+        polygons: np.ndarray | Sequence[BaseGeometry | None],
         *,
         cell_size: float | None = None,
         max_cells: int = _MAX_CELLS,
@@ -234,7 +234,7 @@ class GridIndex:
             raise ValueError("lon and lat must have the same length")
         codes = self._r.codes[self._cells(x, y)]
         # Outside (−1) and boundary (≤ −2, clamped to −1) codes both map to −1 for now.
-        out = self._ids_pad[np.maximum(codes, _OUTSIDE)]
+        out: np.ndarray = self._ids_pad[np.maximum(codes, _OUTSIDE)]
         edge = np.flatnonzero(codes <= _FIRST_BOUNDARY)
         if len(edge):
             slow = self._by_segment(edge, _FIRST_BOUNDARY - codes[edge], x, y, out)

@@ -37,7 +37,8 @@ def relocate_micro(session: Session, version: GridVersion, specs: Iterable[Any])
         )
     ).all()
     by_code = {code: (gid, parent) for gid, code, parent in micro_rows}
-    codes = dict(
+    # Looked up with None too: a record may be in no micro grid.
+    codes: dict[int | None, str] = dict(
         session.execute(
             select(Grid.id, Grid.code).where(
                 Grid.county_code == version.county_code, Grid.kind == "micro"

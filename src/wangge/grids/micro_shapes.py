@@ -62,6 +62,7 @@ def micro_shapes(
     area = to_m(parent)
     inside = [i for i, b in enumerate(buildings) if b is not None and area.intersects(to_m(b))]
     feet = [to_m(buildings[i]) for i in inside]
+    pieces: list[tuple[BaseGeometry, tuple[int, ...]]]
     if mode == "building":
         pieces = [
             (f.buffer(margin_m, join_style="mitre"), (i,))

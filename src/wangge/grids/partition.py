@@ -448,7 +448,7 @@ def split_grid(division: Division, community_key: str, sequence: int, parts: int
     if g.exclusive or len(g.members) < parts:
         raise ValueError(f"grid {sequence} cannot be split into {parts} parts")
     ids = np.array(sorted(g.members))
-    leaves: list[tuple[np.ndarray, shapely.Geometry]] = []
+    leaves: list[tuple[np.ndarray, Polygon | MultiPolygon]] = []
     bisect(ids, ctx.xy[ids], ctx.vals[ids], parts, g.poly, reach_of(g.poly), leaves)
     nxt = max(x.seq for x in grids) + 1
     grids[gi] = GridState({int(i) for i in leaves[0][0]}, leaves[0][1], seq=sequence)

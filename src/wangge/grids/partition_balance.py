@@ -12,6 +12,7 @@ from collections import Counter
 
 import numpy as np
 import shapely
+from shapely import MultiPolygon, Polygon
 
 from wangge.grids.partition_engine import (
     Ctx,
@@ -147,7 +148,7 @@ class _Balancer:
         self.xysum[h] = self.xysum[h] - self.ctx.xy[b]
         self.xysum[g] = self.xysum[g] + self.ctx.xy[b]
 
-    def restore(self, saved: dict[int, tuple[shapely.Geometry, set[int]]]) -> None:
+    def restore(self, saved: dict[int, tuple[Polygon | MultiPolygon, set[int]]]) -> None:
         """Put grids back as saved (polygon, members) and recount what depends on them."""
         for gi, (poly, mem) in saved.items():
             self.grids[gi].poly, self.grids[gi].members = poly, set(mem)

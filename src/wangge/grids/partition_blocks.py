@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import shapely
+from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 # Cut directions tried at each bisection (six give near-isotropic choice at low cost), and the
@@ -26,7 +26,7 @@ SHAPE_WEIGHT = 0.25
 MIN_SHARED_M = 1.0
 
 
-def shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
+def shared_length(a: BaseGeometry, b: BaseGeometry) -> float:
     """Length of the common edge of two polygons (robust to tiny noding differences)."""
     length = a.boundary.intersection(b.boundary).length
     if length > 0:
@@ -74,7 +74,7 @@ class _Grouping:
 
     def __init__(
         self,
-        polys: Sequence[shapely.Geometry],
+        polys: Sequence[BaseGeometry],
         totals: Sequence[float],
         small: list[int],
         adj: dict[int, dict[int, float]],
@@ -204,7 +204,7 @@ def _best_count(total: float, target: float, lo: float, hi: float) -> int:
 
 
 def join_blocks(
-    polys: Sequence[shapely.Geometry],
+    polys: Sequence[BaseGeometry],
     totals: Sequence[float],
     zones: Sequence[int],
     target: float,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import shapely
-from shapely import LineString, MultiPoint, Point, Polygon
+from shapely import LineString, MultiPoint, MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from wangge.grids.partition_blocks import (
@@ -33,6 +34,8 @@ from wangge.grids.partition_quality import (
 )
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from wangge.grids.partition import DivisionInput
 
 _FINE_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 7.5))
@@ -62,7 +65,7 @@ _KEEP_SHORT = 0.8
 _GRID = 1e-3
 
 
-def _areal(g: shapely.Geometry) -> shapely.Geometry:
+def _areal(g: BaseGeometry) -> BaseGeometry:
     """Only the polygonal part (overlays with a precision grid refuse mixed collections)."""
     if g.geom_type in ("Polygon", "MultiPolygon"):
         return g
@@ -72,27 +75,27 @@ def _areal(g: shapely.Geometry) -> shapely.Geometry:
     return parts[0] if len(parts) == 1 else shapely.union_all(parts, grid_size=_GRID)
 
 
-def grid_intersection(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_intersection(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
     """Intersection on the precision grid."""
     return _areal(shapely.intersection(_areal(a), _areal(b), grid_size=_GRID))
 
 
-def grid_difference(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_difference(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
     """Difference on the precision grid."""
     return _areal(shapely.difference(_areal(a), _areal(b), grid_size=_GRID))
 
 
-def grid_union(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+def grid_union(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
     """Union on the precision grid."""
     return _areal(shapely.union(_areal(a), _areal(b), grid_size=_GRID))
 
 
-def union_all(geoms: Sequence[shapely.Geometry]) -> shapely.Geometry:
+def union_all(geoms: Sequence[BaseGeometry]) -> BaseGeometry:
     """Union of many geometries on the precision grid."""
     return _areal(shapely.union_all([_areal(g) for g in geoms], grid_size=_GRID))
 
 
-def _largest(geom: shapely.Geometry) -> Polygon | None:
+def _largest(geom: BaseGeometry) -> Polygon | None:
     """The largest polygon part, if any."""
     parts = polygon_parts(geom)
     return max(parts, key=lambda p: p.area) if parts else None
@@ -111,7 +114,7 @@ def _extend(line: LineString, by: float = 1.0) -> LineString:
     return LineString(c)
 
 
-def faces(area: shapely.Geometry, lines: Sequence[LineString]) -> list[Polygon]:
+def faces(area: BaseGeometry, lines: Sequence[LineString]) -> list[Polygon | MultiPolygon]:
     """An area cut by lines into faces (the area's parts if polygonize fails)."""
     if area.is_empty:
         return []
@@ -119,13 +122,13 @@ def faces(area: shapely.Geometry, lines: Sequence[LineString]) -> list[Polygon]:
     edges = shapely.union_all([area.boundary, *(_extend(ln) for ln in lines)])
     found = shapely.get_parts(shapely.polygonize(shapely.get_parts(edges)))
     shapely.prepare(area)
-    out = [
+    out: list[Polygon | MultiPolygon] = [
         clean(shapely.set_precision(f, _GRID))
         for f in found
         if area.contains(f.representative_point())
     ]
     if abs(sum(b.area for b in out) - area.area) > 1e-6 * area.area + 1:
-        out = polygon_parts(area)  # polygonize failed on odd input
+        out = list(polygon_parts(area))  # polygonize failed on odd input
     return out
 
 
@@ -191,7 +194,7 @@ class Ctx:
             for i, b in enumerate(self.blds)
             if b.exclusive and isinstance(b.geom, Polygon)
         ]
-        taken: shapely.Geometry = Polygon()
+        taken: BaseGeometry = Polygon()
         self.sites: list[Polygon] = []
         self.site_of = np.full(self.npts, -1)
         for geom, owner in cands:
@@ -217,7 +220,7 @@ class Ctx:
 
     def _blocks(self) -> None:
         """Cut the non-site area into blocks (by all lines) and zones (by barriers only)."""
-        self.blocks: list[Polygon] = faces(self.rest, [*self.barriers, *self.lines])
+        self.blocks: list[Polygon | MultiPolygon] = faces(self.rest, [*self.barriers, *self.lines])
         # A zone is the area between barriers: no grid ever spans two zones.
         self.zone_of_block = np.zeros(len(self.blocks), dtype=int)
         if self.barriers and self.blocks:
@@ -231,7 +234,8 @@ class Ctx:
         free = np.nonzero(self.site_of < 0)[0]
         if not self.blocks or not len(free):
             return
-        pts = shapely.points(self.xy[free])
+        # An (n, 2) array of coordinates gives an array of points.
+        pts = cast("NDArray[np.object_]", shapely.points(self.xy[free]))
         # A building exactly on a line touches two blocks: take the first, deterministically.
         pi, bi = tree.query(pts, predicate="intersects")
         first: dict[int, int] = {}
@@ -248,7 +252,7 @@ class Ctx:
     def _cells_and_neighbours(self) -> None:
         """Voronoi cells (per block, so they follow the lines) and Delaunay neighbours."""
         n = self.npts
-        self.cells: list[shapely.Geometry] = [Polygon()] * n
+        self.cells: list[BaseGeometry] = [Polygon()] * n
         self.nbrs: list[list[int]] = [[] for _ in range(n)]
         for b, block in enumerate(self.blocks):
             idx = np.nonzero(self.lb_of == b)[0]
@@ -267,16 +271,18 @@ class Ctx:
         if len(free) >= 2:
             # Neighbours across lines too: loans and grids that cross a line need them.
             edges = shapely.delaunay_triangles(MultiPoint(self.xy[free]), only_edges=True)
-            at = {(x, y): int(i) for (x, y), i in zip(self.xy[free].tolist(), free, strict=True)}
+            at: dict[tuple[float, ...], int] = {
+                (x, y): int(i) for (x, y), i in zip(self.xy[free].tolist(), free, strict=True)
+            }
             coords = shapely.get_coordinates(shapely.get_parts(edges)).reshape(-1, 2, 2)
-            for a, b in coords.tolist():
-                ia, ib = at.get(tuple(a)), at.get(tuple(b))
+            for ca, cb in coords.tolist():
+                ia, ib = at.get(tuple(ca)), at.get(tuple(cb))
                 # Never across a barrier: buildings there can never share a grid.
                 if ia is not None and ib is not None and self.zone_of(ia) == self.zone_of(ib):
                     self.nbrs[ia].append(ib)
                     self.nbrs[ib].append(ia)
 
-    def lb_at(self, geom: shapely.Geometry) -> int:
+    def lb_at(self, geom: BaseGeometry) -> int:
         """Block holding a piece of area (by its representative point)."""
         if not self.blocks:
             return -1
@@ -294,13 +300,13 @@ class GridState:
     """A grid being built: its buildings (indices) and polygon."""
 
     members: set[int]
-    poly: shapely.Geometry
+    poly: Polygon | MultiPolygon
     exclusive: bool = False
     fixed: bool = False  # exclusive grids and single oversized buildings never trade buildings
     seq: int = 0
 
 
-def reach_of(geom: shapely.Geometry) -> float:
+def reach_of(geom: BaseGeometry) -> float:
     """Half-plane size that surely covers the geometry (cuts are anchored at the origin)."""
     if geom.is_empty:
         return 1e4
@@ -330,9 +336,9 @@ def bisect(
     xy: np.ndarray,
     w: np.ndarray,
     k: int,
-    poly: shapely.Geometry,
+    poly: Polygon | MultiPolygon,
     reach: float,
-    out: list[tuple[np.ndarray, shapely.Geometry]],
+    out: list[tuple[np.ndarray, Polygon | MultiPolygon]],
     angles: np.ndarray = CUT_ANGLES,
 ) -> None:
     """Recursive straight-line bisection of items into k balanced, compact parts."""
@@ -384,7 +390,7 @@ def bisect(
     bisect(ids[~left], xy[~left], w[~left], k - k1, p2, reach, out, angles)
 
 
-def _pieces_with(poly: shapely.Geometry, xy: np.ndarray) -> int:
+def _pieces_with(poly: BaseGeometry, xy: np.ndarray) -> int:
     """Number of parts of a polygon that hold some of the given points."""
     parts = polygon_parts(poly)
     if len(parts) <= 1:
@@ -396,13 +402,11 @@ def _pieces_with(poly: shapely.Geometry, xy: np.ndarray) -> int:
 class _Unit:
     """A block (or piece of one) to partition, with the loans it received."""
 
-    poly: shapely.Geometry
+    poly: Polygon | MultiPolygon
     bids: list[int]
     lb: int
     total: float
-    attach: list[tuple[shapely.Geometry, list[int], np.ndarray, float]] = field(
-        default_factory=list
-    )
+    attach: list[tuple[BaseGeometry, list[int], np.ndarray, float]] = field(default_factory=list)
     received: bool = False
     lent: bool = False
     alive: bool = True
@@ -436,7 +440,7 @@ def divide_community(
     for s, site in enumerate(ctx.sites):
         grids.append(GridState(set(np.nonzero(ctx.site_of == s)[0].tolist()), site, True, True))
     reach = reach_of(ctx.region)
-    orphans: list[shapely.Geometry] = []
+    orphans: list[Polygon | MultiPolygon] = []
     units: list[_Unit] = []
     for b, block in enumerate(ctx.blocks):
         bids = np.nonzero(ctx.lb_of == b)[0].tolist()
@@ -450,17 +454,17 @@ def divide_community(
                     rest = clean(grid_difference(rest, own[0]))
         single = {i for g in grids for i in g.members}
         free = [i for i in bids if i not in single]
-        for piece in polygon_parts(rest):
-            inside = [i for i in free if shapely.intersects_xy(piece, *xy[i])]
+        for part in polygon_parts(rest):
+            inside = [i for i in free if shapely.intersects_xy(part, *xy[i])]
             if inside:
                 units.append(
                     _Unit(
-                        piece, inside, b, float(vals[inside].sum()), zone=int(ctx.zone_of_block[b])
+                        part, inside, b, float(vals[inside].sum()), zone=int(ctx.zone_of_block[b])
                     )
                 )
                 free = [i for i in free if i not in set(inside)]
             else:
-                orphans.append(piece)
+                orphans.append(part)
         for i in free:  # buildings outside every piece (outside the community): nearest unit
             if units and units[-1].lb == b:
                 units[-1].bids.append(i)
@@ -480,9 +484,9 @@ def divide_community(
         ids = np.array(u.bids + [-(a + 1) for a in range(len(u.attach))], dtype=int)
         pts = np.vstack([xy[u.bids].reshape(-1, 2)] + [a[2][None, :] for a in u.attach])
         w = np.array([vals[i] for i in u.bids] + [a[3] for a in u.attach])
-        leaves: list[tuple[np.ndarray, shapely.Geometry]] = []
+        leaves: list[tuple[np.ndarray, Polygon | MultiPolygon]] = []
         bisect(ids, pts, w, k, u.poly, reach, leaves)
-        empty: list[shapely.Geometry] = []
+        empty: list[Polygon | MultiPolygon] = []
         leaves = [(lids, _drop_empty_parts(ctx, lids, lpoly, empty)) for lids, lpoly in leaves]
         home = {int(-i - 1): li for li, (lids, _) in enumerate(leaves) for i in lids if i < 0}
         loan_polys = []
@@ -527,7 +531,7 @@ def divide_community(
     return grids
 
 
-def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) -> bool:
+def _share_open_land(ctx: Ctx, grids: list[GridState], piece: BaseGeometry) -> bool:
     """Split open land among the touching grids of its area, each taking the part nearest its
     buildings, so that no one grid grows a long empty arm; parts that reach their grid only
     at a corner go to the grid they share the longest edge with."""
@@ -542,7 +546,7 @@ def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) 
         shapely.voronoi_polygons(MultiPoint(ctx.xy[ids]), extend_to=piece, ordered=True)
     )
     clipped = shapely.intersection(np.asarray(cells), piece, grid_size=_GRID)
-    rest: list[shapely.Geometry] = []
+    rest: list[Polygon] = []
     for gi in near:
         share = clean(union_all([c for c, g in zip(clipped, label, strict=True) if g == gi]))
         for part in polygon_parts(share):
@@ -557,8 +561,8 @@ def _share_open_land(ctx: Ctx, grids: list[GridState], piece: shapely.Geometry) 
 
 
 def _drop_empty_parts(
-    ctx: Ctx, lids: np.ndarray, poly: shapely.Geometry, orphans: list[shapely.Geometry]
-) -> shapely.Geometry:
+    ctx: Ctx, lids: np.ndarray, poly: Polygon | MultiPolygon, orphans: list[Polygon | MultiPolygon]
+) -> Polygon | MultiPolygon:
     """Keep the parts of a cut piece that hold its buildings; empty parts become orphans."""
     parts = polygon_parts(poly)
     if len(parts) <= 1:
@@ -655,8 +659,8 @@ def _lend_one(
 
 
 def _carve(
-    u: _Unit, shared: shapely.Geometry, ctx: Ctx, amount: float, reach: float
-) -> tuple[shapely.Geometry, list[int], float] | None:
+    u: _Unit, shared: BaseGeometry, ctx: Ctx, amount: float, reach: float
+) -> tuple[Polygon | MultiPolygon, list[int], float] | None:
     """Cut off the buildings of u nearest a common edge, about ``amount`` in all, by a line."""
     bids = np.array(u.bids)
     pts = ctx.xy[bids]
@@ -708,7 +712,7 @@ def _carve_remainders(
             units.append(_Unit(piece, moved, u.lb, amount, zone=u.zone))
 
 
-def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarray:
+def _inner_anchor(contact: BaseGeometry, poly: BaseGeometry) -> np.ndarray:
     """A point two metres inside poly from the middle of the longest line of contact."""
     lines = [g for g in shapely.get_parts(contact) if g.geom_type == "LineString"]
     if not lines:
@@ -729,7 +733,7 @@ def _inner_anchor(contact: shapely.Geometry, poly: shapely.Geometry) -> np.ndarr
 
 
 def attach_piece(
-    ctx: Ctx, grids: list[GridState], piece: shapely.Geometry, members: set[int], exclude: int = -1
+    ctx: Ctx, grids: list[GridState], piece: BaseGeometry, members: set[int], exclude: int = -1
 ) -> bool:
     """Give a piece of area (and its buildings) to the touching grid with the longest edge."""
     lb = ctx.lb_at(piece)
@@ -890,7 +894,7 @@ def _fewer_fits(ctx: Ctx, grids: list[GridState], zone: int | None, lo: float, h
 def _recut(
     ctx: Ctx,
     cluster: list[GridState],
-    poly: shapely.Geometry,
+    poly: Polygon | MultiPolygon,
     parts: int,
     lo: float,
     hi: float,
@@ -904,10 +908,10 @@ def _recut(
     total = float(ctx.vals[ids].sum())
     if parts < 1 or len(polygon_parts(poly)) != 1 or not parts * lo <= total <= parts * hi:
         return False
-    leaves: list[tuple[np.ndarray, shapely.Geometry]] = []
+    leaves: list[tuple[np.ndarray, Polygon | MultiPolygon]] = []
     # A few grids of coarse buildings: many more directions, since few cuts are balanced.
     bisect(np.array(ids), ctx.xy[ids], ctx.vals[ids], parts, poly, reach, leaves, _FINE_ANGLES)
-    found: list[tuple[set[int], shapely.Geometry]] | None = None
+    found: list[tuple[set[int], Polygon]] | None = None
     if len(leaves) == parts and all(_sound_leaf(ctx, lids, lp, lo, hi) for lids, lp in leaves):
         found = [({int(i) for i in lids}, polygon_parts(lp)[0]) for lids, lp in leaves]
     else:
@@ -926,7 +930,7 @@ def _recut(
 
 
 def _touching(
-    ctx: Ctx, grids: list[GridState], poly: shapely.Geometry, zone: int | None, taken: list[int]
+    ctx: Ctx, grids: list[GridState], poly: BaseGeometry, zone: int | None, taken: list[int]
 ) -> list[int]:
     """Movable grids of the zone, not yet taken, that share an edge with the polygon."""
     return [
@@ -941,7 +945,7 @@ def _touching(
     ]
 
 
-def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shapely.Geometry]:
+def _local_cells(ctx: Ctx, ids: list[int], poly: BaseGeometry) -> list[BaseGeometry]:
     """Voronoi cells of a cluster's buildings within the cluster's polygon (in ids order).
 
     The block cells of ``Ctx`` do not follow grid edges drawn by straight cuts, so parts made
@@ -954,8 +958,8 @@ def _local_cells(ctx: Ctx, ids: list[int], poly: shapely.Geometry) -> list[shape
 
 
 def _exact_halves(
-    ctx: Ctx, ids: list[int], poly: shapely.Geometry, lo: float, hi: float
-) -> list[tuple[set[int], shapely.Geometry]] | None:
+    ctx: Ctx, ids: list[int], poly: BaseGeometry, lo: float, hi: float
+) -> list[tuple[set[int], Polygon]] | None:
     """Two balanced halves of a few buildings, by trying every split (the most compact first).
 
     Towers of a third of a grid each leave few balanced splits, and those are seldom a straight
@@ -1007,7 +1011,7 @@ def _exact_halves(
 def _grow_parts(
     ctx: Ctx,
     ids: list[int],
-    poly: shapely.Geometry,
+    poly: BaseGeometry,
     m: int,
     lo: float,
     hi: float,
@@ -1063,7 +1067,7 @@ def _grow_parts(
     return None
 
 
-def _sound_leaf(ctx: Ctx, ids: np.ndarray, poly: shapely.Geometry, lo: float, hi: float) -> bool:
+def _sound_leaf(ctx: Ctx, ids: np.ndarray, poly: BaseGeometry, lo: float, hi: float) -> bool:
     """A cut half that is one polygon holding its buildings, within the band."""
     parts = polygon_parts(poly)
     return (
@@ -1125,7 +1129,7 @@ def fix_strays(ctx: Ctx, grids: list[GridState]) -> None:
             return
 
 
-def number_grids(grids: list[GridState], region: shapely.Geometry) -> None:
+def number_grids(grids: list[GridState], region: BaseGeometry) -> None:
     """Sequence grids in rows north→south, then west→east within a row."""
     live = [g for g in grids if not g.poly.is_empty]
     if not live:

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # headless: used from the CLI and CI without a display
 import matplotlib.pyplot as plt
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
-from shapely import LineString, MultiLineString, MultiPolygon, Polygon
+from shapely import LineString, MultiLineString, MultiPolygon, Point, Polygon
 
 from wangge.grids.partition import Division
 
@@ -63,9 +63,9 @@ def plot_division(
     hh = {b.key: b for inp in division.inputs for b in inp.buildings}
     xs, ys, ss = [], [], []
     for b in hh.values():
-        p = b.geom if b.geom.geom_type == "Point" else b.geom.representative_point()
-        xs.append(p.x)
-        ys.append(p.y)
+        pt = b.geom if isinstance(b.geom, Point) else b.geom.representative_point()
+        xs.append(pt.x)
+        ys.append(pt.y)
         ss.append(1 + b.households / 10)
     ax.scatter(xs, ys, s=ss, color="black", linewidths=0)
     ax.set_aspect("equal")

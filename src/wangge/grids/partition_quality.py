@@ -12,6 +12,7 @@ from typing import Literal
 
 import shapely
 from shapely import LineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 Measure = Literal["households", "residents", "weight"]
@@ -141,7 +142,7 @@ class QualityReport:
         }
 
 
-def polygon_parts(geom: shapely.Geometry) -> list[Polygon]:
+def polygon_parts(geom: BaseGeometry) -> list[Polygon]:
     """Polygon parts of a geometry larger than a floating-point sliver."""
     if geom is None or geom.is_empty:
         return []
@@ -153,7 +154,7 @@ def polygon_parts(geom: shapely.Geometry) -> list[Polygon]:
     return out
 
 
-def clean(geom: shapely.Geometry) -> Polygon | MultiPolygon:
+def clean(geom: BaseGeometry) -> Polygon | MultiPolygon:
     """Drop sliver parts and sliver holes so that contiguity tests see real pieces only."""
     parts = []
     for p in polygon_parts(geom):
@@ -164,14 +165,14 @@ def clean(geom: shapely.Geometry) -> Polygon | MultiPolygon:
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
-def polsby_popper(geom: shapely.Geometry) -> float:
+def polsby_popper(geom: BaseGeometry) -> float:
     """Polsby-Popper compactness 4πA/P² (1 for a disc, → 0 for slivers)."""
     if geom.is_empty or geom.length == 0:
         return 0.0
     return 4 * math.pi * geom.area / geom.length**2
 
 
-def line_crossings(geom: shapely.Geometry, lines: Sequence[LineString]) -> int:
+def line_crossings(geom: BaseGeometry, lines: Sequence[LineString]) -> int:
     """Number of lines that run through the interior of a grid, not just along its edge."""
     if not lines or geom.is_empty:
         return 0

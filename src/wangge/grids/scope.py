@@ -14,7 +14,7 @@ from wangge.grids.models import DutyGridMember, Grid, GridVersion
 MIN_MICRO_CODE = 12 + 2 + MICRO_WIDTH
 
 
-def layer_grid_ids(layer: str, prefix: str) -> Select[tuple[int]]:
+def layer_grid_ids(layer: str, prefix: str) -> Select[int]:
     """Ids of the grids of one layer under a code prefix (a duty grid brings its unit grids).
 
     Social and unit grids follow the same coding rule (community code + sequence), so a code
@@ -31,7 +31,7 @@ def layer_grid_ids(layer: str, prefix: str) -> Select[tuple[int]]:
     return select(Grid.id).where(or_(Grid.id.in_(of_layer), Grid.id.in_(members)))
 
 
-def micro_grid_ids(prefix: str) -> Select[tuple[int]] | None:
+def micro_grid_ids(prefix: str) -> Select[int] | None:
     """Ids of the micro grids (微网格) under a code prefix; None for a base-grid code."""
     if len(prefix) < MIN_MICRO_CODE:
         return None
@@ -52,7 +52,7 @@ def social_grid_condition(grid_column: Any, micro_column: Any, prefix: str) -> C
     A micro grid is a part of a grid: its 微网格长 holds the rows carrying it as their micro
     grid. For base-grid codes the condition is the grid condition alone (unchanged).
     """
-    cond = grid_column.in_(layer_grid_ids("social", prefix))
+    cond: ColumnElement[bool] = grid_column.in_(layer_grid_ids("social", prefix))
     micro = micro_grid_ids(prefix)
     if micro is None or micro_column is None:
         return cond

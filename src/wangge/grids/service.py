@@ -287,9 +287,12 @@ def _assign_codes(rows: Sequence[GridIn], existing: dict[str, Grid], width: int)
         if row.code is None and row.kind != "micro":
             todo[row.community_code or ""].append(row)
     for community, pending in todo.items():
-        order = order_west_east_north_south([r.geom for r in pending]) if pending[0].geom else []
+        # Grids with a shape in code order, then those without one (duty grids) as given.
+        shaped = [(i, r.geom) for i, r in enumerate(pending) if r.geom is not None]
+        order = [shaped[k][0] for k in order_west_east_north_south([g for _, g in shaped])]
+        order += [i for i, r in enumerate(pending) if r.geom is None]
         seq = max(used[community], default=0)
-        for idx in order or range(len(pending)):
+        for idx in order:
             seq += 1
             pending[idx].code = grid_code(community, seq, width)
     micro_next: dict[str, int] = defaultdict(int)

@@ -33,10 +33,12 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 import shapely
 from shapely import LineString, MultiPolygon, Point, Polygon, affinity
+from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
 from wangge.grids.partition import Building, DivisionInput
@@ -59,7 +61,8 @@ LANE_GAP_M = 2.5  # … and this far from lanes
 SITE_GAP_M = 5.0  # … and from exclusive sites (apart from the site's own buildings)
 HELD_OUT_TOWN = {"households": 28659, "blocks": 195, "buildings": 600, "communities": 11}
 
-Geom = shapely.Geometry
+Geom = BaseGeometry
+_G = TypeVar("_G", bound=BaseGeometry)
 Building_ = tuple[Point | Polygon, int]  # a generated building: geometry and households
 
 
@@ -121,7 +124,11 @@ def _blob(
 
 
 def _wiggly(
-    a: Sequence[float], b: Sequence[float], rng: np.random.Generator, amp: float, step: float
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    rng: np.random.Generator,
+    amp: float,
+    step: float,
 ) -> LineString:
     """A line from a to b with random sideways bends of up to ``amp`` every ``step`` metres."""
     a_, b_ = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -238,7 +245,7 @@ def _spread(total: int, weights: np.ndarray) -> np.ndarray:
     if total <= 0 or w.sum() <= 0:
         return np.zeros(len(w), dtype=int)
     raw = total * w / w.sum()
-    q = np.floor(raw).astype(int)
+    q: np.ndarray = np.floor(raw).astype(int)
     order = np.argsort(-(raw - q), kind="stable")
     q[order[: total - int(q.sum())]] += 1
     return q
@@ -255,7 +262,7 @@ def _scatter(region: Geom, n: int, rng: np.random.Generator, min_gap: float) -> 
         gx, gy = np.meshgrid(np.arange(x0 + off[0], x1, step), np.arange(y0 + off[1], y1, step))
         pts = np.c_[gx.ravel(), gy.ravel()]
         pts = pts + rng.uniform(-0.25 * step, 0.25 * step, pts.shape)
-        cand = pts[shapely.contains_xy(region, pts[:, 0], pts[:, 1])]
+        cand: np.ndarray = pts[shapely.contains_xy(region, pts[:, 0], pts[:, 1])]
         if len(cand) >= n or step <= 0.6 * min_gap:
             break
         step *= 0.8
@@ -425,7 +432,7 @@ def _group(
     rng: np.random.Generator,
     hard: Geom | None = None,
     penalty: float = 0.0,
-    weight: Sequence[float] | None = None,
+    weight: Sequence[float] | np.ndarray | None = None,
     min_weight: float = 0.0,
 ) -> np.ndarray:
     """Labels 0..k'-1 grouping faces into k' ≤ k contiguous regions (k-means on centroids).
@@ -521,7 +528,7 @@ def _zoned_group(
     rng: np.random.Generator,
     boundary: Geom,
     barriers: Sequence[LineString],
-    weight: Sequence[float],
+    weight: Sequence[float] | np.ndarray,
     min_weight: float = 0.0,
 ) -> np.ndarray:
     """Labels grouping faces into about k communities that end at the barriers, as 社区 do.
@@ -548,7 +555,7 @@ def _zoned_group(
         tot = {z: float(w[zone_of == z].sum()) for z in set(zone_of.tolist())}
         small = [
             z
-            for z in sorted(tot, key=tot.get)
+            for z in sorted(tot, key=tot.__getitem__)
             if (tot[z] < 0.5 * mean or len(tot) > k) and len(tot) > 1
         ]
         if not small:
@@ -561,7 +568,7 @@ def _zoned_group(
                     touch[int(zone_of[j])] = touch.get(int(zone_of[j]), 0.0) + ln
         if not touch:
             break
-        zone_of[zone_of == z] = max(touch, key=touch.get)
+        zone_of[zone_of == z] = max(touch, key=touch.__getitem__)
     tot = {z: float(w[zone_of == z].sum()) for z in sorted(set(zone_of.tolist()))}
     exact = {z: k * t / max(1.0, sum(tot.values())) for z, t in tot.items()}
     share = {z: max(1, math.floor(e)) for z, e in exact.items()}
@@ -575,7 +582,7 @@ def _zoned_group(
     nxt = 0
     for z, kz in share.items():
         idx = np.nonzero(zone_of == z)[0]
-        sub = _group([faces[i] for i in idx], kz, rng, None, 0.0, w[idx], min_weight)
+        sub = _group([faces[i] for i in idx.tolist()], kz, rng, None, 0.0, w[idx], min_weight)
         lab[idx] = sub + nxt
         nxt += int(sub.max()) + 1
     return lab
@@ -676,7 +683,7 @@ def block_households(inputs: Sequence[DivisionInput]) -> np.ndarray:
     preferred lines and barriers (not lanes), as the divider sees them."""
     out: list[float] = []
     for inp in inputs:
-        rest = inp.boundary
+        rest: BaseGeometry = inp.boundary
         if inp.exclusive_sites:
             rest = rest.difference(shapely.union_all(inp.exclusive_sites))
         if rest.is_empty:
@@ -771,6 +778,7 @@ def grid_town(
         if abs(len(faces) - want) <= max(1.0, 0.02 * want):
             break
         area *= want / len(faces)
+    assert best is not None  # set on the first pass of the loop
     boundary, streets, mains, rivers, faces = best
     theta = float(_rng(seed, 1).uniform(-15, 15))
     total = round(block_hh * len(faces))
@@ -1195,11 +1203,14 @@ def rural(
 def _translated(layout: Layout, dx: float, dy: float, prefix: str) -> Layout:
     """The layout moved by (dx, dy), with its community and building keys prefixed."""
 
-    def move(g: Geom) -> Geom:
+    def move(g: _G) -> _G:
         return shapely.transform(g, lambda xy: xy + np.array([dx, dy]))
 
-    def moved(gs: Sequence[Geom]) -> list:
-        return list(move(np.array(list(gs), dtype=object))) if len(gs) else []
+    def moved(gs: Sequence[_G]) -> list[_G]:
+        if not len(gs):
+            return []
+        arr = np.array(list(gs), dtype=object)
+        return list(shapely.transform(arr, lambda xy: xy + np.array([dx, dy])))
 
     inputs = []
     for inp in layout.inputs:
@@ -1269,7 +1280,8 @@ def tiled(
     return Layout(
         name or f"tiled {n}×{n} ({', '.join(families)})",
         [inp for t in moved for inp in t.inputs],
-        shapely.union_all([t.boundary for t in moved]),
+        # The union of polygonal tiles is polygonal.
+        cast(Polygon | MultiPolygon, shapely.union_all([t.boundary for t in moved])),
         [x for t in moved for x in t.lines],
         [x for t in moved for x in t.barriers],
         [x for t in moved for x in t.lanes],

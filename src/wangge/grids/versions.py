@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case
 from wangge.common.models import utcnow
+from wangge.db import Base
 from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division
 from wangge.errors import Conflict, DomainError, ValidationFailed
@@ -28,7 +29,7 @@ from wangge.grids.service import TILING_KINDS, active_version, get_version, vers
 class LocatedSpec:
     """A table whose rows carry a position and the id of their grid in each layer."""
 
-    model: type
+    model: type[Base]
     label_zh: str
     grid_columns: dict[str, str]  # layer -> column name
     # called with the ids of moved rows (e.g. the evaluation facts follow their cases)
@@ -166,7 +167,8 @@ def reassign(
 ) -> dict[str, Any]:
     """Re-locate every located record of the county in `version`; return what moved where."""
     index = index_for(session, version)
-    codes = dict(
+    # Looked up with None too: an unlocated record has no grid.
+    codes: dict[int | None, str] = dict(
         session.execute(
             select(Grid.id, Grid.code).where(Grid.county_code == version.county_code)
         ).all()

@@ -179,7 +179,9 @@ def _delivery(session: Session, reply: HotlineReply) -> str | None:
     return session.scalar(select(OutboxMessage.status).where(OutboxMessage.id == reply.outbox_id))
 
 
-def reveal(session: Session, principal: Principal, case_id: int, reason: str | None) -> dict:
+def reveal(
+    session: Session, principal: Principal, case_id: int, reason: str | None
+) -> dict[str, Any]:
     """Return the caller's full name and phone (with a reason; audited).
 
     `personal.unmask` may, and so may the centre's intake posts (`cases.intake`): the 受理员
@@ -243,7 +245,9 @@ def add_callback(
     return row
 
 
-def hotline_payload(case: Case, intake: CaseIntake, reply: HotlineReply, session: Session) -> dict:
+def hotline_payload(
+    case: Case, intake: CaseIntake, reply: HotlineReply, session: Session
+) -> dict[str, Any]:
     """Return the JSON the 12345 platform receives (its work order, the result, the text)."""
     last = session.scalars(
         select(CaseCallback).where(CaseCallback.case_id == case.id).order_by(CaseCallback.id.desc())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -69,18 +70,19 @@ def _target_version(session: Session, county: str, version_id: int | None) -> Gr
                 field="version_id",
             )
         return version
-    version = active_version(session, county, "social")
-    if version is None:
+    active = active_version(session, county, "social")
+    if active is None:
         raise ValidationFailed(
             f"区县 {county} 没有现行的社会治理网格版本",
             f"county {county} has no active social grid version",
             code="no_active_version",
             field="parent_code",
         )
-    return version
+    return active
 
 
 def _buildings_in(session: Session, parent: Grid) -> list[Building]:
+    """The buildings in a grid; all located (the lon/lat bounds leave out NULL positions)."""
     assert parent.geom is not None
     minx, miny, maxx, maxy = parent.geom.bounds
     rows = session.scalars(
@@ -93,7 +95,11 @@ def _buildings_in(session: Session, parent: Grid) -> list[Building]:
         .order_by(Building.id)
     ).all()
     return [
-        b for b in rows if b.lon is not None and parent.geom.covers(shapely.Point(b.lon, b.lat))
+        b
+        for b in rows
+        if b.lon is not None
+        and b.lat is not None
+        and parent.geom.covers(shapely.Point(b.lon, b.lat))
     ]
 
 
@@ -133,9 +139,10 @@ def micro_from_buildings(
             code="no_buildings",
             field="parent_code",
         )
+    assert parent.geom is not None  # as _buildings_in asserts
     shapes = micro_shapes(
-        parent.geom,  # type: ignore[arg-type]
-        [b.geom if b.geom is not None else shapely.Point(b.lon, b.lat) for b in buildings],
+        parent.geom,
+        [_footprint(b) for b in buildings],
         mode=plan.mode,
         margin_m=plan.margin_m,
         gap_m=plan.gap_m,
@@ -167,6 +174,14 @@ def micro_from_buildings(
         detail={k: v for k, v in report.items() if k != "created"} | {"count": len(grids)},
     )
     return report
+
+
+def _footprint(b: Building) -> BaseGeometry:
+    """A building's footprint, or its point when it has none."""
+    if b.geom is not None:
+        return b.geom
+    assert b.lon is not None and b.lat is not None  # located: see _buildings_in
+    return shapely.Point(b.lon, b.lat)
 
 
 def _order(shapes: list[Any]) -> list[int]:

@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from wangge import __version__
@@ -80,9 +80,12 @@ def upload_files(root: Path) -> dict[str, str]:
     return out
 
 
-def _revision(conn: Any) -> str | None:
+def _revision(conn: Connection) -> str | None:
     try:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        # alembic_version.version_num is a VARCHAR column.
+        return cast(
+            "str | None", conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        )
     except Exception:
         return None
 
@@ -175,14 +178,16 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         return json.loads(member.read())  # type: ignore[no-any-return]
 
 
-def restore(archive: Path, database_url: str, upload_dir: Path, *, force: bool = False) -> dict:
+def restore(
+    archive: Path, database_url: str, upload_dir: Path, *, force: bool = False
+) -> dict[str, Any]:
     """Restore an archive into an empty database and upload directory, then verify it."""
     url = normalize_url(database_url)
     with tempfile.TemporaryDirectory(prefix="wangge-restore-") as tmp:
         work = Path(tmp)
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(work, filter="data")
-        manifest = json.loads((work / MANIFEST).read_text())
+        manifest: dict[str, Any] = json.loads((work / MANIFEST).read_text())
         if manifest.get("format") != FORMAT:
             raise ValidationFailed(
                 "不支持的备份格式", f"unsupported backup format {manifest.get('format')}"

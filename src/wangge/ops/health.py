@@ -89,7 +89,8 @@ def scrape_registry(app_registry: CollectorRegistry, db: Collector) -> Collector
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        # prometheus_client leaves MultiProcessCollector.__init__ unannotated.
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(db)
         return registry
     return app_registry

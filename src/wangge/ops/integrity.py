@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Row, inspect, select, text
 from sqlalchemy.orm import Session
 
 # Points on a shared edge are inside either neighbour; 1e-7° is about a centimetre.
@@ -167,13 +167,16 @@ def check_locations(session: Session, report: IntegrityReport) -> None:
         report.counts[f"located:{model.__tablename__}"] = checked
 
 
-def _duplicates(session: Session, sql: str) -> list[Any]:
+_AnyRow = Row[*tuple[Any, ...]]  # a row of a textual query
+
+
+def _duplicates(session: Session, sql: str) -> list[_AnyRow]:
     return list(session.execute(text(sql)))
 
 
 def check_codes(session: Session, report: IntegrityReport) -> None:
     """Grid codes are unique per version; case and component codes are unique."""
-    checks = [
+    checks: list[tuple[str, str, Callable[[_AnyRow], tuple[str, str]]]] = [
         (
             "grids",
             "SELECT version_id, code, count(*) FROM grids GROUP BY version_id, code "

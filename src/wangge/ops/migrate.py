@@ -127,8 +127,8 @@ def migrate_database(
                     continue
                 count = select(func.count()).select_from(table)
                 report.counts[table.name] = (
-                    src.execute(count).scalar(),
-                    dst.execute(count).scalar(),
+                    src.execute(count).scalar_one(),
+                    dst.execute(count).scalar_one(),
                 )
         return report
     finally:

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -49,7 +50,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class _UTCFormatterMixin:
-    converter = time.gmtime
+    converter: Callable[[float | None], time.struct_time] = time.gmtime
 
 
 class _UTCJsonFormatter(_UTCFormatterMixin, JsonFormatter):

@@ -68,9 +68,11 @@ class PeriodicWorker(Generic[T]):
                 break
             except OperationalError as exc:
                 if attempt + 1 == self.busy_retries or self._stop.wait(0.2):
-                    return self._deferred(exc)
+                    self._deferred(exc)
+                    return None
             except SQLAlchemyError as exc:
-                return self._deferred(exc)
+                self._deferred(exc)
+                return None
         self._failures = 0
         return result
 

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import count
+from typing import TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -38,6 +39,15 @@ from wangge.ops.periodic import PeriodicWorker
 log = logging.getLogger("wangge.replicas")
 LSN_COOKIE = "wangge_lsn"
 NODE_HEADER = "X-DB-Node"
+
+
+class _EngineOptions(TypedDict, total=False):
+    """The pool options a replica engine takes from `make_engine`."""
+
+    pool_size: int
+    max_overflow: int
+
+
 # GET routes whose work is read-only and may be a little behind: the big screen, the map
 # layers, the evaluation, Open311 reads.
 READ_ROUTES = (
@@ -75,7 +85,14 @@ class Replica:
 class ReplicaRouter:
     """The replicas of one primary, their health and lag, and the choice for a read."""
 
-    def __init__(self, primary: Engine, urls: list[str], *, max_lag: float, **engine_kw: int):
+    def __init__(
+        self,
+        primary: Engine,
+        urls: list[str],
+        *,
+        max_lag: float,
+        **engine_kw: Unpack[_EngineOptions],
+    ):
         self.primary = primary
         self.max_lag = max_lag
         self.replicas = [

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -194,14 +196,14 @@ def _middle(*bbox: float | None) -> tuple[float, float]:
 
 
 def _roads_with_communities(
-    session: Session, roads: list[tuple[str, object]], grid_of: dict[int, tuple[str, str]]
+    session: Session, roads: Sequence[tuple[str, BaseGeometry]], grid_of: dict[int, tuple[str, str]]
 ) -> list[Road]:
     """Attach to each road the communities it runs through (points sampled along it)."""
     owner, lons, lats = [], [], []
     for k, (_, geom) in enumerate(roads):
-        n = max(2, min(400, int(geom.length / _SAMPLE_STEP_DEG)))  # type: ignore[attr-defined]
+        n = max(2, min(400, int(geom.length / _SAMPLE_STEP_DEG)))
         for t in np.linspace(0.0, 1.0, n):
-            p = geom.interpolate(float(t), normalized=True)  # type: ignore[attr-defined]
+            p = geom.interpolate(float(t), normalized=True)
             owner.append(k)
             lons.append(p.x)
             lats.append(p.y)
@@ -213,7 +215,7 @@ def _roads_with_communities(
         community = grid_of.get(gid, ("", ""))[1]
         if community and community not in communities[k]:
             communities[k].append(community)
-    return [Road(n, g, tuple(communities[k])) for k, (n, g) in enumerate(roads)]  # type: ignore[arg-type]
+    return [Road(n, g, tuple(communities[k])) for k, (n, g) in enumerate(roads)]
 
 
 # ---------------------------------------------------------------------- use cases

@@ -100,14 +100,14 @@ def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
 def check_area(
     session: Session,
     principal: Principal,
-    community_code: str,
+    community_code: str | None,
     grid_id: int | None,
     micro_grid_id: int | None = None,
 ) -> None:
     """Refuse a write outside the principal's area (a grid worker: outside his grids; a
-    微网格长: outside his micro grid)."""
+    微网格长: outside his micro grid). A row in no community is placed by its grids alone."""
     require_own_grid(session, principal, grid_id, micro_grid_id)
-    if principal.contains(community_code):
+    if principal.contains(community_code or ""):
         return
     for gid in (grid_id, micro_grid_id):  # the row's social grid and micro grid
         code = session.scalar(select(Grid.code).where(Grid.id == gid)) if gid else None

@@ -46,7 +46,8 @@ def _assign_serials(
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(len(inverse), dtype=np.int64)
     rank[order] = np.arange(len(inverse)) - np.repeat(starts, counts)
-    return firsts[inverse] + rank
+    serials: np.ndarray = firsts[inverse] + rank
+    return serials
 
 
 def _point_wkb(lon: np.ndarray, lat: np.ndarray, *, srid: int | None) -> list[Any]:

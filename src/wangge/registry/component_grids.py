@@ -104,12 +104,12 @@ def require_all_in_county(
         )  # fmt: skip
 
 
-def _crossed(geom: BaseGeometry, grids: Sequence[tuple[int, BaseGeometry]]) -> list[int]:
+def _crossed(geom: BaseGeometry, grids: Sequence[tuple[int, BaseGeometry | None]]) -> list[int]:
     """Return the ids of the grids a geometry crosses; a line along a border counts both."""
     hits = [gid for gid, g in grids if g is not None and geom.intersects(g)]
     # A line that only touches a grid (ends on its edge) is not in it, unless it runs
     # wholly along borders and would otherwise be in no grid at all.
-    inside = [gid for gid, g in grids if gid in hits and not geom.touches(g)]
+    inside = [gid for gid, g in grids if g is not None and gid in hits and not geom.touches(g)]
     return inside or hits
 
 
@@ -143,12 +143,15 @@ def refresh(session: Session, components: Iterable[Component]) -> int:
             ).all()  # fmt: skip
             if not grids:
                 continue
-            tree = shapely.STRtree([g for _i, g in grids])
+            # STRtree skips a missing geometry (None); the stubs accept geometries only.
+            tree = shapely.STRtree([g for _i, g in grids])  # type: ignore[arg-type]
             for comp in spread:
-                near = [grids[int(i)] for i in tree.query(comp.geom)]
+                geom = comp.geom
+                assert geom is not None  # spread components have a geometry (is_spread)
+                near = [grids[int(i)] for i in tree.query(geom)]
                 rows.extend(
                     {"component_id": comp.id, "grid_id": gid, "layer": layer}
-                    for gid in _crossed(comp.geom, [(int(i), g) for i, g in near])
+                    for gid in _crossed(geom, [(int(i), g) for i, g in near])
                 )
     if rows:
         session.execute(insert(ComponentGrid), rows)
@@ -194,7 +197,7 @@ def grid_codes(session: Session, comp: Component) -> dict[str, list[str]]:
 
 def grid_codes_of(session: Session, comps: Sequence[Component]) -> dict[int, dict[str, list[str]]]:
     """`grid_codes` of many components in two queries (a list page, not one per row)."""
-    found = {c.id: {layer: [] for layer in LAYERS} for c in comps}
+    found: dict[int, dict[str, list[str]]] = {c.id: {layer: [] for layer in LAYERS} for c in comps}
     if not found:
         return found
     for cid, layer, code in session.execute(

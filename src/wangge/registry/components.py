@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -197,9 +197,10 @@ def save_component(
     if geom is not None:
         if before is not None:
             require_in_county(session, comp.county_code, geom, what=_point(geom))
-            minor = catalogue_for(session, comp.county_code, comp.scheme).get(comp.class_code)  # type: ignore[arg-type]
-            if minor is not None:
-                require_line(minor, geom)
+            scheme = cast(Scheme, comp.scheme)  # checked against Scheme when it was made
+            known = catalogue_for(session, comp.county_code, scheme).get(comp.class_code)
+            if known is not None:
+                require_line(known, geom)
         comp.geom = geom
         for key, value in bbox_columns(geom).items():
             setattr(comp, key, value)
@@ -292,7 +293,7 @@ def delete_component(session: Session, principal: Principal, component_id: int) 
     )
 
 
-def components_query(principal: Principal, **filters: Any) -> Select[tuple[Component]]:
+def components_query(principal: Principal, **filters: Any) -> Select[Component]:
     """Return the query of components in the principal's area."""
     principal.require("registry.read")
     query = select(Component).where(visible_component(principal))

@@ -6,7 +6,7 @@ every ID number and credit code carries a valid check character.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -151,7 +151,7 @@ def _people(
     session: Session,
     rng: np.random.Generator,
     county: str,
-    rooms: list[int],
+    rooms: Sequence[int],
     r_rows: list[dict[str, Any]],
     now: Any,
 ) -> int:
@@ -246,7 +246,7 @@ def _components(session: Session, rng: np.random.Generator, county: str, n: int)
 
 
 def _organisations(
-    session: Session, rng: np.random.Generator, county: str, grids: list[Any], now: Any
+    session: Session, rng: np.random.Generator, county: str, grids: Sequence[Grid], now: Any
 ) -> int:
     rows = []
     for i, grid in enumerate(grids):

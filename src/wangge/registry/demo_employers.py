@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -19,7 +20,9 @@ from wangge.registry.models_organisations import Organisation
 HEAD = ["统一社会信用代码", "企业名称", "住所", "社区代码"]
 
 
-def _unregistered(rng: np.random.Generator, county: str, communities: list[str], n: int) -> list:
+def _unregistered(
+    rng: np.random.Generator, county: str, communities: list[str], n: int
+) -> list[list[str]]:
     rows = []
     for i in range(n):
         body = "".join(str(d) for d in rng.integers(0, 10, size=8))
@@ -30,7 +33,7 @@ def _unregistered(rng: np.random.Generator, county: str, communities: list[str],
     return rows
 
 
-def _csv(rows: list[list[str]]) -> bytes:
+def _csv(rows: Sequence[Sequence[str | None]]) -> bytes:
     out = io.StringIO()
     csv.writer(out).writerows([HEAD, *rows])
     return out.getvalue().encode("gbk")  # as the market-regulation office sends it

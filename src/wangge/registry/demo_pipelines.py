@@ -58,7 +58,7 @@ def _route(area: BaseGeometry, rng: np.random.Generator) -> BaseGeometry | None:
             points.append(points[-1] + step * np.array([np.cos(heading), np.sin(heading)]))
         inside = shapely.LineString(points).intersection(area.buffer(-1e-5))
         parts = getattr(inside, "geoms", [inside])
-        longest = max(parts, key=lambda g: g.length) if parts else None
+        longest: BaseGeometry | None = max(parts, key=lambda g: g.length) if parts else None
         if longest is not None and longest.geom_type == "LineString" and longest.length > 0.012:
             return shapely.set_precision(longest, 1e-7)
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ def build_visit_demo(session: Session, county: str, worker_name: str = "王建�
     first, _last = quarter_of(today())
     span = max((today() - first).days, 0)
     now = utcnow()
-    visits = [
+    visits: list[dict[str, Any]] = [
         {"county_code": county, "household_id": hid, "community_code": community,
          "grid_id": grid_id, "visited_on": first + timedelta(days=(n * 7) % (span + 1)),
          "worker_id": None, "worker_name": worker_name, "notes": NOTES[n % len(NOTES)],

@@ -108,7 +108,9 @@ def parse_list(session: Session, county: str, data: bytes, file_name: str) -> li
         if not any(cells.values()):
             continue
 
-        def bad(field: str, zh: str, en: str, number: int = number, cells: dict = cells) -> None:
+        def bad(
+            field: str, zh: str, en: str, number: int = number, cells: dict[str, str | None] = cells
+        ) -> None:
             errors.append({"row": number, "field": field, "value": cells.get(field),
                            "message_zh": zh, "message_en": en})  # fmt: skip
 

@@ -17,6 +17,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from wangge.audit.service import record
@@ -68,6 +69,7 @@ def template(sheet: Sheet, choices: dict[str, tuple[str, ...]] | None = None) ->
     """Return an empty workbook with Chinese headers and drop-downs for the code lists."""
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on one worksheet
     ws.title = sheet.title
     codes = wb.create_sheet("代码表")
     codes.sheet_state = "hidden"
@@ -214,8 +216,8 @@ def import_workbook(
             with session.begin_nested():
                 sheet.save(session, principal, record_data, record_id)
         except DomainError as exc:
-            col = sheet.column_for(exc.field)
-            errors.append(_error(number, col, cells.get(col.key) if col else None, exc.message_zh))
+            at = sheet.column_for(exc.field)
+            errors.append(_error(number, at, cells.get(at.key) if at else None, exc.message_zh))
             continue
         counts["updated" if record_id else "created"] += 1
     written = not errors or valid_only

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
 from wangge.common.geo import parse_crs, to_canonical_xy
@@ -55,7 +55,7 @@ def parse_geometry(
 
 def anchor(geom: BaseGeometry) -> tuple[float, float]:
     """Return the point that places a geometry in a grid (a line's midpoint, a polygon's inside)."""
-    if geom.geom_type == "Point":
+    if isinstance(geom, Point):
         return geom.x, geom.y
     line = geom.geom_type == "LineString"
     point = geom.interpolate(0.5, normalized=True) if line else geom.point_on_surface()

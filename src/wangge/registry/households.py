@@ -123,7 +123,7 @@ def households_query(
     community: str | None = None,
     grid_ids: set[int] | None = None,
     q: str | None = None,
-) -> Select[tuple[Household]]:
+) -> Select[Household]:
     """Return the query of households in the area (optionally of some grids, by 户号 or address)."""
     principal.require("registry.read")
     query = select(Household).where(household_visible(principal))

@@ -103,7 +103,7 @@ def save_building(
     return building
 
 
-def buildings_query(principal: Principal, **filters: Any) -> Select[tuple[Building]]:
+def buildings_query(principal: Principal, **filters: Any) -> Select[Building]:
     """Return the query of buildings in the principal's area."""
     principal.require("registry.read")
     query = select(Building).where(visible(Building, principal))
@@ -257,7 +257,7 @@ def tenancies_of(session: Session, principal: Principal, room_id: int) -> list[T
     )
 
 
-def rooms_query(principal: Principal, **filters: Any) -> Select[tuple[Room]]:
+def rooms_query(principal: Principal, **filters: Any) -> Select[Room]:
     """Return the query of rooms in the principal's area."""
     principal.require("registry.read")
     query = select(Room).where(visible(Room, principal))

@@ -8,6 +8,7 @@ caller's area even if the snapshot lagged behind a move.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -67,7 +68,7 @@ def _scope_mask(
         + [False],
         dtype=bool,
     )
-    ok = table[snap.comm[idx]]
+    ok: np.ndarray = table[snap.comm[idx]]
     if any(len(p) > 12 for p in prefixes):
         ids = session.scalars(select(Grid.id).where(scope_clause(Grid.code, who))).all()
         ok |= np.isin(snap.grid[idx], np.array(ids, dtype=np.int64))
@@ -95,7 +96,8 @@ def _class_mask(snap: Snapshot, idx: np.ndarray, classes: tuple[str, ...]) -> np
         [c is not None and c.startswith(classes) for c in snap.categories.values] + [False],
         dtype=bool,
     )
-    return table[snap.cat[idx]]
+    mask: np.ndarray = table[snap.cat[idx]]
+    return mask
 
 
 @cache
@@ -159,7 +161,9 @@ def map_layer(session: Session, principal: Principal, kind_name: str, view: View
             "points": points,
         }
     # The whole district in view (the usual first screen): no copies of the columns.
-    take = (lambda a: a) if n == len(snap) else (lambda a: a[idx])
+    take: Callable[[np.ndarray], np.ndarray] = (
+        (lambda a: a) if n == len(snap) else (lambda a: a[idx])
+    )
     found = cluster(
         take(snap.px),
         take(snap.py),

@@ -104,7 +104,7 @@ class Snapshot:
     def extent(self) -> tuple[float, float, float, float]:
         """Return (min lon, min lat, max lon, max lat); all NaN when empty."""
         if not len(self.ids):
-            return (np.nan,) * 4  # type: ignore[return-value]
+            return (np.nan,) * 4
         return self.lon.min(), self.lat.min(), self.lon.max(), self.lat.max()
 
 
@@ -230,7 +230,8 @@ def _coded(session: Session, col: Any) -> tuple[list[str | None], Any]:
 
 def cast_rows(cursor: Any) -> Iterable[tuple[Any, ...]]:
     """Return the DBAPI cursor as the iterable of row tuples it is (for the type checker)."""
-    return cursor
+    rows: Iterable[tuple[Any, ...]] = cursor
+    return rows
 
 
 def _load_all(session: Session, kind: Kind) -> Snapshot:
@@ -347,6 +348,7 @@ def snapshot(session: Session, kind: Kind) -> Snapshot:
                     _CACHE.entries[key] = _Entry(snap, mark, time.monotonic(), took)
                     _CACHE.loading.pop(key, None)
                 return snap
+    assert entry is not None  # found in the cache, or loaded just above
     current = stamp(session, kind)
     with entry.lock:
         if entry.reloading:

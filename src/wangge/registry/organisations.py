@@ -131,7 +131,7 @@ def save_organisation(
     return org
 
 
-def organisations_query(principal: Principal, **filters: Any) -> Select[tuple[Organisation]]:
+def organisations_query(principal: Principal, **filters: Any) -> Select[Organisation]:
     """Return the query of organisations in the principal's area."""
     principal.require("registry.read")
     query = select(Organisation).where(visible(Organisation, principal))

@@ -291,7 +291,7 @@ def save_person(
     return person
 
 
-def people_query(principal: Principal, **filters: Any) -> Select[tuple[Person]]:
+def people_query(principal: Principal, **filters: Any) -> Select[Person]:
     """Return the query of people in the principal's area matching the filters."""
     principal.require("registry.read")
     query = select(Person).where(visible(Person, principal), Person.merged_into_id.is_(None))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from wangge.errors import ValidationFailed
@@ -52,6 +52,7 @@ def rehash_people(
     report = RehashReport()
     total = session.scalar(select(func.count()).select_from(Person)) or 0
     table = Person.__table__
+    assert isinstance(table, Table)  # a declarative model is mapped to a Table
     # updated_at is written back unchanged: a new key is no change of the person's record.
     statement = (
         update(table)

@@ -10,6 +10,11 @@ from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.api.files import xlsx_response
 from wangge.errors import ValidationFailed
 from wangge.registry import (
+    components,
+    households,
+    houses,
+    organisations,
+    people,
     views_coverage,
     views_organisations,
     views_people,
@@ -24,12 +29,12 @@ from wangge.registry.quality import completeness
 from wangge.registry.sheets import sheet_for
 
 OBJECT_TYPES = {
-    "people": ("person", views_people.people.get_person),
-    "buildings": ("building", views_places.houses.get_building),
-    "rooms": ("room", views_places.houses.get_room),
-    "components": ("component", views_places.components.get_component),
-    "organisations": ("organisation", views_organisations.organisations.get_organisation),
-    "households": ("household", views_visits.households.get_household),
+    "people": ("person", people.get_person),
+    "buildings": ("building", houses.get_building),
+    "rooms": ("room", houses.get_room),
+    "components": ("component", components.get_component),
+    "organisations": ("organisation", organisations.get_organisation),
+    "households": ("household", households.get_household),
 }
 
 router = APIRouter()

@@ -257,7 +257,7 @@ def add_component_class(
     ext = components.add_extension(
         session, principal, body.county_code, body.code, body.name, body.scheme,
         network=body.network, geometry=body.geometry,
-    )  # type: ignore[arg-type]  # fmt: skip
+    )  # fmt: skip
     return {
         "county_code": ext.county_code,
         "scheme": ext.scheme,

@@ -16,7 +16,8 @@ from wangge.registry.idempotent import IdempotencyKeyDep, once
 from wangge.registry.labels import sensitive_codes
 from wangge.registry.models_houses import Room
 from wangge.registry.models_people import Household, Person
-from wangge.registry.own_grids import own_grid_ids
+from wangge.registry.models_visits import HouseholdVisit
+from wangge.registry.own_grids import own_grid_ids, today
 from wangge.registry.people import person_out
 from wangge.registry.views_places import room_out
 
@@ -47,11 +48,17 @@ def _rows(session: SessionDep, items: list[Household], on: date | None) -> list[
             .group_by(Person.household_id)
         ).all()
     ) if ids else {}  # fmt: skip
-    first, _last = visits.quarter_of(on or visits.today())
+    first, _last = visits.quarter_of(on or today())
     return [_row(h, where, members, last, first) for h in items]
 
 
-def _row(h: Household, where: dict, members: dict, last: dict, first: date) -> dict[str, Any]:
+def _row(
+    h: Household,
+    where: dict[int, dict[str, Any]],
+    members: dict[int | None, int],
+    last: dict[int, date],
+    first: date,
+) -> dict[str, Any]:
     return {
         "id": h.id, "number": h.number, "community_code": h.community_code,
         "room_id": h.room_id, **where.get(h.id, {"address": None, "grid_id": None}),
@@ -80,9 +87,9 @@ def list_households(
             grids = own if grids is None else grids & own
     query = households.households_query(principal, community=community, grid_ids=grids, q=q)
     if visited is not None:
-        first, last = visits.quarter_of(visits.today())
-        seen = select(visits.HouseholdVisit.household_id).where(
-            visits.HouseholdVisit.visited_on >= first, visits.HouseholdVisit.visited_on <= last
+        first, last = visits.quarter_of(today())
+        seen = select(HouseholdVisit.household_id).where(
+            HouseholdVisit.visited_on >= first, HouseholdVisit.visited_on <= last
         )
         query = query.where(Household.id.in_(seen) if visited else Household.id.not_in(seen))
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

@@ -6,6 +6,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -101,7 +102,7 @@ def _exif(img: Image.Image) -> tuple[tuple[float, float] | None, datetime | None
     return (lon, lat), taken
 
 
-def _dms(value: tuple) -> float:
+def _dms(value: tuple[Any, ...]) -> float:
     d, m, s = (float(v) for v in value)
     return d + m / 60 + s / 3600
 

@@ -37,7 +37,7 @@ def storage_for(request: Request) -> Storage:
     store = getattr(request.app.state, "storage", None)
     if store is None:
         store = request.app.state.storage = LocalStorage(request.app.state.settings.upload_dir)
-    return store  # type: ignore[no-any-return]
+    return store
 
 
 def _read(row: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -45,7 +46,9 @@ router = APIRouter(prefix="/web/api", include_in_schema=False)
 MAP_LIGHTS = frozenset({"red", "yellow", "green", "none"})  # the map's light filter
 
 # Simplified layers are derived data of frozen (active) versions: cache the encoded bytes.
-_CACHE: OrderedDict[tuple, bytes] = OrderedDict()
+# (division, layer, crs, tolerance, version ids, scope prefixes or None)
+_LayerKey = tuple[str, str, str, float | None, tuple[int, ...], tuple[str, ...] | None]
+_CACHE: OrderedDict[_LayerKey, bytes] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 
@@ -140,7 +143,7 @@ def map_layer(
         raise NotFound(f"区划 {division} 不存在", f"division {division} does not exist")
     versions = [v for v in active_versions(session, [division[:6]]) if v.layer == layer]
     scope = None if principal.scope_prefixes is None else tuple(sorted(principal.scope_prefixes))
-    key = (division, layer, crs, tolerance, tuple(v.id for v in versions), scope)
+    key: _LayerKey = (division, layer, crs, tolerance, tuple(v.id for v in versions), scope)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
@@ -469,7 +472,8 @@ def dashboard(
         .order_by(func.count(Case.id).desc())
         .limit(10)
     ).all()
-    grid_names = {
+    # keyed like the nullable Case.grid_id of `top` (NULLs are filtered out there)
+    grid_names: dict[int | None, tuple[str, str]] = {
         g.id: (g.code, g.name)
         for g in session.scalars(select(Grid).where(Grid.id.in_([t[0] for t in top])))
     }
@@ -522,7 +526,7 @@ def dashboard(
     return _json(body, request, cache="no-store")
 
 
-def _bin_points(pts: list[Any], n: int = 40) -> dict[str, Any]:
+def _bin_points(pts: Sequence[Sequence[float]], n: int = 40) -> dict[str, Any]:
     """Bin points into an n×n lon/lat raster (the heat map's cells)."""
     if not pts:
         return {"cells": [], "n": n, "bounds": None}

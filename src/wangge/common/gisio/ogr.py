@@ -181,7 +181,9 @@ def _ogr_read(
     """pyogrio's raw read, with GDAL and decoding failures reported against `file`."""
     try:
         layer = _choose_layer(source, file, layer)
-        return ogr_raw.read(source, layer=layer, encoding=enc, **options)
+        # (meta, fids, wkb geometries, field columns); pyogrio is untyped
+        result: tuple[Any, ...] = ogr_raw.read(source, layer=layer, encoding=enc, **options)
+        return result
     except ImportFailed:
         raise
     except UnicodeDecodeError as exc:
@@ -202,7 +204,9 @@ def read_ogr(path: Path, layer: str | None, encoding: str | None) -> RawLayer:
     fields = [str(name) for name in meta["fields"]]
     ogr_types = list(meta.get("ogr_types") or ["OFTString"] * len(fields))
     count = len(wkb) if wkb is not None else (len(columns[0]) if columns else 0)
-    geometries = _parse_wkb(wkb, file) if wkb is not None else [None] * count
+    geometries: list[BaseGeometry | None] = (
+        _parse_wkb(wkb, file) if wkb is not None else [None] * count
+    )
     properties = [
         {
             name: _ogr_value(col[i], t)

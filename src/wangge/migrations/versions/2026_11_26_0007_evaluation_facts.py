@@ -7,6 +7,8 @@ Create Date: 2026-11-26 07:40:00
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
@@ -19,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 
-def _ts(name: str) -> sa.Column:
+def _ts(name: str) -> sa.Column[datetime]:
     return sa.Column(name, wangge.cases.models.UTCDateTime(timezone=True), nullable=True)
 
 

@@ -24,6 +24,8 @@ Create Date: 2026-12-06 12:00:00
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -45,7 +47,7 @@ _RUNNING_PARTS = (
 )
 
 
-def _ts(name: str, nullable: bool = True) -> sa.Column:
+def _ts(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, wangge.cases.models.UTCDateTime(timezone=True), nullable=nullable)
 
 

@@ -18,6 +18,8 @@ Create Date: 2026-12-07 12:00:00
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,7 +33,7 @@ depends_on = None
 INTAKE = "cases.intake"
 
 
-def _ts(name: str, nullable: bool = True) -> sa.Column:
+def _ts(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, wangge.cases.models.UTCDateTime(timezone=True), nullable=nullable)
 
 

@@ -14,6 +14,8 @@ Create Date: 2026-12-07 13:00:00
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,7 +27,7 @@ branch_labels = None
 depends_on = None
 
 
-def _ts(name: str, nullable: bool = True) -> sa.Column:
+def _ts(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, wangge.cases.models.UTCDateTime(timezone=True), nullable=nullable)
 
 

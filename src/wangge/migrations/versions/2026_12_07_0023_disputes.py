@@ -7,6 +7,8 @@ Create Date: 2026-12-07 20:00:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-def _child(name: str, *columns: sa.Column) -> None:
+def _child(name: str, *columns: sa.Column[Any]) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), nullable=False),
