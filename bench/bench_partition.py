@@ -32,7 +32,7 @@ from shapely.strtree import STRtree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_blocks import District, make_district, tiled
-from wangge.grids.partition import Division, DivisionInput, divide
+from wangge.grids.partition import DivisionInput, DivisionPlan, divide
 from wangge.grids.partition_quality import (
     line_crossings,
     polsby_popper,
@@ -200,7 +200,7 @@ def anchor_roads_metis(flat: Flat, target: float) -> list[tuple]:
 
 def wangge_grids(
     inputs: Sequence[DivisionInput], flat: Flat, target: float, allow_crossing: bool
-) -> tuple[list[tuple], list[bool], Division]:
+) -> tuple[list[tuple], list[bool], DivisionPlan]:
     """wangge divide, end to end; grids as (polygon, building indices) plus exclusive flags."""
     div = divide(list(inputs), target=target, allow_crossing=allow_crossing)
     pos = {k: i for i, k in enumerate(flat.keys)}
@@ -211,7 +211,7 @@ def wangge_grids(
     return grids, [g.exclusive for g in div.grids], div
 
 
-def unmet_note(div: Division) -> str:
+def unmet_note(div: DivisionPlan) -> str:
     """wangge's grids out of tolerance grouped by reason (figures in a reason become N)."""
     kinds: dict[str, int] = {}
     for u in div.report.unmet:

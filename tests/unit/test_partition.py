@@ -11,8 +11,8 @@ from shapely import LineString, MultiPolygon, Point, Polygon, box
 
 from wangge.grids.partition import (
     Building,
-    Division,
     DivisionInput,
+    DivisionPlan,
     divide,
     division_from_assignment,
     merge_grids,
@@ -45,7 +45,7 @@ def lattice(
     return out
 
 
-def check_division(div: Division) -> None:
+def check_division(div: DivisionPlan) -> None:
     """Exact cover without overlap, every building in exactly one grid and inside it, contiguity."""
     for inp in div.inputs:
         grids = [g for g in div.grids if g.community_key == inp.community_key]

@@ -13,13 +13,13 @@ import pytest
 import shapely
 
 from wangge.grids import synthetic_layouts as sl
-from wangge.grids.partition import Division, divide
+from wangge.grids.partition import DivisionPlan, divide
 from wangge.grids.partition_quality import polygon_parts
 
 TARGET = 300
 
 
-def check_sound(layout: sl.Layout, div: Division) -> None:
+def check_sound(layout: sl.Layout, div: DivisionPlan) -> None:
     """No barrier crossed, no grid in pieces, every building once, each site its own grid."""
     report = div.report
     assert report.barrier_grids == 0
@@ -34,7 +34,7 @@ def check_sound(layout: sl.Layout, div: Division) -> None:
 
 
 @pytest.fixture(scope="module")
-def county_town() -> tuple[sl.Layout, Division]:
+def county_town() -> tuple[sl.Layout, DivisionPlan]:
     layout = sl.county_town(0, TARGET)
     return layout, divide(layout.inputs, target=TARGET)
 

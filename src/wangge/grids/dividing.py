@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from wangge.common.gisio import Feature, read_features
 from wangge.divisions.codes import check_grid_code, grid_code, grid_sequence
-from wangge.divisions.models import Division as DivisionRow
+from wangge.divisions.models import Division
 from wangge.errors import ImportFailed, ValidationFailed
 from wangge.grids.geometry import LocalFrame
 from wangge.grids.line_roles import ClassedLines, classify, parse_overrides
@@ -30,8 +30,8 @@ from wangge.grids.lookup import GridIndex
 from wangge.grids.models import GridVersion
 from wangge.grids.partition import (
     Building,
-    Division,
     DivisionInput,
+    DivisionPlan,
     divide,
     division_from_assignment,
     merge_grids,
@@ -201,13 +201,11 @@ def read_sites(path: Path | None, **read: Any) -> list[BaseGeometry]:
     return out
 
 
-def _communities(session: Session, county: str, codes: Sequence[str] | None) -> list[DivisionRow]:
-    q = select(DivisionRow).where(
-        DivisionRow.county_code == county, DivisionRow.level == "community"
-    )
+def _communities(session: Session, county: str, codes: Sequence[str] | None) -> list[Division]:
+    q = select(Division).where(Division.county_code == county, Division.level == "community")
     if codes:
-        q = q.where(DivisionRow.code.in_(list(codes)))
-    rows = [d for d in session.scalars(q.order_by(DivisionRow.code)) if d.geom is not None]
+        q = q.where(Division.code.in_(list(codes)))
+    rows = [d for d in session.scalars(q.order_by(Division.code)) if d.geom is not None]
     if not rows:
         raise ValidationFailed(
             f"区县 {county} 下没有带边界的社区",
@@ -217,13 +215,13 @@ def _communities(session: Session, county: str, codes: Sequence[str] | None) -> 
     return rows
 
 
-def _frame(rows: Sequence[DivisionRow]) -> LocalFrame:
+def _frame(rows: Sequence[Division]) -> LocalFrame:
     b = shapely.total_bounds([r.geom for r in rows])
     return LocalFrame.at(0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3]))
 
 
 def build_inputs(
-    communities: Sequence[DivisionRow],
+    communities: Sequence[Division],
     frame: LocalFrame,
     buildings: Sequence[BuildingIn],
     lines: LinesIn,
@@ -309,7 +307,7 @@ def _check_target(target: float, measure: str, tolerance: float) -> None:
 def _store(
     session: Session,
     county: str,
-    division: Division,
+    division: DivisionPlan,
     frame: LocalFrame,
     *,
     name: str,
@@ -340,7 +338,7 @@ def _store(
     return version
 
 
-def division_report(division: Division, code_of: dict[tuple[str, int], str]) -> dict[str, Any]:
+def division_report(division: DivisionPlan, code_of: dict[tuple[str, int], str]) -> dict[str, Any]:
     """The quality report as JSON: totals, per grid, and the grids that cannot meet the tolerance."""
     rep = division.report
     return {
@@ -392,7 +390,7 @@ def divide_county(
     communities: Sequence[str] | None = None,
     name: str | None = None,
     width: int = 3,
-) -> tuple[GridVersion, Division, LocalFrame]:
+) -> tuple[GridVersion, DivisionPlan, LocalFrame]:
     """Divide communities into balanced grids and store them as a new draft version."""
     _check_target(target, measure, tolerance)
     rows = _communities(session, county, communities)
@@ -427,7 +425,7 @@ def _current_division(
     target: float,
     measure: str,
     tolerance: float,
-) -> tuple[Division, LocalFrame]:
+) -> tuple[DivisionPlan, LocalFrame]:
     grids = version_grids(session, version.id, kinds=("basic", "exclusive"))
     codes = sorted({g.community_code for g in grids})
     rows = _communities(session, version.county_code, codes)

@@ -66,8 +66,8 @@ from wangge.grids.partition_quality import (
 __all__ = [
     "Building",
     "DividedGrid",
-    "Division",
     "DivisionInput",
+    "DivisionPlan",
     "Move",
     "divide",
     "division_from_assignment",
@@ -137,8 +137,11 @@ class Move:
 
 
 @dataclass
-class Division:
-    """A division of communities into grids, with its quality report and the parameters used."""
+class DivisionPlan:
+    """A proposed division of communities into grids, with its quality report and parameters.
+
+    A plan, not an administrative area: that is ``wangge.divisions.models.Division``.
+    """
 
     grids: list[DividedGrid]
     report: QualityReport
@@ -264,7 +267,7 @@ def _finish(
     measure: Measure,
     tolerance: float,
     warnings: list[str] | None = None,
-) -> Division:
+) -> DivisionPlan:
     """Assemble a division (grids ordered by community and sequence) with its report."""
     grids = [
         _to_grid(ctx, g)
@@ -274,7 +277,7 @@ def _finish(
     ]
     grids.sort(key=lambda g: (g.community_key, g.sequence))
     report = quality_report(grids, inputs, target=target, measure=measure, tolerance=tolerance)
-    return Division(grids, report, list(inputs), target, measure, tolerance, warnings or [])
+    return DivisionPlan(grids, report, list(inputs), target, measure, tolerance, warnings or [])
 
 
 def divide(
@@ -285,7 +288,7 @@ def divide(
     tolerance: float = 0.10,
     allow_crossing: bool = True,
     seed: int = 0,
-) -> Division:
+) -> DivisionPlan:
     """Divide communities into balanced, contiguous, compact grids that follow the lines."""
     # allow_crossing: a block that cannot be balanced alone may lend buildings across a line.
     # seed: kept for API stability; the method is deterministic.
@@ -333,7 +336,7 @@ def divide(
     return _finish(ctxs, states, inputs, target, measure, tolerance, warnings)
 
 
-def _state_of(division: Division) -> tuple[list[Ctx], list[list[GridState]]]:
+def _state_of(division: DivisionPlan) -> tuple[list[Ctx], list[list[GridState]]]:
     """Rebuild the working state (contexts and grids) from a division."""
     ctxs, states = [], []
     _, hi = tolerance_band(division.target, division.tolerance)
@@ -365,8 +368,8 @@ def _community(ctxs: list[Ctx], key: str) -> int:
 
 
 def rebalance(
-    division: Division, *, max_moves: int | None = None, allow_crossing: bool = False
-) -> tuple[Division, list[Move]]:
+    division: DivisionPlan, *, max_moves: int | None = None, allow_crossing: bool = False
+) -> tuple[DivisionPlan, list[Move]]:
     """Move boundary buildings between neighbouring grids until all are within tolerance."""
     # Sequences are kept so that codes stay stable; the moves made are returned.
     ctxs, states = _state_of(division)
@@ -409,7 +412,7 @@ def division_from_assignment(
     target: float,
     measure: Measure = "households",
     tolerance: float = 0.10,
-) -> Division:
+) -> DivisionPlan:
     """Build a division from building key → grid sequence (polygons from Voronoi cells)."""
     ctxs, states = [], []
     for inp in inputs:
@@ -436,7 +439,9 @@ def division_from_assignment(
     return _finish(ctxs, states, inputs, target, measure, tolerance)
 
 
-def split_grid(division: Division, community_key: str, sequence: int, parts: int = 2) -> Division:
+def split_grid(
+    division: DivisionPlan, community_key: str, sequence: int, parts: int = 2
+) -> DivisionPlan:
     """Split one grid by straight cuts into balanced parts; new parts get new sequences."""
     ctxs, states = _state_of(division)
     ci = _community(ctxs, community_key)
@@ -466,7 +471,9 @@ def split_grid(division: Division, community_key: str, sequence: int, parts: int
     )
 
 
-def merge_grids(division: Division, community_key: str, sequences: Sequence[int]) -> Division:
+def merge_grids(
+    division: DivisionPlan, community_key: str, sequences: Sequence[int]
+) -> DivisionPlan:
     """Merge neighbouring grids into one (keeps the smallest sequence); must stay contiguous."""
     ctxs, states = _state_of(division)
     ci = _community(ctxs, community_key)

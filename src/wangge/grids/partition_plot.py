@@ -14,7 +14,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 from shapely import LineString, MultiLineString, MultiPolygon, Point, Polygon
 
-from wangge.grids.partition import Division
+from wangge.grids.partition import DivisionPlan
 
 
 def _patch(poly: Polygon, **kw: object) -> PathPatch:
@@ -28,7 +28,7 @@ def _patch(poly: Polygon, **kw: object) -> PathPatch:
 
 
 def plot_division(
-    division: Division,
+    division: DivisionPlan,
     roads: Sequence[LineString | MultiLineString],
     out_png: str | Path,
     *,
