@@ -33,7 +33,7 @@ from tests.case_factories import (
     to_dispatched,
 )
 from wangge.api.deps import get_principal
-from wangge.cases.model import Source
+from wangge.cases.vocabulary import Source
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.config import Settings

@@ -44,7 +44,7 @@ from tests.case_factories import (
 )
 from wangge.api.deps import get_principal
 from wangge.auth.service import seed_roles
-from wangge.cases.model import Source
+from wangge.cases.vocabulary import Source
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.config import Settings

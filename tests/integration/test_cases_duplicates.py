@@ -23,8 +23,8 @@ from tests.case_factories import (
 )
 from wangge.cases.access import get_visible
 from wangge.cases.duplicates import find_duplicates
-from wangge.cases.model import Source
 from wangge.cases.models import CaseReporter, OutboxMessage
+from wangge.cases.vocabulary import Source
 from wangge.errors import ValidationFailed
 
 H = timedelta(hours=1)

@@ -20,8 +20,8 @@ from tests.case_factories import (
     do,
     report,
 )
-from wangge.cases.model import Action, CaseState, Role, Source
 from wangge.cases.models import CaseEvent
+from wangge.cases.vocabulary import Action, CaseState, Role, Source
 from wangge.cases.workflow import TRANSITIONS
 
 S, A = CaseState, Action

@@ -30,9 +30,9 @@ from tests.case_factories import (
     to_dispatched,
 )
 from wangge.audit.models import AuditEntry
-from wangge.cases.model import Source
 from wangge.cases.models import CaseEvent, OutboxMessage
 from wangge.cases.store import parts_of
+from wangge.cases.vocabulary import Source
 from wangge.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 H = timedelta(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wangge.audit.labels import action_label
-from wangge.cases.model import Action
+from wangge.cases.vocabulary import Action
 
 RECORDS = ("person", "building", "room", "component", "organisation")
 SHEETS = ("people", "buildings", "rooms", "components", "organisations")

@@ -10,7 +10,7 @@ from wangge.assignments.models import KINDS as ASSIGNMENT_KINDS
 from wangge.cases import labels
 from wangge.cases.deadlines import Light
 from wangge.cases.limits import RULE_STAGES
-from wangge.cases.model import (
+from wangge.cases.vocabulary import (
     ACTION_ZH,
     LEVEL_ZH,
     ROLE_ZH,

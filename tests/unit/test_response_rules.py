@@ -15,8 +15,8 @@ from wangge.cases.limits import (
     pick_channel_rules,
     promise_text,
 )
-from wangge.cases.model import Source
 from wangge.cases.models import Case
+from wangge.cases.vocabulary import Source
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a Monday
 H = timedelta(hours=1)

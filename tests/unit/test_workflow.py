@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wangge.cases.model import Level, Source
+from wangge.cases.vocabulary import Level, Source
 from wangge.cases.workflow import (
     ACTION_ZH,
     ROLE_ZH,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from wangge.cases.deadlines import SHANGHAI
-from wangge.cases.model import Action, CaseState, Role
 from wangge.cases.models import Case
 from wangge.cases.timing import overdue_hours
+from wangge.cases.vocabulary import Action, CaseState, Role
 from wangge.cases.workflow import TRANSITIONS
 from wangge.cases.worklist import QUEUE_ACTIONS, WORK, queues_of
 

@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
-from wangge.cases.model import Actor, Role
 from wangge.cases.models import Case, CasePart, CaseReporter
+from wangge.cases.vocabulary import Actor, Role
 from wangge.errors import NotFound
 from wangge.grids.scope import layer_grid_ids, social_grid_condition
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from wangge.assignments.service import is_grid_worker
 from wangge.auth.principal import Principal
 from wangge.cases.deadlines import SHANGHAI
-from wangge.cases.model import Outcome, Role, Source
 from wangge.cases.models import Category
+from wangge.cases.vocabulary import Outcome, Role, Source
 from wangge.errors import ValidationFailed
 from wangge.lines.service import refuse_switched_off
 

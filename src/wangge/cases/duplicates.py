@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.access import get_visible, visible
-from wangge.cases.model import FINAL_VALUES
 from wangge.cases.models import Case
+from wangge.cases.vocabulary import FINAL_VALUES
 
 DEFAULT_RADIUS_M = 50.0
 DEFAULT_WINDOW = timedelta(hours=72)

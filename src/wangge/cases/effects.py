@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from wangge.cases.model import (
+from wangge.cases.vocabulary import (
     ACTION_ZH,
     LEVEL_ORDER,
     Action,

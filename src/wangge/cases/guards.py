@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from wangge.cases.model import (
+from wangge.cases.vocabulary import (
     ACTION_ZH,
     LEVEL_ORDER,
     PUBLIC_SOURCES,

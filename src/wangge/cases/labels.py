@@ -3,8 +3,8 @@
 Every page, script, report and message that shows a case state (of a case or of one
 department's part), an action, a role, a source (channel), a timed stage, a work queue, a
 level, a rating, a time light or a component state takes its words from here, so one code
-never reads two ways. Keys are the stored codes; the enums of `wangge.cases.model` are
-`StrEnum`s, so a member looks up like its value. Pure data: `model.py` derives its Chinese
+never reads two ways. Keys are the stored codes; the enums of `wangge.cases.vocabulary` are
+`StrEnum`s, so a member looks up like its value. Pure data: `vocabulary.py` derives its Chinese
 tables from this module, not the reverse.
 """
 

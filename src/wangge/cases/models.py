@@ -116,7 +116,7 @@ class ResponseRule(TenantMixin, TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(16))  # cases.model.Source
+    source: Mapped[str] = mapped_column(String(16))  # cases.vocabulary.Source
     urgent: Mapped[bool | None] = mapped_column(Boolean)  # None: urgent or not
     stage: Mapped[str] = mapped_column(String(16))
     hours: Mapped[float] = mapped_column(Float)

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wangge.cases.model import ACTION_ZH, Action, CaseState
 from wangge.cases.models import Case, CasePart, CaseReporter
 from wangge.cases.outbox import enqueue
+from wangge.cases.vocabulary import ACTION_ZH, Action, CaseState
 from wangge.common.localtime import local_time
 from wangge.notifications.recipients import centre_recipient, department_recipient
 from wangge.notifications.routing import copy_to_routes

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.cases.access import actor_id, area_condition, visible
 from wangge.cases.labels import label
-from wangge.cases.model import FINAL_VALUES, PUBLIC_SOURCES, Action, CaseState, Role
 from wangge.cases.models import Case, CasePart, Category
 from wangge.cases.timing import light, overdue_hours
+from wangge.cases.vocabulary import FINAL_VALUES, PUBLIC_SOURCES, Action, CaseState, Role
 from wangge.cases.workflow import PART_STATES
 from wangge.cases.worklist import QUEUE_ACTIONS, WORK, queues_of
 from wangge.departments.models import Department

@@ -28,8 +28,8 @@ from wangge.cases.limits import (
     pick_channel_rules,
     promise_text,
 )
-from wangge.cases.model import Source
 from wangge.cases.models import Case, ResponseRule
+from wangge.cases.vocabulary import Source
 from wangge.common.models import utcnow
 from wangge.divisions.models import Division
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed

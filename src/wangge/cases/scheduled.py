@@ -20,10 +20,10 @@ from wangge.auth.principal import Principal
 from wangge.cases import notify
 from wangge.cases.deadlines import Light, ensure_aware
 from wangge.cases.limits import RESPOND, SOLVE
-from wangge.cases.model import FINAL_VALUES, HANDLING, LEVEL_ORDER, Action, CaseState, Level
 from wangge.cases.models import Case, CasePart, OutboxMessage
 from wangge.cases.service import act
 from wangge.cases.timing import CLOCK, intervals, lights, missed
+from wangge.cases.vocabulary import FINAL_VALUES, HANDLING, LEVEL_ORDER, Action, CaseState, Level
 from wangge.common.localtime import local_time
 from wangge.errors import DomainError
 

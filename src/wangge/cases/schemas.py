@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wangge.cases.model import Source
+from wangge.cases.vocabulary import Source
 from wangge.common.schemas import InputModel
 from wangge.intake.schemas import IntakeIn
 

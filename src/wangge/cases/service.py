@@ -29,12 +29,12 @@ from wangge.cases.categories import (
 from wangge.cases.codes import case_code
 from wangge.cases.deadlines import ensure_aware
 from wangge.cases.limits import Stage
-from wangge.cases.model import Action, CaseState, Level, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Category, Patrol
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.response import channel_for
 from wangge.cases.routing import no_route, route
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
+from wangge.cases.vocabulary import Action, CaseState, Level, Source
 from wangge.cases.workflow import apply, report
 from wangge.departments.service import require_active
 from wangge.errors import Conflict, NotFound, ValidationFailed

@@ -25,12 +25,12 @@ from wangge.auth.roles import DEFAULT_ROLES
 from wangge.auth.service import principal_for_user
 from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.deadlines import SHANGHAI, ensure_aware
-from wangge.cases.model import Source
 from wangge.cases.models import AreaClassRule, Case, Category, RoutingRule
 from wangge.cases.patrol import add_points, end_patrol, start_patrol
 from wangge.cases.scheduled import sweep_overdue
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of
+from wangge.cases.vocabulary import Source
 from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.grids.locating import locate_refs

@@ -13,7 +13,9 @@ from wangge.cases import timing
 from wangge.cases.access import grid_key
 from wangge.cases.categories import get_category, time_limits
 from wangge.cases.limits import Stage
-from wangge.cases.model import (
+from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.response import channel_of
+from wangge.cases.vocabulary import (
     FINAL,
     Action,
     CaseSnapshot,
@@ -23,8 +25,6 @@ from wangge.cases.model import (
     Part,
     Source,
 )
-from wangge.cases.models import Case, CaseEvent, CasePart, Category
-from wangge.cases.response import channel_of
 from wangge.evaluation.stored import refresh_case
 
 S, A = CaseState, Action

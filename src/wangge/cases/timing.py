@@ -13,8 +13,8 @@ from typing import Any
 
 from wangge.cases.deadlines import Clock, Light
 from wangge.cases.limits import RESPOND, SOLVE, AreaClass, ChannelRule, Stage, TimeLimits
-from wangge.cases.model import FINAL, HANDLING, CaseState
 from wangge.cases.models import Case, CasePart
+from wangge.cases.vocabulary import FINAL, HANDLING, CaseState
 
 S = CaseState
 CLOCK = Clock()

@@ -19,7 +19,6 @@ from wangge.cases.category_views import router as category_router
 from wangge.cases.duplicates import find_duplicates
 from wangge.cases.export import export_workbook
 from wangge.cases.filters import case_filter, case_sort
-from wangge.cases.model import ACTION_ZH, STATE_ZH, Action, CaseState
 from wangge.cases.models import Case, CaseEvent, Message
 from wangge.cases.notify import department_recipient
 from wangge.cases.positions import to_cgcs2000
@@ -40,6 +39,7 @@ from wangge.cases.schemas import (
 from wangge.cases.service import CaseIn, act, create_case
 from wangge.cases.store import parts_of, snapshot
 from wangge.cases.timing import light, lights, overdue_hours
+from wangge.cases.vocabulary import ACTION_ZH, STATE_ZH, Action, CaseState
 from wangge.cases.workflow import allowed_actions
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow

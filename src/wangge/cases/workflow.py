@@ -16,7 +16,7 @@ from typing import Any
 
 from wangge.cases.effects import check_needs, perform
 from wangge.cases.guards import check_guards, refuse
-from wangge.cases.model import (
+from wangge.cases.vocabulary import (
     ACTION_ZH,
     FINAL,
     PUBLIC_SOURCES,

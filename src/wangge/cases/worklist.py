@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wangge.cases.model import Action, CaseState, Role
+from wangge.cases.vocabulary import Action, CaseState, Role
 from wangge.cases.workflow import TRANSITIONS
 
 A = Action

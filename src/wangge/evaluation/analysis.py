@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.cases.access import area_condition
 from wangge.cases.labels import label
-from wangge.cases.model import SOLVED
 from wangge.cases.models import Case, CasePart, Category
+from wangge.cases.vocabulary import SOLVED
 from wangge.evaluation.indicators import DEFAULT_GRADES, evaluate_object, grade, rate
 from wangge.evaluation.periods import SHANGHAI, Period, period_of
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from wangge.cases.model import HANDLING, CaseState
+from wangge.cases.vocabulary import HANDLING, CaseState
 from wangge.cases.workflow import TRANSITIONS
 from wangge.evaluation.indicators import EvalConfig
 

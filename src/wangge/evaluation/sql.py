@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from wangge.cases.model import HANDLING
+from wangge.cases.vocabulary import HANDLING
 from wangge.evaluation.facts import FILING, NO_STATE_CHANGE, SPELL_START, STOPPING
 from wangge.evaluation.indicators import EvalConfig
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from wangge.cases.model import FINAL_VALUES
 from wangge.cases.models import Case, CaseEvent, Category
+from wangge.cases.vocabulary import FINAL_VALUES
 from wangge.evaluation import facts, stored
 from wangge.evaluation.facts import SATISFIED, EventRow
 from wangge.evaluation.glossary import formula, name

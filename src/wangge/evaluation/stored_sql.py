@@ -9,7 +9,7 @@ a rebuild by this module equal to the Python one on simulated months (PostgreSQL
 
 from __future__ import annotations
 
-from wangge.cases.model import HANDLING
+from wangge.cases.vocabulary import HANDLING
 from wangge.evaluation.facts import FILING, NO_STATE_CHANGE, SPELL_START, STOPPING, WORKER_ROLES
 from wangge.evaluation.indicators import EvalConfig
 from wangge.evaluation.sql import DIALECTS, _in

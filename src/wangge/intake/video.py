@@ -18,8 +18,8 @@ from wangge.auth.principal import Principal
 from wangge.cases.access import actor_id
 from wangge.cases.categories import cached_category
 from wangge.cases.deadlines import ensure_aware
-from wangge.cases.model import FINAL_VALUES, Source
 from wangge.cases.models import Case, Category
+from wangge.cases.vocabulary import FINAL_VALUES, Source
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.intake.cameras import find_camera, require_in_area
 from wangge.intake.models import CaseIntake, VideoEvent

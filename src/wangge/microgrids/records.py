@@ -19,8 +19,8 @@ from wangge.assignments.service import in_force
 from wangge.auth.principal import Principal
 from wangge.cases import access as case_access
 from wangge.cases.labels import label
-from wangge.cases.model import FINAL
 from wangge.cases.models import Case
+from wangge.cases.vocabulary import FINAL
 from wangge.common.masking import mask_id_number, mask_phone
 from wangge.errors import NotFound
 from wangge.grids.models import Grid, GridVersion

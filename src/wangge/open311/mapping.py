@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wangge.cases.model import STATE_ZH, CaseState
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.vocabulary import STATE_ZH, CaseState
 from wangge.common.masking import scrub
 from wangge.departments.models import Department
 from wangge.uploads.service import upload_id_of

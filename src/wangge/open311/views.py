@@ -18,9 +18,9 @@ from sqlalchemy import select
 from wangge.api.deps import SessionDep
 from wangge.api.ratelimit import TooManyRequests, hit, phone_key
 from wangge.auth.service import principal_from_token
-from wangge.cases.model import Source
 from wangge.cases.models import Case, Category
 from wangge.cases.service import CaseIn, create_case
+from wangge.cases.vocabulary import Source
 from wangge.common.models import utcnow
 from wangge.errors import DomainError
 from wangge.open311 import mapping

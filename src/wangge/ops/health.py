@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 
 from wangge.api.problems import problem
-from wangge.cases.model import FINAL
+from wangge.cases.vocabulary import FINAL
 
 router = APIRouter(include_in_schema=False)
 

@@ -3,7 +3,7 @@
 One transaction each (the request's); every step writes a `ServiceRequestEvent` and an audit
 entry. The clocks are the cases' own (`cases.timing.CLOCK`: the official calendar with its
 调休 days, working hours unless the service runs around the clock) and so are the lights and
-the satisfaction scale (`cases.model.Satisfaction`).
+the satisfaction scale (`cases.vocabulary.Satisfaction`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from wangge.cases.access import actor_id
 from wangge.cases.deadlines import SHANGHAI
 from wangge.cases.labels import label
 from wangge.cases.limits import RESPOND, SOLVE, ChannelRule, promise_text
-from wangge.cases.model import Satisfaction
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.timing import CLOCK
+from wangge.cases.vocabulary import Satisfaction
 from wangge.common.masking import mask_name, mask_phone
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from wangge.grids.locating import locate_refs

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import Field
 
 from wangge.api.deps import PrincipalDep, SessionDep
-from wangge.cases.model import Satisfaction
 from wangge.cases.views import NowDep
+from wangge.cases.vocabulary import Satisfaction
 from wangge.common.schemas import InputModel
 from wangge.resident_services import catalogue, figures, service
 

@@ -23,8 +23,8 @@ from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
 from wangge.cases.labels import label
-from wangge.cases.model import FINAL_VALUES, Action, CaseState, Satisfaction, Source
 from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.vocabulary import FINAL_VALUES, Action, CaseState, Satisfaction, Source
 from wangge.cases.workflow import TRANSITIONS
 from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
 from wangge.common.localtime import SHANGHAI

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
-from wangge.cases.model import CaseState
 from wangge.cases.models import Case, CasePart, Category
 from wangge.cases.queries import CaseFilter, search
 from wangge.cases.timing import light
 from wangge.cases.views import NowDep
+from wangge.cases.vocabulary import CaseState
 from wangge.errors import Forbidden
 from wangge.web.i18n import N_
 from wangge.web.views import MeDep, render

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.cases.labels import label
-from wangge.cases.model import FINAL_VALUES
 from wangge.cases.models import Case
 from wangge.cases.queries import CaseFilter, search_query
+from wangge.cases.vocabulary import FINAL_VALUES
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.divisions.models import Division

@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from wangge.api.deps import SessionDep
 from wangge.cases.limits import RULE_STAGES
-from wangge.cases.model import Source
 from wangge.cases.response import list_rules
+from wangge.cases.vocabulary import Source
 from wangge.errors import DomainError
 from wangge.web.area import counties_in_scope
 from wangge.web.views import MeDep, render

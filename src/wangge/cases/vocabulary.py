@@ -1,7 +1,7 @@
 """Vocabulary of the case loop: states, actions, roles, the case snapshot and the event draft.
 
 Pure data: no database, web or clock. The transitions table that ties these together lives in
-`wangge.cases.workflow`.
+`wangge.cases.workflow`; the database tables are in `wangge.cases.models`.
 """
 
 from __future__ import annotations
