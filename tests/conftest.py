@@ -159,8 +159,8 @@ def pg_engine(worker_id: str) -> Iterator[Engine]:
 def _simulate_into(engine: Engine) -> dict[str, int]:
     """Build the case world and simulate a month of 120 cases in it, committed."""
     from tests.case_factories import T0, build_world
-    from wangge.cases.simulate import simulate_month
     from wangge.db import session_factory, unit_of_work
+    from wangge.demo.simulate import simulate_month
 
     with unit_of_work(session_factory(engine)) as s:
         build_world(s)

@@ -258,8 +258,8 @@ def demo(
     """Build the demo district (once) and start the server; the month fills in beside it."""
     from rich.table import Table
 
-    from wangge.auth.demo_users import DEMO_PASSWORD, create_demo_users
     from wangge.demo import DEMO_COUNTY, build_demo, demo_exists, month_pending
+    from wangge.demo.users import DEMO_PASSWORD, create_demo_users
 
     settings = settings_for(database_url)
     if settings.is_sqlite and reset:

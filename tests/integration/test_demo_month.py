@@ -12,10 +12,10 @@ from tests.api_support import serve_session
 from tests.case_factories import T0, build_world
 from wangge.auth import service as auth
 from wangge.cases.models import Case, CaseEvent
-from wangge.cases.simulate import MonthSimulation, seed_configuration
 from wangge.config import Settings
 from wangge.db import make_engine, session_factory
 from wangge.dbadmin import upgrade
+from wangge.demo.simulate import MonthSimulation, seed_configuration
 from wangge.main import create_app
 from wangge.ops.jobs import advance, start_job
 

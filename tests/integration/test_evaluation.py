@@ -306,9 +306,9 @@ def test_a_rebuild_by_the_database_equals_the_python_derivation_row_for_row(simu
 
 @pytest.mark.parametrize(("seed", "cases", "days"), [(11, 200, 10), (29, 45, 1), (3, 90, 40)])
 def test_the_database_derivation_holds_on_other_simulated_months(tmp_path, seed, cases, days):
-    from wangge.cases.simulate import simulate_month
     from wangge.db import make_engine, session_factory
     from wangge.dbadmin import upgrade
+    from wangge.demo.simulate import simulate_month
 
     engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     upgrade(engine)

@@ -1,7 +1,7 @@
 """Micro grids in the demo (一网多层): the first community's first grids get micro grids.
 
 Its first grid gets one micro grid per building, its second one per group of neighbouring
-buildings; the demo's 微网格长 (auth.demo_users) leads the first micro grid, published on
+buildings; the demo's 微网格长 (demo.users) leads the first micro grid, published on
 "我的网格员".
 """
 

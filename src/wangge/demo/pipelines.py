@@ -19,7 +19,7 @@ from wangge.departments.models import Department
 from wangge.grids.models import Grid, GridVersion
 from wangge.registry.components import save_component
 
-# (local class, network, owner department key, name) — the classes come from registry.demo.
+# (local class, network, owner department key, name) — the classes come from demo.registry.
 MAINS = (
     ("2102", "drainage", "SZSR", "排水干管"),
     ("2102", "drainage", "SZSR", "雨水干管"),

@@ -14,10 +14,13 @@ from wangge.audit.chain import seal_all
 from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.basemap.features import GREEN_LAYER, WATER_LAYER, save_features
 from wangge.cases.categories import DEPARTMENTS, department_code
-from wangge.cases.simulate import MonthSimulation, default_case_count, seed_configuration
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.config import Settings
+from wangge.demo.employers import build_employer_demo
+from wangge.demo.registry import build_registry_demo
+from wangge.demo.simulate import MonthSimulation, default_case_count, seed_configuration
+from wangge.demo.visits import build_visit_demo
 from wangge.departments.checks import DepartmentData
 from wangge.departments.models import Department
 from wangge.departments.service import create_department
@@ -32,9 +35,6 @@ from wangge.grids.versions import activate_version
 from wangge.microgrids.demo import build_micro_demo
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.places.roads import save_roads
-from wangge.registry.demo import build_registry_demo
-from wangge.registry.demo_employers import build_employer_demo
-from wangge.registry.demo_visits import build_visit_demo
 from wangge.resident_services.demo import build_service_demo
 from wangge.setup import init_county
 from wangge.synthetic import make_district, make_grids, random_points

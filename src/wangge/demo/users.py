@@ -24,7 +24,7 @@ PUBLIC_POSTS = {
 
 
 # The demo's grid posts serve every grid of their community (网格员配置); the demo month has
-# them report, verify, settle and patrol there (cases.simulate reads these assignments).
+# them report, verify, settle and patrol there (demo.simulate reads these assignments).
 GRID_KINDS = {"jiandu": "full_time", "wanggezhang": "leader"}
 
 

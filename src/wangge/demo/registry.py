@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.common.ids import credit_check_char, id_check_char, org_code_check_char
 from wangge.common.models import utcnow
+from wangge.demo.pipelines import build_pipelines
 from wangge.grids.models import Grid, GridVersion
 from wangge.registry.access import personal_hash
 from wangge.registry.bulk import bulk_load
 from wangge.registry.catalogue import load_catalogue
 from wangge.registry.components import add_extension
-from wangge.registry.demo_pipelines import build_pipelines
 from wangge.registry.models import Building, Household, Organisation, Person, PersonAddress, Room
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
