@@ -112,10 +112,8 @@ def citizen_report(
 def _file_citizen_report(
     session: SessionDep, request: Request, body: CitizenReport
 ) -> dict[str, Any]:
-    from wangge.api.ratelimit import hit
     from wangge.cases.service import CaseIn, create_case
-    from wangge.open311.mapping import PUBLIC_KINDS
-    from wangge.open311.views import IP_LIMIT_PER_HOUR
+    from wangge.open311.public_intake import count_ip, reportable
 
     category = session.get(Category, body.category_code)
     if category is not None and category.code.startswith("S04"):
@@ -127,12 +125,11 @@ def _file_citizen_report(
             field="category_code",
             details={"use": "/web/api/citizen/services"},
         )
-    if category is None or category.kind not in PUBLIC_KINDS or not category.is_active:
+    if not reportable(category):
         raise ValidationFailed(
             "请选择问题类别", "choose a category", code="bad_category", field="category_code"
         )
-    ip = request.client.host if request.client else "unknown"
-    hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
+    count_ip(session, request)
     secret = secrets.token_urlsafe(9).replace("-", "x")
     try:
         case = create_case(
