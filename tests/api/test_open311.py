@@ -280,3 +280,39 @@ def test_a_request_may_carry_a_photo_its_api_key_uploaded_and_nothing_else(ctx):
     for bad in ("https://example.com/pothole.jpg", anonymous, photo["public_url"]):
         r = _post(client, key, media_url=bad)  # a stranger's file, or one already used
         assert r.status_code == 400 and bad in r.json()[0]["description"], r.text
+
+
+def test_the_public_doors_share_the_category_rule_and_one_ip_budget(ctx, session, monkeypatch):
+    """Open311 and the citizen page ask the same rules (`open311.public_intake`): an inactive
+    or non-public class is refused by both, each in its own words, and one IP counter spans
+    both doors."""
+    from wangge.cases.models import Category
+    from wangge.open311 import public_intake
+
+    client, key = ctx
+    here = {"lon": X0 + 0.3 * DX, "lat": Y0 + 0.3 * DY, "crs": "EPSG:4490"}
+
+    def citizen(code: str):
+        body = {"category_code": code, "description": "垃圾", **here}
+        return client.post("/web/api/citizen/reports", json=body)
+
+    retired = session.query(Category).filter(Category.kind == "event", Category.code != "E0102")
+    retired = retired.first()
+    retired.is_active = False
+    social = session.query(Category).filter_by(kind="social").first()
+    session.flush()
+    for code in (retired.code, social.code):
+        r = _post(client, key, service_code=code)
+        assert r.status_code == 400, r.text
+        assert r.json()[0]["description"] == f"服务 {code} 不存在 / service_code {code} not found"
+        r = citizen(code)
+        assert r.status_code == 422 and r.json()["code"] == "bad_category", r.text
+
+    monkeypatch.setattr(public_intake, "IP_LIMIT_PER_HOUR", 2)  # refusals above did not count
+    assert citizen("E0102").status_code == 201
+    assert _post(client, key).status_code == 201
+    refused = _post(client, key)
+    assert refused.status_code == 429 and refused.json()[0]["code"] == 429
+    assert "Retry-After" in refused.headers
+    r = citizen("E0102")
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited", r.text

@@ -24,12 +24,12 @@ from wangge.cases.vocabulary import Source
 from wangge.common.models import utcnow
 from wangge.errors import DomainError
 from wangge.open311 import mapping
+from wangge.open311.public_intake import count_ip, reportable
 
 router = APIRouter(prefix="/open311/v2", tags=["open311 GeoReport v2"])
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 MAX_RESULTS = 1000
 DEFAULT_DAYS = 90
-IP_LIMIT_PER_HOUR = 60
 PHONE_LIMIT_PER_DAY = 20
 
 
@@ -168,7 +168,7 @@ def service_definition(service_code: str, fmt: str, session: SessionDep) -> Resp
 
 def _public_category(session: SessionDep, code: str) -> Category:
     category = session.get(Category, code)
-    if category is None or category.kind not in mapping.PUBLIC_KINDS or not category.is_active:
+    if not reportable(category):
         raise Open311Error(404, f"服务 {code} 不存在 / service_code {code} not found")
     return category
 
@@ -242,13 +242,13 @@ def _create(fmt: str, request: Request, session: SessionDep, form: dict[str, str
 
 
 def _limit(session: SessionDep, request: Request, form: dict[str, str]) -> None:
-    """Rate limits per IP and per phone (hashed), counted in the database for every node.
+    """Rate limits per IP (public intake's, shared with the citizen page) and per phone
+    (hashed), counted in the database for every node.
 
     Counted in the request's transaction: a refused request rolls its count back, which
     keeps a client at the limit until the window ends.
     """
-    ip = request.client.host if request.client else "unknown"
-    hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
+    count_ip(session, request)
     if form.get("phone"):
         hit(session, phone_key(form["phone"]), limit=PHONE_LIMIT_PER_DAY, window_s=86400)
 

@@ -176,11 +176,9 @@ def public_request(
     body: RequestIn, request: Request, session: SessionDep, now: NowDep
 ) -> dict[str, Any]:
     """File a resident's request; return the tracking code and the promise."""
-    from wangge.api.ratelimit import hit
-    from wangge.open311.views import IP_LIMIT_PER_HOUR
+    from wangge.open311.public_intake import count_ip
 
-    ip = request.client.host if request.client else "unknown"
-    hit(session, f"ip:{ip}", limit=IP_LIMIT_PER_HOUR, window_s=3600)
+    count_ip(session, request)
     row, tracking = service.create_request(session, body.model_dump(), now=now)
     return {"tracking": tracking, **service.public_view(session, row, now)}
 

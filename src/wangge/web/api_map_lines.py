@@ -16,6 +16,7 @@ from wangge.common.geo import from_canonical_xy, parse_crs
 from wangge.errors import ValidationFailed
 from wangge.registry.map_lines import LINES_ZOOM, lines_in_view
 from wangge.web.api_map_points import _canonical_bbox, parse_bbox
+from wangge.web.api_response import json_response
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
 # A street view spans about 2 × 1.5 km; a much larger box at this zoom is a client error.
@@ -64,6 +65,4 @@ def map_lines(
         for f in body["features"]:
             f["geometry"] = mapping(shapely.set_precision(_to_crs(f["geometry"], crs), 1e-7))
         body["min_zoom"] = LINES_ZOOM
-    from wangge.web.api import _json  # web.api is the larger module, imported by main
-
-    return _json(body, request, cache="no-store")
+    return json_response(body, request, cache="no-store")

@@ -14,6 +14,7 @@ from wangge.common.clustering import cell_count
 from wangge.common.geo import from_canonical_xy, parse_crs, to_canonical_xy
 from wangge.errors import ValidationFailed
 from wangge.registry.map_layer import CELL_PX, View, map_layer
+from wangge.web.api_response import json_response
 from wangge.web.i18n import EN
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
@@ -95,9 +96,7 @@ def _layer(
     for g in body.get("groups", ()):
         g["name_en"] = EN.get(g["name"], g["name"])
     data = orjson.dumps(_to_crs(body, crs))
-    from wangge.web.api import _json  # here: web.api is the larger module, imported by main
-
-    return _json(data, request, cache="no-store")
+    return json_response(data, request, cache="no-store")
 
 
 Zoom = Annotated[float, Query(ge=0, le=MAX_ZOOM, description="Web Mercator zoom (Leaflet)")]

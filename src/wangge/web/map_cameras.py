@@ -12,7 +12,7 @@ from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.geo import from_canonical_xy, parse_crs
 from wangge.errors import NotFound
 from wangge.grids.models import Grid, LocatedPoint
-from wangge.web.api import _json
+from wangge.web.api_response import json_response
 from wangge.web.area import page_area
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
@@ -65,4 +65,4 @@ def map_cameras(
         }
         for i, r in enumerate(kept)
     ]
-    return _json({"type": "FeatureCollection", "features": feats}, request)
+    return json_response({"type": "FeatureCollection", "features": feats}, request)
