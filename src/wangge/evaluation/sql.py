@@ -166,41 +166,30 @@ def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
     }
 
 
-def facts_cte(
-    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events", line: bool = False
-) -> str:
-    """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
+# the actions after which a dispatch was wrong (回退 approved, 返工)
+WRONG = ("approve_return", "check_fail")
 
-    Parameters: :start, :end (timestamps), :county (when `county`), :line (when `line`).
+
+def stage_ctes(cfg: EvalConfig, *, source: str, extra: str) -> str:
+    """Return the CTEs `l1` … `l4` over the events of `source` (columns of `case_events` plus
+    `epoch` and `hours`): each event's previous state change (`gap`), handling spell (`hseg`,
+    `handle_start`, `seg_rework`, `seg_rn`), the deadline it was judged against (`due_at`),
+    extensions and suspensions so far in its spell, and whether a feedback or a closing was
+    late (`late_fb`, `late_close`). `extra` adds columns to `l1` over the same windows: `w` the
+    events before this one, `wf` those after it. The one statement of these rules in SQL, for
+    the counting query (`facts_cte`) and the stored facts (`stored_sql`); `facts.py` is the
+    reference both are tested against.
     """
-    d = DIALECTS[dialect]
-    where_county = ("AND county_code = :county" if county else "") + _of_line(line, "case_id")
     by_case = 'PARTITION BY case_id ORDER BY "at", id'
     by_part = 'PARTITION BY case_id, part ORDER BY "at", id'
-    spell = "PARTITION BY case_id, hseg, part"
-    return f"""
-WITH active AS (
-  SELECT DISTINCT case_id FROM {events} WHERE "at" >= :start AND "at" < :end {where_county}
-), base AS (
-  SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.from_state, e.part,
-         e.deadline, e.part_deadline, {d.epoch} AS epoch,
-         CASE WHEN e.action IN ('request_extension', 'approve_extension') THEN {d.hours} END
-           AS hours
-  FROM {events} e JOIN active a ON a.case_id = e.case_id
-  WHERE e."at" < :end
-    -- no event precedes its case's report: a bound that lets the time index do the work
-    AND e."at" >= (SELECT MIN(c2.reported_at) FROM cases c2 JOIN active a2 ON a2.case_id = c2.id)
-), l1 AS (
-  -- Two windows over the case in time order: the events before (w) and after (wf) this one.
-  -- They give the previous state change, the handling spell (派遣/返工 so far) and its start,
-  -- whether that spell is a rework, whether a dispatch was returned or reworked before the
-  -- next dispatch, and the case-wide flags (w, the event itself and wf together).
-  SELECT base.*,
+    start = _in(SPELL_START)
+    return f"""l1 AS (
+  SELECT {source}.*,
     MAX(CASE WHEN action NOT IN {_in(NO_STATE_CHANGE)} THEN epoch END) OVER w AS prev,
-    COALESCE(SUM(CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END) OVER w, 0)
-      + CASE WHEN action IN ('dispatch', 'check_fail') THEN 1 ELSE 0 END AS hseg,
-    CASE WHEN action IN ('dispatch', 'check_fail') THEN epoch
-      ELSE MAX(CASE WHEN action IN ('dispatch', 'check_fail') THEN epoch END) OVER w
+    COALESCE(SUM(CASE WHEN action IN {start} THEN 1 ELSE 0 END) OVER w, 0)
+      + CASE WHEN action IN {start} THEN 1 ELSE 0 END AS hseg,
+    CASE WHEN action IN {start} THEN epoch
+      ELSE MAX(CASE WHEN action IN {start} THEN epoch END) OVER w
     END AS handle_start,
     CASE WHEN action = 'check_fail' THEN 1 WHEN action = 'dispatch' THEN 0
       WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w IS NULL THEN 0
@@ -208,24 +197,12 @@ WITH active AS (
       WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w
         >= MAX(CASE WHEN action = 'dispatch' THEN epoch END) OVER w THEN 1 ELSE 0
     END AS seg_rework,
-    CASE WHEN MIN(CASE WHEN action IN ('approve_return', 'check_fail') THEN epoch END) OVER wf
-        <= COALESCE(MIN(CASE WHEN action = 'dispatch' THEN epoch END) OVER wf, 1e18)
-      THEN 1 ELSE 0 END AS wrong_dispatch,
-    CASE WHEN action IN ('file', 'self_handle')
-      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER w = 1
-      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER wf = 1
-      THEN 1 ELSE 0 END AS case_filed,
-    CASE WHEN action = 'close' OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER w = 1
-      OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER wf = 1 THEN 1 ELSE 0 END AS case_closed,
-    CASE WHEN (action = 'void' AND from_state = 'filed')
-      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER w = 1
-      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER wf = 1
-      THEN 1 ELSE 0 END AS void_after_file,
+    {extra},
     LAG(deadline) OVER ({by_case}) AS prev_deadline,
     LAG(action) OVER ({by_part}) AS lag_action,
     LAG(epoch) OVER ({by_part}) AS lag_epoch,
     LAG(hours) OVER ({by_part}) AS lag_hours
-  FROM base
+  FROM {source}
   WINDOW w AS ({by_case} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
     wf AS ({by_case} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
 ), l2 AS (
@@ -243,7 +220,7 @@ WITH active AS (
     SUM(susp) OVER ws AS susp_sum,
     ROW_NUMBER() OVER ws AS seg_rn
   FROM l2
-  WINDOW ws AS ({spell} ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
+  WINDOW ws AS (PARTITION BY case_id, hseg, part ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
 ), l4 AS (
   SELECT l3.*,
     CASE WHEN action = 'feed_back' AND CASE WHEN due_at IS NOT NULL THEN "at" > due_at
@@ -251,7 +228,47 @@ WITH active AS (
       END THEN 1 ELSE 0 END AS late_fb,
     CASE WHEN action = 'close' AND NOT {_ok("close", cfg)} THEN 1 ELSE 0 END AS late_close
   FROM l3
-), g AS (
+)"""
+
+
+def facts_cte(
+    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events", line: bool = False
+) -> str:
+    """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
+
+    Parameters: :start, :end (timestamps), :county (when `county`), :line (when `line`).
+    """
+    d = DIALECTS[dialect]
+    where_county = ("AND county_code = :county" if county else "") + _of_line(line, "case_id")
+    spell = "PARTITION BY case_id, hseg, part"
+    # the counting query's own columns: whether a dispatch was returned or reworked before the
+    # next dispatch, and the case-wide flags (the events before, this one and those after)
+    extra = f"""CASE WHEN MIN(CASE WHEN action IN {_in(WRONG)} THEN epoch END) OVER wf
+        <= COALESCE(MIN(CASE WHEN action = 'dispatch' THEN epoch END) OVER wf, 1e18)
+      THEN 1 ELSE 0 END AS wrong_dispatch,
+CASE WHEN action IN ('file', 'self_handle')
+      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action IN ('file', 'self_handle') THEN 1 END) OVER wf = 1
+      THEN 1 ELSE 0 END AS case_filed,
+    CASE WHEN action = 'close' OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action = 'close' THEN 1 END) OVER wf = 1 THEN 1 ELSE 0 END AS case_closed,
+    CASE WHEN (action = 'void' AND from_state = 'filed')
+      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER w = 1
+      OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER wf = 1
+      THEN 1 ELSE 0 END AS void_after_file"""
+    return f"""
+WITH active AS (
+  SELECT DISTINCT case_id FROM {events} WHERE "at" >= :start AND "at" < :end {where_county}
+), base AS (
+  SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.from_state, e.part,
+         e.deadline, e.part_deadline, {d.epoch} AS epoch,
+         CASE WHEN e.action IN ('request_extension', 'approve_extension') THEN {d.hours} END
+           AS hours
+  FROM {events} e JOIN active a ON a.case_id = e.case_id
+  WHERE e."at" < :end
+    -- no event precedes its case's report: a bound that lets the time index do the work
+    AND e."at" >= (SELECT MIN(c2.reported_at) FROM cases c2 JOIN active a2 ON a2.case_id = c2.id)
+), {stage_ctes(cfg, source="base", extra=extra)}, g AS (
   -- the spell's flags are read on its first event, so the frame runs from here to its end
   SELECT l4.*,
     MAX(CASE WHEN late_fb = 1 OR late_close = 1 THEN 1 ELSE 0 END)

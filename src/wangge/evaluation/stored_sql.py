@@ -10,12 +10,10 @@ a rebuild by this module equal to the Python one on simulated months (PostgreSQL
 from __future__ import annotations
 
 from wangge.cases.vocabulary import HANDLING
-from wangge.evaluation.facts import FILING, NO_STATE_CHANGE, SPELL_START, STOPPING, WORKER_ROLES
+from wangge.evaluation.facts import FILING, SPELL_START, STOPPING, WORKER_ROLES
 from wangge.evaluation.indicators import EvalConfig
-from wangge.evaluation.sql import DIALECTS, _in
+from wangge.evaluation.sql import DIALECTS, WRONG, _in, stage_ctes
 
-WRONG = ("approve_return", "check_fail")  # a dispatch returned or reworked
-_BY_CASE = 'PARTITION BY e.case_id ORDER BY e."at", e.id'
 _RANGE = "e.case_id >= :lo AND e.case_id < :hi"
 
 
@@ -50,64 +48,15 @@ def event_facts_sql(dialect: str, cfg: EvalConfig, *, county: bool) -> str:
         f"CASE WHEN e.action IN ('request_extension', 'approve_extension') THEN {d.hours} END "
         f"AS hours, CASE WHEN e.action IN {with_payload} THEN {d.rating} END AS rating"
     )
-    spell = 'PARTITION BY case_id, hseg, part ORDER BY "at", id'
-    by_part = 'PARTITION BY case_id, part ORDER BY "at", id'
-    handle = cfg.limit_secs("handle")
-    close = cfg.limit_secs("close")
+    # the stored facts' own: the nearest later 回退/返工 and dispatch (for `wrong_at`)
+    extra = f"""MIN(CASE WHEN action IN {_in(WRONG)} THEN "at" END) OVER wf AS next_wrong,
+    MIN(CASE WHEN action = 'dispatch' THEN "at" END) OVER wf AS next_dispatch"""
     return f"""
 INSERT INTO case_event_facts (event_id, case_id, county_code, source, grid, community, "at",
   action, actor_id, role, part, rating, gap, due_at, seg_first, seg_rework, filed_at,
   closed_at, void_at, late_at, wrong_at, fed_at, fed_on_time_at, ext_at, susp_at, returned_at)
 WITH base AS ({_events(dialect, county, payload)}
-), l1 AS (
-  SELECT b.*,
-    MAX(CASE WHEN action NOT IN {_in(NO_STATE_CHANGE)} THEN epoch END) OVER w AS prev,
-    COALESCE(SUM(CASE WHEN action IN {_in(SPELL_START)} THEN 1 ELSE 0 END) OVER w, 0)
-      + CASE WHEN action IN {_in(SPELL_START)} THEN 1 ELSE 0 END AS hseg,
-    CASE WHEN action IN {_in(SPELL_START)} THEN epoch
-      ELSE MAX(CASE WHEN action IN {_in(SPELL_START)} THEN epoch END) OVER w
-    END AS handle_start,
-    CASE WHEN action = 'check_fail' THEN 1 WHEN action = 'dispatch' THEN 0
-      WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w IS NULL THEN 0
-      WHEN MAX(CASE WHEN action = 'dispatch' THEN epoch END) OVER w IS NULL THEN 1
-      WHEN MAX(CASE WHEN action = 'check_fail' THEN epoch END) OVER w
-        >= MAX(CASE WHEN action = 'dispatch' THEN epoch END) OVER w THEN 1 ELSE 0
-    END AS seg_rework,
-    MIN(CASE WHEN action IN {_in(WRONG)} THEN "at" END) OVER wf AS next_wrong,
-    MIN(CASE WHEN action = 'dispatch' THEN "at" END) OVER wf AS next_dispatch,
-    LAG(deadline) OVER (PARTITION BY case_id ORDER BY "at", id) AS prev_deadline,
-    LAG(action) OVER ({by_part}) AS lag_action,
-    LAG(epoch) OVER ({by_part}) AS lag_epoch,
-    LAG(hours) OVER ({by_part}) AS lag_hours
-  FROM base b
-  WINDOW w AS (PARTITION BY case_id ORDER BY "at", id
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-    wf AS (PARTITION BY case_id ORDER BY "at", id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
-), l2 AS (
-  SELECT l1.*, epoch - prev AS gap,
-    CASE WHEN action = 'feed_back' THEN part_deadline ELSE prev_deadline END AS due_at,
-    CASE WHEN action = 'approve_extension' THEN COALESCE(hours,
-      CASE WHEN lag_action = 'request_extension' THEN lag_hours END, 0) ELSE 0 END AS ext,
-    CASE WHEN action = 'resume' AND lag_action = 'approve_suspension'
-      THEN epoch - lag_epoch ELSE 0 END AS susp
-  FROM l1
-), l3 AS (
-  SELECT l2.*,
-    SUM(ext) OVER (PARTITION BY case_id, hseg, part ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
-      AS ext_sum,
-    SUM(susp) OVER (PARTITION BY case_id, hseg, part ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
-      AS susp_sum,
-    ROW_NUMBER() OVER ({spell}) AS seg_rn
-  FROM l2
-), l4 AS (
-  SELECT l3.*,
-    CASE WHEN action = 'feed_back' AND CASE WHEN due_at IS NOT NULL THEN "at" > due_at
-      ELSE epoch - handle_start - susp_sum > {handle!r} + ext_sum * 3600.0
-      END THEN 1 ELSE 0 END AS late_fb,
-    CASE WHEN action = 'close' AND NOT (CASE WHEN due_at IS NOT NULL THEN "at" <= due_at
-      ELSE gap IS NOT NULL AND gap <= {close!r} END) THEN 1 ELSE 0 END AS late_close
-  FROM l3
-)
+), {stage_ctes(cfg, source="base", extra=extra)}
 SELECT x.id, x.case_id, {_PLACE[1]}, x."at", x.action, x.actor_id, x.role, x.part,
   x.rating, x.gap, x.due_at, x.seg_first, x.seg_rework, x.filed_at, x.closed_at, x.void_at,
   x.late_at, x.wrong_at, x.fed_at, x.fed_on_time_at, x.ext_at, x.susp_at, x.returned_at
