@@ -24,15 +24,17 @@ test: install  ## the whole suite; PostgreSQL+PostGIS tests run when WANGGE_TEST
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	WANGGE_TEST_PG_URL=$(PG_URL) $(PYTEST) --durations=20
 
 test-quick: install  ## the inner loop: unit and API tests on SQLite only
 	WANGGE_TEST_PG_URL= $(PYTEST) -m "not postgis and not slow" tests/unit tests/api
 
-lint: install  ## ruff, ruff format and mypy --strict (configured in pyproject.toml), as `make test` runs them
+lint: install  ## ruff, ruff format, mypy --strict and the import contracts (pyproject.toml), as `make test` runs them
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install  ## reproducible benchmarks; results go to bench/RESULTS.md
 	$(BIN)/python bench/bench_locate.py

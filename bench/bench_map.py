@@ -64,6 +64,9 @@ def build(db: Path, args: argparse.Namespace) -> tuple[int, float]:
     from wangge.divisions.service import DivisionIn, load_divisions
     from wangge.grids.service import GridIn, add_grids, new_version
     from wangge.grids.versions import activate_version
+    from wangge.wiring import wire
+
+    wire()  # the cross-package hooks, as `wangge serve` and the CLI register them
     from wangge.synthetic import make_district, make_grids
 
     t = time.perf_counter()

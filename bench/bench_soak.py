@@ -45,6 +45,9 @@ from wangge.dbadmin import upgrade  # noqa: E402
 from wangge.divisions.service import DivisionIn, load_divisions  # noqa: E402
 from wangge.grids.service import GridIn, add_grids, new_version  # noqa: E402
 from wangge.grids.versions import activate_version  # noqa: E402
+from wangge.wiring import wire  # noqa: E402
+
+wire()  # the cross-package hooks, as `wangge serve` and the CLI register them
 from wangge.ops.integrity import check_database  # noqa: E402
 from wangge.synthetic import make_district, make_grids, random_points  # noqa: E402
 

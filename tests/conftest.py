@@ -23,6 +23,10 @@ from wangge.common.cache import clear_all
 from wangge.db import make_engine, normalize_url
 from wangge.dbadmin import upgrade
 from wangge.grids.locating import clear_cache
+from wangge.wiring import wire
+
+# The cross-package hooks, as `wangge serve` and the CLI register them (`wangge.wiring`).
+wire()
 
 PG_ENV = "WANGGE_TEST_PG_URL"
 # argon2-cffi's own profile for test suites: every password hash in microseconds, in this

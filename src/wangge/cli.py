@@ -53,9 +53,15 @@ EncodingOption = Annotated[
 
 
 def settings_for(database_url: str | None) -> Settings:
-    """Return settings, with the database URL from the option when given."""
-    from wangge.config import Settings
+    """Return settings, with the database URL from the option when given.
 
+    Every command that touches the database starts here, so this is where the command line
+    registers the cross-package hooks (`wangge.wiring`; not at import: `--help` stays light).
+    """
+    from wangge.config import Settings
+    from wangge.wiring import wire
+
+    wire()
     return Settings(database_url=database_url) if database_url else Settings()
 
 

@@ -27,12 +27,14 @@ from wangge.ops.observe import (
     configure_logging,
     install_secrets_filter,
 )
+from wangge.wiring import wire
 
 log = logging.getLogger("wangge.startup")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan owns the engine."""
+    wire()  # the cross-package hooks (`wangge.wiring`), before any request or worker
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -109,9 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from wangge.auth.views import router as auth_router
     from wangge.cases.views import router as cases_router
-    from wangge.divisions.views import router as divisions_router
     from wangge.evaluation.views import router as evaluation_router
     from wangge.grids.divide_views import router as divide_router
+    from wangge.grids.division_views import router as divisions_router
     from wangge.grids.manage_views import router as grid_manage_router
     from wangge.grids.views import router as grids_router
     from wangge.open311.views import router as open311_router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +25,14 @@ from wangge.cases.vocabulary import (
     Part,
     Source,
 )
-from wangge.evaluation.stored import refresh_case
+from wangge.common.hooks import require_wired
 
 S, A = CaseState, Action
+
+
+# What must follow each stored event (the evaluation facts: `evaluation.stored.refresh_case`),
+# registered by the composition root `wangge.wiring`: cases do not import the evaluation.
+EVENT_HOOKS: list[Callable[[Session, Case, CaseEvent], None]] = []
 
 
 def add_event(
@@ -42,6 +47,7 @@ def add_event(
     Call it once the clocks are set (`restart_clock`): the event records the deadline the case
     shows now and, for an event on a part, that part's (`parts`: the case's stored parts).
     """
+    require_wired("storing a case event")
     part = next((p for p in parts if p.department_code == event.part), None)
     row = CaseEvent(
         case_id=case_id or case.id,
@@ -60,7 +66,8 @@ def add_event(
         part_deadline=part.deadline if part is not None else None,
     )
     session.add(row)
-    refresh_case(session, case, row)
+    for hook in EVENT_HOOKS:
+        hook(session, case, row)
     return row
 
 

@@ -357,14 +357,4 @@ def _differs(a: Any, b: Any) -> bool:
     return bool(a != b)
 
 
-def _register() -> None:
-    from wangge.grids.versions import LOCATED
-
-    for spec in LOCATED:
-        if spec.model is Case and cases_moved not in spec.on_moved:
-            spec.on_moved.append(cases_moved)
-
-
-_register()
-
-__all__ = ["COLUMNS", "rebuild", "refresh_case", "stale_cases", "usable"]
+__all__ = ["COLUMNS", "cases_moved", "rebuild", "refresh_case", "stale_cases", "usable"]

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from wangge.cases.models import Case
+from wangge.common.hooks import require_wired
 from wangge.common.models import utcnow
 from wangge.db import Base
 from wangge.divisions.codes import check_grid_code
@@ -36,11 +36,21 @@ class LocatedSpec:
     on_moved: list[Callable[[Session, list[int]], None]] = field(default_factory=list)
 
 
-# Later domains (houses, components, cases) append their specs here.
+# The located tables. Those of higher packages (registry, cases) and their hooks are
+# registered by the composition root (`wangge.wiring.wire`), not by this module importing them.
 LOCATED: list[LocatedSpec] = [
     LocatedSpec(LocatedPoint, "点图层", {"social": "grid_id", "unit": "unit_grid_id"}),
-    LocatedSpec(Case, "案卷", {"social": "grid_id", "unit": "unit_grid_id"}),
 ]
+
+
+def register_located(*specs: LocatedSpec) -> None:
+    """Add located tables (once each): re-divisions then move their rows too."""
+    LOCATED.extend(spec for spec in specs if spec not in LOCATED)
+
+
+def located_spec(model: type[Base]) -> LocatedSpec:
+    """Return the registered spec of a table (to add an `on_moved` hook to it)."""
+    return next(spec for spec in LOCATED if spec.model is model)
 
 
 def validate_version(session: Session, version_id: int, *, width: int) -> list[Problem]:
@@ -166,6 +176,7 @@ def reassign(
     session: Session, version: GridVersion, *, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """Re-locate every located record of the county in `version`; return what moved where."""
+    require_wired("re-locating records")
     index = index_for(session, version)
     # Looked up with None too: an unlocated record has no grid.
     codes: dict[int | None, str] = dict(
@@ -233,7 +244,3 @@ def compare_versions(session: Session, old: GridVersion, new: GridVersion) -> di
     a = {g.code: g.geom for g in version_grids(session, old.id, kinds=tiling)}
     b = {g.code: g.geom for g in version_grids(session, new.id, kinds=tiling)}
     return {"old": old.number, "new": new.number, "diff": diff_layers(a, b).to_dict()}
-
-
-import wangge.evaluation.stored  # noqa: E402  (the evaluation facts follow moved cases)
-import wangge.registry.located  # noqa: E402,F401  (appends the registry tables to LOCATED)

@@ -175,7 +175,7 @@ def refresh_ids(session: Session, component_ids: Sequence[int]) -> int:
     return total
 
 
-def _moved(session: Session, component_ids: list[int]) -> None:
+def components_moved(session: Session, component_ids: list[int]) -> None:
     """After a re-division: re-locate every line and polygon of the counties concerned."""
     counties = session.scalars(
         select(Component.county_code).where(Component.id.in_(component_ids[:1000])).distinct()
@@ -259,14 +259,3 @@ def require_anchored_here(session: Session, principal: Principal, comp: Componen
             f"{comp.community_code} is outside your area",
             code="out_of_scope",
         )
-
-
-def _register() -> None:
-    from wangge.grids.versions import LOCATED
-
-    for spec in LOCATED:
-        if spec.model is Component and _moved not in spec.on_moved:
-            spec.on_moved.append(_moved)
-
-
-_register()

@@ -1,8 +1,9 @@
-"""Register the registry's located tables so records follow re-divisions (grids.versions)."""
+"""The registry's located tables: `wangge.wiring` registers them so that records follow
+re-divisions (`grids.versions`)."""
 
 from __future__ import annotations
 
-from wangge.grids.versions import LOCATED, LocatedSpec
+from wangge.grids.versions import LocatedSpec
 from wangge.registry.models import Building, Component, Organisation, Person
 
 SPECS = [
@@ -12,6 +13,3 @@ SPECS = [
     # People carry their building's position, so they move with it.
     LocatedSpec(Person, "实有人口", {"social": "grid_id"}),
 ]
-LOCATED.extend(spec for spec in SPECS if spec not in LOCATED)
-
-import wangge.registry.component_grids  # noqa: E402,F401  (lines follow re-divisions too)

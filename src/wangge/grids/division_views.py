@@ -1,4 +1,5 @@
-"""HTTP routes for divisions."""
+"""HTTP routes for divisions (行政区划). In `grids` because a division is shown and imported with
+its grids: the administrative areas themselves (`wangge.divisions`) know nothing of grids."""
 
 from __future__ import annotations
 
