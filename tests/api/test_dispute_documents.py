@@ -115,7 +115,7 @@ def test_the_demo_disputes_lie_in_their_grids_at_every_step_and_are_counted(api,
     from collections import Counter
 
     from wangge.cases.deadlines import SHANGHAI
-    from wangge.disputes.demo import build_dispute_demo
+    from wangge.demo.disputes import build_dispute_demo
     from wangge.disputes.models import Dispute
 
     assert build_dispute_demo(session, "110108", seed=7, now=NOW) == 18

@@ -7,8 +7,8 @@ from collections import Counter
 from sqlalchemy import select
 
 from tests.case_factories import T0, build_world
+from wangge.demo.resident_services import PLAN, build_service_demo
 from wangge.resident_services.catalogue import seed_catalogue
-from wangge.resident_services.demo import PLAN, build_service_demo
 from wangge.resident_services.models import ServiceRequest
 
 

@@ -5,6 +5,8 @@
 - `simulate`: a month of case activity made through the real case services.
 - `registry`: synthetic basic data (people, households, buildings, components, employers).
 - `employers`, `pipelines`, `visits`: the employer lists, the long pipelines, the home visits.
+- `micro_grids`, `disputes`, `resident_services`: the demo's micro grids, disputes and 代办
+  requests.
 
 Domain packages never import this package at module level (it imports them all).
 """

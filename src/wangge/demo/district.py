@@ -17,14 +17,16 @@ from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.config import Settings
+from wangge.demo.disputes import build_dispute_demo
 from wangge.demo.employers import build_employer_demo
+from wangge.demo.micro_grids import build_micro_demo
 from wangge.demo.registry import build_registry_demo
+from wangge.demo.resident_services import build_service_demo
 from wangge.demo.simulate import MonthSimulation, default_case_count, seed_configuration
 from wangge.demo.visits import build_visit_demo
 from wangge.departments.checks import DepartmentData
 from wangge.departments.models import Department
 from wangge.departments.service import create_department
-from wangge.disputes.demo import build_dispute_demo
 from wangge.divisions.models import Division
 from wangge.divisions.service import DivisionIn, load_divisions
 from wangge.grids.generate import generate_unit_version
@@ -32,10 +34,8 @@ from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import GridIn, add_grids, new_version, version_grids
 from wangge.grids.versions import activate_version
-from wangge.microgrids.demo import build_micro_demo
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.places.roads import save_roads
-from wangge.resident_services.demo import build_service_demo
 from wangge.setup import init_county
 from wangge.synthetic import make_district, make_grids, random_points
 from wangge.synthetic_roads import house_numbers, make_roads

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from wangge.auth.models import User
 from wangge.auth.service import assign_post, create_user, seed_roles
 from wangge.common.models import utcnow
+from wangge.demo.micro_grids import assign_micro_leader, demo_micro_code
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
-from wangge.microgrids.demo import assign_micro_leader, demo_micro_code
 
 DEMO_PASSWORD = "Wangge-Demo-2026"
 # The grid posts are publicly posted (上岗公示) with a name and a work phone.
