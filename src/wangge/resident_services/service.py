@@ -29,6 +29,7 @@ from wangge.common.masking import mask_name, mask_phone
 from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from wangge.grids.locating import locate_refs
 from wangge.intake.rules import normalize_phone
+from wangge.resident_services.codes import request_code
 from wangge.resident_services.models import ServiceItem, ServiceRequest, ServiceRequestEvent
 
 REQUESTED, IN_PROGRESS, CLOSED, RATED = "requested", "in_progress", "closed", "rated"
@@ -234,7 +235,7 @@ def create_request(
     )  # fmt: skip
     session.add(row)
     session.flush()
-    row.code = f"DB{now.astimezone(SHANGHAI):%Y%m%d}{row.id:05d}"
+    row.code = request_code(now, row.id)
     _event(session, row, "request", None, now, who="resident", name="居民 resident")
     _tell_grid_workers(session, row, now)
     session.flush()
