@@ -18,7 +18,7 @@ from wangge.cases.models import Case, CaseEvent, CasePart, Category
 from wangge.cases.vocabulary import STATE_ZH, CaseState
 from wangge.common.masking import scrub
 from wangge.departments.models import Department
-from wangge.uploads.service import upload_id_of
+from wangge.uploads.service import public_url, upload_id_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PUBLIC_KINDS = ("event", "component")
@@ -185,5 +185,5 @@ def _media_url(photos: list[str] | None) -> str:
     for ref in photos or ():
         upload_id = upload_id_of(ref)
         if upload_id:
-            return f"/api/v1/uploads/{upload_id}/public"
+            return public_url(upload_id)
     return ""

@@ -97,6 +97,12 @@ def upload_id_of(ref: str) -> str | None:
     return found.group(1) if found else None
 
 
+def public_url(upload_id: str) -> str:
+    """Return the address of an upload's public copy (location data removed): the only form
+    of a photo that citizens, Open311 clients and public pages are given."""
+    return f"{UPLOADS_PATH}{upload_id}/public"
+
+
 def photo_ref(upload_id: str) -> str:
     """Return the reference cases store for an upload (the original's path)."""
     return f"{UPLOADS_PATH}{upload_id}"

@@ -15,7 +15,7 @@ from wangge.cases.access import get_visible
 from wangge.config import Settings
 from wangge.errors import NotFound, ValidationFailed
 from wangge.uploads.models import Upload
-from wangge.uploads.service import get_upload, is_uploader, save_upload
+from wangge.uploads.service import get_upload, is_uploader, public_url, save_upload
 from wangge.uploads.storage import LocalStorage, Storage
 
 router = APIRouter(tags=["uploads 照片"])
@@ -49,7 +49,7 @@ def _read(row: Any) -> dict[str, Any]:
         "height": row.height,
         "exif_lon": row.exif_lon,
         "exif_lat": row.exif_lat,
-        "public_url": f"/api/v1/uploads/{row.id}/public",
+        "public_url": public_url(row.id),
     }
 
 

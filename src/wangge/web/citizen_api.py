@@ -16,10 +16,9 @@ from sqlalchemy import select
 from wangge.api.deps import SessionDep, SettingsDep
 from wangge.auth.principal import Principal
 from wangge.cases.access import visible
-from wangge.cases.labels import label
-from wangge.cases.models import Case, CaseEvent, Category
-from wangge.cases.vocabulary import Action, CaseState, Satisfaction, Source
-from wangge.cases.workflow import TRANSITIONS
+from wangge.cases.models import Case, Category
+from wangge.cases.public import public_view
+from wangge.cases.vocabulary import Satisfaction, Source
 from wangge.common.models import utcnow
 from wangge.common.schemas import InputModel
 from wangge.errors import NotFound, ValidationFailed
@@ -173,44 +172,6 @@ def _outside_service_area(hotline: str) -> ValidationFailed:
     )
 
 
-def _public_view(session: SessionDep, case: Case) -> dict[str, Any]:
-    from wangge.cases.response import promise_view
-
-    events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-    ).all()
-    return {
-        "code": case.code,
-        "state": case.state,
-        "state_zh": label("state", case.state),
-        "category": case.category_code,
-        "description": case.description,
-        "address": case.address,
-        "reported_at": case.reported_at.isoformat(),
-        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-        "deadline": case.deadline.isoformat() if case.deadline else None,
-        "promise": promise_view(case),  # 承诺 2 小时内答复 / 24 小时内办结 (response rules)
-        # what the workflow lets the reporter do next (the transitions table decides)
-        "can_rate": (CaseState(case.state), Action.RATE) in TRANSITIONS,
-        "can_reopen": (CaseState(case.state), Action.REOPEN) in TRANSITIONS,
-        # Staff names stay inside; the public sees what happened and when.
-        "timeline": [
-            {
-                "action": e.action,
-                "action_zh": label("action", e.action),
-                "at": e.at.isoformat(),
-                "state_zh": label("state", e.to_state),
-                "photos": [
-                    f"{a}/public" for a in (e.attachments or []) if a.startswith("/api/v1/uploads/")
-                ]
-                if e.action in ("feed_back", "check_pass", "self_handle")
-                else [],
-            }
-            for e in events
-        ],
-    }
-
-
 class Tracking(InputModel):
     """The tracking code travels in the body: in a URL it would land in logs and histories."""
 
@@ -225,7 +186,7 @@ class TrackingAction(Tracking, CitizenAction):
 def citizen_track(body: Tracking, session: SessionDep) -> dict[str, Any]:
     """Return the public progress of a report by its tracking code."""
     case, _ = _tracked(session, body.tracking)
-    return _public_view(session, case)
+    return public_view(session, case)
 
 
 @router.post("/citizen/track/{action}")
@@ -252,4 +213,4 @@ def citizen_act(action: str, body: TrackingAction, session: SessionDep) -> dict[
     )
     session.flush()
     session.refresh(case)
-    return _public_view(session, case)
+    return public_view(session, case)

@@ -15,71 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
-from wangge.cases.labels import label
+from wangge.assignments.posted import posted_workers
 from wangge.cases.models import Case
 from wangge.cases.queries import CaseFilter, search_query
 from wangge.cases.vocabulary import FINAL_VALUES
-from wangge.common.localtime import SHANGHAI
 from wangge.common.models import utcnow
 from wangge.divisions.models import Division
 from wangge.errors import NotFound
-from wangge.grids.models import Grid
 from wangge.web.area import page_area
 
 router = APIRouter(prefix="/web/api", include_in_schema=False)
-
-
-def posted_workers(
-    session: Session, grid: Grid, *, micro: Grid | None = None, public: bool = False
-) -> tuple[list[dict[str, Any]], str]:
-    """Return the people published for a social grid (上岗公示: name, work phone) and the source.
-
-    The people assigned to the grid (and its micro grids) today; a grid without any assignment
-    falls back to the supervisor/grid-leader posts scoped to it or its community. `public`
-    (the citizens' "我的网格员"): the grid's own people, plus the published leaders of the
-    micro grid `micro` where the citizen stands (一网多层), not every micro grid's.
-    """
-    from wangge.assignments.models import KINDS
-    from wangge.assignments.service import people_of_grid
-    from wangge.auth.models import Post, User
-
-    served = people_of_grid(session, grid.code, utcnow().astimezone(SHANGHAI).date())
-    if public:
-        served = [
-            s
-            for s in served
-            if s.assignment.grid_code == grid.code
-            or (
-                micro is not None
-                and s.assignment.grid_code == micro.code
-                # grid workers serve the public anyway; a 微网格长 only when published
-                and (s.assignment.published or s.assignment.kind != "micro_leader")
-            )
-        ]
-    if served:
-        workers = []
-        for s in served:
-            zh, en = KINDS.get(s.assignment.kind, (s.assignment.kind, s.assignment.kind))
-            if micro is not None and s.assignment.grid_code == micro.code:
-                zh, en = f"{zh}（{micro.name}）", f"{en} ({micro.code})"
-            workers.append({"name": s.name, "phone": s.phone, "post": zh, "post_en": en})
-        return workers, "assignments"
-    prefixes = [grid.code[:n] for n in range(12, len(grid.code) + 1)]
-    rows = session.execute(
-        select(User.display_name, User.phone, Post.role_code)
-        .join(Post, Post.user_id == User.id)
-        .where(
-            Post.role_code.in_(("supervisor", "grid_leader")),
-            Post.scope_prefix.in_(prefixes),
-            User.is_active.is_(True),
-        )
-        .order_by(Post.role_code.desc(), User.id)
-    ).all()
-    workers = [
-        {"name": n, "phone": p, "post": label("role", r), "post_en": label("role", r, "en")}
-        for n, p, r in rows
-    ]
-    return workers, "posts"
 
 
 def _division(session: Session, code: str) -> dict[str, str]:

@@ -28,8 +28,8 @@ def my_grid(
     The people assigned to the grid (and its micro grids) today; a grid without any
     assignment falls back to the supervisor/grid-leader posts scoped to it or its community.
     """
+    from wangge.assignments.posted import posted_workers  # the map's grid card shows them too
     from wangge.grids.locating import locate_point
-    from wangge.web.grid_card import posted_workers  # the map's grid card shows the same people
 
     found = locate_point(session, lon, lat, crs=crs, micro=True)
     grid, micro = found["social"], found["micro"]
