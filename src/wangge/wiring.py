@@ -36,7 +36,7 @@ _lock = threading.Lock()
 def wire() -> None:
     """Register every cross-package hook (idempotent, thread-safe)."""
     with _lock:
-        register_located(*SPECS, CASES)
+        register_located(CASES, *SPECS)  # the order re-divisions report them in, as before
         for model, hook in ((Case, cases_moved), (Component, components_moved)):
             moved = located_spec(model).on_moved
             if hook not in moved:
