@@ -16,7 +16,7 @@ new case reported and filed through `stored.refresh_case` and the dashboard head
 before and after. Then the tables are exported (COPY TO CSV, then Parquet) and the SAME
 queries (dialect "duckdb") run in DuckDB over the Parquet files; all count sets must be equal.
 `--reuse` times again on the data a previous run loaded (the facts are rebuilt only when
-their count differs from the events'). Results go to "## Monthly evaluation from per-day rollups (issue 16)"
+their count differs from the events', or with `--rebuild`). Results go to "## Monthly evaluation from per-day rollups (issue 16)"
 in bench/RESULTS.md.
 """
 
@@ -183,6 +183,9 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/wangge_bench_eval")
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     ap.add_argument("--reuse", action="store_true", help="keep the data a previous run loaded")
+    ap.add_argument(
+        "--rebuild", action="store_true", help="with --reuse: rebuild the facts even if present"
+    )
     ap.add_argument("--loaded-in", type=float, default=float("nan"), help="its load time (s)")
     args = ap.parse_args()
     if args.reuse:
@@ -279,7 +282,7 @@ def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> dict[s
     with psycopg.connect(args.pg) as c:
         n_facts = c.execute("SELECT count(*) FROM case_event_facts").fetchone()[0]
     took: dict[str, float] = {}
-    if n_facts != n_events:
+    if n_facts != n_events or getattr(args, "rebuild", False):
         t = time.perf_counter()
         done = 0
         with session_factory(engine)() as s:

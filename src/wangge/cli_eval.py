@@ -22,6 +22,10 @@ eval_app = typer.Typer(help="Evaluation 综合评价: monthly reports, case file
 app.add_typer(eval_app, name="eval")
 
 CountyOption = Annotated[str | None, typer.Option(help="county code (6 digits); default: all")]
+JobsOption = Annotated[
+    int,
+    typer.Option(min=1, help="database connections deriving at once (PostgreSQL, whole database)"),
+]
 
 
 @eval_app.command("month")
@@ -97,8 +101,11 @@ def case_file(
 
 @eval_app.command("rebuild-facts")
 @friendly
-def rebuild_facts(county: CountyOption = None, database_url: DbOption = None) -> None:
-    """Recompute the stored evaluation facts from the case events (one transaction)."""
+def rebuild_facts(
+    county: CountyOption = None, database_url: DbOption = None, jobs: JobsOption = 2
+) -> None:
+    """Recompute the stored evaluation facts and rollups from the case events; readers see
+    the old ones and case actions wait until the new ones are in place (one transaction)."""
     from sqlalchemy import func, select
 
     from wangge.cases.models import Case
@@ -111,15 +118,19 @@ def rebuild_facts(county: CountyOption = None, database_url: DbOption = None) ->
         total = session.scalar(q) or 0
         with progress_bar() as bar:
             task = bar.add_task("案卷的考核事实 / facts of cases", total=total)
-            n = stored.rebuild(session, county=county, progress=lambda k: bar.advance(task, k))
+            n = stored.rebuild(
+                session, county=county, jobs=jobs, progress=lambda k: bar.advance(task, k)
+            )
     out.print(f"已重建 {n} 条考核事实 / {n} evaluation facts rebuilt")
 
 
 @eval_app.command("rebuild-rollups")
 @friendly
-def rebuild_rollups(county: CountyOption = None, database_url: DbOption = None) -> None:
+def rebuild_rollups(
+    county: CountyOption = None, database_url: DbOption = None, jobs: JobsOption = 2
+) -> None:
     """Recompute the per-day evaluation rollups from the stored facts (one transaction)."""
-    from wangge.evaluation import rollups, stored
+    from wangge.evaluation import stored
     from wangge.evaluation.indicators import EvalConfig
 
     with session_scope(settings_for(database_url)) as session:
@@ -129,7 +140,7 @@ def rebuild_rollups(county: CountyOption = None, database_url: DbOption = None) 
                 "the evaluation facts are not built: run `wangge eval rebuild-facts` first"
             )
             raise typer.Exit(1)
-        n = rollups.rebuild(session, county=county)
+        n = stored.rebuild_rollups(session, county=county, jobs=jobs)
     out.print(f"已重建 {n} 条考核日汇总 / {n} evaluation rollup rows rebuilt")
 
 

@@ -63,7 +63,7 @@ _MONTH = {
 }
 
 
-def month_sql(dialect: str, *, county: bool = False) -> str:
+def month_sql(dialect: str, *, county: bool = False, source: str = "evaluation_rollups") -> str:
     """Return the month rows (county_code, span, day, eff_day, object_type, key, c0..cN) summed
     from the day rows: `day` the month's first day, `eff_day` at least its last day."""
     first, last = (m.format(x="day") for m in _MONTH[dialect])
@@ -75,7 +75,7 @@ SELECT county_code, 'm', m_day, m_eff, object_type, key, {sums} FROM (
   SELECT county_code, {first} AS m_day,
     CASE WHEN eff_day < {last} THEN {last} ELSE eff_day END AS m_eff, object_type, key,
     {", ".join(COUNT_COLUMNS)}
-  FROM evaluation_rollups WHERE span = 'd'{where}
+  FROM {source} WHERE span = 'd'{where}
 ) z
 GROUP BY county_code, m_day, m_eff, object_type, key
 HAVING {having}"""
@@ -91,9 +91,11 @@ def _judged(pred: str, *, at_point: bool) -> str:
 
 
 @cache  # built from the same few arguments on every case action
-def contribution_sql(dialect: str, where: str, *, nonzero: bool = True) -> str:
+def contribution_sql(
+    dialect: str, where: str, *, nonzero: bool = True, source: str = "case_event_facts"
+) -> str:
     """Return the delta rows (county_code, day, eff_day, object_type, key, c0..cN) of the
-    fact rows `x` matching `where`, summed per key. Parameters: those of `where`.
+    fact rows `x` of `source` matching `where`, summed per key. Parameters: those of `where`.
 
     The points of a row are its time and the later times of its flags; at each, the delta is
     its counts just after minus just before (nothing before its own time). No window: each
@@ -124,7 +126,7 @@ def contribution_sql(dialect: str, where: str, *, nonzero: bool = True) -> str:
     having = " OR ".join(f"SUM({c}) <> 0" for c in COUNT_COLUMNS)
     return f"""
 WITH r AS (
-  SELECT x.* FROM case_event_facts x
+  SELECT x.* FROM {source} x
   WHERE ({where}) AND (x.role IN ({counted}) OR x.seg_first OR x.{sql._AREA_ROWS})
 ), pts AS (
   {" UNION ".join(points)}
@@ -252,34 +254,56 @@ def add(
 
 
 def rebuild(session: Session, *, county: str | None = None) -> int:
-    """Recompute the rollups from the stored facts in one INSERT ... SELECT; return the rows."""
-    q = delete(EvaluationRollup)
-    if county:
-        q = q.where(EvaluationRollup.county_code == county)
-    session.execute(q)
+    """Recompute the rollups from the stored facts in the caller's transaction (one INSERT ...
+    SELECT); return the rows. `evaluation.rebuild_pg` rebuilds a whole PostgreSQL database
+    faster, into a fresh table."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # the sorts in memory; no JIT: compiling this wide query took longer than running it
         session.execute(text("SET LOCAL work_mem = '256MB'"))
         session.execute(text("SET LOCAL jit = off"))
-    cols = "day, eff_day, object_type, key, " + ", ".join(COUNT_COLUMNS)
+    q = delete(EvaluationRollup)
+    if county:
+        q = q.where(EvaluationRollup.county_code == county)
+    session.execute(q)
     where = "x.county_code = :county" if county else "1 = 1"
-    args = {"county": county} if county else {}
-    body = contribution_sql(dialect, where).replace(
+    days = contribution_sql(dialect, where).replace(
         "SELECT county_code, day,", "SELECT county_code, 'd', day,", 1
     )
-    session.execute(
-        text(f"INSERT INTO evaluation_rollups (county_code, span, {cols}) {body}"), args
+    into = EvaluationRollup.__tablename__
+    n = write_days_and_months(session, days, into=into, dialect=dialect, county=county)
+    mark_rebuilt(session)
+    return n
+
+
+def write_days_and_months(
+    session: Session, days: str, *, into: str, dialect: str, county: str | None = None
+) -> int:
+    """Insert the day rows `days` selects (county_code, 'd', day, eff_day, object_type, key,
+    c0..cN) into `into`, then the month rows summed from them; return the rows written."""
+    cols = "county_code, span, day, eff_day, object_type, key, " + ", ".join(COUNT_COLUMNS)
+    args = {"county": county} if county else {}
+    n = session.execute(text(f"INSERT INTO {into} ({cols}) {days}"), args)
+    month = month_sql(dialect, county=bool(county), source=into)
+    m = session.execute(text(f"INSERT INTO {into} ({cols}) {month}"), args)
+    return int(n.rowcount + m.rowcount)  # type: ignore[attr-defined]
+
+
+def sum_parts_sql(parts: str) -> str:
+    """The day rows (county_code, 'd', day, eff_day, object_type, key, c0..cN) summed from
+    partial delta rows of `contribution_sql` stored in table `parts` (per range of cases)."""
+    sums = ", ".join(f"SUM({c})" for c in COUNT_COLUMNS)
+    having = " OR ".join(f"SUM({c}) <> 0" for c in COUNT_COLUMNS)
+    keys = "county_code, day, eff_day, object_type, key"
+    return (
+        f"SELECT county_code, 'd', day, eff_day, object_type, key, {sums} FROM {parts} "
+        f"GROUP BY {keys} HAVING {having}"
     )
-    month = month_sql(dialect, county=bool(county))
-    session.execute(
-        text(f"INSERT INTO evaluation_rollups (county_code, span, {cols}) {month}"), args
-    )
+
+
+def mark_rebuilt(session: Session) -> None:
+    """Record that the stored rollups follow the current contribution query."""
     _mark(session, STATE_KEY, layout())
-    n = select(func.count()).select_from(EvaluationRollup)
-    if county:
-        n = n.where(EvaluationRollup.county_code == county)
-    return int(session.scalar(n) or 0)
 
 
 def compact(session: Session) -> int:

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, Table, cast, delete, func, insert, select, text, update
+from sqlalchemy import String, Table, cast, delete, func, insert, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from wangge.cases.models import Case, CaseEvent
 from wangge.common.models import utcnow
-from wangge.evaluation import rollups, stored_sql
+from wangge.evaluation import rebuild_pg, rollups, stored_sql
 from wangge.evaluation.facts import (
     EventRow,
     clock_spans,
@@ -262,29 +262,32 @@ def rebuild(
     county: str | None = None,
     batch: int = 50_000,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 2,
 ) -> int:
-    """Recompute every fact, then the rollups, from the events (in the caller's transaction);
-    return the fact rows. The database derives them (`stored_sql`), `batch` cases at a time
-    (`progress` gets the cases of each batch): no row travels to Python.
+    """Recompute every fact, then the rollups, from the events; return the fact rows. The
+    database derives them (`stored_sql`), `batch` cases at a time (`progress` gets the cases
+    of each batch): no row travels to Python. The whole of a PostgreSQL database is derived
+    by `jobs` connections into fresh tables swapped in by the caller's transaction
+    (`rebuild_pg`); otherwise everything happens in the caller's transaction.
     """
-    for model in (CaseEventFact, CaseClockFact):
-        q = delete(model)
-        if county:
-            q = q.where(model.county_code == county)
-        session.execute(q)
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and not county:
+        n = rebuild_pg.rebuild_facts(session, batch=batch, jobs=jobs, progress=progress)
+        mark_built(session)
+        return n
     if dialect == "postgresql":
         # a batch's window sorts stay in memory; no JIT (compiling these queries costs more
         # than running them)
         session.execute(text("SET LOCAL work_mem = '256MB'"))
         session.execute(text("SET LOCAL jit = off"))
+    _delete_facts(session, county)
     events = text(stored_sql.event_facts_sql(dialect, DEFAULT_CFG, county=bool(county)))
     clocks = text(stored_sql.clock_facts_sql(dialect, county=bool(county)))
     ids = select(Case.id).order_by(Case.id)
     if county:
         ids = ids.where(Case.county_code == county)
     n = 0
-    for lo, hi, cases in _case_ranges(session, ids, batch):
+    for lo, hi, cases in rebuild_pg.case_ranges(session, ids, batch):
         args = {"lo": lo, "hi": hi} | ({"county": county} if county else {})
         n += session.execute(events, args).rowcount  # type: ignore[attr-defined]
         session.execute(clocks, args)
@@ -295,12 +298,20 @@ def rebuild(
     return n
 
 
-def _case_ranges(session: Session, ids: Select[int], batch: int) -> Iterator[tuple[int, int, int]]:
-    """Yield [lo, hi) ranges of case ids holding `batch` cases each (the last fewer)."""
-    every = session.scalars(ids).all()
-    for i in range(0, len(every), batch):
-        part = every[i : i + batch]
-        yield part[0], part[-1] + 1, len(part)
+def rebuild_rollups(session: Session, *, county: str | None = None, jobs: int = 2) -> int:
+    """Recompute the rollups from the stored facts (`wangge eval rebuild-rollups`); return
+    the rows. The whole of a PostgreSQL database is summed by `jobs` connections."""
+    if session.get_bind().dialect.name == "postgresql" and not county:
+        return rebuild_pg.rebuild_rollups(session, batch=50_000, jobs=jobs)
+    return rollups.rebuild(session, county=county)
+
+
+def _delete_facts(session: Session, county: str | None) -> None:
+    for model in (CaseEventFact, CaseClockFact):
+        q = delete(model)
+        if county:
+            q = q.where(model.county_code == county)
+        session.execute(q)
 
 
 def stale_cases(

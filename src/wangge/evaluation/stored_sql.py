@@ -36,8 +36,11 @@ _PLACE = (
 )
 
 
-def event_facts_sql(dialect: str, cfg: EvalConfig, *, county: bool) -> str:
-    """Return the INSERT of `case_event_facts` rows of the cases in [:lo, :hi) (+ :county).
+def event_facts_sql(
+    dialect: str, cfg: EvalConfig, *, county: bool, into: str = "case_event_facts"
+) -> str:
+    """Return the INSERT of `case_event_facts` rows of the cases in [:lo, :hi) (+ :county)
+    into `into` (the table or its fresh copy).
 
     Rules as in `facts._facts_of_case` / `stored_facts_of_case`: flags that later events can
     set are stored as the time of the first event setting them (`*_at`).
@@ -52,7 +55,7 @@ def event_facts_sql(dialect: str, cfg: EvalConfig, *, county: bool) -> str:
     extra = f"""MIN(CASE WHEN action IN {_in(WRONG)} THEN "at" END) OVER wf AS next_wrong,
     MIN(CASE WHEN action = 'dispatch' THEN "at" END) OVER wf AS next_dispatch"""
     return f"""
-INSERT INTO case_event_facts (event_id, case_id, county_code, source, grid, community, "at",
+INSERT INTO {into} (event_id, case_id, county_code, source, grid, community, "at",
   action, actor_id, role, part, rating, gap, due_at, seg_first, seg_rework, filed_at,
   closed_at, void_at, late_at, wrong_at, fed_at, fed_on_time_at, ext_at, susp_at, returned_at)
 WITH base AS ({_events(dialect, county, payload)}
@@ -80,8 +83,9 @@ WINDOW c AS (PARTITION BY case_id), s AS (PARTITION BY case_id, hseg, part)
 ) x {_PLACE[0]}"""
 
 
-def clock_facts_sql(dialect: str, *, county: bool) -> str:
-    """Return the INSERT of `case_clock_facts` rows of the cases in [:lo, :hi) (+ :county):
+def clock_facts_sql(dialect: str, *, county: bool, into: str = "case_clock_facts") -> str:
+    """Return the INSERT of `case_clock_facts` rows of the cases in [:lo, :hi) (+ :county)
+    into `into`:
     the clocks of `facts.clock_spans` that outlived their deadline or still run."""
     d = DIALECTS[dialect]
     pick = 'e.case_id, e."at", e.id, e.seq, e.hseg, e.leaves, e.next_leave'
@@ -93,7 +97,7 @@ def clock_facts_sql(dialect: str, *, county: bool) -> str:
     )
     kept = "(ends_at IS NULL OR ends_at > deadline)"
     return f"""
-INSERT INTO case_clock_facts (event_id, case_id, county_code, part, "at", deadline, ends_at,
+INSERT INTO {into} (event_id, case_id, county_code, part, "at", deadline, ends_at,
   counted_at, reporter, grid, community)
 WITH base AS ({_events(dialect, county, payload, recorded)}
 ), ev AS (

@@ -1,0 +1,158 @@
+"""Rebuild a PostgreSQL table as a fresh copy that takes its place in the same transaction.
+
+A whole-table rebuild by DELETE and INSERT pays for every index and foreign key row by row and
+leaves the old rows dead beside the new ones: for the evaluation facts that was three quarters
+of the time. A fresh table without indexes or constraints takes rows at the speed of a bare
+insert; its keys and indexes are then built once, it is analysed, and it takes the old table's
+name, sequences, grants, index and constraint names. Until the commit, readers see the old
+rows; writers wait (the old table is locked EXCLUSIVE first, so no write is lost between the
+rows read for the rebuild and the swap).
+
+PostgreSQL only. Tables that other tables reference, partitioned tables and tables with
+triggers or row security are refused: swapping them would need more than this module does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+FRESH = "{table}__fresh"
+
+
+class SwapRefused(RuntimeError):
+    """The table has something this module cannot carry over to its fresh copy."""
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What a fresh copy must get back: constraints, other indexes, owned sequences, grants."""
+
+    table: str
+    constraints: list[tuple[str, str]]  # (name, definition) of PK, unique, FK, check
+    indexes: list[tuple[str, str]]  # (name, CREATE INDEX …) not behind a constraint
+    sequences: list[tuple[str, str]]  # (sequence, column) owned by the table
+    grants: list[tuple[str, str]]  # (privilege, grantee) besides the owner's
+
+
+def shape(conn: Connection, table: str) -> TableShape:
+    """Read what `table` has beyond its columns and defaults; refuse what cannot be copied."""
+    oid = conn.execute(text("SELECT CAST(:t AS regclass)::oid"), {"t": table}).scalar_one()
+    _refuse_unsupported(conn, table, oid)
+    q = conn.execute
+    constraints = q(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = :o AND contype IN ('p', 'u', 'f', 'c', 'x') "
+            "ORDER BY contype = 'f', conname"  # keys first: a foreign key may need them
+        ),
+        {"o": oid},
+    ).all()
+    indexes = q(
+        text(
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = :o AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = :o) "
+            "ORDER BY c.relname"
+        ),
+        {"o": oid},
+    ).all()
+    sequences = q(
+        text(
+            "SELECT s.relname, a.attname FROM pg_depend d "
+            "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+            "JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+            "WHERE d.refobjid = :o AND d.deptype = 'a' ORDER BY s.relname"
+        ),
+        {"o": oid},
+    ).all()
+    grants = q(
+        text(
+            "SELECT g.privilege_type, CASE WHEN g.grantee = 0 THEN 'PUBLIC' "
+            "ELSE quote_ident(pg_get_userbyid(g.grantee)) END "
+            "FROM pg_class c, aclexplode(c.relacl) g WHERE c.oid = :o AND g.grantee <> c.relowner"
+        ),
+        {"o": oid},
+    ).all()
+    return TableShape(
+        table,
+        [(r[0], r[1]) for r in constraints],
+        [(r[0], r[1]) for r in indexes],
+        [(r[0], r[1]) for r in sequences],
+        [(r[0], r[1]) for r in grants],
+    )
+
+
+def _refuse_unsupported(conn: Connection, table: str, oid: int) -> None:
+    checks = {
+        "partitioned": "SELECT relkind = 'p' OR relispartition FROM pg_class WHERE oid = :o",
+        "referenced by other tables": "SELECT EXISTS (SELECT 1 FROM pg_constraint "
+        "WHERE confrelid = :o AND contype = 'f' AND conrelid <> :o)",
+        "triggers": "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = :o "
+        "AND NOT tgisinternal)",
+        "row security": "SELECT relrowsecurity FROM pg_class WHERE oid = :o",
+        "identity columns": "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = :o "
+        "AND attidentity <> '')",
+    }
+    for what, query in checks.items():
+        if conn.execute(text(query), {"o": oid}).scalar_one():
+            raise SwapRefused(f"{table} cannot be rebuilt by a swap: {what}")
+
+
+def lock(conn: Connection, table: str) -> None:
+    """Make writers of `table` wait until the caller's transaction ends; readers go on."""
+    conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
+
+
+def create_fresh(conn: Connection, table: str) -> str:
+    """Create the empty fresh copy of `table` (columns, NOT NULLs and defaults only), dropping
+    one a failed rebuild left behind; return its name."""
+    fresh = FRESH.format(table=table)
+    conn.execute(text(f"DROP TABLE IF EXISTS {fresh}"))
+    conn.execute(text(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS)"))
+    return fresh
+
+
+def begin_fresh(conn: Connection, table: str) -> tuple[TableShape, str]:
+    """Lock `table` against writers and create its fresh copy in the caller's transaction;
+    return the table's shape and the copy's name (to fill, then `swap_in`)."""
+    lock(conn, table)
+    return shape(conn, table), create_fresh(conn, table)
+
+
+def swap_in(conn: Connection, table_shape: TableShape, fresh: str) -> None:
+    """Build the keys and indexes on the filled copy, then put it in the table's place."""
+    table = table_shape.table
+    # index builds sort in memory and use the parallel workers PostgreSQL allows
+    conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    renames: list[str] = []
+    for i, (name, definition) in enumerate(table_shape.constraints):
+        temp = f"{fresh}_c{i}"
+        conn.execute(text(f"ALTER TABLE {fresh} ADD CONSTRAINT {temp} {definition}"))
+        renames.append(f"ALTER TABLE {table} RENAME CONSTRAINT {temp} TO {name}")
+    for i, (name, definition) in enumerate(table_shape.indexes):
+        temp = f"{fresh}_i{i}"
+        conn.execute(text(_index_on(definition, temp, fresh)))
+        renames.append(f"ALTER INDEX {temp} RENAME TO {name}")
+    conn.execute(text(f"ANALYZE {fresh}"))
+    for sequence, column in table_shape.sequences:
+        conn.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {fresh}.{column}"))
+    for privilege, grantee in table_shape.grants:
+        conn.execute(text(f"GRANT {privilege} ON {fresh} TO {grantee}"))
+    conn.execute(text(f"DROP TABLE {table}"))
+    conn.execute(text(f"ALTER TABLE {fresh} RENAME TO {table}"))
+    for statement in renames:
+        conn.execute(text(statement))
+
+
+_INDEX = re.compile(r"^(CREATE (?:UNIQUE )?INDEX) \S+ ON (?:ONLY )?\S+ (USING .*)$", re.S)
+
+
+def _index_on(definition: str, name: str, table: str) -> str:
+    """`CREATE INDEX a ON t USING …` as the same index named `name` on `table`."""
+    match = _INDEX.match(definition)
+    if match is None:
+        raise SwapRefused(f"unexpected index definition: {definition}")
+    return f"{match.group(1)} {name} ON {table} {match.group(2)}"
