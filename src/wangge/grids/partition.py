@@ -38,20 +38,16 @@ import shapely
 from shapely import LineString, MultiPolygon, Point, Polygon
 
 from wangge.grids.partition_balance import rebalance_grids
-from wangge.grids.partition_engine import (
-    Ctx,
-    GridState,
+from wangge.grids.partition_context import Ctx, GridState, faces, reach_of, union_all
+from wangge.grids.partition_cuts import bisect
+from wangge.grids.partition_engine import divide_community
+from wangge.grids.partition_mend import (
     absorb_empty,
     attach_piece,
-    bisect,
-    divide_community,
-    faces,
     fit_counts,
     fix_strays,
     number_grids,
-    reach_of,
     recut_with_neighbours,
-    union_all,
 )
 from wangge.grids.partition_quality import (
     Measure,
