@@ -84,7 +84,6 @@ def divide_community(
 ) -> list[GridState]:
     """Divide one community into grids (state before numbering)."""
     lo, hi = tolerance_band(target, tolerance)
-    vals, xy = ctx.vals, ctx.xy
     grids: list[GridState] = []
     for s, site in enumerate(ctx.sites):
         grids.append(GridState(set(np.nonzero(ctx.site_of == s)[0].tolist()), site, True, True))
@@ -92,33 +91,8 @@ def divide_community(
     orphans: list[Polygon | MultiPolygon] = []
     units: list[_Unit] = []
     for b, block in enumerate(ctx.blocks):
-        bids = np.nonzero(ctx.lb_of == b)[0].tolist()
-        rest = block
-        for i in bids:
-            if ctx.excl_pt[i] or vals[i] > hi:
-                cell = clean(grid_intersection(ctx.cells[i], rest))
-                own = [p for p in polygon_parts(cell) if p.intersects(Point(xy[i]))]
-                if own:
-                    grids.append(GridState({i}, own[0], bool(ctx.excl_pt[i]), True))
-                    rest = clean(grid_difference(rest, own[0]))
-        single = {i for g in grids for i in g.members}
-        free = [i for i in bids if i not in single]
-        for part in polygon_parts(rest):
-            inside = [i for i in free if shapely.intersects_xy(part, *xy[i])]
-            if inside:
-                units.append(
-                    _Unit(
-                        part, inside, b, float(vals[inside].sum()), zone=int(ctx.zone_of_block[b])
-                    )
-                )
-                free = [i for i in free if i not in set(inside)]
-            else:
-                orphans.append(part)
-        for i in free:  # buildings outside every piece (outside the community): nearest unit
-            if units and units[-1].lb == b:
-                units[-1].bids.append(i)
-                units[-1].total += float(vals[i])
-    typical = ctx.region.area * target / max(1.0, float(vals.sum()))
+        _block_units(ctx, b, block, hi, grids, units, orphans)
+    typical = ctx.region.area * target / max(1.0, float(ctx.vals.sum()))
     if allow_crossing:
         _carve_remainders(units, ctx, target, lo, hi, reach)
         _join_small_blocks(ctx, units, target, lo, hi)
@@ -129,55 +103,113 @@ def divide_community(
         if not u.bids and not u.attach:
             orphans.append(u.poly)
             continue
-        k = _parts_for(u.total, target, lo, hi)
-        ids = np.array(u.bids + [-(a + 1) for a in range(len(u.attach))], dtype=int)
-        pts = np.vstack([xy[u.bids].reshape(-1, 2)] + [a[2][None, :] for a in u.attach])
-        w = np.array([vals[i] for i in u.bids] + [a[3] for a in u.attach])
-        leaves: list[tuple[np.ndarray, Polygon | MultiPolygon]] = []
-        bisect(ids, pts, w, k, u.poly, reach, leaves)
-        empty: list[Polygon | MultiPolygon] = []
-        leaves = [(lids, _drop_empty_parts(ctx, lids, lpoly, empty)) for lids, lpoly in leaves]
-        home = {int(-i - 1): li for li, (lids, _) in enumerate(leaves) for i in lids if i < 0}
-        loan_polys = []
-        for a, (apoly, _, _, _) in enumerate(u.attach):
-            # Empty pieces next to the loan travel with it, so that it reaches real buildings.
-            ext, grown = apoly, True
-            while grown:
-                grown = False
-                for e in list(empty):
-                    if e.intersects(ext) and shared_length(e, ext) > 1.0:
-                        ext = grid_union(ext, e)
-                        empty.remove(e)
-                        grown = True
-            loan_polys.append(ext)
-            # The cut may pass the anchor so that the chosen part touches the loan only at a
-            # point; then the part with the longest common edge takes it (rebalancing follows).
-            edge = [shared_length(ext, lp) if lp.intersects(ext) else 0.0 for _, lp in leaves]
-            if edge[home[a]] < 0.3 * max(edge):
-                home[a] = int(np.argmax(edge))
-        orphans += empty
-        for li, (lids, lpoly) in enumerate(leaves):
-            mem = {int(i) for i in lids if i >= 0}
-            loans = [a for a, h in home.items() if h == li]
-            for a in loans:
-                mem |= set(u.attach[a][1])
-            poly = union_all([lpoly, *(loan_polys[a] for a in loans)])
-            grids.append(GridState(mem, clean(poly)))
+        grids += _bisect_unit(ctx, u, _parts_for(u.total, target, lo, hi), reach, orphans)
     for piece in orphans:
-        # Open land is shared among the grids around it (a grid with no households would have
-        # no one to serve); a piece touching no grid of its area (an empty detached part, or
-        # land closed in by barriers) keeps a grid of its own, reported.
-        if allow_crossing:
-            if not _share_open_land(ctx, grids, piece) and not attach_piece(
-                ctx, grids, piece, set()
-            ):
-                grids.append(GridState(set(), piece))
-        # Never crossing a line: large open land keeps its own grid rather than join a
-        # neighbour across the street.
-        elif piece.area >= 0.5 * typical or not attach_piece(ctx, grids, piece, set()):
-            grids.append(GridState(set(), piece))
+        _place_orphan(ctx, grids, piece, allow_crossing, typical)
     fix_strays(ctx, grids)
     return grids
+
+
+def _block_units(
+    ctx: Ctx,
+    b: int,
+    block: Polygon | MultiPolygon,
+    hi: float,
+    grids: list[GridState],
+    units: list[_Unit],
+    orphans: list[Polygon | MultiPolygon],
+) -> None:
+    """Split block b into grids of single buildings (exclusive or over the band), units to
+    partition (its pieces holding buildings) and orphans (pieces holding none)."""
+    vals, xy = ctx.vals, ctx.xy
+    bids = np.nonzero(ctx.lb_of == b)[0].tolist()
+    rest = block
+    for i in bids:
+        if ctx.excl_pt[i] or vals[i] > hi:
+            cell = clean(grid_intersection(ctx.cells[i], rest))
+            own = [p for p in polygon_parts(cell) if p.intersects(Point(xy[i]))]
+            if own:
+                grids.append(GridState({i}, own[0], bool(ctx.excl_pt[i]), True))
+                rest = clean(grid_difference(rest, own[0]))
+    single = {i for g in grids for i in g.members}
+    free = [i for i in bids if i not in single]
+    for part in polygon_parts(rest):
+        inside = [i for i in free if shapely.intersects_xy(part, *xy[i])]
+        if inside:
+            units.append(
+                _Unit(part, inside, b, float(vals[inside].sum()), zone=int(ctx.zone_of_block[b]))
+            )
+            free = [i for i in free if i not in set(inside)]
+        else:
+            orphans.append(part)
+    for i in free:  # buildings outside every piece (outside the community): nearest unit
+        if units and units[-1].lb == b:
+            units[-1].bids.append(i)
+            units[-1].total += float(vals[i])
+
+
+def _bisect_unit(
+    ctx: Ctx, u: _Unit, k: int, reach: float, orphans: list[Polygon | MultiPolygon]
+) -> list[GridState]:
+    """Cut a unit (its buildings and the loans it received) into k grids; its empty parts
+    become orphans."""
+    ids = np.array(u.bids + [-(a + 1) for a in range(len(u.attach))], dtype=int)
+    pts = np.vstack([ctx.xy[u.bids].reshape(-1, 2)] + [a[2][None, :] for a in u.attach])
+    w = np.array([ctx.vals[i] for i in u.bids] + [a[3] for a in u.attach])
+    leaves: list[tuple[np.ndarray, Polygon | MultiPolygon]] = []
+    bisect(ids, pts, w, k, u.poly, reach, leaves)
+    empty: list[Polygon | MultiPolygon] = []
+    leaves = [(lids, _drop_empty_parts(ctx, lids, lpoly, empty)) for lids, lpoly in leaves]
+    home = {int(-i - 1): li for li, (lids, _) in enumerate(leaves) for i in lids if i < 0}
+    loan_polys = []
+    for a, (apoly, _, _, _) in enumerate(u.attach):
+        ext = _with_empty_neighbours(apoly, empty)
+        loan_polys.append(ext)
+        # The cut may pass the anchor so that the chosen part touches the loan only at a
+        # point; then the part with the longest common edge takes it (rebalancing follows).
+        edge = [shared_length(ext, lp) if lp.intersects(ext) else 0.0 for _, lp in leaves]
+        if edge[home[a]] < 0.3 * max(edge):
+            home[a] = int(np.argmax(edge))
+    orphans += empty
+    grids = []
+    for li, (lids, lpoly) in enumerate(leaves):
+        mem = {int(i) for i in lids if i >= 0}
+        loans = [a for a, h in home.items() if h == li]
+        for a in loans:
+            mem |= set(u.attach[a][1])
+        poly = union_all([lpoly, *(loan_polys[a] for a in loans)])
+        grids.append(GridState(mem, clean(poly)))
+    return grids
+
+
+def _with_empty_neighbours(loan: BaseGeometry, empty: list[Polygon | MultiPolygon]) -> BaseGeometry:
+    """A loan grown by the empty pieces next to it (taken from ``empty``), so that it reaches
+    real buildings."""
+    ext, grown = loan, True
+    while grown:
+        grown = False
+        for e in list(empty):
+            if e.intersects(ext) and shared_length(e, ext) > 1.0:
+                ext = grid_union(ext, e)
+                empty.remove(e)
+                grown = True
+    return ext
+
+
+def _place_orphan(
+    ctx: Ctx, grids: list[GridState], piece: Polygon | MultiPolygon, crossing: bool, typical: float
+) -> None:
+    """Give a piece of land without buildings to the grids around it, or a grid of its own."""
+    # Open land is shared among the grids around it (a grid with no households would have
+    # no one to serve); a piece touching no grid of its area (an empty detached part, or
+    # land closed in by barriers) keeps a grid of its own, reported.
+    if crossing:
+        if not _share_open_land(ctx, grids, piece) and not attach_piece(ctx, grids, piece, set()):
+            grids.append(GridState(set(), piece))
+    # Never crossing a line: large open land keeps its own grid rather than join a
+    # neighbour across the street.
+    elif piece.area >= 0.5 * typical or not attach_piece(ctx, grids, piece, set()):
+        grids.append(GridState(set(), piece))
 
 
 def _share_open_land(ctx: Ctx, grids: list[GridState], piece: BaseGeometry) -> bool:
