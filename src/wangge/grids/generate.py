@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from wangge.common.geo import areas_m2
 from wangge.divisions.models import Division
 from wangge.errors import ValidationFailed
-from wangge.grids.geometry import generate_unit_grids
 from wangge.grids.models import GridVersion
 from wangge.grids.service import GridIn, add_grids, new_version
+from wangge.grids.unit_grids import generate_unit_grids
 
 
 def generate_unit_version(

@@ -18,7 +18,7 @@ from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division
 from wangge.errors import Conflict, DomainError, ValidationFailed
 from wangge.grids.diff import diff_layers
-from wangge.grids.geometry import Problem, validate_layer
+from wangge.grids.layer_validation import Problem, validate_layer
 from wangge.grids.locating import clear_cache, index_for
 from wangge.grids.micro_locate import relocate_micro
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
