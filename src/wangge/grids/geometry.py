@@ -36,7 +36,7 @@ GRID_SIZE_M = 1e-3
 GRID_SIZE_DEG = 1e-8  # the same precision for overlays in lon/lat (1e-8° ≈ 1 mm)
 
 # ======================================================================================
-# Projection to metres (private; to be replaced by wangge.common.geo)
+# Projection to metres of whole layers (arrays; wangge.common.geo projects one geometry)
 # ======================================================================================
 
 
@@ -61,15 +61,15 @@ def _reproject(geoms: Any, src: int, dst: int) -> Any:
     return shapely.transform(geoms, fn)
 
 
-def _epsg_for(geoms: Any) -> int:
+def epsg_for(geoms: Any) -> int:
     """Pick one zone for a whole layer from the centre of its total bounds."""
     b = shapely.total_bounds(geoms)
     return _metric_epsg(0.5 * (b[0] + b[2]) if np.all(np.isfinite(b)) else 117.0)
 
 
-def _to_metric(geoms: Any, epsg: int | None = None) -> tuple[Any, int]:
+def to_metric(geoms: Any, epsg: int | None = None) -> tuple[Any, int]:
     """Project lon/lat geometries (one or an array) to metres; returns (geoms, epsg)."""
-    epsg = epsg or _epsg_for(geoms)
+    epsg = epsg or epsg_for(geoms)
     return _reproject(geoms, 4490, epsg), epsg
 
 
@@ -140,7 +140,7 @@ def polsby_popper_many(geoms: Sequence[BaseGeometry] | GeomArray) -> NDArray[np.
     arr = np.asarray(geoms, dtype=object)
     if arr.size == 0:
         return np.zeros(0)
-    return pp_metric(_to_metric(arr)[0])
+    return pp_metric(to_metric(arr)[0])
 
 
 # ======================================================================================
