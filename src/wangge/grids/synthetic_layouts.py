@@ -758,11 +758,15 @@ def _town_net(
 
 
 def _fit_outline(
-    seed: int, shape: Polygon, want: float, spacing: float, river: bool, main_spacing: float
+    seed: int, want: float, spacing: float, river: bool, communities: int
 ) -> tuple[Polygon, list[LineString], list[LineString], list[LineString], list[Polygon]]:
-    """Scale the outline until its faces between streets, main roads and the river number
-    about ``want``; the boundary, streets, main roads, rivers and faces of the best try."""
+    """Scale the outline until its faces between streets, main roads (about one community
+    apart) and the river number about ``want``; the boundary, streets, main roads, rivers
+    and faces of the best try."""
+    r_shape = _rng(seed, 0)
+    shape = _blob(r_shape, 1.0, irregular=0.1, aspect=r_shape.uniform(1.0, 1.3))
     area, best = want * spacing**2, None
+    main_spacing = max(1100.0, math.sqrt(area / communities))
     for _ in range(8):
         boundary = affinity.scale(shape, math.sqrt(area), math.sqrt(area), origin=(0, 0))
         streets, mains, rivers = _town_net(seed, boundary, spacing, river, main_spacing)
@@ -774,6 +778,23 @@ def _fit_outline(
         area *= want / len(faces)
     assert best is not None  # set on the first pass of the loop
     return best
+
+
+def _town_plots(
+    rng: np.random.Generator, boundary: Polygon, faces: Sequence[Polygon], theta: float, total: int
+) -> tuple[list[Polygon], list[Geom], np.ndarray]:
+    """A hospital and schools, the room left for buildings in each block and its quota of the
+    households (denser towards the centre)."""
+    n_sites = int(np.clip(round(total / 7000), 2, 6))
+    kinds = [(220.0, 170.0)] + [(170.0, 130.0)] * (n_sites - 1)  # a hospital, then schools
+    sites, _ = _place_sites(rng, faces, kinds, theta)
+    off = shapely.union_all([s.buffer(SITE_GAP_M) for s in sites])
+    room = [f.buffer(-STREET_GAP_M).difference(off) for f in faces]
+    radius = math.sqrt(boundary.area / math.pi)
+    dens = _densities(rng, faces, boundary.centroid, radius, 0.7, 0.12)
+    usable = np.array([r.area for r in room])
+    quotas = _spread(total, np.where(usable > 400.0, usable * dens, 0.0))
+    return sites, room, quotas
 
 
 def _town_buildings(
@@ -820,10 +841,10 @@ def grid_town(
     streets) is given. There are 2–12 communities (``communities`` if given, else each holds
     at least 4 × target households, as far as there are more than two), unions of whole
     blocks, so bounded by main roads or streets; main roads and the river (in about half the
-    seeds, unless ``river``) are barriers and may also run through a community. ``house_share`` is the mean
-    share of houses (1–3 households) among the buildings of a block (a block of fewer than
-    ``houses_below`` households has houses only); apartment buildings hold 10–190 (mean about
-    ``apartment_mean``).
+    seeds, unless ``river``) are barriers and may also run through a community.
+    ``house_share`` is the mean share of houses (1–3 households) among the buildings of a block
+    (a block of fewer than ``houses_below`` households has houses only); apartment buildings
+    hold 10–190 (mean about ``apartment_mean``).
     """
     block_hh = block_factor * target
     if block_hh <= 0:
@@ -831,28 +852,14 @@ def grid_town(
     if spacing is None:
         spacing = math.sqrt(block_hh / density * 1e6)
     want = max(4.0, households / block_hh)
-    r_shape = _rng(seed, 0)
-    shape = _blob(r_shape, 1.0, irregular=0.1, aspect=r_shape.uniform(1.0, 1.3))
     has_river = bool(_rng(seed, 2).random() < 0.5) if river is None else river
     # Main roads about one community apart (~2,700 households each), so that communities can
     # end at them, as 社区 in a county town do.
     k_est = communities or int(np.clip(round(households / 2700), 2, 12))
-    main_spacing = max(1100.0, math.sqrt(want * spacing**2 / k_est))
-    boundary, streets, mains, rivers, faces = _fit_outline(
-        seed, shape, want, spacing, has_river, main_spacing
-    )
+    boundary, streets, mains, rivers, faces = _fit_outline(seed, want, spacing, has_river, k_est)
     theta = float(_rng(seed, 1).uniform(-15, 15))
     total = round(block_hh * len(faces))
-    rng = _rng(seed, 3)
-    n_sites = int(np.clip(round(total / 7000), 2, 6))
-    kinds = [(220.0, 170.0)] + [(170.0, 130.0)] * (n_sites - 1)  # a hospital, then schools
-    sites, _ = _place_sites(rng, faces, kinds, theta)
-    off = shapely.union_all([s.buffer(SITE_GAP_M) for s in sites])
-    room = [f.buffer(-STREET_GAP_M).difference(off) for f in faces]
-    radius = math.sqrt(boundary.area / math.pi)
-    dens = _densities(rng, faces, boundary.centroid, radius, 0.7, 0.12)
-    usable = np.array([r.area for r in room])
-    quotas = _spread(total, np.where(usable > 400.0, usable * dens, 0.0))
+    sites, room, quotas = _town_plots(_rng(seed, 3), boundary, faces, theta, total)
     r_bld = _rng(seed, 4)
     blds = _town_buildings(r_bld, quotas, room, house_share, apartment_mean, houses_below)
     blds += _site_buildings(r_bld, sites)
@@ -861,13 +868,11 @@ def grid_town(
     lab = _zoned_group(
         faces, k, r_comm, boundary, [*mains, *rivers], quotas, 0 if communities else 4 * target
     )
-    comms = _unions(faces, lab)
-    label = name or f"grid_town(block_factor={block_factor:g})"
     return _assemble(
-        label,
+        name or f"grid_town(block_factor={block_factor:g})",
         prefix if prefix is not None else f"GT{seed}-",
         boundary,
-        comms,
+        _unions(faces, lab),
         blds,
         _rng(seed, 6),
         lines=streets,
@@ -896,7 +901,7 @@ def county_town(seed: int = 0, target: float = 300, *, prefix: str | None = None
     )
 
 
-def _old_town_streets(
+def _old_town_grid(
     rn: np.random.Generator, boundary: Polygon, spacing: float, theta: float
 ) -> tuple[list[LineString], list[LineString]]:
     """Wiggly streets on a jittered, rotated grid: continuous column streets, row streets in
@@ -934,6 +939,26 @@ def _old_town_streets(
         [affinity.rotate(ln, theta, origin=c) for ln in streets],
         [affinity.rotate(ln, theta, origin=c) for ln in mains],
     )
+
+
+def _old_town_streets(
+    rn: np.random.Generator, boundary: Polygon, spacing: float, theta: float, canal: bool
+) -> tuple[list[LineString], list[LineString]]:
+    """Streets and main streets (the canal, if any, last among them): the wiggly grid and one
+    or two diagonals."""
+    streets, mains = _old_town_grid(rn, boundary, spacing, theta)
+    fx0, fy0, fx1, fy1 = _frame(boundary, theta)
+    ext = max(fx1 - fx0, fy1 - fy0)
+    for _ in range(int(rn.integers(1, 3))):
+        angle = theta + rn.choice([-1, 1]) * rn.uniform(30, 60)
+        streets.append(
+            _chord(rn, boundary, angle, rn.uniform(-0.25, 0.25) * ext, 0.08 * spacing, spacing)
+        )
+    if canal:
+        mains.append(
+            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 0.04 * ext, 200.0)
+        )
+    return streets, mains
 
 
 def _old_town_lanes(
@@ -999,6 +1024,37 @@ def _room_off_lanes(
     return room
 
 
+def _old_town_plots(
+    rs: np.random.Generator,
+    boundary: Polygon,
+    faces: Sequence[Polygon],
+    lanes_of: Sequence[Sequence[LineString]],
+    theta: float,
+    households: int,
+) -> tuple[list[Polygon], list[Building_], list[Geom], np.ndarray]:
+    """Exclusive sites, then courtyard complexes (footprints off the lanes); then the room
+    left for houses in each block and its quota of the remaining households."""
+    lanes = [ln for mine in lanes_of for ln in mine]
+    n_sites = int(np.clip(round(households / 8000), 1, 3))
+    sites, _ = _place_sites(
+        rs,
+        faces,
+        [(140.0, 100.0), (70.0, 60.0), (160.0, 120.0)][:n_sites],
+        theta,
+        shapely.union_all(lanes) if lanes else None,
+    )
+    taken = [s.buffer(SITE_GAP_M) for s in sites]
+    courts = _courtyards(rs, faces, lanes_of, theta, taken)
+    room = _room_off_lanes(faces, lanes_of, shapely.union_all(taken) if taken else Polygon())
+    radius = math.sqrt(boundary.area / math.pi)
+    dens = _densities(rs, faces, boundary.centroid, radius, 0.45, 0.08)
+    usable = np.array([rm.area for rm in room])
+    quotas = _spread(
+        households - sum(h for _, h in courts), np.where(usable > 150.0, usable * dens, 0.0)
+    )
+    return sites, courts, room, quotas
+
+
 def old_town(
     seed: int = 0,
     target: float = 300,
@@ -1024,40 +1080,13 @@ def old_town(
     boundary = _blob(r, households / density * 1e6, irregular=0.14, aspect=r.uniform(1.0, 1.3))
     rn = _rng(seed, 1)
     theta = rn.uniform(-30, 30)
-    streets, mains = _old_town_streets(rn, boundary, spacing, theta)
-    fx0, fy0, fx1, fy1 = _frame(boundary, theta)
-    ext = max(fx1 - fx0, fy1 - fy0)
-    for _ in range(int(rn.integers(1, 3))):
-        angle = theta + rn.choice([-1, 1]) * rn.uniform(30, 60)
-        streets.append(
-            _chord(rn, boundary, angle, rn.uniform(-0.25, 0.25) * ext, 0.08 * spacing, spacing)
-        )
     has_canal = bool(_rng(seed, 2).random() < 0.5) if canal is None else canal
-    if has_canal:
-        mains.append(
-            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 0.04 * ext, 200.0)
-        )
+    streets, mains = _old_town_streets(rn, boundary, spacing, theta, has_canal)
     faces = _faces(boundary, [*streets, *mains])
     lanes_of = _old_town_lanes(_rng(seed, 3), faces, theta, spacing)
     lanes = [ln for mine in lanes_of for ln in mine]
-    # Exclusive sites, then courtyard complexes (footprints off the lanes), then houses.
-    rs = _rng(seed, 4)
-    n_sites = int(np.clip(round(households / 8000), 1, 3))
-    sites, _ = _place_sites(
-        rs,
-        faces,
-        [(140.0, 100.0), (70.0, 60.0), (160.0, 120.0)][:n_sites],
-        theta,
-        shapely.union_all(lanes) if lanes else None,
-    )
-    taken = [s.buffer(SITE_GAP_M) for s in sites]
-    courts = _courtyards(rs, faces, lanes_of, theta, taken)
-    room = _room_off_lanes(faces, lanes_of, shapely.union_all(taken) if taken else Polygon())
-    radius = math.sqrt(boundary.area / math.pi)
-    dens = _densities(rs, faces, boundary.centroid, radius, 0.45, 0.08)
-    usable = np.array([rm.area for rm in room])
-    quotas = _spread(
-        households - sum(h for _, h in courts), np.where(usable > 150.0, usable * dens, 0.0)
+    sites, courts, room, quotas = _old_town_plots(
+        _rng(seed, 4), boundary, faces, lanes_of, theta, households
     )
     blds: list[Building_] = list(courts)
     rb = _rng(seed, 5)
@@ -1212,6 +1241,42 @@ def _villages(
     return blds, held
 
 
+def _rural_lines(
+    rn: np.random.Generator, boundary: Polygon, n_roads: int, railway: bool | None
+) -> tuple[list[LineString], list[LineString]]:
+    """Village roads across the whole area; a river and (if ``railway``, else in about 60 %
+    of seeds) a railway as barriers."""
+    ext = max(boundary.bounds[2] - boundary.bounds[0], boundary.bounds[3] - boundary.bounds[1])
+    roads = [
+        _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.4, 0.4) * ext, 60.0, 250.0)
+        for _ in range(n_roads)
+    ]
+    barriers = [_chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 150.0, 300.0)]
+    if (rn.random() < 0.6) if railway is None else railway:
+        barriers.append(
+            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.3, 0.3) * ext, 5.0, 1000.0)
+        )
+    return roads, barriers
+
+
+def _admin_villages(
+    ra: np.random.Generator,
+    cells: Sequence[Polygon],
+    barriers: Sequence[LineString],
+    held: Sequence[float],
+    target: float,
+) -> tuple[list[Polygon], list[Polygon]]:
+    """Natural villages' cells grouped into administrative villages of at least 1.5 × target
+    households (tending to end at barriers), and those into 2–6 communities."""
+    hard = shapely.union_all(barriers)
+    admin_lab = _group(
+        cells, max(2, round(len(cells) / ra.uniform(4, 7))), ra, hard, 800.0, held, 1.5 * target
+    )
+    admin = _unions(cells, admin_lab)
+    comms = _unions(admin, _group(admin, int(np.clip(round(len(admin) / 3), 2, 6)), ra))
+    return admin, comms
+
+
 def _common_lines(areas: Sequence[Polygon]) -> list[LineString]:
     """The lines between touching areas (each pair once), extended to cross fully."""
     adj = _adjacency(areas)
@@ -1269,17 +1334,8 @@ def rural(
     r = _rng(seed, 0)
     boundary = _blob(r, n_vill * 0.75e6, irregular=0.15, aspect=r.uniform(1.0, 1.4))
     cxy = _village_centres(r, boundary.buffer(-250.0), n_vill, 650.0)
-    rn = _rng(seed, 1)
-    ext = max(boundary.bounds[2] - boundary.bounds[0], boundary.bounds[3] - boundary.bounds[1])
-    roads = [
-        _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.4, 0.4) * ext, 60.0, 250.0)
-        for _ in range(max(3, round(0.8 * math.sqrt(len(cxy)))))
-    ]
-    barriers = [_chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 150.0, 300.0)]
-    if (rn.random() < 0.6) if railway is None else railway:
-        barriers.append(
-            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.3, 0.3) * ext, 5.0, 1000.0)
-        )
+    n_roads = max(3, round(0.8 * math.sqrt(len(cxy))))
+    roads, barriers = _rural_lines(_rng(seed, 1), boundary, n_roads, railway)
     keep_off = shapely.union_all([g.buffer(STREET_GAP_M) for g in [*roads, *barriers]])
     blds, held = _villages(_rng(seed, 2), cxy, keep_off)
     # Administrative villages: Voronoi cells of natural villages, grouped; then communities.
@@ -1289,13 +1345,7 @@ def rural(
             shapely.voronoi_polygons(shapely.multipoints(cxy), extend_to=boundary, ordered=True)
         )
     ]
-    ra = _rng(seed, 3)
-    hard = shapely.union_all(barriers)
-    admin_lab = _group(
-        cells, max(2, round(len(cxy) / ra.uniform(4, 7))), ra, hard, 800.0, held, 1.5 * target
-    )
-    admin = _unions(cells, admin_lab)
-    comms = _unions(admin, _group(admin, int(np.clip(round(len(admin) / 3), 2, 6)), ra))
+    admin, comms = _admin_villages(_rng(seed, 3), cells, barriers, held, target)
     admin_lines = _common_lines(admin)
     # One or two exclusive sites (a school, a works) in farmland away from villages and lines.
     rs = _rng(seed, 4)
