@@ -985,7 +985,7 @@ def _courtyards(
     faces: Sequence[Polygon],
     lanes_of: Sequence[Sequence[LineString]],
     theta: float,
-    taken: list[Geom],
+    taken: list[Polygon],
 ) -> list[Building_]:
     """Courtyard complexes: ring-shaped footprints off the lanes and clear of ``taken``
     (which each complex joins)."""
