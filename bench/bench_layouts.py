@@ -43,7 +43,7 @@ from bench_partition import (
     write_section,
 )
 from wangge.grids import synthetic_layouts as sl
-from wangge.grids.partition_engine import faces
+from wangge.grids.partition_context import faces
 from wangge.grids.partition_quality import clean
 
 SECTION = "## Division on layout families (issue 19)"

@@ -24,12 +24,12 @@ from wangge.grids.diff import diff_layers
 from wangge.grids.geometry import (
     LocalFrame,
     assign_codes,
-    generate_unit_grids,
     order_west_east_north_south,
     polsby_popper,
     polsby_popper_many,
-    validate_layer,
 )
+from wangge.grids.layer_validation import validate_layer
+from wangge.grids.unit_grids import generate_unit_grids
 
 EPSG_M = 4548  # CGCS2000 3-degree GK, CM 117°E: the zone the module picks near 116.3°E
 X0, Y0 = 474_000.0, 4_420_000.0  # ≈ 116.30°E, 39.93°N

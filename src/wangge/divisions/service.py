@@ -40,12 +40,12 @@ def check_division(row: DivisionIn) -> tuple[ParsedCode, str | None]:
     return p, parent
 
 
-def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Division]:
-    """Insert or update divisions, all or nothing; parents may come in the same batch.
+_Parsed = list[tuple[ParsedCode, str | None]]  # each row's code and parent code
 
-    An error about one row carries its 1-based position in `details["row"]`.
-    """
-    parsed = []
+
+def _checked_rows(rows: Sequence[DivisionIn]) -> tuple[_Parsed, dict[str, DivisionIn]]:
+    """Each row checked on its own, and each code once; the rows by code."""
+    parsed: _Parsed = []
     batch: dict[str, DivisionIn] = {}
     for number, row in enumerate(rows, 1):
         try:
@@ -62,6 +62,11 @@ def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Divisio
             )
         batch[p.code] = row
         parsed.append((p, parent))
+    return parsed, batch
+
+
+def _check_parents(session: Session, parsed: _Parsed, batch: dict[str, DivisionIn]) -> None:
+    """Every parent is in the batch or already loaded."""
     existing = _existing_codes(session, {parent for _, parent in parsed if parent})
     for number, (p, parent) in enumerate(parsed, 1):
         if parent and parent not in batch and parent not in existing:
@@ -72,6 +77,15 @@ def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Divisio
                 field="parent_code",
                 details={"row": number},
             )
+
+
+def load_divisions(session: Session, rows: Sequence[DivisionIn]) -> list[Division]:
+    """Insert or update divisions, all or nothing; parents may come in the same batch.
+
+    An error about one row carries its 1-based position in `details["row"]`.
+    """
+    parsed, batch = _checked_rows(rows)
+    _check_parents(session, parsed, batch)
     given = [batch[p.code].geom for p, _ in parsed]
     geoms = [as_multipolygon(g) if g else None for g in given]
     present = [g for g in geoms if g is not None]

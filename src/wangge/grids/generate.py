@@ -12,24 +12,19 @@ from sqlalchemy.orm import Session
 from wangge.common.geo import areas_m2
 from wangge.divisions.models import Division
 from wangge.errors import ValidationFailed
-from wangge.grids.geometry import generate_unit_grids
 from wangge.grids.models import GridVersion
 from wangge.grids.service import GridIn, add_grids, new_version
+from wangge.grids.unit_grids import generate_unit_grids
 
 
-def generate_unit_version(
+def _selected_communities(
     session: Session,
     county: str,
-    *,
-    width: int,
-    cell_area_m2: float = 10_000.0,
-    lines: Sequence[BaseGeometry | None] = (),  # a missing geometry cuts nothing
-    communities: Sequence[str] | None = None,
-    name: str | None = None,
-    progress: Callable[[int], None] | None = None,
-    max_cells: int | None = None,
-) -> GridVersion:
-    """Cut each community into cells of `cell_area_m2`, along `lines`, coded in order."""
+    communities: Sequence[str] | None,
+    cell_area_m2: float,
+    max_cells: int | None,
+) -> list[Division]:
+    """The communities to grid, each with a boundary, and not more cells than allowed."""
     q = select(Division).where(Division.county_code == county, Division.level == "community")
     if communities:
         q = q.where(Division.code.in_(list(communities)))
@@ -57,6 +52,23 @@ def generate_unit_version(
                 code="too_many_cells",
                 field="cell_area_m2",
             )
+    return selected
+
+
+def generate_unit_version(
+    session: Session,
+    county: str,
+    *,
+    width: int,
+    cell_area_m2: float = 10_000.0,
+    lines: Sequence[BaseGeometry | None] = (),  # a missing geometry cuts nothing
+    communities: Sequence[str] | None = None,
+    name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    max_cells: int | None = None,
+) -> GridVersion:
+    """Cut each community into cells of `cell_area_m2`, along `lines`, coded in order."""
+    selected = _selected_communities(session, county, communities, cell_area_m2, max_cells)
     version = new_version(
         session, county, "unit", name or f"单元网格 {cell_area_m2:.0f} 平方米", note="generated"
     )

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from shapely.geometry import Point
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from wangge.common.gisio import Feature, read_features
+from wangge.common.gisio import Feature, FeatureSet, read_features
 from wangge.divisions.service import DivisionIn, check_division, load_divisions
 from wangge.errors import DomainError, ImportFailed
 from wangge.grids.locating import locate_many
@@ -324,17 +325,10 @@ def _error_list(errors: list[ImportFailed]) -> ImportFailed:
     return first
 
 
-def import_points(
-    session: Session,
-    path: Path,
-    *,
-    county: str,
-    layer: str,
-    progress: Callable[[int], None] | None = None,
-    **read: Any,
-) -> int:
-    """Import or update a point layer, assigning every point to its grids."""
-    fs = read_features(path, **read)
+def _points(
+    fs: FeatureSet, path: Path
+) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]]:
+    """Keys and lon/lat of the point features; every feature a point, every key once."""
     keys, lon, lat = [], [], []
     for f in fs.features:
         key = _str(f, "key") or str(f.number)
@@ -357,7 +351,21 @@ def import_points(
             reason_zh=f"编号 {dup} 重复",
             reason_en=f"key {dup} appears twice",
         )
-    x, y = np.array(lon, dtype=float), np.array(lat, dtype=float)
+    return keys, np.array(lon, dtype=float), np.array(lat, dtype=float)
+
+
+def import_points(
+    session: Session,
+    path: Path,
+    *,
+    county: str,
+    layer: str,
+    progress: Callable[[int], None] | None = None,
+    **read: Any,
+) -> int:
+    """Import or update a point layer, assigning every point to its grids."""
+    fs = read_features(path, **read)
+    keys, x, y = _points(fs, path)
     found = locate_many(session, x, y, county_codes=[county], progress=progress)
     existing = dict(
         session.execute(
@@ -387,8 +395,6 @@ def import_points(
         assert isinstance(table, Table)  # a declarative model is mapped to a Table
         session.execute(table.insert(), inserts)
     if updates:
-        from sqlalchemy import update
-
         session.execute(update(LocatedPoint), updates)
     return len(keys)
 

@@ -38,20 +38,16 @@ import shapely
 from shapely import LineString, MultiPolygon, Point, Polygon
 
 from wangge.grids.partition_balance import rebalance_grids
-from wangge.grids.partition_engine import (
-    Ctx,
-    GridState,
+from wangge.grids.partition_context import Ctx, GridState, faces, reach_of, union_all
+from wangge.grids.partition_cuts import bisect
+from wangge.grids.partition_engine import divide_community
+from wangge.grids.partition_mend import (
     absorb_empty,
     attach_piece,
-    bisect,
-    divide_community,
-    faces,
     fit_counts,
     fix_strays,
     number_grids,
-    reach_of,
     recut_with_neighbours,
-    union_all,
 )
 from wangge.grids.partition_quality import (
     Measure,
@@ -336,6 +332,21 @@ def divide(
     return _finish(ctxs, states, inputs, target, measure, tolerance, warnings)
 
 
+def _finish_as(
+    division: DivisionPlan, ctxs: list[Ctx], states: list[list[GridState]]
+) -> DivisionPlan:
+    """A changed state finished with the inputs, parameters and warnings of its division."""
+    return _finish(
+        ctxs,
+        states,
+        division.inputs,
+        division.target,
+        division.measure,
+        division.tolerance,
+        list(division.warnings),
+    )
+
+
 def _state_of(division: DivisionPlan) -> tuple[list[Ctx], list[list[GridState]]]:
     """Rebuild the working state (contexts and grids) from a division."""
     ctxs, states = [], []
@@ -393,15 +404,7 @@ def rebalance(
             moves += [
                 Move(ctx.key, ctx.blds[i].key, grids[h].seq, grids[g].seq) for i in ctx.bld_at[b]
             ]
-    out = _finish(
-        ctxs,
-        states,
-        division.inputs,
-        division.target,
-        division.measure,
-        division.tolerance,
-        list(division.warnings),
-    )
+    out = _finish_as(division, ctxs, states)
     return out, moves
 
 
@@ -460,15 +463,7 @@ def split_grid(
     for j, (lids, lpoly) in enumerate(leaves[1:]):
         grids.append(GridState({int(i) for i in lids}, lpoly, seq=nxt + j))
     fix_strays(ctx, grids)
-    return _finish(
-        ctxs,
-        states,
-        division.inputs,
-        division.target,
-        division.measure,
-        division.tolerance,
-        list(division.warnings),
-    )
+    return _finish_as(division, ctxs, states)
 
 
 def merge_grids(
@@ -488,12 +483,4 @@ def merge_grids(
         raise ValueError("grids are not neighbours: the merged grid would not be contiguous")
     merged = GridState(set().union(*(g.members for g in chosen)), poly, seq=min(sequences))
     states[ci] = [g for g in grids if g.seq not in set(sequences)] + [merged]
-    return _finish(
-        ctxs,
-        states,
-        division.inputs,
-        division.target,
-        division.measure,
-        division.tolerance,
-        list(division.warnings),
-    )
+    return _finish_as(division, ctxs, states)

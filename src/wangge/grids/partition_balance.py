@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from shapely import MultiPolygon, Polygon
 
-from wangge.grids.partition_engine import (
+from wangge.grids.partition_context import (
     Ctx,
     GridState,
     grid_difference,

@@ -19,7 +19,7 @@ from shapely.strtree import STRtree
 
 # Cut directions tried at each bisection (six give near-isotropic choice at low cost), and the
 # weight of the shape penalty against the balance error (in parts of one grid); shared with
-# the building bisection of partition_engine.
+# the building bisection of partition_cuts.
 CUT_ANGLES = np.deg2rad([0.0, 30.0, 60.0, 90.0, 120.0, 150.0])
 SHAPE_WEIGHT = 0.25
 # Shared edges shorter than this (metres) are corners, not a street front two blocks share.

@@ -205,8 +205,110 @@ def tolerance_band(target: float, tolerance: float) -> tuple[float, float]:
     return target * (1 - tolerance), target * (1 + tolerance)
 
 
+_Row = tuple[str, int, bool, Polygon | MultiPolygon, int, int, int, float, float]
+
+
+def _grid_quality(
+    row: _Row,
+    target: float,
+    band: tuple[float, float],
+    lines: Sequence[LineString],
+    barriers: Sequence[LineString],
+) -> GridQuality:
+    """Quality figures of one grid from its row."""
+    ck, seq, excl, poly, n, hh, res, w, value = row
+    lo, hi = band
+    parts = polygon_parts(poly)
+    return GridQuality(
+        community_key=ck,
+        sequence=seq,
+        exclusive=excl,
+        buildings=n,
+        households=hh,
+        residents=res,
+        weight=w,
+        value=value,
+        deviation=value / target - 1 if target else 0.0,
+        within_tolerance=excl or lo - 1e-9 <= value <= hi + 1e-9,
+        polsby_popper=polsby_popper(poly),
+        line_crossings=line_crossings(poly, lines),
+        contiguous=len(parts) == 1,
+        parts=len(parts),
+        barrier_crossings=line_crossings(poly, barriers),
+    )
+
+
+def _area_reason(
+    area: float, has_areas: bool, measure: Measure, lo: float, hi: float
+) -> tuple[str, str]:
+    """Why the total of an area (or community) admits no count of grids within the band."""
+    n_lo = max(1, math.floor(area / hi))
+    where_zh = "所在片区（社区内被不可跨越线分隔的部分）" if has_areas else "社区"
+    where_en = "the area between barriers" if has_areas else "the whole community"
+    zh = (
+        f"{where_zh}合计{area:g}（{measure}），分成{n_lo}格平均{area / n_lo:.0f}，"
+        f"分成{n_lo + 1}格平均{area / (n_lo + 1):.0f}，都不在{lo:g}–{hi:g}之内"
+    )
+    en = (
+        f"{where_en} holds {area:g} {measure}: {_grids(n_lo)} average "
+        f"{area / n_lo:.0f}, {_grids(n_lo + 1)} {area / (n_lo + 1):.0f}, neither "
+        f"within {lo:g}–{hi:g}"
+    )
+    return zh, en
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What an unmet grid is judged against: its totals and the band."""
+
+    measure: Measure
+    lo: float
+    hi: float
+    comm_total: float  # the community's basic grids
+    area: float  # the area between barriers the grid lies in (else the community)
+    has_areas: bool
+    big: float  # the largest building (point) of the grid
+    touching: bool  # whether a basic grid of the community shares an edge with it
+
+
+def _unmet(ck: str, seq: int, n: int, value: float, s: _Setting) -> Unmet:
+    """A grid out of the band, with the reason the input gives (or "split" where none)."""
+    measure, lo, hi, area = s.measure, s.lo, s.hi, s.area
+    kind = "split"
+    if n == 0 and area <= 0:
+        kind = "empty_area"
+        zh = "所在片区被不可跨越线（主干道、河流等）围住，片区内没有建筑"
+        en = "the area between barriers holds no buildings (open land or water)"
+    elif n == 0:
+        kind = "empty"
+        zh = "网格内没有建筑（空地、绿地或水面）"
+        en = "no buildings in the grid (open land, green or water)"
+    elif value > hi and s.big > hi:
+        kind = "building"
+        zh = f"单栋建筑（或同一地址点的建筑）有{s.big:g}（{measure}），超过目标上限{hi:g}，不可拆分"
+        en = (
+            f"a single building (or buildings at one address point) holds {s.big:g} "
+            f"{measure}, above the upper limit {hi:g}"
+        )
+    elif s.comm_total < lo:
+        kind = "community"
+        zh = f"社区合计仅{s.comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
+        en = f"the whole community holds only {s.comm_total:g} {measure}, below {lo:g}"
+    elif not feasible_total(area, lo, hi):
+        kind = "area"
+        zh, en = _area_reason(area, s.has_areas, measure, lo, hi)
+    elif not s.touching:
+        kind = "detached"
+        zh = f"社区的独立部分（飞地）仅有{value:g}，无法与其他网格连片"
+        en = f"a detached part of the community holds {value:g}; it cannot join another grid"
+    else:
+        zh = "受道路/河流分隔和建筑户数粒度所限，无法在容差内连片划分"
+        en = "lines and building sizes leave no contiguous split within the tolerance"
+    return Unmet(ck, seq, value, zh, en, kind)
+
+
 def build_report(
-    rows: Sequence[tuple[str, int, bool, Polygon | MultiPolygon, int, int, int, float, float]],
+    rows: Sequence[_Row],
     *,
     target: float,
     measure: Measure,
@@ -227,30 +329,13 @@ def build_report(
         by_comm.setdefault(r[0], []).append(i)
     polys = [r[3] for r in rows]
     tree = STRtree(polys)
-    for ck, seq, excl, poly, n, hh, res, w, value in rows:
-        parts = polygon_parts(poly)
-        dev = value / target - 1 if target else 0.0
-        within = excl or lo - 1e-9 <= value <= hi + 1e-9
-        report.grids.append(
-            GridQuality(
-                community_key=ck,
-                sequence=seq,
-                exclusive=excl,
-                buildings=n,
-                households=hh,
-                residents=res,
-                weight=w,
-                value=value,
-                deviation=dev,
-                within_tolerance=within,
-                polsby_popper=polsby_popper(poly),
-                line_crossings=line_crossings(poly, lines.get(ck, [])),
-                contiguous=len(parts) == 1,
-                parts=len(parts),
-                barrier_crossings=line_crossings(poly, (barriers or {}).get(ck, [])),
-            )
+    for row in rows:
+        ck, seq, _, poly, n, _, _, _, value = row
+        quality = _grid_quality(
+            row, target, (lo, hi), lines.get(ck, []), (barriers or {}).get(ck, [])
         )
-        if within:
+        report.grids.append(quality)
+        if quality.within_tolerance:
             continue
         comm_total = sum(rows[j][8] for j in by_comm[ck] if not rows[j][2])
         touching = [
@@ -261,49 +346,15 @@ def build_report(
             and not rows[j][2]
             and rows[j][3].intersection(poly).length > CROSSING_MIN_LENGTH_M
         ]
-        big = (largest_building or {}).get((ck, seq), 0.0)
-        area = (area_total or {}).get((ck, seq), comm_total)
-        has_areas = (ck, seq) in (area_total or {})
-        kind = "split"
-        if n == 0 and area <= 0:
-            kind = "empty_area"
-            zh = "所在片区被不可跨越线（主干道、河流等）围住，片区内没有建筑"
-            en = "the area between barriers holds no buildings (open land or water)"
-        elif n == 0:
-            kind = "empty"
-            zh = "网格内没有建筑（空地、绿地或水面）"
-            en = "no buildings in the grid (open land, green or water)"
-        elif value > hi and big > hi:
-            kind = "building"
-            zh = f"单栋建筑（或同一地址点的建筑）有{big:g}（{measure}），超过目标上限{hi:g}，不可拆分"
-            en = (
-                f"a single building (or buildings at one address point) holds {big:g} "
-                f"{measure}, above the upper limit {hi:g}"
-            )
-        elif comm_total < lo:
-            kind = "community"
-            zh = f"社区合计仅{comm_total:g}（{measure}），低于目标下限{lo:g}，只能划为一个网格"
-            en = f"the whole community holds only {comm_total:g} {measure}, below {lo:g}"
-        elif not feasible_total(area, lo, hi):
-            kind = "area"
-            n_lo = max(1, math.floor(area / hi))
-            where_zh = "所在片区（社区内被不可跨越线分隔的部分）" if has_areas else "社区"
-            where_en = "the area between barriers" if has_areas else "the whole community"
-            zh = (
-                f"{where_zh}合计{area:g}（{measure}），分成{n_lo}格平均{area / n_lo:.0f}，"
-                f"分成{n_lo + 1}格平均{area / (n_lo + 1):.0f}，都不在{lo:g}–{hi:g}之内"
-            )
-            en = (
-                f"{where_en} holds {area:g} {measure}: {_grids(n_lo)} average "
-                f"{area / n_lo:.0f}, {_grids(n_lo + 1)} {area / (n_lo + 1):.0f}, neither "
-                f"within {lo:g}–{hi:g}"
-            )
-        elif not touching:
-            kind = "detached"
-            zh = f"社区的独立部分（飞地）仅有{value:g}，无法与其他网格连片"
-            en = f"a detached part of the community holds {value:g}; it cannot join another grid"
-        else:
-            zh = "受道路/河流分隔和建筑户数粒度所限，无法在容差内连片划分"
-            en = "lines and building sizes leave no contiguous split within the tolerance"
-        report.unmet.append(Unmet(ck, seq, value, zh, en, kind))
+        setting = _Setting(
+            measure,
+            lo,
+            hi,
+            comm_total,
+            area=(area_total or {}).get((ck, seq), comm_total),
+            has_areas=(ck, seq) in (area_total or {}),
+            big=(largest_building or {}).get((ck, seq), 0.0),
+            touching=bool(touching),
+        )
+        report.unmet.append(_unmet(ck, seq, n, value, setting))
     return report

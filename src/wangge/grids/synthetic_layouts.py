@@ -426,26 +426,29 @@ def _components(members: list[int], adj: list[dict[int, float]]) -> list[list[in
     return comps
 
 
-def _group(
-    faces: Sequence[Polygon],
+def _touch(
+    lab: np.ndarray, members: Sequence[int], own: int, adj: list[dict[int, float]]
+) -> dict[int, float]:
+    """Length of border the faces ``members`` (labelled ``own``) share with each other label."""
+    touch: dict[int, float] = {}
+    for i in members:
+        for j, ln in adj[i].items():
+            if lab[j] != own:
+                touch[int(lab[j])] = touch.get(int(lab[j]), 0.0) + ln
+    return touch
+
+
+def _kmeans(
+    cent: np.ndarray,
+    area: np.ndarray,
     k: int,
     rng: np.random.Generator,
-    hard: Geom | None = None,
-    penalty: float = 0.0,
-    weight: Sequence[float] | np.ndarray | None = None,
-    min_weight: float = 0.0,
+    hard: Geom | None,
+    penalty: float,
 ) -> np.ndarray:
-    """Labels 0..k'-1 grouping faces into k' ≤ k contiguous regions (k-means on centroids).
-
-    A face whose segment to a seed crosses ``hard`` (main roads, rivers) costs ``penalty``
-    metres more, so groups tend to end at barriers without having to. A group whose faces
-    weigh (households) less than ``min_weight`` in all joins the neighbour it shares most
-    boundary with.
-    """
-    n = len(faces)
-    k = max(1, min(k, n))
-    cent = shapely.get_coordinates([f.representative_point() for f in faces])
-    area = np.array([f.area for f in faces])
+    """Labels 0..k-1 of area-weighted k-means on face centres from a farthest-point start; a
+    segment to a centre that crosses ``hard`` costs ``penalty`` metres more."""
+    n = len(cent)
     seeds = [int(rng.integers(n))]
     while len(seeds) < k:  # farthest-point start
         d = np.min(
@@ -474,8 +477,12 @@ def _group(
             m = lab == c
             if m.any():
                 ctr[c] = (cent[m] * area[m, None]).sum(axis=0) / area[m].sum()
-    adj = _adjacency(faces)
-    for _ in range(50):  # every group in one piece: detached pieces join the longest neighbour
+    return lab
+
+
+def _join_detached(lab: np.ndarray, area: np.ndarray, adj: list[dict[int, float]], k: int) -> None:
+    """Make every group one piece (in place): detached pieces join the longest neighbour."""
+    for _ in range(50):
         changed = False
         for c in range(k):
             comps = _components(np.nonzero(lab == c)[0].tolist(), adj)
@@ -483,16 +490,36 @@ def _group(
                 continue
             comps.sort(key=lambda comp: -sum(area[i] for i in comp))
             for comp in comps[1:]:
-                touch: dict[int, float] = {}
-                for i in comp:
-                    for j, ln in adj[i].items():
-                        if lab[j] != c:
-                            touch[int(lab[j])] = touch.get(int(lab[j]), 0.0) + ln
+                touch = _touch(lab, comp, c, adj)
                 if touch:
                     lab[comp] = max(touch, key=lambda t: (touch[t], -t))
                     changed = True
         if not changed:
             break
+
+
+def _group(
+    faces: Sequence[Polygon],
+    k: int,
+    rng: np.random.Generator,
+    hard: Geom | None = None,
+    penalty: float = 0.0,
+    weight: Sequence[float] | np.ndarray | None = None,
+    min_weight: float = 0.0,
+) -> np.ndarray:
+    """Labels 0..k'-1 grouping faces into k' ≤ k contiguous regions (k-means on centroids).
+
+    A face whose segment to a seed crosses ``hard`` (main roads, rivers) costs ``penalty``
+    metres more, so groups tend to end at barriers without having to. A group whose faces
+    weigh (households) less than ``min_weight`` in all joins the neighbour it shares most
+    boundary with.
+    """
+    k = max(1, min(k, len(faces)))
+    cent = shapely.get_coordinates([f.representative_point() for f in faces])
+    area = np.array([f.area for f in faces])
+    lab = _kmeans(cent, area, k, rng, hard, penalty)
+    adj = _adjacency(faces)
+    _join_detached(lab, area, adj, k)
     if weight is not None:
         _merge_light(lab, np.asarray(weight, dtype=float), min_weight, adj)
     _, lab = np.unique(lab, return_inverse=True)
@@ -511,15 +538,46 @@ def _merge_light(
         if len(tot) <= 2 or not light:
             return
         c = min(light, key=lambda g: (tot[g], g))
-        touch: dict[int, float] = {}
-        for i in np.nonzero(lab == c)[0].tolist():
-            for j, ln in adj[i].items():
-                if lab[j] != c:
-                    touch[int(lab[j])] = touch.get(int(lab[j]), 0.0) + ln
+        touch = _touch(lab, np.nonzero(lab == c)[0].tolist(), c, adj)
         if not touch:
             stuck.add(c)
             continue
         lab[lab == c] = max(touch, key=lambda t: (touch[t], -t))
+
+
+def _merge_small_zones(
+    zone_of: np.ndarray, w: np.ndarray, adj: list[dict[int, float]], k: int, rounds: int
+) -> None:
+    """Small areas join (in place) their longest neighbour, smallest first: those under half
+    the mean community, and the smallest while there are more areas than communities."""
+    mean = max(1.0, float(w.sum()) / max(1, k))
+    for _ in range(rounds):
+        tot = {z: float(w[zone_of == z].sum()) for z in set(zone_of.tolist())}
+        small = [
+            z
+            for z in sorted(tot, key=tot.__getitem__)
+            if (tot[z] < 0.5 * mean or len(tot) > k) and len(tot) > 1
+        ]
+        if not small:
+            break
+        z = small[0]
+        touch = _touch(zone_of, np.nonzero(zone_of == z)[0].tolist(), z, adj)
+        if not touch:
+            break
+        zone_of[zone_of == z] = max(touch, key=touch.__getitem__)
+
+
+def _zone_shares(tot: dict[int, float], k: int) -> dict[int, int]:
+    """Communities per area, k in all (at least one each), by largest remainders."""
+    exact = {z: k * t / max(1.0, sum(tot.values())) for z, t in tot.items()}
+    share = {z: max(1, math.floor(e)) for z, e in exact.items()}
+    while sum(share.values()) < k:  # largest remainders first
+        z = max(share, key=lambda z: exact[z] - share[z])
+        share[z] += 1
+    while sum(share.values()) > k and any(v > 1 for v in share.values()):
+        z = min((z for z in share if share[z] > 1), key=lambda z: exact[z] - share[z])
+        share[z] -= 1
+    return share
 
 
 def _zoned_group(
@@ -549,38 +607,11 @@ def _zoned_group(
             for f in faces
         ]
     )
-    adj = _adjacency(faces)
-    mean = max(1.0, float(w.sum()) / max(1, k))
-    for _ in range(len(zones)):  # small areas join their longest neighbour, smallest first
-        tot = {z: float(w[zone_of == z].sum()) for z in set(zone_of.tolist())}
-        small = [
-            z
-            for z in sorted(tot, key=tot.__getitem__)
-            if (tot[z] < 0.5 * mean or len(tot) > k) and len(tot) > 1
-        ]
-        if not small:
-            break
-        z = small[0]
-        touch: dict[int, float] = {}
-        for i in np.nonzero(zone_of == z)[0].tolist():
-            for j, ln in adj[i].items():
-                if zone_of[j] != z:
-                    touch[int(zone_of[j])] = touch.get(int(zone_of[j]), 0.0) + ln
-        if not touch:
-            break
-        zone_of[zone_of == z] = max(touch, key=touch.__getitem__)
+    _merge_small_zones(zone_of, w, _adjacency(faces), k, len(zones))
     tot = {z: float(w[zone_of == z].sum()) for z in sorted(set(zone_of.tolist()))}
-    exact = {z: k * t / max(1.0, sum(tot.values())) for z, t in tot.items()}
-    share = {z: max(1, math.floor(e)) for z, e in exact.items()}
-    while sum(share.values()) < k:  # largest remainders first
-        z = max(share, key=lambda z: exact[z] - share[z])
-        share[z] += 1
-    while sum(share.values()) > k and any(v > 1 for v in share.values()):
-        z = min((z for z in share if share[z] > 1), key=lambda z: exact[z] - share[z])
-        share[z] -= 1
     lab = np.zeros(len(faces), dtype=int)
     nxt = 0
-    for z, kz in share.items():
+    for z, kz in _zone_shares(tot, k).items():
         idx = np.nonzero(zone_of == z)[0]
         sub = _group([faces[i] for i in idx.tolist()], kz, rng, None, 0.0, w[idx], min_weight)
         lab[idx] = sub + nxt
@@ -726,6 +757,66 @@ def _town_net(
     return streets, mains, rivers
 
 
+def _fit_outline(
+    seed: int, want: float, spacing: float, river: bool, communities: int
+) -> tuple[Polygon, list[LineString], list[LineString], list[LineString], list[Polygon]]:
+    """Scale the outline until its faces between streets, main roads (about one community
+    apart) and the river number about ``want``; the boundary, streets, main roads, rivers
+    and faces of the best try."""
+    r_shape = _rng(seed, 0)
+    shape = _blob(r_shape, 1.0, irregular=0.1, aspect=r_shape.uniform(1.0, 1.3))
+    area, best = want * spacing**2, None
+    main_spacing = max(1100.0, math.sqrt(area / communities))
+    for _ in range(8):
+        boundary = affinity.scale(shape, math.sqrt(area), math.sqrt(area), origin=(0, 0))
+        streets, mains, rivers = _town_net(seed, boundary, spacing, river, main_spacing)
+        faces = _faces(boundary, [*streets, *mains, *rivers])
+        if best is None or abs(len(faces) - want) < abs(len(best[4]) - want):
+            best = (boundary, streets, mains, rivers, faces)
+        if abs(len(faces) - want) <= max(1.0, 0.02 * want):
+            break
+        area *= want / len(faces)
+    assert best is not None  # set on the first pass of the loop
+    return best
+
+
+def _town_plots(
+    rng: np.random.Generator, boundary: Polygon, faces: Sequence[Polygon], theta: float, total: int
+) -> tuple[list[Polygon], list[Geom], np.ndarray]:
+    """A hospital and schools, the room left for buildings in each block and its quota of the
+    households (denser towards the centre)."""
+    n_sites = int(np.clip(round(total / 7000), 2, 6))
+    kinds = [(220.0, 170.0)] + [(170.0, 130.0)] * (n_sites - 1)  # a hospital, then schools
+    sites, _ = _place_sites(rng, faces, kinds, theta)
+    off = shapely.union_all([s.buffer(SITE_GAP_M) for s in sites])
+    room = [f.buffer(-STREET_GAP_M).difference(off) for f in faces]
+    radius = math.sqrt(boundary.area / math.pi)
+    dens = _densities(rng, faces, boundary.centroid, radius, 0.7, 0.12)
+    usable = np.array([r.area for r in room])
+    quotas = _spread(total, np.where(usable > 400.0, usable * dens, 0.0))
+    return sites, room, quotas
+
+
+def _town_buildings(
+    rng: np.random.Generator,
+    quotas: np.ndarray,
+    room: Sequence[Geom],
+    house_share: float,
+    apartment_mean: float,
+    houses_below: int,
+) -> list[Building_]:
+    """Houses and apartment buildings of each block, by its quota of households."""
+    blds: list[Building_] = []
+    for q, region in zip(quotas.tolist(), room, strict=True):
+        if q <= 0:
+            continue
+        share = (
+            1.0 if q < houses_below else min(1.0, house_share * float(rng.choice([0.2, 1.0, 2.5])))
+        )
+        blds += _place(region, _mix(q, rng, share, (1, 3), apartment_mean), rng, 10.0)
+    return blds
+
+
 def grid_town(
     seed: int = 0,
     target: float = 300,
@@ -750,10 +841,10 @@ def grid_town(
     streets) is given. There are 2–12 communities (``communities`` if given, else each holds
     at least 4 × target households, as far as there are more than two), unions of whole
     blocks, so bounded by main roads or streets; main roads and the river (in about half the
-    seeds, unless ``river``) are barriers and may also run through a community. ``house_share`` is the mean
-    share of houses (1–3 households) among the buildings of a block (a block of fewer than
-    ``houses_below`` households has houses only); apartment buildings hold 10–190 (mean about
-    ``apartment_mean``).
+    seeds, unless ``river``) are barriers and may also run through a community.
+    ``house_share`` is the mean share of houses (1–3 households) among the buildings of a block
+    (a block of fewer than ``houses_below`` households has houses only); apartment buildings
+    hold 10–190 (mean about ``apartment_mean``).
     """
     block_hh = block_factor * target
     if block_hh <= 0:
@@ -761,61 +852,27 @@ def grid_town(
     if spacing is None:
         spacing = math.sqrt(block_hh / density * 1e6)
     want = max(4.0, households / block_hh)
-    r_shape = _rng(seed, 0)
-    shape = _blob(r_shape, 1.0, irregular=0.1, aspect=r_shape.uniform(1.0, 1.3))
     has_river = bool(_rng(seed, 2).random() < 0.5) if river is None else river
-    area, best = want * spacing**2, None
     # Main roads about one community apart (~2,700 households each), so that communities can
     # end at them, as 社区 in a county town do.
     k_est = communities or int(np.clip(round(households / 2700), 2, 12))
-    main_spacing = max(1100.0, math.sqrt(area / k_est))
-    for _ in range(8):  # scale the outline until the faces number about `want`; keep the best
-        boundary = affinity.scale(shape, math.sqrt(area), math.sqrt(area), origin=(0, 0))
-        streets, mains, rivers = _town_net(seed, boundary, spacing, has_river, main_spacing)
-        faces = _faces(boundary, [*streets, *mains, *rivers])
-        if best is None or abs(len(faces) - want) < abs(len(best[4]) - want):
-            best = (boundary, streets, mains, rivers, faces)
-        if abs(len(faces) - want) <= max(1.0, 0.02 * want):
-            break
-        area *= want / len(faces)
-    assert best is not None  # set on the first pass of the loop
-    boundary, streets, mains, rivers, faces = best
+    boundary, streets, mains, rivers, faces = _fit_outline(seed, want, spacing, has_river, k_est)
     theta = float(_rng(seed, 1).uniform(-15, 15))
     total = round(block_hh * len(faces))
-    rng = _rng(seed, 3)
-    n_sites = int(np.clip(round(total / 7000), 2, 6))
-    kinds = [(220.0, 170.0)] + [(170.0, 130.0)] * (n_sites - 1)  # a hospital, then schools
-    sites, _ = _place_sites(rng, faces, kinds, theta)
-    off = shapely.union_all([s.buffer(SITE_GAP_M) for s in sites])
-    room = [f.buffer(-STREET_GAP_M).difference(off) for f in faces]
-    radius = math.sqrt(boundary.area / math.pi)
-    dens = _densities(rng, faces, boundary.centroid, radius, 0.7, 0.12)
-    usable = np.array([r.area for r in room])
-    quotas = _spread(total, np.where(usable > 400.0, usable * dens, 0.0))
-    blds: list[Building_] = []
+    sites, room, quotas = _town_plots(_rng(seed, 3), boundary, faces, theta, total)
     r_bld = _rng(seed, 4)
-    for q, region in zip(quotas.tolist(), room, strict=True):
-        if q <= 0:
-            continue
-        share = (
-            1.0
-            if q < houses_below
-            else min(1.0, house_share * float(r_bld.choice([0.2, 1.0, 2.5])))
-        )
-        blds += _place(region, _mix(q, r_bld, share, (1, 3), apartment_mean), r_bld, 10.0)
+    blds = _town_buildings(r_bld, quotas, room, house_share, apartment_mean, houses_below)
     blds += _site_buildings(r_bld, sites)
     r_comm = _rng(seed, 5)
     k = communities or int(np.clip(round(total / r_comm.uniform(2200, 3200)), 2, 12))
     lab = _zoned_group(
         faces, k, r_comm, boundary, [*mains, *rivers], quotas, 0 if communities else 4 * target
     )
-    comms = _unions(faces, lab)
-    label = name or f"grid_town(block_factor={block_factor:g})"
     return _assemble(
-        label,
+        name or f"grid_town(block_factor={block_factor:g})",
         prefix if prefix is not None else f"GT{seed}-",
         boundary,
-        comms,
+        _unions(faces, lab),
         blds,
         _rng(seed, 6),
         lines=streets,
@@ -844,32 +901,11 @@ def county_town(seed: int = 0, target: float = 300, *, prefix: str | None = None
     )
 
 
-def old_town(
-    seed: int = 0,
-    target: float = 300,
-    *,
-    households: int = 12000,
-    spacing: float = 140.0,
-    density: float = 9000.0,
-    communities: int | None = None,
-    canal: bool | None = None,
-    prefix: str | None = None,
-    name: str | None = None,
-) -> Layout:
-    """An old town: irregular non-orthogonal wiggly streets (some interrupted, one or two
-    diagonals), many crossable lanes in each block, dense houses of 1–4 households and a few
-    courtyard complexes (ring-shaped footprints of 15–60 households).
-
-    ``households`` (total, exact) and ``density`` (households per km²) set the size;
-    ``spacing`` is the mean street spacing. One or two main streets and, in about half the
-    seeds (unless ``canal``), a canal are barriers. ``target`` only names the case.
-    """
-    del target  # the layout does not depend on the grid size
-    r = _rng(seed, 0)
-    boundary = _blob(r, households / density * 1e6, irregular=0.14, aspect=r.uniform(1.0, 1.3))
-    c = boundary.centroid
-    rn = _rng(seed, 1)
-    theta = rn.uniform(-30, 30)
+def _old_town_grid(
+    rn: np.random.Generator, boundary: Polygon, spacing: float, theta: float
+) -> tuple[list[LineString], list[LineString]]:
+    """Wiggly streets on a jittered, rotated grid: continuous column streets, row streets in
+    runs with gaps; the middle column (and in some seeds the middle row) is a main street."""
     fx0, fy0, fx1, fy1 = _frame(boundary, theta)
 
     def ticks(lo: float, hi: float) -> np.ndarray:
@@ -898,29 +934,37 @@ def old_town(
                 ln = _bendy(nodes[j, start : s + 1], rn, 0.1 * spacing)
                 (mains if j == main_row else streets).append(ln)
                 start = None
-    streets = [affinity.rotate(ln, theta, origin=c) for ln in streets]
-    mains = [affinity.rotate(ln, theta, origin=c) for ln in mains]
+    c = boundary.centroid
+    return (
+        [affinity.rotate(ln, theta, origin=c) for ln in streets],
+        [affinity.rotate(ln, theta, origin=c) for ln in mains],
+    )
+
+
+def _old_town_streets(
+    rn: np.random.Generator, boundary: Polygon, spacing: float, theta: float, canal: bool
+) -> tuple[list[LineString], list[LineString]]:
+    """Streets and main streets (the canal, if any, last among them): the wiggly grid and one
+    or two diagonals."""
+    streets, mains = _old_town_grid(rn, boundary, spacing, theta)
+    fx0, fy0, fx1, fy1 = _frame(boundary, theta)
     ext = max(fx1 - fx0, fy1 - fy0)
     for _ in range(int(rn.integers(1, 3))):
+        angle = theta + rn.choice([-1, 1]) * rn.uniform(30, 60)
         streets.append(
-            _chord(
-                rn,
-                boundary,
-                theta + rn.choice([-1, 1]) * rn.uniform(30, 60),
-                rn.uniform(-0.25, 0.25) * ext,
-                0.08 * spacing,
-                spacing,
-            )
+            _chord(rn, boundary, angle, rn.uniform(-0.25, 0.25) * ext, 0.08 * spacing, spacing)
         )
-    has_canal = bool(_rng(seed, 2).random() < 0.5) if canal is None else canal
-    if has_canal:
+    if canal:
         mains.append(
             _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 0.04 * ext, 200.0)
         )
-    faces = _faces(boundary, [*streets, *mains])
-    # Lanes: alleys across each block, mostly along the street grid.
-    rl = _rng(seed, 3)
-    lanes: list[LineString] = []
+    return streets, mains
+
+
+def _old_town_lanes(
+    rl: np.random.Generator, faces: Sequence[Polygon], theta: float, spacing: float
+) -> list[list[LineString]]:
+    """Lanes of each block: alleys across it, mostly along the street grid."""
     lanes_of: list[list[LineString]] = []
     for f in faces:
         mine: list[LineString] = []
@@ -932,19 +976,19 @@ def old_town(
             for part in shapely.get_parts(shapely.intersection(ln, f)):
                 if isinstance(part, LineString) and part.length > 15.0:
                     mine.append(_extend(part, 0.5))
-        lanes += mine
         lanes_of.append(mine)
-    # Exclusive sites, then courtyard complexes (footprints off the lanes), then houses.
-    rs = _rng(seed, 4)
-    n_sites = int(np.clip(round(households / 8000), 1, 3))
-    sites, _ = _place_sites(
-        rs,
-        faces,
-        [(140.0, 100.0), (70.0, 60.0), (160.0, 120.0)][:n_sites],
-        theta,
-        shapely.union_all(lanes) if lanes else None,
-    )
-    taken = [s.buffer(SITE_GAP_M) for s in sites]
+    return lanes_of
+
+
+def _courtyards(
+    rs: np.random.Generator,
+    faces: Sequence[Polygon],
+    lanes_of: Sequence[Sequence[LineString]],
+    theta: float,
+    taken: list[Polygon],
+) -> list[Building_]:
+    """Courtyard complexes: ring-shaped footprints off the lanes and clear of ``taken``
+    (which each complex joins)."""
     courts: list[Building_] = []
     for _ in range(max(1, round(len(faces) / 6))):
         fi = int(rs.integers(len(faces)))
@@ -964,17 +1008,85 @@ def old_town(
                 courts.append((Polygon(outer.exterior, [hole]), int(rs.integers(15, 61))))
                 taken.append(outer.buffer(4.0))
                 break
-    off = shapely.union_all(taken) if taken else Polygon()
+    return courts
+
+
+def _room_off_lanes(
+    faces: Sequence[Polygon], lanes_of: Sequence[Sequence[LineString]], off: Geom
+) -> list[Geom]:
+    """Where each block has room for houses: off streets, sites, complexes and lanes."""
     room = []
     for f, mine in zip(faces, lanes_of, strict=True):
         rm = f.buffer(-STREET_GAP_M).difference(off)
         if mine:
             rm = rm.difference(shapely.union_all([ln.buffer(LANE_GAP_M) for ln in mine]))
         room.append(rm)
-    dens = _densities(rs, faces, c, math.sqrt(boundary.area / math.pi), 0.45, 0.08)
+    return room
+
+
+def _old_town_plots(
+    rs: np.random.Generator,
+    boundary: Polygon,
+    faces: Sequence[Polygon],
+    lanes_of: Sequence[Sequence[LineString]],
+    theta: float,
+    households: int,
+) -> tuple[list[Polygon], list[Building_], list[Geom], np.ndarray]:
+    """Exclusive sites, then courtyard complexes (footprints off the lanes); then the room
+    left for houses in each block and its quota of the remaining households."""
+    lanes = [ln for mine in lanes_of for ln in mine]
+    n_sites = int(np.clip(round(households / 8000), 1, 3))
+    sites, _ = _place_sites(
+        rs,
+        faces,
+        [(140.0, 100.0), (70.0, 60.0), (160.0, 120.0)][:n_sites],
+        theta,
+        shapely.union_all(lanes) if lanes else None,
+    )
+    taken = [s.buffer(SITE_GAP_M) for s in sites]
+    courts = _courtyards(rs, faces, lanes_of, theta, taken)
+    room = _room_off_lanes(faces, lanes_of, shapely.union_all(taken) if taken else Polygon())
+    radius = math.sqrt(boundary.area / math.pi)
+    dens = _densities(rs, faces, boundary.centroid, radius, 0.45, 0.08)
     usable = np.array([rm.area for rm in room])
     quotas = _spread(
         households - sum(h for _, h in courts), np.where(usable > 150.0, usable * dens, 0.0)
+    )
+    return sites, courts, room, quotas
+
+
+def old_town(
+    seed: int = 0,
+    target: float = 300,
+    *,
+    households: int = 12000,
+    spacing: float = 140.0,
+    density: float = 9000.0,
+    communities: int | None = None,
+    canal: bool | None = None,
+    prefix: str | None = None,
+    name: str | None = None,
+) -> Layout:
+    """An old town: irregular non-orthogonal wiggly streets (some interrupted, one or two
+    diagonals), many crossable lanes in each block, dense houses of 1–4 households and a few
+    courtyard complexes (ring-shaped footprints of 15–60 households).
+
+    ``households`` (total, exact) and ``density`` (households per km²) set the size;
+    ``spacing`` is the mean street spacing. One or two main streets and, in about half the
+    seeds (unless ``canal``), a canal are barriers. ``target`` only names the case.
+    """
+    del target  # the layout does not depend on the grid size
+    r = _rng(seed, 0)
+    boundary = _blob(r, households / density * 1e6, irregular=0.14, aspect=r.uniform(1.0, 1.3))
+    rn = _rng(seed, 1)
+    theta = rn.uniform(-30, 30)
+    has_canal = bool(_rng(seed, 2).random() < 0.5) if canal is None else canal
+    streets, mains = _old_town_streets(rn, boundary, spacing, theta, has_canal)
+    faces = _faces(boundary, [*streets, *mains])
+    lanes_of = _old_town_lanes(_rng(seed, 3), faces, theta, spacing)
+    lanes = [ln for mine in lanes_of for ln in mine]
+    sites, courts, room, quotas = _old_town_plots(
+        _rng(seed, 4), boundary, faces, lanes_of, theta, households
     )
     blds: list[Building_] = list(courts)
     rb = _rng(seed, 5)
@@ -984,12 +1096,11 @@ def old_town(
     rc = _rng(seed, 6)
     k = communities or int(np.clip(round(households / rc.uniform(2500, 4000)), 2, 12))
     lab = _zoned_group(faces, k, rc, boundary, mains, quotas, 0 if communities else 1200.0)
-    comms = _unions(faces, lab)
     return _assemble(
         name or "old_town",
         prefix if prefix is not None else f"OT{seed}-",
         boundary,
-        comms,
+        _unions(faces, lab),
         blds,
         _rng(seed, 7),
         lines=streets,
@@ -1000,23 +1111,10 @@ def old_town(
     )
 
 
-def suburb(
-    seed: int = 0,
-    target: float = 300,
-    *,
-    households: int = 15000,
-    communities: int | None = None,
-    prefix: str | None = None,
-    name: str | None = None,
-) -> Layout:
-    """A suburb: main roads (barriers) ~1.1 km apart enclose superblocks split by 0–2 local
-    streets each way (preferred lines) into parcels; half the parcels are gated estates of
-    3–5 × target households in 8–30 towers, a quarter villa areas (houses of 1–2 households),
-    the rest empty land, plus one or two schools. ``households`` sets the area (about)."""
-    r = _rng(seed, 0)
-    boundary = _blob(r, households / 2600 * 1e6, irregular=0.12, aspect=r.uniform(1.0, 1.5))
-    rn = _rng(seed, 1)
-    theta = rn.uniform(-20, 20)
+def _suburb_streets(
+    rn: np.random.Generator, boundary: Polygon, theta: float
+) -> tuple[list[LineString], list[LineString]]:
+    """Main roads ~1.1 km apart both ways, and 0–2 local streets each way in each superblock."""
     c = boundary.centroid
     fx0, fy0, fx1, fy1 = _frame(boundary, theta)
     mains: list[LineString] = []
@@ -1043,10 +1141,14 @@ def suburb(
                     for g in shapely.get_parts(shapely.intersection(ln, sb))
                     if isinstance(g, LineString) and g.length > 50.0
                 ]
-    parcels = _faces(boundary, [*mains, *streets])
-    ru = _rng(seed, 2)
-    n_sites = 1 + int(households > 12000)
-    sites, used = _place_sites(ru, parcels, [(180.0, 130.0)] * n_sites, theta)
+    return mains, streets
+
+
+def _suburb_buildings(
+    ru: np.random.Generator, parcels: Sequence[Polygon], used: set[int], target: float
+) -> tuple[list[Building_], np.ndarray]:
+    """Buildings of each parcel (a gated estate, villas or empty land; sites in ``used`` stay
+    empty) and the households each parcel holds."""
     blds: list[Building_] = []
     held = np.zeros(len(parcels))  # households per parcel
     for i, parcel in enumerate(parcels):
@@ -1064,6 +1166,32 @@ def suburb(
             sizes = ru.integers(1, 3, n).tolist()
             blds += _place(parcel.buffer(-STREET_GAP_M), [int(s) for s in sizes], ru, 15.0)
         held[i] = sum(h for _, h in blds[before:])
+    return blds, held
+
+
+def suburb(
+    seed: int = 0,
+    target: float = 300,
+    *,
+    households: int = 15000,
+    communities: int | None = None,
+    prefix: str | None = None,
+    name: str | None = None,
+) -> Layout:
+    """A suburb: main roads (barriers) ~1.1 km apart enclose superblocks split by 0–2 local
+    streets each way (preferred lines) into parcels; half the parcels are gated estates of
+    3–5 × target households in 8–30 towers, a quarter villa areas (houses of 1–2 households),
+    the rest empty land, plus one or two schools. ``households`` sets the area (about)."""
+    r = _rng(seed, 0)
+    boundary = _blob(r, households / 2600 * 1e6, irregular=0.12, aspect=r.uniform(1.0, 1.5))
+    rn = _rng(seed, 1)
+    theta = rn.uniform(-20, 20)
+    mains, streets = _suburb_streets(rn, boundary, theta)
+    parcels = _faces(boundary, [*mains, *streets])
+    ru = _rng(seed, 2)
+    n_sites = 1 + int(households > 12000)
+    sites, used = _place_sites(ru, parcels, [(180.0, 130.0)] * n_sites, theta)
+    blds, held = _suburb_buildings(ru, parcels, used, target)
     blds += _site_buildings(ru, sites)
     rc = _rng(seed, 3)
     total_hh = sum(h for _, h in blds)
@@ -1082,6 +1210,106 @@ def suburb(
         barrier_kinds=["main road"] * len(mains),
         sites=sites,
     )
+
+
+def _village_centres(r: np.random.Generator, inner: Geom, n_vill: int, gap: float) -> np.ndarray:
+    """Up to ``n_vill`` random village centres in ``inner``, at least ``gap`` apart."""
+    x0, y0, x1, y1 = inner.bounds
+    centres: list[np.ndarray] = []
+    for cand in r.uniform((x0, y0), (x1, y1), size=(40 * n_vill, 2)):
+        if len(centres) >= n_vill:
+            break
+        if inner.contains(Point(cand)) and all(np.hypot(*(cand - q)) >= gap for q in centres):
+            centres.append(cand)
+    return np.array(centres)
+
+
+def _villages(
+    rv: np.random.Generator, cxy: np.ndarray, keep_off: Geom
+) -> tuple[list[Building_], list[int]]:
+    """Houses of 20–80 around each centre (off roads and barriers), and each village's
+    households."""
+    blds: list[Building_] = []
+    held = []  # households per village
+    for q in cxy:
+        n = int(rv.integers(20, 81))
+        village = affinity.translate(_blob(rv, n * 700.0, irregular=0.15), *q).difference(keep_off)
+        sizes = rv.choice(np.arange(1, 5), size=n, p=(0.2, 0.35, 0.3, 0.15)).tolist()
+        placed = _place(village, [int(s) for s in sizes], rv, 12.0)
+        blds += placed
+        held.append(sum(h for _, h in placed))
+    return blds, held
+
+
+def _rural_lines(
+    rn: np.random.Generator, boundary: Polygon, n_roads: int, railway: bool | None
+) -> tuple[list[LineString], list[LineString]]:
+    """Village roads across the whole area; a river and (if ``railway``, else in about 60 %
+    of seeds) a railway as barriers."""
+    ext = max(boundary.bounds[2] - boundary.bounds[0], boundary.bounds[3] - boundary.bounds[1])
+    roads = [
+        _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.4, 0.4) * ext, 60.0, 250.0)
+        for _ in range(n_roads)
+    ]
+    barriers = [_chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 150.0, 300.0)]
+    if (rn.random() < 0.6) if railway is None else railway:
+        barriers.append(
+            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.3, 0.3) * ext, 5.0, 1000.0)
+        )
+    return roads, barriers
+
+
+def _admin_villages(
+    ra: np.random.Generator,
+    cells: Sequence[Polygon],
+    barriers: Sequence[LineString],
+    held: Sequence[float],
+    target: float,
+) -> tuple[list[Polygon], list[Polygon]]:
+    """Natural villages' cells grouped into administrative villages of at least 1.5 × target
+    households (tending to end at barriers), and those into 2–6 communities."""
+    hard = shapely.union_all(barriers)
+    admin_lab = _group(
+        cells, max(2, round(len(cells) / ra.uniform(4, 7))), ra, hard, 800.0, held, 1.5 * target
+    )
+    admin = _unions(cells, admin_lab)
+    comms = _unions(admin, _group(admin, int(np.clip(round(len(admin) / 3), 2, 6)), ra))
+    return admin, comms
+
+
+def _common_lines(areas: Sequence[Polygon]) -> list[LineString]:
+    """The lines between touching areas (each pair once), extended to cross fully."""
+    adj = _adjacency(areas)
+    return [
+        _extend(g, 0.5)
+        for i, nb in enumerate(adj)
+        for j in nb
+        if i < j
+        for g in shapely.get_parts(
+            shapely.line_merge(areas[i].boundary.intersection(areas[j].boundary))
+        )
+        if isinstance(g, LineString) and g.length > 1.0
+    ]
+
+
+def _farmland_sites(
+    rs: np.random.Generator, boundary: Polygon, avoid: Geom, comms: Sequence[Polygon], n: int
+) -> list[Polygon]:
+    """Up to ``n`` exclusive sites (a school, a works) in farmland off ``avoid``, each well
+    inside one community."""
+    sites: list[Polygon] = []
+    for w, h in [(160.0, 120.0), (220.0, 160.0)][:n]:
+        room = boundary.buffer(-200.0).difference(avoid)
+        for p in _scatter(room, 30, rs, 50.0):
+            s = _site_rect(w, h, rs.uniform(0, 90), p)
+            if (
+                room.contains(s)
+                and not any(s.intersects(o.buffer(100.0)) for o in sites)
+                and any(cm.buffer(-20.0).contains(s) for cm in comms)
+            ):
+                sites.append(s)
+                break
+    return sites
 
 
 def rural(
@@ -1105,38 +1333,11 @@ def rural(
     n_vill = max(4, round(households / 125))
     r = _rng(seed, 0)
     boundary = _blob(r, n_vill * 0.75e6, irregular=0.15, aspect=r.uniform(1.0, 1.4))
-    inner = boundary.buffer(-250.0)
-    x0, y0, x1, y1 = inner.bounds
-    centres: list[np.ndarray] = []
-    gap = 650.0
-    for cand in r.uniform((x0, y0), (x1, y1), size=(40 * n_vill, 2)):
-        if len(centres) >= n_vill:
-            break
-        if inner.contains(Point(cand)) and all(np.hypot(*(cand - q)) >= gap for q in centres):
-            centres.append(cand)
-    cxy = np.array(centres)
-    rn = _rng(seed, 1)
-    ext = max(boundary.bounds[2] - boundary.bounds[0], boundary.bounds[3] - boundary.bounds[1])
-    roads = [
-        _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.4, 0.4) * ext, 60.0, 250.0)
-        for _ in range(max(3, round(0.8 * math.sqrt(len(cxy)))))
-    ]
-    barriers = [_chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.2, 0.2) * ext, 150.0, 300.0)]
-    if (rn.random() < 0.6) if railway is None else railway:
-        barriers.append(
-            _chord(rn, boundary, rn.uniform(0, 180), rn.uniform(-0.3, 0.3) * ext, 5.0, 1000.0)
-        )
+    cxy = _village_centres(r, boundary.buffer(-250.0), n_vill, 650.0)
+    n_roads = max(3, round(0.8 * math.sqrt(len(cxy))))
+    roads, barriers = _rural_lines(_rng(seed, 1), boundary, n_roads, railway)
     keep_off = shapely.union_all([g.buffer(STREET_GAP_M) for g in [*roads, *barriers]])
-    rv = _rng(seed, 2)
-    blds: list[Building_] = []
-    held = []  # households per village
-    for q in cxy:
-        n = int(rv.integers(20, 81))
-        village = affinity.translate(_blob(rv, n * 700.0, irregular=0.15), *q).difference(keep_off)
-        sizes = rv.choice(np.arange(1, 5), size=n, p=(0.2, 0.35, 0.3, 0.15)).tolist()
-        placed = _place(village, [int(s) for s in sizes], rv, 12.0)
-        blds += placed
-        held.append(sum(h for _, h in placed))
+    blds, held = _villages(_rng(seed, 2), cxy, keep_off)
     # Administrative villages: Voronoi cells of natural villages, grouped; then communities.
     cells = [
         shapely.intersection(g, boundary)
@@ -1144,25 +1345,8 @@ def rural(
             shapely.voronoi_polygons(shapely.multipoints(cxy), extend_to=boundary, ordered=True)
         )
     ]
-    ra = _rng(seed, 3)
-    hard = shapely.union_all(barriers)
-    admin_lab = _group(
-        cells, max(2, round(len(cxy) / ra.uniform(4, 7))), ra, hard, 800.0, held, 1.5 * target
-    )
-    admin = _unions(cells, admin_lab)
-    comm_lab = _group(admin, int(np.clip(round(len(admin) / 3), 2, 6)), ra)
-    comms = _unions(admin, comm_lab)
-    adj = _adjacency(admin)
-    admin_lines = [
-        _extend(g, 0.5)
-        for i, nb in enumerate(adj)
-        for j in nb
-        if i < j
-        for g in shapely.get_parts(
-            shapely.line_merge(admin[i].boundary.intersection(admin[j].boundary))
-        )
-        if isinstance(g, LineString) and g.length > 1.0
-    ]
+    admin, comms = _admin_villages(_rng(seed, 3), cells, barriers, held, target)
+    admin_lines = _common_lines(admin)
     # One or two exclusive sites (a school, a works) in farmland away from villages and lines.
     rs = _rng(seed, 4)
     avoid = shapely.union_all(
@@ -1172,18 +1356,7 @@ def rural(
             *[g.buffer(STREET_GAP_M) for g in admin_lines],
         ]
     )
-    sites: list[Polygon] = []
-    for w, h in [(160.0, 120.0), (220.0, 160.0)][: 1 + int(len(cxy) > 30)]:
-        room = boundary.buffer(-200.0).difference(avoid)
-        for p in _scatter(room, 30, rs, 50.0):
-            s = _site_rect(w, h, rs.uniform(0, 90), p)
-            if (
-                room.contains(s)
-                and not any(s.intersects(o.buffer(100.0)) for o in sites)
-                and any(cm.buffer(-20.0).contains(s) for cm in comms)
-            ):
-                sites.append(s)
-                break
+    sites = _farmland_sites(rs, boundary, avoid, comms, 1 + int(len(cxy) > 30))
     blds += _site_buildings(rs, sites)
     return _assemble(
         name or "rural",

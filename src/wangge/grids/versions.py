@@ -18,7 +18,7 @@ from wangge.divisions.codes import check_grid_code
 from wangge.divisions.models import Division
 from wangge.errors import Conflict, DomainError, ValidationFailed
 from wangge.grids.diff import diff_layers
-from wangge.grids.geometry import Problem, validate_layer
+from wangge.grids.layer_validation import Problem, validate_layer
 from wangge.grids.locating import clear_cache, index_for
 from wangge.grids.micro_locate import relocate_micro
 from wangge.grids.models import Grid, GridVersion, LocatedPoint
@@ -89,6 +89,28 @@ def validate_version(session: Session, version_id: int, *, width: int) -> list[P
 MAX_LISTED = 100
 
 
+def _activation_problems(
+    session: Session, version: GridVersion, width: int, reason: str
+) -> list[Problem]:
+    """Validation problems of a version that may go in force (only with a reason if any)."""
+    if version.status == "active":
+        raise ValidationFailed(
+            f"版本 {version.number} 已经是现行版本",
+            f"version {version.number} is already active",
+            code="already_active",
+        )
+    if not version_grids(session, version.id, kinds=TILING_KINDS[version.layer]):
+        raise ValidationFailed(
+            f"版本 {version.number} 没有网格，不能启用",
+            f"version {version.number} has no grids",
+            code="empty_version",
+        )
+    problems = validate_version(session, version.id, width=width)
+    if problems and not reason:
+        raise _has_problems(version, problems)
+    return problems
+
+
 def activate_version(
     session: Session,
     version_id: int,
@@ -105,23 +127,9 @@ def activate_version(
     someone signed.
     """
     version = get_version(session, version_id)
-    if version.status == "active":
-        raise ValidationFailed(
-            f"版本 {version.number} 已经是现行版本",
-            f"version {version.number} is already active",
-            code="already_active",
-        )
-    tiling = TILING_KINDS[version.layer]
-    if not version_grids(session, version.id, kinds=tiling):
-        raise ValidationFailed(
-            f"版本 {version.number} 没有网格，不能启用",
-            f"version {version.number} has no grids",
-            code="empty_version",
-        )
-    problems = validate_version(session, version.id, width=width)
     reason = (override_reason or "").strip()
-    if problems and not reason:
-        raise _has_problems(version, problems)
+    problems = _activation_problems(session, version, width, reason)
+    tiling = TILING_KINDS[version.layer]
     previous = active_version(session, version.county_code, version.layer)
     old_grids = version_grids(session, previous.id, kinds=tiling) if previous else []
     new_grids = version_grids(session, version.id, kinds=tiling)

@@ -61,11 +61,10 @@ def my_micro_grids(session: Session, principal: Principal, on: date) -> list[Gri
     )
 
 
-def micro_grid_records(session: Session, principal: Principal, grid: Grid) -> dict[str, Any]:
-    """Return a micro grid with its households and cases, as this principal may see them."""
-    principal.require("registry.read")
-    if not principal.contains(grid.code):
-        raise NotFound(f"微网格 {grid.code} 不存在", f"micro grid {grid.code} does not exist")
+def _households(
+    session: Session, principal: Principal, grid: Grid
+) -> tuple[list[dict[str, Any]], int]:
+    """The households living in a micro grid (members masked) and the number of people."""
     people = session.scalars(
         select(Person)
         .where(
@@ -103,6 +102,11 @@ def micro_grid_records(session: Session, principal: Principal, grid: Grid) -> di
         }
         for hid, members in by_household.items()
     ]
+    return households, len(people)
+
+
+def _cases(session: Session, principal: Principal, grid: Grid) -> list[dict[str, Any]]:
+    """The latest cases in a micro grid, newest first."""
     cases = session.scalars(
         select(Case)
         .where(Case.micro_grid_id == grid.id, case_access.visible(principal))
@@ -110,6 +114,27 @@ def micro_grid_records(session: Session, principal: Principal, grid: Grid) -> di
         .limit(MAX_CASES)
     ).all()
     final = {s.value for s in FINAL}
+    return [
+        {
+            "id": c.id,
+            "code": c.code,
+            "state": c.state,
+            "state_label": label("state", c.state),
+            "state_label_en": label("state", c.state, "en"),
+            "address": c.address,
+            "description": c.description[:80],
+            "open": c.state not in final,
+        }
+        for c in cases
+    ]
+
+
+def micro_grid_records(session: Session, principal: Principal, grid: Grid) -> dict[str, Any]:
+    """Return a micro grid with its households and cases, as this principal may see them."""
+    principal.require("registry.read")
+    if not principal.contains(grid.code):
+        raise NotFound(f"微网格 {grid.code} 不存在", f"micro grid {grid.code} does not exist")
+    households, people = _households(session, principal, grid)
     return {
         "grid": {
             "id": grid.id,
@@ -119,18 +144,6 @@ def micro_grid_records(session: Session, principal: Principal, grid: Grid) -> di
             "community_code": grid.community_code,
         },
         "households": households,
-        "people": len(people),
-        "cases": [
-            {
-                "id": c.id,
-                "code": c.code,
-                "state": c.state,
-                "state_label": label("state", c.state),
-                "state_label_en": label("state", c.state, "en"),
-                "address": c.address,
-                "description": c.description[:80],
-                "open": c.state not in final,
-            }
-            for c in cases
-        ],
+        "people": people,
+        "cases": _cases(session, principal, grid),
     }

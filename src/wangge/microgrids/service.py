@@ -108,37 +108,9 @@ def micro_from_buildings(
 ) -> dict[str, Any]:
     """Draw and add the micro grids of a parent grid's buildings; return what was made."""
     principal.require("grids.manage")
-    if plan.mode not in MODES:
-        raise ValidationFailed(
-            f"方式（mode）只能是 {'、'.join(f'{k} {v}' for k, v in MODE_ZH.items())}",
-            f"field mode: must be one of {', '.join(MODES)}",
-            code="bad_mode",
-            field="mode",
-        )
-    for name, value in (("margin_m", plan.margin_m), ("gap_m", plan.gap_m)):
-        if not 0 < value <= 500:
-            raise ValidationFailed(
-                f"{name} 应在 0 到 500 米之间", f"field {name}: must be in (0, 500] metres",
-                field=name,
-            )  # fmt: skip
-    county = plan.parent_code[:6]
-    version = _target_version(session, county, plan.version_id)
-    parent = _parent(session, plan.parent_code, version)
-    if not principal.contains(parent.code):
-        raise Forbidden(
-            f"网格 {parent.code} 不在您的管辖范围内",
-            f"grid {parent.code} is outside your area",
-            code="out_of_scope",
-            field="parent_code",
-        )
-    buildings = _buildings_in(session, parent)
-    if not buildings:
-        raise ValidationFailed(
-            f"网格 {parent.code} 内没有楼栋，无法生成微网格",
-            f"grid {parent.code} holds no buildings to draw micro grids from",
-            code="no_buildings",
-            field="parent_code",
-        )
+    _check_plan(plan)
+    version = _target_version(session, plan.parent_code[:6], plan.version_id)
+    parent, buildings = _parent_buildings(session, principal, plan.parent_code, version)
     assert parent.geom is not None  # as _buildings_in asserts
     shapes = micro_shapes(
         parent.geom,
@@ -174,6 +146,46 @@ def micro_from_buildings(
         detail={k: v for k, v in report.items() if k != "created"} | {"count": len(grids)},
     )
     return report
+
+
+def _check_plan(plan: FromBuildings) -> None:
+    """Refuse an unknown mode and margins or gaps outside (0, 500] metres."""
+    if plan.mode not in MODES:
+        raise ValidationFailed(
+            f"方式（mode）只能是 {'、'.join(f'{k} {v}' for k, v in MODE_ZH.items())}",
+            f"field mode: must be one of {', '.join(MODES)}",
+            code="bad_mode",
+            field="mode",
+        )
+    for name, value in (("margin_m", plan.margin_m), ("gap_m", plan.gap_m)):
+        if not 0 < value <= 500:
+            raise ValidationFailed(
+                f"{name} 应在 0 到 500 米之间", f"field {name}: must be in (0, 500] metres",
+                field=name,
+            )  # fmt: skip
+
+
+def _parent_buildings(
+    session: Session, principal: Principal, code: str, version: GridVersion
+) -> tuple[Grid, list[Building]]:
+    """The parent grid, within the principal's area, and the buildings in it (at least one)."""
+    parent = _parent(session, code, version)
+    if not principal.contains(parent.code):
+        raise Forbidden(
+            f"网格 {parent.code} 不在您的管辖范围内",
+            f"grid {parent.code} is outside your area",
+            code="out_of_scope",
+            field="parent_code",
+        )
+    buildings = _buildings_in(session, parent)
+    if not buildings:
+        raise ValidationFailed(
+            f"网格 {parent.code} 内没有楼栋，无法生成微网格",
+            f"grid {parent.code} holds no buildings to draw micro grids from",
+            code="no_buildings",
+            field="parent_code",
+        )
+    return parent, buildings
 
 
 def _footprint(b: Building) -> BaseGeometry:
