@@ -27,7 +27,7 @@ from wangge.notifications.recipients import (
 from wangge.notifications.service import DeadLetter
 from wangge.web.area import counties_in_scope
 from wangge.web.i18n import LANG_COOKIE, pick_language
-from wangge.web.views import MeDep, render
+from wangge.web.views import MeDep, refuse, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,8 +53,7 @@ def notifications_page(request: Request, session: SessionDep, me: MeDep) -> Resp
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can(service.MANAGE):
-        refused = f"没有权限 / permission required: {service.MANAGE}"
-        return render(request, "message.html", me, title="通知投递", message=refused)
+        return refuse(request, me, service.MANAGE, "通知投递")
     county = request.query_params.get("county") or None
     try:
         dead = service.dead_letters(session, me, county=county)
