@@ -104,7 +104,7 @@ def parse_id_number(text: str, *, today: date | None = None, field: str = "id_nu
     _check_id_characters(number, field)
     if length == 18:
         birth = _birth_date(number[6:14], (7, 14), today, field)
-        _check_id_check_char(number, field)
+        _check_char_18(_ID, number, id_check_char(number[:17]), field)
     else:
         # Legacy IDs (issued before 1999) carry a 2-digit year and were only issued to
         # people born in the 1900s, so the century is always 19.
@@ -141,17 +141,17 @@ def _check_id_characters(number: str, field: str) -> None:
         )
 
 
-def _check_id_check_char(number: str, field: str) -> None:
-    expected = id_check_char(number[:17])
-    if expected != number[17]:
+def _check_char_18(kind: tuple[str, str, str], text: str, expected: str, field: str) -> None:
+    """The 18th character is the check character computed from the first 17."""
+    if expected != text[17]:
         raise _invalid(
-            _ID,
-            f"第18位校验码应为 {expected}，实为 {number[17]}",
-            f"check character 18 should be {expected}, is {number[17]}",
+            kind,
+            f"第18位校验码应为 {expected}，实为 {text[17]}",
+            f"check character 18 should be {expected}, is {text[17]}",
             field,
             position=18,
             expected=expected,
-            actual=number[17],
+            actual=text[17],
         )
 
 
@@ -385,17 +385,7 @@ def _check_credit_check_chars(code: str, field: str) -> None:
             expected=org_expected,
             actual=code[16],
         )
-    expected = credit_check_char(code[:17])
-    if expected != code[17]:
-        raise _invalid(
-            _CREDIT,
-            f"第18位校验码应为 {expected}，实为 {code[17]}",
-            f"check character 18 should be {expected}, is {code[17]}",
-            field,
-            position=18,
-            expected=expected,
-            actual=code[17],
-        )
+    _check_char_18(_CREDIT, code, credit_check_char(code[:17]), field)
 
 
 def is_valid_credit_code(text: str) -> bool:
