@@ -6,12 +6,13 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,13 +30,49 @@ from wangge.ops.observe import (
 )
 from wangge.wiring import wire
 
+if TYPE_CHECKING:
+    from wangge.ops.replicas import ReplicaMonitor
+
 log = logging.getLogger("wangge.startup")
+API = "/api/v1"  # the prefix of the JSON interface
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan owns the engine."""
     wire()  # the cross-package hooks (`wangge.wiring`), before any request or worker
     settings = settings or Settings()
+    app = FastAPI(
+        title="wangge 网格化服务管理信息平台",
+        version=__version__,
+        description="区划、网格、点位定位等接口。Divisions, grids, versions and point lookup.",
+        lifespan=_lifespan(settings),
+    )
+    app.state.settings = settings
+    _configure(app, settings)
+    _add_observation(app, settings)
+    if settings.bench_endpoints:
+        from wangge.api.bench_views import router as bench_router
+
+        app.include_router(bench_router)
+    # Routes are matched in order, at ~10-30 µs each on the event loop (FastAPI 0.165): the
+    # intake routes every phone, hotline and video feed hits come first.
+    _include_intake(app)
+    _include_administration(app)
+    _include_pages(app)
+    _include_maps(app, settings)
+    from wangge.ops.health import router as health_router
+
+    app.include_router(health_router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/console")
+
+    return app
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the engine, the replicas, the cache warm-up and the workers."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,19 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from wangge.grids.locating import set_budget
 
         set_budget(settings.grid_index_budget_mb)  # a province: LRU over the counties served
-        monitor = None
-        if settings.read_urls and not settings.is_sqlite:
-            # Routed reads go to fresh replicas (`ops.replicas`); each process measures them.
-            from wangge.ops.replicas import ReplicaMonitor, ReplicaRouter
-
-            app.state.replicas = ReplicaRouter(
-                engine,
-                settings.read_urls,
-                max_lag=settings.replica_max_lag_seconds,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-            )
-            monitor = ReplicaMonitor(app.state.replicas, settings.replica_check_seconds).start()
+        monitor = _start_replicas(app, settings, engine)
         if settings.warm_caches:
             # Start answering (and answering uvicorn's health checks) at once; the grid
             # indexes are built beside it, and a request that needs one meanwhile waits for
@@ -81,13 +106,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = None
         engine.dispose()
 
-    app = FastAPI(
-        title="wangge 网格化服务管理信息平台",
-        version=__version__,
-        description="区划、网格、点位定位等接口。Divisions, grids, versions and point lookup.",
-        lifespan=lifespan,
+    return lifespan
+
+
+def _start_replicas(app: FastAPI, settings: Settings, engine: Engine) -> ReplicaMonitor | None:
+    """Route reads to fresh replicas (`ops.replicas`) when some are configured."""
+    if not settings.read_urls or settings.is_sqlite:
+        return None
+    from wangge.ops.replicas import ReplicaMonitor, ReplicaRouter
+
+    app.state.replicas = ReplicaRouter(
+        engine,
+        settings.read_urls,
+        max_lag=settings.replica_max_lag_seconds,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
-    app.state.settings = settings
+    # Each process measures them.
+    return ReplicaMonitor(app.state.replicas, settings.replica_check_seconds).start()
+
+
+def _configure(app: FastAPI, settings: Settings) -> None:
+    """Check the secrets, set the registry's hash key, the logging and the problem handlers."""
     settings.check_secrets()
     from wangge.registry.access import use_hash_key
 
@@ -96,6 +136,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.log_json:
         configure_logging(settings.log_level)
     problems.install(app)
+
+
+def _add_observation(app: FastAPI, settings: Settings) -> None:
+    """Add the replica headers and the metrics and access-log middleware."""
     if settings.read_urls:
         from wangge.ops.replicas import replica_headers
 
@@ -109,145 +153,142 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ObserveMiddleware, metrics=HttpMetrics(registry), access_log=settings.access_log
     )
 
-    from wangge.auth.views import router as auth_router
+
+def _include_intake(app: FastAPI) -> None:
+    """Cases, intake, disputes, 代办 and Open311: the routes every report hits, first."""
     from wangge.cases.views import router as cases_router
-    from wangge.evaluation.views import router as evaluation_router
-    from wangge.grids.divide_views import router as divide_router
-    from wangge.grids.division_views import router as divisions_router
-    from wangge.grids.manage_views import router as grid_manage_router
-    from wangge.grids.views import router as grids_router
-    from wangge.open311.views import router as open311_router
-    from wangge.ops.health import router as health_router
-    from wangge.registry.views import router as registry_router
-    from wangge.uploads.views import router as uploads_router
 
-    if settings.bench_endpoints:
-        from wangge.api.bench_views import router as bench_router
-
-        app.include_router(bench_router)
-    # Routes are matched in order, at ~10-30 µs each on the event loop (FastAPI 0.165): the
-    # intake routes every phone, hotline and video feed hits come first.
-    app.include_router(cases_router, prefix="/api/v1")
+    app.include_router(cases_router, prefix=API)
     from wangge.intake.views import router as intake_router  # 受理登记, 回访, video events
 
-    app.include_router(intake_router, prefix="/api/v1")
+    app.include_router(intake_router, prefix=API)
     from wangge.disputes.views import router as disputes_router  # 矛盾纠纷 mediation
 
-    app.include_router(disputes_router, prefix="/api/v1")
+    app.include_router(disputes_router, prefix=API)
     from wangge.resident_services import views as resident_services  # 代办
 
-    app.include_router(resident_services.router, prefix="/api/v1")
+    app.include_router(resident_services.router, prefix=API)
     app.include_router(resident_services.public_router)
+    from wangge.open311.views import router as open311_router
+
     app.include_router(open311_router)
     from wangge.open311.statistics import router as open311_statistics_router
 
     app.include_router(open311_statistics_router)  # published indicators, no login
-    app.include_router(auth_router, prefix="/api/v1")
-    app.include_router(divisions_router, prefix="/api/v1")
-    app.include_router(divide_router, prefix="/api/v1")
-    app.include_router(grid_manage_router, prefix="/api/v1")
-    from wangge.microgrids.views import router as micro_grids_router  # 微网格 (一网多层)
 
-    app.include_router(micro_grids_router, prefix="/api/v1")
-    app.include_router(grids_router, prefix="/api/v1")
+
+def _include_administration(app: FastAPI) -> None:
+    """Users, grids, rules, uploads, exports, evaluation, registry, departments, lines …"""
+    from wangge.auth.views import router as auth_router
     from wangge.cases.response_views import router as response_rules_router
-
-    app.include_router(response_rules_router, prefix="/api/v1")
-    from wangge.web import rule_pages
-
-    app.include_router(rule_pages.router)
-    app.include_router(uploads_router, prefix="/api/v1")
     from wangge.exports.views import router as exports_router  # background exports
-    from wangge.web import audit_pages  # the audit log page (审计日志)
+    from wangge.grids.divide_views import router as divide_router
+    from wangge.grids.division_views import router as divisions_router
+    from wangge.grids.manage_views import router as grid_manage_router
+    from wangge.grids.views import router as grids_router
+    from wangge.microgrids.views import router as micro_grids_router  # 微网格 (一网多层)
+    from wangge.uploads.views import router as uploads_router
+    from wangge.web import (
+        audit_pages,  # the audit log page (审计日志)
+        rule_pages,
+    )
 
-    app.include_router(exports_router, prefix="/api/v1")
+    app.include_router(auth_router, prefix=API)
+    app.include_router(divisions_router, prefix=API)
+    app.include_router(divide_router, prefix=API)
+    app.include_router(grid_manage_router, prefix=API)
+    app.include_router(micro_grids_router, prefix=API)
+    app.include_router(grids_router, prefix=API)
+    app.include_router(response_rules_router, prefix=API)
+    app.include_router(rule_pages.router)
+    app.include_router(uploads_router, prefix=API)
+    app.include_router(exports_router, prefix=API)
     app.include_router(audit_pages.router)
-    app.include_router(evaluation_router, prefix="/api/v1")
-    from wangge.evaluation import publication_views  # publication, stored monthly reports
-    from wangge.web import evaluation_pages  # /console/evaluation, /public/evaluation/{county}
+    _include_evaluation_and_departments(app)
 
+
+def _include_evaluation_and_departments(app: FastAPI) -> None:
+    """Evaluation, registry, departments, lines, assignments, categories, notifications, places."""
+    from wangge.assignments.views import router as assignments_router
+    from wangge.departments.views import router as departments_router
+    from wangge.evaluation import publication_views  # publication, stored monthly reports
+    from wangge.evaluation.views import router as evaluation_router
+    from wangge.lines.views import router as lines_router
+    from wangge.notifications.views import router as notifications_router
+    from wangge.places.views import router as places_router  # place search, reverse geocoding
+    from wangge.registry.views import router as registry_router
+    from wangge.web import (
+        assignment_pages,
+        category_pages,
+        department_pages,
+        evaluation_pages,  # /console/evaluation, /public/evaluation/{county}
+        notification_pages,
+    )
+
+    app.include_router(evaluation_router, prefix=API)
     app.include_router(publication_views.router)
     app.include_router(publication_views.public_router)
     app.include_router(evaluation_pages.router)
-    app.include_router(registry_router, prefix="/api/v1")
-    from wangge.departments.views import router as departments_router
-    from wangge.web import department_pages
-
-    app.include_router(departments_router, prefix="/api/v1")
+    app.include_router(registry_router, prefix=API)
+    app.include_router(departments_router, prefix=API)
     app.include_router(department_pages.router)
-    from wangge.assignments.views import router as assignments_router
-    from wangge.lines.views import router as lines_router
-    from wangge.web import assignment_pages
-
-    app.include_router(lines_router, prefix="/api/v1")
-    app.include_router(assignments_router, prefix="/api/v1")
+    app.include_router(lines_router, prefix=API)
+    app.include_router(assignments_router, prefix=API)
     app.include_router(assignment_pages.router)
-    from wangge.web import category_pages
-
     app.include_router(category_pages.router)
-    from wangge.notifications.views import router as notifications_router
-    from wangge.web import notification_pages
-
-    app.include_router(notifications_router, prefix="/api/v1")
+    app.include_router(notifications_router, prefix=API)
     app.include_router(notification_pages.router)
-    from wangge.places.views import router as places_router  # place search, reverse geocoding
+    app.include_router(places_router, prefix=API)
 
-    app.include_router(places_router, prefix="/api/v1")
+
+def _include_pages(app: FastAPI) -> None:
+    """The console and phone pages with their JSON helpers."""
     from wangge.web import api as web_api
-    from wangge.web import case_pages
+    from wangge.web import (
+        case_pages,
+        department_phone,  # the department handler's phone page
+        dispute_pages,  # /console/disputes (矛盾纠纷)
+        employer_pages,  # /console/employers (两网化 用人单位覆盖率)
+        intake_pages,  # /console/intake (受理登记)
+        resident_service_pages,  # /console/resident-services (代办)
+    )
     from wangge.web import views as web
 
     app.include_router(case_pages.router)
-    from wangge.web import intake_pages  # /console/intake (受理登记)
-
     app.include_router(intake_pages.router)
-    from wangge.web import dispute_pages  # /console/disputes (矛盾纠纷)
-
     app.include_router(dispute_pages.router)
-    from wangge.web import resident_service_pages  # /console/resident-services (代办)
-
     app.include_router(resident_service_pages.router)
-    from wangge.web import employer_pages  # /console/employers (两网化 用人单位覆盖率)
-
     app.include_router(employer_pages.router)
     app.include_router(web.router)
-    from wangge.web import department_phone  # the department handler's phone page
-
     app.include_router(department_phone.router)
     app.include_router(web_api.router)
-    from wangge.web import api_map_points  # the 部件/房屋 map layers (clusters per zoom)
 
-    app.include_router(api_map_points.router)
-    from wangge.web import api_map_lines  # pipelines drawn as lines from street zoom on
 
-    app.include_router(api_map_lines.router)
-    from wangge.web import registry_pages
-
-    app.include_router(registry_pages.router)
-    from wangge.web import registry_forms  # 信息采集 form fields, /console/visits (走访)
-
-    app.include_router(registry_forms.router)
+def _include_maps(app: FastAPI, settings: Settings) -> None:
+    """Map layers, registry pages, the basemap tiles, the image policy and the static files."""
     from wangge.basemap.csp import ImagePolicy
     from wangge.basemap.sources import tile_hosts
     from wangge.basemap.views import router as basemap_router
+    from wangge.web import (
+        api_map_lines,  # pipelines drawn as lines from street zoom on
+        api_map_points,  # the 部件/房屋 map layers (clusters per zoom)
+        grid_card,  # the console map's card of the grid clicked
+        map_cameras,  # the console map's camera layer
+        registry_forms,  # 信息采集 form fields, /console/visits (走访)
+        registry_pages,
+    )
+    from wangge.web import views as web
 
+    app.include_router(api_map_points.router)
+    app.include_router(api_map_lines.router)
+    app.include_router(registry_pages.router)
+    app.include_router(registry_forms.router)
     app.include_router(basemap_router)  # /tiles: the local MBTiles basemap
-    from wangge.web import grid_card  # the console map's card of the grid clicked
-
     app.include_router(grid_card.router)
-    from wangge.web import map_cameras  # the console map's camera layer
-
     app.include_router(map_cameras.router)
     # Pages may load images only from here and the configured tile servers.
     app.add_middleware(ImagePolicy, hosts=tile_hosts(settings))
     app.mount("/static", web.static_files(), name="static")
-    app.include_router(health_router)
-
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        return RedirectResponse("/console")
-
-    return app
 
 
 def _start_workers(factory: sessionmaker[Session], settings: Settings) -> list[Any]:

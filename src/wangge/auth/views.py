@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wangge.api.deps import SESSION_COOKIE, PrincipalDep, SessionDep, SettingsDep
 from wangge.audit.chain import verify_chain
@@ -13,7 +14,7 @@ from wangge.audit.models import AuditEntry
 from wangge.audit.service import record_for
 from wangge.auth import admin, service
 from wangge.auth.models import ApiToken, Post, Role, User
-from wangge.auth.principal import Unauthenticated
+from wangge.auth.principal import Principal, Unauthenticated
 from wangge.auth.schemas import (
     ApiKeyCreate,
     AuditRead,
@@ -260,10 +261,7 @@ def reset_password(
     summary="停用账号（立即结束会话）Deactivate a user",
 )
 def deactivate(user_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
-    principal.require("users.manage")
-    user = admin.get_user(session, user_id)
-    admin.set_active(session, principal, user, False)
-    return user
+    return _set_active(session, principal, user_id, False)
 
 
 @router.post(
@@ -272,9 +270,13 @@ def deactivate(user_id: int, session: SessionDep, principal: PrincipalDep) -> An
     summary="恢复账号 Reactivate a user",
 )
 def reactivate(user_id: int, session: SessionDep, principal: PrincipalDep) -> Any:
+    return _set_active(session, principal, user_id, True)
+
+
+def _set_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
     principal.require("users.manage")
     user = admin.get_user(session, user_id)
-    admin.set_active(session, principal, user, True)
+    admin.set_active(session, principal, user, active)
     return user
 
 

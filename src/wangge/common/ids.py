@@ -53,13 +53,17 @@ class IdNumber:
     region_code: str
 
 
-def _id_error(zh: str, en: str, field: str, **details: object) -> ValidationFailed:
+# What an error names: the format in Chinese and English, and the error code.
+_ID = ("身份证号码", "citizen ID number", "bad_id_number")
+_CREDIT = ("统一社会信用代码", "unified social credit code", "bad_credit_code")
+
+
+def _invalid(
+    kind: tuple[str, str, str], zh: str, en: str, field: str, **details: object
+) -> ValidationFailed:
+    name_zh, name_en, code = kind
     return ValidationFailed(
-        f"身份证号码无效：{zh}",
-        f"invalid citizen ID number: {en}",
-        code="bad_id_number",
-        field=field,
-        details=details,
+        f"{name_zh}无效：{zh}", f"invalid {name_en}: {en}", code=code, field=field, details=details
     )
 
 
@@ -86,63 +90,69 @@ def parse_id_number(text: str, *, today: date | None = None, field: str = "id_nu
     explicitly for reproducible results (and once per import, not once per row).
     """
     if not isinstance(text, str):
-        raise _id_error("不是文本", "is not text", field)
+        raise _invalid(_ID, "不是文本", "is not text", field)
     number = _normalise(text)
     length = len(number)
     if length not in (15, 18):
-        raise _id_error(
+        raise _invalid(
+            _ID,
             f"应为 18 位（或 15 位旧号），实为 {length} 位",
             f"must have 18 characters (or 15 for the legacy form), has {length}",
             field,
             length=length,
         )
-    body_length = 17 if length == 18 else 15
-    body = number[:body_length]
+    _check_id_characters(number, field)
+    if length == 18:
+        birth = _birth_date(number[6:14], (7, 14), today, field)
+        _check_char_18(_ID, number, id_check_char(number[:17]), field)
+    else:
+        # Legacy IDs (issued before 1999) carry a 2-digit year and were only issued to
+        # people born in the 1900s, so the century is always 19.
+        birth = _birth_date("19" + number[6:12], (7, 12), today, field)
+        first17 = number[:6] + "19" + number[6:15]
+        number = first17 + id_check_char(first17)
+    sex: Literal["男", "女"] = "男" if (ord(number[16]) - 48) % 2 else "女"
+    return IdNumber(number=number, birth_date=birth, sex=sex, region_code=number[:6])
+
+
+def _check_id_characters(number: str, field: str) -> None:
+    """Digits in the body (17, or 15 for a legacy ID), a digit or X as the 18th."""
+    body = number[:17] if len(number) == 18 else number
     # Fast path: on an ASCII string isdigit() means 0-9; only a failure pays for the
     # per-character scan that names the position.
     if not (body.isascii() and body.isdigit()):
         index, char = next((i, c) for i, c in enumerate(body) if c not in _DIGITS)
-        raise _id_error(
+        raise _invalid(
+            _ID,
             f"第{index + 1}位应为数字，实为 {char}",
             f"character {index + 1} must be a digit, is {char!r}",
             field,
             position=index + 1,
             actual=char,
         )
-    if length == 18:
-        last = number[17]
-        if last not in _DIGITS and last != "X":
-            raise _id_error(
-                f"第18位校验码应为数字或 X，实为 {last}",
-                f"character 18 (check) must be a digit or X, is {last!r}",
-                field,
-                position=18,
-                actual=last,
-            )
-        date_text = number[6:14]
-        date_span = (7, 14)
-    else:
-        # Legacy IDs (issued before 1999) carry a 2-digit year and were only issued to
-        # people born in the 1900s, so the century is always 19.
-        date_text = "19" + number[6:12]
-        date_span = (7, 12)
-    birth = _birth_date(date_text, date_span, today, field)
-    if length == 15:
-        first17 = number[:6] + "19" + number[6:15]
-        number = first17 + id_check_char(first17)
-    else:
-        expected = id_check_char(number[:17])
-        if expected != number[17]:
-            raise _id_error(
-                f"第18位校验码应为 {expected}，实为 {number[17]}",
-                f"check character 18 should be {expected}, is {number[17]}",
-                field,
-                position=18,
-                expected=expected,
-                actual=number[17],
-            )
-    sex: Literal["男", "女"] = "男" if (ord(number[16]) - 48) % 2 else "女"
-    return IdNumber(number=number, birth_date=birth, sex=sex, region_code=number[:6])
+    if len(number) == 18 and number[17] not in _DIGITS and number[17] != "X":
+        raise _invalid(
+            _ID,
+            f"第18位校验码应为数字或 X，实为 {number[17]}",
+            f"character 18 (check) must be a digit or X, is {number[17]!r}",
+            field,
+            position=18,
+            actual=number[17],
+        )
+
+
+def _check_char_18(kind: tuple[str, str, str], text: str, expected: str, field: str) -> None:
+    """The 18th character is the check character computed from the first 17."""
+    if expected != text[17]:
+        raise _invalid(
+            kind,
+            f"第18位校验码应为 {expected}，实为 {text[17]}",
+            f"check character 18 should be {expected}, is {text[17]}",
+            field,
+            position=18,
+            expected=expected,
+            actual=text[17],
+        )
 
 
 def _birth_date(digits: str, span: tuple[int, int], today: date | None, field: str) -> date:
@@ -151,14 +161,16 @@ def _birth_date(digits: str, span: tuple[int, int], today: date | None, field: s
     try:
         birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
-        raise _id_error(
+        raise _invalid(
+            _ID,
             f"{where_zh} 不是有效日期",
             f"{where_en} is not a calendar date",
             field,
             position=span[0],
         ) from None
     if birth < _EARLIEST_BIRTH:
-        raise _id_error(
+        raise _invalid(
+            _ID,
             f"{where_zh} 早于 1900 年",
             f"{where_en} is before 1900",
             field,
@@ -166,7 +178,8 @@ def _birth_date(digits: str, span: tuple[int, int], today: date | None, field: s
         )
     limit = today if today is not None else date.today()
     if birth > limit:
-        raise _id_error(
+        raise _invalid(
+            _ID,
             f"{where_zh} 晚于今天 {limit.isoformat()}",
             f"{where_en} is after today ({limit.isoformat()})",
             field,
@@ -249,16 +262,6 @@ class CreditCode:
         return ORG_TYPES.get(self.registration_authority, {}).get(self.org_type)
 
 
-def _credit_error(zh: str, en: str, field: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(
-        f"统一社会信用代码无效：{zh}",
-        f"invalid unified social credit code: {en}",
-        code="bad_credit_code",
-        field=field,
-        details=details,
-    )
-
-
 def credit_check_char(first17: str) -> str:
     """Return the GB 32100 check character for the first 17 characters."""
     total = sum(map(mul, _CREDIT_WEIGHTS, map(_CREDIT_VALUE.__getitem__, first17)))
@@ -278,19 +281,37 @@ def org_code_check_char(body8: str) -> str:
 def parse_credit_code(text: str, *, field: str = "credit_code") -> CreditCode:
     """Validate a unified social credit code; raise ValidationFailed naming the bad position."""
     if not isinstance(text, str):
-        raise _credit_error("不是文本", "is not text", field)
+        raise _invalid(_CREDIT, "不是文本", "is not text", field)
     code = _normalise(text)
     if len(code) != 18:
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"应为 18 位，实为 {len(code)} 位",
             f"must have 18 characters, has {len(code)}",
             field,
             length=len(code),
         )
+    _check_credit_characters(code, field)
+    authority, org_type = code[0], code[1]
+    _check_authority(authority, org_type, field)
+    _check_credit_region(code, field)
+    _check_credit_check_chars(code, field)
+    return CreditCode(
+        code=code,
+        registration_authority=authority,
+        org_type=org_type,
+        region_code=code[2:8],
+        org_code=code[8:17],
+    )
+
+
+def _check_credit_characters(code: str, field: str) -> None:
+    """Only the 31 symbols of the charset."""
     if not _CREDIT_SET.issuperset(code):
         index, char = next((i, c) for i, c in enumerate(code) if c not in _CREDIT_SET)
         never_used = char in "IOSVZ"
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"第{index + 1}位字符 {char} 不允许"
             + ("（不使用 I、O、S、V、Z）" if never_used else ""),
             f"character {index + 1} ({char!r}) is not allowed"
@@ -299,20 +320,24 @@ def parse_credit_code(text: str, *, field: str = "credit_code") -> CreditCode:
             position=index + 1,
             actual=char,
         )
-    authority = code[0]
+
+
+def _check_authority(authority: str, org_type: str, field: str) -> None:
+    """A known registration authority (position 1) and an organisation type it has (2)."""
     if authority not in REGISTRATION_AUTHORITIES:
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"第1位登记管理部门代码 {authority} 不存在",
             f"character 1 (registration authority) {authority!r} does not exist",
             field,
             position=1,
             actual=authority,
         )
-    org_type = code[1]
     allowed = ORG_TYPES.get(authority, _ANY_ORG_TYPE)
     if org_type not in allowed:
         choices = "、".join(sorted(allowed))
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"第2位机构类别代码 {org_type} 对登记管理部门 {authority} 无效（应为 {choices}）",
             f"character 2 (organisation type) {org_type!r} is invalid for authority "
             f"{authority!r} (expected one of {', '.join(sorted(allowed))})",
@@ -320,9 +345,14 @@ def parse_credit_code(text: str, *, field: str = "credit_code") -> CreditCode:
             position=2,
             actual=org_type,
         )
+
+
+def _check_credit_region(code: str, field: str) -> None:
+    """Six digits of a region code (positions 3-8) in a province that exists."""
     for index in range(2, 8):
         if code[index] not in _DIGITS:
-            raise _credit_error(
+            raise _invalid(
+                _CREDIT,
                 f"第{index + 1}位（行政区划码）应为数字，实为 {code[index]}",
                 f"character {index + 1} (region code) must be a digit, is {code[index]!r}",
                 field,
@@ -330,16 +360,22 @@ def parse_credit_code(text: str, *, field: str = "credit_code") -> CreditCode:
                 actual=code[index],
             )
     if code[2:4] not in _REGION_PREFIXES:
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"第3–4位省级代码 {code[2:4]} 不存在",
             f"characters 3-4 (province) {code[2:4]!r} do not exist",
             field,
             position=3,
             actual=code[2:4],
         )
+
+
+def _check_credit_check_chars(code: str, field: str) -> None:
+    """The organisation code's check character (17) and the code's own (18)."""
     org_expected = org_code_check_char(code[8:16])
     if org_expected != code[16]:
-        raise _credit_error(
+        raise _invalid(
+            _CREDIT,
             f"第17位（组织机构代码校验码）应为 {org_expected}，实为 {code[16]}"
             "（若第17位无误，则第9–16位有误）",
             f"character 17 (organisation-code check) should be {org_expected}, is {code[16]}"
@@ -349,23 +385,7 @@ def parse_credit_code(text: str, *, field: str = "credit_code") -> CreditCode:
             expected=org_expected,
             actual=code[16],
         )
-    expected = credit_check_char(code[:17])
-    if expected != code[17]:
-        raise _credit_error(
-            f"第18位校验码应为 {expected}，实为 {code[17]}",
-            f"check character 18 should be {expected}, is {code[17]}",
-            field,
-            position=18,
-            expected=expected,
-            actual=code[17],
-        )
-    return CreditCode(
-        code=code,
-        registration_authority=authority,
-        org_type=org_type,
-        region_code=code[2:8],
-        org_code=code[8:17],
-    )
+    _check_char_18(_CREDIT, code, credit_check_char(code[:17]), field)
 
 
 def is_valid_credit_code(text: str) -> bool:

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.common.models import utcnow
+from wangge.demo.grids import active_social_grids
 from wangge.disputes.models import Dispute, DisputeEvent, DisputeParty, DisputeSession
 from wangge.grids.models import Grid, GridVersion
 
@@ -61,13 +61,9 @@ def build_dispute_demo(
     session: Session, county: str, *, seed: int, now: datetime | None = None
 ) -> int:
     """Register the demo's disputes in social grids of the county; return how many."""
-    grids = session.scalars(
-        select(Grid)
-        .join(GridVersion, Grid.version_id == GridVersion.id)
-        .where(GridVersion.county_code == county, GridVersion.status == "active",
-               GridVersion.layer == "social", Grid.kind.in_(("basic", "exclusive")))
-        .order_by(Grid.code)
-    ).all()  # fmt: skip
+    grids = active_social_grids(
+        session, GridVersion.county_code == county, Grid.kind.in_(("basic", "exclusive"))
+    )
     if not grids:
         return 0
     rng = np.random.default_rng([seed, 4, 18])
@@ -80,44 +76,11 @@ def build_dispute_demo(
         where = grid.geom.representative_point() if grid.geom is not None else None
         if where is None or not shapely.within(where, grid.geom):
             continue
-        registered = now - timedelta(days=int(rng.integers(3, 28)), hours=int(rng.integers(0, 8)))
-        d = Dispute(
-            county_code=county, community_code=grid.community_code, grid_id=grid.id,
-            grid_code=grid.code, lon=round(where.x, 7), lat=round(where.y, 7),
-            address=f"{grid.name}内", kind=kind, summary=summary, state="registered",
-            reporter_id="demo", reporter_name="网格员", registered_at=registered,
-            mediator_user_id=None, mediator_name="人民调解员" + _name(rng),
-        )  # fmt: skip
-        session.add(d)
-        session.flush()
-        for _ in range(2):
-            session.add(DisputeParty(dispute_id=d.id, name=_name(rng), phone=_phone(rng)))
-        events: list[tuple[datetime, str, str | None, str, dict[str, Any]]] = [
-            (registered, "register", None, "registered", {"kind": kind, "parties": 2})
-        ]
+        d, events = _register(session, rng, county, grid, where, kind, summary, now)
         if i % len(CASES) != 7:  # one stays registered, not yet mediated
-            held = registered + timedelta(days=1)
-            session.add(DisputeSession(
-                dispute_id=d.id, held_on=held.date(), place="社区人民调解室",
-                notes="双方陈述事实和诉求，调解员释法说理", recorded_by=d.mediator_name,
-                recorded_at=held,
-            ))  # fmt: skip
-            d.state = "mediating"
-            events.append((held, "session", "registered", "mediating", {}))
+            events.append(_hold_session(session, d))
         if outcome is not None:
-            d.outcome_at = registered + timedelta(days=2)
-            d.state = d.outcome = outcome
-            d.outcome_note = terms
-            d.transferred_to = TRANSFER_TO.get(kind) if outcome == "transferred" else None
-            if outcome == "settled":
-                d.no_agreement_reason = "协议书纸质件存档于社区（演示数据）"
-            events.append((d.outcome_at, "outcome", "mediating", outcome, {"outcome": outcome}))
-            if d.outcome_at + timedelta(days=7) < now:  # visited a week after the outcome
-                d.followed_up_at = d.outcome_at + timedelta(days=7)
-                d.follow_up_on = d.followed_up_at.date()
-                d.follow_up_worker, d.follow_up_result = "网格员", "当事人表示满意，未再发生争执"
-                events.append((d.followed_up_at, "follow_up", outcome, "followed_up", {}))
-                d.state = "followed_up"
+            events += _conclude(d, kind, outcome, terms, now)
         for at, action, old, new, detail in events:
             session.add(DisputeEvent(
                 dispute_id=d.id, at=at, actor_id="demo", actor_name="演示数据", action=action,
@@ -126,3 +89,65 @@ def build_dispute_demo(
         saved += 1
     session.flush()
     return saved
+
+
+# When, action, from state, to state, detail: one `DisputeEvent` of the history.
+_Event = tuple[datetime, str, str | None, str, dict[str, Any]]
+
+
+def _register(
+    session: Session,
+    rng: np.random.Generator,
+    county: str,
+    grid: Grid,
+    where: shapely.Point,
+    kind: str,
+    summary: str,
+    now: datetime,
+) -> tuple[Dispute, list[_Event]]:
+    """Register one dispute with its two parties, a few weeks ago."""
+    registered = now - timedelta(days=int(rng.integers(3, 28)), hours=int(rng.integers(0, 8)))
+    d = Dispute(
+        county_code=county, community_code=grid.community_code, grid_id=grid.id,
+        grid_code=grid.code, lon=round(where.x, 7), lat=round(where.y, 7),
+        address=f"{grid.name}内", kind=kind, summary=summary, state="registered",
+        reporter_id="demo", reporter_name="网格员", registered_at=registered,
+        mediator_user_id=None, mediator_name="人民调解员" + _name(rng),
+    )  # fmt: skip
+    session.add(d)
+    session.flush()
+    for _ in range(2):
+        session.add(DisputeParty(dispute_id=d.id, name=_name(rng), phone=_phone(rng)))
+    return d, [(registered, "register", None, "registered", {"kind": kind, "parties": 2})]
+
+
+def _hold_session(session: Session, d: Dispute) -> _Event:
+    """Hold a mediation session the day after the registration."""
+    held = d.registered_at + timedelta(days=1)
+    session.add(DisputeSession(
+        dispute_id=d.id, held_on=held.date(), place="社区人民调解室",
+        notes="双方陈述事实和诉求，调解员释法说理", recorded_by=d.mediator_name,
+        recorded_at=held,
+    ))  # fmt: skip
+    d.state = "mediating"
+    return (held, "session", "registered", "mediating", {})
+
+
+def _conclude(
+    d: Dispute, kind: str, outcome: str, terms: str | None, now: datetime
+) -> list[_Event]:
+    """Record the outcome two days after the registration, and the visit a week later."""
+    d.outcome_at = d.registered_at + timedelta(days=2)
+    d.state = d.outcome = outcome
+    d.outcome_note = terms
+    d.transferred_to = TRANSFER_TO.get(kind) if outcome == "transferred" else None
+    if outcome == "settled":
+        d.no_agreement_reason = "协议书纸质件存档于社区（演示数据）"
+    events: list[_Event] = [(d.outcome_at, "outcome", "mediating", outcome, {"outcome": outcome})]
+    if d.outcome_at + timedelta(days=7) < now:  # visited a week after the outcome
+        d.followed_up_at = d.outcome_at + timedelta(days=7)
+        d.follow_up_on = d.followed_up_at.date()
+        d.follow_up_worker, d.follow_up_result = "网格员", "当事人表示满意，未再发生争执"
+        events.append((d.followed_up_at, "follow_up", outcome, "followed_up", {}))
+        d.state = "followed_up"
+    return events

@@ -37,7 +37,7 @@ from wangge.grids.versions import activate_version
 from wangge.ops.jobs import RUNNING, Job, advance, fail, find_job, start_job
 from wangge.places.roads import save_roads
 from wangge.setup import init_county
-from wangge.synthetic import make_district, make_grids, random_points
+from wangge.synthetic import SyntheticDistrict, make_district, make_grids, random_points
 from wangge.synthetic_roads import house_numbers, make_roads
 from wangge.synthetic_water import make_water
 from wangge.uploads.service import store_demo_photo
@@ -80,14 +80,48 @@ def build_demo(
     # The one setup path of every district (`wangge init`): county, roles, catalogue, lines,
     # response rules; then the district's own divisions, grids and departments.
     init_county(session, DEMO_COUNTY, DEMO_NAME)
+    _load_demo_divisions(session, district)
+    tick(1)
+    width = settings.grid_sequence_width
+    _add_social_grids(session, district, width)
+    tick(1)
+    unit = generate_unit_version(
+        session,
+        DEMO_COUNTY,
+        width=width,
+        cell_area_m2=UNIT_CELL_M2,
+        name="2026年万米单元网格",
+        progress=tick,
+    )
+    _add_duty_grids(session, unit.id, width)
+    activate_version(session, unit.id, width=width)
+    n_cameras = _add_cameras(session, district)
+    tick(1)
+    _add_district_records(session, district, width)
+    n_cases = default_case_count(session) if cases is None else cases
+    plan_month(session, n_cases)
+    # The month's thousands of photo rows share one stored picture.
+    store_demo_photo(LocalStorage(settings.upload_dir))
+    tick(1)
+    n_grids = session.scalar(select(func.count(Grid.id)))
+    return (
+        f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
+        f"{n_grids} 个网格, {n_cameras} 个监控点, 面积 {district.area_km2:.1f} km², "
+        f"近一月 {n_cases} 个案卷"
+    )
+
+
+def _load_demo_divisions(session: Session, district: SyntheticDistrict) -> None:
+    """The county, its streets and their communities."""
     rows = [DivisionIn(DEMO_COUNTY, DEMO_NAME, district.outline)]
     for street in district.streets:
         rows.append(DivisionIn(street.code, street.name, street.geometry, DEMO_COUNTY))
         rows.extend(DivisionIn(c.code, c.name, c.geometry, street.code) for c in street.communities)
     load_divisions(session, rows)
-    tick(1)
 
-    width = settings.grid_sequence_width
+
+def _add_social_grids(session: Session, district: SyntheticDistrict, width: int) -> None:
+    """Divide the district into 120 social grids (a few 专属 ones: schools) and activate them."""
     rng = np.random.default_rng(DEMO_SEED)
     social = new_version(session, DEMO_COUNTY, "social", "2026年社会治理网格划分")
     grids_in = []
@@ -106,19 +140,10 @@ def build_demo(
         )
     add_grids(session, social, grids_in, width=width)
     activate_version(session, social.id, width=width)
-    tick(1)
 
-    unit = generate_unit_version(
-        session,
-        DEMO_COUNTY,
-        width=width,
-        cell_area_m2=UNIT_CELL_M2,
-        name="2026年万米单元网格",
-        progress=tick,
-    )
-    _add_duty_grids(session, unit.id, width)
-    activate_version(session, unit.id, width=width)
 
+def _add_cameras(session: Session, district: SyntheticDistrict) -> int:
+    """Place 3,000 video cameras (视频监控) in their grids; return how many."""
     lon, lat = random_points(district, 3000, seed=DEMO_SEED)
     found = locate_many(session, lon, lat, county_codes=[DEMO_COUNTY])
     points = LocatedPoint.__table__
@@ -139,7 +164,11 @@ def build_demo(
             for i in range(len(lon))
         ],
     )
-    tick(1)
+    return len(lon)
+
+
+def _add_district_records(session: Session, district: SyntheticDistrict, width: int) -> None:
+    """The basemap, departments, roads, the registry and every domain's demo records."""
     # Water and parks for the demo's own basemap (wangge.basemap), from a generator of their
     # own: nothing the seed already makes changes.
     water, parks = make_water(district, seed=DEMO_SEED)
@@ -164,17 +193,6 @@ def build_demo(
     build_service_demo(session, DEMO_COUNTY, seed=DEMO_SEED)  # 代办 requests at every step
     build_micro_demo(session, DEMO_COUNTY, width=width)  # 一网多层: micro grids, records in them
     seed_configuration(session, DEMO_COUNTY)
-    n_cases = default_case_count(session) if cases is None else cases
-    plan_month(session, n_cases)
-    # The month's thousands of photo rows share one stored picture.
-    store_demo_photo(LocalStorage(settings.upload_dir))
-    tick(1)
-    n_grids = session.scalar(select(func.count(Grid.id)))
-    return (
-        f"演示区 {DEMO_NAME}: {len(district.streets)} 个街道, {len(district.communities)} 个社区, "
-        f"{n_grids} 个网格, {len(lon)} 个监控点, 面积 {district.area_km2:.1f} km², "
-        f"近一月 {n_cases} 个案卷"
-    )
 
 
 def plan_month(session: Session, n_cases: int) -> Job:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import LOCAL_OPERATOR
 from wangge.common.models import utcnow
+from wangge.demo.grids import active_social_grids
 from wangge.divisions.models import Division
 from wangge.grids.models import Grid, GridVersion
 from wangge.microgrids.service import FromBuildings, micro_from_buildings
@@ -32,18 +33,12 @@ def build_micro_demo(session: Session, county: str, *, width: int) -> str:
     community = _first_community(session, county)
     if community is None:
         return "无微网格"
-    parents = session.scalars(
-        select(Grid.code)
-        .join(GridVersion, GridVersion.id == Grid.version_id)
-        .where(
-            GridVersion.layer == "social",
-            GridVersion.status == "active",
-            Grid.community_code == community,
-            Grid.kind == "basic",
-        )
-        .order_by(Grid.code)
-        .limit(2)
-    ).all()
+    parents = [
+        g.code
+        for g in active_social_grids(
+            session, Grid.community_code == community, Grid.kind == "basic"
+        )[:2]
+    ]
     made = 0
     for i, code in enumerate(parents):
         plan = (

@@ -7,7 +7,7 @@ every ID number and credit code carries a valid check character.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,18 @@ def build_registry_demo(
     """
     rng = np.random.default_rng(seed)
     now = utcnow()
+    grids = _basic_grids(session, county)
+    buildings, b_rows = _buildings(session, rng, county, grids, now, house_numbers)
+    rooms, r_rows = _rooms(session, rng, county, buildings, b_rows, now)
+    n_people = _people(session, rng, county, rooms, r_rows, now)
+    n_comp = _components(session, rng, county, components)
+    n_comp += build_pipelines(session, county, seed=seed)  # long mains crossing many grids
+    n_org = _organisations(session, rng, county, grids, now)
+    return f"{len(buildings)} 栋楼, {len(rooms)} 套房屋, {n_people} 名实有人口, {n_comp} 个部件, {n_org} 个组织"
+
+
+def _basic_grids(session: Session, county: str) -> Sequence[Grid]:
+    """The basic grids of the county's active social version."""
     social = session.scalar(
         select(GridVersion).where(
             GridVersion.county_code == county,
@@ -81,14 +93,22 @@ def build_registry_demo(
             GridVersion.status == "active",
         )
     )
-    grids = (
-        session.scalars(
-            select(Grid).where(Grid.version_id == social.id, Grid.kind == "basic")
-        ).all()
-        if social
-        else []
-    )
-    # Buildings: 3-5 per grid, apartment blocks of 6-18 floors.
+    if social is None:
+        return []
+    return session.scalars(
+        select(Grid).where(Grid.version_id == social.id, Grid.kind == "basic")
+    ).all()
+
+
+def _buildings(
+    session: Session,
+    rng: np.random.Generator,
+    county: str,
+    grids: Sequence[Grid],
+    now: datetime,
+    house_numbers: Callable[[np.ndarray, np.ndarray], list[str | None]] | None,
+) -> tuple[Sequence[int], list[dict[str, Any]]]:
+    """Buildings: 3-5 per grid, apartment blocks of 6-18 floors; their ids and rows."""
     b_rows: list[dict[str, Any]] = []
     for grid in grids:
         k = int(rng.integers(3, 6))
@@ -109,7 +129,18 @@ def build_registry_demo(
     buildings = (
         session.scalars(insert(Building).returning(Building.id), b_rows).all() if b_rows else []
     )
-    # Rooms: 2 units × 2 rooms on 3 sampled floors per building; 15% rented, 8% vacant.
+    return buildings, b_rows
+
+
+def _rooms(
+    session: Session,
+    rng: np.random.Generator,
+    county: str,
+    buildings: Sequence[int],
+    b_rows: list[dict[str, Any]],
+    now: datetime,
+) -> tuple[Sequence[int], list[dict[str, Any]]]:
+    """Rooms: 2 units × 2 rooms on 3 sampled floors per building; 15% rented, 8% vacant."""
     r_rows: list[dict[str, Any]] = []
     for bid, b in zip(buildings, b_rows, strict=True):
         for unit in ("1", "2"):
@@ -129,11 +160,7 @@ def build_registry_demo(
     rooms = session.scalars(
         insert(Room).returning(Room.id), [{k: v for k, v in r.items() if k != "_b"} for r in r_rows]
     ).all() if r_rows else []  # fmt: skip
-    n_people = _people(session, rng, county, rooms, r_rows, now)
-    n_comp = _components(session, rng, county, components)
-    n_comp += build_pipelines(session, county, seed=seed)  # long mains crossing many grids
-    n_org = _organisations(session, rng, county, grids, now)
-    return f"{len(buildings)} 栋楼, {len(rooms)} 套房屋, {n_people} 名实有人口, {n_comp} 个部件, {n_org} 个组织"
+    return rooms, r_rows
 
 
 def _phone(rng: np.random.Generator) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.cases.deadlines import SHANGHAI
 from wangge.common.models import utcnow
+from wangge.demo.grids import active_social_grids
 from wangge.grids.models import Grid, GridVersion
 from wangge.resident_services.service import act, create_request, rate
 
@@ -33,13 +33,7 @@ def build_service_demo(
     session: Session, county: str, *, seed: int, now: datetime | None = None
 ) -> int:
     """File and work the demo's 代办 requests in the county's social grids; return how many."""
-    grids = session.scalars(
-        select(Grid)
-        .join(GridVersion, Grid.version_id == GridVersion.id)
-        .where(GridVersion.county_code == county, GridVersion.status == "active",
-               GridVersion.layer == "social", Grid.kind == "basic")
-        .order_by(Grid.code)
-    ).all()  # fmt: skip
+    grids = active_social_grids(session, GridVersion.county_code == county, Grid.kind == "basic")
     if not grids:
         return 0
     rng = np.random.default_rng([seed, 4, 19])

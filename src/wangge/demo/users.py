@@ -31,23 +31,19 @@ GRID_KINDS = {"jiandu": "full_time", "wanggezhang": "leader"}
 def _assign_grids(session: Session, user: User, community: str, kind: str) -> None:
     from wangge.assignments.service import add_assignment
     from wangge.auth.principal import LOCAL_OPERATOR
-    from wangge.grids.models import Grid, GridVersion
+    from wangge.demo.grids import active_social_grids
+    from wangge.grids.models import Grid
 
     starts = (utcnow() - timedelta(days=90)).date()  # well before the simulated month
-    codes = session.scalars(
-        select(Grid.code)
-        .join(GridVersion, GridVersion.id == Grid.version_id)
-        .where(
-            GridVersion.layer == "social",
-            GridVersion.status == "active",
-            Grid.community_code == community,
-            Grid.parent_id.is_(None),
-        )
-        .order_by(Grid.code)
-    ).all()
-    for code in codes:
+    grids = active_social_grids(session, Grid.community_code == community, Grid.parent_id.is_(None))
+    for grid in grids:
         add_assignment(
-            session, LOCAL_OPERATOR, user_id=user.id, grid_code=code, kind=kind, starts_on=starts
+            session,
+            LOCAL_OPERATOR,
+            user_id=user.id,
+            grid_code=grid.code,
+            kind=kind,
+            starts_on=starts,
         )
 
 

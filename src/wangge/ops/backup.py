@@ -96,53 +96,12 @@ def backup(database_url: str, upload_dir: Path, out: Path) -> BackupResult:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wangge-backup-") as tmp:
-        work = Path(tmp)
         if url.startswith("sqlite"):
-            member = work / SQLITE_MEMBER
-            src = sqlite3.connect(sqlite_path(url))
-            dst = sqlite3.connect(member)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-                src.close()
-            engine = make_engine(f"sqlite:///{member}")
-            try:
-                with engine.connect() as conn:
-                    tables = manifest_tables(conn)
-                    revision = _revision(conn)
-            finally:
-                engine.dispose()
             dialect = "sqlite"
+            member, tables, revision = _dump_sqlite(url, Path(tmp) / SQLITE_MEMBER)
         else:
-            member = work / PG_MEMBER
-            engine = make_engine(url)
-            try:
-                with engine.connect() as conn:
-                    conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-                    snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
-                    dump = subprocess.run(
-                        [
-                            "pg_dump",
-                            "-Fc",
-                            "--no-owner",
-                            "--no-acl",
-                            f"--snapshot={snapshot}",
-                            "-f",
-                            str(member),
-                            f"--dbname={libpq_url(url)}",
-                        ],
-                        capture_output=True,
-                        text=True,
-                    )
-                    if dump.returncode != 0:
-                        raise RuntimeError(f"pg_dump failed: {dump.stderr.strip()}")
-                    tables = manifest_tables(conn)
-                    revision = _revision(conn)
-                    conn.rollback()
-            finally:
-                engine.dispose()
             dialect = "postgresql"
+            member, tables, revision = _dump_postgresql(url, Path(tmp) / PG_MEMBER)
         photos = upload_files(Path(upload_dir))
         manifest = {
             "format": FORMAT,
@@ -155,18 +114,80 @@ def backup(database_url: str, upload_dir: Path, out: Path) -> BackupResult:
             "tables": tables,
             "uploads": photos,
         }
-        partial = out.with_name(out.name + ".partial")
-        with tarfile.open(partial, "w:gz") as tar:
-            data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-            tar.add(member, arcname=member.name)
-            for rel in photos:
-                tar.add(Path(upload_dir) / rel, arcname=f"{UPLOADS}/{rel}")
-        # A crash while writing leaves a .partial file, never a truncated archive under the name.
-        os.replace(partial, out)
+        _write_archive(out, manifest, member, Path(upload_dir), photos)
     return BackupResult(out, manifest)
+
+
+# The database file in the archive, its tables' row counts and its Alembic revision.
+_Dump = tuple[Path, dict[str, dict[str, Any]], str | None]
+
+
+def _dump_sqlite(url: str, member: Path) -> _Dump:
+    """Copy the SQLite database with its online backup (a consistent copy while in use)."""
+    _copy_sqlite(sqlite_path(url), member)
+    engine = make_engine(f"sqlite:///{member}")
+    try:
+        with engine.connect() as conn:
+            return member, manifest_tables(conn), _revision(conn)
+    finally:
+        engine.dispose()
+
+
+def _dump_postgresql(url: str, member: Path) -> _Dump:
+    """Run pg_dump on an exported snapshot, so the counts and the dump see the same data."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+            dump = subprocess.run(
+                [
+                    "pg_dump",
+                    "-Fc",
+                    "--no-owner",
+                    "--no-acl",
+                    f"--snapshot={snapshot}",
+                    "-f",
+                    str(member),
+                    f"--dbname={libpq_url(url)}",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if dump.returncode != 0:
+                raise RuntimeError(f"pg_dump failed: {dump.stderr.strip()}")
+            tables = manifest_tables(conn)
+            revision = _revision(conn)
+            conn.rollback()
+            return member, tables, revision
+    finally:
+        engine.dispose()
+
+
+def _write_archive(
+    out: Path, manifest: dict[str, Any], member: Path, upload_dir: Path, photos: dict[str, str]
+) -> None:
+    partial = out.with_name(out.name + ".partial")
+    with tarfile.open(partial, "w:gz") as tar:
+        data = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        tar.add(member, arcname=member.name)
+        for rel in photos:
+            tar.add(upload_dir / rel, arcname=f"{UPLOADS}/{rel}")
+    # A crash while writing leaves a .partial file, never a truncated archive under the name.
+    os.replace(partial, out)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
@@ -243,13 +264,7 @@ def _restore_sqlite(member: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
-    src = sqlite3.connect(member)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    _copy_sqlite(member, target)
 
 
 def _restore_postgresql(member: Path, url: str, *, force: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,47 +45,40 @@ def check_case_events(session: Session, report: IntegrityReport) -> None:
     """Every case starts with `report`, each event follows the last, the state caches the last."""
     if not _table_exists(session, "cases"):
         return
-    found: list[Problem] = []
-    for (case_id,) in session.execute(
-        text(
-            "SELECT c.id FROM cases c WHERE NOT EXISTS "
-            "(SELECT 1 FROM case_events e WHERE e.case_id = c.id) ORDER BY c.id"
+    found = [
+        Problem(
+            "case_events",
+            f"案卷 {case_id} 没有任何事件",
+            f"case {case_id} has no events",
+            f"case:{case_id}",
         )
-    ):
-        found.append(
-            Problem(
-                "case_events",
-                f"案卷 {case_id} 没有任何事件",
-                f"case {case_id} has no events",
-                f"case:{case_id}",
+        for (case_id,) in session.execute(
+            text(
+                "SELECT c.id FROM cases c WHERE NOT EXISTS "
+                "(SELECT 1 FROM case_events e WHERE e.case_id = c.id) ORDER BY c.id"
             )
         )
+    ]
     rows = session.execute(
         text(
             "SELECT e.case_id, e.id, e.action, e.from_state, e.to_state, c.state "
             "FROM case_events e JOIN cases c ON c.id = e.case_id ORDER BY e.case_id, e.id"
         )
     )
+    report.counts["case_events"] = _check_event_chains(rows, found)
+    report.problems.extend(found)
+
+
+def _check_event_chains(rows: Iterable[Any], found: list[Problem]) -> int:
+    """Walk the events case by case, appending the breaks to `found`; return how many."""
     current: int | None = None
     prev_to: str | None = None
     last: tuple[int, str, str] | None = None
     events = 0
-
-    def close(last: tuple[int, str, str] | None) -> None:
-        if last is not None and last[1] != last[2]:
-            found.append(
-                Problem(
-                    "case_state",
-                    f"案卷 {last[0]} 状态为 {last[2]}，但最后一个事件的结果是 {last[1]}",
-                    f"case {last[0]} is {last[2]} but its last event leads to {last[1]}",
-                    f"case:{last[0]}",
-                )
-            )
-
     for case_id, event_id, action, from_state, to_state, state in rows:
         events += 1
         if case_id != current:
-            close(last)
+            _check_state_cache(last, found)
             current, prev_to = case_id, None
             if action != "report":
                 found.append(
@@ -108,9 +101,21 @@ def check_case_events(session: Session, report: IntegrityReport) -> None:
             )
         prev_to = to_state
         last = (case_id, to_state, state)
-    close(last)
-    report.counts["case_events"] = events
-    report.problems.extend(found)
+    _check_state_cache(last, found)
+    return events
+
+
+def _check_state_cache(last: tuple[int, str, str] | None, found: list[Problem]) -> None:
+    """The case's state is its last event's result (`last`: case id, result, state)."""
+    if last is not None and last[1] != last[2]:
+        found.append(
+            Problem(
+                "case_state",
+                f"案卷 {last[0]} 状态为 {last[2]}，但最后一个事件的结果是 {last[1]}",
+                f"case {last[0]} is {last[2]} but its last event leads to {last[1]}",
+                f"case:{last[0]}",
+            )
+        )
 
 
 def check_locations(session: Session, report: IntegrityReport) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -42,7 +42,7 @@ class PeriodicWorker(Generic[T]):
         """Return how long `stop` waits for the round in hand."""
         return 10.0
 
-    def start(self) -> PeriodicWorker[T]:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

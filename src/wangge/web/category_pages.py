@@ -23,7 +23,7 @@ from wangge.divisions.models import Division
 from wangge.lines.models import BusinessLine
 from wangge.web.area import counties_in_scope
 from wangge.web.i18n import N_
-from wangge.web.views import MeDep, render
+from wangge.web.views import MeDep, refuse, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,13 +61,7 @@ def categories_page(request: Request, session: SessionDep, me: MeDep) -> Respons
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can(MANAGE):
-        return render(
-            request,
-            "message.html",
-            me,
-            title="案件类别",
-            message=f"没有权限 / permission required: {MANAGE}",
-        )
+        return refuse(request, me, MANAGE, "案件类别")
     params = request.query_params
     filters = {
         k: (params.get(k) or "").strip()

@@ -15,7 +15,7 @@ from wangge.departments.service import list_departments
 from wangge.errors import DomainError
 from wangge.lines.models import BusinessLine
 from wangge.web.area import counties_in_scope
-from wangge.web.views import MeDep, render
+from wangge.web.views import MeDep, refuse, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,13 +34,7 @@ def departments_page(request: Request, session: SessionDep, me: MeDep) -> Respon
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can("departments.read"):
-        return render(
-            request,
-            "message.html",
-            me,
-            title="部门",
-            message="没有权限 / permission required: departments.read",
-        )
+        return refuse(request, me, "departments.read", "部门")
     params = request.query_params
     active = {"1": True, "0": False}.get(params.get("active") or "")
     filters: dict[str, Any] = {

@@ -26,14 +26,13 @@ from wangge.evaluation.periods import SHANGHAI, Period, period_of
 from wangge.evaluation.publication_models import EvaluationReport
 from wangge.web.area import counties_in_scope
 from wangge.web.i18n import LANG_COOKIE, pick_language
-from wangge.web.views import MeDep, render
+from wangge.web.views import MeDep, refuse, render
 
 router = APIRouter(include_in_schema=False)
 # The rankings the page shows first (open), then the posts of the command centre.
 MAIN_TYPES = ("street", "community", "grid", "department", "grid_worker")
 CENTRE_TYPES = ("supervisor", "acceptor", "shift_leader", "dispatcher")
 PUBLIC_DEFAULT = ("street", "department")
-NO_READ = "没有权限 / permission required: evaluation.read"
 
 
 def _lang(request: Request) -> str:
@@ -101,13 +100,7 @@ def evaluation_page(request: Request, session: SessionDep, me: MeDep) -> Respons
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can("evaluation.read"):
-        return render(
-            request,
-            "message.html",
-            me,
-            title="考核评价",
-            message="没有权限 / permission required: evaluation.read",
-        )
+        return refuse(request, me, "evaluation.read", "考核评价")
     lang = _lang(request)
     now = utcnow()
     today = now.astimezone(SHANGHAI).date()
@@ -160,13 +153,7 @@ def drill_page(request: Request, session: SessionDep, me: MeDep) -> Response:
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can("evaluation.read"):
-        return render(
-            request,
-            "message.html",
-            me,
-            title="考核评价",
-            message="没有权限 / permission required: evaluation.read",
-        )
+        return refuse(request, me, "evaluation.read", "考核评价")
     lang = _lang(request)
     q = request.query_params
     label, county = q.get("period") or "", q.get("county") or ""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from wangge.auth.principal import Principal
 from wangge.cases.access import visible
 from wangge.cases.labels import label
 from wangge.cases.models import Case
+from wangge.cases.timing import light as light_of
 from wangge.cases.vocabulary import FINAL_VALUES
 from wangge.common.geo import from_canonical, from_canonical_xy, parse_crs
 from wangge.common.models import utcnow
@@ -154,56 +156,10 @@ def _build_layer(
         raise NotFound(f"区划 {division} 不存在", f"division {division} does not exist")
     default_tol, decimals = LEVEL_TOLERANCE.get(len(division), (0.00001, 6))
     tol = default_tol if tolerance is None else tolerance
-    children = list(
-        session.scalars(
-            select(Division).where(Division.parent_code == division).order_by(Division.code)
-        )
-    )
-    shown = [d for d in [me, *children] if principal.covers(d.code)]
-    feats = _features(
-        [d.geom for d in shown],
-        [
-            {
-                "type": "division",
-                "code": d.code,
-                "name": d.name,
-                "level": d.level,
-                "self": d.code == division,
-            }
-            for d in shown
-        ],
-        crs,
-        tol,
-        decimals,
-    )
+    feats = _division_features(session, principal, me, crs, tol, decimals)
     n_grids = 0
-    # A 微网格长's map is his micro grid (一网多层); everyone else's shows the tiling grids.
-    micro_post = any(len(p) >= MIN_MICRO_CODE for p in principal.scope_prefixes or ())
     for version in versions:
-        kinds = list(TILING_KINDS[version.layer])
-        if micro_post and version.layer == "social":
-            kinds.append("micro")
-        grids = version_grids(
-            session,
-            version.id,
-            prefix=division,
-            kinds=kinds,
-            principal=principal,
-        )
-        n_grids += len(grids)
-        if len(grids) > MESH_ABOVE:
-            feats.append(_mesh([g.geom for g in grids], crs, tol, decimals, len(grids)))
-            continue
-        feats += _features(
-            [g.geom for g in grids],
-            [
-                {"type": "grid", "id": g.id, "code": g.code, "name": g.name, "kind": g.kind}
-                for g in grids
-            ],
-            crs,
-            tol,
-            decimals,
-        )
+        n_grids += _add_grid_features(feats, session, principal, me, version, crs, tol, decimals)
     parent = me.parent_code if me.parent_code and principal.covers(me.parent_code) else None
     head = {
         "type": "FeatureCollection",
@@ -211,6 +167,56 @@ def _build_layer(
         "grid_count": n_grids,
     }
     return orjson.dumps(head)[:-1] + b',"features":[' + b",".join(feats) + b"]}"
+
+
+def _division_features(
+    session: SessionDep, principal: Principal, me: Division, crs: str, tol: float, decimals: int
+) -> list[bytes]:
+    """The division itself and its children that the caller covers."""
+    children = list(
+        session.scalars(
+            select(Division).where(Division.parent_code == me.code).order_by(Division.code)
+        )
+    )
+    shown = [d for d in [me, *children] if principal.covers(d.code)]
+    props = [
+        {
+            "type": "division",
+            "code": d.code,
+            "name": d.name,
+            "level": d.level,
+            "self": d.code == me.code,
+        }
+        for d in shown
+    ]
+    return _features([d.geom for d in shown], props, crs, tol, decimals)
+
+
+def _add_grid_features(
+    feats: list[bytes],
+    session: SessionDep,
+    principal: Principal,
+    me: Division,
+    version: Any,
+    crs: str,
+    tol: float,
+    decimals: int,
+) -> int:
+    """Append one version's grids in the division (one mesh when many); return their count."""
+    kinds = list(TILING_KINDS[version.layer])
+    # A 微网格长's map is his micro grid (一网多层); everyone else's shows the tiling grids.
+    micro_post = any(len(p) >= MIN_MICRO_CODE for p in principal.scope_prefixes or ())
+    if micro_post and version.layer == "social":
+        kinds.append("micro")
+    grids = version_grids(session, version.id, prefix=me.code, kinds=kinds, principal=principal)
+    if len(grids) > MESH_ABOVE:
+        feats.append(_mesh([g.geom for g in grids], crs, tol, decimals, len(grids)))
+        return len(grids)
+    props = [
+        {"type": "grid", "id": g.id, "code": g.code, "name": g.name, "kind": g.kind} for g in grids
+    ]
+    feats += _features([g.geom for g in grids], props, crs, tol, decimals)
+    return len(grids)
 
 
 @router.get("/map/cases")
@@ -231,16 +237,7 @@ def map_cases(
     lights (`none`: no running clock). The map sends both from its filters.
     """
     principal.require("cases.read")
-    from wangge.cases.timing import light as light_of
-
-    lights = set(light or ())
-    if lights - MAP_LIGHTS:
-        raise ValidationFailed(
-            f"亮灯 light 只能是 {'、'.join(sorted(MAP_LIGHTS))}：{sorted(lights - MAP_LIGHTS)}",
-            f"light must be one of {', '.join(sorted(MAP_LIGHTS))}: {sorted(lights - MAP_LIGHTS)}",
-            code="invalid_choice",
-            field="light",
-        )
+    lights = _map_lights(light)
     now = utcnow()
     q = select(Case).where(visible(principal), Case.reported_at >= now - timedelta(days=days))
     if division:
@@ -252,6 +249,28 @@ def map_cases(
     rows = session.scalars(q.order_by(Case.id.desc()).limit(limit)).all()
     if lights:  # the light needs each case's working-day clock: measured here, not in SQL
         rows = [c for c in rows if (getattr(light_of(c, now), "value", None) or "none") in lights]
+    return json_response(
+        {"type": "FeatureCollection", "features": _case_points(rows, crs, now)},
+        request,
+        cache="no-store",
+    )
+
+
+def _map_lights(light: list[str] | None) -> set[str]:
+    """The lights asked for, each one of `MAP_LIGHTS`."""
+    lights = set(light or ())
+    if lights - MAP_LIGHTS:
+        raise ValidationFailed(
+            f"亮灯 light 只能是 {'、'.join(sorted(MAP_LIGHTS))}：{sorted(lights - MAP_LIGHTS)}",
+            f"light must be one of {', '.join(sorted(MAP_LIGHTS))}: {sorted(lights - MAP_LIGHTS)}",
+            code="invalid_choice",
+            field="light",
+        )
+    return lights
+
+
+def _case_points(rows: Sequence[Case], crs: str, now: datetime) -> list[dict[str, Any]]:
+    """The cases as GeoJSON points in `crs`, with their state and light."""
     lon = [c.lon for c in rows]
     lat = [c.lat for c in rows]
     if rows and parse_crs(crs).name not in ("EPSG:4490", "EPSG:4326"):
@@ -276,9 +295,7 @@ def map_cases(
                 },
             }
         )
-    return json_response(
-        {"type": "FeatureCollection", "features": feats}, request, cache="no-store"
-    )
+    return feats
 
 
 @router.get("/cases/{case_id}/grid")

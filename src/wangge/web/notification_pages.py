@@ -6,6 +6,8 @@ where rights, checks and the audit log are enforced.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -15,16 +17,17 @@ from wangge.api.deps import SessionDep
 from wangge.departments.models import Department
 from wangge.errors import DomainError
 from wangge.notifications import service
-from wangge.notifications.models import CHANNELS, KINDS, STATUSES, TOPIC_KIND
+from wangge.notifications.models import CHANNELS, KINDS, STATUSES, TOPIC_KIND, NotificationRoute
 from wangge.notifications.recipients import (
     centre_of,
     centre_recipient,
     department_of,
     department_recipient,
 )
+from wangge.notifications.service import DeadLetter
 from wangge.web.area import counties_in_scope
 from wangge.web.i18n import LANG_COOKIE, pick_language
-from wangge.web.views import MeDep, render
+from wangge.web.views import MeDep, refuse, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,8 +53,7 @@ def notifications_page(request: Request, session: SessionDep, me: MeDep) -> Resp
     if me is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if not me.can(service.MANAGE):
-        refused = f"没有权限 / permission required: {service.MANAGE}"
-        return render(request, "message.html", me, title="通知投递", message=refused)
+        return refuse(request, me, service.MANAGE, "通知投递")
     county = request.query_params.get("county") or None
     try:
         dead = service.dead_letters(session, me, county=county)
@@ -65,48 +67,51 @@ def notifications_page(request: Request, session: SessionDep, me: MeDep) -> Resp
         request.app.state.settings.default_language,
     )
     en = lang == "en"
-    pick = 1 if en else 0
     codes = {department_of(d.message.recipient) for d in dead}
     names = _names(
         session, {c for c in codes if c} | {r.department_code for r in routes if r.department_code}
     )
-    rows = [
-        {
-            "id": d.message.id,
-            "at": d.message.created_at,
-            "kind": KINDS.get(TOPIC_KIND.get(d.message.topic, ""), (d.message.topic,) * 2)[pick],
-            "channel": CHANNELS.get(d.message.channel, (d.message.channel,) * 2)[pick],
-            "recipient": _recipient(d.message.recipient, names, en),
-            "case_id": d.message.case_id,
-            "case_code": d.case_code,
-            "attempts": d.message.attempts,
-            "error": d.message.last_error or "",
-        }
-        for d in dead
-    ]
     return render(
         request,
         "console_notifications.html",
         me,
         county=county or "",
         counties=counties_in_scope(session, me),
-        rows=rows,
-        counts=[(STATUSES[s][pick], counts.get(s, 0)) for s in STATUSES],
-        routes=[
-            {
-                "county": r.county_code,
-                "owner": _recipient(
-                    department_recipient(r.department_code)
-                    if r.department_code
-                    else centre_recipient(r.county_code),
-                    names,
-                    en,
-                ),
-                "channel": CHANNELS[r.channel][pick],
-                "name": r.name,
-                "kinds": (", " if en else "、").join(KINDS[k][pick] for k in r.kinds),
-                "active": r.is_active,
-            }
-            for r in routes
-        ],
+        rows=[_dead_letter_row(d, names, en) for d in dead],
+        counts=[(STATUSES[s][1 if en else 0], counts.get(s, 0)) for s in STATUSES],
+        routes=[_route_row(r, names, en) for r in routes],
     )
+
+
+def _dead_letter_row(d: DeadLetter, names: dict[str, str], en: bool) -> dict[str, Any]:
+    """One dead letter as the page shows it, in the page's language."""
+    pick = 1 if en else 0
+    return {
+        "id": d.message.id,
+        "at": d.message.created_at,
+        "kind": KINDS.get(TOPIC_KIND.get(d.message.topic, ""), (d.message.topic,) * 2)[pick],
+        "channel": CHANNELS.get(d.message.channel, (d.message.channel,) * 2)[pick],
+        "recipient": _recipient(d.message.recipient, names, en),
+        "case_id": d.message.case_id,
+        "case_code": d.case_code,
+        "attempts": d.message.attempts,
+        "error": d.message.last_error or "",
+    }
+
+
+def _route_row(r: NotificationRoute, names: dict[str, str], en: bool) -> dict[str, Any]:
+    """One notification route as the page shows it, in the page's language."""
+    pick = 1 if en else 0
+    owner = (
+        department_recipient(r.department_code)
+        if r.department_code
+        else centre_recipient(r.county_code)
+    )
+    return {
+        "county": r.county_code,
+        "owner": _recipient(owner, names, en),
+        "channel": CHANNELS[r.channel][pick],
+        "name": r.name,
+        "kinds": (", " if en else "、").join(KINDS[k][pick] for k in r.kinds),
+        "active": r.is_active,
+    }

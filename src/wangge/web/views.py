@@ -113,6 +113,12 @@ def render(
     return response
 
 
+def refuse(request: Request, me: Principal, permission: str, title: str) -> HTMLResponse:
+    """Render the page that tells a logged-in user he lacks `permission`."""
+    message = f"没有权限 / permission required: {permission}"
+    return render(request, "message.html", me, title=title, message=message)
+
+
 @lru_cache(maxsize=len(LANGS))
 def page_labels(lang: str) -> dict[str, dict[str, str]]:
     """Return the labels the pages' scripts read as WG.labels (case vocabulary, assignment kinds)."""
