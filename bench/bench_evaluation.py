@@ -16,8 +16,8 @@ new case reported and filed through `stored.refresh_case` and the dashboard head
 before and after. Then the tables are exported (COPY TO CSV, then Parquet) and the SAME
 queries (dialect "duckdb") run in DuckDB over the Parquet files; all count sets must be equal.
 `--reuse` times again on the data a previous run loaded (the facts are rebuilt only when
-their count differs from the events', or with `--rebuild`). Results go to "## Monthly evaluation from per-day rollups (issue 16)"
-in bench/RESULTS.md.
+their count differs from the events', or with `--rebuild`). Results go to
+"## Monthly evaluation from per-day rollups (issue 16)" in bench/RESULTS.md.
 """
 
 from __future__ import annotations

@@ -384,3 +384,82 @@ def test_the_stored_facts_follow_a_case_that_a_re_division_moves_to_another_grid
     assert list(after) == [str(case.grid_id)] != list(before)
     assert after == service.count_period(session, p.start, p.end, from_events=True)["grid"]
     assert stored.stale_cases(session) == []
+
+
+@pytest.mark.postgis
+def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_connection(
+    worker_id, monkeypatch
+):
+    # `wangge eval rebuild-facts --jobs 2` on a committed PostgreSQL database: the facts of
+    # events written outside the service are derived by two connections into fresh tables;
+    # the same rows as one connection in the caller's transaction, and as Python
+    from sqlalchemy import delete, func, text
+
+    from tests.conftest import scratch_pg
+    from wangge.cli import app
+    from wangge.db import session_factory
+    from wangge.dbadmin import upgrade
+    from wangge.demo.simulate import simulate_month
+    from wangge.evaluation import rebuild_pg, stored
+    from wangge.evaluation.models import CaseClockFact, CaseEventFact
+    from wangge.evaluation.rollup_models import EvaluationRollup
+
+    jobs_used: list[int] = []
+    over = rebuild_pg._Runner.over
+
+    def spy(self, *args, **kwargs):
+        jobs_used.append(self.jobs)
+        return over(self, *args, **kwargs)
+
+    monkeypatch.setattr(rebuild_pg._Runner, "over", spy)
+
+    def dump(s):
+        tables = (CaseEventFact, CaseClockFact, EvaluationRollup)
+        skip = {"id"}
+        return [
+            sorted(
+                tuple(str(getattr(r, c.key)) for c in t.__table__.columns if c.key not in skip)
+                for r in s.scalars(select(t))
+            )
+            for t in tables
+        ]
+
+    for engine in scratch_pg(worker_id, "rebuild"):
+        upgrade(engine)
+        url = engine.url.render_as_string(hide_password=False)
+        with session_factory(engine)() as s:
+            build_world(s)
+            simulate_month(s, county_code="110108", seed=11, now=T0 + timedelta(days=10),
+                           n_cases=200)  # fmt: skip
+            s.commit()
+            before = dump(s)
+            s.execute(delete(CaseEventFact))
+            s.commit()
+        res = CliRunner().invoke(
+            app, ["eval", "rebuild-facts", "--jobs", "2", "--database-url", url],
+            catch_exceptions=False,
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert jobs_used == [2]
+        with session_factory(engine)() as s:
+            assert stored.stale_cases(s, limit=100_000) == []
+            parallel = dump(s)
+            assert parallel[0] == before[0] and parallel[1] == before[1]
+            left = "SELECT count(*) FROM pg_tables WHERE strpos(tablename, '__') > 0"
+            assert s.scalar(text(left)) == 0  # no fresh or scratch table left behind
+            n = stored.rebuild(s, jobs=1, batch=37)
+            assert n == s.scalar(select(func.count()).select_from(CaseEventFact))
+            assert jobs_used == [2, 1]
+            assert dump(s) == parallel
+            s.commit()
+        res = CliRunner().invoke(
+            app, ["eval", "rebuild-rollups", "--jobs", "2", "--database-url", url],
+            catch_exceptions=False,
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert jobs_used == [2, 1, 2]
+        with session_factory(engine)() as s:
+            assert dump(s) == parallel
+            got = service.count_period(s, NOV.start, NOV.end)
+            pure = facts.count(service.load_events(s, NOV.start, NOV.end), NOV.start, NOV.end)
+            assert facts.as_counts(got) == facts.as_counts(pure)

@@ -143,7 +143,7 @@ def test_readers_see_the_old_rows_and_a_waiting_writer_lands_in_the_new_table(
 
 def test_tables_that_cannot_be_carried_over_are_refused_by_name(db: Engine) -> None:
     with db.connect() as conn, conn.begin():
-        with pytest.raises(table_swap.SwapRefused, match="owners .*referenced by other tables"):
+        with pytest.raises(table_swap.SwapRefused, match=r"owners .*referenced by other tables"):
             table_swap.begin_fresh(conn, "owners")
         conn.rollback()
     with db.begin() as conn:
@@ -154,6 +154,6 @@ def test_tables_that_cannot_be_carried_over_are_refused_by_name(db: Engine) -> N
                 "CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION noop()"
             )
         )
-    with db.connect() as conn, conn.begin():
-        with pytest.raises(table_swap.SwapRefused, match="items .*triggers"):
-            table_swap.begin_fresh(conn, "items")
+    refused = pytest.raises(table_swap.SwapRefused, match=r"items .*triggers")
+    with db.connect() as conn, conn.begin(), refused:
+        table_swap.begin_fresh(conn, "items")
