@@ -15,8 +15,8 @@ from wangge.common.models import utcnow
 from wangge.common.spatial import bbox_columns
 from wangge.departments.service import require_active
 from wangge.divisions.models import Division
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, locate, require_community
+from wangge.errors import ValidationFailed
+from wangge.registry.access import check_area, get_in_area, locate, require_community
 from wangge.registry.catalogue import (
     DEFAULT_SCHEME,
     Catalogue,
@@ -130,13 +130,8 @@ def reserve_serials(session: Session, county_code: str, class_code: str, count: 
 
 def get_component(session: Session, principal: Principal, component_id: int) -> Component:
     """Return a component in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Component).where(Component.id == component_id, visible_component(principal))
-    )
-    if found is None:
-        raise NotFound(f"部件 {component_id} 不存在", f"component {component_id} does not exist")
-    return found
+    in_area = visible_component(principal)
+    return get_in_area(session, principal, Component, component_id, in_area, ("部件", "component"))
 
 
 def _date(value: Any, field: str) -> date | None:

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, require_community, visible
+from wangge.errors import ValidationFailed
+from wangge.registry.access import check_area, get_in_area, require_community, visible
 from wangge.registry.history import log_change, snapshot
 from wangge.registry.models_houses import Building, Room
 from wangge.registry.models_people import Household
@@ -27,13 +27,8 @@ def household_visible(principal: Principal) -> ColumnElement[bool]:
 
 def get_household(session: Session, principal: Principal, household_id: int) -> Household:
     """Return a household in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Household).where(Household.id == household_id, household_visible(principal))
-    )
-    if found is None:
-        raise NotFound(f"户 {household_id} 不存在", f"household {household_id} does not exist")
-    return found
+    in_area = household_visible(principal)
+    return get_in_area(session, principal, Household, household_id, in_area, ("户", "household"))
 
 
 def grids_of_household(session: Session, household: Household) -> tuple[int | None, int | None]:

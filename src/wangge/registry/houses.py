@@ -11,7 +11,7 @@ from wangge.auth.principal import Principal
 from wangge.common.masking import mask_phone
 from wangge.common.spatial import bbox_columns
 from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, locate, require_community, visible
+from wangge.registry.access import check_area, get_in_area, locate, require_community, visible
 from wangge.registry.component_grids import require_in_county
 from wangge.registry.geometry import anchor, parse_geometry
 from wangge.registry.history import log_change, snapshot
@@ -22,13 +22,8 @@ from wangge.registry.people import _choice, check_phone, get_person
 
 def get_building(session: Session, principal: Principal, building_id: int) -> Building:
     """Return a building in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Building).where(Building.id == building_id, visible(Building, principal))
-    )
-    if found is None:
-        raise NotFound(f"楼栋 {building_id} 不存在", f"building {building_id} does not exist")
-    return found
+    in_area = visible(Building, principal)
+    return get_in_area(session, principal, Building, building_id, in_area, ("楼栋", "building"))
 
 
 def get_room(session: Session, principal: Principal, room_id: int) -> Room:

@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.common.ids import parse_credit_code
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, is_masked_form_of, locate, require_community, visible
+from wangge.errors import ValidationFailed
+from wangge.registry.access import (
+    check_area,
+    get_in_area,
+    is_masked_form_of,
+    locate,
+    require_community,
+    visible,
+)
 from wangge.registry.component_grids import require_in_county
 from wangge.registry.components import _date
 from wangge.registry.geometry import parse_geometry
@@ -31,13 +38,8 @@ _COUNTS = ("employees", "contracts_signed", "insured")
 
 def get_organisation(session: Session, principal: Principal, org_id: int) -> Organisation:
     """Return an organisation in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Organisation).where(Organisation.id == org_id, visible(Organisation, principal))
-    )
-    if found is None:
-        raise NotFound(f"组织 {org_id} 不存在", f"organisation {org_id} does not exist")
-    return found
+    in_area = visible(Organisation, principal)
+    return get_in_area(session, principal, Organisation, org_id, in_area, ("组织", "organisation"))
 
 
 def _count(value: Any, field: str) -> int | None:

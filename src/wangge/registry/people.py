@@ -15,10 +15,11 @@ from wangge.auth.principal import Principal
 from wangge.common.ids import parse_id_number
 from wangge.common.masking import contains_personal_identifier, mask_id_number, mask_phone
 from wangge.common.models import utcnow
-from wangge.errors import NotFound, ValidationFailed
+from wangge.errors import ValidationFailed
 from wangge.grids.models import Grid, GridVersion
 from wangge.registry.access import (
     check_area,
+    get_in_area,
     is_masked_form_of,
     normalise_phone,
     personal_hash,
@@ -67,13 +68,9 @@ def _choice(value: str, choices: dict[str, str], field: str, what: str) -> str:
 
 def get_person(session: Session, principal: Principal, person_id: int) -> Person:
     """Return a person in the principal's area, or raise NotFound (also outside the area)."""
-    principal.require("registry.read")
-    person = session.scalar(
-        select(Person).where(Person.id == person_id, visible(Person, principal))
+    return get_in_area(
+        session, principal, Person, person_id, visible(Person, principal), ("人员", "person")
     )
-    if person is None:
-        raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist")
-    return person
 
 
 def _set_identity(person: Person, data: dict[str, Any], today: date | None) -> None:
