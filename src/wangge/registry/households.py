@@ -11,6 +11,7 @@ from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
 from wangge.errors import ValidationFailed
 from wangge.registry.access import check_area, get_in_area, require_community, visible
+from wangge.registry.fields import required_text
 from wangge.registry.history import log_change, snapshot
 from wangge.registry.models_houses import Building, Room
 from wangge.registry.models_people import Household
@@ -59,11 +60,9 @@ def save_household(
             session, principal, household.community_code, *grids_of_household(session, household)
         )
     if "number" in data or before is None:
-        household.number = str(data.get("number") or "").strip()
-        if not household.number:
-            raise ValidationFailed(
-                "户号不能为空", "the household number is required", field="number"
-            )
+        household.number = required_text(
+            data.get("number"), "number", "户号不能为空", "the household number is required"
+        )
     if "room_id" in data:
         household.room_id = _room(session, principal, data["room_id"], household)
     if data.get("community_code") and household.room_id is None:

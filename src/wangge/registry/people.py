@@ -26,6 +26,7 @@ from wangge.registry.access import (
     require_community,
     visible,
 )
+from wangge.registry.fields import choice, required_text
 from wangge.registry.history import log_change, snapshot
 from wangge.registry.labels import merge_hidden, parse_labels, sensitive_codes, visible_labels
 from wangge.registry.micro import residence_micro_grid
@@ -52,18 +53,6 @@ def check_phone(value: str, field: str = "phone") -> str:
             code="bad_phone", field=field,
         )  # fmt: skip
     return digits
-
-
-def _choice(value: str, choices: dict[str, str], field: str, what: str) -> str:
-    text = value.strip()
-    for code, label in choices.items():
-        if text in (code, label):
-            return code
-    raise ValidationFailed(
-        f"{what} {text} 无效，应为 {'、'.join(choices.values())} 之一",
-        f"{field} {text!r} must be one of {', '.join(choices)}",
-        code="bad_choice", field=field,
-    )  # fmt: skip
 
 
 def get_person(session: Session, principal: Principal, person_id: int) -> Person:
@@ -257,13 +246,10 @@ def save_person(
     else:
         person, before = Person(labels=[], residence_kind="registered", community_code=""), None
     if "name" in data or before is None:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            raise ValidationFailed("姓名不能为空", "name is required", field="name")
-        person.name = name
+        person.name = required_text(data.get("name"), "name", "姓名不能为空", "name is required")
     _set_identity(person, data, today)
     if data.get("residence_kind"):
-        person.residence_kind = _choice(
+        person.residence_kind = choice(
             str(data["residence_kind"]), RESIDENCE_KINDS, "residence_kind", "人口类型"
         )
     if "nationality" in data:
