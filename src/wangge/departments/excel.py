@@ -258,55 +258,13 @@ def _parse(
     if existing is not None:
         data = data_of(existing)
         if existing.county_code not in (county, city_of(county)):
-            errors.append(
-                _error(
-                    number,
-                    "code",
-                    code,
-                    ValidationFailed(
-                        f"部门编码 {code} 已被 {existing.county_code} 的部门使用（编码在全系统唯一）",
-                        f"department code {code} is already used in {existing.county_code} "
-                        "(codes are unique in the deployment)",
-                        code="department_exists",
-                        field="code",
-                    ),
-                )
-            )
+            errors.append(_error(number, "code", code, _taken(code, existing.county_code)))
     else:
         data = DepartmentData(code=code, county_code=county, name="")
-    for key in ("name", "parent_code", "business_line", "contact", "duty_phone", "credit_code"):
-        if key in cells:
-            setattr(data, key, cells[key])
-    if cells.get("level") and existing is None:
-        data.level = cells["level"]
-        if data.level in ("市", "city"):
-            data.county_code = city_of(county)
-    elif cells.get("level"):
-        data.level = cells["level"]  # a change between city and county is refused as such
-    if "serves_counties" in cells:
-        data.serves_counties = [c for c in _LIST_SPLIT.split(cells["serves_counties"]) if c]
-    if existing is None and data.county_code != county and not data.serves_counties:
-        data.serves_counties = [county]  # a city department listed by a county serves it
-    status = cells.get("is_active", "")
-    active = None
-    if status.lower() in _ACTIVE_WORDS:
-        active = True
-    elif status.lower() in _INACTIVE_WORDS:
-        active = False
-    elif status:
-        errors.append(
-            _error(
-                number,
-                "is_active",
-                status,
-                ValidationFailed(
-                    f"状态 {status} 无效，应为 {ACTIVE} 或 {INACTIVE}",
-                    f"status {status!r} must be {ACTIVE} (active) or {INACTIVE} (inactive)",
-                    code="bad_status",
-                    field="is_active",
-                ),
-            )
-        )
+    _fill(data, cells, county, new=existing is None)
+    active, problem = _active(cells.get("is_active", ""))
+    if problem is not None:
+        errors.append(_error(number, "is_active", cells.get("is_active", ""), problem))
     for exc in field_problems(data):
         key = exc.field if exc.field in _FIELD_COLUMN else "code"
         errors.append(_error(number, key, cells.get(_FIELD_COLUMN[key].key, ""), exc))
@@ -316,6 +274,49 @@ def _parse(
         except DomainError as exc:
             errors.append(_error(number, "code", code, exc))
     return _Row(number, cells, data, existing, active), errors
+
+
+def _taken(code: str, county_code: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"部门编码 {code} 已被 {county_code} 的部门使用（编码在全系统唯一）",
+        f"department code {code} is already used in {county_code} "
+        "(codes are unique in the deployment)",
+        code="department_exists",
+        field="code",
+    )
+
+
+def _fill(data: DepartmentData, cells: dict[str, str], county: str, *, new: bool) -> None:
+    """Copy a row's cells onto the department's data (a new city department serves the county)."""
+    for key in ("name", "parent_code", "business_line", "contact", "duty_phone", "credit_code"):
+        if key in cells:
+            setattr(data, key, cells[key])
+    if cells.get("level") and new:
+        data.level = cells["level"]
+        if data.level in ("市", "city"):
+            data.county_code = city_of(county)
+    elif cells.get("level"):
+        data.level = cells["level"]  # a change between city and county is refused as such
+    if "serves_counties" in cells:
+        data.serves_counties = [c for c in _LIST_SPLIT.split(cells["serves_counties"]) if c]
+    if new and data.county_code != county and not data.serves_counties:
+        data.serves_counties = [county]  # a city department listed by a county serves it
+
+
+def _active(status: str) -> tuple[bool | None, ValidationFailed | None]:
+    """Return the status cell as True/False (None when blank), or the problem with it."""
+    if status.lower() in _ACTIVE_WORDS:
+        return True, None
+    if status.lower() in _INACTIVE_WORDS:
+        return False, None
+    if not status:
+        return None, None
+    return None, ValidationFailed(
+        f"状态 {status} 无效，应为 {ACTIVE} 或 {INACTIVE}",
+        f"status {status!r} must be {ACTIVE} (active) or {INACTIVE} (inactive)",
+        code="bad_status",
+        field="is_active",
+    )
 
 
 def import_workbook(
