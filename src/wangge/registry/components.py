@@ -21,9 +21,9 @@ from wangge.registry.catalogue import (
     Catalogue,
     MinorClass,
     Scheme,
-    component_code,
     load_catalogue,
 )
+from wangge.registry.component_codes import component_code
 from wangge.registry.component_grids import (
     in_grid,
     refresh,
