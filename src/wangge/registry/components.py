@@ -33,7 +33,7 @@ from wangge.registry.component_grids import (
 )
 from wangge.registry.fields import choice, parse_date, set_texts
 from wangge.registry.geometry import anchor, parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.models_components import (
     NETWORKS,
     STATES,
@@ -170,10 +170,7 @@ def save_component(
     if geom is not None:  # a line or polygon: every grid it crosses (a point: none)
         session.flush()  # the id, for the grid rows
         refresh(session, [comp])
-    log_change(
-        session, principal, object_type="component", obj=comp,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="component", obj=comp, before=before, audit=audit)
     return comp
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from wangge.registry.people import refuse_identifier_in_url
+from wangge.registry.people_search import refuse_identifier_in_url
 from wangge.registry.sheets import sheet_for
 
 

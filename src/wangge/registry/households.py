@@ -12,7 +12,7 @@ from wangge.auth.scope import scope_clause
 from wangge.errors import ValidationFailed
 from wangge.registry.access import check_area, get_in_area, require_community, visible
 from wangge.registry.fields import required_text
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_saved, snapshot
 from wangge.registry.models_houses import Building, Room
 from wangge.registry.models_people import Household
 
@@ -91,10 +91,7 @@ def save_household(
     )
     if before is None:
         session.add(household)
-    log_change(
-        session, principal, object_type="household", obj=household,
-        action="create" if before is None else "update", before=before,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="household", obj=household, before=before)
     return household
 
 

@@ -15,7 +15,7 @@ from wangge.registry.access import check_area, get_in_area, locate, require_comm
 from wangge.registry.component_grids import require_in_county
 from wangge.registry.fields import choice, required_text, set_texts
 from wangge.registry.geometry import anchor, parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.micro import micro_at, relocate_building_residents
 from wangge.registry.models_houses import ROOM_USES, Building, Room, Tenancy
 from wangge.registry.people import check_phone, get_person
@@ -92,10 +92,7 @@ def save_building(
         session.add(building)
     elif geom is not None:
         relocate_building_residents(session, building)  # 户入房、房入格: they follow it
-    log_change(
-        session, principal, object_type="building", obj=building,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="building", obj=building, before=before, audit=audit)
     return building
 
 
@@ -169,10 +166,7 @@ def save_room(
             room.landlord_phone = check_phone(str(value), "landlord_phone") if value else None
     if before is None:
         session.add(room)
-    log_change(
-        session, principal, object_type="room", obj=room,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="room", obj=room, before=before, audit=audit)
     return room
 
 

@@ -22,7 +22,7 @@ from wangge.registry.access import (
 from wangge.registry.component_grids import require_in_county
 from wangge.registry.fields import choice, parse_date, required_text, set_texts
 from wangge.registry.geometry import parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.micro import micro_at
 from wangge.registry.models_organisations import (
     GRADES,
@@ -87,10 +87,7 @@ def save_organisation(
         org.integrity_grade = _grade(data["integrity_grade"], "integrity_grade")
     if before is None:
         session.add(org)
-    log_change(
-        session, principal, object_type="organisation", obj=org,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="organisation", obj=org, before=before, audit=audit)
     grade_changed = before is None or before.get("integrity_grade") != org.integrity_grade
     if grade_changed and org.integrity_grade:
         session.add(

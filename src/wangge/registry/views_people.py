@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.auth.principal import Principal
 from wangge.errors import Forbidden, ValidationFailed
-from wangge.registry import people
+from wangge.registry import people, people_search
 from wangge.registry.idempotent import IdempotencyKeyDep, save_once
 from wangge.registry.labels import SPECIAL, label_kinds, sensitive_codes
 from wangge.registry.models_common import LabelKind
@@ -36,7 +36,7 @@ def list_people(
     offset: int = 0,
 ) -> dict[str, Any]:
     """List people in the caller's area (ID numbers and phones masked); 422 for an ID or phone in q."""  # fmt: skip
-    people.refuse_identifier_in_url(q)
+    people_search.refuse_identifier_in_url(q)
     # Constructed, not validated: the query parameters were checked by FastAPI already.
     search = PeopleSearchIn.model_construct(
         q=q, community=community, grid_id=grid_id, residence_kind=residence_kind,
@@ -54,7 +54,7 @@ def search_people(
 
 
 def _people_page(session: Session, principal: Principal, search: PeopleSearchIn) -> dict[str, Any]:
-    query = people.people_query(
+    query = people_search.people_query(
         principal, q=search.q, community=search.community, grid_id=search.grid_id,
         residence_kind=search.residence_kind, household_id=search.household_id,
     )  # fmt: skip
