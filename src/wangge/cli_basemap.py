@@ -12,6 +12,7 @@ from wangge.cli import DbOption, app, friendly, out, progress_bar, session_scope
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from wangge.basemap.render import Scene
     from wangge.config import Settings
 
 basemap_app = typer.Typer(help="Basemap tiles 底图瓦片 (docs/basemap.md).", no_args_is_help=True)
@@ -39,15 +40,10 @@ def basemap_render(
     database_url: DbOption = None,
 ) -> None:
     """Render roads, water, parks and buildings of a county into an MBTiles basemap."""
-    from sqlalchemy import select
-
-    from wangge.basemap.build import describe, render_zooms
-    from wangge.basemap.mbtiles import MBTiles
-    from wangge.basemap.scene import load_scene
+    from wangge.basemap.build import render_file
     from wangge.basemap.sources import mbtiles_path
     from wangge.basemap.tiles import count_tiles, parse_zooms
-    from wangge.divisions.models import Division
-    from wangge.errors import NotFound, ValidationFailed
+    from wangge.errors import ValidationFailed
 
     try:
         zooms = parse_zooms(zoom)
@@ -57,48 +53,21 @@ def basemap_render(
     settings = settings_for(database_url)
     target = output or mbtiles_path(settings)
     with session_scope(settings) as session:
-        if county is None:
-            counties = list(
-                session.scalars(select(Division.code).where(Division.level == "county"))
-            )
-            if len(counties) != 1:
-                raise ValidationFailed(
-                    f"请用 --county 指定区县（库中有 {len(counties)} 个）",
-                    f"name the county with --county (the database holds {len(counties)})",
-                    field="county",
-                )
-            county = counties[0]
-        division = session.get(Division, county)
-        if division is None:
-            raise NotFound(f"区县 {county} 不存在", f"county {county} does not exist")
-        scene = load_scene(session, county, grid_roads=grid_roads)
-        name = division.name
+        county, name, scene = _county_scene(session, county, grid_roads=grid_roads)
     if scene.bounds is None:
         raise ValidationFailed(
             f"区县 {county} 没有可绘制的数据",
             f"county {county} has nothing to draw",
             field="county",
         )
-    store = MBTiles(target, writable=True)
-    try:
-        describe(
-            store,
-            scene,
-            county=county,
-            name=name,
-            zooms=zooms,
-            lazy_max_zoom=lazy,
-            grid_roads=grid_roads,
+    with progress_bar() as bar:
+        task = bar.add_task(
+            f"绘制底图 rendering {name} z{zoom}", total=count_tiles(scene.bounds, zooms)
         )
-        total = count_tiles(scene.bounds, zooms)
-        with progress_bar() as bar:
-            task = bar.add_task(f"绘制底图 rendering {name} z{zoom}", total=total)
-            done = render_zooms(
-                store, scene, zooms, force=force, progress=lambda n: bar.advance(task, n)
-            )
-        held = store.count()
-    finally:
-        store.close()
+        done, held = render_file(
+            scene, target, county=county, name=name, zooms=zooms, lazy_max_zoom=lazy,
+            grid_roads=grid_roads, force=force, progress=lambda n: bar.advance(task, n),
+        )  # fmt: skip
     out.print(
         f"{target}: 新绘 rendered {done.tiles} 张 tiles（已有 kept {done.skipped}），"
         f"{done.seconds:.1f} s，{done.bytes / 1024:.0f} KiB；文件共 {held} 张 tiles in the file"
@@ -108,6 +77,31 @@ def basemap_render(
             else ""
         )
     )
+
+
+def _county_scene(
+    session: Session, county: str | None, *, grid_roads: bool
+) -> tuple[str, str, Scene]:
+    """Return the county (the only one when not named), its name and its scene to draw."""
+    from sqlalchemy import select
+
+    from wangge.basemap.scene import load_scene
+    from wangge.divisions.models import Division
+    from wangge.errors import NotFound, ValidationFailed
+
+    if county is None:
+        counties = list(session.scalars(select(Division.code).where(Division.level == "county")))
+        if len(counties) != 1:
+            raise ValidationFailed(
+                f"请用 --county 指定区县（库中有 {len(counties)} 个）",
+                f"name the county with --county (the database holds {len(counties)})",
+                field="county",
+            )
+        county = counties[0]
+    division = session.get(Division, county)
+    if division is None:
+        raise NotFound(f"区县 {county} 不存在", f"county {county} does not exist")
+    return county, division.name, load_scene(session, county, grid_roads=grid_roads)
 
 
 DEMO_UP_FRONT = range(11, 14)  # the zooms a first look at the district needs, drawn at once

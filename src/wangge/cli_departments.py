@@ -123,7 +123,7 @@ def import_cmd(
 ) -> None:
     """Create or update departments from Excel; all or nothing (exit 2 listing every bad row)."""
     from wangge.auth.principal import LOCAL_OPERATOR
-    from wangge.departments.excel import import_workbook
+    from wangge.departments.excel_import import import_workbook
     from wangge.errors import ValidationFailed
 
     try:

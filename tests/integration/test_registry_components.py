@@ -13,7 +13,7 @@ from wangge.errors import ValidationFailed
 from wangge.grids.models import Grid
 from wangge.registry import components as svc
 from wangge.registry.bulk import bulk_load
-from wangge.registry.catalogue import parse_component_code
+from wangge.registry.component_codes import parse_component_code
 from wangge.registry.history import history
 from wangge.registry.models import Component, ComponentSerial
 

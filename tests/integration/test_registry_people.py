@@ -20,7 +20,7 @@ from tests.registry_factories import (
 from wangge.audit.models import AuditEntry
 from wangge.auth.principal import Principal
 from wangge.errors import Forbidden, NotFound, ValidationFailed
-from wangge.registry import houses, people
+from wangge.registry import houses, people, people_search
 from wangge.registry.history import history
 from wangge.registry.quality import completeness, duplicate_groups, resolve_duplicate
 
@@ -41,11 +41,11 @@ def test_an_id_number_gives_birth_date_and_sex_and_is_searchable_by_hash(territo
     p = _person(territory, id_number=ZHANG, phone="13812345678")
     assert p.birth_date == date(1985, 3, 7) and p.sex == "男"
     assert p.id_hash and ZHANG not in p.id_hash
-    found = territory.scalars(people.people_query(CENTER, q=ZHANG)).all()
+    found = territory.scalars(people_search.people_query(CENTER, q=ZHANG)).all()
     assert [x.id for x in found] == [p.id]
-    assert [x.id for x in territory.scalars(people.people_query(CENTER, q="138 1234 5678"))] == [
-        p.id
-    ]
+    assert [
+        x.id for x in territory.scalars(people_search.people_query(CENTER, q="138 1234 5678"))
+    ] == [p.id]
 
 
 def test_a_legacy_15_digit_id_number_is_converted_to_18(territory):
@@ -90,8 +90,8 @@ def test_moving_house_keeps_the_old_address(territory):
 def test_a_community_worker_sees_only_his_community(territory):
     mine = _person(territory, WORKER_A, id_number=ZHANG)
     theirs = people.save_person(territory, WORKER_B, {"name": "李四", "community_code": B})
-    assert [p.id for p in territory.scalars(people.people_query(WORKER_A))] == [mine.id]
-    assert list(territory.scalars(people.people_query(WORKER_A, q="李四"))) == []
+    assert [p.id for p in territory.scalars(people_search.people_query(WORKER_A))] == [mine.id]
+    assert list(territory.scalars(people_search.people_query(WORKER_A, q="李四"))) == []
     with pytest.raises(NotFound):
         people.get_person(territory, WORKER_A, theirs.id)
     with pytest.raises(Forbidden):
@@ -112,7 +112,7 @@ def test_a_grid_level_post_sees_the_people_of_its_grid(territory):
     worker = Principal(
         name="g", permissions=frozenset({"registry.read"}), scope_prefixes=frozenset({code})
     )
-    assert [p.id for p in territory.scalars(people.people_query(worker))] == [inside.id]
+    assert [p.id for p in territory.scalars(people_search.people_query(worker))] == [inside.id]
 
 
 def test_special_group_labels_need_the_special_permission(territory):
@@ -166,7 +166,7 @@ def test_duplicates_by_id_number_and_by_name_birth_and_address_are_found_and_res
     resolve_duplicate(territory, CENTER, c.id, d.id, "not_duplicate")
     assert duplicate_groups(territory, CENTER) == []
     assert a.phone == "13812345678" and b.merged_into_id == a.id
-    assert b.id not in [p.id for p in territory.scalars(people.people_query(CENTER))]
+    assert b.id not in [p.id for p in territory.scalars(people_search.people_query(CENTER))]
     assert [h.action for h in history(territory, "person", a.id)][-1] == "merge"
 
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from wangge.errors import ValidationFailed
-from wangge.registry.catalogue import (
-    ComponentCode,
-    component_code,
-    load_catalogue,
-    parse_component_code,
-)
+from wangge.registry.catalogue import load_catalogue
+from wangge.registry.component_codes import ComponentCode, component_code, parse_component_code
 
 SCHEMES = ["GB/T 30428.2", "GB/T 47678.5"]
 KINDS = ["component", "event"]

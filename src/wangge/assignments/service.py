@@ -155,25 +155,6 @@ def add_assignment(
     _require_area(principal, grid_code, layer)
     user = _user(session, user_id, username)
     _check_dates(starts_on, ends_on)
-    twin = session.scalars(
-        select(GridAssignment).where(
-            GridAssignment.user_id == user.id,
-            GridAssignment.kind == kind,
-            GridAssignment.layer == layer,
-            GridAssignment.grid_code == grid_code,
-            _overlapping(starts_on, ends_on),
-        )
-    ).first()
-    if twin is not None:
-        raise Conflict(
-            f"{user.display_name} 已是网格 {grid_code} 的{KINDS[kind][0]}"
-            f"（配置 {twin.id}，自 {twin.starts_on} 起），同一时段不能重复配置",
-            f"{user.username} already serves grid {grid_code} as {KINDS[kind][1]} "
-            f"(assignment {twin.id}, from {twin.starts_on}) in that period",
-            code="duplicate_assignment",
-            field="grid_code",
-            details={"assignment": twin.id},
-        )
     row = GridAssignment(
         county_code=grid.county_code,
         user_id=user.id,
@@ -183,6 +164,7 @@ def add_assignment(
         starts_on=starts_on,
         ends_on=ends_on,
     )
+    _refuse_twin(session, row, user)
     session.add(row)
     session.flush()
     record_for(
@@ -202,6 +184,29 @@ def add_assignment(
         },
     )
     return row
+
+
+def _refuse_twin(session: Session, row: GridAssignment, user: User) -> None:
+    """Refuse a second assignment of the person to the grid in the same kind and period."""
+    twin = session.scalars(
+        select(GridAssignment).where(
+            GridAssignment.user_id == user.id,
+            GridAssignment.kind == row.kind,
+            GridAssignment.layer == row.layer,
+            GridAssignment.grid_code == row.grid_code,
+            _overlapping(row.starts_on, row.ends_on),
+        )
+    ).first()
+    if twin is not None:
+        raise Conflict(
+            f"{user.display_name} 已是网格 {row.grid_code} 的{KINDS[row.kind][0]}"
+            f"（配置 {twin.id}，自 {twin.starts_on} 起），同一时段不能重复配置",
+            f"{user.username} already serves grid {row.grid_code} as {KINDS[row.kind][1]} "
+            f"(assignment {twin.id}, from {twin.starts_on}) in that period",
+            code="duplicate_assignment",
+            field="grid_code",
+            details={"assignment": twin.id},
+        )
 
 
 def get_assignment(session: Session, principal: Principal, assignment_id: int) -> GridAssignment:

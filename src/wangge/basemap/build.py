@@ -107,17 +107,34 @@ def ensure_lazy_basemap(
     """Make a lazy basemap file with the low zooms rendered, unless the file exists (None)."""
     if path.exists():
         return None
+    done, _held = render_file(
+        scene, path, county=county, name=name, zooms=up_front, lazy_max_zoom=max_zoom,
+        grid_roads=grid_roads,
+    )  # fmt: skip
+    return done
+
+
+def render_file(
+    scene: Scene,
+    path: Path,
+    *,
+    county: str,
+    name: str,
+    zooms: range,
+    lazy_max_zoom: int | None,
+    grid_roads: bool,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Rendered, int]:
+    """Describe the MBTiles file and render the zooms into it; return the render and the
+    number of tiles the file holds after it."""
     store = MBTiles(path, writable=True)
     try:
         describe(
-            store,
-            scene,
-            county=county,
-            name=name,
-            zooms=up_front,
-            lazy_max_zoom=max_zoom,
+            store, scene, county=county, name=name, zooms=zooms, lazy_max_zoom=lazy_max_zoom,
             grid_roads=grid_roads,
-        )
-        return render_zooms(store, scene, up_front)
+        )  # fmt: skip
+        done = render_zooms(store, scene, zooms, force=force, progress=progress)
+        return done, store.count()
     finally:
         store.close()

@@ -41,7 +41,7 @@ from wangge.errors import Conflict, NotFound, ValidationFailed
 from wangge.grids.locating import locate_refs
 from wangge.intake import service as intake_service
 from wangge.places.service import address_at
-from wangge.registry.catalogue import parse_component_code
+from wangge.registry.component_codes import parse_component_code
 from wangge.registry.models_components import Component
 from wangge.uploads.models import Upload
 from wangge.uploads.service import attach_photos, claim_photos, photo_ref

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.api.files import read_upload, xlsx_response
-from wangge.departments import excel, service
+from wangge.departments import excel, excel_import, service
 from wangge.departments.checks import DepartmentData
 from wangge.departments.schemas import (
     DepartmentCreate,
@@ -99,7 +99,7 @@ def import_departments(
     principal.require("departments.manage")
     data = read_upload(file, MAX_UPLOAD_BYTES)
     name = (file.filename or "departments.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:120]
-    return excel.import_workbook(session, principal, data, county=county, file_name=name)
+    return excel_import.import_workbook(session, principal, data, county=county, file_name=name)
 
 
 @router.get("/{code}", response_model=DepartmentRead, summary="部门详情 A department")

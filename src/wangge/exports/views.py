@@ -20,6 +20,7 @@ from wangge.cases.views import FilterDep, NowDep, SortDep
 from wangge.common.localtime import SHANGHAI
 from wangge.exports import jobs
 from wangge.exports.kinds import KINDS, case_filter_json
+from wangge.registry.export_filters import ExportFiltersDep
 
 router = APIRouter(prefix="/export-jobs", tags=["exports 导出"])
 Lang = Annotated[str, Query(pattern="^(zh|en)$", description="表头与标签的语言")]
@@ -63,33 +64,13 @@ def export_registry(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    community: str | None = None,
-    grid_id: int | None = None,
-    q: str | None = None,
-    residence_kind: str | None = None,
-    class_code: str | None = None,
-    major: str | None = None,
-    state: str | None = None,
-    network: str | None = None,
-    org_kind: str | None = None,
-    integrity_grade: str | None = None,
-    use: str | None = None,
+    filters: ExportFiltersDep,
     lang: Lang = "zh",
     unmask: bool = False,
     reason: Reason = None,
 ) -> JSONResponse:
     """Queue the export of a filtered registry list (masked unless unmasked with a reason)."""
-    from wangge.registry.people import refuse_identifier_in_url
-    from wangge.registry.sheets import sheet_for
-
-    sheet = sheet_for(kind)
-    refuse_identifier_in_url(q, sheet.kind)
-    filters: dict[str, Any] = {
-        "community": community, "grid_id": grid_id, "q": q, "residence_kind": residence_kind,
-        "class_code": class_code, "major": major, "state": state, "network": network,
-        "kind": org_kind, "integrity_grade": integrity_grade, "use": use,
-    }  # fmt: skip
-    params = {"sheet": kind, "filters": {k: v for k, v in filters.items() if v is not None}}
+    params = {"sheet": kind, "filters": filters}
     job = jobs.queue_export(
         session, principal, "registry", params, lang=lang, unmask=unmask, reason=reason
     )

@@ -9,14 +9,14 @@ is exact enough for "nearest within 100 m" over a county.
 from __future__ import annotations
 
 import bisect
-import math
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import shapely
 from shapely.geometry.base import BaseGeometry
+
+from wangge.places.nearest import Frame, NearestLines, NearestPoints
 
 BUILDING_RADIUS_M = 80.0  # a building farther than this is not "the place" of a report
 ROAD_RADIUS_M = 300.0  # about half a block in a city; beyond it no road is named
@@ -116,107 +116,6 @@ def normalize(text: str) -> str:
     return "".join(ch for ch in folded if not ch.isspace())
 
 
-class _Frame:
-    """lon/lat ↔ metres around one origin (affine, so lines stay lines)."""
-
-    def __init__(self, lon0: float, lat0: float) -> None:
-        self.lon0, self.lat0 = lon0, lat0
-        self.kx = 111_320.0 * math.cos(math.radians(lat0))
-        self.ky = 110_574.0
-
-    def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
-
-    def geom(self, g: BaseGeometry) -> BaseGeometry:
-        o, k = np.array([self.lon0, self.lat0]), np.array([self.kx, self.ky])
-        return shapely.transform(g, lambda a: (a - o) * k)
-
-
-class _Cells:
-    """Item numbers bucketed in square cells of `size` metres (a spatial hash).
-
-    Why not shapely's STRtree on the hot path: its calls release the GIL, and getting it
-    back behind busy request threads cost ~10x the lookup inside the demo month. A few dict
-    lookups and numpy over a few dozen candidates keep it at tens of microseconds.
-    """
-
-    def __init__(self, size: float) -> None:
-        self.size = size
-        self._cells: dict[tuple[int, int], list[int]] = {}
-
-    def add(self, i: int, x0: float, y0: float, x1: float, y1: float) -> None:
-        s = self.size
-        for ix in range(math.floor(x0 / s), math.floor(x1 / s) + 1):
-            for iy in range(math.floor(y0 / s), math.floor(y1 / s) + 1):
-                self._cells.setdefault((ix, iy), []).append(i)
-
-    def around(self, x: float, y: float) -> list[int]:
-        """Items in the 3×3 cells around (x, y): all that can lie within `size` of it."""
-        ix, iy = math.floor(x / self.size), math.floor(y / self.size)
-        out: list[int] = []
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                out.extend(self._cells.get((ix + dx, iy + dy), ()))
-        return out
-
-
-class _NearestPoints:
-    """The nearest of many points within a radius (metres)."""
-
-    def __init__(self, xy: Sequence[tuple[float, float]], radius: float) -> None:
-        self.radius = radius
-        self._xy = np.array(xy, dtype=float).reshape(-1, 2)
-        self._cells = _Cells(radius)
-        for i, (x, y) in enumerate(self._xy.tolist()):
-            self._cells.add(i, x, y, x, y)
-
-    def nearest(self, x: float, y: float) -> tuple[int, float] | None:
-        idx = self._cells.around(x, y)
-        if not idx:
-            return None
-        pts = self._xy[idx]
-        d = np.hypot(pts[:, 0] - x, pts[:, 1] - y)
-        k = int(np.argmin(d))
-        return (idx[k], float(d[k])) if d[k] <= self.radius else None
-
-
-class _NearestLines:
-    """The nearest of many (multi)lines within a radius (metres), by their segments."""
-
-    def __init__(self, lines: Sequence[BaseGeometry], radius: float) -> None:
-        self.radius = radius
-        segs: list[tuple[float, float, float, float]] = []
-        owner: list[int] = []
-        for k, line in enumerate(lines):
-            for part in shapely.get_parts(line):
-                xy = shapely.get_coordinates(part)
-                for (x0, y0), (x1, y1) in zip(xy[:-1].tolist(), xy[1:].tolist(), strict=True):
-                    segs.append((x0, y0, x1, y1))
-                    owner.append(k)
-        self._segs = np.array(segs, dtype=float).reshape(-1, 4)
-        self._owner = owner
-        self._cells = _Cells(radius)
-        for i, (x0, y0, x1, y1) in enumerate(segs):
-            self._cells.add(i, min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-
-    def nearest(self, x: float, y: float) -> tuple[int, float] | None:
-        idx = self._cells.around(x, y)
-        if not idx:
-            return None
-        s = self._segs[idx]
-        dx, dy = s[:, 2] - s[:, 0], s[:, 3] - s[:, 1]
-        length2 = dx * dx + dy * dy
-        t = np.divide(
-            (x - s[:, 0]) * dx + (y - s[:, 1]) * dy,
-            length2,
-            out=np.zeros_like(length2),
-            where=length2 > 0,
-        ).clip(0.0, 1.0)
-        d = np.hypot(s[:, 0] + t * dx - x, s[:, 1] + t * dy - y)
-        k = int(np.argmin(d))
-        return (self._owner[idx[k]], float(d[k])) if d[k] <= self.radius else None
-
-
 class PlaceIndex:
     """Reverse geocoding and text search over one snapshot of the district's places."""
 
@@ -234,11 +133,11 @@ class PlaceIndex:
         self.cameras = list(cameras)
         pts = [(b.lon, b.lat) for b in self.buildings] + [(a.lon, a.lat) for a in areas]
         lon0, lat0 = np.mean(pts, axis=0).tolist() if pts else (116.3, 39.9)
-        self._frame = _Frame(lon0, lat0)
-        self._buildings_near = _NearestPoints(
+        self._frame = Frame(lon0, lat0)
+        self._buildings_near = NearestPoints(
             [self._frame.xy(b.lon, b.lat) for b in self.buildings], BUILDING_RADIUS_M
         )
-        self._roads_near = _NearestLines(
+        self._roads_near = NearestLines(
             [self._frame.geom(r.line) for r in self.roads], ROAD_RADIUS_M
         )
         self._places = self._build_places()
@@ -377,71 +276,76 @@ class PlaceIndex:
         return _joined(self._keys)
 
     def _build_places(self) -> list[Place]:
-        places: list[Place] = []
-        grid_codes = {a.code for a in self.areas.values() if a.kind == "grid"}
+        return [
+            *self._area_places(),
+            *self._building_places(),
+            *self._road_places(),
+            *self._camera_places(),
+        ]
+
+    def _area_places(self) -> Iterator[Place]:
         for a in self.areas.values():
             community = self._area("community", a.community_code or a.parent_code)
-            places.append(
-                Place(
-                    name=a.name,
-                    kind=a.kind,
-                    address=self._area_prefix(a),
-                    lon=a.lon,
-                    lat=a.lat,
-                    grid_code=a.code if a.kind in ("grid", "unit_grid") else None,
-                    community_name=a.name
-                    if a.kind == "community"
-                    else community.name
-                    if community and a.kind != "street"
-                    else None,
-                    scope=(a.code,),
-                )
+            yield Place(
+                name=a.name,
+                kind=a.kind,
+                address=self._area_prefix(a),
+                lon=a.lon,
+                lat=a.lat,
+                grid_code=a.code if a.kind in ("grid", "unit_grid") else None,
+                community_name=a.name
+                if a.kind == "community"
+                else community.name
+                if community and a.kind != "street"
+                else None,
+                scope=(a.code,),
             )
+
+    def _building_places(self) -> Iterator[Place]:
+        grid_codes = {a.code for a in self.areas.values() if a.kind == "grid"}
         for b in self.buildings:
-            community = self._area("community", b.community_code)
-            places.append(
-                Place(
-                    name=b.address or b.name,
-                    kind="building",
-                    address=self._prefix(b.community_code) + (b.address or b.name),
-                    lon=b.lon,
-                    lat=b.lat,
-                    grid_code=b.grid_code if b.grid_code in grid_codes else None,
-                    community_name=community.name if community else None,
-                    scope=(b.grid_code or b.community_code,),
-                )
+            yield Place(
+                name=b.address or b.name,
+                kind="building",
+                address=self._prefix(b.community_code) + (b.address or b.name),
+                lon=b.lon,
+                lat=b.lat,
+                grid_code=b.grid_code if b.grid_code in grid_codes else None,
+                community_name=self._community_name(b.community_code),
+                scope=(b.grid_code or b.community_code,),
             )
+
+    def _road_places(self) -> Iterator[Place]:
         for r in self.roads:
             mid = r.line.interpolate(0.5, normalized=True)
             first = r.community_codes[0] if r.community_codes else None
-            community = self._area("community", first)
-            places.append(
-                Place(
-                    name=r.name,
-                    kind="road",
-                    address=self._prefix(first) + r.name,
-                    lon=float(mid.x),
-                    lat=float(mid.y),
-                    grid_code=None,
-                    community_name=community.name if community else None,
-                    scope=r.community_codes,
-                )
+            yield Place(
+                name=r.name,
+                kind="road",
+                address=self._prefix(first) + r.name,
+                lon=float(mid.x),
+                lat=float(mid.y),
+                grid_code=None,
+                community_name=self._community_name(first),
+                scope=r.community_codes,
             )
+
+    def _camera_places(self) -> Iterator[Place]:
         for c in self.cameras:
-            community = self._area("community", c.community_code)
-            places.append(
-                Place(
-                    name=f"{c.name} {c.key}",
-                    kind="camera",
-                    address=self._prefix(c.community_code) + c.name,
-                    lon=c.lon,
-                    lat=c.lat,
-                    grid_code=c.grid_code,
-                    community_name=community.name if community else None,
-                    scope=(c.grid_code or c.community_code or "",),
-                )
+            yield Place(
+                name=f"{c.name} {c.key}",
+                kind="camera",
+                address=self._prefix(c.community_code) + c.name,
+                lon=c.lon,
+                lat=c.lat,
+                grid_code=c.grid_code,
+                community_name=self._community_name(c.community_code),
+                scope=(c.grid_code or c.community_code or "",),
             )
-        return places
+
+    def _community_name(self, code: str | None) -> str | None:
+        community = self._area("community", code)
+        return community.name if community else None
 
     def _area(self, kind: str, code: str | None) -> Area | None:
         return self.areas.get((kind, code)) if code else None

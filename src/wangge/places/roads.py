@@ -1,9 +1,7 @@
 """Named roads, kept in the located-point layer `道路` (no table of their own yet).
 
-Each road is one `located_points` row: `key` = its name, `lon/lat` = its middle (so the row is
-re-located into its grids like any point), `properties` = {"名称": name, "geometry": GeoJSON
-line}. This needs no migration; a road table with a geometry column is the clean next step
-once roads are edited in the platform.
+Each road is one row of the layer (`wangge.places.layers`): `key` = its name, `lon/lat` = its
+middle.
 """
 
 from __future__ import annotations
@@ -12,14 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import shapely
-from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from wangge.common.models import utcnow
-from wangge.grids.locating import locate_many
-from wangge.grids.models import LocatedPoint
+from wangge.places.layers import load_layer, replace_layer
 
 ROAD_LAYER = "道路"
 CAMERA_LAYER = "视频监控"
@@ -27,58 +21,23 @@ CAMERA_LAYER = "视频监控"
 
 def save_roads(session: Session, county: str, roads: Iterable[tuple[str, BaseGeometry]]) -> int:
     """Replace the county's named roads (EPSG:4490 lines); return how many were stored."""
-    import numpy as np
-
     rows = [(name.strip(), geom) for name, geom in roads if name and name.strip()]
-    mids = [geom.interpolate(0.5, normalized=True) for _, geom in rows]
-    lon = np.array([m.x for m in mids], dtype=float)
-    lat = np.array([m.y for m in mids], dtype=float)
-    found = locate_many(session, lon, lat, county_codes=[county])
-    session.execute(
-        delete(LocatedPoint).where(
-            LocatedPoint.county_code == county, LocatedPoint.layer == ROAD_LAYER
-        )
-    )
-    now = utcnow()
-    values, seen = [], set()
+    features, seen = [], set()
     for i, (name, geom) in enumerate(rows):
         key = name if name not in seen else f"{name}#{i}"  # (county, layer, key) is unique
         seen.add(key)
-        values.append(
-            {
-                "county_code": county,
-                "layer": ROAD_LAYER,
-                "key": key[:100],
-                "lon": float(lon[i]),
-                "lat": float(lat[i]),
-                "grid_id": int(found["social"][i]) if found["social"][i] >= 0 else None,
-                "unit_grid_id": int(found["unit"][i]) if found["unit"][i] >= 0 else None,
-                "properties": {"名称": name, "geometry": mapping(geom)},
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    if values:
-        session.execute(insert(LocatedPoint), values)
+        # The middle of the road anchors it in its grids.
+        features.append((key, name, geom, geom.interpolate(0.5, normalized=True)))
+    stored = replace_layer(session, county, ROAD_LAYER, features)
     from wangge.places.service import clear_cache  # this process sees its own write at once
 
     clear_cache()
-    return len(values)
+    return stored
 
 
 def load_roads(session: Session) -> list[tuple[str, BaseGeometry]]:
     """Return every stored named road (name, EPSG:4490 line)."""
-    out = []
-    for key, props in session.execute(
-        select(LocatedPoint.key, LocatedPoint.properties).where(LocatedPoint.layer == ROAD_LAYER)
-    ):
-        props = props or {}
-        try:
-            geom = shape(props["geometry"])
-        except (KeyError, TypeError, ValueError, shapely.errors.GEOSException):
-            continue  # a point imported into the layer by hand has no line: not a road
-        out.append((str(props.get("名称") or key), geom))
-    return out
+    return load_layer(session, ROAD_LAYER)
 
 
 NAME_FIELDS = ("名称", "道路名称", "路名", "name", "NAME", "Name")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, inspect, or_, select, true
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
@@ -15,7 +15,7 @@ from wangge.auth.scope import scope_clause
 from wangge.common.masking import mask_id_number, mask_phone
 from wangge.config import Settings
 from wangge.divisions.models import Division
-from wangge.errors import Forbidden, ValidationFailed
+from wangge.errors import Forbidden, NotFound, ValidationFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid
 from wangge.grids.scope import layer_grid_ids, micro_grid_ids
@@ -95,6 +95,31 @@ def visible(model: Any, principal: Principal) -> ColumnElement[bool]:
                 in_micro = select(Building.id).where(Building.micro_grid_id.in_(micro))
                 clauses.append(model.building_id.in_(in_micro))
     return or_(*clauses)
+
+
+_Row = TypeVar("_Row")
+
+
+def get_in_area(
+    session: Session,
+    principal: Principal,
+    model: type[_Row],
+    record_id: int,
+    in_area: ColumnElement[bool],
+    noun: tuple[str, str],
+) -> _Row:
+    """Return the record `record_id` of `model` where `in_area` holds, or raise NotFound.
+
+    A record outside the principal's area is not found either: its existence is not told.
+    `noun` names the kind in Chinese and English for the message.
+    """
+    principal.require("registry.read")
+    key = inspect(model).primary_key[0]
+    found = session.scalar(select(model).where(key == record_id, in_area))
+    if found is None:
+        zh, en = noun
+        raise NotFound(f"{zh} {record_id} 不存在", f"{en} {record_id} does not exist")
+    return found
 
 
 def check_area(

@@ -25,7 +25,7 @@ from wangge.common.spatial import SRID
 from wangge.errors import ValidationFailed
 from wangge.grids.locating import locate_many
 from wangge.grids.models import Grid
-from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
+from wangge.registry.catalogue import DEFAULT_SCHEME, Catalogue, Scheme
 from wangge.registry.component_grids import require_all_in_county
 from wangge.registry.components import catalogue_for, reserve_serials
 
@@ -109,30 +109,11 @@ def bulk_load(
         return 0
     if geoms is not None:  # before any serial is reserved: a refused batch leaves nothing
         require_all_in_county(session, county_code, geoms)
-    catalogue = catalogue_for(session, county_code, scheme)
     classes, inverse, counts = np.unique(
         np.asarray(class_codes, dtype=str), return_inverse=True, return_counts=True
     )
-    for code in classes.tolist():
-        minor = catalogue.require(code)
-        if geoms is None and minor.is_line:  # a pipeline is a line, never one anchor point
-            raise ValidationFailed(
-                f"小类 {code}（{minor.name}）是线状部件，批量装载须提供线几何",
-                f"class {code} ({minor.name}) is a line class: bulk loading needs line geometries",
-                code="line_required", field="geometry",
-            )  # fmt: skip
-    firsts = np.array(
-        [
-            reserve_serials(session, county_code, c, int(k))
-            for c, k in zip(classes.tolist(), counts.tolist(), strict=True)
-        ],
-        dtype=np.int64,
-    )
-    serial = _assign_serials(classes, inverse, counts, firsts)
-    width = len(classes[0])
-    codes = (
-        int(county_code) * 10 ** (width + 6) + classes.astype(np.int64)[inverse] * 10**6 + serial
-    )
+    _require_classes(catalogue_for(session, county_code, scheme), classes, lines=geoms is not None)
+    codes = _component_codes(session, county_code, classes, inverse, counts)
     tick("codes")
     found = locate_many(session, lon, lat, county_codes=[county_code])
     social, unit = found["social"], found["unit"]
@@ -144,48 +125,18 @@ def bulk_load(
     communities = _community_of(session, county_code, social, unit)
     tick("grids")
     postgres = session.get_bind().dialect.name == "postgresql"
-    if geoms is None:
-        wkb = _point_wkb(lon, lat, srid=SRID if postgres else None)
-        shapes = None
-    else:
-        shapes = np.asarray(geoms, dtype=object)[order]
-        if postgres:
-            wkb = shapely.to_wkb(
-                shapely.set_srid(shapes, SRID), hex=True, include_srid=True
-            ).tolist()
-        else:
-            wkb = shapely.to_wkb(shapes).tolist()
-    lons, lats = lon.tolist(), lat.tolist()
-    points = shapes is None
-    bounds = [lons, lats, lons, lats] if points else shapely.bounds(shapes).T.tolist()
+    shapes = None if geoms is None else np.asarray(geoms, dtype=object)[order]
+    wkb, bounds = _geometry_columns(lon, lat, shapes, postgres=postgres)
     tick("geometry")
-    shared = fields or {}
-    now = utcnow()
-    const = (
-        county_code, scheme, shared.get("state", "完好"), shared.get("competent_dept"),
-        shared.get("owner_dept"), shared.get("maintenance_dept"), shared.get("network"),
-        shared.get("data_source"), shared.get("initial_date"), now, now,
-    )  # fmt: skip
-    names = shared.get("names")
-    name_list: list[str | None] = [names[i] for i in order.tolist()] if names else [None] * n
-    social_ids: list[int | None] = [g if g >= 0 else None for g in social.tolist()]
-    unit_ids: list[int | None] = [g if g >= 0 else None for g in unit.tolist()]
+    names = (fields or {}).get("names")
     class_list = classes.tolist()
     variable = [
-        codes.astype(str).tolist(), [class_list[i] for i in inverse.tolist()], name_list, wkb,
-        lons, lats, communities, social_ids, unit_ids, *bounds,
+        codes.astype(str).tolist(), [class_list[i] for i in inverse.tolist()],
+        [names[i] for i in order.tolist()] if names else [None] * n, wkb,
+        lon.tolist(), lat.tolist(), communities, _ids_or_none(social), _ids_or_none(unit),
+        *bounds,
     ]  # fmt: skip
-    if postgres and n >= REBUILD_AT:
-        with _indexes_rebuilt_after(session):
-            _copy_rows(session, variable, const)
-            tick("copy")
-        tick("index rebuild")
-    elif postgres:
-        _copy_rows(session, variable, const)
-        tick("copy")
-    else:
-        _insert_rows(session, variable, const)
-        tick("insert")
+    _write_rows(session, variable, _shared_values(county_code, scheme, fields), tick)
     if shapes is not None:  # lines and polygons: every grid they cross
         _locate_spread(session, codes.astype(str).tolist())
     record(
@@ -193,6 +144,92 @@ def bulk_load(
         object_type="component", county_code=county_code, detail={"rows": n, "classes": len(classes)},
     )  # fmt: skip
     return n
+
+
+def _require_classes(catalogue: Catalogue, classes: np.ndarray, *, lines: bool) -> None:
+    """Refuse an unknown class, and a line class loaded as anchor points only."""
+    for code in classes.tolist():
+        minor = catalogue.require(code)
+        if not lines and minor.is_line:  # a pipeline is a line, never one anchor point
+            raise ValidationFailed(
+                f"小类 {code}（{minor.name}）是线状部件，批量装载须提供线几何",
+                f"class {code} ({minor.name}) is a line class: bulk loading needs line geometries",
+                code="line_required", field="geometry",
+            )  # fmt: skip
+
+
+def _component_codes(
+    session: Session,
+    county_code: str,
+    classes: np.ndarray,
+    inverse: np.ndarray,
+    counts: np.ndarray,
+) -> np.ndarray:
+    """Return the codes of the rows: county, class and a serial reserved per class."""
+    firsts = np.array(
+        [
+            reserve_serials(session, county_code, c, int(k))
+            for c, k in zip(classes.tolist(), counts.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    serial = _assign_serials(classes, inverse, counts, firsts)
+    width = len(classes[0])
+    codes: np.ndarray = (
+        int(county_code) * 10 ** (width + 6) + classes.astype(np.int64)[inverse] * 10**6 + serial
+    )
+    return codes
+
+
+def _geometry_columns(
+    lon: np.ndarray, lat: np.ndarray, shapes: np.ndarray | None, *, postgres: bool
+) -> tuple[list[Any], list[list[float]]]:
+    """Return the WKB column and the four bounding-box columns (points when no shapes)."""
+    lons, lats = lon.tolist(), lat.tolist()
+    if shapes is None:
+        return _point_wkb(lon, lat, srid=SRID if postgres else None), [lons, lats, lons, lats]
+    if postgres:
+        wkb = shapely.to_wkb(shapely.set_srid(shapes, SRID), hex=True, include_srid=True).tolist()
+    else:
+        wkb = shapely.to_wkb(shapes).tolist()
+    return wkb, shapely.bounds(shapes).T.tolist()
+
+
+def _ids_or_none(grids: np.ndarray) -> list[int | None]:
+    return [g if g >= 0 else None for g in grids.tolist()]
+
+
+def _shared_values(
+    county_code: str, scheme: Scheme, fields: dict[str, Any] | None
+) -> tuple[Any, ...]:
+    """Return the values every row of a load shares, in the order of BULK_COLUMNS' tail."""
+    shared = fields or {}
+    now = utcnow()
+    return (
+        county_code, scheme, shared.get("state", "完好"), shared.get("competent_dept"),
+        shared.get("owner_dept"), shared.get("maintenance_dept"), shared.get("network"),
+        shared.get("data_source"), shared.get("initial_date"), now, now,
+    )  # fmt: skip
+
+
+def _write_rows(
+    session: Session,
+    variable: list[list[Any]],
+    const: tuple[Any, ...],
+    tick: Callable[[str], None],
+) -> None:
+    """COPY on PostgreSQL (a large load rebuilds the indexes after), INSERT on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        _insert_rows(session, variable, const)
+        tick("insert")
+    elif len(variable[0]) >= REBUILD_AT:
+        with _indexes_rebuilt_after(session):
+            _copy_rows(session, variable, const)
+            tick("copy")
+        tick("index rebuild")
+    else:
+        _copy_rows(session, variable, const)
+        tick("copy")
 
 
 def _locate_spread(session: Session, codes: list[str]) -> None:

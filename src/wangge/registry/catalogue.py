@@ -1,6 +1,6 @@
-"""Catalogues of component (部件) and event (事件/事项) classes, and component codes. PURE.
+"""Catalogues of component (部件) and event (事件/事项) classes. PURE.
 
-Two schemes are supported, GB/T 30428.2 by default:
+Two schemes are supported, GB/T 30428.2 by default (codes: `registry.component_codes`):
 
 - GB/T 30428.2: class code 4 digits (2 大类 + 2 小类); component identifier 16 digits
   = 6 county + 2 major + 2 minor + 6 serial.
@@ -38,23 +38,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, get_args
 
-from wangge.divisions.codes import PROVINCES
 from wangge.errors import ValidationFailed
 
 __all__ = [
     "DEFAULT_SCHEME",
     "EXTENSION_MAJOR",
     "Catalogue",
-    "ComponentCode",
     "Kind",
     "MajorClass",
     "MinorClass",
     "Scheme",
-    "component_code",
     "load_catalogue",
-    "parse_component_code",
     "pipeline_line_classes",
 ]
 
@@ -64,8 +60,7 @@ DEFAULT_SCHEME: Scheme = "GB/T 30428.2"
 EXTENSION_MAJOR = "21"
 
 # Digits of the minor part of a class code, per scheme.
-_MINOR_WIDTH: dict[str, int] = {"GB/T 30428.2": 2, "GB/T 47678.5": 3}
-_SERIAL_WIDTH = 6
+MINOR_WIDTH: dict[str, int] = {"GB/T 30428.2": 2, "GB/T 47678.5": 3}
 _FILES: dict[tuple[str, str], str] = {
     ("GB/T 30428.2", "component"): "components_gbt30428_2.tsv",
     ("GB/T 30428.2", "event"): "events_gbt30428_2.tsv",
@@ -122,7 +117,7 @@ class LocalLineClass:
 
     def code(self, scheme: str) -> str:
         """The class code in a scheme: 2101 (GB/T 30428.2) or 21001 (GB/T 47678.5)."""
-        return f"{EXTENSION_MAJOR}{self.minor:0{_MINOR_WIDTH[scheme]}d}"
+        return f"{EXTENSION_MAJOR}{self.minor:0{MINOR_WIDTH[scheme]}d}"
 
 
 def _name_key(name: str) -> str:
@@ -148,7 +143,7 @@ class Catalogue:
         self.scheme: Scheme = scheme
         self.kind: Kind = kind
         self.notes = notes
-        self.minor_width = _MINOR_WIDTH[scheme]
+        self.minor_width = MINOR_WIDTH[scheme]
         self._majors: dict[str, MajorClass] = {}
         self._minors: dict[str, MinorClass] = {}
         self._by_name: dict[str, MinorClass] = {}
@@ -358,7 +353,8 @@ def pipeline_line_classes() -> tuple[LocalLineClass, ...]:
     return _pipeline_marks()[1]
 
 
-def _check_scheme_kind(scheme: str, kind: str) -> None:
+def check_scheme_kind(scheme: str, kind: str) -> None:
+    """Refuse an unknown scheme or kind (a programming error, not a user's)."""
     if scheme not in get_args(Scheme):
         raise ValueError(f"unknown scheme {scheme!r}; expected one of {get_args(Scheme)}")
     if kind not in get_args(Kind):
@@ -367,162 +363,6 @@ def _check_scheme_kind(scheme: str, kind: str) -> None:
 
 def load_catalogue(scheme: Scheme = DEFAULT_SCHEME, kind: Kind = "component") -> Catalogue:
     """Return a fresh catalogue (safe to extend) of one scheme and kind."""
-    _check_scheme_kind(scheme, kind)
+    check_scheme_kind(scheme, kind)
     notes, majors, minors = _read(scheme, kind)
     return Catalogue(scheme, kind, majors, minors, notes)
-
-
-@cache
-def _standard_components(scheme: str) -> Catalogue:
-    # Private and never returned, so nobody can extend the shared instance.
-    return load_catalogue(scheme, "component")  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------- component codes
-
-
-class ComponentCode(NamedTuple):
-    """A parsed component identifier; `minor` is the full class code (e.g. 0101)."""
-
-    county: str
-    major: str
-    minor: str
-    serial: int
-    scheme: Scheme
-
-
-def _code_error(zh: str, en: str, field: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(
-        f"部件标识码无效：{zh}",
-        f"invalid component identifier: {en}",
-        code="bad_component_code",
-        field=field,
-        details=details,
-    )
-
-
-def _check_county(county: str, field: str) -> None:
-    if not (len(county) == 6 and county.isascii() and county.isdigit()):
-        raise _code_error(
-            f"区县代码 {county!r} 应为 6 位数字",
-            f"county code {county!r} must be 6 digits",
-            field,
-        )
-    if county[:2] not in PROVINCES:
-        raise _code_error(
-            f"区县代码 {county} 的省级代码 {county[:2]} 不存在",
-            f"county code {county}: province {county[:2]} does not exist",
-            field,
-        )
-    if county[2:4] == "00" or county[4:6] == "00":
-        raise _code_error(
-            f"{county} 不是区县级行政区划代码（第3–4位与第5–6位不能为 00）",
-            f"{county} is not a county-level division code (digits 3-4 and 5-6 must not be 00)",
-            field,
-        )
-
-
-def _check_class(class_code: str, scheme: Scheme, catalogue: Catalogue | None, field: str) -> None:
-    if catalogue is not None:
-        if catalogue.kind != "component" or catalogue.scheme != scheme:
-            raise ValueError(f"need a {scheme} component catalogue, got {catalogue!r}")
-        if class_code not in catalogue:
-            raise _code_error(
-                f"小类 {class_code} 不在 {scheme} 部件目录（含本地扩展）中",
-                f"class {class_code} is not in the {scheme} component catalogue (with extensions)",
-                field,
-                class_code=class_code,
-            )
-        return
-    # Without a catalogue the local extensions are unknown, so any 21 class is accepted.
-    if class_code.startswith(EXTENSION_MAJOR) and int(class_code[2:]) != 0:
-        return
-    if class_code not in _standard_components(scheme):
-        raise _code_error(
-            f"小类 {class_code} 不在 {scheme} 部件目录中，也不是 21 大类的本地扩展",
-            f"class {class_code} is neither in the {scheme} component catalogue"
-            " nor a local extension under major class 21",
-            field,
-            class_code=class_code,
-        )
-
-
-def component_code(
-    county: str,
-    minor_class: str,
-    serial: int,
-    scheme: Scheme | None = None,
-    *,
-    catalogue: Catalogue | None = None,
-) -> str:
-    """Build a component identifier: 16 digits (GB/T 30428.2) or 17 (GB/T 47678.5).
-
-    `minor_class` is the full class code (0101, or 01001 in GB/T 47678.5). Pass the
-    city's `catalogue` to accept only its registered extensions instead of any 21 class.
-    The scheme defaults to the catalogue's, else GB/T 30428.2.
-    """
-    if scheme is None:
-        scheme = catalogue.scheme if catalogue is not None else DEFAULT_SCHEME
-    _check_scheme_kind(scheme, "component")
-    _check_county(county, "county")
-    width = 2 + _MINOR_WIDTH[scheme]
-    if not (len(minor_class) == width and minor_class.isascii() and minor_class.isdigit()):
-        raise _code_error(
-            f"{scheme} 的小类代码应为 {width} 位数字，实为 {minor_class!r}",
-            f"a {scheme} class code has {width} digits, got {minor_class!r}",
-            "minor_class",
-        )
-    _check_class(minor_class, scheme, catalogue, "minor_class")
-    if isinstance(serial, bool) or not isinstance(serial, int) or not 1 <= serial < 10**6:
-        raise _code_error(
-            f"流水号应为 1–999999 的整数，实为 {serial!r}",
-            f"the serial must be an integer in 1-999999, got {serial!r}",
-            "serial",
-        )
-    return f"{county}{minor_class}{serial:0{_SERIAL_WIDTH}d}"
-
-
-def parse_component_code(
-    code: str, *, catalogue: Catalogue | None = None, field: str = "component_code"
-) -> ComponentCode:
-    """Split and validate a component identifier; the scheme follows from its length."""
-    text = code.strip() if isinstance(code, str) else ""
-    if not (text.isascii() and text.isdigit()):
-        bad = next(((i, c) for i, c in enumerate(text) if not ("0" <= c <= "9")), (0, ""))
-        raise _code_error(
-            f"第{bad[0] + 1}位应为数字，实为 {bad[1]!r}" if text else "不能为空",
-            f"character {bad[0] + 1} must be a digit, is {bad[1]!r}" if text else "is empty",
-            field,
-        )
-    scheme: Scheme
-    if len(text) == 16:
-        scheme = "GB/T 30428.2"
-    elif len(text) == 17:
-        scheme = "GB/T 47678.5"
-    else:
-        raise _code_error(
-            f"应为 16 位（GB/T 30428.2）或 17 位（GB/T 47678.5），实为 {len(text)} 位",
-            f"must have 16 (GB/T 30428.2) or 17 (GB/T 47678.5) digits, has {len(text)}",
-            field,
-            length=len(text),
-        )
-    if catalogue is not None and catalogue.scheme != scheme:
-        expected = 16 if catalogue.scheme == "GB/T 30428.2" else 17
-        raise _code_error(
-            f"本地目录采用 {catalogue.scheme}，标识码应为 {expected} 位，实为 {len(text)} 位",
-            f"the catalogue uses {catalogue.scheme}: identifiers have {expected} digits,"
-            f" this one has {len(text)}",
-            field,
-            length=len(text),
-        )
-    width = 2 + _MINOR_WIDTH[scheme]
-    county, class_code, serial = text[:6], text[6 : 6 + width], text[6 + width :]
-    _check_county(county, field)
-    _check_class(class_code, scheme, catalogue, field)
-    if int(serial) == 0:
-        raise _code_error(
-            f"第{7 + width}–{len(text)}位流水号不能为 000000",
-            f"the serial (digits {7 + width}-{len(text)}) must not be 000000",
-            field,
-        )
-    return ComponentCode(county, class_code[:2], class_code, int(serial), scheme)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, cast, get_args
 
 from sqlalchemy import Select, select, update
@@ -15,16 +14,16 @@ from wangge.common.models import utcnow
 from wangge.common.spatial import bbox_columns
 from wangge.departments.service import require_active
 from wangge.divisions.models import Division
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, locate, require_community
+from wangge.errors import ValidationFailed
+from wangge.registry.access import check_area, get_in_area, locate, require_community
 from wangge.registry.catalogue import (
     DEFAULT_SCHEME,
     Catalogue,
     MinorClass,
     Scheme,
-    component_code,
     load_catalogue,
 )
+from wangge.registry.component_codes import component_code
 from wangge.registry.component_grids import (
     in_grid,
     refresh,
@@ -32,8 +31,9 @@ from wangge.registry.component_grids import (
     require_in_county,
     visible_component,
 )
+from wangge.registry.fields import choice, parse_date, set_texts
 from wangge.registry.geometry import anchor, parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.models_components import (
     NETWORKS,
     STATES,
@@ -41,7 +41,6 @@ from wangge.registry.models_components import (
     ComponentClassExtension,
     ComponentSerial,
 )
-from wangge.registry.people import _choice
 
 MAX_SERIAL = 999_999
 TEXT_FIELDS = ("name", "competent_dept", "owner_dept", "maintenance_dept", "data_source", "note")
@@ -90,7 +89,7 @@ def add_extension(
             field="county_code",
         )
     if network:
-        network = _choice(network, NETWORKS, "network", "管线类别")
+        network = choice(network, NETWORKS, "network", "管线类别")
     catalogue_for(session, county_code, scheme).extend(
         code, name, network=network, geometry=geometry
     )
@@ -130,26 +129,8 @@ def reserve_serials(session: Session, county_code: str, class_code: str, count: 
 
 def get_component(session: Session, principal: Principal, component_id: int) -> Component:
     """Return a component in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Component).where(Component.id == component_id, visible_component(principal))
-    )
-    if found is None:
-        raise NotFound(f"部件 {component_id} 不存在", f"component {component_id} does not exist")
-    return found
-
-
-def _date(value: Any, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ValidationFailed(
-            f"日期 {value} 无效，应为 YYYY-MM-DD", f"date {value!r} must be YYYY-MM-DD", field=field
-        ) from None
+    in_area = visible_component(principal)
+    return get_in_area(session, principal, Component, component_id, in_area, ("部件", "component"))
 
 
 def save_component(
@@ -170,44 +151,9 @@ def save_component(
         geojson=data.get("geometry"), crs=data.get("crs"),
     )  # fmt: skip
     if before is None:
-        county = county_code or (str(data.get("community_code") or "")[:6] or None)
-        if geom is None:
-            raise ValidationFailed("部件必须有位置", "a component needs a location", field="lon")
-        if not county:  # the county of the grid the component stands in
-            county = (locate(session, *anchor(geom), None)[2] or "")[:6] or None
-        if not county:
-            raise ValidationFailed("请指定区县", "the county is required", field="county_code")
-        require_in_county(session, county, geom, what=_point(geom))  # before a serial is reserved
-        scheme: Scheme = data.get("scheme") or DEFAULT_SCHEME
-        if scheme not in get_args(Scheme):
-            raise ValidationFailed(
-                f"编码方案 {scheme} 无效，应为 GB/T 30428.2 或 GB/T 47678.5",
-                f"scheme {scheme!r} must be GB/T 30428.2 or GB/T 47678.5", field="scheme",
-            )  # fmt: skip
-        class_code = str(data.get("class_code") or "").strip()
-        catalogue = catalogue_for(session, county, scheme)
-        minor = catalogue.require(class_code)
-        require_line(minor, geom)
-        if minor.network and not data.get("network"):  # a pipeline class names its network
-            comp.network = minor.network
-        comp.county_code, comp.scheme, comp.class_code = county, scheme, class_code
-        comp.code = component_code(
-            county, class_code, reserve_serials(session, county, class_code), catalogue=catalogue
-        )
+        _assign_code(session, comp, data, geom, county_code)
     if geom is not None:
-        if before is not None:
-            require_in_county(session, comp.county_code, geom, what=_point(geom))
-            scheme = cast(Scheme, comp.scheme)  # checked against Scheme when it was made
-            known = catalogue_for(session, comp.county_code, scheme).get(comp.class_code)
-            if known is not None:
-                require_line(known, geom)
-        comp.geom = geom
-        for key, value in bbox_columns(geom).items():
-            setattr(comp, key, value)
-        comp.lon, comp.lat = anchor(geom)
-        comp.grid_id, comp.unit_grid_id, comp.community_code = locate(
-            session, comp.lon, comp.lat, comp.county_code
-        )
+        _place(session, comp, geom, check_class=before is not None)
     if data.get("community_code") and comp.community_code is None:
         comp.community_code = require_community(session, data["community_code"])
     if comp.community_code is None:
@@ -216,9 +162,68 @@ def save_component(
             code="unlocated", field="lon",
         )  # fmt: skip
     check_area(session, principal, comp.community_code, comp.grid_id)
-    for key in TEXT_FIELDS:
-        if key in data:
-            setattr(comp, key, (str(data[key]).strip() or None) if data[key] is not None else None)
+    _set_fields(session, comp, data, creating=before is None)
+    if before is None:
+        session.add(comp)
+    elif comp.change_date is None or "change_date" not in data:
+        comp.change_date = utcnow().date()
+    if geom is not None:  # a line or polygon: every grid it crosses (a point: none)
+        session.flush()  # the id, for the grid rows
+        refresh(session, [comp])
+    log_saved(session, principal, object_type="component", obj=comp, before=before, audit=audit)
+    return comp
+
+
+def _assign_code(
+    session: Session, comp: Component, data: dict[str, Any], geom: Any, county_code: str | None
+) -> None:
+    """Give a new component its county, scheme, class and a code with a fresh serial."""
+    county = county_code or (str(data.get("community_code") or "")[:6] or None)
+    if geom is None:
+        raise ValidationFailed("部件必须有位置", "a component needs a location", field="lon")
+    if not county:  # the county of the grid the component stands in
+        county = (locate(session, *anchor(geom), None)[2] or "")[:6] or None
+    if not county:
+        raise ValidationFailed("请指定区县", "the county is required", field="county_code")
+    require_in_county(session, county, geom, what=_point(geom))  # before a serial is reserved
+    scheme: Scheme = data.get("scheme") or DEFAULT_SCHEME
+    if scheme not in get_args(Scheme):
+        raise ValidationFailed(
+            f"编码方案 {scheme} 无效，应为 GB/T 30428.2 或 GB/T 47678.5",
+            f"scheme {scheme!r} must be GB/T 30428.2 or GB/T 47678.5", field="scheme",
+        )  # fmt: skip
+    class_code = str(data.get("class_code") or "").strip()
+    catalogue = catalogue_for(session, county, scheme)
+    minor = catalogue.require(class_code)
+    require_line(minor, geom)
+    if minor.network and not data.get("network"):  # a pipeline class names its network
+        comp.network = minor.network
+    comp.county_code, comp.scheme, comp.class_code = county, scheme, class_code
+    comp.code = component_code(
+        county, class_code, reserve_serials(session, county, class_code), catalogue=catalogue
+    )
+
+
+def _place(session: Session, comp: Component, geom: Any, *, check_class: bool) -> None:
+    """Put the component's geometry, anchor and grids in place (a move checked like a create)."""
+    if check_class:
+        require_in_county(session, comp.county_code, geom, what=_point(geom))
+        scheme = cast(Scheme, comp.scheme)  # checked against Scheme when it was made
+        known = catalogue_for(session, comp.county_code, scheme).get(comp.class_code)
+        if known is not None:
+            require_line(known, geom)
+    comp.geom = geom
+    for key, value in bbox_columns(geom).items():
+        setattr(comp, key, value)
+    comp.lon, comp.lat = anchor(geom)
+    comp.grid_id, comp.unit_grid_id, comp.community_code = locate(
+        session, comp.lon, comp.lat, comp.county_code
+    )
+
+
+def _set_fields(session: Session, comp: Component, data: dict[str, Any], *, creating: bool) -> None:
+    """Set the descriptive fields sent (texts, state, owner, network, dates, attributes)."""
+    set_texts(comp, data, TEXT_FIELDS)
     if data.get("state"):
         state = str(data["state"]).strip()
         if state not in STATES:
@@ -227,7 +232,7 @@ def save_component(
                 f"state {state!r} must be one of {', '.join(STATES)}", code="bad_choice", field="state",
             )  # fmt: skip
         comp.state = state
-    elif before is None:
+    elif creating:
         comp.state = "完好"
     if "owner_department_code" in data:
         comp.owner_department_code = _owner(
@@ -235,27 +240,15 @@ def save_component(
         )
     if "network" in data:
         comp.network = (
-            _choice(str(data["network"]), NETWORKS, "network", "管线类别")
+            choice(str(data["network"]), NETWORKS, "network", "管线类别")
             if data["network"]
             else None
         )
     for key in ("initial_date", "change_date"):
         if key in data:
-            setattr(comp, key, _date(data[key], key))
+            setattr(comp, key, parse_date(data[key], key))
     if "attributes" in data:
         comp.attributes = data["attributes"] or None
-    if before is None:
-        session.add(comp)
-    elif comp.change_date is None or "change_date" not in data:
-        comp.change_date = utcnow().date()
-    if geom is not None:  # a line or polygon: every grid it crosses (a point: none)
-        session.flush()  # the id, for the grid rows
-        refresh(session, [comp])
-    log_change(
-        session, principal, object_type="component", obj=comp,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
-    return comp
 
 
 def require_line(minor: MinorClass, geom: Any) -> None:

@@ -197,6 +197,24 @@ def import_list(
             f"只有管辖整个区县 {county} 的用户才能导入其名录",
             f"only users over the whole county {county} may import its list", code="out_of_scope",
         )  # fmt: skip
+    _require_in_order(session, county, as_of)
+    rows = parse_list(session, county, data, file_name)
+    counts = _apply_list(session, county, as_of, rows, source)
+    summary = {"county_code": county, "as_of": as_of.isoformat(), "rows": len(rows),
+               "listed": counts["listed"], "updated": counts["updated"],
+               "unchanged": counts["unchanged"], "delisted": counts["delisted"]}  # fmt: skip
+    record(
+        session, actor=principal.name, actor_id=principal.user_id,
+        action="registry.employer_list.import", object_type="employer_list", object_id=county,
+        county_code=county,
+        detail={"file": file_name, **summary},
+    )  # fmt: skip
+    session.flush()
+    return summary
+
+
+def _require_in_order(session: Session, county: str, as_of: date) -> None:
+    """Refuse a list older than one already imported for the county (lists go in date order)."""
     latest = session.scalar(
         select(func.max(EmployerReference.listed_on)).where(EmployerReference.county_code == county)
     )
@@ -212,7 +230,12 @@ def import_list(
             f"list date {as_of} is before the one already imported ({newest}); import in order",
             code="list_out_of_order", field="as_of",
         )  # fmt: skip
-    rows = parse_list(session, county, data, file_name)
+
+
+def _apply_list(
+    session: Session, county: str, as_of: date, rows: list[ListedEmployer], source: str | None
+) -> dict[str, int]:
+    """List the new employers, update the changed ones, delist those missing from `rows`."""
     current = {
         r.credit_code: r
         for r in session.scalars(
@@ -239,14 +262,4 @@ def import_list(
     for ref in current.values():
         ref.delisted_on = as_of
         counts["delisted"] += 1
-    summary = {"county_code": county, "as_of": as_of.isoformat(), "rows": len(rows),
-               "listed": counts["listed"], "updated": counts["updated"],
-               "unchanged": counts["unchanged"], "delisted": counts["delisted"]}  # fmt: skip
-    record(
-        session, actor=principal.name, actor_id=principal.user_id,
-        action="registry.employer_list.import", object_type="employer_list", object_id=county,
-        county_code=county,
-        detail={"file": file_name, **summary},
-    )  # fmt: skip
-    session.flush()
-    return summary
+    return counts

@@ -173,15 +173,7 @@ def import_workbook(
     """Import a filled template; return {rows, created, updated, written, errors[...]}."""  # fmt: skip
     principal.require("registry.write")
     rows = first_sheet_rows(data, file_name)
-    header = [str(h or "").strip().rstrip("*") for h in next(rows, ())]
-    by_header = {c.header: c for c in sheet.columns}
-    positions = [(i, by_header[h]) for i, h in enumerate(header) if h in by_header]
-    missing = [c.header for c in sheet.columns if c.required and c.header not in header]
-    if missing:
-        raise ValidationFailed(
-            f"文件 {file_name} 缺少必填列：{'、'.join(missing)}",
-            f"{file_name} lacks required columns: {', '.join(missing)}", code="missing_columns",
-        )  # fmt: skip
+    positions = _header_positions(sheet, next(rows, ()), file_name)
     errors: list[dict[str, Any]] = []
     counts = {"rows": 0, "created": 0, "updated": 0}
     outer = session.begin_nested()
@@ -194,32 +186,13 @@ def import_workbook(
         if all(_blank(v) for v in cells.values()):
             continue
         counts["rows"] += 1
-        record_data: dict[str, Any] = {}
-        row_errors = []
-        for col in sheet.columns:
-            value = cells.get(col.key)
-            if _blank(value):
-                if col.required:
-                    row_errors.append(_error(number, col, value, f"{col.header}不能为空"))
-                elif col.key in cells:
-                    record_data[col.key] = None
-                continue
-            try:
-                record_data[col.key] = convert(col, value)
-            except ValidationFailed as exc:
-                row_errors.append(_error(number, col, value, exc.message_zh))
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        record_id = record_data.pop("id", None)
-        try:
-            with session.begin_nested():
-                sheet.save(session, principal, record_data, record_id)
-        except DomainError as exc:
-            at = sheet.column_for(exc.field)
-            errors.append(_error(number, at, cells.get(at.key) if at else None, exc.message_zh))
-            continue
-        counts["updated" if record_id else "created"] += 1
+        record_data, row_errors = _row_data(sheet, number, cells)
+        if not row_errors:
+            record_id = record_data.pop("id", None)
+            row_errors = _save_row(session, principal, sheet, number, cells, record_data, record_id)
+            if not row_errors:
+                counts["updated" if record_id else "created"] += 1
+        errors.extend(row_errors)
     written = not errors or valid_only
     if written:
         outer.commit()
@@ -227,7 +200,7 @@ def import_workbook(
             session, actor=principal.name, actor_id=principal.user_id, action=f"registry.{sheet.kind}.import",
             object_type=sheet.kind, detail={"file": file_name, **counts, "errors": len(errors)},
         )  # fmt: skip
-    else:
+    else:  # all rows or none: one refused row undoes the others
         outer.rollback()
         counts["created"] = counts["updated"] = 0
     return {
@@ -237,6 +210,61 @@ def import_workbook(
         "valid_only": valid_only,
         "errors": errors,
     }
+
+
+def _header_positions(
+    sheet: Sheet, header_row: tuple[Any, ...], file_name: str
+) -> list[tuple[int, Column]]:
+    """Return (position, column) of the template's columns found in the header row."""
+    header = [str(h or "").strip().rstrip("*") for h in header_row]
+    by_header = {c.header: c for c in sheet.columns}
+    missing = [c.header for c in sheet.columns if c.required and c.header not in header]
+    if missing:
+        raise ValidationFailed(
+            f"文件 {file_name} 缺少必填列：{'、'.join(missing)}",
+            f"{file_name} lacks required columns: {', '.join(missing)}", code="missing_columns",
+        )  # fmt: skip
+    return [(i, by_header[h]) for i, h in enumerate(header) if h in by_header]
+
+
+def _row_data(
+    sheet: Sheet, number: int, cells: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return the converted values of a row and the errors of its cells."""
+    record_data: dict[str, Any] = {}
+    row_errors = []
+    for col in sheet.columns:
+        value = cells.get(col.key)
+        if _blank(value):
+            if col.required:
+                row_errors.append(_error(number, col, value, f"{col.header}不能为空"))
+            elif col.key in cells:
+                record_data[col.key] = None
+            continue
+        try:
+            record_data[col.key] = convert(col, value)
+        except ValidationFailed as exc:
+            row_errors.append(_error(number, col, value, exc.message_zh))
+    return record_data, row_errors
+
+
+def _save_row(
+    session: Session,
+    principal: Principal,
+    sheet: Sheet,
+    number: int,
+    cells: dict[str, Any],
+    record_data: dict[str, Any],
+    record_id: int | None,
+) -> list[dict[str, Any]]:
+    """Save one row in a savepoint of its own; return its error (a refused row undoes itself)."""
+    try:
+        with session.begin_nested():
+            sheet.save(session, principal, record_data, record_id)
+    except DomainError as exc:
+        at = sheet.column_for(exc.field)
+        return [_error(number, at, cells.get(at.key) if at else None, exc.message_zh)]
+    return []
 
 
 def _error(number: int, column: Column | None, value: Any, reason: str) -> dict[str, Any]:

@@ -92,6 +92,23 @@ def log_change(
     return row
 
 
+def log_saved(
+    session: Session,
+    principal: Principal,
+    *,
+    object_type: str,
+    obj: Any,
+    before: dict[str, Any] | None,
+    audit: bool = True,
+) -> RecordChange | None:
+    """Log a save: a create when there was no record before, else an update."""
+    action = "create" if before is None else "update"
+    return log_change(
+        session, principal, object_type=object_type, obj=obj, action=action, before=before,
+        audit=audit,
+    )  # fmt: skip
+
+
 def history(session: Session, object_type: str, object_id: int) -> list[RecordChange]:
     """Return the changes of one record, oldest first."""
     return list(

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.auth.scope import scope_clause
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, require_community, visible
-from wangge.registry.history import log_change, snapshot
+from wangge.errors import ValidationFailed
+from wangge.registry.access import check_area, get_in_area, require_community, visible
+from wangge.registry.fields import required_text
+from wangge.registry.history import log_saved, snapshot
 from wangge.registry.models_houses import Building, Room
 from wangge.registry.models_people import Household
 
@@ -27,13 +28,8 @@ def household_visible(principal: Principal) -> ColumnElement[bool]:
 
 def get_household(session: Session, principal: Principal, household_id: int) -> Household:
     """Return a household in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Household).where(Household.id == household_id, household_visible(principal))
-    )
-    if found is None:
-        raise NotFound(f"户 {household_id} 不存在", f"household {household_id} does not exist")
-    return found
+    in_area = household_visible(principal)
+    return get_in_area(session, principal, Household, household_id, in_area, ("户", "household"))
 
 
 def grids_of_household(session: Session, household: Household) -> tuple[int | None, int | None]:
@@ -64,11 +60,9 @@ def save_household(
             session, principal, household.community_code, *grids_of_household(session, household)
         )
     if "number" in data or before is None:
-        household.number = str(data.get("number") or "").strip()
-        if not household.number:
-            raise ValidationFailed(
-                "户号不能为空", "the household number is required", field="number"
-            )
+        household.number = required_text(
+            data.get("number"), "number", "户号不能为空", "the household number is required"
+        )
     if "room_id" in data:
         household.room_id = _room(session, principal, data["room_id"], household)
     if data.get("community_code") and household.room_id is None:
@@ -97,10 +91,7 @@ def save_household(
     )
     if before is None:
         session.add(household)
-    log_change(
-        session, principal, object_type="household", obj=household,
-        action="create" if before is None else "update", before=before,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="household", obj=household, before=before)
     return household
 
 

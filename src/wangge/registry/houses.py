@@ -11,24 +11,20 @@ from wangge.auth.principal import Principal
 from wangge.common.masking import mask_phone
 from wangge.common.spatial import bbox_columns
 from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, locate, require_community, visible
+from wangge.registry.access import check_area, get_in_area, locate, require_community, visible
 from wangge.registry.component_grids import require_in_county
+from wangge.registry.fields import choice, required_text, set_texts
 from wangge.registry.geometry import anchor, parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.micro import micro_at, relocate_building_residents
 from wangge.registry.models_houses import ROOM_USES, Building, Room, Tenancy
-from wangge.registry.people import _choice, check_phone, get_person
+from wangge.registry.people import check_phone, get_person
 
 
 def get_building(session: Session, principal: Principal, building_id: int) -> Building:
     """Return a building in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Building).where(Building.id == building_id, visible(Building, principal))
-    )
-    if found is None:
-        raise NotFound(f"楼栋 {building_id} 不存在", f"building {building_id} does not exist")
-    return found
+    in_area = visible(Building, principal)
+    return get_in_area(session, principal, Building, building_id, in_area, ("楼栋", "building"))
 
 
 def get_room(session: Session, principal: Principal, room_id: int) -> Room:
@@ -54,9 +50,9 @@ def save_building(
     building = get_building(session, principal, building_id) if building_id else Building()
     before = snapshot(building) if building_id else None
     if "name" in data or before is None:
-        building.name = str(data.get("name") or "").strip()
-        if not building.name:
-            raise ValidationFailed("楼栋名称不能为空", "building name is required", field="name")
+        building.name = required_text(
+            data.get("name"), "name", "楼栋名称不能为空", "building name is required"
+        )
     for key in ("address", "purpose"):
         if key in data:
             setattr(building, key, data[key] or None)
@@ -96,10 +92,7 @@ def save_building(
         session.add(building)
     elif geom is not None:
         relocate_building_residents(session, building)  # 户入房、房入格: they follow it
-    log_change(
-        session, principal, object_type="building", obj=building,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="building", obj=building, before=before, audit=audit)
     return building
 
 
@@ -153,18 +146,16 @@ def save_room(
         session, principal, building.community_code, building.grid_id, building.micro_grid_id
     )
     if "number" in data or before is None:
-        room.number = str(data.get("number") or "").strip()
-        if not room.number:
-            raise ValidationFailed("房号不能为空", "room number is required", field="number")
-    for key in ("unit", "landlord_name"):
-        if key in data:
-            setattr(room, key, (str(data[key]).strip() or None) if data[key] is not None else None)
+        room.number = required_text(
+            data.get("number"), "number", "房号不能为空", "room number is required"
+        )
+    set_texts(room, data, ("unit", "landlord_name"))
     if "floor" in data:
         room.floor = int(data["floor"]) if data["floor"] not in (None, "") else None
     if "area_m2" in data:
         room.area_m2 = float(data["area_m2"]) if data["area_m2"] not in (None, "") else None
     if data.get("use"):
-        room.use = _choice(str(data["use"]), ROOM_USES, "use", "房屋用途")
+        room.use = choice(str(data["use"]), ROOM_USES, "use", "房屋用途")
     elif before is None:
         room.use = "owner_occupied"
     if "landlord_phone" in data:
@@ -175,10 +166,7 @@ def save_room(
             room.landlord_phone = check_phone(str(value), "landlord_phone") if value else None
     if before is None:
         session.add(room)
-    log_change(
-        session, principal, object_type="room", obj=room,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="room", obj=room, before=before, audit=audit)
     return room
 
 
@@ -193,9 +181,9 @@ def add_tenancy(
         check_area(
             session, principal, building.community_code, building.grid_id, building.micro_grid_id
         )
-    name = str(data.get("tenant_name") or "").strip()
-    if not name:
-        raise ValidationFailed("承租人不能为空", "the tenant is required", field="tenant_name")
+    name = required_text(
+        data.get("tenant_name"), "tenant_name", "承租人不能为空", "the tenant is required"
+    )
     person_id = data.get("tenant_person_id")
     if person_id is not None:
         _require_person(session, principal, person_id)

@@ -42,3 +42,20 @@ def once(
         work=lambda: (200, jsonable_encoder(work())),
     )  # fmt: skip
     return out
+
+
+def save_once(
+    session: Session,
+    principal: Principal,
+    key: str | None,
+    *,
+    method: str,
+    path: str,
+    body: BaseModel,
+    save: Callable[[dict[str, Any]], Any],
+) -> Any:
+    """Run `save` on the fields the body sets, once per Idempotency-Key (the registry's writes)."""
+    return once(
+        session, principal, key, method=method, path=path, body=body,
+        work=lambda: save(body.model_dump(exclude_unset=True)),
+    )  # fmt: skip

@@ -10,12 +10,19 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.common.ids import parse_credit_code
-from wangge.errors import NotFound, ValidationFailed
-from wangge.registry.access import check_area, is_masked_form_of, locate, require_community, visible
+from wangge.errors import ValidationFailed
+from wangge.registry.access import (
+    check_area,
+    get_in_area,
+    is_masked_form_of,
+    locate,
+    require_community,
+    visible,
+)
 from wangge.registry.component_grids import require_in_county
-from wangge.registry.components import _date
+from wangge.registry.fields import choice, parse_date, required_text, set_texts
 from wangge.registry.geometry import parse_geometry
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.micro import micro_at
 from wangge.registry.models_organisations import (
     GRADES,
@@ -24,20 +31,15 @@ from wangge.registry.models_organisations import (
     IntegrityGrade,
     Organisation,
 )
-from wangge.registry.people import _choice, check_phone
+from wangge.registry.people import check_phone
 
 _COUNTS = ("employees", "contracts_signed", "insured")
 
 
 def get_organisation(session: Session, principal: Principal, org_id: int) -> Organisation:
     """Return an organisation in the principal's area, or raise NotFound."""
-    principal.require("registry.read")
-    found = session.scalar(
-        select(Organisation).where(Organisation.id == org_id, visible(Organisation, principal))
-    )
-    if found is None:
-        raise NotFound(f"组织 {org_id} 不存在", f"organisation {org_id} does not exist")
-    return found
+    in_area = visible(Organisation, principal)
+    return get_in_area(session, principal, Organisation, org_id, in_area, ("组织", "organisation"))
 
 
 def _count(value: Any, field: str) -> int | None:
@@ -67,21 +69,38 @@ def save_organisation(
     org = get_organisation(session, principal, org_id) if org_id else Organisation()
     before = snapshot(org) if org_id else None
     if "name" in data or before is None:
-        org.name = str(data.get("name") or "").strip()
-        if not org.name:
-            raise ValidationFailed("名称不能为空", "name is required", field="name")
+        org.name = required_text(data.get("name"), "name", "名称不能为空", "name is required")
     if data.get("kind"):
-        org.kind = _choice(str(data["kind"]), ORG_KINDS, "kind", "组织类型")
+        org.kind = choice(str(data["kind"]), ORG_KINDS, "kind", "组织类型")
     elif before is None:
         org.kind = "enterprise"
     if "credit_code" in data:
         code = data["credit_code"]
         org.credit_code = parse_credit_code(str(code), field="credit_code").code if code else None
-    for key in ("legal_rep", "address", "industry"):
-        if key in data:
-            setattr(org, key, (str(data[key]).strip() or None) if data[key] is not None else None)
+    set_texts(org, data, ("legal_rep", "address", "industry"))
     if "phone" in data and not is_masked_form_of(data["phone"], org.phone, "phone"):
         org.phone = check_phone(str(data["phone"])) if data["phone"] else None
+    _set_counts(org, data)
+    _set_place(session, org, data)
+    check_area(session, principal, org.community_code, org.grid_id, org.micro_grid_id)
+    if data.get("integrity_grade") and data["integrity_grade"] != org.integrity_grade:
+        org.integrity_grade = _grade(data["integrity_grade"], "integrity_grade")
+    if before is None:
+        session.add(org)
+    log_saved(session, principal, object_type="organisation", obj=org, before=before, audit=audit)
+    grade_changed = before is None or before.get("integrity_grade") != org.integrity_grade
+    if grade_changed and org.integrity_grade:
+        session.add(
+                IntegrityGrade(
+                    organisation_id=org.id, county_code=org.county_code, grade=org.integrity_grade,
+                    valid_from=date.today(), reason=data.get("grade_reason"),
+                )
+            )  # fmt: skip
+    return org
+
+
+def _set_counts(org: Organisation, data: dict[str, Any]) -> None:
+    """Set the head counts sent; contracts and insured never exceed the employees."""
     for key in _COUNTS:
         if key in data:
             setattr(org, key, _count(data[key], key))
@@ -92,6 +111,10 @@ def save_organisation(
                     f"{'签订劳动合同' if key == 'contracts_signed' else '参保'}人数超过从业人数",
                     f"{key} exceeds the number of employees", field=key,
                 )  # fmt: skip
+
+
+def _set_place(session: Session, org: Organisation, data: dict[str, Any]) -> None:
+    """Set the community (required) and the position with the grids it lies in."""
     if data.get("community_code"):
         org.community_code = require_community(session, data["community_code"])
     if not org.community_code:
@@ -105,30 +128,16 @@ def save_organisation(
         org.lon, org.lat = float(data["lon"]), float(data["lat"])
         org.grid_id, org.unit_grid_id, _found = locate(session, org.lon, org.lat, org.county_code)
         org.micro_grid_id = micro_at(session, org.lon, org.lat, org.county_code)
-    check_area(session, principal, org.community_code, org.grid_id, org.micro_grid_id)
-    if data.get("integrity_grade") and data["integrity_grade"] != org.integrity_grade:
-        grade = str(data["integrity_grade"]).strip().upper()
-        if grade not in GRADES:
-            raise ValidationFailed(
-                f"守法诚信等级 {grade} 无效，应为 A、B、C 之一", f"grade {grade!r} must be A, B or C",
-                field="integrity_grade",
-            )  # fmt: skip
-        org.integrity_grade = grade
-    if before is None:
-        session.add(org)
-    log_change(
-        session, principal, object_type="organisation", obj=org,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
-    grade_changed = before is None or before.get("integrity_grade") != org.integrity_grade
-    if grade_changed and org.integrity_grade:
-        session.add(
-                IntegrityGrade(
-                    organisation_id=org.id, county_code=org.county_code, grade=org.integrity_grade,
-                    valid_from=date.today(), reason=data.get("grade_reason"),
-                )
-            )  # fmt: skip
-    return org
+
+
+def _grade(value: Any, field: str) -> str:
+    grade = str(value).strip().upper()
+    if grade not in GRADES:
+        raise ValidationFailed(
+            f"守法诚信等级 {grade} 无效，应为 A、B、C 之一", f"grade {grade!r} must be A, B or C",
+            field=field,
+        )  # fmt: skip
+    return grade
 
 
 def organisations_query(principal: Principal, **filters: Any) -> Select[Organisation]:
@@ -153,7 +162,7 @@ def add_inspection(
     """Record a labour inspection with its findings and violations."""
     principal.require("registry.write")
     org = get_organisation(session, principal, org_id)
-    inspected_on = _date(data.get("inspected_on"), "inspected_on")
+    inspected_on = parse_date(data.get("inspected_on"), "inspected_on")
     if inspected_on is None:
         raise ValidationFailed(
             "检查日期不能为空", "inspection date is required", field="inspected_on"
@@ -179,13 +188,8 @@ def set_grade(
     """Give an employer a new integrity grade from a date; the history stays."""
     principal.require("registry.write")
     org = get_organisation(session, principal, org_id)
-    grade = grade.strip().upper()
-    if grade not in GRADES:
-        raise ValidationFailed(
-            f"守法诚信等级 {grade} 无效，应为 A、B、C 之一", f"grade {grade!r} must be A, B or C",
-            field="grade",
-        )  # fmt: skip
-    start = _date(valid_from, "valid_from") or date.today()
+    grade = _grade(grade, "grade")
+    start = parse_date(valid_from, "valid_from") or date.today()
     before = snapshot(org)
     org.integrity_grade = grade
     row = IntegrityGrade(

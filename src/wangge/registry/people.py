@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.audit.service import record
 from wangge.auth.principal import Principal
 from wangge.common.ids import parse_id_number
-from wangge.common.masking import contains_personal_identifier, mask_id_number, mask_phone
+from wangge.common.masking import mask_id_number, mask_phone
 from wangge.common.models import utcnow
-from wangge.errors import NotFound, ValidationFailed
+from wangge.errors import ValidationFailed
 from wangge.grids.models import Grid, GridVersion
 from wangge.registry.access import (
     check_area,
+    get_in_area,
     is_masked_form_of,
     normalise_phone,
     personal_hash,
     require_community,
     visible,
 )
-from wangge.registry.history import log_change, snapshot
+from wangge.registry.fields import choice, required_text
+from wangge.registry.history import log_change, log_saved, snapshot
 from wangge.registry.labels import merge_hidden, parse_labels, sensitive_codes, visible_labels
 from wangge.registry.micro import residence_micro_grid
 from wangge.registry.models_houses import Building, Room
@@ -53,27 +53,11 @@ def check_phone(value: str, field: str = "phone") -> str:
     return digits
 
 
-def _choice(value: str, choices: dict[str, str], field: str, what: str) -> str:
-    text = value.strip()
-    for code, label in choices.items():
-        if text in (code, label):
-            return code
-    raise ValidationFailed(
-        f"{what} {text} 无效，应为 {'、'.join(choices.values())} 之一",
-        f"{field} {text!r} must be one of {', '.join(choices)}",
-        code="bad_choice", field=field,
-    )  # fmt: skip
-
-
 def get_person(session: Session, principal: Principal, person_id: int) -> Person:
     """Return a person in the principal's area, or raise NotFound (also outside the area)."""
-    principal.require("registry.read")
-    person = session.scalar(
-        select(Person).where(Person.id == person_id, visible(Person, principal))
+    return get_in_area(
+        session, principal, Person, person_id, visible(Person, principal), ("人员", "person")
     )
-    if person is None:
-        raise NotFound(f"人员 {person_id} 不存在", f"person {person_id} does not exist")
-    return person
 
 
 def _set_identity(person: Person, data: dict[str, Any], today: date | None) -> None:
@@ -260,13 +244,10 @@ def save_person(
     else:
         person, before = Person(labels=[], residence_kind="registered", community_code=""), None
     if "name" in data or before is None:
-        name = str(data.get("name") or "").strip()
-        if not name:
-            raise ValidationFailed("姓名不能为空", "name is required", field="name")
-        person.name = name
+        person.name = required_text(data.get("name"), "name", "姓名不能为空", "name is required")
     _set_identity(person, data, today)
     if data.get("residence_kind"):
-        person.residence_kind = _choice(
+        person.residence_kind = choice(
             str(data["residence_kind"]), RESIDENCE_KINDS, "residence_kind", "人口类型"
         )
     if "nationality" in data:
@@ -284,79 +265,8 @@ def save_person(
     session.flush()
     _set_household(session, person, data)
     _track_address(session, person, before or {})
-    log_change(
-        session, principal, object_type="person", obj=person,
-        action="create" if before is None else "update", before=before, audit=audit,
-    )  # fmt: skip
+    log_saved(session, principal, object_type="person", obj=person, before=before, audit=audit)
     return person
-
-
-def people_query(principal: Principal, **filters: Any) -> Select[Person]:
-    """Return the query of people in the principal's area matching the filters."""
-    principal.require("registry.read")
-    query = select(Person).where(visible(Person, principal), Person.merged_into_id.is_(None))
-    if filters.get("community"):
-        query = query.where(Person.community_code.startswith(filters["community"], autoescape=True))
-    if filters.get("grid_id"):
-        query = query.where(Person.grid_id == filters["grid_id"])
-    if filters.get("residence_kind"):
-        query = query.where(Person.residence_kind == filters["residence_kind"])
-    if filters.get("household_id"):
-        query = query.where(Person.household_id == filters["household_id"])
-    q = (filters.get("q") or "").strip()
-    if q:
-        query = query.where(_search_clause(q))
-    return query.order_by(Person.id)
-
-
-def _identifier(q: str) -> tuple[str, str] | None:
-    """Return ("id", number) or ("phone", digits) when a search text is one of them."""
-    # NFKC turns full-width digits into ASCII; separators people type are dropped.
-    compact = re.sub(r"[\s\-.]", "", unicodedata.normalize("NFKC", q)).upper()
-    if len(compact) in (15, 18) and compact[:-1].isdigit():
-        try:
-            return "id", parse_id_number(compact).number
-        except ValidationFailed:
-            return "id", compact
-    digits = normalise_phone(compact)
-    if compact.lstrip("+").isdigit() and 7 <= len(digits) <= 12:
-        return "phone", digits
-    return None
-
-
-def _search_clause(q: str) -> Any:
-    # ID numbers and phones are matched by keyed hash, never by LIKE over clear text.
-    found = _identifier(q)
-    if found is not None:
-        kind, value = found
-        column = Person.id_hash if kind == "id" else Person.phone_hash
-        return column == personal_hash(kind, value)
-    return or_(
-        Person.name.contains(q, autoescape=True), Person.address.contains(q, autoescape=True)
-    )
-
-
-def is_identifier_query(q: str | None, kind: str = "people") -> bool:
-    """Return True when a search text is (or holds) an ID, phone or passport number."""
-    text = (q or "").strip()
-    if not text:
-        return False
-    return contains_personal_identifier(text) or (
-        kind == "people" and _identifier(text) is not None
-    )
-
-
-def refuse_identifier_in_url(q: str | None, kind: str = "people") -> None:
-    """Refuse a GET search by a personal identifier: URLs stay in browser history and logs."""
-    if is_identifier_query(q, kind):
-        raise ValidationFailed(
-            "查询内容像是身份证号、电话或护照号码，不能放在网址里（会留在浏览器历史、代理和服务器日志中）；"
-            "请在请求体中提交：POST /api/v1/registry/people/search，网页上直接用搜索框",
-            "the query looks like an ID card, phone or passport number, which must not travel in "
-            "a URL (browser history, proxy and server logs); send it in the body of POST "
-            "/api/v1/registry/people/search, or use the search box of the web page",
-            code="identifier_in_url", field="q",
-        )  # fmt: skip
 
 
 GRID_SOURCES = {

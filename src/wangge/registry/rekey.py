@@ -8,10 +8,11 @@ operator's idea of the deployment's key is wrong, and nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from wangge.errors import ValidationFailed
@@ -51,45 +52,10 @@ def rehash_people(
     old, new = old_key.encode(), new_key.encode()
     report = RehashReport()
     total = session.scalar(select(func.count()).select_from(Person)) or 0
-    table = Person.__table__
-    assert isinstance(table, Table)  # a declarative model is mapped to a Table
-    # updated_at is written back unchanged: a new key is no change of the person's record.
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("pid"))
-        .values(
-            id_hash=bindparam("new_id_hash"),
-            phone_hash=bindparam("new_phone_hash"),
-            updated_at=bindparam("kept_updated_at"),
-        )
-    )
+    statement = _hash_update()
     last = 0
-    while True:
-        rows = session.execute(
-            select(
-                Person.id, Person.id_number, Person.id_hash, Person.phone, Person.phone_hash,
-                Person.updated_at,
-            )
-            .where(Person.id > last)
-            .order_by(Person.id)
-            .limit(BATCH)
-        ).all()  # fmt: skip
-        if not rows:
-            break
-        updates = []
-        for row in rows:
-            hashes = [
-                _rehashed(report, kind, clear, stored, old, new)
-                for kind, clear, stored in (
-                    ("id", row.id_number, row.id_hash),
-                    ("phone", row.phone, row.phone_hash),
-                )
-            ]
-            if hashes != [row.id_hash, row.phone_hash]:
-                updates.append(
-                    {"pid": row.id, "new_id_hash": hashes[0], "new_phone_hash": hashes[1],
-                     "kept_updated_at": row.updated_at}
-                )  # fmt: skip
+    while rows := _batch_after(session, last):
+        updates = _batch_updates(report, rows, old, new)
         if updates:
             session.execute(statement, updates)
         report.people += len(rows)
@@ -105,6 +71,56 @@ def rehash_people(
             code="wrong_old_hash_key",
         )
     return report
+
+
+def _hash_update() -> Update:
+    """Return the UPDATE of one person's two hashes (executed for many at once)."""
+    table = Person.__table__
+    assert isinstance(table, Table)  # a declarative model is mapped to a Table
+    # updated_at is written back unchanged: a new key is no change of the person's record.
+    return (
+        update(table)
+        .where(table.c.id == bindparam("pid"))
+        .values(
+            id_hash=bindparam("new_id_hash"),
+            phone_hash=bindparam("new_phone_hash"),
+            updated_at=bindparam("kept_updated_at"),
+        )
+    )
+
+
+def _batch_after(session: Session, last: int) -> Sequence[Any]:
+    """Return the next BATCH people after id `last` with their clear values and hashes."""
+    return session.execute(
+        select(
+            Person.id, Person.id_number, Person.id_hash, Person.phone, Person.phone_hash,
+            Person.updated_at,
+        )
+        .where(Person.id > last)
+        .order_by(Person.id)
+        .limit(BATCH)
+    ).all()  # fmt: skip
+
+
+def _batch_updates(
+    report: RehashReport, rows: Sequence[Any], old: bytes, new: bytes
+) -> list[dict[str, Any]]:
+    """Return the parameters of the rows whose hashes change."""
+    updates = []
+    for row in rows:
+        hashes = [
+            _rehashed(report, kind, clear, stored, old, new)
+            for kind, clear, stored in (
+                ("id", row.id_number, row.id_hash),
+                ("phone", row.phone, row.phone_hash),
+            )
+        ]
+        if hashes != [row.id_hash, row.phone_hash]:
+            updates.append(
+                {"pid": row.id, "new_id_hash": hashes[0], "new_phone_hash": hashes[1],
+                 "kept_updated_at": row.updated_at}
+            )  # fmt: skip
+    return updates
 
 
 def _rehashed(

@@ -11,7 +11,7 @@ from wangge.auth.principal import Principal
 from wangge.common.masking import mask_id_number, mask_phone
 from wangge.errors import ValidationFailed
 from wangge.registry import components as comp_service
-from wangge.registry import houses, organisations, people
+from wangge.registry import houses, organisations, people, people_search
 from wangge.registry.access import require_community
 from wangge.registry.excel import Column, Sheet
 from wangge.registry.labels import label_kinds, sensitive_codes, visible_labels
@@ -103,7 +103,7 @@ PEOPLE = Sheet(
         Column("labels", "人员标签", "list", width=24),
     ),
     save=_save_person,
-    query=people.people_query,
+    query=people_search.people_query,
     export_row=_person_row,
     field_columns={"room_id": "room"},
 )

@@ -22,9 +22,10 @@ from wangge.registry import (
     views_visits,
 )
 from wangge.registry.excel import export_workbook, import_workbook, template
+from wangge.registry.export_filters import ExportFiltersDep
 from wangge.registry.history import history
 from wangge.registry.labels import sensitive_codes, visible_labels
-from wangge.registry.people import refuse_identifier_in_url, verify
+from wangge.registry.people import verify
 from wangge.registry.quality import completeness
 from wangge.registry.sheets import sheet_for
 
@@ -85,32 +86,13 @@ def export_file(
     kind: str,
     session: SessionDep,
     principal: PrincipalDep,
-    community: str | None = None,
-    grid_id: int | None = None,
-    q: str | None = None,
-    residence_kind: str | None = None,
-    class_code: str | None = None,
-    major: str | None = None,
-    state: str | None = None,
-    network: str | None = None,
-    org_kind: str | None = None,
-    integrity_grade: str | None = None,
-    use: str | None = None,
+    filters: ExportFiltersDep,
     unmask: bool = False,
     reason: str | None = None,
 ) -> Response:
     """Export the filtered list (masked; full values only with personal.unmask and a reason)."""  # fmt: skip
     sheet = sheet_for(kind)
-    refuse_identifier_in_url(q, sheet.kind)
-    filters: dict[str, Any] = {
-        "community": community, "grid_id": grid_id, "q": q, "residence_kind": residence_kind,
-        "class_code": class_code, "major": major, "state": state, "network": network,
-        "kind": org_kind, "integrity_grade": integrity_grade, "use": use,
-    }  # fmt: skip
-    body = export_workbook(
-        session, principal, sheet, unmask=unmask, reason=reason,
-        **{k: v for k, v in filters.items() if v is not None},
-    )  # fmt: skip
+    body = export_workbook(session, principal, sheet, unmask=unmask, reason=reason, **filters)
     return xlsx_response(body, f"{sheet.title}.xlsx")
 
 

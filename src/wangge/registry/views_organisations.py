@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.masking import mask_phone
 from wangge.registry import organisations
-from wangge.registry.idempotent import IdempotencyKeyDep, once
+from wangge.registry.idempotent import IdempotencyKeyDep, save_once
 from wangge.registry.schemas import GradeIn, InspectionIn, OrganisationIn
-from wangge.registry.views_places import _page
+from wangge.registry.views_places import page_of
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 
@@ -46,7 +46,7 @@ def list_organisations(
         principal, kind=kind, q=q, community=community, grid_id=grid_id,
         integrity_grade=integrity_grade, credit_code=credit_code,
     )  # fmt: skip
-    return _page(session, query, limit, offset, organisation_out)
+    return page_of(session, query, limit, offset, organisation_out)
 
 
 @router.post("/organisations", status_code=201)
@@ -58,12 +58,11 @@ def create_organisation(
 ) -> Any:
     """Register an organisation (credit code checked, naming the wrong character)."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return organisation_out(organisations.save_organisation(session, principal, data))
 
     path = "/registry/organisations"
-    return once(session, principal, key, method="POST", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/organisations/{org_id}")
@@ -82,14 +81,13 @@ def update_organisation(
 ) -> Any:
     """Change an organisation."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return organisation_out(
             organisations.save_organisation(session, principal, data, org_id=org_id)
         )
 
     path = f"/registry/organisations/{org_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.get("/organisations/{org_id}/file")

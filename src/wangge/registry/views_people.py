@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.auth.principal import Principal
 from wangge.errors import Forbidden, ValidationFailed
-from wangge.registry import people
-from wangge.registry.idempotent import IdempotencyKeyDep, once
+from wangge.registry import people, people_search
+from wangge.registry.idempotent import IdempotencyKeyDep, save_once
 from wangge.registry.labels import SPECIAL, label_kinds, sensitive_codes
 from wangge.registry.models_common import LabelKind
 from wangge.registry.quality import duplicate_groups, resolve_duplicate
 from wangge.registry.schemas import LabelKindIn, PeopleSearchIn, PersonIn, ResolveIn
+from wangge.registry.views_places import page_of
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 
@@ -35,7 +36,7 @@ def list_people(
     offset: int = 0,
 ) -> dict[str, Any]:
     """List people in the caller's area (ID numbers and phones masked); 422 for an ID or phone in q."""  # fmt: skip
-    people.refuse_identifier_in_url(q)
+    people_search.refuse_identifier_in_url(q)
     # Constructed, not validated: the query parameters were checked by FastAPI already.
     search = PeopleSearchIn.model_construct(
         q=q, community=community, grid_id=grid_id, residence_kind=residence_kind,
@@ -53,7 +54,7 @@ def search_people(
 
 
 def _people_page(session: Session, principal: Principal, search: PeopleSearchIn) -> dict[str, Any]:
-    query = people.people_query(
+    query = people_search.people_query(
         principal, q=search.q, community=search.community, grid_id=search.grid_id,
         residence_kind=search.residence_kind, household_id=search.household_id,
     )  # fmt: skip
@@ -62,9 +63,9 @@ def _people_page(session: Session, principal: Principal, search: PeopleSearchIn)
     if label and label in sensitive and not principal.can(SPECIAL):
         raise Forbidden("按特殊人群标签查询需要相应权限", f"filtering by {label} needs {SPECIAL}")
     if not label:
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        page = session.scalars(query.limit(limit).offset(offset)).all()
-        return {"total": total, "items": [people.person_out(p, principal, sensitive) for p in page]}
+        return page_of(
+            session, query, limit, offset, lambda p: people.person_out(p, principal, sensitive)
+        )
     # Labels are a JSON list (portable across SQLite and PostgreSQL): filtered here.
     rows = [p for p in session.scalars(query) if label in (p.labels or [])]
     page = rows[offset : offset + limit]
@@ -78,11 +79,12 @@ def create_person(
     """Register a person (ID number checked; birth date and sex derived; grid_source says
     where the grid comes from). The same Idempotency-Key returns the first answer again."""
 
-    def work() -> dict[str, Any]:
-        person = people.save_person(session, principal, body.model_dump(exclude_unset=True))
+    def save(data: dict[str, Any]) -> dict[str, Any]:
+        person = people.save_person(session, principal, data)
         return people.person_out(person, principal, sensitive_codes(session))
 
-    return once(session, principal, key, method="POST", path="/registry/people", body=body, work=work)  # fmt: skip
+    path = "/registry/people"
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/people/duplicates")
@@ -114,13 +116,12 @@ def update_person(
 ) -> Any:
     """Change the fields sent; the history records old → new."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         person = people.save_person(session, principal, data, person_id=person_id)
         return people.person_out(person, principal, sensitive_codes(session))
 
     path = f"/registry/people/{person_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.delete("/people/{person_id}", status_code=204)

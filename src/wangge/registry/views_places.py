@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import object_session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.masking import mask_phone
 from wangge.registry import components, houses
 from wangge.registry.catalogue import DEFAULT_SCHEME, Scheme
 from wangge.registry.component_grids import grid_codes, grid_codes_of
-from wangge.registry.idempotent import IdempotencyKeyDep, once
+from wangge.registry.idempotent import IdempotencyKeyDep, save_once
 from wangge.registry.pipeline_classes import install_pipeline_classes, pipeline_classes
 from wangge.registry.schemas import (
     BuildingIn,
@@ -69,9 +70,8 @@ def _grid_codes(c: Any, codes: dict[str, list[str]] | None = None) -> dict[str, 
     return {"grid_codes": codes["social"], "unit_grid_codes": codes["unit"]}
 
 
-def _page(session: SessionDep, query: Any, limit: int, offset: int, out: Any) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
+def page_of(session: Session, query: Any, limit: int, offset: int, out: Any) -> dict[str, Any]:
+    """Return one page of a list query: the total count and the page's rows through `out`."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = session.scalars(query.limit(limit).offset(offset)).all()
     return {"total": total, "items": [out(i) for i in items]}
@@ -89,7 +89,7 @@ def list_buildings(
 ) -> dict[str, Any]:
     """List buildings in the caller's area."""  # fmt: skip
     query = houses.buildings_query(principal, community=community, grid_id=grid_id, q=q)
-    return _page(session, query, limit, offset, building_out)
+    return page_of(session, query, limit, offset, building_out)
 
 
 @router.post("/buildings", status_code=201)
@@ -98,11 +98,11 @@ def create_building(
 ) -> Any:
     """Register a building; its position puts it in its grids."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return building_out(houses.save_building(session, principal, data))
 
-    return once(session, principal, key, method="POST", path="/registry/buildings", body=body, work=work)  # fmt: skip
+    path = "/registry/buildings"
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/buildings/{building_id}")
@@ -123,12 +123,11 @@ def update_building(
 ) -> Any:
     """Change a building."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return building_out(houses.save_building(session, principal, data, building_id=building_id))
 
     path = f"/registry/buildings/{building_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.get("/rooms")
@@ -147,7 +146,7 @@ def list_rooms(
     query = houses.rooms_query(
         principal, community=community, grid_id=grid_id, building_id=building_id, use=use, q=q
     )
-    return _page(session, query, limit, offset, room_out)
+    return page_of(session, query, limit, offset, room_out)
 
 
 @router.get("/rooms/{room_id}")
@@ -164,10 +163,11 @@ def create_room(
 ) -> Any:
     """Add a room to a building."""
 
-    def work() -> dict[str, Any]:
-        return room_out(houses.save_room(session, principal, body.model_dump(exclude_unset=True)))
+    def save(data: dict[str, Any]) -> dict[str, Any]:
+        return room_out(houses.save_room(session, principal, data))
 
-    return once(session, principal, key, method="POST", path="/registry/rooms", body=body, work=work)  # fmt: skip
+    path = "/registry/rooms"
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.patch("/rooms/{room_id}")
@@ -180,12 +180,11 @@ def update_room(
 ) -> Any:
     """Change a room (use, landlord …)."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return room_out(houses.save_room(session, principal, data, room_id=room_id))
 
     path = f"/registry/rooms/{room_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.get("/rooms/{room_id}/tenancies")
@@ -289,7 +288,7 @@ def list_components(
         principal, class_code=class_code, major=major, state=state, network=network,
         community=community, grid_id=grid_id, unit_grid_id=unit_grid_id, code=code, q=q,
     )  # fmt: skip
-    page = _page(session, query, limit, offset, lambda c: c)
+    page = page_of(session, query, limit, offset, lambda c: c)
     codes = grid_codes_of(session, page["items"])  # two queries for the page, not one per row
     page["items"] = [component_out(c, codes[c.id]) for c in page["items"]]
     return page
@@ -301,15 +300,14 @@ def create_component(
 ) -> Any:
     """Register a component; its 16/17-digit code is assigned automatically."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         county = data.pop("county_code", None)
         return component_out(
             components.save_component(session, principal, data, county_code=county)
         )
 
     path = "/registry/components"
-    return once(session, principal, key, method="POST", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/components/{component_id}")
@@ -330,8 +328,7 @@ def update_component(
 ) -> Any:
     """Change a component (state, departments, position …); the code stays."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         data.pop("class_code", None)
         data.pop("county_code", None)
         return component_out(
@@ -339,7 +336,7 @@ def update_component(
         )
 
     path = f"/registry/components/{component_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.delete("/components/{component_id}", status_code=204)

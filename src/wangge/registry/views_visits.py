@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.common.schemas import InputModel
 from wangge.registry import households, visits
-from wangge.registry.idempotent import IdempotencyKeyDep, once
+from wangge.registry.idempotent import IdempotencyKeyDep, save_once
 from wangge.registry.labels import sensitive_codes
 from wangge.registry.models_houses import Room
 from wangge.registry.models_people import Household, Person
 from wangge.registry.models_visits import HouseholdVisit
 from wangge.registry.own_grids import own_grid_ids, today
 from wangge.registry.people import person_out
-from wangge.registry.views_places import room_out
+from wangge.registry.views_places import page_of, room_out
 
 router = APIRouter(prefix="/registry", tags=["registry 基础数据"])
 
@@ -92,9 +92,9 @@ def list_households(
             HouseholdVisit.visited_on >= first, HouseholdVisit.visited_on <= last
         )
         query = query.where(Household.id.in_(seen) if visited else Household.id.not_in(seen))
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(session.scalars(query.limit(limit).offset(offset)))
-    return {"total": total, "items": _rows(session, items, None)}
+    page = page_of(session, query, limit, offset, lambda h: h)
+    page["items"] = _rows(session, page["items"], None)
+    return page
 
 
 @router.post("/households", status_code=201)
@@ -103,11 +103,11 @@ def create_household(
 ) -> Any:
     """Register a household (户号 unique in its community; 户入房 by room)."""
 
-    def work() -> dict[str, Any]:
-        h = households.save_household(session, principal, body.model_dump(exclude_unset=True))
-        return _rows(session, [h], None)[0]
+    def save(data: dict[str, Any]) -> dict[str, Any]:
+        return _rows(session, [households.save_household(session, principal, data)], None)[0]
 
-    return once(session, principal, key, method="POST", path="/registry/households", body=body, work=work)  # fmt: skip
+    path = "/registry/households"
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/households/{household_id}")
@@ -140,13 +140,12 @@ def update_household(
 ) -> Any:
     """Change a household's number or room; the history records old → new."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         h = households.save_household(session, principal, data, household_id=household_id)
         return _rows(session, [h], None)[0]
 
     path = f"/registry/households/{household_id}"
-    return once(session, principal, key, method="PATCH", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="PATCH", path=path, body=body, save=save)
 
 
 @router.get("/households/{household_id}/visits")
@@ -167,12 +166,11 @@ def create_visit(
 ) -> Any:
     """Record a visit (走访) by the caller; a resend with the same Idempotency-Key is one visit."""
 
-    def work() -> dict[str, Any]:
-        data = body.model_dump(exclude_unset=True)
+    def save(data: dict[str, Any]) -> dict[str, Any]:
         return visits.visit_out(visits.add_visit(session, principal, household_id, data))
 
     path = f"/registry/households/{household_id}/visits"
-    return once(session, principal, key, method="POST", path=path, body=body, work=work)
+    return save_once(session, principal, key, method="POST", path=path, body=body, save=save)
 
 
 @router.get("/visits/coverage")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
-from wangge.registry import components, houses, organisations, people
+from wangge.registry import components, houses, organisations, people, people_search
 from wangge.registry.labels import label_kinds, sensitive_codes
 from wangge.registry.models_components import NETWORKS, STATES
 from wangge.registry.models_houses import ROOM_USES
@@ -107,7 +107,7 @@ TABS: dict[str, Tab] = {
             (("name", "姓名"), ("id_number", "公民身份号码"), ("sex", "性别"),
              ("phone", "联系电话"), ("residence_kind_name", "人口类型"), ("address", "居住地址"),
              ("community", "所属社区"), ("grid", "所在网格"), ("labels_shown", "人员标签")),
-            people.people_query, _person,
+            people_search.people_query, _person,
             (Filter("residence_kind", "人口类型", _pairs(RESIDENCE_KINDS)),),
         ),
         Tab(

@@ -21,7 +21,7 @@ from wangge.auth.principal import Principal
 from wangge.divisions.models import Division
 from wangge.errors import DomainError
 from wangge.grids.models import Grid, GridVersion
-from wangge.registry import houses, organisations, people
+from wangge.registry import houses, organisations, people, people_search
 from wangge.registry import views as registry_api
 from wangge.registry.labels import label_kinds
 from wangge.registry.models_houses import Building
@@ -128,7 +128,7 @@ def registry_list(kind: str, request: Request, session: SessionDep, me: MeDep) -
     try:
         # An ID or phone number in a URL stays in browser history and server logs: the
         # page's search box sends it in a POST body (registry_search) instead.
-        people.refuse_identifier_in_url(filters.get("q"), kind)
+        people_search.refuse_identifier_in_url(filters.get("q"), kind)
     except DomainError as exc:
         page = render(
             request, "message.html", me, title="基础数据",
@@ -181,7 +181,7 @@ def _list_page(
     _decorate(session, rows, dict(communities))
     counties = me.county_codes()
     # Links (pages, export, the address bar) carry the filters, but never an identifier.
-    private_q = people.is_identifier_query(filters.get("q"), kind)
+    private_q = people_search.is_identifier_query(filters.get("q"), kind)
     linked = {k: v for k, v in filters.items() if not (k == "q" and private_q)}
     return render(
         request,
