@@ -35,10 +35,10 @@ from wangge.cases.response import channel_for
 from wangge.cases.routing import no_route, route
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
 from wangge.cases.vocabulary import Action, CaseState, Level, Source
-from wangge.cases.workflow import apply, report
+from wangge.cases.workflow import Outcome, apply, report
 from wangge.departments.service import require_active
 from wangge.errors import Conflict, NotFound, ValidationFailed
-from wangge.grids.locating import locate_refs
+from wangge.grids.locating import GridRef, locate_refs
 from wangge.intake import service as intake_service
 from wangge.places.service import address_at
 from wangge.registry.catalogue import parse_component_code
@@ -115,6 +115,124 @@ def _next_case_id(session: Session) -> int | None:
     return int(session.execute(select(func.nextval("cases_id_seq"))).scalar_one())
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a report lies: canonical position, the grids holding it, county and community."""
+
+    lon: float
+    lat: float
+    grid: GridRef | None
+    unit: GridRef | None
+    micro: GridRef | None
+    county: str
+    community: str | None
+
+
+def _locate(session: Session, data: CaseIn) -> _Place:
+    """Locate a report in the grids; a point outside them needs the county named."""
+    lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
+    found = locate_refs(session, lon, lat, micro=True)
+    grid, unit, micro = found.get("social"), found.get("unit"), found.get("micro")
+    located = grid or unit
+    county = located.county_code if located is not None else data.county_code
+    if county is None:
+        raise ValidationFailed(
+            "位置不在任何网格内，请指明区县",
+            "the point lies in no grid; give the county code",
+            code="outside_grids",
+            field="county_code",
+        )
+    community = located.community_code if located is not None else None
+    return _Place(lon, lat, grid, unit, micro, county, community)
+
+
+def _existing_report(session: Session, reporter: str, idempotency_key: str) -> Case | None:
+    """The case this reporter already filed under this idempotency key, if any."""
+    return session.scalars(
+        select(Case).where(Case.reporter_id == reporter, Case.idempotency_key == idempotency_key)
+    ).first()
+
+
+def _new_case(
+    session: Session,
+    data: CaseIn,
+    place: _Place,
+    category: Category,
+    *,
+    reporter: str,
+    photos: list[Upload],
+    idempotency_key: str | None,
+    now: datetime,
+) -> Case:
+    """Build the case row of a report (not added yet), in `reported` at the community level."""
+    grid, unit, micro = place.grid, place.unit, place.micro
+    codes = [grid.code if grid else None, unit.code if unit else None, place.community]
+    return Case(
+        county_code=place.county,
+        category_code=category.code,
+        description=data.description,
+        # The reporter's words win; else the district's own roads, buildings and grids say it.
+        address=(data.address or "").strip()
+        or address_at(session, place.lon, place.lat, grid, unit),
+        lon=place.lon,
+        lat=place.lat,
+        grid_id=grid.id if grid else None,
+        unit_grid_id=unit.id if unit else None,
+        micro_grid_id=micro.id if micro else None,
+        community_code=place.community,
+        area_class=area_class_for(session, place.county, codes),
+        component_code=_registered_component(session, place.county, data.component_code),
+        photos=[photo_ref(p.id) for p in photos],
+        state=S.REPORTED.value,
+        level=Level.COMMUNITY.value,
+        urgent=category.urgent or data.urgent,
+        reporter_id=reporter,
+        reporter_role="",
+        idempotency_key=idempotency_key,
+        patrol_id=_open_patrol(session, reporter, data.patrol_id),
+        reported_at=now,
+        handler_ids=[],
+    )
+
+
+def _start_accept_clock(session: Session, case: Case, category: Category, now: datetime) -> None:
+    """Start the accept stage: its deadline, the channel's promises and the next due time."""
+    limits = time_limits(category)
+    channel = channel_for(session, case.county_code, case.source, case.urgent)  # response rules
+    case.stage, case.stage_started_at = Stage.ACCEPT.value, now
+    case.deadline = timing.stage_deadline(
+        limits, category.code, case.area_class, case.urgent, Stage.ACCEPT, now, channel
+    )
+    timing.open_promises(case, channel, now)
+    case.due_at = timing.next_due(case)
+
+
+def _insert(session: Session, case: Case, idempotency_key: str | None, now: datetime) -> Case:
+    """Insert the new case with its code; with a key, a concurrent twin's case if it won."""
+    # On SQLite the id stays unset (None) and the INSERT gives it.
+    case_id = _next_case_id(session)
+    if case_id is not None:  # the code goes in with the row: no UPDATE after the INSERT
+        case.id = case_id
+        case.code = case_code(case.county_code, now, case.id)
+    if idempotency_key:
+        try:
+            # A concurrent twin with the same key loses at the unique index; give it the first.
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+        except IntegrityError:
+            twin = _existing_report(session, case.reporter_id, idempotency_key)
+            if twin is None:
+                raise
+            return twin
+    else:
+        session.add(case)
+        session.flush()
+    if case.code is None:
+        case.code = case_code(case.county_code, now, case.id)
+    return case
+
+
 def create_case(
     session: Session,
     data: CaseIn,
@@ -135,119 +253,64 @@ def create_case(
         principal.require("cases.report")
     reporter = actor_id(principal)
     if idempotency_key:
-        existing = session.scalars(
-            select(Case).where(
-                Case.reporter_id == reporter, Case.idempotency_key == idempotency_key
-            )
-        ).first()
+        existing = _existing_report(session, reporter, idempotency_key)
         if existing is not None:
             return existing
     data = intake_service.prepare(session, data, principal)  # a camera gives the position
     photos = claim_photos(session, data.photos, principal, case_id=None)
     category = cached_category(session, data.category_code)
-    lon, lat = to_cgcs2000(data.lon, data.lat, data.crs)
-    found = locate_refs(session, lon, lat, micro=True)
-    grid, unit, micro = found.get("social"), found.get("unit"), found.get("micro")
-    located = grid or unit
-    county = located.county_code if located is not None else data.county_code
-    if county is None:
-        raise ValidationFailed(
-            "位置不在任何网格内，请指明区县",
-            "the point lies in no grid; give the county code",
-            code="outside_grids",
-            field="county_code",
-        )
-    community = located.community_code if located is not None else None
-    codes = [grid.code if grid else None, unit.code if unit else None, community]
-    area = area_class_for(session, county, codes)
-    case = Case(
-        county_code=county,
-        category_code=category.code,
-        description=data.description,
-        # The reporter's words win; else the district's own roads, buildings and grids say it.
-        address=(data.address or "").strip() or address_at(session, lon, lat, grid, unit),
-        lon=lon,
-        lat=lat,
-        grid_id=grid.id if grid else None,
-        unit_grid_id=unit.id if unit else None,
-        micro_grid_id=micro.id if micro else None,
-        community_code=community,
-        area_class=area,
-        component_code=_registered_component(session, county, data.component_code),
-        photos=[photo_ref(p.id) for p in photos],
-        state=S.REPORTED.value,
-        level=Level.COMMUNITY.value,
-        urgent=category.urgent or data.urgent,
-        reporter_id=reporter,
-        reporter_role="",
-        idempotency_key=idempotency_key,
-        patrol_id=_open_patrol(session, reporter, data.patrol_id),
-        reported_at=now,
-        handler_ids=[],
-    )
-    actor = actor_for(session, principal, case)
+    place = _locate(session, data)
+    case = _new_case(
+        session, data, place, category, reporter=reporter, photos=photos,
+        idempotency_key=idempotency_key, now=now,
+    )  # fmt: skip
     outcome = report(
         "new",
-        actor,
+        actor_for(session, principal, case),
         at=now,
         source=data.source,
         grid_id=grid_key(case),
         payload={"note": data.description, "photos": list(case.photos)},
     )
     outcome = check_report(
-        session, county=county, category=category, principal=principal, outcome=outcome,
+        session, county=place.county, category=category, principal=principal, outcome=outcome,
         now=now, non_admitted=non_admitted,
     )  # fmt: skip
     case.source, case.reporter_role = str(outcome.case.source), outcome.event.role.value
-    limits = time_limits(category)
-    channel = channel_for(session, county, case.source, case.urgent)  # response rules
-    case.stage, case.stage_started_at = Stage.ACCEPT.value, now
-    case.deadline = timing.stage_deadline(
-        limits, category.code, area, case.urgent, Stage.ACCEPT, now, channel
-    )
-    timing.open_promises(case, channel, now)
-    case.due_at = timing.next_due(case)
-    # On SQLite the id stays unset (None) and the INSERT gives it.
-    case_id = _next_case_id(session)
-    if case_id is not None:  # the code goes in with the row: no UPDATE after the INSERT
-        case.id = case_id
-        case.code = case_code(county, now, case.id)
-    if idempotency_key:
-        try:
-            # A concurrent twin with the same key loses at the unique index; give it the first.
-            with session.begin_nested():
-                session.add(case)
-                session.flush()
-        except IntegrityError:
-            twin = session.scalars(
-                select(Case).where(
-                    Case.reporter_id == reporter, Case.idempotency_key == idempotency_key
-                )
-            ).first()
-            if twin is None:
-                raise
-            return twin
-    else:
-        session.add(case)
-        session.flush()
-    if case.code is None:
-        case.code = case_code(county, now, case.id)
+    _start_accept_clock(session, case, category, now)
+    stored = _insert(session, case, idempotency_key, now)
+    if stored is not case:
+        return stored
     attach_photos(photos, case.id)
     session.add(CaseReporter(case_id=case.id, reporter_id=reporter, at=now))
     add_event(session, case, outcome.event, None)
     intake_service.store(session, case, data.intake, now=now)
+    _audit(
+        session, principal, case, "report", {"category": category.code, "source": case.source}, now
+    )
+    return case
+
+
+def _audit(
+    session: Session,
+    principal: Principal,
+    case: Case,
+    action: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Record a report or an action on the case in the audit log (`case.<action>`)."""
     record(
         session,
         actor=principal.name,
         actor_id=principal.user_id,
-        action="case.report",
+        action=f"case.{action}",
         object_type="case",
         object_id=case.id,
-        county_code=county,
-        detail={"category": category.code, "source": case.source},
+        county_code=case.county_code,
+        detail=detail,
         at=now,
     )
-    return case
 
 
 _STR_KEYS = ("note", "department", "part", "rating", "to_level")
@@ -313,6 +376,80 @@ def _prepare(
     return payload
 
 
+def _claim_action_photos(
+    session: Session, case: Case, action: Action, payload: dict[str, Any], principal: Principal
+) -> list[Upload]:
+    """Claim the action's photos for the case and put their references into the payload."""
+    if not payload.get("photos"):
+        return []
+    photos = claim_photos(
+        session,
+        payload["photos"],
+        principal,
+        case_id=case.id,
+        not_before=_on_site_since(session, case, action),
+    )
+    payload["photos"] = [photo_ref(p.id) for p in photos]
+    return photos
+
+
+def _decide(
+    session: Session,
+    case: Case,
+    parts: list[CasePart],
+    action: Action,
+    principal: Principal,
+    *,
+    payload: dict[str, Any],
+    now: datetime,
+) -> Outcome:
+    """Let the pure workflow decide the action's outcome on the case's snapshot."""
+    try:
+        return apply(
+            snapshot(case, parts),
+            action,
+            actor_for(session, principal, case, parts),
+            at=now,
+            payload=payload,
+        )
+    except ValidationFailed as exc:
+        # No department named and none found by routing: say why in plain words.
+        if action is A.DISPATCH and exc.code == "department_required":
+            category = session.get(Category, case.category_code)
+            if category is not None:
+                raise no_route(category) from None
+        raise
+
+
+def _new_values(
+    session: Session,
+    case: Case,
+    action: Action,
+    outcome: Outcome,
+    principal: Principal,
+    *,
+    payload: dict[str, Any],
+    version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The case row's columns after the action (the compare-and-set writes them)."""
+    new = outcome.case
+    values: dict[str, Any] = {
+        "state": new.state.value,
+        "level": new.level.value,
+        "handler_ids": sorted(new.handler_ids),
+        "closed_at": new.closed_at,
+        "reopen_count": new.reopen_count,
+        "version": version,
+        "updated_at": now,
+    }
+    if action is A.RATE:
+        values["rating"] = payload.get("rating")
+    if action is A.REJECT_DUPLICATE:
+        values["duplicate_of"] = _merge_target(session, case, payload["duplicate_of"], principal)
+    return values
+
+
 def act(
     session: Session,
     case_id: int,
@@ -334,51 +471,18 @@ def act(
         raise _conflict(case_id, expected_version, case.version)
     parts = parts_of(session, case.id)
     payload = _prepare(session, case, action, dict(payload or {}), parts)
-    photos: list[Upload] = []
-    if payload.get("photos"):
-        photos = claim_photos(
-            session,
-            payload["photos"],
-            principal,
-            case_id=case.id,
-            not_before=_on_site_since(session, case, action),
-        )
-        payload["photos"] = [photo_ref(p.id) for p in photos]
-    try:
-        outcome = apply(
-            snapshot(case, parts),
-            action,
-            actor_for(session, principal, case, parts),
-            at=now,
-            payload=payload,
-        )
-    except ValidationFailed as exc:
-        # No department named and none found by routing: say why in plain words.
-        if action is A.DISPATCH and exc.code == "department_required":
-            category = session.get(Category, case.category_code)
-            if category is not None:
-                raise no_route(category) from None
-        raise
-    new = outcome.case
-    values: dict[str, Any] = {
-        "state": new.state.value,
-        "level": new.level.value,
-        "handler_ids": sorted(new.handler_ids),
-        "closed_at": new.closed_at,
-        "reopen_count": new.reopen_count,
-        "version": expected_version + 1,
-        "updated_at": now,
-    }
-    if action is A.RATE:
-        values["rating"] = payload.get("rating")
-    if action is A.REJECT_DUPLICATE:
-        values["duplicate_of"] = _merge_target(session, case, payload["duplicate_of"], principal)
+    photos = _claim_action_photos(session, case, action, payload, principal)
+    outcome = _decide(session, case, parts, action, principal, payload=payload, now=now)
+    values = _new_values(
+        session, case, action, outcome, principal, payload=payload,
+        version=expected_version + 1, now=now,
+    )  # fmt: skip
     _compare_and_set(session, case_id, expected_version, values)
     # The row now holds these values; record them as loaded instead of reading the row back.
     for key, value in values.items():
         set_committed_value(case, key, value)
     attach_photos(photos, case.id)
-    stored = sync_parts(session, case, parts, new, action, now)
+    stored = sync_parts(session, case, parts, outcome.case, action, now)
     # clocks first: the event records the deadlines the case shows after it (evaluation)
     restart_clock(session, case, stored, S(outcome.event.from_state or S.REPORTED), now)
     add_event(session, case, outcome.event, None, stored)
@@ -389,21 +493,9 @@ def act(
     notify.after_action(
         session, case, action, stored, now=now, note=payload.get("note"), overdue=overdue
     )
-    record(
-        session,
-        actor=principal.name,
-        actor_id=principal.user_id,
-        action=f"case.{action.value}",
-        object_type="case",
-        object_id=case.id,
-        county_code=case.county_code,
-        detail={
-            "from": str(outcome.event.from_state),
-            "to": new.state.value,
-            "part": outcome.event.part,
-        },
-        at=now,
-    )
+    event = outcome.event
+    detail = {"from": str(event.from_state), "to": outcome.case.state.value, "part": event.part}
+    _audit(session, principal, case, action.value, detail, now)
     return case
 
 
