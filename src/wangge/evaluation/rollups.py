@@ -251,17 +251,28 @@ def add(
     _insert(session, rows)
 
 
-def rebuild(session: Session, *, county: str | None = None) -> int:
-    """Recompute the rollups from the stored facts in one INSERT ... SELECT; return the rows."""
-    q = delete(EvaluationRollup)
+def clear(session: Session, model: Any, county: str | None) -> None:
+    """Delete a derived table's rows (of one county, if given) before they are recomputed."""
+    q = delete(model)
     if county:
-        q = q.where(EvaluationRollup.county_code == county)
+        q = q.where(model.county_code == county)
     session.execute(q)
+
+
+def for_bulk(session: Session) -> str:
+    """Return the dialect; on PostgreSQL keep this transaction's sorts in memory and turn JIT
+    off (compiling these wide queries took longer than running them)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        # the sorts in memory; no JIT: compiling this wide query took longer than running it
         session.execute(text("SET LOCAL work_mem = '256MB'"))
         session.execute(text("SET LOCAL jit = off"))
+    return dialect
+
+
+def rebuild(session: Session, *, county: str | None = None) -> int:
+    """Recompute the rollups from the stored facts in one INSERT ... SELECT; return the rows."""
+    clear(session, EvaluationRollup, county)
+    dialect = for_bulk(session)
     cols = "day, eff_day, object_type, key, " + ", ".join(COUNT_COLUMNS)
     where = "x.county_code = :county" if county else "1 = 1"
     args = {"county": county} if county else {}

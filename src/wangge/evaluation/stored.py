@@ -268,16 +268,8 @@ def rebuild(
     (`progress` gets the cases of each batch): no row travels to Python.
     """
     for model in (CaseEventFact, CaseClockFact):
-        q = delete(model)
-        if county:
-            q = q.where(model.county_code == county)
-        session.execute(q)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # a batch's window sorts stay in memory; no JIT (compiling these queries costs more
-        # than running them)
-        session.execute(text("SET LOCAL work_mem = '256MB'"))
-        session.execute(text("SET LOCAL jit = off"))
+        rollups.clear(session, model, county)
+    dialect = rollups.for_bulk(session)
     events = text(stored_sql.event_facts_sql(dialect, DEFAULT_CFG, county=bool(county)))
     clocks = text(stored_sql.clock_facts_sql(dialect, county=bool(county)))
     ids = select(Case.id).order_by(Case.id)
