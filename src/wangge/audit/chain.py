@@ -139,7 +139,7 @@ def _bad_checkpoint(wanted: dict[int, Checkpoint], key: bytes) -> ChainReport | 
 
 
 def _link_fault(
-    entry: AuditEntry, key: bytes, *, checked: int, prev_pos: int, prev_hash: str
+    entry: AuditEntry, key: bytes, *, checked: int, prev_pos: int, prev_hash: str | None
 ) -> ChainReport | None:
     """Say what is wrong with a sealed entry's place, link or hash (None: nothing)."""
     if _place(entry) != prev_pos + 1:
@@ -196,7 +196,8 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     head = session.get(AuditHead, 1, populate_existing=True)
     head_pos, head_hash = (head.last_id, head.last_hash) if head is not None else (0, GENESIS)
     head_seen = head_pos == 0
-    prev_hash, prev_pos, checked = GENESIS, 0, 0
+    prev_hash: str | None = GENESIS  # an entry's hash column is nullable
+    prev_pos, checked = 0, 0
     for entry in _entries(session, sealed=True):
         checked += 1
         pos = _place(entry)
