@@ -100,7 +100,7 @@ def _open_video_case(
     non_admitted: str,
 ) -> int:
     """Open a case for the camera's event (channel video_ai, its external id); return its id."""
-    from wangge.cases.service import CaseIn, create_case
+    from wangge.cases.reporting import CaseIn, create_case
 
     text = body.description or f"视频智能分析发现：{category.name}（摄像头 {cam.key}）"
     data = CaseIn(
