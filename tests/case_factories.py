@@ -15,7 +15,8 @@ from wangge.auth.roles import DEFAULT_ROLES
 from wangge.cases.categories import DEPARTMENTS, department_code, seed_categories
 from wangge.cases.deadlines import SHANGHAI
 from wangge.cases.models import Case
-from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.reporting import CaseIn, create_case
+from wangge.cases.service import act
 from wangge.cases.vocabulary import Action
 from wangge.departments.models import Department
 from wangge.grids.service import GridIn, add_grids, new_version

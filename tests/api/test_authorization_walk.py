@@ -23,7 +23,8 @@ from tests.factories import DX, DY, X0, Y0
 from wangge.api.deps import get_principal
 from wangge.auth import service as auth
 from wangge.auth.roles import DEFAULT_ROLES
-from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.reporting import CaseIn, create_case
+from wangge.cases.service import act
 from wangge.cases.vocabulary import Action, Source
 from wangge.config import Settings
 from wangge.disputes.schemas import DisputeIn, PartyIn

@@ -25,7 +25,8 @@ from wangge.cases.models import (
     Category,
     OutboxMessage,
 )
-from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.reporting import CaseIn, create_case
+from wangge.cases.service import act
 from wangge.departments.models import Department
 from wangge.errors import Conflict
 from wangge.evaluation.rollup_models import EvaluationRollup

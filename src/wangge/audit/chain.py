@@ -128,6 +128,58 @@ def _broken(checked: int, entry_id: int | None, zh: str, en: str) -> ChainReport
     return ChainReport(False, checked, entry_id, zh, en)
 
 
+def _bad_checkpoint(wanted: dict[int, Checkpoint], key: bytes) -> ChainReport | None:
+    """Refuse a checkpoint not signed with the audit key (it proves nothing)."""
+    for c in wanted.values():
+        if not c.valid(key):
+            return _broken(
+                0, c.id, f"第 {c.id} 条的检查点签名无效", f"checkpoint {c.id} is not signed"
+            )
+    return None
+
+
+def _link_fault(
+    entry: AuditEntry, key: bytes, *, checked: int, prev_pos: int, prev_hash: str | None
+) -> ChainReport | None:
+    """Say what is wrong with a sealed entry's place, link or hash (None: nothing)."""
+    if _place(entry) != prev_pos + 1:
+        return _broken(
+            checked, entry.id, f"链上第 {prev_pos + 1} 条记录缺失",
+            f"entry {prev_pos + 1} of the chain is missing",
+        )  # fmt: skip
+    if entry.prev_hash != prev_hash:
+        return _broken(
+            checked, entry.id, f"第 {entry.id} 条记录的前序哈希不符",
+            f"entry {entry.id} does not link to its predecessor",
+        )  # fmt: skip
+    if entry_hash(entry, key) != entry.hash:
+        if checked == 1 and legacy_entry_hash(entry) == entry.hash:
+            return _broken(
+                checked, entry.id, "审计链为旧格式（无密钥），请运行 wangge audit seal-legacy",
+                "the chain was written before audit keys; run `wangge audit seal-legacy`",
+            )  # fmt: skip
+        return _altered(checked, entry)
+    return None
+
+
+def _altered(checked: int, entry: AuditEntry) -> ChainReport:
+    return _broken(
+        checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
+        f"entry {entry.id} was altered (or the audit key differs)",
+    )  # fmt: skip
+
+
+def _verify_waiting(session: Session, key: bytes, checked: int) -> ChainReport:
+    """Check the MAC of every entry still waiting for the sealer, after the sealed chain."""
+    waiting = 0
+    for entry in _entries(session, sealed=False):
+        checked += 1
+        waiting += 1
+        if not hmac.compare_digest(entry.mac or "", entry_mac(entry, key)):
+            return _altered(checked, entry)
+    return ChainReport(True, checked, unsealed=waiting)
+
+
 def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> ChainReport:
     """Recompute the chain and every waiting entry's MAC; point at the first entry that fails.
 
@@ -136,17 +188,16 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     """
     key = audit_key(session)
     wanted = {c.id: c for c in checkpoints}
-    for c in wanted.values():
-        if not c.valid(key):
-            return _broken(
-                0, c.id, f"第 {c.id} 条的检查点签名无效", f"checkpoint {c.id} is not signed"
-            )
+    unsigned = _bad_checkpoint(wanted, key)
+    if unsigned is not None:
+        return unsigned
     # The head is read before the entries: a sealer committing while we read (a live server)
     # only adds entries after it, while a chain cut short ends before it.
     head = session.get(AuditHead, 1, populate_existing=True)
     head_pos, head_hash = (head.last_id, head.last_hash) if head is not None else (0, GENESIS)
     head_seen = head_pos == 0
-    prev_hash, prev_pos, checked = GENESIS, 0, 0
+    prev_hash: str | None = GENESIS  # an entry's hash column is nullable
+    prev_pos, checked = 0, 0
     for entry in _entries(session, sealed=True):
         checked += 1
         pos = _place(entry)
@@ -156,26 +207,9 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
             # the signed checkpoint of the last archived entry
             prev_hash, prev_pos = anchor.hash, anchor.id
             wanted.pop(anchor.id)
-        if pos != prev_pos + 1:
-            return _broken(
-                checked, entry.id, f"链上第 {prev_pos + 1} 条记录缺失",
-                f"entry {prev_pos + 1} of the chain is missing",
-            )  # fmt: skip
-        if entry.prev_hash != prev_hash:
-            return _broken(
-                checked, entry.id, f"第 {entry.id} 条记录的前序哈希不符",
-                f"entry {entry.id} does not link to its predecessor",
-            )  # fmt: skip
-        if entry_hash(entry, key) != entry.hash:
-            if checked == 1 and legacy_entry_hash(entry) == entry.hash:
-                return _broken(
-                    checked, entry.id, "审计链为旧格式（无密钥），请运行 wangge audit seal-legacy",
-                    "the chain was written before audit keys; run `wangge audit seal-legacy`",
-                )  # fmt: skip
-            return _broken(
-                checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
-                f"entry {entry.id} was altered (or the audit key differs)",
-            )  # fmt: skip
+        fault = _link_fault(entry, key, checked=checked, prev_pos=prev_pos, prev_hash=prev_hash)
+        if fault is not None:
+            return fault
         point = wanted.pop(pos, None)
         if point is not None and point.hash != entry.hash:
             return _broken(
@@ -194,16 +228,7 @@ def verify_chain(session: Session, checkpoints: Iterable[Checkpoint] = ()) -> Ch
     if not head_seen:
         where = head_pos if head_pos <= prev_pos else prev_pos + 1
         return _broken(checked, where, "链尾记录被删除", "entries at the end were removed")
-    waiting = 0
-    for entry in _entries(session, sealed=False):
-        checked += 1
-        waiting += 1
-        if not hmac.compare_digest(entry.mac or "", entry_mac(entry, key)):
-            return _broken(
-                checked, entry.id, f"第 {entry.id} 条记录内容被修改（或审计密钥不同）",
-                f"entry {entry.id} was altered (or the audit key differs)",
-            )  # fmt: skip
-    return ChainReport(True, checked, unsealed=waiting)
+    return _verify_waiting(session, key, checked)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.cases.models import Case, CasePart, CaseReporter
 from wangge.cases.vocabulary import Actor, Role
-from wangge.errors import NotFound
+from wangge.errors import Forbidden, NotFound
 from wangge.grids.scope import layer_grid_ids, social_grid_condition
 
 _ROLES = {r.value for r in Role}
@@ -26,6 +26,19 @@ AREA_ROLES = frozenset(
 def actor_id(principal: Principal) -> str:
     """Return the id events carry for this principal (the user id, else its name)."""
     return str(principal.user_id) if principal.user_id is not None else principal.name
+
+
+def require_county(principal: Principal, permission: str, county_code: str | None) -> None:
+    """Refuse a principal without the permission, or whose scope does not hold the whole
+    county (a street's administrator would otherwise set county-wide rules)."""
+    principal.require(permission)
+    if county_code is not None and not principal.contains(county_code):
+        raise Forbidden(
+            f"区县 {county_code} 不在您的管辖范围内",
+            f"county {county_code} is outside your scope",
+            code="out_of_scope",
+            field="county_code",
+        )
 
 
 def sees_area(principal: Principal) -> bool:

@@ -19,6 +19,7 @@ from wangge.cases.limits import AreaClass, LimitRule, Stage, TimeLimits
 from wangge.cases.models import AreaClassRule, Category, ResponseRule, RoutingRule
 from wangge.cases.routing import MANAGE, require_line, route, set_routing_rule
 from wangge.cases.standard import (
+    CATALOGUE_FIELDS,
     CATALOGUE_RELEASE,
     DEPARTMENTS,
     SOCIAL,
@@ -172,16 +173,10 @@ def area_class_for(session: Session, county_code: str, codes: Iterable[str | Non
 
 _REQUIRED_FIELDS = ("name", "limits", "urgent", "admitted_to_grid", "minor", "is_active")
 # What a district may change on any category (standard or local).
+# The release's fields but the class's place in the catalogue (kind, major class), and
+# whether it is in use.
 EDITABLE = (
-    "name",
-    "filing_condition",
-    "closing_condition",
-    "limits",
-    "urgent",
-    "default_department",
-    "admitted_to_grid",
-    "minor",
-    "business_line",
+    *(f for f in CATALOGUE_FIELDS if f not in ("kind", "major_code", "major_name")),
     "is_active",
 )
 
@@ -314,9 +309,8 @@ def update_category(
     return category
 
 
-def create_category(session: Session, data: dict[str, Any], *, principal: Principal) -> Category:
-    """Add a local category (code X + digits); the catalogue upgrades never touch it."""
-    require_manage(principal)
+def _new_local_code(session: Session, data: dict[str, Any]) -> str:
+    """Return the code of a new local category: X + digits, not taken yet."""
     code = str(data.get("code") or "").strip()
     if not LOCAL_CODE.match(code):
         raise ValidationFailed(
@@ -329,12 +323,11 @@ def create_category(session: Session, data: dict[str, Any], *, principal: Princi
         raise Conflict(
             f"案件类别 {code} 已存在", f"case category {code} already exists", field="code"
         )
-    if data.get("kind") not in KINDS:
-        raise ValidationFailed(
-            "类型应为 event（事件）、component（部件）或 social（社会治理事项）",
-            "kind must be event, component or social",
-            field="kind",
-        )
+    return code
+
+
+def _major_of(session: Session, data: dict[str, Any], code: str) -> tuple[str, str]:
+    """Return the major class (code, name) of a new category; a new major needs its name."""
     major_code = data.get("major_code") or code[:3]
     major_name = data.get("major_name") or session.scalar(
         select(Category.major_name).where(Category.major_code == major_code).limit(1)
@@ -345,6 +338,20 @@ def create_category(session: Session, data: dict[str, Any], *, principal: Princi
             f"give the major class name (major class {major_code} does not exist yet)",
             field="major_name",
         )
+    return major_code, major_name
+
+
+def create_category(session: Session, data: dict[str, Any], *, principal: Principal) -> Category:
+    """Add a local category (code X + digits); the catalogue upgrades never touch it."""
+    require_manage(principal)
+    code = _new_local_code(session, data)
+    if data.get("kind") not in KINDS:
+        raise ValidationFailed(
+            "类型应为 event（事件）、component（部件）或 social（社会治理事项）",
+            "kind must be event, component or social",
+            field="kind",
+        )
+    major_code, major_name = _major_of(session, data, code)
     if not str(data.get("name") or "").strip():
         raise ValidationFailed("请填写类别名称", "the category needs a name", field="name")
     fields: dict[str, Any] = {

@@ -60,6 +60,70 @@ def _send(
     copy_to_routes(session, message)
 
 
+def _tell_dispatched(session: Session, case: Case, parts: list[CasePart], now: datetime) -> None:
+    """Tell each department a dispatch names, lead or assisting, with its deadline."""
+    for p in parts:
+        role = "主办" if p.lead else "协办"
+        _send(
+            session,
+            case,
+            "case.dispatched",
+            department_recipient(p.department_code),
+            f"案卷 {case.code} 已派遣至贵单位（{role}）",
+            now,
+            deadline=p.deadline.isoformat() if p.deadline else None,
+        )
+
+
+def _tell_pressed(
+    session: Session,
+    case: Case,
+    action: Action,
+    parts: list[CasePart],
+    *,
+    now: datetime,
+    note: str | None,
+    overdue: bool,
+) -> None:
+    """Tell the departments still holding the case of an urge, rework, escalation or overdue;
+    the centre itself when nobody outside holds it."""
+    topic = "case.overdue" if overdue else f"case.{action.value}"
+    what = f"超期（{ACTION_ZH[action]}）" if overdue else ACTION_ZH[action]
+    told = [p for p in parts if p.state != CaseState.HANDLED.value or action is A.CHECK_FAIL]
+    for p in told:
+        _send(
+            session,
+            case,
+            topic,
+            department_recipient(p.department_code),
+            f"案卷 {case.code}：{what}",
+            now,
+            note=note,
+        )
+    if not told and (overdue or action is A.URGE):
+        # Nobody outside holds the case: it waits on the centre itself.
+        to = centre_recipient(case.county_code)
+        _send(session, case, topic, to, f"案卷 {case.code}：{what}", now, note=note)
+
+
+def _tell_return_requests(
+    session: Session, case: Case, parts: list[CasePart], now: datetime, note: str | None
+) -> None:
+    """Tell the centre of each department asking to return the case."""
+    for p in parts:
+        if p.state == CaseState.RETURN_REQUESTED.value:
+            _send(
+                session,
+                case,
+                "case.return_dispatch",
+                centre_recipient(case.county_code),
+                f"案卷 {case.code}：{p.department_code} 申请退回",
+                now,
+                note=note,
+                department=p.department_code,
+            )
+
+
 def after_action(
     session: Session,
     case: Case,
@@ -73,48 +137,11 @@ def after_action(
     """Queue the notifications an accepted action causes (`overdue`: the sweep's own)."""
     code = case.code
     if action is A.DISPATCH:
-        for p in parts:
-            role = "主办" if p.lead else "协办"
-            _send(
-                session,
-                case,
-                "case.dispatched",
-                department_recipient(p.department_code),
-                f"案卷 {code} 已派遣至贵单位（{role}）",
-                now,
-                deadline=p.deadline.isoformat() if p.deadline else None,
-            )
+        _tell_dispatched(session, case, parts, now)
     elif action in (A.URGE, A.CHECK_FAIL, A.ESCALATE):
-        topic = "case.overdue" if overdue else f"case.{action.value}"
-        what = f"超期（{ACTION_ZH[action]}）" if overdue else ACTION_ZH[action]
-        told = [p for p in parts if p.state != CaseState.HANDLED.value or action is A.CHECK_FAIL]
-        for p in told:
-            _send(
-                session,
-                case,
-                topic,
-                department_recipient(p.department_code),
-                f"案卷 {code}：{what}",
-                now,
-                note=note,
-            )
-        if not told and (overdue or action is A.URGE):
-            # Nobody outside holds the case: it waits on the centre itself.
-            to = centre_recipient(case.county_code)
-            _send(session, case, topic, to, f"案卷 {code}：{what}", now, note=note)
+        _tell_pressed(session, case, action, parts, now=now, note=note, overdue=overdue)
     elif action is A.RETURN_DISPATCH:
-        for p in parts:
-            if p.state == CaseState.RETURN_REQUESTED.value:
-                _send(
-                    session,
-                    case,
-                    "case.return_dispatch",
-                    centre_recipient(case.county_code),
-                    f"案卷 {code}：{p.department_code} 申请退回",
-                    now,
-                    note=note,
-                    department=p.department_code,
-                )
+        _tell_return_requests(session, case, parts, now, note)
     elif action is A.CLOSE:
         for rid in reporters(session, case.id):
             _send(session, case, "case.closed", rid, f"您反映的问题（案卷 {code}）已办结", now)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
+from wangge.cases.access import require_county
 from wangge.cases.categories import cached_reference
 from wangge.cases.limits import (
     DEFAULT_CHANNEL_RULES,
@@ -106,14 +107,7 @@ def list_rules(
 
 
 def _may_manage(session: Session, principal: Principal, county_code: str) -> None:
-    principal.require("rules.manage")
-    if not principal.contains(county_code):
-        raise Forbidden(
-            f"无权修改区县 {county_code} 的答复时限规则",
-            f"county {county_code} is outside your scope",
-            code="out_of_scope",
-            field="county_code",
-        )
+    require_county(principal, "rules.manage", county_code)
     if session.get(Division, county_code) is None:
         raise ValidationFailed(
             f"区县 {county_code} 不存在（先运行 wangge init）",

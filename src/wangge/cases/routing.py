@@ -25,12 +25,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
+from wangge.cases.access import require_county
 from wangge.cases.limits import AreaClass
 from wangge.cases.models import Category, RoutingRule
 from wangge.cases.standard import department_code
 from wangge.departments.service import require_active
 from wangge.divisions.models import Division
-from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from wangge.errors import Conflict, NotFound, ValidationFailed
 from wangge.lines.models import BusinessLine
 from wangge.registry.models_components import Component
 
@@ -171,15 +172,7 @@ class RuleIn:
 
 def require_manage(principal: Principal, county_code: str | None = None) -> None:
     """Refuse a principal who may not edit categories and routing (of that county)."""
-    principal.require(MANAGE)
-    # The whole county: a street's administrator would otherwise set county-wide rules.
-    if county_code is not None and not principal.contains(county_code):
-        raise Forbidden(
-            f"区县 {county_code} 不在您的管理范围内",
-            f"county {county_code} is outside your scope",
-            code="out_of_scope",
-            field="county_code",
-        )
+    require_county(principal, MANAGE, county_code)
 
 
 def _check_area(session: Session, data: RuleIn) -> None:

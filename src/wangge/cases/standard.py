@@ -95,12 +95,8 @@ def _limits(handle: dict[str, float]) -> dict[str, Any]:
     return {Stage.HANDLE.value: dict(handle)}
 
 
-def default_categories() -> list[Category]:
-    """Return the categories of the current release: event and component classes, social ones."""
-    # The business lines own the rule of which line a standard class is in (imported here, not
-    # at the top: lines reads the cases' tables).
-    from wangge.lines.service import default_line_of
-
+def _event_categories() -> list[Category]:
+    """The 数字城管 事件 classes, with their urgency, admission and departments."""
     out: list[Category] = []
     events = load_catalogue(kind="event")
     for minor in events:
@@ -123,6 +119,12 @@ def default_categories() -> list[Category]:
                 minor=minor.code in {"0102", "0104", "0201", "0506", "0511"},
             )
         )
+    return out
+
+
+def _component_categories() -> list[Category]:
+    """The GB/T 30428.2 部件 classes: a damaged component of each kind."""
+    out: list[Category] = []
     components = load_catalogue(kind="component")
     for minor in components:
         major = components.major(minor.major)
@@ -139,6 +141,12 @@ def default_categories() -> list[Category]:
                 default_department=_COMPONENT_MAJOR_DEPT.get(minor.major, "CGW"),
             )
         )
+    return out
+
+
+def _social_categories() -> list[Category]:
+    """The GB/T 31000 social-governance matters (社会治理事项)."""
+    out: list[Category] = []
     for code, major_name, name, dept, minor_ok, admitted in SOCIAL:
         out.append(
             Category(
@@ -155,6 +163,16 @@ def default_categories() -> list[Category]:
                 minor=minor_ok,
             )
         )
+    return out
+
+
+def default_categories() -> list[Category]:
+    """Return the categories of the current release: event and component classes, social ones."""
+    # The business lines own the rule of which line a standard class is in (imported here, not
+    # at the top: lines reads the cases' tables).
+    from wangge.lines.service import default_line_of
+
+    out = [*_event_categories(), *_component_categories(), *_social_categories()]
     for category in out:
         category.business_line = default_line_of(category.code)
     return out
@@ -213,6 +231,29 @@ class UpgradeReport:
         return text
 
 
+def _upgrade_row(
+    row: Category, new: Category, release: str, report: UpgradeReport, *, dry_run: bool
+) -> None:
+    """Take a release's fields the district has not edited into an older standard row."""
+    code = row.code
+    edited = set(row.edited or [])
+    definition = _definition(new)
+    differ = [f for f in CATALOGUE_FIELDS if getattr(row, f) != definition[f]]
+    if row.release is None:
+        edited |= set(differ) & _OLD_EDITABLE
+    taken = [f for f in differ if f not in edited]
+    kept = [f for f in differ if f in edited]
+    if taken:
+        report.updated[code] = taken
+    if kept:
+        report.kept[code] = kept
+    if not dry_run:
+        for name in taken:
+            setattr(row, name, definition[name])
+        row.edited = sorted(edited)
+        row.release = release
+
+
 def upgrade_catalogue(
     session: Session,
     *,
@@ -248,37 +289,15 @@ def upgrade_catalogue(
             continue
         if release_key(row.release) == target:
             continue  # a release never changes once published: nothing to do
-        edited = set(row.edited or [])
-        definition = _definition(new)
-        differ = [f for f in CATALOGUE_FIELDS if getattr(row, f) != definition[f]]
-        if row.release is None:
-            edited |= set(differ) & _OLD_EDITABLE
-        taken = [f for f in differ if f not in edited]
-        kept = [f for f in differ if f in edited]
-        if taken:
-            report.updated[code] = taken
-        if kept:
-            report.kept[code] = kept
-        if not dry_run:
-            for name in taken:
-                setattr(row, name, definition[name])
-            row.edited = sorted(edited)
-            row.release = release
+        _upgrade_row(row, new, release, report, dry_run=dry_run)
     if not dry_run:
         session.flush()
         if principal is not None and report.changed:
+            detail = {"added": report.added, "updated": report.updated, "kept": report.kept}
             record_for(
-                session,
-                principal,
-                "catalogue.upgrade",
-                object_type="case_catalogue",
-                object_id=release,
-                detail={
-                    "added": report.added,
-                    "updated": report.updated,
-                    "kept": report.kept,
-                },
-            )
+                session, principal, "catalogue.upgrade", object_type="case_catalogue",
+                object_id=release, detail=detail,
+            )  # fmt: skip
     return report
 
 

@@ -23,6 +23,7 @@ from wangge.cases.models import Case, CaseEvent, Message
 from wangge.cases.notify import department_recipient
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.queries import CaseFilter, departments_of, queues, search
+from wangge.cases.reporting import CaseIn, create_case
 from wangge.cases.schemas import (
     ActionIn,
     CaseCreate,
@@ -36,7 +37,7 @@ from wangge.cases.schemas import (
     TrackPoint,
     TrackPointRead,
 )
-from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.service import act
 from wangge.cases.store import parts_of, snapshot
 from wangge.cases.timing import light, lights, overdue_hours
 from wangge.cases.vocabulary import ACTION_ZH, STATE_ZH, Action, CaseState

@@ -27,8 +27,9 @@ from wangge.cases.categories import DEPARTMENTS, department_code
 from wangge.cases.deadlines import SHANGHAI, ensure_aware
 from wangge.cases.models import AreaClassRule, Case, Category, RoutingRule
 from wangge.cases.patrol import add_points, end_patrol, start_patrol
+from wangge.cases.reporting import CaseIn, create_case
 from wangge.cases.scheduled import sweep_overdue
-from wangge.cases.service import CaseIn, act, create_case
+from wangge.cases.service import act
 from wangge.cases.store import parts_of
 from wangge.cases.vocabulary import Source
 from wangge.divisions.models import Division

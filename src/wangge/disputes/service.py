@@ -6,6 +6,7 @@ One transaction each (the request's); every step writes a `DisputeEvent` and an 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -328,41 +329,64 @@ def summary(d: Dispute, *, unmask: bool = False) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def read(session: Session, dispute: Dispute, *, unmask: bool = False) -> dict[str, Any]:
-    """The whole dispute: parties (masked unless `unmask`), sessions, outcome, follow-up, history."""
-    show = (lambda v: v) if unmask else None
+def _party_rows(parties: list[DisputeParty], *, unmask: bool) -> list[dict[str, Any]]:
+    """The parties' names, phones and ID numbers, masked unless `unmask`."""
+    return [
+        {
+            "id": p.id,
+            "name": p.name if unmask else mask_name(p.name),
+            "phone": p.phone if unmask else mask_phone(p.phone),
+            "id_number": p.id_number if unmask else mask_id_number(p.id_number),
+        }
+        for p in parties
+    ]
+
+
+def _session_rows(session: Session, dispute: Dispute, clean: Callable[[str], str]) -> list[Any]:
+    """The mediation sessions in the order they were held (notes through `clean`)."""
     sessions = session.scalars(
         select(DisputeSession)
         .where(DisputeSession.dispute_id == dispute.id)
         .order_by(DisputeSession.held_on, DisputeSession.id)
     ).all()
+    return [
+        {
+            "id": s.id,
+            "held_on": s.held_on,
+            "place": s.place,
+            "notes": clean(s.notes),
+            "recorded_by": s.recorded_by,
+            "recorded_at": s.recorded_at,
+        }
+        for s in sessions
+    ]
+
+
+def _history(session: Session, dispute: Dispute) -> list[dict[str, Any]]:
+    """Who moved the dispute from which state to which, and when."""
     events = session.scalars(
         select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id).order_by(DisputeEvent.id)
     ).all()
-    clean = show or scrub
+    return [
+        {
+            "at": e.at,
+            "actor": e.actor_name,
+            "action": e.action,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+        }
+        for e in events
+    ]
+
+
+def read(session: Session, dispute: Dispute, *, unmask: bool = False) -> dict[str, Any]:
+    """The whole dispute: parties (masked unless `unmask`), sessions, outcome, follow-up, history."""
+    clean: Callable[[str], str] = (lambda v: v) if unmask else scrub
     return {
         **summary(dispute, unmask=unmask),
         "masked": not unmask,
-        "parties": [
-            {
-                "id": p.id,
-                "name": p.name if unmask else mask_name(p.name),
-                "phone": p.phone if unmask else mask_phone(p.phone),
-                "id_number": p.id_number if unmask else mask_id_number(p.id_number),
-            }
-            for p in _parties(session, dispute)
-        ],
-        "sessions": [
-            {
-                "id": s.id,
-                "held_on": s.held_on,
-                "place": s.place,
-                "notes": clean(s.notes),
-                "recorded_by": s.recorded_by,
-                "recorded_at": s.recorded_at,
-            }
-            for s in sessions
-        ],
+        "parties": _party_rows(_parties(session, dispute), unmask=unmask),
+        "sessions": _session_rows(session, dispute, clean),
         "outcome_note": clean(dispute.outcome_note) if dispute.outcome_note else None,
         "transferred_to": dispute.transferred_to,
         "no_agreement_reason": dispute.no_agreement_reason,
@@ -380,16 +404,7 @@ def read(session: Session, dispute: Dispute, *, unmask: bool = False) -> dict[st
             "result": clean(dispute.follow_up_result or ""),
             "at": dispute.followed_up_at,
         },
-        "history": [
-            {
-                "at": e.at,
-                "actor": e.actor_name,
-                "action": e.action,
-                "from_state": e.from_state,
-                "to_state": e.to_state,
-            }
-            for e in events
-        ],
+        "history": _history(session, dispute),
     }
 
 

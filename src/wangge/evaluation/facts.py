@@ -110,14 +110,14 @@ def _ordered(rows: Iterable[EventRow]) -> list[EventRow]:
     return sorted(rows, key=lambda r: (r.at.timestamp(), r.id))
 
 
-def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
-    rows = _ordered(rows)
+def _event_facts(rows: list[EventRow]) -> list[Fact]:
+    """One fact per event in time order: its spell, extension, suspension and shown deadline."""
     out: list[Fact] = []
     prev_state: float | None = None
     prev_deadline: datetime | None = None
     hseg = 0
     last_by_part: dict[str | None, Fact] = {}
-    for r in rows:
+    for r in _ordered(rows):
         epoch = r.at.timestamp()
         hseg += r.action in SPELL_START
         lag = last_by_part.get(r.part)
@@ -139,21 +139,33 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
         prev_deadline = r.deadline
         if r.action not in NO_STATE_CHANGE:
             prev_state = epoch
-    acts = {f["action"] for f in out}
-    case_filed = bool(acts & {"file", "self_handle"})
-    case_closed = "close" in acts
-    void_after_file = any(f["action"] == "void" and f["row"].from_state == "filed" for f in out)
-    by_h: dict[int, list[Fact]] = defaultdict(list)
-    by_hp: dict[tuple[int, str | None], list[Fact]] = defaultdict(list)
-    for f in out:
-        by_h[f["hseg"]].append(f)
-        by_hp[(f["hseg"], f["part"])].append(f)
+    return out
+
+
+def _running_sums(by_hp: dict[tuple[int, str | None], list[Fact]]) -> None:
+    """Sum extensions and suspensions so far within each spell of each part."""
     for group in by_hp.values():
         ext_sum = susp_sum = 0.0
         for f in group:
             ext_sum += f["ext"]
             susp_sum += f["susp"]
             f["ext_sum"], f["susp_sum"] = ext_sum, susp_sum
+
+
+def _late_feedback(f: Fact, cfg: EvalConfig) -> bool:
+    """A feedback after the deadline shown, or (none shown) beyond the handling limit."""
+    if f["action"] != "feed_back":
+        return False
+    if f["due"] is not None:
+        return bool(f["row"].at > f["due"])
+    return f["handle_start"] is not None and (
+        f["epoch"] - f["handle_start"] - f["susp_sum"]
+        > cfg.limit_secs("handle") + f["ext_sum"] * 3600.0
+    )
+
+
+def _spell_flags(out: list[Fact], by_h: dict[int, list[Fact]], cfg: EvalConfig) -> None:
+    """Flag each fact's spell start, rework, wrong dispatch and lateness."""
     last_cf = last_dp = None
     for i, f in enumerate(out):
         h = by_h[f["hseg"]]
@@ -172,18 +184,13 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
         nxt = [g["epoch"] for g in later if g["action"] == "dispatch"]
         # returned or reworked before the next dispatch
         f["wrong_dispatch"] = bool(wrong) and min(wrong) <= (min(nxt) if nxt else 1e18)
-        f["late_fb"] = f["action"] == "feed_back" and (
-            f["row"].at > f["due"]
-            if f["due"] is not None
-            else f["handle_start"] is not None
-            and (
-                f["epoch"] - f["handle_start"] - f["susp_sum"]
-                > cfg.limit_secs("handle") + f["ext_sum"] * 3600.0
-            )
-        )
+        f["late_fb"] = _late_feedback(f, cfg)
         f["fb_on_time"] = f["action"] == "feed_back" and not f["late_fb"]
         f["late_close"] = f["action"] == "close" and not _ok(f, "close", cfg)
-    case_late = any(f["late_fb"] or f["late_close"] for f in out)
+
+
+def _part_flags(by_hp: dict[tuple[int, str | None], list[Fact]]) -> None:
+    """Flag what happened anywhere within each spell of each part, and its first event."""
     for (_, part), group in by_hp.items():
         flags = {
             "seg_fed": any(g["action"] == "feed_back" for g in group),
@@ -195,6 +202,23 @@ def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
         for i, g in enumerate(group):
             g.update(flags)
             g["seg_first"] = part is not None and i == 0
+
+
+def _facts_of_case(rows: list[EventRow], cfg: EvalConfig) -> list[Fact]:
+    out = _event_facts(rows)
+    acts = {f["action"] for f in out}
+    case_filed = bool(acts & {"file", "self_handle"})
+    case_closed = "close" in acts
+    void_after_file = any(f["action"] == "void" and f["row"].from_state == "filed" for f in out)
+    by_h: dict[int, list[Fact]] = defaultdict(list)
+    by_hp: dict[tuple[int, str | None], list[Fact]] = defaultdict(list)
+    for f in out:
+        by_h[f["hseg"]].append(f)
+        by_hp[(f["hseg"], f["part"])].append(f)
+    _running_sums(by_hp)
+    _spell_flags(out, by_h, cfg)
+    case_late = any(f["late_fb"] or f["late_close"] for f in out)
+    _part_flags(by_hp)
     for f in out:
         f.update(case_filed=case_filed, case_closed=case_closed, case_late=case_late)
         f["void_after_file"] = void_after_file

@@ -115,19 +115,8 @@ def _check_types(object_types: list[str]) -> list[str]:
     return [t for t in ORDER if t in object_types]
 
 
-def publish(
-    session: Session,
-    principal: Principal,
-    *,
-    county: str,
-    period_label: str,
-    object_types: list[str],
-    credit: bool,
-    reason: str | None,
-    now: datetime,
-) -> EvaluationPublication:
-    """Publish (or correct) a county's evaluation of a closed period; return the new version."""
-    principal.require("evaluation.publish")
+def _check_county(session: Session, principal: Principal, county: str) -> None:
+    """Refuse an unknown county, or one not wholly in the principal's scope."""
     if county_name(session, county) is None:
         raise NotFound(f"区县 {county} 不存在", f"no county {county}", field="county")
     if not principal.contains(county):
@@ -135,6 +124,10 @@ def publish(
             f"只能发布本人所辖整个区县的评价（{county}）",
             f"you may publish only for a whole county in your scope ({county})",
         )
+
+
+def _ended_period(period_label: str, now: datetime) -> Period:
+    """Parse a period that has ended: only a closed period is published."""
     period = parse(period_label)
     if period.end > now:
         raise ValidationFailed(
@@ -142,13 +135,13 @@ def publish(
             f"period {period.label} has not ended yet; publish it once it has",
             code="period_open", field="period",
         )  # fmt: skip
-    types = _check_types(object_types)
-    if not types and not credit:
-        raise ValidationFailed(
-            "请至少选择一类排名或单位信用名单",
-            "choose at least one ranking or the unit credit list",
-            field="object_types",
-        )
+    return period
+
+
+def _latest_and_reason(
+    session: Session, county: str, period: Period, reason: str | None
+) -> tuple[int | None, str | None]:
+    """Return the latest published version and the cleaned reason a correction must give."""
     latest = session.scalar(
         select(func.max(EvaluationPublication.version)).where(
             EvaluationPublication.county_code == county,
@@ -165,13 +158,11 @@ def publish(
     if reason is not None and len(reason) > 500:
         raise ValidationFailed("理由不能超过 500 字", "field reason: at most 500 characters",
                                field="reason")  # fmt: skip
-    data = snapshot(session, period, county, now=now, object_types=types, credit=credit)
-    row = EvaluationPublication(
-        county_code=county, period=period.label, period_kind=period.kind,
-        version=(latest or 0) + 1, object_types=types, include_credit=credit, data=data,
-        reason=reason, published_at=now, published_by=principal.name,
-        published_by_id=principal.user_id,
-    )  # fmt: skip
+    return latest, reason
+
+
+def _add_version(session: Session, row: EvaluationPublication, period: Period) -> None:
+    """Add the new version; Conflict if another admin published it a moment ago."""
     savepoint = session.begin_nested()
     try:
         session.add(row)
@@ -183,6 +174,39 @@ def publish(
             f"someone else just published {period.label}; reload and try again",
             code="version_conflict",
         ) from None
+
+
+def publish(
+    session: Session,
+    principal: Principal,
+    *,
+    county: str,
+    period_label: str,
+    object_types: list[str],
+    credit: bool,
+    reason: str | None,
+    now: datetime,
+) -> EvaluationPublication:
+    """Publish (or correct) a county's evaluation of a closed period; return the new version."""
+    principal.require("evaluation.publish")
+    _check_county(session, principal, county)
+    period = _ended_period(period_label, now)
+    types = _check_types(object_types)
+    if not types and not credit:
+        raise ValidationFailed(
+            "请至少选择一类排名或单位信用名单",
+            "choose at least one ranking or the unit credit list",
+            field="object_types",
+        )
+    latest, reason = _latest_and_reason(session, county, period, reason)
+    data = snapshot(session, period, county, now=now, object_types=types, credit=credit)
+    row = EvaluationPublication(
+        county_code=county, period=period.label, period_kind=period.kind,
+        version=(latest or 0) + 1, object_types=types, include_credit=credit, data=data,
+        reason=reason, published_at=now, published_by=principal.name,
+        published_by_id=principal.user_id,
+    )  # fmt: skip
+    _add_version(session, row, period)
     record_for(
         session, principal, "evaluation.republish" if latest else "evaluation.publish",
         object_type="evaluation_publication", object_id=row.id, county_code=county,

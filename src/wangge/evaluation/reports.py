@@ -33,10 +33,59 @@ def _fmt(v: Any) -> Any:
     return "无数据" if v is None else v
 
 
+def _grade_summary(result: dict[str, Any]) -> list[tuple[str, int, float | None, list[int]]]:
+    """Per object type: its name, how many, the mean score (None: none scored), A-E and none."""
+    out: list[tuple[str, int, float | None, list[int]]] = []
+    for object_type in SHEET_ORDER:
+        rows = result["objects"].get(object_type, [])
+        scores = [r["score"] for r in rows if r["score"] is not None]
+        grades = [r["grade"] for r in rows]
+        mean = sum(scores) / len(scores) if scores else None
+        counts = [*(grades.count(g) for g in "ABCDE"), grades.count(None)]
+        out.append((OBJECT_ZH[object_type], len(rows), mean, counts))
+    return out
+
+
+_SUMMARY_HEAD = ["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"]
+
+
+def _object_sheet(wb: Any, object_type: str, rows: list[dict[str, Any]]) -> None:
+    """One object type's sheet: its ranked rows and a bar chart of the scores."""
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    ws = wb.create_sheet(OBJECT_ZH[object_type])
+    counts, rates = _columns(rows)
+    header = ["排名", "编码", "名称", "综合指标值", "评价等级", "环比变化", "同比变化"]
+    header += [name(k) for k in rates + counts]  # the glossary's names
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for r in rows:
+        # Names and codes come from the database (people, departments): never formulas.
+        ws.append([safe_cell(v) for v in (
+            [_fmt(r.get("rank")), r["key"], r.get("name", r["key"]), _fmt(r["score"]),
+             _fmt(r["grade"]), _fmt(r.get("change_previous")),
+             _fmt(r.get("change_last_year"))]
+            + [_fmt(r["rates"].get(k)) for k in rates]
+            + [r["counts"].get(k, 0) for k in counts]
+        )])  # fmt: skip
+    ws.column_dimensions["C"].width = 24
+    scored = sum(1 for r in rows if r["score"] is not None)
+    if scored:
+        chart = BarChart()
+        chart.title = f"{OBJECT_ZH[object_type]}综合指标值"
+        chart.y_axis.title = "分"
+        n = min(scored, 30)
+        chart.add_data(Reference(ws, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=n + 1))
+        chart.width, chart.height = 24, 10
+        ws.add_chart(chart, f"A{len(rows) + 4}")
+
+
 def monthly_xlsx(result: dict[str, Any]) -> bytes:
     """Return the workbook: a summary sheet, then one sheet per object type with a bar chart."""
     from openpyxl import Workbook
-    from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
     from openpyxl.worksheet.worksheet import Worksheet
 
@@ -47,47 +96,11 @@ def monthly_xlsx(result: dict[str, Any]) -> bytes:
     label = result["period"]["label"]
     summary.append([f"综合评价报告 {label}"])
     summary["A1"].font = Font(bold=True, size=14)
-    summary.append(["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"])
+    summary.append(list(_SUMMARY_HEAD))
+    for zh, n, mean, grades in _grade_summary(result):
+        summary.append([zh, n, round(mean, 2) if mean is not None else "无数据", *grades])
     for object_type in SHEET_ORDER:
-        rows = result["objects"].get(object_type, [])
-        scores = [r["score"] for r in rows if r["score"] is not None]
-        grades = [r["grade"] for r in rows]
-        summary.append(
-            [OBJECT_ZH[object_type], len(rows),
-             round(sum(scores) / len(scores), 2) if scores else "无数据",
-             *(grades.count(g) for g in "ABCDE"), grades.count(None)]
-        )  # fmt: skip
-    for object_type in SHEET_ORDER:
-        rows = result["objects"].get(object_type, [])
-        ws = wb.create_sheet(OBJECT_ZH[object_type])
-        counts, rates = _columns(rows)
-        header = ["排名", "编码", "名称", "综合指标值", "评价等级", "环比变化", "同比变化"]
-        header += [name(k) for k in rates + counts]  # the glossary's names
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for r in rows:
-            # Names and codes come from the database (people, departments): never formulas.
-            ws.append([safe_cell(v) for v in (
-                [_fmt(r.get("rank")), r["key"], r.get("name", r["key"]), _fmt(r["score"]),
-                 _fmt(r["grade"]), _fmt(r.get("change_previous")),
-                 _fmt(r.get("change_last_year"))]
-                + [_fmt(r["rates"].get(k)) for k in rates]
-                + [r["counts"].get(k, 0) for k in counts]
-            )])  # fmt: skip
-        ws.column_dimensions["C"].width = 24
-        scored = sum(1 for r in rows if r["score"] is not None)
-        if scored:
-            chart = BarChart()
-            chart.title = f"{OBJECT_ZH[object_type]}综合指标值"
-            chart.y_axis.title = "分"
-            n = min(scored, 30)
-            chart.add_data(
-                Reference(ws, min_col=4, min_row=1, max_row=n + 1), titles_from_data=True
-            )
-            chart.set_categories(Reference(ws, min_col=3, min_row=2, max_row=n + 1))
-            chart.width, chart.height = 24, 10
-            ws.add_chart(chart, f"A{len(rows) + 4}")
+        _object_sheet(wb, object_type, result["objects"].get(object_type, []))
     terms = wb.create_sheet("指标说明")  # the glossary: each name beside its formula
     terms.append(["指标", "计算公式", "方向"])
     for term in table("zh"):
@@ -172,6 +185,32 @@ def line_chart(labels: list[str], series: list[list[float]], title: str) -> Any:
     return d
 
 
+def _object_pages(object_type: str, rows: list[dict[str, Any]], st: Any) -> list[Any]:
+    """One object type's pages of the PDF: its scores' bar chart and its ranked table."""
+    from reportlab.platypus import PageBreak, Paragraph
+
+    story: list[Any] = [PageBreak(), Paragraph(f"{OBJECT_ZH[object_type]}评价", st["h2"])]
+    scored = [r for r in rows if r["score"] is not None][:20]
+    if scored:
+        story.append(
+            bar_chart([str(r.get("name", r["key"]))[:10] for r in scored],
+                      [r["score"] for r in scored], f"{OBJECT_ZH[object_type]}综合指标值")
+        )  # fmt: skip
+    rate_keys = list(rows[0]["rates"])
+    open_keys = [k for k in OPEN_KEYS if any(k in r["counts"] for r in rows)]
+    data = [["排名", "名称", "综合指标值", "等级", "环比",
+             *[name(k) for k in rate_keys + open_keys]]]  # fmt: skip
+    for r in rows[:60]:
+        data.append(
+            [r.get("rank") or "-", str(r.get("name", r["key"]))[:24],
+             _fmt(r["score"]), _fmt(r["grade"]), _fmt(r.get("change_previous")),
+             *[_fmt(r["rates"].get(k)) for k in rate_keys],
+             *[r["counts"].get(k, 0) for k in open_keys]]
+        )  # fmt: skip
+    story.append(_table(data))
+    return story
+
+
 def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = None) -> bytes:
     """Return the PDF report: summary, a chart and a ranked table per object type, in Chinese."""
     from reportlab.lib.pagesizes import A4, landscape
@@ -195,16 +234,9 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
         ),
         Spacer(1, 6),
     ]
-    head: list[list[Any]] = [
-        ["评价对象", "数量", "平均综合指标值", "A", "B", "C", "D", "E", "无数据"]
-    ]
-    for object_type in SHEET_ORDER:
-        rows = result["objects"].get(object_type, [])
-        scores = [r["score"] for r in rows if r["score"] is not None]
-        grades = [r["grade"] for r in rows]
-        head.append([OBJECT_ZH[object_type], len(rows),
-                     f"{sum(scores) / len(scores):.2f}" if scores else "无数据",
-                     *(grades.count(g) for g in "ABCDE"), grades.count(None)])  # fmt: skip
+    head: list[list[Any]] = [list(_SUMMARY_HEAD)]
+    for zh, n, mean, grades in _grade_summary(result):
+        head.append([zh, n, f"{mean:.2f}" if mean is not None else "无数据", *grades])
     story.append(_table(head))
     if trend:
         story += [
@@ -216,27 +248,8 @@ def monthly_pdf(result: dict[str, Any], trend: list[dict[str, Any]] | None = Non
         ]  # fmt: skip
     for object_type in SHEET_ORDER:
         rows = result["objects"].get(object_type, [])
-        if not rows:
-            continue
-        story += [PageBreak(), Paragraph(f"{OBJECT_ZH[object_type]}评价", st["h2"])]
-        scored = [r for r in rows if r["score"] is not None][:20]
-        if scored:
-            story.append(
-                bar_chart([str(r.get("name", r["key"]))[:10] for r in scored],
-                          [r["score"] for r in scored], f"{OBJECT_ZH[object_type]}综合指标值")
-            )  # fmt: skip
-        rate_keys = list(rows[0]["rates"])
-        open_keys = [k for k in OPEN_KEYS if any(k in r["counts"] for r in rows)]
-        data = [["排名", "名称", "综合指标值", "等级", "环比",
-                 *[name(k) for k in rate_keys + open_keys]]]  # fmt: skip
-        for r in rows[:60]:
-            data.append(
-                [r.get("rank") or "-", str(r.get("name", r["key"]))[:24],
-                 _fmt(r["score"]), _fmt(r["grade"]), _fmt(r.get("change_previous")),
-                 *[_fmt(r["rates"].get(k)) for k in rate_keys],
-                 *[r["counts"].get(k, 0) for k in open_keys]]
-            )  # fmt: skip
-        story.append(_table(data))
+        if rows:
+            story += _object_pages(object_type, rows, st)
     story += [PageBreak(), Paragraph("指标说明", st["h2"])]
     story.append(_table([["指标", "计算公式", "方向"]]
                         + [[g["name"], Paragraph(g["formula"], st["body"]), g["direction"]]

@@ -253,19 +253,30 @@ def add(
     _insert(session, rows)
 
 
+def clear(session: Session, model: Any, county: str | None) -> None:
+    """Delete a derived table's rows (of one county, if given) before they are recomputed."""
+    q = delete(model)
+    if county:
+        q = q.where(model.county_code == county)
+    session.execute(q)
+
+
+def for_bulk(session: Session) -> str:
+    """Return the dialect; on PostgreSQL keep this transaction's sorts in memory and turn JIT
+    off (compiling these wide queries took longer than running them)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+    return dialect
+
+
 def rebuild(session: Session, *, county: str | None = None) -> int:
     """Recompute the rollups from the stored facts in the caller's transaction (one INSERT ...
     SELECT); return the rows. `evaluation.rebuild_pg` rebuilds a whole PostgreSQL database
     faster, into a fresh table."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # the sorts in memory; no JIT: compiling this wide query took longer than running it
-        session.execute(text("SET LOCAL work_mem = '256MB'"))
-        session.execute(text("SET LOCAL jit = off"))
-    q = delete(EvaluationRollup)
-    if county:
-        q = q.where(EvaluationRollup.county_code == county)
-    session.execute(q)
+    clear(session, EvaluationRollup, county)
+    dialect = for_bulk(session)
     where = "x.county_code = :county" if county else "1 = 1"
     days = contribution_sql(dialect, where).replace(
         "SELECT county_code, day,", "SELECT county_code, 'd', day,", 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -353,6 +354,75 @@ def _rate_parts(object_type: str, indicator: str) -> tuple[list[str], list[str]]
     return None
 
 
+def _drill_counts(
+    cfg: EvalConfig, group: str, object_type: str, indicator: str
+) -> tuple[list[str], list[str]]:
+    """Return the counts behind an indicator (numerator, denominator); refuse one not drillable."""
+    parts = _rate_parts(object_type, indicator)
+    known = [*sql.groups(cfg)[group][2], *OPEN_COUNTS.get(group, ())]
+    if parts is None:
+        if indicator not in known:
+            raise ValidationFailed(
+                f"指标 {indicator} 不能下钻", f"indicator {indicator} has no case list",
+                code="unknown_indicator", field="indicator",
+            )  # fmt: skip
+        parts = ([indicator], [])
+    num, den = parts
+    if any(c not in known for c in num + den):
+        raise ValidationFailed(
+            f"指标 {indicator} 不来自案卷（如巡查、评价）",
+            f"indicator {indicator} is not counted from cases",
+            code="not_from_cases", field="indicator",
+        )  # fmt: skip
+    return num, den
+
+
+@dataclass(frozen=True)
+class _DrillQuery:
+    """What one drill reads: the object, the period's parameters, open clocks and the source."""
+
+    cfg: EvalConfig
+    group: str
+    key: str
+    args: dict[str, Any]
+    clocks: list[OpenClock]
+    stored: bool
+    county: bool
+    line: bool
+
+
+def _drill_pairs(session: Session, q: _DrillQuery, counts: list[str]) -> list[tuple[int, int]]:
+    """(case id, event id) of each counted event, so a list is exactly as long as its figure."""
+    found: list[tuple[int, int]] = []
+    for c in counts:
+        if c in OPEN_COUNTS.get(q.group, ()):  # one entry per open clock: its latest event
+            found += facts.open_drill(q.clocks, q.group, q.key, c)
+            continue
+        query = sql.drill_sql(
+            _dialect(session), q.cfg, q.group, c, county=q.county, stored=q.stored, line=q.line
+        )
+        found += [(int(r[0]), int(r[1])) for r in session.execute(_params(text(query)), q.args)]
+    return found
+
+
+def _listed(session: Session, found: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The cases of drilled events: id, event, code, state and category."""
+    if not found:
+        return []
+    info = {
+        i: (c, s, k)
+        for i, c, s, k in session.execute(
+            select(Case.id, Case.code, Case.state, Case.category_code).where(
+                Case.id.in_({p[0] for p in found})
+            )
+        )
+    }
+    return [
+        {"id": i, "event_id": e, "code": info[i][0], "state": info[i][1], "category": info[i][2]}
+        for i, e in found
+    ]
+
+
 def drill(
     session: Session,
     period: Period,
@@ -375,62 +445,17 @@ def drill(
         _names(session, {object_type: {key: {}}}) | {"county:": county},
     ):  # fmt: skip
         raise NotFound(f"对象 {key} 不存在", f"object {key} does not exist")
-    parts = _rate_parts(object_type, indicator)
-    known = [*sql.groups(cfg)[group][2], *OPEN_COUNTS.get(group, ())]
-    if parts is None:
-        if indicator not in known:
-            raise ValidationFailed(
-                f"指标 {indicator} 不能下钻", f"indicator {indicator} has no case list",
-                code="unknown_indicator", field="indicator",
-            )  # fmt: skip
-        parts = ([indicator], [])
-    num, den = parts
-    if any(c not in known for c in num + den):
-        raise ValidationFailed(
-            f"指标 {indicator} 不来自案卷（如巡查、评价）",
-            f"indicator {indicator} is not counted from cases",
-            code="not_from_cases", field="indicator",
-        )  # fmt: skip
-    args = _args(period.start, period.end, county, line) | {"key": key}
+    num, den = _drill_counts(cfg, group, object_type, indicator)
     use_stored = stored.usable(session, cfg)
     clocks: list[OpenClock] = []
     if any(c in OPEN_COUNTS.get(group, ()) for c in num + den):
         clocks = _open_clocks(session, use_stored, _args(period.start, period.end, county, line))
-
-    def pairs(counts: list[str]) -> list[tuple[int, int]]:
-        # one entry per counted event, so a list is exactly as long as its figure
-        found: list[tuple[int, int]] = []
-        for c in counts:
-            if c in OPEN_COUNTS.get(group, ()):  # one entry per open clock: its latest event
-                found += facts.open_drill(clocks, group, key, c)
-                continue
-            q = sql.drill_sql(
-                _dialect(session), cfg, group, c, county=county is not None, stored=use_stored,
-                line=bool(line),
-            )  # fmt: skip
-            found += [(int(r[0]), int(r[1])) for r in session.execute(_params(text(q)), args)]
-        return found
-
-    def listed(found: list[tuple[int, int]]) -> list[dict[str, Any]]:
-        if not found:
-            return []
-        info = {
-            i: (c, s, k)
-            for i, c, s, k in session.execute(
-                select(Case.id, Case.code, Case.state, Case.category_code).where(
-                    Case.id.in_({p[0] for p in found})
-                )
-            )
-        }
-        return [
-            {"id": i, "event_id": e, "code": info[i][0], "state": info[i][1],
-             "category": info[i][2]}
-            for i, e in found
-        ]  # fmt: skip
-
-    n, d = pairs(num), pairs(den)
+    q = _DrillQuery(
+        cfg, group, key, _args(period.start, period.end, county, line) | {"key": key}, clocks,
+        use_stored, county is not None, bool(line),
+    )  # fmt: skip
     return {
         "object_type": object_type, "key": key, "indicator": indicator,
-        "numerator": {"counts": num, "cases": listed(n)},
-        "denominator": {"counts": den, "cases": listed(d)},
+        "numerator": {"counts": num, "cases": _listed(session, _drill_pairs(session, q, num))},
+        "denominator": {"counts": den, "cases": _listed(session, _drill_pairs(session, q, den))},
     }  # fmt: skip

@@ -70,6 +70,10 @@ _LINE_CASES = (
 )
 
 
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+
+
 def _of_line(line: bool, column: str) -> str:
     return f" AND {column} IN ({_LINE_CASES})" if line else ""
 
@@ -83,36 +87,27 @@ def _ok(stage: str, cfg: EvalConfig) -> str:
     )
 
 
-def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
-    """Return {object type: (membership, key expression, {count: predicate})} as SQL."""
+def _supervisor_counts(cfg: EvalConfig) -> dict[str, str]:
     rep = "action = 'report'"
     ver = "action IN ('verify_true', 'verify_false')"
     chk = "action IN ('check_pass', 'check_fail')"
-    area = {
-        "filed": "action = 'file'",
-        "closed": "action = 'file' AND case_closed = 1",
-        "closed_on_time": "action = 'file' AND case_closed = 1 AND case_late = 0",
-        "public_verified": f"action = 'verify_true' AND {_PUBLIC}",
-    }
     return {
-        "supervisor": (
-            _W,
-            "actor_id",
-            {
-                "reports": rep,
-                "valid_reports": f"{rep} AND case_filed = 1",
-                "closed_reports": f"{rep} AND case_filed = 1 AND case_closed = 1",
-                "closed_on_time_reports": (
-                    f"{rep} AND case_filed = 1 AND case_closed = 1 AND case_late = 0"
-                ),
-                "to_verify": ver,
-                "verified_on_time": f"{ver} AND {_ok('verify', cfg)}",
-                "to_check": chk,
-                "checked_on_time": f"{chk} AND {_ok('check', cfg)}",
-                "missed": f"action = 'verify_true' AND {_PUBLIC}",
-                "self_handled": "action = 'self_handle'",
-            },
-        ),
+        "reports": rep,
+        "valid_reports": f"{rep} AND case_filed = 1",
+        "closed_reports": f"{rep} AND case_filed = 1 AND case_closed = 1",
+        "closed_on_time_reports": f"{rep} AND case_filed = 1 AND case_closed = 1 AND case_late = 0",
+        "to_verify": ver,
+        "verified_on_time": f"{ver} AND {_ok('verify', cfg)}",
+        "to_check": chk,
+        "checked_on_time": f"{chk} AND {_ok('check', cfg)}",
+        "missed": f"action = 'verify_true' AND {_PUBLIC}",
+        "self_handled": "action = 'self_handle'",
+    }
+
+
+def _centre_counts(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The centre's posts: acceptors (受理员), shift leaders (值班长) and dispatchers (派遣员)."""
+    return {
         "acceptor": (
             "role = 'acceptor'",
             "actor_id",
@@ -146,23 +141,36 @@ def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
                 "dispatched_accurate": "action = 'dispatch' AND wrong_dispatch = 0",
             },
         ),
-        "department": (
-            "part IS NOT NULL AND seg_first = 1",
-            "part",
-            {
-                "to_handle": "1 = 1",
-                "handled": "seg_fed = 1",
-                "handled_on_time": "seg_fed_on_time = 1",
-                "rework": "seg_rework = 1",
-                "closed": "case_closed = 1",
-                "extended": "seg_ext = 1",
-                "suspended": "seg_susp = 1",
-                "returned": "seg_returned = 1",
-            },
-        ),
-        "grid": (_AREA_ROWS, "grid", area),
-        "community": (_AREA_ROWS, "community", area),
-        "street": (_AREA_ROWS, "SUBSTR(community, 1, 9)", area),
+    }
+
+
+_DEPARTMENT_COUNTS = {
+    "to_handle": "1 = 1",
+    "handled": "seg_fed = 1",
+    "handled_on_time": "seg_fed_on_time = 1",
+    "rework": "seg_rework = 1",
+    "closed": "case_closed = 1",
+    "extended": "seg_ext = 1",
+    "suspended": "seg_susp = 1",
+    "returned": "seg_returned = 1",
+}
+_AREA_COUNTS = {
+    "filed": "action = 'file'",
+    "closed": "action = 'file' AND case_closed = 1",
+    "closed_on_time": "action = 'file' AND case_closed = 1 AND case_late = 0",
+    "public_verified": f"action = 'verify_true' AND {_PUBLIC}",
+}
+
+
+def groups(cfg: EvalConfig) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """Return {object type: (membership, key expression, {count: predicate})} as SQL."""
+    return {
+        "supervisor": (_W, "actor_id", _supervisor_counts(cfg)),
+        **_centre_counts(cfg),
+        "department": ("part IS NOT NULL AND seg_first = 1", "part", dict(_DEPARTMENT_COUNTS)),
+        "grid": (_AREA_ROWS, "grid", dict(_AREA_COUNTS)),
+        "community": (_AREA_ROWS, "community", dict(_AREA_COUNTS)),
+        "street": (_AREA_ROWS, "SUBSTR(community, 1, 9)", dict(_AREA_COUNTS)),
     }
 
 
@@ -231,19 +239,9 @@ def stage_ctes(cfg: EvalConfig, *, source: str, extra: str) -> str:
 )"""
 
 
-def facts_cte(
-    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events", line: bool = False
-) -> str:
-    """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
-
-    Parameters: :start, :end (timestamps), :county (when `county`), :line (when `line`).
-    """
-    d = DIALECTS[dialect]
-    where_county = ("AND county_code = :county" if county else "") + _of_line(line, "case_id")
-    spell = "PARTITION BY case_id, hseg, part"
-    # the counting query's own columns: whether a dispatch was returned or reworked before the
-    # next dispatch, and the case-wide flags (the events before, this one and those after)
-    extra = f"""CASE WHEN MIN(CASE WHEN action IN {_in(WRONG)} THEN epoch END) OVER wf
+# the counting query's own columns: whether a dispatch was returned or reworked before the
+# next dispatch, and the case-wide flags (the events before, this one and those after)
+_CASE_WIDE = f"""CASE WHEN MIN(CASE WHEN action IN {_in(WRONG)} THEN epoch END) OVER wf
         <= COALESCE(MIN(CASE WHEN action = 'dispatch' THEN epoch END) OVER wf, 1e18)
       THEN 1 ELSE 0 END AS wrong_dispatch,
 CASE WHEN action IN ('file', 'self_handle')
@@ -256,6 +254,18 @@ CASE WHEN action IN ('file', 'self_handle')
       OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER w = 1
       OR MAX(CASE WHEN action = 'void' AND from_state = 'filed' THEN 1 END) OVER wf = 1
       THEN 1 ELSE 0 END AS void_after_file"""
+
+
+def facts_cte(
+    dialect: str, cfg: EvalConfig, *, county: bool, events: str = "case_events", line: bool = False
+) -> str:
+    """Return `WITH ... f AS (...)`: every event before :end of the cases active in the period.
+
+    Parameters: :start, :end (timestamps), :county (when `county`), :line (when `line`).
+    """
+    d = DIALECTS[dialect]
+    where_county = ("AND county_code = :county" if county else "") + _of_line(line, "case_id")
+    spell = "PARTITION BY case_id, hseg, part"
     return f"""
 WITH active AS (
   SELECT DISTINCT case_id FROM {events} WHERE "at" >= :start AND "at" < :end {where_county}
@@ -268,7 +278,7 @@ WITH active AS (
   WHERE e."at" < :end
     -- no event precedes its case's report: a bound that lets the time index do the work
     AND e."at" >= (SELECT MIN(c2.reported_at) FROM cases c2 JOIN active a2 ON a2.case_id = c2.id)
-), {stage_ctes(cfg, source="base", extra=extra)}, g AS (
+), {stage_ctes(cfg, source="base", extra=_CASE_WIDE)}, g AS (
   -- the spell's flags are read on its first event, so the frame runs from here to its end
   SELECT l4.*,
     MAX(CASE WHEN late_fb = 1 OR late_close = 1 THEN 1 ELSE 0 END)
@@ -324,10 +334,6 @@ WITH f AS MATERIALIZED (
 )"""
 
 
-def _in(values: Iterable[str]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
-
-
 def open_sql(
     dialect: str, *, county: bool, stored: bool = False, line: bool = False,
     events: str = "case_events",
@@ -337,18 +343,44 @@ def open_sql(
     :end (+ :county, :line). `stored` reads `case_clock_facts`; otherwise the clocks are
     derived from every event before :end of the cases not closed before :start.
     """
-    counted = "k.counted_at >= :start AND k.counted_at < :end"
     if stored:
-        where = ("AND k.county_code = :county" if county else "") + _of_line(line, "k.case_id")
-        return f"""
+        return _stored_open_sql(county=county, line=line)
+    return _derived_open_sql(dialect, county=county, line=line, events=events)
+
+
+_COUNTED = "k.counted_at >= :start AND k.counted_at < :end"
+
+
+def _stored_open_sql(*, county: bool, line: bool) -> str:
+    where = ("AND k.county_code = :county" if county else "") + _of_line(line, "k.case_id")
+    return f"""
 SELECT k.case_id, k.event_id, k.part,
-  CASE WHEN k.part IS NULL OR ({counted}) THEN 0 ELSE 1 END AS carried,
+  CASE WHEN k.part IS NULL OR ({_COUNTED}) THEN 0 ELSE 1 END AS carried,
   k.reporter, k.grid, k.community
 FROM case_clock_facts k
 WHERE k."at" < :end AND k.deadline < :end AND (k.ends_at IS NULL OR k.ends_at >= :end) {where}"""
+
+
+def named_departments(d: Dialect, pick: str, lead: str, *, union: str) -> str:
+    """The SELECTs over `ev e` of the departments a dispatch (lead, assisting) or a rework
+    names, each a clock start: `pick`, dept, deadline, runs (1), own (0)."""
+    return f"""SELECT {pick}, {lead} AS dept, e.deadline, 1 AS runs, 0 AS own
+  FROM ev e WHERE e.action = 'dispatch'
+  {union}
+  SELECT {pick}, {d.item}, e.deadline, 1, 0
+  FROM ev e, {d.items.format(key="assisting")} WHERE e.action = 'dispatch'
+  {union}
+  SELECT {pick}, {d.item}, e.deadline, 1, 0
+  FROM ev e, {d.items.format(key="departments")} WHERE e.action = 'check_fail'"""
+
+
+def _derived_open_sql(dialect: str, *, county: bool, line: bool, events: str) -> str:
     d = DIALECTS[dialect]
     where = ("AND e.county_code = :county" if county else "") + _of_line(line, "e.case_id")
-    pick = 'e.case_id, e."at", e.id, e.seq, e.hseg'
+    named = named_departments(
+        d, 'e.case_id, e."at", e.id, e.seq, e.hseg', d.text.format(key="department"),
+        union="UNION ALL",
+    )  # fmt: skip
     return f"""
 WITH ev AS (
   SELECT e.id, e.case_id, e."at", e.action, e.actor_id, e.role, e.part, e.to_state, e.deadline,
@@ -379,14 +411,7 @@ WITH ev AS (
     CASE WHEN e.action IN {_in(STOPPING)} THEN 0 ELSE 1 END AS runs, 1 AS own
   FROM ev e WHERE e.part IS NOT NULL
   UNION ALL
-  SELECT {pick}, {d.text.format(key="department")}, e.deadline, 1, 0
-  FROM ev e WHERE e.action = 'dispatch'
-  UNION ALL
-  SELECT {pick}, {d.item}, e.deadline, 1, 0
-  FROM ev e, {d.items.format(key="assisting")} WHERE e.action = 'dispatch'
-  UNION ALL
-  SELECT {pick}, {d.item}, e.deadline, 1, 0
-  FROM ev e, {d.items.format(key="departments")} WHERE e.action = 'check_fail'
+  {named}
 ), lt AS (
   SELECT pr.*, ROW_NUMBER() OVER (PARTITION BY case_id, dept ORDER BY seq DESC) AS rn,
     MIN(CASE WHEN own = 1 THEN "at" END) OVER (PARTITION BY case_id, hseg, dept) AS counted_at
@@ -394,7 +419,7 @@ WITH ev AS (
 ), pc AS (
   -- its latest row, if the clock runs and the case has not left handling since
   SELECT k.case_id, k.id AS event_id, k.dept AS part,
-    CASE WHEN {counted} THEN 0 ELSE 1 END AS carried, CAST(NULL AS VARCHAR(64)) AS reporter
+    CASE WHEN {_COUNTED} THEN 0 ELSE 1 END AS carried, CAST(NULL AS VARCHAR(64)) AS reporter
   FROM lt k JOIN cs ON cs.case_id = k.case_id
   WHERE k.rn = 1 AND k.runs = 1 AND k.deadline IS NOT NULL AND k.deadline < :end
     AND k.seq > COALESCE(cs.left_seq, 0)

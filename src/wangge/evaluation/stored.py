@@ -270,17 +270,13 @@ def rebuild(
     by `jobs` connections into fresh tables swapped in by the caller's transaction
     (`rebuild_pg`); otherwise everything happens in the caller's transaction.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and not county:
+    if session.get_bind().dialect.name == "postgresql" and not county:
         n = rebuild_pg.rebuild_facts(session, batch=batch, jobs=jobs, progress=progress)
         mark_built(session)
         return n
-    if dialect == "postgresql":
-        # a batch's window sorts stay in memory; no JIT (compiling these queries costs more
-        # than running them)
-        session.execute(text("SET LOCAL work_mem = '256MB'"))
-        session.execute(text("SET LOCAL jit = off"))
-    _delete_facts(session, county)
+    for model in (CaseEventFact, CaseClockFact):
+        rollups.clear(session, model, county)
+    dialect = rollups.for_bulk(session)
     events = text(stored_sql.event_facts_sql(dialect, DEFAULT_CFG, county=bool(county)))
     clocks = text(stored_sql.clock_facts_sql(dialect, county=bool(county)))
     ids = select(Case.id).order_by(Case.id)
@@ -304,14 +300,6 @@ def rebuild_rollups(session: Session, *, county: str | None = None, jobs: int = 
     if session.get_bind().dialect.name == "postgresql" and not county:
         return rebuild_pg.rebuild_rollups(session, batch=50_000, jobs=jobs)
     return rollups.rebuild(session, county=county)
-
-
-def _delete_facts(session: Session, county: str | None) -> None:
-    for model in (CaseEventFact, CaseClockFact):
-        q = delete(model)
-        if county:
-            q = q.where(model.county_code == county)
-        session.execute(q)
 
 
 def stale_cases(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from wangge.cases.vocabulary import HANDLING
 from wangge.evaluation.facts import FILING, SPELL_START, STOPPING, WORKER_ROLES
 from wangge.evaluation.indicators import EvalConfig
-from wangge.evaluation.sql import DIALECTS, WRONG, _in, stage_ctes
+from wangge.evaluation.sql import DIALECTS, WRONG, _in, named_departments, stage_ctes
 
 _RANGE = "e.case_id >= :lo AND e.case_id < :hi"
 
@@ -83,6 +83,23 @@ WINDOW c AS (PARTITION BY case_id), s AS (PARTITION BY case_id, hseg, part)
 ) x {_PLACE[0]}"""
 
 
+# each event's place in its case's clocks: order, handling spell, whether the case was filed
+# by then, whether it leaves handling and when it next does, the next event, the reporter
+_CLOCK_EVENTS = f"""SELECT b.*,
+    ROW_NUMBER() OVER w AS seq,
+    SUM(CASE WHEN action IN {_in(SPELL_START)} THEN 1 ELSE 0 END) OVER w AS hseg,
+    MAX(CASE WHEN action IN {_in(FILING)} THEN 1 ELSE 0 END) OVER w AS filed,
+    CASE WHEN to_state IS NULL OR to_state NOT IN {_in(HANDLING)} THEN 1 ELSE 0 END AS leaves,
+    MIN(CASE WHEN to_state IS NULL OR to_state NOT IN {_in(HANDLING)} THEN "at" END)
+      OVER (PARTITION BY case_id ORDER BY "at", id
+        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_leave,
+    LEAD("at") OVER (PARTITION BY case_id ORDER BY "at", id) AS next_at,
+    MIN(CASE WHEN action = 'report' AND role IN {_in(WORKER_ROLES)} THEN actor_id END)
+      OVER (PARTITION BY case_id) AS reporter
+  FROM base b
+  WINDOW w AS (PARTITION BY case_id ORDER BY "at", id ROWS UNBOUNDED PRECEDING)"""
+
+
 def clock_facts_sql(dialect: str, *, county: bool, into: str = "case_clock_facts") -> str:
     """Return the INSERT of `case_clock_facts` rows of the cases in [:lo, :hi) (+ :county)
     into `into`:
@@ -101,19 +118,7 @@ INSERT INTO {into} (event_id, case_id, county_code, part, "at", deadline, ends_a
   counted_at, reporter, grid, community)
 WITH base AS ({_events(dialect, county, payload, recorded)}
 ), ev AS (
-  SELECT b.*,
-    ROW_NUMBER() OVER w AS seq,
-    SUM(CASE WHEN action IN {_in(SPELL_START)} THEN 1 ELSE 0 END) OVER w AS hseg,
-    MAX(CASE WHEN action IN {_in(FILING)} THEN 1 ELSE 0 END) OVER w AS filed,
-    CASE WHEN to_state IS NULL OR to_state NOT IN {_in(HANDLING)} THEN 1 ELSE 0 END AS leaves,
-    MIN(CASE WHEN to_state IS NULL OR to_state NOT IN {_in(HANDLING)} THEN "at" END)
-      OVER (PARTITION BY case_id ORDER BY "at", id
-        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_leave,
-    LEAD("at") OVER (PARTITION BY case_id ORDER BY "at", id) AS next_at,
-    MIN(CASE WHEN action = 'report' AND role IN {_in(WORKER_ROLES)} THEN actor_id END)
-      OVER (PARTITION BY case_id) AS reporter
-  FROM base b
-  WINDOW w AS (PARTITION BY case_id ORDER BY "at", id ROWS UNBOUNDED PRECEDING)
+  {_CLOCK_EVENTS}
 ), stage AS (
   -- the case's stage clock once it was filed: each event shows it until the next event
   SELECT id AS event_id, case_id, CAST(NULL AS VARCHAR(32)) AS part, "at", deadline,
@@ -121,14 +126,7 @@ WITH base AS ({_events(dialect, county, payload, recorded)}
   FROM ev WHERE filed = 1 AND deadline IS NOT NULL
 ), spell AS (
   -- the departments a dispatch or a rework names (UNION: one row per department)
-  SELECT {pick}, e.lead_dept AS dept, e.deadline, 1 AS runs, 0 AS own
-  FROM ev e WHERE e.action = 'dispatch'
-  UNION
-  SELECT {pick}, {d.item}, e.deadline, 1, 0
-  FROM ev e, {d.items.format(key="assisting")} WHERE e.action = 'dispatch'
-  UNION
-  SELECT {pick}, {d.item}, e.deadline, 1, 0
-  FROM ev e, {d.items.format(key="departments")} WHERE e.action = 'check_fail'
+  {named_departments(d, pick, "e.lead_dept", union="UNION")}
 ), touch AS (
   -- what moves a department's clock: its own events (the feedback, suspension and return
   -- stop it) and the dispatches and reworks naming it (which start it); own rows first

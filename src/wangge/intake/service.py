@@ -274,12 +274,8 @@ def hotline_payload(
     }
 
 
-def send_reply(
-    session: Session, principal: Principal, case_id: int, body: ReplyIn, *, now: datetime
-) -> HotlineReply:
-    """Record a reply and queue it for the 12345 platform in the same transaction."""
-    _require_acceptor(principal)
-    case = get_visible(session, case_id, principal)
+def _hotline_intake(session: Session, case: Case) -> CaseIntake:
+    """Return the intake of a 12345 work order with its number; refuse any other case."""
     intake = _intake_of(session, case)
     if intake.channel != "hotline_12345":
         raise ValidationFailed(
@@ -294,23 +290,36 @@ def send_reply(
             code="no_work_order",
             field="work_order_no",
         )
+    return intake
+
+
+def _check_final(session: Session, case: Case) -> None:
+    """A final reply (办结回复) needs a closed case and goes once."""
+    if case.state not in CLOSED_STATES:
+        raise Conflict(
+            f"案卷 {case.code} 尚未结案，不能发送办结回复（可先发送过程反馈）",
+            f"case {case.code} is not closed yet: send a progress report, not the final reply",
+            code="case_not_closed",
+        )
+    done = session.scalar(
+        select(HotlineReply.id).where(HotlineReply.case_id == case.id, HotlineReply.kind == "final")
+    )
+    if done is not None:
+        raise Conflict(
+            "办结回复已发送过", "the final reply was already sent", code="final_reply_sent"
+        )
+
+
+def send_reply(
+    session: Session, principal: Principal, case_id: int, body: ReplyIn, *, now: datetime
+) -> HotlineReply:
+    """Record a reply and queue it for the 12345 platform in the same transaction."""
+    _require_acceptor(principal)
+    case = get_visible(session, case_id, principal)
+    intake = _hotline_intake(session, case)
     result = rules.check_reply(body.kind, body.result)
     if body.kind == "final":
-        if case.state not in CLOSED_STATES:
-            raise Conflict(
-                f"案卷 {case.code} 尚未结案，不能发送办结回复（可先发送过程反馈）",
-                f"case {case.code} is not closed yet: send a progress report, not the final reply",
-                code="case_not_closed",
-            )
-        done = session.scalar(
-            select(HotlineReply.id).where(
-                HotlineReply.case_id == case.id, HotlineReply.kind == "final"
-            )
-        )
-        if done is not None:
-            raise Conflict(
-                "办结回复已发送过", "the final reply was already sent", code="final_reply_sent"
-            )
+        _check_final(session, case)
     reply = HotlineReply(
         case_id=case.id, work_order_no=intake.work_order_no, kind=body.kind, result=result,
         text=body.text.strip(), actor_id=actor_id(principal), actor_name=principal.name, at=now,

@@ -21,6 +21,7 @@ from wangge.cases.deadlines import ensure_aware
 from wangge.cases.models import Case, Category
 from wangge.cases.vocabulary import FINAL_VALUES, Source
 from wangge.errors import Forbidden, ValidationFailed
+from wangge.grids.models import LocatedPoint
 from wangge.intake.cameras import find_camera, require_in_area
 from wangge.intake.models import CaseIntake, VideoEvent
 from wangge.intake.schemas import IntakeIn, VideoEventIn, VideoEventRead
@@ -87,6 +88,53 @@ def _open_case(
     return session.scalars(query).first()
 
 
+def _open_video_case(
+    session: Session,
+    principal: Principal,
+    body: VideoEventIn,
+    cam: LocatedPoint,
+    category: Category,
+    *,
+    event_at: datetime,
+    now: datetime,
+    non_admitted: str,
+) -> int:
+    """Open a case for the camera's event (channel video_ai, its external id); return its id."""
+    from wangge.cases.reporting import CaseIn, create_case
+
+    text = body.description or f"视频智能分析发现：{category.name}（摄像头 {cam.key}）"
+    data = CaseIn(
+        category_code=category.code,
+        description=text,
+        lon=cam.lon,
+        lat=cam.lat,
+        source=Source.VIDEO,
+        photos=[body.snapshot] if body.snapshot else [],
+        county_code=cam.county_code,
+        intake=IntakeIn(channel="video", camera_key=cam.key),
+    )
+    case = create_case(session, data, principal, now=now, non_admitted=non_admitted)  # type: ignore[arg-type]
+    intake = session.get(CaseIntake, case.id)
+    if intake is not None:  # written by create_case through intake.service.store
+        intake.channel, intake.external_event_id = "video_ai", body.external_id
+        intake.last_event_at = event_at
+    return case.id
+
+
+def _store_event(session: Session, event: VideoEvent, external_id: str) -> VideoEventRead:
+    """Store the event; a concurrent twin with the same external id answers as a repeat."""
+    try:
+        with session.begin_nested():  # a concurrent twin with the same id loses here
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        twin = _known(session, external_id)
+        if twin is None:
+            raise
+        return _answer(twin, session, repeated=True)
+    return _answer(event, session, repeated=False)
+
+
 def receive(
     session: Session,
     principal: Principal,
@@ -97,8 +145,6 @@ def receive(
     non_admitted: str = "refuse",
 ) -> VideoEventRead:
     """Turn an event into a case, or count it on the open case of its camera and category."""
-    from wangge.cases.service import CaseIn, create_case
-
     _require_video_post(principal)
     event_at = ensure_aware(body.event_at, "event_at")
     if event_at > now + FUTURE_SLACK:  # a camera clock far ahead would pin the case's window
@@ -124,30 +170,9 @@ def receive(
             existing.last_event_at = event_at
         event.case_id = existing.case_id
     else:
-        text = body.description or f"视频智能分析发现：{category.name}（摄像头 {cam.key}）"
-        data = CaseIn(
-            category_code=category.code,
-            description=text,
-            lon=cam.lon,
-            lat=cam.lat,
-            source=Source.VIDEO,
-            photos=[body.snapshot] if body.snapshot else [],
-            county_code=cam.county_code,
-            intake=IntakeIn(channel="video", camera_key=cam.key),
-        )
-        case = create_case(session, data, principal, now=now, non_admitted=non_admitted)  # type: ignore[arg-type]
-        intake = session.get(CaseIntake, case.id)
-        if intake is not None:  # written by create_case through intake.service.store
-            intake.channel, intake.external_event_id = "video_ai", body.external_id
-            intake.last_event_at = event_at
-        event.case_id, event.opened_case = case.id, True
-    try:
-        with session.begin_nested():  # a concurrent twin with the same id loses here
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        twin = _known(session, body.external_id)
-        if twin is None:
-            raise
-        return _answer(twin, session, repeated=True)
-    return _answer(event, session, repeated=False)
+        event.case_id = _open_video_case(
+            session, principal, body, cam, category, event_at=event_at, now=now,
+            non_admitted=non_admitted,
+        )  # fmt: skip
+        event.opened_case = True
+    return _store_event(session, event, body.external_id)

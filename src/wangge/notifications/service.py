@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from wangge.audit.service import record_for
 from wangge.auth.principal import Principal
+from wangge.cases.access import require_county
 from wangge.cases.models import Case, OutboxMessage
 from wangge.common.models import utcnow
 from wangge.departments.models import Department
 from wangge.divisions.models import Division
-from wangge.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from wangge.errors import Conflict, NotFound, ValidationFailed
 from wangge.notifications.models import KINDS, ROUTE_CHANNELS, NotificationRoute
 
 MANAGE = "notifications.manage"
@@ -42,14 +43,7 @@ class RouteIn:
 
 
 def _may_manage(principal: Principal, county_code: str | None) -> None:
-    principal.require(MANAGE)
-    if county_code is not None and not principal.contains(county_code):
-        raise Forbidden(
-            f"区县 {county_code} 不在您的管辖范围内",
-            f"county {county_code} is outside your scope",
-            code="out_of_scope",
-            field="county_code",
-        )
+    require_county(principal, MANAGE, county_code)
 
 
 def _bad(zh: str, en: str, field: str) -> ValidationFailed:

@@ -19,7 +19,7 @@ from wangge.api.deps import SessionDep
 from wangge.api.ratelimit import TooManyRequests, hit, phone_key
 from wangge.auth.service import principal_from_token
 from wangge.cases.models import Case, Category
-from wangge.cases.service import CaseIn, create_case
+from wangge.cases.reporting import CaseIn, create_case
 from wangge.cases.vocabulary import Source
 from wangge.common.models import utcnow
 from wangge.errors import DomainError

@@ -111,7 +111,7 @@ def citizen_report(
 def _file_citizen_report(
     session: SessionDep, request: Request, body: CitizenReport
 ) -> dict[str, Any]:
-    from wangge.cases.service import CaseIn, create_case
+    from wangge.cases.reporting import CaseIn, create_case
     from wangge.open311.public_intake import count_ip, reportable
 
     category = session.get(Category, body.category_code)
