@@ -293,9 +293,9 @@ def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> dict[s
                 if done // 100_000 != (done - k) // 100_000:
                     print(f"facts: {done:,} cases {time.perf_counter() - t:.0f} s", flush=True)
 
-            # facts (INSERT ... SELECT per 50,000 cases) and rollups, one transaction: what
-            # `wangge eval rebuild-facts` runs
-            stored.rebuild(s, progress=progress, batch=50_000)
+            # facts and rollups, by two connections into fresh tables swapped in by one
+            # transaction: what `wangge eval rebuild-facts` runs
+            stored.rebuild(s, progress=progress, batch=50_000, jobs=2)
             s.commit()
         took["rebuild"] = time.perf_counter() - t
         print(f"facts + rollups rebuilt for {n_events:,} events in {took['rebuild']:.1f} s")
@@ -311,7 +311,7 @@ def ensure_facts(args: argparse.Namespace, engine: Any, n_events: int) -> dict[s
     with session_factory(engine)() as s:
         # the rollups alone from the stored facts (`wangge eval rebuild-rollups`)
         t = time.perf_counter()
-        took["rollup_rows"] = rollups.rebuild(s)
+        took["rollup_rows"] = stored.rebuild_rollups(s, jobs=2)
         s.commit()
         took["rollups"] = time.perf_counter() - t
     print(f"rollups rebuilt ({took['rollup_rows']:,} rows) in {took['rollups']:.1f} s")
@@ -545,7 +545,7 @@ def run(args: argparse.Namespace, engine: Any, n_events: int, load_s: float) -> 
 - Load average at the end of the run (1/5/15 min): {load} on {os.cpu_count()} cores — the machine was shared with other helpers' test suites, so absolute times are inflated; the ratios compare the engines under the same conditions.
 - Data: {args.cases:,} cases and {n_events:,} events ({n_events / args.cases:.2f} per case) over the 12 months ending {period.last}, written with COPY in {load_s:.0f} s (not timed). Month {period.label}: {in_month:,} events in the month; {month_events:,} department handling spells; {roll_rows[0]:,} day rows of rollups for the month's days, {roll_rows[1]:,} month rows (what the month's evaluation reads).
 - Evaluated objects: {", ".join(f"{k} {v}" for k, v in objects.items())}.
-- `wangge eval rebuild-facts` (`evaluation.stored.rebuild`: the facts derived by the database, `evaluation.stored_sql`, one INSERT ... SELECT per 50,000 cases for the event facts and one for the clock facts, then the rollups by one INSERT ... SELECT, one transaction): {rebuild}; {sample_check}. Rollups alone from the stored facts (`wangge eval rebuild-rollups`): {took["rollups"]:.1f} s, {took["rollup_rows"]:,} rows.
+- `wangge eval rebuild-facts --jobs 2` (`evaluation.stored.rebuild` → `evaluation.rebuild_pg`: two connections derive, per 50,000 cases, the event facts (`evaluation.stored_sql`, window functions) into a temporary table, copy them into a fresh table and sum their rollup deltas, and the clock facts; the caller's transaction sums the deltas, builds keys and indexes once and swaps the fresh tables in, `common.table_swap`): {rebuild}; {sample_check}. Rollups alone from the stored facts (`wangge eval rebuild-rollups --jobs 2`): {took["rollups"]:.1f} s, {took["rollup_rows"]:,} rows.
 - PostgreSQL: `evaluation.service.evaluate` (counts from the per-day rollups, open clocks, ratings, patrols, names, formulas, rankings), the counts alone (`count_period`) from the rollups and from the stored facts (`use_rollups=False`, the previous path), best of 2 after a warm-up; the window query over the events (`from_events=True`, one run).
 - DuckDB: the same SQL texts (`rollups.days_sql`, `sql.count_sql`, `sql.open_sql`, dialect "duckdb") over Parquet files exported from the same tables (export {export_s:.1f} s, not timed), best of 2 after a warm-up. All six count sets equal: **{equal}**.
 - Real time (dashboard headline, window {live["window"]}): a new case reported and filed now, each event through `stored.refresh_case` (facts and rollup deltas, committed), in {live["write"]:.3f} s; `headline()` read before {live["read"]:.3f} s and after {live["after"]:.3f} s; its 立案数 moved by {live["moved"]} at once; the window's counts from the rollups equal those from the facts: {live["same"]}. The window's counts from the facts (the previous path) took {live["facts"]:.3f} s.
