@@ -6,6 +6,7 @@ writes into the new table; what cannot be carried over is refused by name."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +158,37 @@ def test_tables_that_cannot_be_carried_over_are_refused_by_name(db: Engine) -> N
     refused = pytest.raises(table_swap.SwapRefused, match=r"items .*triggers")
     with db.connect() as conn, conn.begin(), refused:
         table_swap.begin_fresh(conn, "items")
+
+
+def test_a_writer_of_a_referenced_table_waits_instead_of_deadlocking_the_swap(db: Engine) -> None:
+    # the writer adds an owner, then an item of it: without the referenced table locked up
+    # front it would hold `owners` while waiting for `items`, and adding the foreign key at
+    # the swap would deadlock (PostgreSQL then aborts the rebuild)
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with db.begin() as w:
+                w.execute(text("SET lock_timeout = '30s'"))
+                started.set()
+                owner = w.execute(
+                    text("INSERT INTO owners (name) VALUES ('c') RETURNING id")
+                ).scalar_one()
+                w.execute(text(f"INSERT INTO items (owner_id, code) VALUES ({owner}, 'w')"))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    with db.connect() as conn, conn.begin():
+        table_shape, fresh = table_swap.begin_fresh(conn, "items")
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert started.wait(10)
+        time.sleep(1.5)  # past deadlock_timeout (1 s): the writer is waiting by now
+        conn.execute(text(f"INSERT INTO {fresh} (id, owner_id, code) VALUES (30, 1, 'n')"))
+        table_swap.swap_in(conn, table_shape, fresh)
+    thread.join(30)
+    assert not errors, errors
+    with db.connect() as conn:
+        codes = conn.execute(text("SELECT code FROM items ORDER BY code")).scalars().all()
+    assert codes == ["n", "w"]

@@ -6,7 +6,7 @@ of the time. A fresh table without indexes or constraints takes rows at the spee
 insert; its keys and indexes are then built once, it is analysed, and it takes the old table's
 name, sequences, grants, index and constraint names. Until the commit, readers see the old
 rows; writers wait (the old table is locked EXCLUSIVE first, so no write is lost between the
-rows read for the rebuild and the swap).
+rows read for the rebuild and the swap, and so are the tables its keys reference).
 
 PostgreSQL only. Tables that other tables reference, partitioned tables and tables with
 triggers or row security are refused: swapping them would need more than this module does.
@@ -102,7 +102,21 @@ def _refuse_unsupported(conn: Connection, table: str, oid: int) -> None:
 
 
 def lock(conn: Connection, table: str) -> None:
-    """Make writers of `table` wait until the caller's transaction ends; readers go on."""
+    """Make writers of `table` wait until the caller's transaction ends; readers go on.
+
+    The tables its foreign keys reference are locked against writers too (SHARE ROW
+    EXCLUSIVE, what adding those keys at the swap needs): otherwise a writer that inserted
+    into one of them and then waits for `table` would hold what the swap needs, a deadlock
+    that PostgreSQL would end by aborting the rebuild."""
+    referenced = conn.execute(
+        text(
+            "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' AND confrelid <> conrelid"
+        ),
+        {"t": table},
+    ).scalars()
+    for other in sorted(referenced):
+        conn.execute(text(f"LOCK TABLE {other} IN SHARE ROW EXCLUSIVE MODE"))
     conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))
 
 
