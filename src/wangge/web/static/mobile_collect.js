@@ -191,6 +191,8 @@
   }
   $('collect-kind').addEventListener('change', () => {
     recordForm($('record-new'), $('collect-kind').value, null, null);
+    // the list of the previous kind goes at once: a tap on it would open a record of that kind
+    $('collect-found').innerHTML = `<li class="muted">${WG.t('正在查找…', 'Searching…')}</li>`;
     $('record-edit').innerHTML = ''; findRecords();
   });
 
