@@ -424,6 +424,11 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             for t in tables
         ]
 
+    def cli(command: str) -> None:
+        args = ["eval", command, "--jobs", "2", "--database-url", url]
+        res = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+
     for engine in scratch_pg(worker_id, "rebuild"):
         upgrade(engine)
         url = engine.url.render_as_string(hide_password=False)
@@ -435,11 +440,7 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             before = dump(s)
             s.execute(delete(CaseEventFact))
             s.commit()
-        res = CliRunner().invoke(
-            app, ["eval", "rebuild-facts", "--jobs", "2", "--database-url", url],
-            catch_exceptions=False,
-        )  # fmt: skip
-        assert res.exit_code == 0, res.output
+        cli("rebuild-facts")
         assert jobs_used == [2]
         with session_factory(engine)() as s:
             assert stored.stale_cases(s, limit=100_000) == []
@@ -452,11 +453,7 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             assert jobs_used == [2, 1]
             assert dump(s) == parallel
             s.commit()
-        res = CliRunner().invoke(
-            app, ["eval", "rebuild-rollups", "--jobs", "2", "--database-url", url],
-            catch_exceptions=False,
-        )  # fmt: skip
-        assert res.exit_code == 0, res.output
+        cli("rebuild-rollups")
         assert jobs_used == [2, 1, 2]
         with session_factory(engine)() as s:
             assert dump(s) == parallel
