@@ -237,15 +237,17 @@ def serve(
 
     import uvicorn
 
+    from wangge.ops import workers as processes
+
     settings = settings_for(database_url)
     os.environ["WANGGE_DATABASE_URL"] = settings.database_url
+    options: dict[str, Any] = {"timeout_worker_healthcheck": settings.worker_healthcheck_seconds}
+    if workers > 1 and processes.reuse_port_available():
+        # Each worker on its own socket: the kernel spreads connections evenly over them.
+        processes.serve("wangge.main:create_app", host=host, port=port, workers=workers, **options)
+        return
     uvicorn.run(
-        "wangge.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
+        "wangge.main:create_app", factory=True, host=host, port=port, workers=workers, **options
     )
 
 

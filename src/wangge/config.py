@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         description="PostgreSQL connections each server process keeps open; beyond them "
         "connections are opened per request (slow), up to db_max_overflow more.",
     )
+    request_threads: int = Field(
+        default=8,
+        ge=1,
+        description="Requests a server process runs at once in its thread pool (the rest "
+        "wait their turn, first come first served); more only make the threads fight over "
+        "Python's GIL.",
+    )
     db_max_overflow: int = Field(
         default=10, ge=0, description="Extra PostgreSQL connections a process may open at peaks."
     )

@@ -467,24 +467,26 @@ def principal_from_token(
     """Resolve a bearer token or an API key to a principal, or None."""
     now = now or utcnow()
     digest = hash_token(token)
-    found = session.execute(
-        select(ApiToken, User.token_epoch, User.is_active)
-        .outerjoin(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest)
-    ).first()
-    if found is None:
-        return None
-    row, user_epoch, user_active = found
-    if row.revoked_at is not None:
+    # Columns, not the ORM entity: this runs on every API request (the entity is loaded only
+    # when the principal has to be built).
+    t = ApiToken
+    row = session.execute(
+        select(t.id, t.revoked_at, t.expires_at, t.user_id, t.epoch, User.token_epoch,
+               User.is_active)
+        .outerjoin(User, User.id == t.user_id)
+        .where(t.token_hash == digest)
+    ).first()  # fmt: skip
+    if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and _aware(row.expires_at) <= now:
         return None
-    if row.user_id is not None and (not user_active or user_epoch != row.epoch):
+    if row.user_id is not None and (not row.is_active or row.token_epoch != row.epoch):
         return None
     cached = _principal_cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < POSTS_CACHE_SECONDS:
         return cached[1]
-    principal = _token_principal(session, row)
+    entity = session.get(ApiToken, row.id)
+    principal = None if entity is None else _token_principal(session, entity)
     if principal is not None:
         if len(_principal_cache) > 10_000:
             _principal_cache.clear()

@@ -129,7 +129,7 @@ def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> 
         row = event_row(new, case.source, grid, case.community_code)
         session.execute(insert(table), _rows([row], case.county_code))
         if track:
-            rollups.add(session, rollups.contributions(session, event_id=new.id))
+            rollups.add_event(session, new.id)
         return
     q = select(*event_columns()).where(CaseEvent.case_id == case.id)
     events = [event_row(v, case.source, grid, case.community_code) for v in session.execute(q)]
