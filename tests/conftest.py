@@ -47,6 +47,9 @@ os.environ.setdefault("WANGGE_EVAL_REPORT_SECONDS", "0")
 os.environ.setdefault("WANGGE_EXPORT_SECONDS", "0")
 # And the monthly partition maintenance (PostgreSQL): the migration creates the months ahead.
 os.environ.setdefault("WANGGE_PARTITION_SECONDS", "0")
+# The test process builds hundreds of apps: what gc.freeze() keeps is never collected, so the
+# freeze after warm-up is tested on its own (tests/api/test_startup.py) and off elsewhere.
+os.environ.setdefault("WANGGE_GC_FREEZE", "false")
 
 
 def _share_route_models_between_apps() -> None:

@@ -147,6 +147,11 @@ class Settings(BaseSettings):
         "wait their turn, first come first served); more only make the threads fight over "
         "Python's GIL.",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="After the start-up warm-up, move everything built so far out of the "
+        "cycle collector's reach (gc.freeze): full collections then stay short.",
+    )
     db_max_overflow: int = Field(
         default=10, ge=0, description="Extra PostgreSQL connections a process may open at peaks."
     )
