@@ -197,6 +197,8 @@ class Run:
     unacked_stored: int = 0  # committed, answer not seen by wrk (in flight when it stopped)
     unmatched: int = 0  # 201 answers without the echoed marker
     rss: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # pid: peak, end, hwm
+    worker_cpu: list[float] = field(default_factory=list)  # CPU seconds of each worker in the run
+    pg_cpu: float = 0.0  # CPU seconds of the PostgreSQL processes in the run
 
     @property
     def rate(self) -> float:
@@ -333,9 +335,16 @@ def start(ep: Endpoint, url: str, workers: int, logdir: Path) -> None:
     ep.port = free_port()
     common = ["--host", "127.0.0.1", "--port", str(ep.port), "--workers", str(workers)]
     if ep.key == "asyncpg":
-        cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_asyncpg:app"]
-        # The project's `wangge serve` gives workers 60 s for uvicorn's health check.
-        cmd += [*common, "--timeout-worker-healthcheck", "60"]
+        # Served like `wangge serve` (each worker on its own SO_REUSEPORT socket, 60 s for the
+        # health check), so the ceiling gets the same even spread of connections.
+        run = (
+            f"import sys; sys.path.insert(0, {str(BENCH)!r}); from wangge.ops.workers import "
+            f"serve; serve('bare_asyncpg:app', factory=False, host='127.0.0.1', port={ep.port}, "
+            f"workers={workers}, timeout_worker_healthcheck=60)"
+        )
+        cmd = [sys.executable, "-c", run] if workers > 1 else [
+            sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_asyncpg:app", *common
+        ]  # fmt: skip
         env = {"BENCH_PG_DSN": url}
     else:
         cmd = [str(Path(sys.executable).parent / "wangge"), "serve", *common]
@@ -445,6 +454,43 @@ def _status_kb(pid: int) -> tuple[int, int] | None:
     return (int(rss[1]), int(hwm[1])) if rss and hwm else None
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids() -> list[int]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                out.append(int(pid))
+    return out
+
+
+def cpu_of(root: int) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds so far of the server's workers and of every PostgreSQL process."""
+    return (
+        {pid: _cpu_s(pid) for pid in _workers(root)},
+        {pid: _cpu_s(pid) for pid in _postgres_pids()},
+    )
+
+
+def cpu_spent(
+    before: tuple[dict[int, float], dict[int, float]],
+    after: tuple[dict[int, float], dict[int, float]],
+) -> tuple[list[float], float]:
+    """Per worker CPU seconds between two readings, and the PostgreSQL processes' sum (a
+    backend that ended in between is left out)."""
+    workers = [after[0][p] - before[0].get(p, 0.0) for p in sorted(after[0])]
+    pg = sum(v - before[1].get(p, 0.0) for p, v in after[1].items())
+    return workers, pg
+
+
 # --- load ----------------------------------------------------------------------------------
 
 
@@ -473,6 +519,7 @@ def run_wrk(
     cmd = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s"]
     cmd += ["--timeout", f"{timeout}s", "-s", str(script), f"http://127.0.0.1:{ep.port}"]
     started = time.time()
+    cpu_before = cpu_of(ep.proc.pid) if ep.proc else ({}, {})
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=duration + timeout + 60)
@@ -481,6 +528,7 @@ def run_wrk(
             proc.kill()
             proc.wait()
     ended = time.time()
+    worker_cpu, pg_cpu = cpu_spent(cpu_before, cpu_of(ep.proc.pid) if ep.proc else ({}, {}))
     m = re.search(r"^RESULT (.*)$", out, re.M)
     if proc.returncode != 0 or not m:
         raise SystemExit(f"wrk failed ({proc.returncode}):\n{out}\n{err}")
@@ -504,6 +552,8 @@ def run_wrk(
         first201=r["first201"] or None,
         started=started,
         ended=ended,
+        worker_cpu=worker_cpu,
+        pg_cpu=pg_cpu,
     )
     if len(acked) != run.ok:
         raise SystemExit(f"wrk kept {len(acked)} markers for {run.ok} answers 201")
@@ -690,6 +740,14 @@ def _rss(rss: dict[int, tuple[float, float, float]], i: int) -> str:
     return " / ".join(f"{v[i]:.0f}" for _, v in sorted(rss.items())) or "–"
 
 
+def _cpu_split(r: Run) -> str:
+    return " / ".join(f"{v:.1f}" for v in r.worker_cpu) or "–"
+
+
+def _per_201(seconds: float, r: Run) -> str:
+    return f"{1000 * seconds / r.ok:.2f}" if r.ok else "–"
+
+
 def _met(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**not met**")
 
@@ -740,7 +798,8 @@ def report(
         f"- District: seeded 430 km², {args.grids:,} grids; reports at seeded random points "
         "(0.1% just outside the district), 9 categories; the full report as a grid worker "
         "(bearer token).",
-        f"- Servers: each endpoint on its own server, uvicorn `--workers {args.workers}`: "
+        f"- Servers: each endpoint on its own server, uvicorn with {args.workers} workers, "
+        "each worker on its own SO_REUSEPORT socket (`wangge.ops.workers`, as `wangge serve`): "
         "**asyncpg bare** = bench/bare_asyncpg.py (FastAPI, asyncpg pool of 5–15 a worker, "
         "parse the JSON, one INSERT); **project bare** = `wangge serve`, "
         "`POST /api/v1/_bench/bare` (parse the JSON, one INSERT, SQLAlchemy in the thread "
@@ -749,7 +808,11 @@ def report(
         "- req/s counts 201 answers only; latencies are wrk's over all answers; RSS is per "
         "uvicorn worker (MB, one figure per worker), sampled every 0.1 s. Every request "
         "carries a unique marker (body and X-Request-ID): rows stored = 201s seen − lost + "
-        "duplicated + stored with the answer unseen (in flight when wrk stopped).",
+        "duplicated + stored with the answer unseen (in flight when wrk stopped). CPU: "
+        "user + system seconds of each worker over the run (/proc/PID/stat; unequal figures "
+        "mean the connections were unevenly spread) and per 201, and of all PostgreSQL "
+        "processes per 201 (the measure of the work a request costs, whatever else the "
+        "machine does).",
         "",
         f"### Cold start: fresh processes, {args.connections} connections for "
         f"{args.cold_duration} s from the moment the port accepts",
@@ -775,8 +838,10 @@ def report(
         "",
         "| connections | endpoint | 201/s | p50 ms | p90 ms | p99 ms | max ms | non-201 "
         "| socket errors | 201s seen | rows stored | lost | duplicated | stored, answer unseen "
-        "| worker RSS peak | worker RSS end |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| worker RSS peak | worker RSS end | worker CPU s (each) | worker CPU ms per 201 "
+        "| PostgreSQL CPU ms per 201 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|---:|",
     ]
     for c in conn_list:
         for ep in endpoints:
@@ -787,7 +852,8 @@ def report(
                 f"| {c} | {ep.label} | {r.rate:.0f} | {r.p50:.1f} | {r.p90:.1f} | {r.p99:.1f} "
                 f"| {r.max:.0f} | {r.other} | {r.socket_errors} | {r.ok} | {r.stored} "
                 f"| {r.lost} | {r.duplicated} | {r.unacked_stored} | {_rss(r.rss, 0)} "
-                f"| {_rss(r.rss, 1)} |"
+                f"| {_rss(r.rss, 1)} | {_cpu_split(r)} | {_per_201(sum(r.worker_cpu), r)} "
+                f"| {_per_201(r.pg_cpu, r)} |"
             )
 
     def ratio(a: str, b: str, c: int) -> float | None:

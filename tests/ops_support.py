@@ -120,14 +120,23 @@ def bearer_token(base_url: str, username: str) -> str:
         return str(r.json()["token"])
 
 
-def start_server(url: str, port: int, *, workers: int = 2, upload_dir: Path) -> subprocess.Popen:
-    """Start `wangge serve --workers N` in its own process group (so kill -9 takes all)."""
+def start_server(
+    url: str,
+    port: int,
+    *,
+    workers: int = 2,
+    upload_dir: Path,
+    settings: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start `wangge serve --workers N` in its own process group (so kill -9 takes all);
+    `settings`: more WANGGE_* variables."""
     env = {
         **os.environ,
         "WANGGE_DATABASE_URL": url,
         "WANGGE_UPLOAD_DIR": str(upload_dir),
         "WANGGE_LOG_LEVEL": "WARNING",
         **LIVE_SERVER_ENV,
+        **(settings or {}),
     }
     return subprocess.Popen(
         [

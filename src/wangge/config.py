@@ -140,12 +140,12 @@ class Settings(BaseSettings):
         description="PostgreSQL connections each server process keeps open; beyond them "
         "connections are opened per request (slow), up to db_max_overflow more.",
     )
-    request_threads: int = Field(
+    request_concurrency: int = Field(
         default=8,
         ge=1,
-        description="Requests a server process runs at once in its thread pool (the rest "
-        "wait their turn, first come first served); more only make the threads fight over "
-        "Python's GIL.",
+        description="Requests a server process lets work with the database at once; the "
+        "others wait their turn in arrival order before touching it. Keep it below "
+        "db_pool_size + db_max_overflow minus the background workers' few connections.",
     )
     gc_freeze: bool = Field(
         default=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -10,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from prometheus_client import CollectorRegistry
@@ -85,8 +85,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             max_overflow=settings.db_max_overflow,
         )
         app.state.engine = engine
-        # the pool that runs sync endpoints and dependencies (anyio's default: 40 threads)
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        # Admission to the database: see `api.deps.get_session` (made here, in the app's loop)
+        app.state.admission = asyncio.Semaphore(settings.request_concurrency)
         app.state.session_factory = session_factory(engine, audit_key=settings.audit_key)
         app.state.head_revision = head_revision(engine)
         from wangge.grids.locating import set_budget

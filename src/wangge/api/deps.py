@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -75,6 +76,15 @@ async def get_session(
         if request.method not in _SAFE_METHODS:
             mark_written(request, session)  # with read replicas: the client's write position
 
+    # Admission: a request holds its connection from its first statement to its commit, over
+    # several hops through the thread pool. With more requests in flight than connections,
+    # the pool's threads all waited for a connection while the requests holding connections
+    # waited for a thread to commit: the worker stalled until the pool timed out (issue 15,
+    # py-spy). At most `request_concurrency` requests pass here at once, first come first
+    # served; the others wait before touching the database.
+    gate: asyncio.Semaphore | None = getattr(request.app.state, "admission", None)
+    if gate is not None:
+        await gate.acquire()
     try:
         yield session
         await run_in_threadpool(commit)
@@ -90,6 +100,9 @@ async def get_session(
         else:
             await run_in_threadpool(session.rollback)
         raise
+    finally:
+        if gate is not None:
+            gate.release()  # the connection is only handed back now (no thread needed)
 
 
 async def get_settings(request: Request) -> Settings:

@@ -78,9 +78,12 @@ def _hold_port(host: str, port: int) -> socket.socket:
         sys.exit(STARTUP_FAILURE)
 
 
-def serve(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
-    """Run `app` (an import string of a factory) in `workers` processes, each on its own socket."""
-    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
+def serve(
+    app: str, *, host: str, port: int, workers: int, factory: bool = True, **options: Any
+) -> None:
+    """Run `app` (an import string, of a factory by default) in `workers` processes, each on
+    its own socket; `options` are uvicorn's."""
+    config = uvicorn.Config(app, factory=factory, host=host, port=port, workers=workers, **options)
     held = _hold_port(host, port)
     log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
     # uvicorn's supervisor creates its workers by this module-level name.
