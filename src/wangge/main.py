@@ -88,6 +88,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         from wangge.grids.locating import set_budget
 
         set_budget(settings.grid_index_budget_mb)  # a province: LRU over the counties served
+        from wangge.registry.map_snapshot import set_budget as set_map_budget
+
+        set_map_budget(settings.map_snapshot_budget_mb)
         monitor = _start_replicas(app, settings, engine)
         if settings.warm_caches:
             # Start answering (and answering uvicorn's health checks) at once; the grid

@@ -1,0 +1,246 @@
+"""Which counties a map view needs, and small per-county summaries for views wider than the budget.
+
+A province view (zoom 7–12) spans tens of counties; loading each county's points would hold
+the whole province in every worker. Each county instead keeps a summary: its points binned
+into the 64-px cells of SUMMARY_ZOOM per category (count, sum of lon, sum of lat), a few
+thousand entries, kept after the county's snapshot is evicted. Cells of every coarser zoom are
+unions of these cells (powers of two), so counts and mean positions of wide views are exact;
+a summary cell is in a view when its mean position is (at the view's edge a cell counts whole
+or not at all, see docs/development.md).
+
+Summaries are kept fresh by the kind's stamp: when it moves, the counties of the rows written
+since (new ids, history rows, the re-read window) lose their summaries, rebuilt on next use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from wangge.auth.principal import Principal
+from wangge.common.cache import TTLCache
+from wangge.common.clustering import BASE_ZOOM
+from wangge.divisions.models import Division
+from wangge.grids.locating import active_versions
+from wangge.registry.map_snapshot import (
+    MAX_PATCH,
+    REREAD_WINDOW,
+    Kind,
+    Snapshot,
+    cached_counties,
+    kind_stamp,
+    load,
+    snapshot,
+)
+from wangge.registry.models_common import RecordChange
+
+SUMMARY_ZOOM = 12
+SUMMARY_CELL_PX = 64
+SHIFT = BASE_ZOOM - SUMMARY_ZOOM + SUMMARY_CELL_PX.bit_length() - 1
+ROW_BYTES = 52  # a snapshot's bytes per row (Snapshot.nbytes / len)
+EXTENT_TTL_S = 60.0
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A county's points per (cell of SUMMARY_ZOOM, category)."""
+
+    cx: np.ndarray  # cell x (int64)
+    cy: np.ndarray  # cell y
+    cat: np.ndarray  # index into categories
+    count: np.ndarray  # points (int64)
+    lon: np.ndarray  # mean longitude of those points
+    lat: np.ndarray
+    categories: list[str | None]
+    rows: int
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.cx, self.cy, self.cat, self.count, self.lon, self.lat)
+        return sum(a.nbytes for a in arrays)
+
+
+def summarize(snap: Snapshot) -> Summary:
+    """Bin a county's snapshot into summary cells per category."""
+    cx = (snap.px >> SHIFT).astype(np.int64)
+    cy = (snap.py >> SHIFT).astype(np.int64)
+    n_cat = max(1, len(snap.categories.values))
+    key = ((cx << 20) | cy) * n_cat + snap.cat
+    uniq, inverse = np.unique(key, return_inverse=True)
+    count = np.bincount(inverse, minlength=len(uniq)).astype(np.int64)
+    lon = np.bincount(inverse, weights=snap.lon, minlength=len(uniq)) / np.maximum(count, 1)
+    lat = np.bincount(inverse, weights=snap.lat, minlength=len(uniq)) / np.maximum(count, 1)
+    cell, cat = np.divmod(uniq, n_cat)
+    return Summary(
+        cell >> 20, cell & ((1 << 20) - 1), cat, count, lon, lat,
+        list(snap.categories.values), len(snap),
+    )  # fmt: skip
+
+
+class _Summaries(TTLCache):
+    """Summaries per (database, kind, county); a TTLCache so `clear_all()` (tests) forgets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str, str], Summary] = {}
+        self.checked: dict[tuple[str, str], tuple[int, int]] = {}
+        self.locks: dict[tuple[str, str], threading.Lock] = {}
+        self.lock = threading.Lock()
+        self.built = 0  # summaries built (tests read it)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self.checked.clear()
+            self.built = 0
+
+
+_SUMMARIES = _Summaries()
+_EXTENTS = TTLCache(ttl=EXTENT_TTL_S)
+
+
+def clear_summaries() -> None:
+    """Forget every summary and county extent of this process."""
+    _SUMMARIES.clear()
+    _EXTENTS.clear()
+
+
+def summaries_built() -> int:
+    return _SUMMARIES.built
+
+
+def summaries(session: Session, kind: Kind, counties: list[str]) -> dict[str, Summary]:
+    """Return the current summaries of counties, building the missing ones (one at a time)."""
+    url = str(session.get_bind().engine.url)
+    mark = kind_stamp(session, kind)
+    with _SUMMARIES.lock:
+        lock = _SUMMARIES.locks.setdefault((url, kind.name), threading.Lock())
+    with lock:  # single flight per kind: a burst of wide views builds each summary once
+        _forget_changed(session, kind, url, mark)
+        out = {}
+        for county in counties:
+            key = (url, kind.name, county)
+            found = _SUMMARIES.items.get(key)
+            if found is None:
+                found = _SUMMARIES.items[key] = _build(session, kind, url, county)
+                _SUMMARIES.built += 1
+            out[county] = found
+    return out
+
+
+def _build(session: Session, kind: Kind, url: str, county: str) -> Summary:
+    """Summarize the held snapshot (patched first), or read the county once without keeping it."""
+    if county in cached_counties(url, kind):
+        return summarize(snapshot(session, kind, county))
+    return summarize(load(session, kind, county)[0])
+
+
+def _forget_changed(session: Session, kind: Kind, url: str, mark: tuple[int, int]) -> None:
+    old = _SUMMARIES.checked.get((url, kind.name))
+    _SUMMARIES.checked[(url, kind.name)] = mark
+    if old is None or old == mark:
+        return
+    changed = changed_counties(session, kind, old, mark)
+    for key in list(_SUMMARIES.items):
+        if key[:2] == (url, kind.name) and (changed is None or key[2] in changed):
+            del _SUMMARIES.items[key]
+
+
+def changed_counties(
+    session: Session, kind: Kind, old: tuple[int, int], new: tuple[int, int]
+) -> set[str] | None:
+    """Return the counties whose rows may have changed between two stamps (None: any)."""
+    if new[0] - old[0] > MAX_PATCH or new[1] - old[1] > MAX_PATCH:
+        return None
+    m = kind.model
+    rows = session.execute(
+        select(RecordChange.object_id, RecordChange.county_code).where(
+            RecordChange.object_type == kind.object_type,
+            RecordChange.id > max(0, old[1] - REREAD_WINDOW),
+        )
+    ).all()
+    found = {r[1] for r in rows}
+    ids = sorted({r[0] for r in rows})
+    low = m.id > max(0, old[0] - REREAD_WINDOW)
+    where = or_(low, m.id.in_(ids)) if ids else low
+    found |= set(session.scalars(select(m.county_code).where(where).distinct()))
+    return found
+
+
+def known_bytes(session: Session, kind: Kind, counties: list[str]) -> int:
+    """Estimate the snapshot bytes of counties from what is held or summarized (unknown: 0)."""
+    url = str(session.get_bind().engine.url)
+    held = cached_counties(url, kind)
+    total = 0
+    for county in counties:
+        found = _SUMMARIES.items.get((url, kind.name, county))
+        total += held.get(county, found.rows * ROW_BYTES if found is not None else 0)
+    return total
+
+
+def county_extents(session: Session) -> dict[str, Box | None]:
+    """Return every county's extent (None: unknown, so always in view), cached a minute.
+
+    From the divisions table (a few hundred rows per county, not the 30 million points),
+    plus the counties with active grid versions but no divisions.
+    """
+    url = str(session.get_bind().engine.url)
+    found: dict[str, Box | None] = _EXTENTS.get(url, lambda: _extents(session))
+    return found
+
+
+def _extents(session: Session) -> dict[str, Box | None]:
+    d = Division
+    rows = session.execute(
+        select(d.county_code, func.min(d.minx), func.min(d.miny), func.max(d.maxx), func.max(d.maxy))
+        .group_by(d.county_code)
+    ).all()  # fmt: skip
+    out: dict[str, Box | None] = {r[0]: _box(r[1:]) for r in rows}
+    for version in active_versions(session):
+        out.setdefault(version.county_code, None)
+    return out
+
+
+def _box(values: Any) -> Box | None:
+    x0, y0, x1, y1 = values
+    return None if None in values else (float(x0), float(y0), float(x1), float(y1))
+
+
+def counties_in_view(session: Session, principal: Principal, bbox: Box) -> list[str]:
+    """Return the counties a view needs: those of the caller's scope whose extent meets it."""
+    extents = county_extents(session)
+    prefixes = principal.scope_prefixes
+    if prefixes is None:
+        candidates = set(extents)
+    else:
+        short = tuple(p for p in prefixes if len(p) < 6)  # a city or province post
+        candidates = {p[:6] for p in prefixes if len(p) >= 6}
+        candidates |= {c for c in extents if short and c.startswith(short)}
+    return sorted(c for c in candidates if _meets(extents.get(c), bbox))
+
+
+def _meets(box: Box | None, bbox: Box) -> bool:
+    if box is None:
+        return True
+    return box[0] <= bbox[2] and bbox[0] <= box[2] and box[1] <= bbox[3] and bbox[1] <= box[3]
+
+
+def summary_columns(found: Summary, bbox: Box) -> dict[str, Any]:
+    """Return the entries of a summary whose mean lies in the view, as cluster() columns."""
+    x0, y0, x1, y1 = bbox
+    inside = (found.lon >= x0) & (found.lon <= x1) & (found.lat >= y0) & (found.lat <= y1)
+    return {
+        "px": (found.cx[inside] << SHIFT).astype(np.int64),
+        "py": (found.cy[inside] << SHIFT).astype(np.int64),
+        "lon": found.lon[inside],
+        "lat": found.lat[inside],
+        "cat": found.cat[inside],
+        "weight": found.count[inside],
+    }
