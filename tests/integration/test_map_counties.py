@@ -169,6 +169,13 @@ def test_a_wide_view_counts_what_the_points_give_without_loading_every_county(en
     assert summaries_built() == len(COUNTIES)
 
 
+def test_a_wide_view_keeps_the_county_a_worker_serves(engine):
+    map_snapshot.set_budget(ONE_COUNTY / 2**20)
+    assert _layer(engine, CENTER, _box(1), 14)["total"] == PER_COUNTY
+    assert _layer(engine, CENTER, ALL, 10)["total"] == 3 * PER_COUNTY
+    assert _held(engine) == {"110102"} and counters() == (1, 0)  # from summaries, no churn
+
+
 def test_wide_views_follow_writes_in_a_county_not_held(engine):
     map_snapshot.set_budget(ONE_COUNTY / 2**20)
     assert _layer(engine, CENTER, ALL, 10)["total"] == 3 * PER_COUNTY

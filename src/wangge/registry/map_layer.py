@@ -178,13 +178,16 @@ def select_in_view(
 ) -> list[Part] | None:
     """Return each county's rows in the view; None when they do not fit the budget (go wide).
 
-    Counties are loaded one at a time, the held ones first, and the loading stops as soon as
-    what this view holds passes the budget.
+    A wide view never makes the worker drop the counties it serves: when its missing counties
+    do not fit beside the held ones, summaries stand for the points. Counties are loaded one
+    at a time, the held ones first, and the loading stops as soon as this view passes the
+    budget.
     """
     wide = _may_summarize(principal, view, counties)
-    if wide and known_bytes(session, kind, counties) > budget():
-        return None
     held = cached_counties(str(session.get_bind().engine.url), kind)
+    missing = [c for c in counties if c not in held]
+    if wide and missing and sum(held.values()) + known_bytes(session, kind, missing) > budget():
+        return None
     parts, total = [], 0
     for county in sorted(counties, key=lambda c: c not in held):
         snap = snapshot(session, kind, county)

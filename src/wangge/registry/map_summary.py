@@ -52,11 +52,11 @@ Box = tuple[float, float, float, float]
 class Summary:
     """A county's points per (cell of SUMMARY_ZOOM, category)."""
 
-    cx: np.ndarray  # cell x (int64)
+    cx: np.ndarray  # cell x (int32: 32 bytes an entry with the rest)
     cy: np.ndarray  # cell y
     cat: np.ndarray  # index into categories
-    count: np.ndarray  # points (int64)
-    lon: np.ndarray  # mean longitude of those points
+    count: np.ndarray  # points
+    lon: np.ndarray  # mean longitude of those points (float64: clusters as exact as points)
     lat: np.ndarray
     categories: list[str | None]
     rows: int
@@ -74,14 +74,12 @@ def summarize(snap: Snapshot) -> Summary:
     n_cat = max(1, len(snap.categories.values))
     key = ((cx << 20) | cy) * n_cat + snap.cat
     uniq, inverse = np.unique(key, return_inverse=True)
-    count = np.bincount(inverse, minlength=len(uniq)).astype(np.int64)
+    count = np.bincount(inverse, minlength=len(uniq))
     lon = np.bincount(inverse, weights=snap.lon, minlength=len(uniq)) / np.maximum(count, 1)
     lat = np.bincount(inverse, weights=snap.lat, minlength=len(uniq)) / np.maximum(count, 1)
     cell, cat = np.divmod(uniq, n_cat)
-    return Summary(
-        cell >> 20, cell & ((1 << 20) - 1), cat, count, lon, lat,
-        list(snap.categories.values), len(snap),
-    )  # fmt: skip
+    small = [a.astype(np.int32) for a in (cell >> 20, cell & ((1 << 20) - 1), cat, count)]
+    return Summary(*small, lon, lat, list(snap.categories.values), len(snap))
 
 
 class _Summaries(TTLCache):
@@ -175,14 +173,19 @@ def changed_counties(
 
 
 def known_bytes(session: Session, kind: Kind, counties: list[str]) -> int:
-    """Estimate the snapshot bytes of counties from what is held or summarized (unknown: 0)."""
+    """Estimate the snapshot bytes of counties not held, from their summaries.
+
+    A county never seen counts as the mean of the held ones (none held: 0, so the first
+    counties are loaded and measured).
+    """
     url = str(session.get_bind().engine.url)
     held = cached_counties(url, kind)
-    total = 0
+    mean = sum(held.values()) / len(held) if held else 0
+    total = 0.0
     for county in counties:
         found = _SUMMARIES.items.get((url, kind.name, county))
-        total += held.get(county, found.rows * ROW_BYTES if found is not None else 0)
-    return total
+        total += found.rows * ROW_BYTES if found is not None else mean
+    return int(total)
 
 
 def county_extents(session: Session) -> dict[str, Box | None]:
@@ -237,8 +240,8 @@ def summary_columns(found: Summary, bbox: Box) -> dict[str, Any]:
     x0, y0, x1, y1 = bbox
     inside = (found.lon >= x0) & (found.lon <= x1) & (found.lat >= y0) & (found.lat <= y1)
     return {
-        "px": (found.cx[inside] << SHIFT).astype(np.int64),
-        "py": (found.cy[inside] << SHIFT).astype(np.int64),
+        "px": found.cx[inside].astype(np.int64) << SHIFT,
+        "py": found.cy[inside].astype(np.int64) << SHIFT,
         "lon": found.lon[inside],
         "lat": found.lat[inside],
         "cat": found.cat[inside],
