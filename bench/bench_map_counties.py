@@ -9,7 +9,8 @@ Builds (unless --reuse) a PostgreSQL+PostGIS database of `--counties` synthetic 
 (0.3° × 0.25° each, 5 a row; a county, a street and a community division each) with
 `--per-county` point components each over the GB/T 30428.2 catalogue, written with one COPY
 (no grids: the map reads lon/lat, class, state, community). Then it serves the app with one
-uvicorn worker (`wangge serve`, WANGGE_MAP_SNAPSHOT_BUDGET_MB=--budget-mb) and measures:
+uvicorn worker (`wangge serve`, WANGGE_MAP_SNAPSHOT_BUDGET_MB=--budget-mb), waits `--settle`
+seconds for its start-up warm-up (every county's summary) and measures:
 
 - the worker's RSS idle, after `--active` counties were served (views at zoom 13–17 in
   each), and at the end;
@@ -65,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget-mb", type=float, default=200.0)
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--settle", type=float, default=30.0, help="seconds for the start-up warm-up (summaries)"
+    )
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wangge_bench_mapcounties")
     p.add_argument("--reuse", action="store_true", help="the database is already built")
     p.add_argument("--keep", action="store_true", help="do not drop the database")
@@ -211,6 +215,7 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {"WANGGE_LOG_JSON": "false", "WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}
     proc = serve(url, 1, port, env=env, ready_path="/citizen")
+    time.sleep(args.settle)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             r = client.post(

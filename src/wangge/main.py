@@ -335,7 +335,14 @@ def _warm(factory: sessionmaker[Session]) -> None:
             from wangge.places.service import place_index
 
             place_index(session)
+            # The map's per-county summaries: a province view then reads no county.
+            from wangge.registry.map_summary import warm as warm_map
+
+            counties = warm_map(session)
     except SQLAlchemyError as exc:  # e.g. a database not migrated yet: requests will say so
         log.info("cache warm-up skipped: %s", exc.__class__.__name__)
         return
-    log.info("grid indexes of %d versions ready in %.1f s", n, time.monotonic() - started)
+    log.info(
+        "grid indexes of %d versions and map summaries of %d counties ready in %.1f s",
+        n, counties, time.monotonic() - started,
+    )  # fmt: skip

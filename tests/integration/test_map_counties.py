@@ -34,7 +34,7 @@ from wangge.registry import map_snapshot
 from wangge.registry.bulk import bulk_load
 from wangge.registry.map_layer import View, map_layer
 from wangge.registry.map_snapshot import KINDS, cached_bytes, cached_counties, counters
-from wangge.registry.map_summary import summaries_built
+from wangge.registry.map_summary import summaries_built, warm
 from wangge.registry.models import Component
 
 KIND = KINDS["components"]
@@ -174,6 +174,15 @@ def test_a_wide_view_keeps_the_county_a_worker_serves(engine):
     assert _layer(engine, CENTER, _box(1), 14)["total"] == PER_COUNTY
     assert _layer(engine, CENTER, ALL, 10)["total"] == 3 * PER_COUNTY
     assert _held(engine) == {"110102"} and counters() == (1, 0)  # from summaries, no churn
+
+
+def test_summaries_warmed_at_start_up_serve_a_cold_workers_province_view(engine):
+    map_snapshot.set_budget(ONE_COUNTY / 2**20)
+    with Session(engine) as s:
+        assert warm(s) == len(COUNTIES)
+    assert summaries_built() == 2 * len(COUNTIES)  # components and buildings
+    assert _layer(engine, CENTER, ALL, 9)["total"] == 3 * PER_COUNTY
+    assert counters()[0] == 0 and not _held(engine)  # no county read for the province view
 
 
 def test_wide_views_follow_writes_in_a_county_not_held(engine):

@@ -238,7 +238,7 @@ def _wide_layer(
     tables, groups = _groups(kind, [s.categories for s in parts])
     cols = []
     for part, table in zip(parts, tables, strict=True):
-        col = summary_columns(part, view.bbox)
+        col = summary_columns(part, view.bbox, view.zoom)
         keep = _prefix_table(part.categories, view.classes)[col["cat"]]
         cols.append({k: v[keep] for k, v in col.items()} | {"group": table[col["cat"][keep]]})
     merged = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]} if cols else {}

@@ -15,7 +15,7 @@ since (new ids, history rows, the re-read window) lose their summaries, rebuilt 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,12 @@ from wangge.common.clustering import BASE_ZOOM
 from wangge.divisions.models import Division
 from wangge.grids.locating import active_versions
 from wangge.registry.map_snapshot import (
+    KINDS,
     MAX_PATCH,
     REREAD_WINDOW,
     Kind,
     Snapshot,
+    budget,
     cached_counties,
     kind_stamp,
     load,
@@ -40,6 +42,10 @@ from wangge.registry.map_snapshot import (
 from wangge.registry.models_common import RecordChange
 
 SUMMARY_ZOOM = 12
+# Views at this zoom or coarser take a county that lies wholly in view from its summary
+# re-binned at this zoom: ~50× fewer entries, so a 100-county province view bins ~100,000
+# entries, not ~2 million. Exact: every entry of such a county is in view anyway.
+COARSE_ZOOM = 9
 SUMMARY_CELL_PX = 64
 SHIFT = BASE_ZOOM - SUMMARY_ZOOM + SUMMARY_CELL_PX.bit_length() - 1
 ROW_BYTES = 52  # a snapshot's bytes per row (Snapshot.nbytes / len)
@@ -50,9 +56,9 @@ Box = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class Summary:
-    """A county's points per (cell of SUMMARY_ZOOM, category)."""
+    """A county's points per (cell of SUMMARY_ZOOM, or `zoom` once re-binned; category)."""
 
-    cx: np.ndarray  # cell x (int32: 32 bytes an entry with the rest)
+    cx: np.ndarray  # cell x at `zoom` (int32: 32 bytes an entry with the rest)
     cy: np.ndarray  # cell y
     cat: np.ndarray  # index into categories
     count: np.ndarray  # points
@@ -60,11 +66,45 @@ class Summary:
     lat: np.ndarray
     categories: list[str | None]
     rows: int
+    box: Box  # of the points themselves (NaN when none)
+    zoom: int = SUMMARY_ZOOM
+    coarse: list[Summary] = field(default_factory=list, compare=False)
 
     @property
     def nbytes(self) -> int:
         arrays = (self.cx, self.cy, self.cat, self.count, self.lon, self.lat)
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in arrays) + sum(c.nbytes for c in self.coarse)
+
+    def at_coarse_zoom(self) -> Summary:
+        """Return the entries re-binned into the cells of COARSE_ZOOM (kept once made)."""
+        if not self.coarse:
+            self.coarse.append(_rebin(self, COARSE_ZOOM))
+        return self.coarse[0]
+
+
+def _rebin(found: Summary, zoom: int) -> Summary:
+    d = found.zoom - zoom
+    n_cat = max(1, len(found.categories))
+    key = (((found.cx.astype(np.int64) >> d) << 20) | (found.cy >> d)) * n_cat + found.cat
+    uniq, inverse = np.unique(key, return_inverse=True)
+    count = np.bincount(inverse, weights=found.count, minlength=len(uniq))
+    lon = np.bincount(inverse, weights=found.lon * found.count, minlength=len(uniq)) / count
+    lat = np.bincount(inverse, weights=found.lat * found.count, minlength=len(uniq)) / count
+    return _summary(
+        uniq, n_cat, np.rint(count), lon, lat, found.categories, found.rows, found.box, zoom
+    )
+
+
+def _summary(
+    uniq: np.ndarray, n_cat: int, count: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+    categories: list[str | None], rows: int, box: Box, zoom: int,
+) -> Summary:  # fmt: skip
+    cell, cat = np.divmod(uniq, n_cat)
+    i32 = np.int32  # 32 bytes an entry with the two means
+    return Summary(
+        (cell >> 20).astype(i32), (cell & 0xFFFFF).astype(i32), cat.astype(i32),
+        count.astype(i32), lon, lat, categories, rows, box, zoom,
+    )  # fmt: skip
 
 
 def summarize(snap: Snapshot) -> Summary:
@@ -77,9 +117,9 @@ def summarize(snap: Snapshot) -> Summary:
     count = np.bincount(inverse, minlength=len(uniq))
     lon = np.bincount(inverse, weights=snap.lon, minlength=len(uniq)) / np.maximum(count, 1)
     lat = np.bincount(inverse, weights=snap.lat, minlength=len(uniq)) / np.maximum(count, 1)
-    cell, cat = np.divmod(uniq, n_cat)
-    small = [a.astype(np.int32) for a in (cell >> 20, cell & ((1 << 20) - 1), cat, count)]
-    return Summary(*small, lon, lat, list(snap.categories.values), len(snap))
+    x0, y0, x1, y1 = (float(v) for v in snap.extent)
+    values = list(snap.categories.values)
+    return _summary(uniq, n_cat, count, lon, lat, values, len(snap), (x0, y0, x1, y1), SUMMARY_ZOOM)
 
 
 class _Summaries(TTLCache):
@@ -131,6 +171,21 @@ def summaries(session: Session, kind: Kind, counties: list[str]) -> dict[str, Su
                 _SUMMARIES.built += 1
             out[county] = found
     return out
+
+
+def warm(session: Session) -> int:
+    """Summarize every county of every kind (start-up, in the background); return how many.
+
+    One county at a time (a county's snapshot is read and dropped), so requests are never
+    held up for long: a cold worker's first province view otherwise reads every county.
+    """
+    counties = sorted(county_extents(session))
+    if not budget() or len(counties) < 2:
+        return 0  # every view is served from the snapshots
+    for kind in KINDS.values():
+        for county in counties:
+            summaries(session, kind, [county])
+    return len(counties)
 
 
 def _build(session: Session, kind: Kind, url: str, county: str) -> Summary:
@@ -235,13 +290,17 @@ def _meets(box: Box | None, bbox: Box) -> bool:
     return box[0] <= bbox[2] and bbox[0] <= box[2] and box[1] <= bbox[3] and bbox[1] <= box[3]
 
 
-def summary_columns(found: Summary, bbox: Box) -> dict[str, Any]:
+def summary_columns(found: Summary, bbox: Box, zoom: int) -> dict[str, Any]:
     """Return the entries of a summary whose mean lies in the view, as cluster() columns."""
     x0, y0, x1, y1 = bbox
+    b = found.box
+    if zoom <= COARSE_ZOOM and x0 <= b[0] and y0 <= b[1] and b[2] <= x1 and b[3] <= y1:
+        found = found.at_coarse_zoom()  # the whole county in view
     inside = (found.lon >= x0) & (found.lon <= x1) & (found.lat >= y0) & (found.lat <= y1)
+    shift = SHIFT + (SUMMARY_ZOOM - found.zoom)
     return {
-        "px": found.cx[inside].astype(np.int64) << SHIFT,
-        "py": found.cy[inside].astype(np.int64) << SHIFT,
+        "px": found.cx[inside].astype(np.int64) << shift,
+        "py": found.cy[inside].astype(np.int64) << shift,
         "lon": found.lon[inside],
         "lat": found.lat[inside],
         "cat": found.cat[inside],
