@@ -165,8 +165,22 @@ def test_a_wide_view_counts_what_the_points_give_without_loading_every_county(en
     assert _cells(wide) == _cells(points)  # the same cells with the same class breakdowns
     for a, b in zip(wide["clusters"], points["clusters"], strict=True):
         assert a["lon"] == pytest.approx(b["lon"], abs=1e-6)
-    assert counters()[0] < len(COUNTIES) and cached_bytes() <= ONE_COUNTY
+    assert counters()[0] == 0 and not _held(engine)  # no county loaded for it
     assert summaries_built() == len(COUNTIES)
+
+
+def test_a_county_cut_by_a_wide_views_edge_counts_its_points_in_view_when_held(engine):
+    map_snapshot.set_budget(ONE_COUNTY / 2**20)
+    _layer(engine, CENTER, _box(1), 14)  # the worker serves 110102
+    cut = (115.99, 39.89, 116.025, 39.92)  # all of 110101, the west half of 110102
+    with Session(engine) as s:
+        west = s.scalars(
+            select(Component.id).where(Component.county_code == "110102", Component.lon <= 116.025)
+        ).all()
+    assert 20 < len(west) < 80
+    body = _layer(engine, CENTER, cut, 12)
+    assert body["total"] == sum(c["count"] for c in body["clusters"]) == PER_COUNTY + len(west)
+    assert _held(engine) == {"110102"} and counters()[0] == 1
 
 
 def test_a_wide_view_keeps_the_county_a_worker_serves(engine):
@@ -213,7 +227,7 @@ def test_the_http_map_of_a_province_user_and_of_a_county_user(engine, tmp_path):
         serve_session(app, s)
         with TestClient(app) as client:
             province = _http(client, "sheng", zoom=10)
-            assert province["total"] == 3 * PER_COUNTY and counters()[0] < len(COUNTIES)
+            assert province["total"] == 3 * PER_COUNTY and counters()[0] == 0
             assert sum(c["count"] for c in province["clusters"]) == province["total"]
             client.post("/api/v1/auth/logout")
             _fresh()

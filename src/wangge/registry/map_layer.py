@@ -6,9 +6,9 @@ are then read from the database by id with `visible` again, so a detail never le
 caller's area even if the snapshot lagged behind a move.
 
 A view needs the counties of the caller's scope whose extent it meets (`map_summary`); each
-comes from its own snapshot, loaded on first need within the memory budget. A view of more
-counties than the budget holds (a province at zoom 7–12) is clustered from the counties'
-summaries instead, so a worker never loads the whole province.
+comes from its own snapshot, loaded on first need within the memory budget. A view of
+several counties at zoom 7–12 (a city, a province) loads none: it is clustered from the
+counties' summaries and the snapshots already held, so a worker never loads the province.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from wangge.registry.map_snapshot import (
 )
 from wangge.registry.map_summary import (
     SUMMARY_ZOOM,
+    Summary,
     counties_in_view,
-    known_bytes,
     summaries,
     summary_columns,
 )
@@ -175,25 +175,11 @@ def _may_summarize(principal: Principal, view: View, counties: list[str]) -> boo
 
 def select_in_view(
     session: Session, principal: Principal, kind: Kind, view: View, counties: list[str]
-) -> list[Part] | None:
-    """Return each county's rows in the view; None when they do not fit the budget (go wide).
-
-    A wide view never makes the worker drop the counties it serves: when its missing counties
-    do not fit beside the held ones, summaries stand for the points. Counties are loaded one
-    at a time, the held ones first, and the loading stops as soon as this view passes the
-    budget.
-    """
-    wide = _may_summarize(principal, view, counties)
-    held = cached_counties(str(session.get_bind().engine.url), kind)
-    missing = [c for c in counties if c not in held]
-    if wide and missing and sum(held.values()) + known_bytes(session, kind, missing) > budget():
-        return None
-    parts, total = [], 0
-    for county in sorted(counties, key=lambda c: c not in held):
+) -> list[Part]:
+    """Return each county's snapshot and its rows in the view (counties loaded as needed)."""
+    parts = []
+    for county in counties:
         snap = snapshot(session, kind, county)
-        total += snap.nbytes
-        if wide and total > budget():
-            return None
         parts.append((snap, _rows_in_view(session, principal, kind, snap, view)))
     return parts
 
@@ -203,9 +189,9 @@ def map_layer(session: Session, principal: Principal, kind_name: str, view: View
     kind = KINDS[kind_name]
     principal.require("registry.read")
     counties = counties_in_view(session, principal, view.bbox)
-    parts = select_in_view(session, principal, kind, view, counties)
-    if parts is None:
+    if _may_summarize(principal, view, counties):
         return _wide_layer(session, principal, kind, view, counties)
+    parts = select_in_view(session, principal, kind, view, counties)
     n = sum(len(idx) for _, idx in parts)
     tables, groups = _groups(kind, [snap.categories.values for snap, _ in parts])
     if n <= view.limit and (view.zoom >= POINTS_ZOOM or n <= FEW):
@@ -229,26 +215,55 @@ def _columns(snap: Snapshot, idx: np.ndarray, table: np.ndarray) -> list[np.ndar
     return [take(snap.px), take(snap.py), take(snap.lon), take(snap.lat), table[take(snap.cat)]]
 
 
+Columns = dict[str, np.ndarray]  # cluster() columns of one county: px, py, lon, lat, cat, weight
+
+
 def _wide_layer(
     session: Session, principal: Principal, kind: Kind, view: View, counties: list[str]
 ) -> dict[str, Any]:
-    """Cluster a view of more counties than the budget holds from their summaries."""
+    """Cluster a view of several counties without loading any of them.
+
+    A county wholly in view comes from its summary (exact); one cut by the view's edge from
+    its snapshot when held (exact), else from its summary (cells by their mean position).
+    """
+    held = cached_counties(str(session.get_bind().engine.url), kind)
     found = summaries(session, kind, counties)
-    parts = [found[c] for c in counties]
-    tables, groups = _groups(kind, [s.categories for s in parts])
-    cols = []
-    for part, table in zip(parts, tables, strict=True):
-        col = summary_columns(part, view.bbox, view.zoom)
-        keep = _prefix_table(part.categories, view.classes)[col["cat"]]
-        cols.append({k: v[keep] for k, v in col.items()} | {"group": table[col["cat"][keep]]})
-    merged = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]} if cols else {}
-    if not merged or not len(merged["px"]):
+    parts = [
+        _snapshot_columns(session, principal, kind, view, county)
+        if county in held and not _whole(found[county].box, view.bbox)
+        else _summary_columns(found[county], view)
+        for county in counties
+    ]
+    tables, groups = _groups(kind, [values for _, values in parts])
+    cols = [c | {"group": table[c["cat"]]} for (c, _), table in zip(parts, tables, strict=True)]
+    merged = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
+    if not len(merged["px"]):
         return _body(kind, view, 0, groups, clusters=[])
     clusters = cluster(
         merged["px"], merged["py"], merged["lon"], merged["lat"], merged["group"],
         zoom=view.zoom, cell_px=CELL_PX, n_groups=len(groups), weight=merged["weight"],
     )  # fmt: skip
     return _body(kind, view, int(merged["weight"].sum()), groups, clusters=_clusters(clusters))
+
+
+def _whole(box: tuple[float, float, float, float], bbox: tuple[float, ...]) -> bool:
+    return bbox[0] <= box[0] and bbox[1] <= box[1] and box[2] <= bbox[2] and box[3] <= bbox[3]
+
+
+def _snapshot_columns(
+    session: Session, principal: Principal, kind: Kind, view: View, county: str
+) -> tuple[Columns, list[str | None]]:
+    snap = snapshot(session, kind, county)
+    idx = _rows_in_view(session, principal, kind, snap, view)
+    cols = {"px": snap.px[idx], "py": snap.py[idx], "lon": snap.lon[idx], "lat": snap.lat[idx]}
+    cols |= {"cat": snap.cat[idx], "weight": np.ones(len(idx), dtype=np.int32)}
+    return cols, snap.categories.values
+
+
+def _summary_columns(found: Summary, view: View) -> tuple[Columns, list[str | None]]:
+    cols = summary_columns(found, view.bbox, view.zoom)
+    keep = _prefix_table(found.categories, view.classes)[cols["cat"]]
+    return {k: v[keep] for k, v in cols.items()}, found.categories
 
 
 def _prefix_table(values: list[str | None], classes: tuple[str, ...]) -> np.ndarray:

@@ -48,7 +48,6 @@ SUMMARY_ZOOM = 12
 COARSE_ZOOM = 9
 SUMMARY_CELL_PX = 64
 SHIFT = BASE_ZOOM - SUMMARY_ZOOM + SUMMARY_CELL_PX.bit_length() - 1
-ROW_BYTES = 52  # a snapshot's bytes per row (Snapshot.nbytes / len)
 EXTENT_TTL_S = 60.0
 
 Box = tuple[float, float, float, float]
@@ -225,22 +224,6 @@ def changed_counties(
     where = or_(low, m.id.in_(ids)) if ids else low
     found |= set(session.scalars(select(m.county_code).where(where).distinct()))
     return found
-
-
-def known_bytes(session: Session, kind: Kind, counties: list[str]) -> int:
-    """Estimate the snapshot bytes of counties not held, from their summaries.
-
-    A county never seen counts as the mean of the held ones (none held: 0, so the first
-    counties are loaded and measured).
-    """
-    url = str(session.get_bind().engine.url)
-    held = cached_counties(url, kind)
-    mean = sum(held.values()) / len(held) if held else 0
-    total = 0.0
-    for county in counties:
-        found = _SUMMARIES.items.get((url, kind.name, county))
-        total += found.rows * ROW_BYTES if found is not None else mean
-    return int(total)
 
 
 def county_extents(session: Session) -> dict[str, Box | None]:
