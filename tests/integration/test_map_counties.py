@@ -34,20 +34,20 @@ from wangge.registry import map_snapshot
 from wangge.registry.bulk import bulk_load
 from wangge.registry.map_layer import View, map_layer
 from wangge.registry.map_snapshot import KINDS, cached_bytes, cached_counties, counters
-from wangge.registry.map_summary import summaries_built, warm
+from wangge.registry.map_summary import inner_cells, summaries_built, warm
 from wangge.registry.models import Component
 
 KIND = KINDS["components"]
 COUNTIES = ("110101", "110102", "110105")
 PER_COUNTY = 100
-ALL = (115.99, 39.89, 116.07, 39.92)  # the three counties and a margin
+ALL = (115.99, 39.89, 116.41, 39.97)  # the three counties and a margin
 ONE_COUNTY = 8000  # bytes: holds one county's snapshot (52 B × 100 rows), not two
 PASSWORD = "County-Map-2026"
 
 
 def _box(i: int) -> tuple[float, float, float, float]:
-    x = 116.0 + 0.02 * i
-    return (x, 39.9, x + 0.01, 39.91)
+    x = 116.0 + 0.15 * i  # ~8.5 × 5.5 km: several cells of zoom 12 (~1.9 km)
+    return (x, 39.9, x + 0.1, 39.96)
 
 
 def _seed(s: Session) -> None:
@@ -172,10 +172,12 @@ def test_a_wide_view_counts_what_the_points_give_without_loading_every_county(en
 def test_a_county_cut_by_a_wide_views_edge_counts_its_points_in_view_when_held(engine):
     map_snapshot.set_budget(ONE_COUNTY / 2**20)
     _layer(engine, CENTER, _box(1), 14)  # the worker serves 110102
-    cut = (115.99, 39.89, 116.025, 39.92)  # all of 110101, the west half of 110102
+    cut = (115.99, 39.89, 116.2, 39.97)  # all of 110101, the west half of 110102
+    cx0, cx1, cy0, cy1 = inner_cells(cut)
+    assert cx0 <= cx1 and cy0 <= cy1  # summary cells of 110102 wholly in view: not its points
     with Session(engine) as s:
         west = s.scalars(
-            select(Component.id).where(Component.county_code == "110102", Component.lon <= 116.025)
+            select(Component.id).where(Component.county_code == "110102", Component.lon <= 116.2)
         ).all()
     assert 20 < len(west) < 80
     body = _layer(engine, CENTER, cut, 12)

@@ -44,9 +44,11 @@ from wangge.registry.map_snapshot import (
     snapshot,
 )
 from wangge.registry.map_summary import (
+    SHIFT,
     SUMMARY_ZOOM,
     Summary,
     counties_in_view,
+    inner_cells,
     summaries,
     summary_columns,
 )
@@ -223,17 +225,18 @@ def _wide_layer(
 ) -> dict[str, Any]:
     """Cluster a view of several counties without loading any of them.
 
-    A county wholly in view comes from its summary (exact); one cut by the view's edge from
-    its snapshot when held (exact), else from its summary (cells by their mean position).
+    A county wholly in view comes from its summary (exact); one cut by the view's edge, when
+    held, from its summary's cells wholly in view and its points in the other cells (exact),
+    else from its summary (cells by their mean position).
     """
     held = cached_counties(str(session.get_bind().engine.url), kind)
     found = summaries(session, kind, counties)
-    parts = [
-        _snapshot_columns(session, principal, kind, view, county)
-        if county in held and not _whole(found[county].box, view.bbox)
-        else _summary_columns(found[county], view)
-        for county in counties
-    ]
+    parts = []
+    for county in counties:
+        if county in held and not _whole(found[county].box, view.bbox):
+            parts += _edge_columns(session, principal, kind, view, county, found[county])
+        else:
+            parts.append(_summary_columns(found[county], view))
     tables, groups = _groups(kind, [values for _, values in parts])
     cols = [c | {"group": table[c["cat"]]} for (c, _), table in zip(parts, tables, strict=True)]
     merged = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
@@ -250,14 +253,25 @@ def _whole(box: tuple[float, float, float, float], bbox: tuple[float, ...]) -> b
     return bbox[0] <= box[0] and bbox[1] <= box[1] and box[2] <= bbox[2] and box[3] <= bbox[3]
 
 
-def _snapshot_columns(
-    session: Session, principal: Principal, kind: Kind, view: View, county: str
-) -> tuple[Columns, list[str | None]]:
+def _edge_columns(
+    session: Session, principal: Principal, kind: Kind, view: View, county: str, found: Summary
+) -> list[tuple[Columns, list[str | None]]]:
+    """A held county cut by the view's edge: summary cells wholly in view, points in the rest."""
     snap = snapshot(session, kind, county)
     idx = _rows_in_view(session, principal, kind, snap, view)
+    cx0, cx1, cy0, cy1 = inner_cells(view.bbox)
+    cx, cy = snap.px[idx] >> SHIFT, snap.py[idx] >> SHIFT
+    idx = idx[~((cx >= cx0) & (cx <= cx1) & (cy >= cy0) & (cy <= cy1))]
     cols = {"px": snap.px[idx], "py": snap.py[idx], "lon": snap.lon[idx], "lat": snap.lat[idx]}
     cols |= {"cat": snap.cat[idx], "weight": np.ones(len(idx), dtype=np.int32)}
-    return cols, snap.categories.values
+    inner = (found.cx >= cx0) & (found.cx <= cx1) & (found.cy >= cy0) & (found.cy <= cy1)
+    inner &= _prefix_table(found.categories, view.classes)[found.cat]
+    cells = {
+        "px": found.cx[inner].astype(np.int64) << SHIFT, "py": found.cy[inner].astype(np.int64) << SHIFT,
+        "lon": found.lon[inner], "lat": found.lat[inner], "cat": found.cat[inner],
+        "weight": found.count[inner],
+    }  # fmt: skip
+    return [(cols, snap.categories.values), (cells, found.categories)]
 
 
 def _summary_columns(found: Summary, view: View) -> tuple[Columns, list[str | None]]:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.common.cache import TTLCache
-from wangge.common.clustering import BASE_ZOOM
+from wangge.common.clustering import BASE_ZOOM, base_pixels
 from wangge.divisions.models import Division
 from wangge.grids.locating import active_versions
 from wangge.registry.map_snapshot import (
@@ -271,6 +271,20 @@ def _meets(box: Box | None, bbox: Box) -> bool:
     if box is None:
         return True
     return box[0] <= bbox[2] and bbox[0] <= box[2] and box[1] <= bbox[3] and bbox[1] <= box[3]
+
+
+def inner_cells(bbox: Box) -> tuple[int, int, int, int]:
+    """Return the range of summary cells (x0, x1, y0, y1) whose every point lies in the bbox.
+
+    The cells holding the bbox's edge pixels are left out: a point of such a pixel may lie
+    on either side of the edge.
+    """
+    x0, y0, x1, y1 = bbox
+    px, py = base_pixels(np.array([x0, x1]), np.array([y1, y0]))  # py: north edge first
+    return (
+        int(px[0] >> SHIFT) + 1, int(px[1] >> SHIFT) - 1,
+        int(py[0] >> SHIFT) + 1, int(py[1] >> SHIFT) - 1,
+    )  # fmt: skip
 
 
 def summary_columns(found: Summary, bbox: Box, zoom: int) -> dict[str, Any]:
