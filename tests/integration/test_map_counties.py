@@ -88,6 +88,7 @@ def engine(request, tmp_path, worker_id) -> Iterator[Engine]:
     for engine in made:
         upgrade(engine)
         _fresh()
+        map_snapshot.set_budget(0)  # unbounded unless a test sets one (an app sets 400 MB)
         with Session(engine) as s:
             _seed(s)
             s.commit()
