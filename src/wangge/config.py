@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         "100 MB for a 9,000-grid district); past it the least recently used counties' "
         "indexes are dropped and rebuilt when needed. 0: no limit.",
     )
+    map_snapshot_budget_mb: float = Field(
+        default=400.0,
+        ge=0,
+        description="Memory each server process may keep in the map's per-county snapshots of "
+        "components and buildings (about 16 MB per 300,000 components); past it the least "
+        "recently used counties are dropped and read again when needed, and views of more "
+        "counties than fit are clustered from small per-county summaries. 0: no limit.",
+    )
     replica_check_seconds: float = Field(
         default=1.0, gt=0, description="How often each process measures the replicas' lag."
     )

@@ -92,6 +92,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         from wangge.grids.locating import set_budget
 
         set_budget(settings.grid_index_budget_mb)  # a province: LRU over the counties served
+        from wangge.registry.map_snapshot import set_budget as set_map_budget
+
+        set_map_budget(settings.map_snapshot_budget_mb)
         monitor = _start_replicas(app, settings, engine)
         if settings.warm_caches:
             # Start answering (and answering uvicorn's health checks) at once; the grid
@@ -339,10 +342,17 @@ def _warm(factory: sessionmaker[Session], freeze: bool) -> None:
             from wangge.places.service import place_index
 
             place_index(session)
+            # The map's per-county summaries: a province view then reads no county.
+            from wangge.registry.map_summary import warm as warm_map
+
+            counties = warm_map(session)
     except SQLAlchemyError as exc:  # e.g. a database not migrated yet: requests will say so
         log.info("cache warm-up skipped: %s", exc.__class__.__name__)
         return
-    log.info("grid indexes of %d versions ready in %.1f s", n, time.monotonic() - started)
+    log.info(
+        "grid indexes of %d versions and map summaries of %d counties ready in %.1f s",
+        n, counties, time.monotonic() - started,
+    )  # fmt: skip
     if freeze:
         # What the process has built so far (modules, app, indexes) lives as long as it does:
         # out of the cycle collector's reach, a full collection no longer walks it. It walked

@@ -54,7 +54,7 @@ def _load(session: Session, n: int, seed: int) -> None:
 
 def _snap(engine: Engine) -> map_snapshot.Snapshot:
     with Session(engine) as s:
-        return snapshot(s, KIND)
+        return snapshot(s, KIND, "110108")
 
 
 def test_the_snapshot_holds_every_located_component_with_its_codes(engine):
@@ -83,7 +83,7 @@ def test_a_slow_reload_runs_in_the_background_while_the_old_snapshot_serves(engi
     monkeypatch.setattr(map_snapshot, "SYNC_LOAD_S", -1.0)  # every load counts as slow
     real = map_snapshot.active_versions
     monkeypatch.setattr(  # a re-division: other active versions, so a full reload
-        map_snapshot, "active_versions", lambda s: [*real(s), type("V", (), {"id": 999})()]
+        map_snapshot, "active_versions", lambda s, *a: [*real(s, *a), type("V", (), {"id": 999})()]
     )
     with Session(engine) as s:
         s.execute(delete(Component).where(Component.id <= 10))
@@ -104,9 +104,9 @@ def test_a_burst_of_first_map_requests_loads_the_snapshot_once(engine, monkeypat
     loads: list[int] = []
     real = map_snapshot._load_all
 
-    def counted(session, kind):
+    def counted(session, kind, county):
         loads.append(1)
-        return real(session, kind)
+        return real(session, kind, county)
 
     monkeypatch.setattr(map_snapshot, "_load_all", counted)
     start = threading.Barrier(8)

@@ -86,8 +86,12 @@ def cluster(
     zoom: int,
     cell_px: int,
     n_groups: int,
+    weight: np.ndarray | None = None,
 ) -> Clusters:
-    """Bin points (base pixels, lon/lat, a small group index each) into the cells of a zoom."""
+    """Bin points (base pixels, lon/lat, a small group index each) into the cells of a zoom.
+
+    `weight`: how many points each entry stands for (pre-binned summaries; lon/lat their mean).
+    """
     n = len(px)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -101,12 +105,15 @@ def cluster(
     if (int(cx.max()) + 1) * width > MAX_CELLS:
         raise ValueError("too many cells for this zoom")
     key = cx.astype(np.intp) * width + cy
-    count = np.bincount(key)
+    count = np.bincount(key, weights=weight)
     occupied = np.flatnonzero(count)
     counts = count[occupied]
     # Sums over the dense key (a few thousand cells at most), then keep the occupied ones.
-    sum_lon = np.bincount(key, weights=lon)[occupied]
-    sum_lat = np.bincount(key, weights=lat)[occupied]
-    groups = np.bincount(key * n_groups + group, minlength=len(count) * n_groups)
+    w_lon, w_lat = (lon, lat) if weight is None else (lon * weight, lat * weight)
+    sum_lon = np.bincount(key, weights=w_lon)[occupied]
+    sum_lat = np.bincount(key, weights=w_lat)[occupied]
+    groups = np.bincount(key * n_groups + group, weights=weight, minlength=len(count) * n_groups)
     groups = groups.reshape(len(count), n_groups)[occupied]
+    if weight is not None:  # float sums of whole counts
+        counts, groups = np.rint(counts).astype(np.int64), np.rint(groups).astype(np.int64)
     return Clusters(counts, sum_lon / counts, sum_lat / counts, groups)

@@ -1,18 +1,22 @@
 """In-process snapshots of the registry's located points (components, buildings) for the map.
 
-A district holds ~1.4 million components: a GROUP BY of the district's cells costs 2–4 s on
-SQLite and on PostgreSQL (bench/RESULTS.md "Map: components and houses"), too slow for a
-map that moves, so each API process keeps the few columns clustering needs as numpy arrays
-and bins them in memory. The snapshot is derived data only, like the grid lookup index:
+One snapshot per (database, kind, county), loaded when a request first needs that county and
+kept within a memory budget (WANGGE_MAP_SNAPSHOT_BUDGET_MB, LRU over the counties): a worker
+of a province holds the counties it serves, not all of them (`map_summary` covers the views
+wider than the budget). A district holds ~1.4 million components: a GROUP BY of the
+district's cells costs 2–4 s on SQLite and on PostgreSQL (bench/RESULTS.md "Map: components
+and houses"), too slow for a map that moves, so each API process keeps the few columns
+clustering needs as numpy arrays and bins them in memory. The snapshot is derived data only,
+like the grid lookup index:
 
 - every request compares a stamp made of O(log n) queries (the largest id, the newest
-  history row of the kind, the active grid versions);
+  history row of the kind, the county's active grid versions): a change anywhere re-checks;
 - new ids and changed or deleted records (history rows, written by every save, import and
   delete) are patched in, so one edit costs one small query, not a reload;
-- a re-division (other active versions) moves records without history rows, so it reloads
-  everything, as does a timer (FULL_RELOAD_S) that also catches writes that committed out
-  of id order beyond the re-read window. A reload that took longer than SYNC_LOAD_S runs in
-  a background thread while the previous snapshot keeps serving.
+- a re-division of the county (other active versions) moves records without history rows,
+  so it reloads the county, as does a timer (FULL_RELOAD_S) that also catches writes that
+  committed out of id order beyond the re-read window. A reload that took longer than
+  SYNC_LOAD_S runs in a background thread while the previous snapshot keeps serving.
 """
 
 from __future__ import annotations
@@ -80,6 +84,9 @@ class Vocab:
         return np.array(out, dtype=np.int32)
 
 
+COLUMNS = ("ids", "lon", "lat", "px", "py", "cat", "state", "comm", "grid")
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The clustering columns of every located row of one kind, sorted by id."""
@@ -99,6 +106,11 @@ class Snapshot:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes of its arrays (~52 per row; the vocabularies are small)."""
+        return sum(getattr(self, name).nbytes for name in COLUMNS)
 
     @cached_property
     def extent(self) -> tuple[float, float, float, float]:
@@ -123,20 +135,28 @@ class _Entry:
     load_s: float
     reloading: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    used_at: float = 0.0
+
+
+Key = tuple[str, str, str]  # (database URL, kind, county code)
 
 
 class _SnapshotCache(TTLCache):
-    """Entries per (database, kind); a TTLCache so `clear_all()` (tests) forgets them too."""
+    """Entries per (database, kind, county); a TTLCache so `clear_all()` (tests) forgets them."""
 
     def __init__(self) -> None:
         super().__init__(ttl=FULL_RELOAD_S)
-        self.entries: dict[tuple[str, str], _Entry] = {}
-        self.loading: dict[tuple[str, str], threading.Lock] = {}
+        self.entries: dict[Key, _Entry] = {}
+        self.loading: dict[Key, threading.Lock] = {}
         self.lock = threading.Lock()
+        self.budget = 0  # bytes; 0: unbounded
+        self.loads = 0  # county snapshots loaded into the cache (tests read it)
+        self.evictions = 0  # dropped to stay within the budget
 
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+            self.loads = self.evictions = 0
 
 
 _CACHE = _SnapshotCache()
@@ -147,8 +167,58 @@ def clear_snapshots() -> None:
     _CACHE.clear()
 
 
-def stamp(session: Session, kind: Kind) -> Stamp:
-    """Return what changes when the kind's rows may have changed (three index lookups)."""
+def set_budget(megabytes: float) -> None:
+    """Bound the memory of the cached snapshots (0: unbounded)."""
+    _CACHE.budget = int(megabytes * 2**20)
+
+
+def budget() -> int:
+    """Return the budget in bytes (0: unbounded)."""
+    return _CACHE.budget
+
+
+def cached_bytes() -> int:
+    """Return the bytes the cached snapshots hold (tests, the bench)."""
+    with _CACHE.lock:
+        return sum(e.snapshot.nbytes for e in _CACHE.entries.values())
+
+
+def counters() -> tuple[int, int]:
+    """Return (loads, evictions) of this process."""
+    return _CACHE.loads, _CACHE.evictions
+
+
+def cached_counties(engine_url: str, kind: Kind) -> dict[str, int]:
+    """Return the counties of a kind held now, with their bytes."""
+    with _CACHE.lock:
+        items = list(_CACHE.entries.items())
+    return {k[2]: e.snapshot.nbytes for k, e in items if k[:2] == (engine_url, kind.name)}
+
+
+def _evict(keep: Key) -> None:
+    """Drop least recently used snapshots until the cache fits the budget (never `keep`)."""
+    with _CACHE.lock:
+        if not _CACHE.budget:
+            return
+        total = sum(e.snapshot.nbytes for e in _CACHE.entries.values())
+        for key, entry in sorted(_CACHE.entries.items(), key=lambda kv: kv[1].used_at):
+            if total <= _CACHE.budget:
+                break
+            if key != keep:
+                del _CACHE.entries[key]
+                total -= entry.snapshot.nbytes
+                _CACHE.evictions += 1
+
+
+def stamp(session: Session, kind: Kind, county: str) -> Stamp:
+    """Return what changes when the county's rows may have changed (three index lookups)."""
+    max_id, max_change = kind_stamp(session, kind)
+    versions = tuple(v.id for v in active_versions(session, [county]))
+    return Stamp(max_id, max_change, versions)
+
+
+def kind_stamp(session: Session, kind: Kind) -> tuple[int, int]:
+    """Return the largest id and the newest history row of a kind (two index lookups)."""
     model = kind.model
     max_id = session.scalar(select(func.max(model.id))) or 0
     # ORDER BY id DESC LIMIT 1: a backward primary-key scan stops at the newest row.
@@ -161,8 +231,7 @@ def stamp(session: Session, kind: Kind) -> Stamp:
         )
         or 0
     )
-    versions = tuple(v.id for v in active_versions(session))
-    return Stamp(int(max_id), int(max_change), versions)
+    return int(max_id), int(max_change)
 
 
 def _rows(session: Session, kind: Kind, *where: Any) -> Sequence[Any]:
@@ -216,9 +285,9 @@ def _undigits(values: np.ndarray) -> list[str | None]:
     return [str(v)[1:] if v else None for v in values.tolist()]
 
 
-def _coded(session: Session, col: Any) -> tuple[list[str | None], Any]:
+def _coded(session: Session, col: Any, *where: Any) -> tuple[list[str | None], Any]:
     """Return a column's distinct values and a CASE giving each row its value's index."""
-    found = list(session.scalars(select(col).distinct()))
+    found = list(session.scalars(select(col).where(*where).distinct()))
     values: list[str | None] = sorted(v for v in found if v)
     if len(values) < len(found):
         values.append(None)  # NULL or empty
@@ -234,17 +303,20 @@ def cast_rows(cursor: Any) -> Iterable[tuple[Any, ...]]:
     return rows
 
 
-def _load_all(session: Session, kind: Kind) -> Snapshot:
+def _load_all(session: Session, kind: Kind, county: str) -> Snapshot:
     m = kind.model
+    mine = m.county_code == county  # through the county_code index
     category = getattr(m, kind.category)
-    cat_values, cat_expr = (None, _digits(category)) if kind.digits else _coded(session, category)
+    cat_values, cat_expr = (
+        (None, _digits(category)) if kind.digits else _coded(session, category, mine)
+    )
     states, state_expr = (
-        _coded(session, getattr(m, kind.state)) if kind.state else ([None], literal(0))
+        _coded(session, getattr(m, kind.state), mine) if kind.state else ([None], literal(0))
     )
     stmt = select(
         m.id, m.lon, m.lat, cat_expr, _digits(m.community_code), func.coalesce(m.grid_id, -1),
         state_expr,
-    ).where(m.lon.is_not(None), m.lat.is_not(None))  # fmt: skip
+    ).where(mine, m.lon.is_not(None), m.lat.is_not(None))  # fmt: skip
     compiled = stmt.compile(dialect=session.get_bind().dialect)
     params = compiled.construct_params()
     args = [params[k] for k in compiled.positiontup or ()] if compiled.positional else params
@@ -278,14 +350,15 @@ def _load_all(session: Session, kind: Kind) -> Snapshot:
     )
 
 
-def _load(session: Session, kind: Kind) -> tuple[Snapshot, Stamp, float]:
+def load(session: Session, kind: Kind, county: str) -> tuple[Snapshot, Stamp, float]:
+    """Read a county's snapshot from the database (not cached: see `snapshot`)."""
     t = time.perf_counter()
-    mark = stamp(session, kind)  # before the rows: later changes are patched in next time
-    snap = _load_all(session, kind)
+    mark = stamp(session, kind, county)  # before the rows: later changes are patched in next time
+    snap = _load_all(session, kind, county)
     return snap, mark, time.perf_counter() - t
 
 
-def _patch(session: Session, kind: Kind, entry: _Entry, new: Stamp) -> Snapshot | None:
+def _patch(session: Session, kind: Kind, county: str, entry: _Entry, new: Stamp) -> Snapshot | None:
     """Return the snapshot with new, changed and deleted rows applied (None: reload instead)."""
     old, m = entry.stamp, kind.model
     if new.max_id - old.max_id > MAX_PATCH:
@@ -305,8 +378,11 @@ def _patch(session: Session, kind: Kind, entry: _Entry, new: Stamp) -> Snapshot 
     asked = np.unique(np.array(changed, dtype=np.int64))
     cond = m.id > low if not len(asked) else or_(m.id > low, m.id.in_(asked.tolist()))
     snap = entry.snapshot
+    # Rows that moved to another county are not found here, so they leave this snapshot.
     fresh = _build(
-        _rows(session, kind, cond), kind, (snap.categories, snap.states, snap.communities)
+        _rows(session, kind, cond, m.county_code == county),
+        kind,
+        (snap.categories, snap.states, snap.communities),
     )
     # Drop every row that was asked for (re-read or gone), then add what was found.
     keep = snap.ids <= low
@@ -316,7 +392,7 @@ def _patch(session: Session, kind: Kind, entry: _Entry, new: Stamp) -> Snapshot 
         hit[hit] = snap.ids[pos[hit]] == asked[hit]
         keep[pos[hit]] = False
     arrays = {}
-    for name in ("ids", "lon", "lat", "px", "py", "cat", "state", "comm", "grid"):
+    for name in COLUMNS:
         arrays[name] = np.concatenate([getattr(snap, name)[keep], getattr(fresh, name)])
     if len(fresh) and keep.any() and fresh.ids[0] <= snap.ids[keep][-1]:
         order = np.argsort(arrays["ids"], kind="stable")
@@ -329,27 +405,18 @@ def _patch(session: Session, kind: Kind, entry: _Entry, new: Stamp) -> Snapshot 
     )
 
 
-def snapshot(session: Session, kind: Kind) -> Snapshot:
-    """Return the current snapshot of a kind, loading, patching or reloading it as needed."""
+def snapshot(session: Session, kind: Kind, county: str) -> Snapshot:
+    """Return a county's current snapshot, loading, patching or reloading it as needed."""
     bind = session.get_bind()
-    key = (str(bind.engine.url), kind.name)
+    key = (str(bind.engine.url), kind.name, county)
     with _CACHE.lock:
         entry = _CACHE.entries.get(key)
         first = _CACHE.loading.setdefault(key, threading.Lock()) if entry is None else None
     if first is not None:
-        # Single flight: the first request loads (1.4 M rows, seconds, ~70 MB); the requests
-        # that arrive meanwhile wait for that snapshot instead of loading one each.
-        with first:
-            with _CACHE.lock:
-                entry = _CACHE.entries.get(key)
-            if entry is None:
-                snap, mark, took = _load(session, kind)
-                with _CACHE.lock:
-                    _CACHE.entries[key] = _Entry(snap, mark, time.monotonic(), took)
-                    _CACHE.loading.pop(key, None)
-                return snap
-    assert entry is not None  # found in the cache, or loaded just above
-    current = stamp(session, kind)
+        return _first_load(session, kind, key, first).snapshot
+    assert entry is not None  # found in the cache
+    entry.used_at = time.monotonic()
+    current = stamp(session, kind, county)
     with entry.lock:
         if entry.reloading:
             return entry.snapshot
@@ -358,24 +425,43 @@ def snapshot(session: Session, kind: Kind) -> Snapshot:
             return entry.snapshot
         patched = None
         if current.versions == entry.stamp.versions and not stale:
-            patched = _patch(session, kind, entry, current)
+            patched = _patch(session, kind, county, entry, current)
         if patched is not None:
             entry.snapshot, entry.stamp = patched, current
             return patched
         if entry.load_s <= SYNC_LOAD_S or not isinstance(bind, Engine):
-            entry.snapshot, entry.stamp, entry.load_s = _load(session, kind)
+            entry.snapshot, entry.stamp, entry.load_s = load(session, kind, county)
             entry.loaded_at = time.monotonic()
             return entry.snapshot
         entry.reloading = True
         serving = entry.snapshot
-    threading.Thread(target=_reload, args=(bind, kind, entry), daemon=True).start()
+    threading.Thread(target=_reload, args=(bind, kind, county, entry), daemon=True).start()
     return serving
 
 
-def _reload(engine: Engine, kind: Kind, entry: _Entry) -> None:
+def _first_load(session: Session, kind: Kind, key: Key, first: threading.Lock) -> _Entry:
+    """Load a county not held yet, once however many requests ask for it at the same time."""
+    # Single flight: the first request loads (300,000 rows: ~1 s, ~16 MB); the requests that
+    # arrive meanwhile wait for that snapshot instead of loading one each.
+    with first:
+        with _CACHE.lock:
+            entry = _CACHE.entries.get(key)
+        if entry is not None:
+            return entry
+        snap, mark, took = load(session, kind, key[2])
+        entry = _Entry(snap, mark, time.monotonic(), took, used_at=time.monotonic())
+        with _CACHE.lock:
+            _CACHE.entries[key] = entry
+            _CACHE.loading.pop(key, None)
+            _CACHE.loads += 1
+    _evict(keep=key)
+    return entry
+
+
+def _reload(engine: Engine, kind: Kind, county: str, entry: _Entry) -> None:
     try:
         with Session(engine) as session:
-            snap, mark, took = _load(session, kind)
+            snap, mark, took = load(session, kind, county)
         with entry.lock:
             entry.snapshot, entry.stamp, entry.load_s = snap, mark, took
             entry.loaded_at = time.monotonic()
