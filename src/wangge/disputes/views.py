@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
+from wangge.auth.principal import Principal
 from wangge.cases.views import NowDep
+from wangge.config import Settings
 from wangge.disputes import service
 from wangge.disputes.agreement_pdf import agreement_pdf
 from wangge.disputes.documents import is_pdf, save_pdf
@@ -105,8 +109,11 @@ async def upload_agreement(
     settings: SettingsDep,
     now: NowDep,
 ) -> dict[str, Any]:
-    # Refuse a wrong state or person before reading and storing the file.
-    dispute = service.check_agreement_allowed(session, principal, dispute_id)
+    # Refuse a wrong state or person before reading and storing the file. The database work
+    # and the image decoding run in the thread pool, not on the event loop.
+    dispute = await run_in_threadpool(
+        service.check_agreement_allowed, session, principal, dispute_id
+    )
     data = await file.read(settings.upload_max_bytes + 1)
     if len(data) > settings.upload_max_bytes:
         raise ValidationFailed(
@@ -114,6 +121,20 @@ async def upload_agreement(
             f"file too large; limit {settings.upload_max_bytes // 1024} KB",
             code="too_large", field="file",
         )  # fmt: skip
+    return await run_in_threadpool(
+        _store_agreement, request, session, principal, settings, dispute, data, now
+    )
+
+
+def _store_agreement(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    dispute: Any,
+    data: bytes,
+    now: datetime,
+) -> dict[str, Any]:
     if is_pdf(data):
         row = save_pdf(session, storage_for(request), data, principal=principal)
     else:

@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -187,7 +188,8 @@ async def post_request(fmt: str, request: Request, session: SessionDep) -> Respo
         with session.begin_nested():
             return _create(fmt, request, session, values)
 
-    return guarded(fmt, run)
+    # the report's work blocks (database, locating): in the thread pool, not on the event loop
+    return await run_in_threadpool(guarded, fmt, run)
 
 
 def _create(fmt: str, request: Request, session: SessionDep, form: dict[str, str]) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from wangge.api.deps import PrincipalDep, SessionDep
 from wangge.api.files import xlsx_response
@@ -75,8 +76,9 @@ async def import_file(
 ) -> dict[str, Any]:
     """Import a filled template: all or nothing unless valid_only; returns the row-level report."""  # fmt: skip
     data = await file.read()
-    return import_workbook(
-        session, principal, sheet_for(kind), data, valid_only=valid_only,
+    # Thousands of rows: in the thread pool, so the event loop keeps answering meanwhile.
+    return await run_in_threadpool(
+        import_workbook, session, principal, sheet_for(kind), data, valid_only=valid_only,
         file_name=file.filename or "upload.xlsx",
     )  # fmt: skip
 

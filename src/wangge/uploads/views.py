@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from wangge.api.deps import PrincipalDep, SessionDep, SettingsDep
 from wangge.api.ratelimit import hit
@@ -68,6 +70,14 @@ async def upload(
         principal.require("cases.report")
     # Read one byte past the cap so an oversized file is refused without reading it all.
     data = await file.read(settings.upload_max_bytes + 1)
+    # Decoding the image and the database: in the thread pool, not on the event loop.
+    return await run_in_threadpool(_store, request, session, principal, settings, data)
+
+
+def _store(
+    request: Request, session: Session, principal: Principal, settings: Settings, data: bytes
+) -> dict[str, Any]:
+    anonymous = principal.via == "anonymous"
     if anonymous:
         _limit_anonymous(session, request, settings, len(data))
     try:
