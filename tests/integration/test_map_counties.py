@@ -30,7 +30,7 @@ from wangge.grids.locating import clear_cache
 from wangge.grids.service import GridIn, add_grids, new_version
 from wangge.grids.versions import activate_version
 from wangge.main import create_app
-from wangge.registry import map_snapshot
+from wangge.registry import history, map_snapshot, map_summary
 from wangge.registry.bulk import bulk_load
 from wangge.registry.map_layer import View, map_layer
 from wangge.registry.map_snapshot import KINDS, cached_bytes, cached_counties, counters
@@ -210,6 +210,30 @@ def test_wide_views_follow_writes_in_a_county_not_held(engine):
         s.commit()
     body = _layer(engine, CENTER, ALL, 10)
     assert body["total"] == sum(c["count"] for c in body["clusters"]) == 3 * PER_COUNTY + 10
+
+
+def test_wide_views_follow_a_component_moved_out_of_a_county_not_held(engine, monkeypatch):
+    # ids below the window are re-read anyway: here (a few hundred rows) that is every one
+    monkeypatch.setattr(map_summary, "REREAD_WINDOW", 0)
+    map_snapshot.set_budget(ONE_COUNTY / 2**20)
+    assert _layer(engine, CENTER, ALL, 10)["total"] == 3 * PER_COUNTY
+    with Session(engine) as s:
+        moved = s.scalars(select(Component).where(Component.county_code == "110101")).first()
+        assert moved is not None
+        before = history.snapshot(moved)
+        x0, y0, x1, y1 = _box(2)
+        moved.county_code, moved.lon, moved.lat = "110105", (x0 + x1) / 2, (y0 + y1) / 2
+        history.log_change(
+            s, CENTER, object_type="component", obj=moved, action="update", before=before
+        )
+        s.commit()
+    wide = _layer(engine, CENTER, ALL, 10)  # from summaries: neither county is held
+    assert not _held(engine)
+    _fresh()
+    map_snapshot.set_budget(0)
+    points = _layer(engine, CENTER, ALL, 10)  # every county loaded (unbounded)
+    assert wide["total"] == points["total"] == 3 * PER_COUNTY  # not counted in both counties
+    assert _cells(wide) == _cells(points)
 
 
 def test_the_http_map_of_a_province_user_and_of_a_county_user(engine, tmp_path):

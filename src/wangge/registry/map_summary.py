@@ -213,17 +213,27 @@ def changed_counties(
         return None
     m = kind.model
     rows = session.execute(
-        select(RecordChange.object_id, RecordChange.county_code).where(
+        select(RecordChange.object_id, RecordChange.county_code, RecordChange.changes).where(
             RecordChange.object_type == kind.object_type,
             RecordChange.id > max(0, old[1] - REREAD_WINDOW),
         )
     ).all()
-    found = {r[1] for r in rows}
+    found = {r[1] for r in rows} | {c for r in rows for c in _left(r[2])}
     ids = sorted({r[0] for r in rows})
     low = m.id > max(0, old[0] - REREAD_WINDOW)
     where = or_(low, m.id.in_(ids)) if ids else low
     found |= set(session.scalars(select(m.county_code).where(where).distinct()))
     return found
+
+
+def _left(changes: dict[str, Any] | None) -> set[str]:
+    """The county a record moved out of: its history row keeps the old codes ([old, new])."""
+    out = set()
+    for column in ("county_code", "community_code"):
+        old = (changes or {}).get(column)
+        if isinstance(old, list) and old and isinstance(old[0], str) and len(old[0]) >= 6:
+            out.add(old[0][:6])
+    return out
 
 
 def county_extents(session: Session) -> dict[str, Box | None]:
