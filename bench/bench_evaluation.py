@@ -31,6 +31,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ EVENT_COLS = (
     "id, case_id, county_code, action, actor_id, role, at, from_state, to_state, part, "
     "attachments, payload"
 )
+MAX_EVENTS = 16  # more than the longest path's events: per-case room in the event ids
 CASE_COLS = (
     "id, county_code, created_at, updated_at, code, category_code, source, description, lon, "
     "lat, grid_id, community_code, area_class, photos, state, level, urgent, version, "
@@ -110,22 +112,31 @@ def _ts(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def generate(n: int, seed: int, start: float, end: float, categories: list[str]):
-    """Yield (case lines, event lines) chunks in PostgreSQL COPY text format."""
+def generate(
+    n: int,
+    seed: int,
+    start: float,
+    end: float,
+    categories: list[str],
+    county: str = COUNTY,
+    base: int = 0,
+):
+    """Yield (case lines, event lines) chunks in PostgreSQL COPY text format: cases
+    base+1…base+n of `county`, their events numbered from base × MAX_EVENTS + 1."""
     rng = random.Random(seed)
     weights = [p[1] for p in PATHS]
-    eid = 0
+    eid = base * MAX_EVENTS
     chunk_c, chunk_e = io.StringIO(), io.StringIO()
-    for cid in range(1, n + 1):
+    for cid in range(base + 1, base + n + 1):
         path, _, steps = rng.choices(PATHS, weights)[0]
         t = rng.uniform(start, end)
         grid = rng.randrange(1, 2001)
-        community = f"{COUNTY}{(grid - 1) // 200 + 1:03d}{(grid - 1) // 10 % 20 + 1:03d}"
+        community = f"{county}{(grid - 1) // 200 + 1:03d}{(grid - 1) // 10 % 20 + 1:03d}"
         worker = f"w{grid:04d}"
         public = path == "public" or (path == "duplicate" and rng.random() < 0.7)
         source = rng.choice(("hotline", "online")) if public else "patrol"
         reporter = f"c{rng.randrange(50000)}" if public else worker
-        dept = f"{COUNTY}-D{rng.randrange(1, 41):02d}"
+        dept = f"{county}-D{rng.randrange(1, 41):02d}"
         actors = {
             "acceptor": f"acc{rng.randrange(20)}",
             "shift_leader": f"shift{rng.randrange(10)}",
@@ -137,7 +148,7 @@ def generate(n: int, seed: int, start: float, end: float, categories: list[str])
         }
         eid += 1
         lines = [
-            f"{eid}\t{cid}\t{COUNTY}\treport\t{reporter}\t"
+            f"{eid}\t{cid}\t{county}\treport\t{reporter}\t"
             f"{'citizen' if public else 'supervisor'}\t{_ts(t)}\t\\N\treported\t\\N\t[]\t"
             f'{{"source": "{source}"}}\n'
         ]
@@ -157,18 +168,18 @@ def generate(n: int, seed: int, start: float, end: float, categories: list[str])
             eid += 1
             part = dept if is_part else "\\N"
             lines.append(
-                f"{eid}\t{cid}\t{COUNTY}\t{action}\t{actors[role]}\t{role}\t{_ts(t)}\t{frm}\t"
+                f"{eid}\t{cid}\t{county}\t{action}\t{actors[role]}\t{role}\t{_ts(t)}\t{frm}\t"
                 f"{to}\t{part}\t[]\t{payload}\n"
             )
             state = to
         chunk_e.writelines(lines)
         rep = lines[0].split("\t")[6]
         chunk_c.write(
-            f"{cid}\t{COUNTY}\t{rep}\t{rep}\t{COUNTY}{cid:013d}\t{rng.choice(categories)}\t"
+            f"{cid}\t{county}\t{rep}\t{rep}\t{county}{cid:013d}\t{rng.choice(categories)}\t"
             f"{source}\t-\t116.3\t39.9\t{grid}\t{community}\tB\t[]\t{state}\tcommunity\tf\t"
             f"{len(lines)}\t{reporter}\t{'citizen' if public else 'supervisor'}\t[]\t{rep}\t0\t0\n"
         )
-        if cid % 50_000 == 0:
+        if (cid - base) % 50_000 == 0:
             yield chunk_c.getvalue(), chunk_e.getvalue()
             chunk_c, chunk_e = io.StringIO(), io.StringIO()
     yield chunk_c.getvalue(), chunk_e.getvalue()
@@ -207,8 +218,17 @@ def main() -> None:
     end = period.end.timestamp()
     start = end - 365 * 86400
     t0 = time.perf_counter()
+    n_events = copy_cases(args.pg, [generate(args.cases, args.seed, start, end, categories)])
+    load_s = time.perf_counter() - t0
+    print(f"loaded {args.cases:,} cases, {n_events:,} events in {load_s:.1f} s", flush=True)
+    run(args, engine, n_events, load_s)
+
+
+def copy_cases(pg: str, batches: list[Iterator[tuple[str, str]]]) -> int:
+    """COPY the generated cases and events (foreign-key triggers off, the event indexes
+    rebuilt afterwards, ANALYZE); return the number of events."""
     n_events = 0
-    with psycopg.connect(args.pg) as c, c.cursor() as cur:
+    with psycopg.connect(pg) as c, c.cursor() as cur:
         cur.execute("SET session_replication_role = replica")
         idx = cur.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'case_events' "
@@ -216,21 +236,24 @@ def main() -> None:
         ).fetchall()
         for name, _ in idx:
             cur.execute(f'DROP INDEX "{name}"')
-        for cases, events in generate(args.cases, args.seed, start, end, categories):
-            with cur.copy(f"COPY cases ({CASE_COLS}) FROM STDIN") as cp:
-                cp.write(cases)
-            with cur.copy(f"COPY case_events ({EVENT_COLS}) FROM STDIN") as cp:
-                cp.write(events)
-            n_events += events.count("\n")
+        for chunks in batches:
+            for cases, events in chunks:
+                with cur.copy(f"COPY cases ({CASE_COLS}) FROM STDIN") as cp:
+                    cp.write(cases)
+                with cur.copy(f"COPY case_events ({EVENT_COLS}) FROM STDIN") as cp:
+                    cp.write(events)
+                n_events += events.count("\n")
         for _, ddl in idx:
             cur.execute(ddl)
+        for table in ("cases", "case_events"):  # past the loaded ids, for the cases filed later
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+            )
         c.commit()
-    with psycopg.connect(args.pg, autocommit=True) as c:
+    with psycopg.connect(pg, autocommit=True) as c:
         c.execute("VACUUM ANALYZE cases")
         c.execute("VACUUM ANALYZE case_events")
-    load_s = time.perf_counter() - t0
-    print(f"loaded {args.cases:,} cases, {n_events:,} events in {load_s:.1f} s", flush=True)
-    run(args, engine, n_events, load_s)
+    return n_events
 
 
 def reuse(args: argparse.Namespace) -> tuple[Any, int, float]:

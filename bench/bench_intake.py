@@ -57,6 +57,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -76,7 +77,12 @@ from wangge.grids.versions import activate_version  # noqa: E402
 from wangge.wiring import wire  # noqa: E402
 
 wire()  # the cross-package hooks, as `wangge serve` and the CLI register them
-from wangge.synthetic import make_district, make_grids, random_points  # noqa: E402
+from wangge.synthetic import (  # noqa: E402
+    SyntheticDistrict,
+    make_district,
+    make_grids,
+    random_points,
+)
 
 # The goals of issue 15, at the reference connection count (--connections).
 GOAL_RATIO = 0.40  # full report req/s ≥ 40% of the asyncpg bare endpoint's
@@ -214,6 +220,27 @@ class Run:
 
 def setup(url: str, grids: int, seed: int) -> str:
     """Fresh database with the district, grids, categories and a token; return the token."""
+    engine = create_database(url)
+    t0 = time.perf_counter()
+    district = make_district(seed=seed, area_km2=430.0, n_streets=29, communities_per_street=21)
+    with unit_of_work(session_factory(engine)) as s:
+        n_divisions = seed_county(s, district, grids, seed)
+        seed_categories(s)
+        auth.seed_roles(s)
+        token = worker_token(s, district.county_code)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_intake_meta (token text, grids int, seed int)"))
+        conn.execute(
+            text("INSERT INTO bench_intake_meta VALUES (:t, :g, :s)"),
+            {"t": token, "g": grids, "s": seed},
+        )
+    print(f"setup: {n_divisions} divisions, {grids} grids in {time.perf_counter() - t0:.1f} s")
+    engine.dispose()
+    return token
+
+
+def create_database(url: str) -> Engine:
+    """Drop and create the database, migrate it to head with the bare endpoints' tables."""
     u = make_url(normalize_url(url))
     admin = make_engine(u.set(database="postgres").render_as_string(hide_password=False))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -229,40 +256,38 @@ def setup(url: str, grids: int, seed: int) -> str:
             conn.execute(
                 text(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, payload text NOT NULL)")
             )
-    t0 = time.perf_counter()
-    district = make_district(seed=seed, area_km2=430.0, n_streets=29, communities_per_street=21)
-    with unit_of_work(session_factory(engine)) as s:
-        rows = [DivisionIn(district.county_code, district.county_name, district.outline)]
-        for st in district.streets:
-            rows.append(DivisionIn(st.code, st.name, st.geometry, district.county_code))
-            rows += [DivisionIn(c.code, c.name, c.geometry, st.code) for c in st.communities]
-        load_divisions(s, rows)
-        version = new_version(s, district.county_code, "social", "bench")
-        add_grids(
-            s,
-            version,
-            [
-                GridIn(kind="basic", geom=g, community_code=c)
-                for c, g in make_grids(district, n_grids=grids, seed=seed)
-            ],
-            width=3,
-        )
-        activate_version(s, version.id)
-        seed_categories(s)
-        auth.seed_roles(s)
-        user = auth.create_user(
-            s, username="bench-worker", password="Bench-Intake-2026", display_name="巡查员"
-        )
-        auth.assign_post(s, user, "supervisor", scope=district.county_code)
-        token, _ = auth.issue_token(s, kind="bearer", name="bench", user=user, days=1)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bench_intake_meta (token text, grids int, seed int)"))
-        conn.execute(
-            text("INSERT INTO bench_intake_meta VALUES (:t, :g, :s)"),
-            {"t": token, "g": grids, "s": seed},
-        )
-    print(f"setup: {len(rows)} divisions, {grids} grids in {time.perf_counter() - t0:.1f} s")
-    engine.dispose()
+    return engine
+
+
+def seed_county(s: Session, district: SyntheticDistrict, grids: int, seed: int) -> int:
+    """Load a district's divisions and ~`grids` grids as its active version; return the
+    number of divisions."""
+    rows = [DivisionIn(district.county_code, district.county_name, district.outline)]
+    for st in district.streets:
+        rows.append(DivisionIn(st.code, st.name, st.geometry, district.county_code))
+        rows += [DivisionIn(c.code, c.name, c.geometry, st.code) for c in st.communities]
+    load_divisions(s, rows)
+    version = new_version(s, district.county_code, "social", "bench")
+    add_grids(
+        s,
+        version,
+        [
+            GridIn(kind="basic", geom=g, community_code=c)
+            for c, g in make_grids(district, n_grids=grids, seed=seed)
+        ],
+        width=3,
+    )
+    activate_version(s, version.id)
+    return len(rows)
+
+
+def worker_token(s: Session, county: str) -> str:
+    """A grid worker (supervisor) of `county` and a one-day bearer token of theirs."""
+    user = auth.create_user(
+        s, username="bench-worker", password="Bench-Intake-2026", display_name="巡查员"
+    )
+    auth.assign_post(s, user, "supervisor", scope=county)
+    token, _ = auth.issue_token(s, kind="bearer", name="bench", user=user, days=1)
     return token
 
 
@@ -280,9 +305,10 @@ def reused_token(url: str, grids: int, seed: int) -> str | None:
     return str(row.token)
 
 
-def bench_points(seed: int) -> list[tuple[float, float]]:
+def bench_points(seed: int, district: SyntheticDistrict | None = None) -> list[tuple[float, float]]:
     """Seeded report positions in the district (0.1% just outside it: 422, no grid)."""
-    district = make_district(seed=seed, area_km2=430.0, n_streets=29, communities_per_street=21)
+    if district is None:
+        district = make_district(seed=seed, area_km2=430.0, n_streets=29, communities_per_street=21)
     lon, lat = random_points(district, 5000, seed=seed, outside_share=0.001)
     return list(zip(lon.tolist(), lat.tolist(), strict=True))
 
@@ -330,8 +356,11 @@ def check_rows(engine: Engine, ep: Endpoint, run: Run, before: int, acked: list[
 # --- servers -------------------------------------------------------------------------------
 
 
-def start(ep: Endpoint, url: str, workers: int, logdir: Path) -> None:
-    """Spawn the endpoint's server (fresh processes) and return once its port accepts."""
+def start(
+    ep: Endpoint, url: str, workers: int, logdir: Path, extra: dict[str, str] | None = None
+) -> None:
+    """Spawn the endpoint's server (fresh processes) and return once its port accepts;
+    `extra`: more environment for it (e.g. WANGGE_READ_DATABASE_URL)."""
     ep.port = free_port()
     common = ["--host", "127.0.0.1", "--port", str(ep.port), "--workers", str(workers)]
     if ep.key == "asyncpg":
@@ -354,7 +383,7 @@ def start(ep: Endpoint, url: str, workers: int, logdir: Path) -> None:
         ep.spawned = time.time()
         ep.proc = subprocess.Popen(
             cmd,
-            env={**os.environ, **env},
+            env={**os.environ, **env, **(extra or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -111,7 +111,7 @@ def build(url: str, args: argparse.Namespace) -> None:
     t = time.perf_counter()
     with psycopg.connect(url) as conn:
         for i in range(args.counties):
-            _copy_county(conn, i, args)
+            copy_county(conn, i, args)
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE components")
@@ -119,7 +119,7 @@ def build(url: str, args: argparse.Namespace) -> None:
     print(f"loaded {n:,} components in {time.perf_counter() - t:.0f} s (COPY, not timed)")
 
 
-def _copy_county(conn: psycopg.Connection, i: int, args: argparse.Namespace) -> None:
+def copy_county(conn: psycopg.Connection, i: int, args: argparse.Namespace) -> None:
     from wangge.registry.catalogue import DEFAULT_SCHEME, load_catalogue
 
     rng = np.random.default_rng(args.seed + i)

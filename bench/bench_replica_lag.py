@@ -44,6 +44,26 @@ SECTION = "## Replica lag under the intake load (issue 20)"
 GOAL_S = 1.0
 
 
+def heartbeat(url: str, replica_url: str) -> tuple[Engine, Engine]:
+    """Create the probes' counter on the primary, wait until the replica has it; return
+    engines on both."""
+    primary = make_engine(url)
+    with primary.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_heartbeat (id int PRIMARY KEY, n bigint)"))
+        conn.execute(text("INSERT INTO bench_heartbeat VALUES (1, 0)"))
+    replica = make_engine(replica_url)
+    deadline = time.monotonic() + 60  # the new database reaches the replica
+    while True:
+        try:
+            with replica.connect() as conn:
+                conn.execute(text("SELECT n FROM bench_heartbeat")).one()
+            return primary, replica
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def probe(primary: Engine, replica: Engine, timeout: float = 30.0) -> tuple[float, int]:
     """Commit a counter on the primary; return (seconds until the replica shows it, WAL bytes
     the replica had not replayed when the commit returned)."""
@@ -113,21 +133,7 @@ def main() -> None:
         url = f"postgresql://postgres@127.0.0.1:{primary_cluster.port}/wangge_bench_lag"
         replica_url = f"postgresql://postgres@127.0.0.1:{replica_cluster.port}/wangge_bench_lag"
         token = setup(url, args.grids, args.seed)
-        primary = make_engine(url)
-        with primary.begin() as conn:
-            conn.execute(text("CREATE TABLE bench_heartbeat (id int PRIMARY KEY, n bigint)"))
-            conn.execute(text("INSERT INTO bench_heartbeat VALUES (1, 0)"))
-        replica = make_engine(replica_url)
-        deadline = time.monotonic() + 60  # the new database reaches the replica
-        while True:
-            try:
-                with replica.connect() as conn:
-                    conn.execute(text("SELECT n FROM bench_heartbeat")).one()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        primary, replica = heartbeat(url, replica_url)
         every = args.probe_ms / 1000
         idle = sample(primary, replica, args.idle, every)
         ep = Endpoint("full", "full report", "/api/v1/cases", "cases", "description")
