@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import threading
@@ -221,8 +220,9 @@ def intake(
     sampler = RssSampler()
     sampler.start()
     start(ep, url, args.intake_workers, workdir, {"WANGGE_READ_DATABASE_URL": replica_url})
-    assert ep.proc is not None
+    assert ep.proc is not None and ep.log is not None
     sampler.roots[ep.key] = ep.proc.pid
+    workers_up(ep.log, args.intake_workers)
     loaded: list[tuple[float, int]] = []
     try:
         points = bench_points(args.seed, district_of(0, args.seed))
@@ -240,6 +240,16 @@ def intake(
         sampler.halt.set()
     out["loaded"] = summary(loaded)
     return out
+
+
+def workers_up(log: Path, workers: int, timeout: float = 180.0) -> None:
+    """Wait until every worker has started its application: the port accepts as soon as
+    the supervisor binds it, and a load begun before then measures the start-up."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the intake workers did not start in {timeout:.0f} s; see {log}")
+        time.sleep(0.5)
 
 
 def partitions_time(url: str) -> tuple[float, list[str]]:
@@ -267,11 +277,12 @@ def _per_million(seconds: float, rows: float) -> str:
 def seeding_lines(args: argparse.Namespace, took: dict[str, float]) -> list[str]:
     n_cases = args.counties * args.cases_per_county
     n_comp = args.counties * args.components_per_county
+    n_grids = args.counties * args.grids_per_county
     return [
         "| step | rows | time |",
         "|---|---:|---:|",
-        f"| divisions + grids (`seed_county`) | {args.counties * args.grids_per_county:,} grids"
-        f" | {_per_million(took['grids'], args.counties * args.grids_per_county)} |",
+        f"| divisions + grids (`seed_county`) | {n_grids:,} grids | {took['grids']:.1f} s "
+        f"({took['grids'] * 1000 / n_grids:.1f} s per 1,000 grids) |",
         f"| cases + events (COPY) | {n_cases:,} + {took['events']:,.0f} | "
         f"{_per_million(took['cases'], n_cases + took['events'])} |",
         f"| components (COPY) | {n_comp:,} | {_per_million(took['components'], n_comp)} |",
@@ -306,7 +317,7 @@ def intake_lines(i: dict[str, Any], args: argparse.Namespace) -> list[str]:
         "(WANGGE_READ_DATABASE_URL = the replica), wrk "
         f"{args.connections} connections on POST /api/v1/cases for {args.duration} s: "
         f"{run.ok:,} reports ({run.rate:.0f}/s), p50 {run.p50:.0f} ms, p99 {run.p99:.0f} ms, "
-        f"{run.other} other answers; worker RSS peaks {rss} MB.",
+        f"{run.other} other answers, {run.socket_errors} socket errors; worker RSS peaks {rss} MB.",
         "",
         "| phase | probes | lag p50 | lag p99 | lag max | WAL not replayed (max) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -341,7 +352,7 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "## Province benchmark (issue 20 item 5)",
         "",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; machine: {machine()}, "
-        f"Python {platform.python_version()}; load average at the end (1/5/15 min): {load}.",
+        f"load average at the end (1/5/15 min): {load}.",
         f"- Command: `{cmd}`",
         f"- Sizes: {args.counties} counties × {args.cases_per_county:,} cases, "
         f"{args.components_per_county:,} components, {args.grids_per_county:,} grids; "
