@@ -160,8 +160,8 @@ def seed_components(url: str, args: argparse.Namespace) -> None:
 def seed(url: str, args: argparse.Namespace) -> tuple[str, dict[str, float]]:
     """Seed the province on the primary; return the worker's token and the step times."""
     took: dict[str, float] = {}
-    t = time.perf_counter()
     engine = create_database(url)
+    t = time.perf_counter()
     token, categories = seed_divisions(engine, args)
     took["grids"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -170,7 +170,8 @@ def seed(url: str, args: argparse.Namespace) -> tuple[str, dict[str, float]]:
     t = time.perf_counter()
     seed_components(url, args)
     took["components"] = time.perf_counter() - t
-    facts = ensure_facts(argparse.Namespace(pg=url, rebuild=False), engine, int(took["events"]))
+    ns = argparse.Namespace(pg=url, rebuild=False, rollups_alone=False)
+    facts = ensure_facts(ns, engine, int(took["events"]))
     took["facts"], took["stale"] = facts["rebuild"], facts["stale"]
     engine.dispose()
     for step in ("grids", "cases", "components", "facts"):
@@ -293,9 +294,9 @@ def seeding_lines(args: argparse.Namespace, took: dict[str, float]) -> list[str]
     ]
 
 
-def map_lines(m: dict[str, Any], active: int) -> list[str]:
+def map_lines(m: dict[str, Any], active: int, budget: float) -> list[str]:
     lines = [
-        f"Map worker RSS: idle {m['rss_idle']:.0f} MB, {active} counties active "
+        f"Snapshot budget {budget:.0f} MB. Map worker RSS: idle {m['rss_idle']:.0f} MB, {active} counties active "
         f"{m['rss_active']:.0f} MB, end {m['rss_end']:.0f} MB.",
         "",
         "| zoom | mode | points in view (median) | first ms | median ms | p95 ms |",
@@ -317,7 +318,8 @@ def intake_lines(i: dict[str, Any], args: argparse.Namespace) -> list[str]:
         "(WANGGE_READ_DATABASE_URL = the replica), wrk "
         f"{args.connections} connections on POST /api/v1/cases for {args.duration} s: "
         f"{run.ok:,} reports ({run.rate:.0f}/s), p50 {run.p50:.0f} ms, p99 {run.p99:.0f} ms, "
-        f"{run.other} other answers, {run.socket_errors} socket errors; worker RSS peaks {rss} MB.",
+        f"{run.other} other answers {run.codes or ''}, {run.socket_errors} socket errors; "
+        f"worker RSS peaks {rss} MB.",
         "",
         "| phase | probes | lag p50 | lag p99 | lag max | WAL not replayed (max) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -356,7 +358,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         f"- Command: `{cmd}`",
         f"- Sizes: {args.counties} counties × {args.cases_per_county:,} cases, "
         f"{args.components_per_county:,} components, {args.grids_per_county:,} grids; "
-        "private PostgreSQL 15 primary + streaming replica (durable).",
+        "private PostgreSQL 15 primary + streaming replica (durable); database "
+        f"{r['size_gb']:.2f} GB on each.",
         "",
         "### Seeding (not goals)",
         "",
@@ -371,7 +374,7 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "",
         "### Map clusters per zoom (one worker)",
         "",
-        *map_lines(r["map"], active),
+        *map_lines(r["map"], active, args.budget_mb),
         "",
         "### Intake and replica lag",
         "",
@@ -410,6 +413,9 @@ def main(argv: list[str] | None = None) -> None:
         print("map measured", flush=True)
         r["intake"] = intake((url, replica_url), (primary, replica), token, args)
         r["partitions"] = partitions_time(url)
+        with primary.connect() as conn:
+            size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            r["size_gb"] = size / 2**30
         primary.dispose()
         replica.dispose()
     print(report(args, r))
