@@ -123,9 +123,11 @@ def district_of(i: int, seed: int) -> SyntheticDistrict:
 def seed_divisions(engine: Engine, args: argparse.Namespace) -> tuple[str, list[str]]:
     """Every county's divisions and grids, categories, a grid worker of county 0 (its token)
     and the map's admin; return the token and the category codes."""
-    with unit_of_work(session_factory(engine)) as s:
-        for i in range(args.counties):
+    factory = session_factory(engine)
+    for i in range(args.counties):  # one transaction per county: the session stays small
+        with unit_of_work(factory) as s:
             seed_county(s, district_of(i, args.seed), args.grids_per_county, args.seed + i)
+    with unit_of_work(factory) as s:
         seed_categories(s)
         auth.seed_roles(s)
         token = worker_token(s, county_code(0))
