@@ -30,6 +30,7 @@ import math
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -224,7 +225,17 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             r.raise_for_status()
             return _phases(client, proc.pid, args)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's group; SIGKILL it if it has not stopped within a minute (a
+    background worker may be in the middle of a long round on a big database)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
 
 
