@@ -108,6 +108,13 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             ).start()
         workers = _start_workers(app.state.session_factory, settings)
         yield
+        # Ask the periodic workers to end first, then wait for each (the sealer last, so it
+        # seals what the others wrote): their rounds in hand finish side by side, so a
+        # shutdown waits for the longest of them, not their sum (several × 10 s on a big
+        # database, and the service manager kills a server that takes longer).
+        for worker in workers:
+            if hasattr(worker, "request_stop"):
+                worker.request_stop()
         for worker in reversed(workers):
             worker.stop()
         if monitor is not None:
