@@ -20,8 +20,11 @@ from tests.ops_support import kill_group, start_server, wait_ready
 from tests.servers import free_port
 from wangge.db import make_engine
 from wangge.dbadmin import upgrade
+from wangge.ops.workers import reuse_port_available
 
-pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT")
+pytestmark = pytest.mark.skipif(
+    not reuse_port_available(), reason="SO_REUSEPORT balances connections on Linux only"
+)
 CLIENTS = 32
 
 

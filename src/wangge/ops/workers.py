@@ -27,8 +27,9 @@ log = logging.getLogger("uvicorn.error")
 
 
 def reuse_port_available() -> bool:
-    """Return whether this platform has SO_REUSEPORT (Linux, the BSDs, macOS)."""
-    return hasattr(socket, "SO_REUSEPORT")
+    """Return whether SO_REUSEPORT spreads connections here: on Linux (3.9+) the kernel
+    balances them over the sockets; the BSDs and macOS give them all to one socket."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 def _family(host: str) -> socket.AddressFamily:
