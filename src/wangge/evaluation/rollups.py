@@ -64,19 +64,29 @@ _MONTH = {
 }
 
 
-def month_sql(dialect: str, *, county: bool = False, source: str = "evaluation_rollups") -> str:
+def month_sql(
+    dialect: str,
+    *,
+    county: bool = False,
+    source: str = "evaluation_rollups",
+    days_only: bool = True,
+) -> str:
     """Return the month rows (county_code, span, day, eff_day, object_type, key, c0..cN) summed
-    from the day rows: `day` the month's first day, `eff_day` at least its last day."""
+    from the day rows of `source` (its `span = 'd'` rows; all of them with `days_only` off,
+    for a source of day deltas without `span`): `day` the month's first day, `eff_day` at
+    least its last day."""
     first, last = (m.format(x="day") for m in _MONTH[dialect])
     sums = ", ".join(f"SUM({c})" for c in COUNT_COLUMNS)
     having = " OR ".join(f"SUM({c}) <> 0" for c in COUNT_COLUMNS)
-    where = " AND county_code = :county" if county else ""
+    where = " AND ".join(
+        (["span = 'd'"] if days_only else []) + (["county_code = :county"] if county else [])
+    )
     return f"""
 SELECT county_code, 'm', m_day, m_eff, object_type, key, {sums} FROM (
   SELECT county_code, {first} AS m_day,
     CASE WHEN eff_day < {last} THEN {last} ELSE eff_day END AS m_eff, object_type, key,
     {", ".join(COUNT_COLUMNS)}
-  FROM {source} WHERE span = 'd'{where}
+  FROM {source}{" WHERE " + where if where else ""}
 ) z
 GROUP BY county_code, m_day, m_eff, object_type, key
 HAVING {having}"""
@@ -223,22 +233,13 @@ def _contribution_query(dialect: str, where: str) -> TextClause:
 def _event_insert(dialect: str) -> TextClause:
     days = contribution_sql(dialect, "x.event_id = :event_id")
     cols = ", ".join(COUNT_COLUMNS)
-    first, last = (m.format(x="day") for m in _MONTH[dialect])
-    sums = ", ".join(f"SUM({c})" for c in COUNT_COLUMNS)
-    having = " OR ".join(f"SUM({c}) <> 0" for c in COUNT_COLUMNS)
+    months = month_sql(dialect, source="c", days_only=False)
     return text(f"""
 WITH c AS ({days})
 INSERT INTO {EvaluationRollup.__tablename__}
   (county_code, span, day, eff_day, object_type, key, {cols})
 SELECT county_code, 'd', day, eff_day, object_type, key, {cols} FROM c
-UNION ALL
-SELECT county_code, 'm', m_day, m_eff, object_type, key, {sums} FROM (
-  SELECT county_code, {first} AS m_day,
-    CASE WHEN eff_day < {last} THEN {last} ELSE eff_day END AS m_eff, object_type, key, {cols}
-  FROM c
-) z
-GROUP BY county_code, m_day, m_eff, object_type, key
-HAVING {having}""")
+UNION ALL {months}""")
 
 
 def add_event(session: Session, event_id: int) -> None:

@@ -36,7 +36,7 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _shared_socket(host: str, port: int) -> socket.socket:
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -49,7 +49,7 @@ def worker_socket(config: uvicorn.Config) -> socket.socket:
 
     It listens at once, before the application starts, so connections made while the worker
     imports wait in its queue as they did in the shared socket's."""
-    sock = _shared_socket(config.host, config.port)
+    sock = _reuse_port_socket(config.host, config.port)
     sock.listen(config.backlog)
     return sock
 
@@ -71,7 +71,7 @@ def _hold_port(host: str, port: int) -> socket.socket:
         with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
-        return _shared_socket(host, port)
+        return _reuse_port_socket(host, port)
     except OSError as exc:
         log.error(
             "无法监听 cannot listen on %s:%d（端口已被占用？port in use?）: %s", host, port, exc
