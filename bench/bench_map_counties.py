@@ -9,11 +9,13 @@ Builds (unless --reuse) a PostgreSQL+PostGIS database of `--counties` synthetic 
 (0.3° × 0.25° each, 5 a row; a county, a street and a community division each) with
 `--per-county` point components each over the GB/T 30428.2 catalogue, written with one COPY
 (no grids: the map reads lon/lat, class, state, community). Then it serves the app with one
-uvicorn worker (`wangge serve`, WANGGE_MAP_SNAPSHOT_BUDGET_MB=--budget-mb), waits `--settle`
-seconds for its start-up warm-up (every county's summary) and measures:
+uvicorn worker (`wangge serve`, WANGGE_MAP_SNAPSHOT_BUDGET_MB=--budget-mb), waits (at most
+`--settle` seconds) until its start-up warm-up is done (grid indexes within half their budget,
+every county's summary) and measures:
 
 - the worker's RSS idle, after `--active` counties were served (views at zoom 13–17 in
-  each), and at the end;
+  each, and the grid of its centre: `GET /api/v1/grids/locate` builds the county's grid index
+  where it has grids, as bench_province's), and at the end;
 - per zoom 7…17, `--runs` requests of `GET /web/api/map/components` for a 1440×900 screen
   panned to a seeded place: zoom ≥ 12 inside the active counties, zoom ≤ 11 anywhere (the
   whole province on screen: clustered from the per-county summaries); median and p95 in ms;
@@ -32,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_components import machine
 from bench_locate import admin_url
 from bench_soak import process_tree, rss_mb
-from serving import free_port, serve
+from serving import free_port, serve, wait_warmed
 
 PASSWORD = "Bench-Counties-2026"
 WIDTH, HEIGHT = 1440, 900
@@ -68,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
-        "--settle", type=float, default=30.0, help="seconds for the start-up warm-up (summaries)"
+        "--settle", type=float, default=900.0, help="longest wait for the start-up warm-up (s)"
     )
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/wangge_bench_mapcounties")
     p.add_argument("--reuse", action="store_true", help="the database is already built")
@@ -215,9 +218,10 @@ def ask(client: httpx.Client, bbox: str, zoom: int) -> tuple[float, dict[str, An
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {"WANGGE_LOG_JSON": "false", "WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}
-    proc = serve(url, 1, port, env=env, ready_path="/citizen")
-    time.sleep(args.settle)
+    log = Path(tempfile.mkstemp(prefix="bench_map_counties_", suffix=".log")[1])
+    proc = serve(url, 1, port, env=env, ready_path="/citizen", log=log)
     try:
+        wait_warmed(log, 1, timeout=args.settle)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             r = client.post(
                 "/api/v1/auth/login", json={"username": "mapadmin", "password": PASSWORD}
@@ -246,6 +250,8 @@ def _phases(client: httpx.Client, pid: int, args: argparse.Namespace) -> dict[st
         x0, y0, x1, y1 = county_box(i)
         ms, _ = ask(client, screen((x0 + x1) / 2, (y0 + y1) / 2, 13), 13)
         out["cold_county_ms"].append(ms)
+        where = {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2}
+        client.get("/api/v1/grids/locate", params=where).raise_for_status()
         for zoom in (14, 15, 16, 17):
             ask(client, screen(*centre(rng, zoom, county_box(i)), zoom), zoom)
     out["rss_active"] = worker_rss(pid)

@@ -69,6 +69,7 @@ from bench_intake import (  # noqa: E402
 )
 from bench_map_counties import PASSWORD, copy_county, county_box, county_code, measure  # noqa: E402
 from bench_replica_lag import heartbeat, sample, summary  # noqa: E402
+from serving import wait_warmed  # noqa: E402
 from wangge.auth import service as auth  # noqa: E402
 from wangge.cases.categories import seed_categories  # noqa: E402
 from wangge.db import make_engine, session_factory, unit_of_work  # noqa: E402
@@ -103,7 +104,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--active", type=int, default=10, help="counties served on the map")
     p.add_argument("--runs", type=int, default=30, help="map requests per zoom")
     p.add_argument("--budget-mb", type=float, default=500.0, help="map snapshot budget")
-    p.add_argument("--settle", type=float, default=30.0, help="map worker's start-up warm-up")
+    p.add_argument(
+        "--settle", type=float, default=900.0, help="longest wait for the map worker's warm-up (s)"
+    )
     return p.parse_args(argv)
 
 
@@ -225,7 +228,7 @@ def intake(
     start(ep, url, args.intake_workers, workdir, {"WANGGE_READ_DATABASE_URL": replica_url})
     assert ep.proc is not None and ep.log is not None
     sampler.roots[ep.key] = ep.proc.pid
-    workers_up(ep.log, args.intake_workers)
+    wait_warmed(ep.log, args.intake_workers)
     loaded: list[tuple[float, int]] = []
     try:
         points = bench_points(args.seed, district_of(0, args.seed))
@@ -243,22 +246,6 @@ def intake(
         sampler.halt.set()
     out["loaded"] = summary(loaded)
     return out
-
-
-def workers_up(log: Path, workers: int, timeout: float = 600.0) -> None:
-    """Wait until every worker has finished its start-up warm-up (grid indexes of every
-    county within the budget, map summaries): a load begun before then measures the
-    warm-up of 4 workers on 2 cores, not intake (stop 30: 32 reports/s, p99 7.2 s)."""
-    deadline = time.monotonic() + timeout
-
-    def warmed() -> int:
-        text = log.read_text(errors="replace")
-        return text.count("grid indexes of") + text.count("cache warm-up skipped")
-
-    while warmed() < workers:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the intake workers did not warm up in {timeout:.0f} s; see {log}")
-        time.sleep(0.5)
 
 
 def partitions_time(url: str) -> tuple[float, list[str]]:

@@ -43,14 +43,16 @@ class Settings(BaseSettings):
         "wrote this many seconds ago.",
     )
     grid_index_budget_mb: float = Field(
-        default=1024.0,
+        default=384.0,
         ge=0,
         description="Memory each server process may keep in point-to-grid indexes (about "
-        "100 MB for a 9,000-grid district); past it the least recently used counties' "
-        "indexes are dropped and rebuilt when needed. 0: no limit.",
+        "50 MB for a 9,000-grid district, 27 MB for 5,000 grids); past it the least recently "
+        "used counties' indexes are dropped and rebuilt when needed (about 0.5 s for 5,000 "
+        "grids). The start-up warm-up fills half of it. With the map's budget it keeps a "
+        "province's worker under 1 GB. 0: no limit.",
     )
     map_snapshot_budget_mb: float = Field(
-        default=400.0,
+        default=256.0,
         ge=0,
         description="Memory each server process may keep in the map's per-county snapshots of "
         "components and buildings (about 16 MB per 300,000 components); past it the least "

@@ -96,6 +96,27 @@ def test_a_budget_keeps_the_counties_in_use_and_answers_stay_exact(province):
     assert len(seen) == 16 and all(code.startswith("110101001001") for code in seen)
 
 
+def test_the_start_up_warm_up_leaves_half_the_budget_to_the_counties_requests_ask_for(province):
+    """A province's worker does not know at start which counties it will serve: the warm-up
+    fills half the budget, so the first requests of other counties evict nothing."""
+    session = province
+    _where(session, 0)
+    size = locating.cached_bytes()
+    locating.clear_cache()
+    locating.set_budget(3 * size / 2**20)
+
+    assert locating.warm(session) == 2  # the whole budget would have taken all three
+    held = locating.cached_bytes()
+    assert size * 1.5 <= held <= size * 2.5
+    evicted = locating.evictions
+    codes = {i: _where(session, i) for i in range(len(COUNTIES))}
+    assert locating.evictions == evicted and len(set(codes.values())) == len(COUNTIES)
+
+    locating.clear_cache()
+    locating.set_budget(0)  # no budget (a district): everything is warmed
+    assert locating.warm(session) == len(COUNTIES)
+
+
 def test_a_point_never_builds_another_countys_index_once_its_extent_is_known(province):
     session = province
     for i in range(3):

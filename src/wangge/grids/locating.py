@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wangge.common.cache import TTLCache
 from wangge.common.geo import parse_crs, to_canonical_xy
+from wangge.common.memory import release_freed_memory
 from wangge.grids.lookup import GridIndex
 from wangge.grids.micro_index import MicroIndex, build_micro_index
 from wangge.grids.models import Grid, GridVersion
@@ -95,6 +96,7 @@ def _evict(keep: tuple[str, int]) -> None:
     global evictions
     if not _budget:
         return
+    dropped = 0
     with _lock:
         total = sum(e.footprint for e in _cache.values())
         for key, entry in sorted(_cache.items(), key=lambda kv: kv[1].used_at):
@@ -104,6 +106,9 @@ def _evict(keep: tuple[str, int]) -> None:
                 del _cache[key]
                 total -= entry.footprint
                 evictions += 1
+                dropped += 1
+    if dropped:
+        release_freed_memory()  # the dropped index's arrays and geometries
 
 
 _versions_cache = TTLCache(ttl=_CHECK_EVERY_S)
@@ -212,10 +217,16 @@ def _outside(
 
 def warm(session: Session) -> int:
     """Build the indexes of the active versions now (server start-up, in the background),
-    as many as the budget holds: the others are built when a request first needs them."""
+    as many as half the budget holds: the others are built when a request first needs them.
+
+    Half: a province's worker does not know at start which counties it will serve; filling
+    the whole budget with the first counties in code order would leave no room for the ones
+    requests ask for, and every request of those would evict an index the warm-up built.
+    A district or a city (all its versions within half the budget) is still warmed whole.
+    """
     warmed = 0
     for version in _active(session):
-        if _budget and cached_bytes() >= _budget:
+        if _budget and cached_bytes() >= _budget / 2:
             break
         key = (str(session.get_bind().engine.url), version.id)
         _entry_for(session, version, key, _cache.get(key), time.monotonic())

@@ -21,7 +21,7 @@ tiling (grids do not overlap); with overlapping grids a point still gets a grid 
 it, but not necessarily the smallest id.
 
 Memory: the build works in blocks of at most ``_CHUNK`` elements per temporary array and
-hands freed heap pages back to the OS afterwards (``_release_freed_memory``), so a worker's
+hands freed heap pages back to the OS afterwards (``common.memory``), so a worker's
 RSS grows by about the arrays the index keeps (``nbytes``), not by the build's temporaries
 (issue 15, 9,000 grids, ~39 MiB of arrays: RSS +45 MiB retained and +88 MiB at the peak of
 the build, against +102–126 MiB and +236 MiB before; tests/unit/test_grid_index_memory.py).
@@ -34,15 +34,14 @@ the only possible disagreement with a ``ST_Contains`` join.
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
+
+from wangge.common.memory import release_freed_memory
 
 # A point farther than this (in cell units) from every edge sample is trusted to the raster.
 # It absorbs the rounding of (coord - origin) * inv_cell (~1e-12 cell units) with margin.
@@ -155,7 +154,7 @@ class GridIndex:
         self._frame = _make_frame(self._geoms, cell_size, max_cells)
         self._r = _build_raster(self._geoms, self._frame)
         self._ids_pad: np.ndarray = np.append(self._ids, np.int64(-1))  # [-1] → −1
-        _release_freed_memory()
+        release_freed_memory()
 
     # ------------------------------------------------------------------ introspection
     @property
@@ -320,36 +319,6 @@ def _chunks(sizes: np.ndarray, budget: int) -> Iterator[tuple[int, int]]:
         j = max(int(np.searchsorted(ends, before + budget, side="right")), i + 1)
         yield i, j
         i = j
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None on other C libraries (musl, macOS, Windows)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-def _release_freed_memory() -> None:
-    """Hand the heap pages the build freed back to the OS (glibc; a no-op elsewhere).
-
-    Why: glibc serves blocks below its mmap threshold from the heap (the threshold rises up
-    to 32 MiB once a large block is freed, and a server's request threads get arenas of
-    their own) and keeps freed heap pages mapped for the next malloc instead of returning
-    them.  The build's temporaries are twice the arrays it keeps, so without a trim a worker
-    stays ~50 MiB above its index for good (9,000 grids: +90 MiB RSS for 39 MiB of arrays;
-    before the chunked build +102 MiB, +128 MiB when built in a thread).  ``malloc_trim(0)``
-    returns every whole free page of every arena (glibc ≥ 2.8) and takes well under a
-    millisecond here; memory in use is not touched.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:

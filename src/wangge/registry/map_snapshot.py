@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from wangge.common.cache import TTLCache
 from wangge.common.clustering import base_pixels
+from wangge.common.memory import release_freed_memory
 from wangge.grids.locating import active_versions
 from wangge.registry.models_common import RecordChange
 from wangge.registry.models_components import Component
@@ -197,6 +198,7 @@ def cached_counties(engine_url: str, kind: Kind) -> dict[str, int]:
 
 def _evict(keep: Key) -> None:
     """Drop least recently used snapshots until the cache fits the budget (never `keep`)."""
+    dropped = 0
     with _CACHE.lock:
         if not _CACHE.budget:
             return
@@ -208,6 +210,9 @@ def _evict(keep: Key) -> None:
                 del _CACHE.entries[key]
                 total -= entry.snapshot.nbytes
                 _CACHE.evictions += 1
+                dropped += 1
+    if dropped:
+        release_freed_memory()  # or the dropped county's arrays stay in the worker's RSS
 
 
 def stamp(session: Session, kind: Kind, county: str) -> Stamp:

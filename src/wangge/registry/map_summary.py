@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from wangge.auth.principal import Principal
 from wangge.common.cache import TTLCache
 from wangge.common.clustering import BASE_ZOOM, base_pixels
+from wangge.common.memory import release_freed_memory
 from wangge.divisions.models import Division
 from wangge.grids.locating import active_versions
 from wangge.registry.map_snapshot import (
@@ -184,6 +185,10 @@ def warm(session: Session) -> int:
     for kind in KINDS.values():
         for county in counties:
             summaries(session, kind, [county])
+            # Each county's rows were read and dropped: hand their pages back, or a province's
+            # warm-up leaves ~8 MB a county in the worker's RSS (measured: 12 counties of
+            # 300,000 components, +101 MB → +16 MB).
+            release_freed_memory()
     return len(counties)
 
 
