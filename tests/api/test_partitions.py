@@ -21,6 +21,7 @@ from wangge.cli import app as cli
 from wangge.common.localtime import SHANGHAI
 from wangge.db import session_factory
 from wangge.dbadmin import downgrade, upgrade
+from wangge.ops import partition_convert
 from wangge.ops import partitions as parts
 
 AUDITOR = person(20, "auditor")
@@ -220,7 +221,7 @@ def test_months_roll_over_the_year() -> None:
     assert parts.next_month(date(2027, 1, 1)) == date(2027, 2, 1)
     spec = parts.Partitioned("audit_log", "at", timestamp=True)
     assert spec.bound(date(2027, 1, 1)) == "'2027-01-01 00:00:00+08'"
-    made: Callable[[str], str] = lambda sql: parts._with_key(sql, "at", add=True)  # noqa: E731
+    made: Callable[[str], str] = lambda sql: partition_convert._with_key(sql, "at", add=True)  # noqa: E731
     assert made("CREATE UNIQUE INDEX u ON public.audit_log USING btree (chain_pos)").endswith(
         "(chain_pos, at)"
     )
