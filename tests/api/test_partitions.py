@@ -22,7 +22,7 @@ from wangge.cli import app as cli
 from wangge.common.localtime import SHANGHAI
 from wangge.db import session_factory
 from wangge.dbadmin import downgrade, upgrade
-from wangge.evaluation import stored
+from wangge.evaluation import rollups, stored
 from wangge.evaluation.models import CaseClockFact
 from wangge.evaluation.views import get_now
 from wangge.grids.models import Grid
@@ -470,6 +470,7 @@ def test_detaching_case_event_months_takes_whole_closed_cases_and_their_facts(wo
         with factory.begin() as s:
             s.get(Case, ids[2]).state = "closed"
             s.execute(text("DELETE FROM case_events WHERE id = :i"), {"i": later.id})
+            rollups.rebuild(s)  # the per-day rollups are built: `wangge check` compares them
         with engine.connect() as conn:
             facts = _count(conn, "case_event_facts")
             events = _count(conn, "case_events")
@@ -488,3 +489,6 @@ def test_detaching_case_event_months_takes_whole_closed_cases_and_their_facts(wo
                 "ON DELETE CASCADE",
             }
             assert _count(conn, "cases") >= 4  # the cases themselves stay online
+        with factory() as s:  # what stays online is consistent
+            assert rollups.built(s) and rollups.stale_days(s) == []
+            assert stored.stale_cases(s) == []

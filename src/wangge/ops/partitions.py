@@ -231,20 +231,23 @@ def detach_before(conn: Connection, table: str, before: date) -> list[str]:
         if p.table == table and pattern.match(p.name) and p.name < cut
     ]
     if table == "case_events" and months:
-        _detach_case_events(conn, spec.bound(month_start(before)), [n[-6:] for n in months])
+        _detach_case_events(conn, month_start(before), [n[-6:] for n in months])
     for name in months:
         conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
     return months
 
 
-def _detach_case_events(conn: Connection, cut: str, months: list[str]) -> None:
+def _detach_case_events(conn: Connection, first_kept: date, months: list[str]) -> None:
     """Make the events before `cut` detachable, or refuse: only whole histories of final cases.
 
     Cases are records: an archived month must hold every event of each of its cases, and only
     of cases that are closed or void, so what stays online is whole too. Their facts are
     derived from the events: the event facts' months are detached with them (as plain tables
-    of their own, without the key to the events), the clock facts deleted.
+    of their own, without the key to the events), the clock facts and the evaluation rollups
+    of the days before the cut deleted (only those cases' facts made them, and `wangge
+    check` compares the rollups with the facts online).
     """
+    cut = f"'{first_kept.isoformat()} 00:00:00+08'"
     split = (
         conn.execute(
             text(
@@ -265,6 +268,7 @@ def _detach_case_events(conn: Connection, cut: str, months: list[str]) -> None:
             "events on both sides of the cut: only whole histories of closed cases are archived"
         )
     conn.execute(text(f"DELETE FROM case_clock_facts WHERE at < {cut}"))
+    conn.execute(text("DELETE FROM evaluation_rollups WHERE day < :d"), {"d": first_kept})
     facts = {p.name for p in partitions(conn) if p.table == "case_event_facts"}
     for name in (f"case_event_facts_p{month}" for month in months):
         if name not in facts:
