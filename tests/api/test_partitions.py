@@ -215,7 +215,7 @@ def test_the_coming_months_exist_and_rows_of_an_old_month_find_theirs(pg_session
     conn = pg_session.connection()
     names = {p.name for p in parts.partitions(conn)}
     month = parts.month_start(parts.local_today())
-    for table in ("audit_log", "patrol_points"):
+    for table in ("audit_log", "patrol_points", "case_events", "case_event_facts"):
         m = month
         for _ in range(parts.MONTHS_AHEAD + 1):
             assert parts.Partitioned(table, "x", False).name(m) in names
