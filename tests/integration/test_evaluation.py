@@ -453,6 +453,8 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             assert parallel[0] == before[0] and parallel[1] == before[1]
             left = "SELECT count(*) FROM pg_tables WHERE strpos(tablename, '__') > 0"
             assert s.scalar(text(left)) == 0  # no fresh or scratch table left behind
+            named = "SELECT count(*) FROM pg_indexes WHERE strpos(indexname, '__') > 0"
+            assert s.scalar(text(named)) == 0  # nor an index named after a fresh partition
             # the fresh facts took the old ones' partitions: November's rows are in November's
             assert partitions.is_partitioned(s.connection(), "case_event_facts")
             november = s.scalar(

@@ -197,6 +197,15 @@ def swap_in(conn: Connection, table_shape: TableShape, fresh: str) -> None:
     conn.execute(text(f"ALTER TABLE {fresh} RENAME TO {table}"))
     for part, _ in parts:
         conn.execute(text(f"ALTER TABLE {_fresh_part(fresh, table, part)} RENAME TO {part}"))
+        # their indexes were named after the fresh partition by PostgreSQL: after the old one
+        for index in conn.execute(
+            text(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = CAST(:p AS regclass) AND starts_with(c.relname, :f)"
+            ),
+            {"p": part, "f": fresh},
+        ).scalars():
+            conn.execute(text(f"ALTER INDEX {index} RENAME TO {table}{index.removeprefix(fresh)}"))
     for statement in renames:
         conn.execute(text(statement))
 
