@@ -1,8 +1,8 @@
 """Monthly partitions of the tables that grow with time (PostgreSQL's declarative partitioning).
 
-Track points, the audit log, case events and their facts grow by millions of rows a month and are read a day or a
-month at a time; with one partition per (Asia/Shanghai) month a query of a month touches
-that month's partition only, and a month that has left the retention period is detached as a
+Track points, the audit log, case events and their facts grow by up to millions of rows a
+month and are read a day or a month at a time; with one partition per (Asia/Shanghai) month a
+query of a month touches that month's partition only, and a month that has left the retention period is detached as a
 plain table (to archive with pg_dump, then drop) instead of deleted row by row.
 
 Each partitioned table also has a DEFAULT partition so that a row outside every month
@@ -155,10 +155,12 @@ def _create_month(conn: Connection, spec: Partitioned, month: date) -> None:
     # create the month and put them back through the parent (one transaction). The rows
     # referencing them (the facts of case events, whose keys carry the same month) are set
     # aside first, or deleting the events would cascade to them.
-    aside = [
-        (other, f"wangge_moving_{i}")
-        for i, (other, _, _) in enumerate(referencing(conn, spec.table))
-    ]
+    keys = referencing(conn, spec.table)
+    for other, name, definition in keys:
+        # their rows of the month are found by their own `key` column, the one in the key
+        if not re.match(rf"^FOREIGN KEY \([^)]*\b{spec.key}\)", definition):
+            raise RuntimeError(f"{other}.{name} does not carry {spec.table}.{spec.key}")
+    aside = [(other, f"wangge_moving_{i}") for i, (other, _, _) in enumerate(keys)]
     aside.append((spec.table, "wangge_moving"))
     for table, temp in aside:
         source = spec.default if table == spec.table else table
@@ -238,10 +240,11 @@ def detach_before(conn: Connection, table: str, before: date) -> list[str]:
 
 
 def _detach_case_events(conn: Connection, first_kept: date, months: list[str]) -> None:
-    """Make the events before `cut` detachable, or refuse: only whole histories of final cases.
+    """Make the events before `first_kept`'s month detachable, or refuse: only whole
+    histories of final cases.
 
     Cases are records: an archived month must hold every event of each of its cases, and only
-    of cases that are closed or void, so what stays online is whole too. Their facts are
+    of final cases (closed, rated, rejected or voided), so what stays online is whole too. Their facts are
     derived from the events: the event facts' months are detached with them (as plain tables
     of their own, without the key to the events), the clock facts and the evaluation rollups
     of the days before the cut deleted (only those cases' facts made them, and `wangge
@@ -265,7 +268,7 @@ def _detach_case_events(conn: Connection, first_kept: date, months: list[str]) -
         shown = ", ".join(str(i) for i in split[:5]) + (" …" if len(split) > 5 else "")
         raise ValueError(
             f"案件 {shown} 未办结或其事件跨越分离月份，不能分离 cases {shown} are open or have "
-            "events on both sides of the cut: only whole histories of closed cases are archived"
+            "events on both sides of the cut: only whole histories of final cases are archived"
         )
     conn.execute(text(f"DELETE FROM case_clock_facts WHERE at < {cut}"))
     conn.execute(text("DELETE FROM evaluation_rollups WHERE day < :d"), {"d": first_kept})
