@@ -93,7 +93,9 @@ def db_partitions(
 @db_app.command("detach-partitions")
 @friendly
 def db_detach_partitions(
-    table: str = typer.Option(..., help="patrol_points (the audit log: `wangge audit archive`)"),
+    table: str = typer.Option(
+        ..., help="patrol_points | case_events (the audit log: `wangge audit archive`)"
+    ),
     before: str = typer.Option(..., help="detach the months before this one, e.g. 2025-01"),
     database_url: DbOption = None,
 ) -> None:

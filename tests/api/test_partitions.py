@@ -10,17 +10,23 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, func, select, text
+from sqlalchemy import Connection, event, func, select, text, update
 from typer.testing import CliRunner
 
-from tests.case_factories import LAT, LON, T0, person
+from tests.case_factories import LAT, LEADER, LON, T0, build_world, person
 from tests.conftest import scratch_pg
+from tests.evaluation_factories import D1, store_scenario
 from wangge.audit.service import record
-from wangge.cases.models import Patrol, PatrolPoint
+from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint
 from wangge.cli import app as cli
 from wangge.common.localtime import SHANGHAI
 from wangge.db import session_factory
 from wangge.dbadmin import downgrade, upgrade
+from wangge.evaluation import rollups, stored
+from wangge.evaluation.models import CaseClockFact
+from wangge.evaluation.views import get_now
+from wangge.grids.models import Grid
+from wangge.ops import partition_convert
 from wangge.ops import partitions as parts
 
 AUDITOR = person(20, "auditor")
@@ -129,6 +135,74 @@ def test_a_days_tracks_are_read_from_their_months_partition_only(patrol_api, ses
     assert [p[0] for p in line] == sorted(p[0] for p in line)
 
 
+def _plans(conn: Connection, statements: list[tuple[str, Any]]) -> list[set[str]]:
+    return [
+        _relations(conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {s}", p).scalar())
+        for s, p in statements
+    ]
+
+
+@contextmanager
+def reading(conn: Connection, *tables: str) -> Iterator[list[tuple[str, Any]]]:
+    """Collect the statements run meanwhile that read any of `tables`."""
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if any(f"FROM {t}" in statement for t in tables):
+            statements.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", keep)
+    try:
+        yield statements
+    finally:
+        event.remove(conn, "before_cursor_execute", keep)
+
+
+def _scenario(session) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    """The evaluation scenario of November 2026 (tests.evaluation_factories), with case 2's
+    stage clock recorded as overdue from its first event on, so it has clock facts too."""
+    grid = session.scalars(select(Grid.id).order_by(Grid.id)).first()
+    ids = store_scenario(session, grid)
+    session.execute(
+        update(CaseEvent).where(CaseEvent.case_id == ids[2]).values(deadline=CaseEvent.at)
+    )
+    stored.refresh_case(session, session.get(Case, ids[2]))
+    session.flush()
+    assert session.scalar(select(func.count()).select_from(CaseClockFact)) > 0
+    return ids
+
+
+def test_a_months_evaluation_reads_the_facts_of_its_month_and_never_later_ones(web, session):
+    """The figures behind a month's indicator (the drill-down) are read from that month's
+    partition of `case_event_facts` only. The month's page itself reads its counts from the
+    per-day rollups; what it still reads of the facts legitimately reaches back before the
+    month, never after it: the grid workers who worked on a case rated in the month (at any
+    time before its end), and the clocks still running at its end (`case_clock_facts`, a
+    plain table: started in any month). A case's history is read by its id from every
+    month's partition (one index probe each), which this test does not restrict."""
+    client, holder = web
+    ids = _scenario(session)
+    _months(session, date(2026, 9, 1))
+    client.app.dependency_overrides[get_now] = lambda: T0 + timedelta(days=30)
+    holder["who"] = LEADER
+    drill = {"object_type": "dispatcher", "key": "disp1", "indicator": "dispatch_accurate_rate"}
+    conn = session.connection()
+    with reading(conn, "case_event_facts", "case_events") as drilled:
+        r = client.get("/api/v1/evaluation/periods/2026-11/drill", params=drill)
+    assert r.status_code == 200, r.text
+    assert sorted(c["id"] for c in r.json()["denominator"]["cases"]) == [ids[1], ids[2], ids[3]]
+    with reading(conn, "case_event_facts", "case_events") as paged:
+        page = client.get("/api/v1/evaluation/periods/2026-11")
+    assert page.status_code == 200
+    d1 = next(x for x in page.json()["objects"]["department"] if x["key"] == D1)
+    assert d1["score"] == 85.0  # the month's figures, as without partitions
+    if _postgres(session):
+        assert drilled and all(p == {"case_event_facts_p202611"} for p in _plans(conn, drilled))
+        read = set().union(*_plans(conn, paged))
+        assert "case_event_facts_p202611" in read
+        assert not read & {"case_event_facts_p202612", "case_event_facts_p202701"}
+
+
 # -- PostgreSQL only: keeping partitions ahead, old rows, detaching, the migration ---------
 
 
@@ -141,7 +215,7 @@ def test_the_coming_months_exist_and_rows_of_an_old_month_find_theirs(pg_session
     conn = pg_session.connection()
     names = {p.name for p in parts.partitions(conn)}
     month = parts.month_start(parts.local_today())
-    for table in ("audit_log", "patrol_points"):
+    for table in ("audit_log", "patrol_points", "case_events", "case_event_facts"):
         m = month
         for _ in range(parts.MONTHS_AHEAD + 1):
             assert parts.Partitioned(table, "x", False).name(m) in names
@@ -220,7 +294,7 @@ def test_months_roll_over_the_year() -> None:
     assert parts.next_month(date(2027, 1, 1)) == date(2027, 2, 1)
     spec = parts.Partitioned("audit_log", "at", timestamp=True)
     assert spec.bound(date(2027, 1, 1)) == "'2027-01-01 00:00:00+08'"
-    made: Callable[[str], str] = lambda sql: parts._with_key(sql, "at", add=True)  # noqa: E731
+    made: Callable[[str], str] = lambda sql: partition_convert._with_key(sql, "at", add=True)  # noqa: E731
     assert made("CREATE UNIQUE INDEX u ON public.audit_log USING btree (chain_pos)").endswith(
         "(chain_pos, at)"
     )
@@ -262,3 +336,159 @@ def test_archiving_audit_months_keeps_the_chain_verifiable_from_its_anchor(worke
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_log SET actor = 'x' WHERE at >= '2025-05-02'"))
         assert cli_("audit", "verify", "--checkpoints", str(anchors)).exit_code == 1
+
+
+def _keys_to_events(conn: Connection) -> set[str]:
+    """The foreign keys of the facts to the events, as PostgreSQL shows them."""
+    return set(
+        conn.execute(
+            text(
+                "SELECT conrelid::regclass || ': ' || pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE confrelid = CAST('case_events' AS regclass) AND conparentid = 0"
+            )
+        ).scalars()
+    )
+
+
+@pytest.mark.postgis
+def test_the_migration_partitions_case_events_and_facts_keeping_rows_ids_and_keys(worker_id):
+    for engine in scratch_pg(worker_id, "events"):
+        upgrade(engine, "0029")
+        factory = session_factory(engine)
+        with factory.begin() as s:
+            build_world(s)
+            ids = _scenario(s)
+        with engine.connect() as conn:
+            before = {
+                t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()
+                for t in ("case_events", "case_event_facts", "case_clock_facts")
+            }
+        upgrade(engine)
+        with engine.begin() as conn:
+            assert parts.is_partitioned(conn, "case_events")
+            assert parts.is_partitioned(conn, "case_event_facts")
+            assert not parts.is_partitioned(conn, "case_clock_facts")  # small; see the docs
+            for t, rows in before.items():
+                assert conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all() == rows
+            assert _count(conn, "case_events_p202611") == len(before["case_events"])
+            assert _count(conn, "case_event_facts_p202611") == len(before["case_event_facts"])
+            assert _keys_to_events(conn) == {
+                "case_event_facts: FOREIGN KEY (event_id, at) REFERENCES case_events(id, at) "
+                "ON DELETE CASCADE",
+                "case_clock_facts: FOREIGN KEY (event_id, at) REFERENCES case_events(id, at) "
+                "ON DELETE CASCADE",
+            }
+        with factory.begin() as s:
+            at = datetime(2026, 11, 12, 9, tzinfo=SHANGHAI)
+            new = CaseEvent(case_id=ids[2], county_code="110108", action="urge", actor_id="l1",
+                            role="leader", at=at, to_state="x", attachments=[], payload={})  # fmt: skip
+            s.add(new)
+            s.flush()
+            assert new.id == max(r[0] for r in before["case_events"]) + 1  # the sequence went on
+            stored.refresh_case(s, s.get(Case, ids[2]))
+            # a fact without its event is refused, and deleting a case still takes its facts
+            s.delete(s.get(Case, ids[4]))
+        with engine.begin() as conn:
+            assert _count(conn, "case_event_facts") == len(before["case_event_facts"]) + 1 - sum(
+                1 for r in before["case_event_facts"] if r.case_id == ids[4]
+            )
+            with pytest.raises(Exception, match="foreign key"), conn.begin_nested():
+                conn.execute(
+                    text(
+                        "UPDATE case_event_facts SET at = at + interval '1 second' WHERE case_id = :c"
+                    ),
+                    {"c": ids[1]},
+                )
+        downgrade(engine, "0029")
+        with engine.begin() as conn:
+            assert not parts.is_partitioned(conn, "case_events")
+            assert not parts.is_partitioned(conn, "case_event_facts")
+            assert _count(conn, "case_events") == len(before["case_events"]) + 1 - 6
+            assert _keys_to_events(conn) == {
+                "case_event_facts: FOREIGN KEY (event_id) REFERENCES case_events(id) "
+                "ON DELETE CASCADE",
+                "case_clock_facts: FOREIGN KEY (event_id) REFERENCES case_events(id) "
+                "ON DELETE CASCADE",
+            }
+            pk = conn.execute(
+                text(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'pk_case_event_facts'"
+                )
+            ).scalar()
+            assert pk == "PRIMARY KEY (event_id)"
+
+
+@pytest.mark.postgis
+def test_events_of_a_month_without_partition_wait_in_the_default_and_move_with_their_facts(
+    pg_session,
+):
+    build_world(pg_session)
+    _scenario(pg_session)  # November 2026: before the months the migration created
+    conn = pg_session.connection()
+    events, facts = _count(conn, "case_events"), _count(conn, "case_event_facts")
+    clocks = _count(conn, "case_clock_facts")
+    assert _count(conn, "case_events_pdefault") == events > 0
+    assert _count(conn, "case_event_facts_pdefault") == facts > 0
+    created = parts.ensure(conn)
+    assert {"case_events_p202611", "case_event_facts_p202611"} <= set(created)
+    assert _count(conn, "case_events_p202611") == events
+    assert _count(conn, "case_event_facts_p202611") == facts
+    assert _count(conn, "case_events_pdefault") == _count(conn, "case_event_facts_pdefault") == 0
+    assert _count(conn, "case_clock_facts") == clocks  # set aside and back, not cascaded away
+    assert stored.stale_cases(pg_session) == []  # the facts still match their events
+
+
+@pytest.mark.postgis
+def test_detaching_case_event_months_takes_whole_closed_cases_and_their_facts(worker_id):
+    for engine in scratch_pg(worker_id, "eventarchive"):
+        upgrade(engine)
+        factory = session_factory(engine)
+        with factory.begin() as s:
+            build_world(s)
+            ids = _scenario(s)
+            for n in (1, 3):
+                s.get(Case, ids[n]).state = "closed"
+            s.get(Case, ids[4]).state = "voided"
+            later = CaseEvent(case_id=ids[1], county_code="110108", action="urge", actor_id="l1",
+                              role="leader", at=datetime(2026, 12, 2, 9, tzinfo=SHANGHAI),
+                              to_state="x", attachments=[], payload={})  # fmt: skip
+            s.add(later)
+        url = engine.url.render_as_string(hide_password=False)
+
+        def detach(table: str, before: str = "2026-12", url: str = url):  # type: ignore[no-untyped-def]
+            return CliRunner().invoke(
+                cli, ["db", "detach-partitions", "--table", table, "--before", before,
+                      "--database-url", url],
+            )  # fmt: skip
+
+        alone = detach("case_event_facts")
+        assert alone.exit_code == 2 and "detach case_events" in alone.output
+        # case 2 is still open, case 1 has an event in December: neither may be cut
+        refused = detach("case_events")
+        assert refused.exit_code == 2, refused.output
+        assert f"{ids[1]}, {ids[2]}" in refused.output and "未办结" in refused.output
+        with factory.begin() as s:
+            s.get(Case, ids[2]).state = "closed"
+            s.execute(text("DELETE FROM case_events WHERE id = :i"), {"i": later.id})
+            rollups.rebuild(s)  # the per-day rollups are built: `wangge check` compares them
+        with engine.connect() as conn:
+            facts = _count(conn, "case_event_facts")
+            events = _count(conn, "case_events")
+        done = detach("case_events")
+        assert done.exit_code == 0, done.output
+        assert "case_events_p202611" in done.output
+        with engine.connect() as conn:
+            assert _count(conn, "case_events") == _count(conn, "case_event_facts") == 0
+            assert _count(conn, "case_clock_facts") == 0  # derived, of archived events
+            assert _count(conn, "case_events_p202611") == events  # plain tables, to archive
+            assert _count(conn, "case_event_facts_p202611") == facts
+            assert _keys_to_events(conn) == {
+                "case_event_facts: FOREIGN KEY (event_id, at) REFERENCES case_events(id, at) "
+                "ON DELETE CASCADE",
+                "case_clock_facts: FOREIGN KEY (event_id, at) REFERENCES case_events(id, at) "
+                "ON DELETE CASCADE",
+            }
+            assert _count(conn, "cases") >= 4  # the cases themselves stay online
+        with factory() as s:  # what stays online is consistent
+            assert rollups.built(s) and rollups.stale_days(s) == []
+            assert stored.stale_cases(s) == []

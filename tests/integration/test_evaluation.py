@@ -4,7 +4,7 @@ lists match the counts, comparisons, hot spots, the credit list, reports and cas
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import openpyxl
 import pypdf
@@ -403,6 +403,7 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
     from wangge.evaluation import rebuild_pg, stored
     from wangge.evaluation.models import CaseClockFact, CaseEventFact
     from wangge.evaluation.rollup_models import EvaluationRollup
+    from wangge.ops import partitions
 
     jobs_used: list[int] = []
     over = rebuild_pg._Runner.over
@@ -436,6 +437,10 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             build_world(s)
             simulate_month(s, county_code="110108", seed=11, now=T0 + timedelta(days=10),
                            n_cases=200)  # fmt: skip
+            # the facts are partitioned by month: November's get their own partition
+            assert "case_event_facts_p202611" in partitions.ensure(
+                s.connection(), today=date(2026, 10, 1)
+            )
             s.commit()
             before = dump(s)
             s.execute(delete(CaseEventFact))
@@ -448,6 +453,18 @@ def test_rebuild_facts_on_postgresql_spreads_over_connections_and_equals_one_con
             assert parallel[0] == before[0] and parallel[1] == before[1]
             left = "SELECT count(*) FROM pg_tables WHERE strpos(tablename, '__') > 0"
             assert s.scalar(text(left)) == 0  # no fresh or scratch table left behind
+            named = "SELECT count(*) FROM pg_indexes WHERE strpos(indexname, '__') > 0"
+            assert s.scalar(text(named)) == 0  # nor an index named after a fresh partition
+            # the fresh facts took the old ones' partitions: November's rows are in November's
+            assert partitions.is_partitioned(s.connection(), "case_event_facts")
+            november = s.scalar(
+                text(
+                    "SELECT count(*) FROM case_event_facts WHERE at >= '2026-11-01 00:00+08' "
+                    "AND at < '2026-12-01 00:00+08'"
+                )
+            )
+            in_month = s.scalar(text("SELECT count(*) FROM case_event_facts_p202611"))
+            assert in_month == november > 0
             n = stored.rebuild(s, jobs=1, batch=37)
             assert n == s.scalar(select(func.count()).select_from(CaseEventFact))
             assert jobs_used == [2, 1]

@@ -8,8 +8,13 @@ name, sequences, grants, index and constraint names. Until the commit, readers s
 rows; writers wait (the old table is locked EXCLUSIVE first, so no write is lost between the
 rows read for the rebuild and the swap, and so are the tables its keys reference).
 
-PostgreSQL only. Tables that other tables reference, partitioned tables and tables with
-triggers or row security are refused: swapping them would need more than this module does.
+A partitioned table (one level, e.g. the monthly `case_event_facts`) gets a fresh copy
+partitioned the same way, with a fresh partition of the same bounds for each of its
+partitions; they take the old partitions' names at the swap.
+
+PostgreSQL only. Tables that other tables reference, partitions themselves, sub-partitioned
+tables and tables with triggers or row security are refused: swapping them would need more
+than this module does.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def shape(conn: Connection, table: str) -> TableShape:
         text(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE conrelid = :o AND contype IN ('p', 'u', 'f', 'c', 'x') "
+            # not the copies a key to a partitioned table has for each of its partitions
+            "AND conparentid = 0 "
             "ORDER BY contype = 'f', conname"  # keys first: a foreign key may need them
         ),
         {"o": oid},
@@ -87,7 +94,9 @@ def shape(conn: Connection, table: str) -> TableShape:
 
 def _refuse_unsupported(conn: Connection, table: str, oid: int) -> None:
     checks = {
-        "partitioned": "SELECT relkind = 'p' OR relispartition FROM pg_class WHERE oid = :o",
+        "a partition": "SELECT relispartition FROM pg_class WHERE oid = :o",
+        "sub-partitioned": "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c "
+        "ON c.oid = i.inhrelid WHERE i.inhparent = :o AND c.relkind = 'p')",
         "referenced by other tables": "SELECT EXISTS (SELECT 1 FROM pg_constraint "
         "WHERE confrelid = :o AND contype = 'f' AND conrelid <> :o)",
         "triggers": "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = :o "
@@ -121,12 +130,40 @@ def lock(conn: Connection, table: str) -> None:
 
 
 def create_fresh(conn: Connection, table: str) -> str:
-    """Create the empty fresh copy of `table` (columns, NOT NULLs and defaults only), dropping
-    one a failed rebuild left behind; return its name."""
+    """Create the empty fresh copy of `table` (columns, NOT NULLs and defaults only; the same
+    partitions if it is partitioned), dropping one a failed rebuild left behind; return its
+    name."""
     fresh = FRESH.format(table=table)
     conn.execute(text(f"DROP TABLE IF EXISTS {fresh}"))
-    conn.execute(text(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS)"))
+    by = conn.execute(text("SELECT pg_get_partkeydef(CAST(:t AS regclass))"), {"t": table}).scalar()
+    conn.execute(
+        text(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS)")
+        if by is None
+        else text(f"CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS) PARTITION BY {by}")
+    )
+    for name, bound in _partitions(conn, table):
+        conn.execute(
+            text(f"CREATE TABLE {_fresh_part(fresh, table, name)} PARTITION OF {fresh} {bound}")
+        )
     return fresh
+
+
+def _partitions(conn: Connection, table: str) -> list[tuple[str, str]]:
+    """The partitions of `table`: (name, bound as `FOR VALUES …` / `DEFAULT`)."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = CAST(:t AS regclass) "
+            "ORDER BY c.relname"
+        ),
+        {"t": table},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _fresh_part(fresh: str, table: str, part: str) -> str:
+    """`t_p202611` of `t` as the fresh copy's `t__fresh_p202611`."""
+    return fresh + part.removeprefix(table)
 
 
 def begin_fresh(conn: Connection, table: str) -> tuple[TableShape, str]:
@@ -155,8 +192,20 @@ def swap_in(conn: Connection, table_shape: TableShape, fresh: str) -> None:
         conn.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {fresh}.{column}"))
     for privilege, grantee in table_shape.grants:
         conn.execute(text(f"GRANT {privilege} ON {fresh} TO {grantee}"))
+    parts = _partitions(conn, table)
     conn.execute(text(f"DROP TABLE {table}"))
     conn.execute(text(f"ALTER TABLE {fresh} RENAME TO {table}"))
+    for part, _ in parts:
+        conn.execute(text(f"ALTER TABLE {_fresh_part(fresh, table, part)} RENAME TO {part}"))
+        # their indexes were named after the fresh partition by PostgreSQL: after the old one
+        for index in conn.execute(
+            text(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = CAST(:p AS regclass) AND starts_with(c.relname, :f)"
+            ),
+            {"p": part, "f": fresh},
+        ).scalars():
+            conn.execute(text(f"ALTER INDEX {index} RENAME TO {table}{index.removeprefix(fresh)}"))
     for statement in renames:
         conn.execute(text(statement))
 

@@ -1,8 +1,8 @@
 """Monthly partitions of the tables that grow with time (PostgreSQL's declarative partitioning).
 
-Track points and the audit log grow by millions of rows a month and are read a day or a
-month at a time; with one partition per (Asia/Shanghai) month a query of a month touches
-that month's partition only, and a month that has left the retention period is detached as a
+Track points, the audit log, case events and their facts grow by up to millions of rows a
+month and are read a day or a month at a time; with one partition per (Asia/Shanghai) month a
+query of a month touches that month's partition only, and a month that has left the retention period is detached as a
 plain table (to archive with pg_dump, then drop) instead of deleted row by row.
 
 Each partitioned table also has a DEFAULT partition so that a row outside every month
@@ -12,22 +12,21 @@ are created by every server process at start and then every few hours (`Partitio
 serialised by an advisory lock, so a new month never starts without its partition.
 
 SQLite has no partitioning: there every function here is a no-op and the tables are plain.
-Case events and the evaluation facts are not partitioned yet: the facts reference
-`case_events.id`, and a foreign key to a partitioned table needs the partition key in it.
+The conversion of plain tables (migrations 0029, 0030) is `ops.partition_convert`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wangge.cases.vocabulary import FINAL_VALUES
 from wangge.common.localtime import SHANGHAI
 from wangge.ops.periodic import PeriodicWorker
 
@@ -57,10 +56,22 @@ class Partitioned:
         return f"{self.table}_pdefault"
 
 
+# In creation order: a table before the tables whose foreign keys reference it.
 TABLES: tuple[Partitioned, ...] = (
     Partitioned("patrol_points", "day", timestamp=False),
     Partitioned("audit_log", "at", timestamp=True),
+    Partitioned("case_events", "at", timestamp=True),
+    Partitioned("case_event_facts", "at", timestamp=True),
 )
+
+
+def spec_of(table: str) -> Partitioned:
+    """The partitioning of `table`; ValueError (bilingual) for a table not partitioned."""
+    spec = next((t for t in TABLES if t.table == table), None)
+    if spec is None:
+        names = ", ".join(t.table for t in TABLES)
+        raise ValueError(f"{table} 不是按月分区的表 is not partitioned by month ({names})")
+    return spec
 
 
 def local_today() -> date:
@@ -116,36 +127,54 @@ def partitions(conn: Connection) -> list[PartitionInfo]:
     return [PartitionInfo(*row) for row in rows]
 
 
+def referencing(conn: Connection, table: str) -> list[tuple[str, str, str]]:
+    """Return the foreign keys of other tables to `table`: (table, name, definition)."""
+    rows = conn.execute(
+        text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE confrelid = CAST(:t AS regclass) AND contype = 'f' AND conrelid <> confrelid"
+            " AND conparentid = 0 ORDER BY 1, 2"
+        ),
+        {"t": table},
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def _create_month(conn: Connection, spec: Partitioned, month: date) -> None:
     """Create `month`'s partition, moving any of its rows out of the default partition."""
     lo, hi = spec.bound(month), spec.bound(next_month(month))
-    in_default = conn.execute(
-        text(f"SELECT 1 FROM {spec.default} WHERE {spec.key} >= {lo} AND {spec.key} < {hi} LIMIT 1")
-    ).first()
-    if in_default is None:
+    create = (
+        f"CREATE TABLE {spec.name(month)} PARTITION OF {spec.table} "
+        f"FOR VALUES FROM ({lo}) TO ({hi})"
+    )
+    in_month = f"{spec.key} >= {lo} AND {spec.key} < {hi}"
+    if conn.execute(text(f"SELECT 1 FROM {spec.default} WHERE {in_month} LIMIT 1")).first() is None:
+        conn.execute(text(create))
+        return
+    # PostgreSQL refuses a new partition whose rows sit in the default one: set them aside,
+    # create the month and put them back through the parent (one transaction). The rows
+    # referencing them (the facts of case events, whose keys carry the same month) are set
+    # aside first, or deleting the events would cascade to them.
+    keys = referencing(conn, spec.table)
+    for other, name, definition in keys:
+        # their rows of the month are found by their own `key` column, the one in the key
+        if not re.match(rf"^FOREIGN KEY \([^)]*\b{spec.key}\)", definition):
+            raise RuntimeError(f"{other}.{name} does not carry {spec.table}.{spec.key}")
+    aside = [(other, f"wangge_moving_{i}") for i, (other, _, _) in enumerate(keys)]
+    aside.append((spec.table, "wangge_moving"))
+    for table, temp in aside:
+        source = spec.default if table == spec.table else table
+        conn.execute(text(f"CREATE TEMPORARY TABLE {temp} (LIKE {table})"))
         conn.execute(
             text(
-                f"CREATE TABLE {spec.name(month)} PARTITION OF {spec.table} "
-                f"FOR VALUES FROM ({lo}) TO ({hi})"
+                f"WITH moved AS (DELETE FROM {source} WHERE {in_month} RETURNING *) "
+                f"INSERT INTO {temp} SELECT * FROM moved"
             )
         )
-        return
-    # PostgreSQL refuses a new partition whose rows sit in the default one: take the
-    # default out, create the month, move its rows, put the default back (one transaction).
-    conn.execute(text(f"ALTER TABLE {spec.table} DETACH PARTITION {spec.default}"))
-    conn.execute(
-        text(
-            f"CREATE TABLE {spec.name(month)} PARTITION OF {spec.table} "
-            f"FOR VALUES FROM ({lo}) TO ({hi})"
-        )
-    )
-    conn.execute(
-        text(
-            f"WITH moved AS (DELETE FROM {spec.default} WHERE {spec.key} >= {lo} "
-            f"AND {spec.key} < {hi} RETURNING *) INSERT INTO {spec.table} SELECT * FROM moved"
-        )
-    )
-    conn.execute(text(f"ALTER TABLE {spec.table} ATTACH PARTITION {spec.default} DEFAULT"))
+    conn.execute(text(create))
+    for table, temp in reversed(aside):
+        conn.execute(text(f"INSERT INTO {table} SELECT * FROM {temp}"))
+        conn.execute(text(f"DROP TABLE {temp}"))
 
 
 def _months_in_default(conn: Connection, spec: Partitioned) -> list[date]:
@@ -183,124 +212,80 @@ def detach_before(conn: Connection, table: str, before: date) -> list[str]:
     """Detach the monthly partitions of `table` that end on or before `before`'s month.
 
     They stay in the database as plain tables named like `patrol_points_p202401` for the
-    operator to archive (pg_dump -t) and drop; the application no longer reads them.
+    operator to archive (pg_dump -t) and drop; the application no longer reads them. Case
+    events take their facts' months with them (`_detach_case_events`); the facts are never
+    detached on their own.
     """
-    spec = next((t for t in TABLES if t.table == table), None)
-    if spec is None:
-        names = ", ".join(t.table for t in TABLES)
-        raise ValueError(f"{table} 不是按月分区的表 is not partitioned by month ({names})")
+    spec = spec_of(table)
+    if table == "case_event_facts":
+        raise ValueError(
+            "事件事实随其案件事件一同分离，请分离 case_events "
+            "the facts are detached with their events: detach case_events"
+        )
     if not _is_postgres(conn) or not is_partitioned(conn, table):
         return []
     ensure(conn)  # rows of old months waiting in the default partition get theirs first
     cut = spec.name(month_start(before))
     pattern = re.compile(rf"^{re.escape(table)}_p(\d{{6}})$")
-    detached: list[str] = []
-    for part in partitions(conn):
-        if part.table == table and pattern.match(part.name) and part.name < cut:
-            conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {part.name}"))
-            detached.append(part.name)
-    return detached
-
-
-# -- converting a plain table (migration 0029) --------------------------------------------
-
-
-def _definitions(conn: Connection, table: str) -> tuple[list[str], list[tuple[str, str]], str]:
-    """Return the table's index definitions (without its primary key), its foreign keys
-    (name, definition) and the sequence behind its id."""
-    indexes = [
-        row[0]
-        for row in conn.execute(
-            text(
-                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname = :t "
-                "AND NOT i.indisprimary ORDER BY i.indexrelid"
-            ),
-            {"t": table},
-        )
+    months = [
+        p.name
+        for p in partitions(conn)
+        if p.table == table and pattern.match(p.name) and p.name < cut
     ]
-    fks = [
-        (row[0], row[1])
-        for row in conn.execute(
+    if table == "case_events" and months:
+        _detach_case_events(conn, month_start(before), [n[-6:] for n in months])
+    for name in months:
+        conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    return months
+
+
+def _detach_case_events(conn: Connection, first_kept: date, months: list[str]) -> None:
+    """Make the events before `first_kept`'s month detachable, or refuse: only whole
+    histories of final cases.
+
+    Cases are records: an archived month must hold every event of each of its cases, and only
+    of final cases (closed, rated, rejected or voided), so what stays online is whole too. Their facts are
+    derived from the events: the event facts' months are detached with them (as plain tables
+    of their own, without the key to the events), the clock facts and the evaluation rollups
+    of the days before the cut deleted (only those cases' facts made them, and `wangge
+    check` compares the rollups with the facts online).
+    """
+    cut = f"'{first_kept.isoformat()} 00:00:00+08'"
+    split = (
+        conn.execute(
             text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conname"
-            ),
-            {"t": table},
+                "SELECT DISTINCT e.case_id FROM case_events e JOIN cases c ON c.id = e.case_id "
+                f"WHERE e.at < {cut} AND (c.state NOT IN :final OR EXISTS (SELECT 1 FROM "
+                f"case_events l WHERE l.case_id = e.case_id AND l.at >= {cut})) "
+                "ORDER BY e.case_id LIMIT 6"
+            ).bindparams(bindparam("final", expanding=True)),
+            {"final": list(FINAL_VALUES)},
         )
-    ]
-    seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
-    return indexes, fks, str(seq)
-
-
-def _with_key(index_sql: str, key: str, *, add: bool) -> str:
-    """A unique index on a partitioned table must contain the partition key."""
-    if " UNIQUE " not in index_sql:
-        return index_sql
-    head, cols, tail = re.match(r"^(.*?USING \w+ \()([^)]*)(\).*)$", index_sql).groups()  # type: ignore[union-attr]
-    names = [c.strip() for c in cols.split(",")]
-    names = [*names, key] if add and key not in names else [c for c in names if c != key]
-    return f"{head}{', '.join(names)}{tail}"
-
-
-def _rebuild(
-    conn: Connection, spec: Partitioned, *, partition: bool, months: Sequence[date]
-) -> None:
-    """Recreate `spec.table` partitioned (or plain again), keeping rows, ids, indexes, keys."""
-    t = spec.table
-    indexes, fks, seq = _definitions(conn, t)
-    conn.execute(text(f"ALTER SEQUENCE {seq} OWNED BY NONE"))
-    conn.execute(text(f"ALTER TABLE {t} RENAME TO {t}__old"))
-    by = f" PARTITION BY RANGE ({spec.key})" if partition else ""
-    conn.execute(text(f"CREATE TABLE {t} (LIKE {t}__old INCLUDING DEFAULTS){by}"))
-    if partition:
-        conn.execute(text(f"CREATE TABLE {spec.default} PARTITION OF {t} DEFAULT"))
-        for month in months:
-            _create_month(conn, spec, month)
-    conn.execute(text(f"INSERT INTO {t} SELECT * FROM {t}__old"))
-    conn.execute(text(f"DROP TABLE {t}__old"))
-    pk = f"id, {spec.key}" if partition else "id"
-    conn.execute(text(f"ALTER TABLE {t} ADD CONSTRAINT pk_{t} PRIMARY KEY ({pk})"))
-    for index_sql in indexes:
-        conn.execute(text(_with_key(index_sql, spec.key, add=partition)))
-    for name, definition in fks:
-        conn.execute(text(f"ALTER TABLE {t} ADD CONSTRAINT {name} {definition}"))
-    conn.execute(text(f"ALTER SEQUENCE {seq} OWNED BY {t}.id"))
-
-
-def _months_of(conn: Connection, spec: Partitioned) -> list[date]:
-    local = f"({spec.key} AT TIME ZONE 'Asia/Shanghai')" if spec.timestamp else spec.key
-    first, last = conn.execute(
-        text(f"SELECT min({local})::date, max({local})::date FROM {spec.table}")
-    ).one()
-    month = month_start(local_today())
-    months = [month]
-    for _ in range(MONTHS_AHEAD):
-        months.append(next_month(months[-1]))
-    if first is not None:
-        m = month_start(first)
-        while m <= last:
-            months.append(m)
-            m = next_month(m)
-    return sorted(set(months))
-
-
-def partition_tables(conn: Connection, tables: Iterable[Partitioned] = TABLES) -> None:
-    """Turn the plain tables into monthly-partitioned ones (PostgreSQL; no-op elsewhere)."""
-    if not _is_postgres(conn):
-        return
-    for spec in tables:
-        if not is_partitioned(conn, spec.table):
-            _rebuild(conn, spec, partition=True, months=_months_of(conn, spec))
-
-
-def unpartition_tables(conn: Connection, tables: Iterable[Partitioned] = TABLES) -> None:
-    """The reverse of `partition_tables` (the migration's downgrade)."""
-    if not _is_postgres(conn):
-        return
-    for spec in tables:
-        if is_partitioned(conn, spec.table):
-            _rebuild(conn, spec, partition=False, months=())
+        .scalars()
+        .all()
+    )
+    if split:
+        shown = ", ".join(str(i) for i in split[:5]) + (" …" if len(split) > 5 else "")
+        raise ValueError(
+            f"案件 {shown} 未办结或其事件跨越分离月份，不能分离 cases {shown} are open or have "
+            "events on both sides of the cut: only whole histories of final cases are archived"
+        )
+    conn.execute(text(f"DELETE FROM case_clock_facts WHERE at < {cut}"))
+    conn.execute(text("DELETE FROM evaluation_rollups WHERE day < :d"), {"d": first_kept})
+    facts = {p.name for p in partitions(conn) if p.table == "case_event_facts"}
+    for name in (f"case_event_facts_p{month}" for month in months):
+        if name not in facts:
+            continue
+        conn.execute(text(f"ALTER TABLE case_event_facts DETACH PARTITION {name}"))
+        # the detached copy keeps the key to the events, which leave too
+        for key in conn.execute(
+            text(
+                "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
+                "AND confrelid = CAST('case_events' AS regclass) AND contype = 'f'"
+            ),
+            {"t": name},
+        ).scalars():
+            conn.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {key}"))
 
 
 class PartitionWorker(PeriodicWorker[list[str]]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from wangge.ops.partitions import partition_tables, unpartition_tables
+from wangge.ops.partition_convert import partition_tables, unpartition_tables
 
 revision = "0029"
 down_revision = "0028"
@@ -17,9 +17,12 @@ branch_labels = None
 depends_on = None
 
 
+TABLES = ("patrol_points", "audit_log")
+
+
 def upgrade() -> None:
-    partition_tables(op.get_bind())  # no-op on SQLite
+    partition_tables(op.get_bind(), TABLES)  # no-op on SQLite
 
 
 def downgrade() -> None:
-    unpartition_tables(op.get_bind())
+    unpartition_tables(op.get_bind(), TABLES[::-1])
