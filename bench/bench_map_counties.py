@@ -14,8 +14,9 @@ uvicorn worker (`wangge serve`, WANGGE_MAP_SNAPSHOT_BUDGET_MB=--budget-mb), wait
 every county's summary) and measures:
 
 - the worker's RSS idle, after `--active` counties were served (views at zoom 13–17 in
-  each, and the grid of its centre: `GET /api/v1/grids/locate` builds the county's grid index
-  where it has grids, as bench_province's), and at the end;
+  each, and the grid and address of its centre: `GET /api/v1/grids/locate` and
+  `/api/v1/places/reverse` build the county's grid and place indexes where it has grids, as
+  bench_province's), and at the end;
 - per zoom 7…17, `--runs` requests of `GET /web/api/map/components` for a 1440×900 screen
   panned to a seeded place: zoom ≥ 12 inside the active counties, zoom ≤ 11 anywhere (the
   whole province on screen: clustered from the per-county summaries); median and p95 in ms;
@@ -217,7 +218,7 @@ def ask(client: httpx.Client, bbox: str, zoom: int) -> tuple[float, dict[str, An
 
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    env = {"WANGGE_LOG_JSON": "false", "WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}
+    env = {"WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}  # JSON logs: wait_warmed reads them
     log = Path(tempfile.mkstemp(prefix="bench_map_counties_", suffix=".log")[1])
     proc = serve(url, 1, port, env=env, ready_path="/citizen", log=log)
     try:
@@ -252,6 +253,7 @@ def _phases(client: httpx.Client, pid: int, args: argparse.Namespace) -> dict[st
         out["cold_county_ms"].append(ms)
         where = {"lon": (x0 + x1) / 2, "lat": (y0 + y1) / 2}
         client.get("/api/v1/grids/locate", params=where).raise_for_status()
+        client.get("/api/v1/places/reverse", params=where)  # 422 where the county has no grids
         for zoom in (14, 15, 16, 17):
             ask(client, screen(*centre(rng, zoom, county_box(i)), zoom), zoom)
     out["rss_active"] = worker_rss(pid)

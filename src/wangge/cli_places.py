@@ -41,6 +41,9 @@ def fill_addresses(database_url: DbOption = None) -> None:
 def search(
     text: str,
     limit: int = typer.Option(10, help="at most this many places"),
+    county: str | None = typer.Option(
+        None, help="county code 区县代码 (needed when the database holds more than 8)"
+    ),
     database_url: DbOption = None,
 ) -> None:
     """Find places (门牌, roads, communities, grids, cameras) by name, address or code."""
@@ -49,7 +52,7 @@ def search(
 
     with session_scope(settings_for(database_url)) as session:
         table = Table("kind", "name", "address", "lon", "lat", "grid")
-        for p in find(session, LOCAL_OPERATOR, text, limit):
+        for p in find(session, LOCAL_OPERATOR, text, limit, county):
             table.add_row(
                 p.kind, p.name, p.address, f"{p.lon:.6f}", f"{p.lat:.6f}", p.grid_code or ""
             )

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         "grids). The start-up warm-up fills half of it. With the map's budget it keeps a "
         "province's worker under 1 GB. 0: no limit.",
     )
+    place_index_budget_mb: float = Field(
+        default=128.0,
+        ge=0,
+        description="Memory each server process may keep in per-county place indexes (reverse "
+        "geocoding and place search: about 8 MB for 5,000 grids, plus ~1.6 KB per building "
+        "or road); past it the least recently used counties are dropped and rebuilt when "
+        "needed. The start-up warm-up fills half of it. 0: no limit.",
+    )
     map_snapshot_budget_mb: float = Field(
         default=256.0,
         ge=0,

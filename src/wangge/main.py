@@ -95,6 +95,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         from wangge.registry.map_snapshot import set_budget as set_map_budget
 
         set_map_budget(settings.map_snapshot_budget_mb)
+        from wangge.places.service import set_budget as set_place_budget
+
+        set_place_budget(settings.place_index_budget_mb)
         monitor = _start_replicas(app, settings, engine)
         if settings.warm_caches:
             # Start answering (and answering uvicorn's health checks) at once; the grid
@@ -345,10 +348,10 @@ def _warm(factory: sessionmaker[Session], freeze: bool) -> None:
     try:
         with factory() as session:
             n = warm(session)
-            # The place index too: the first report's address is not built on its request.
-            from wangge.places.service import place_index
+            # The place indexes too: the first report's address is not built on its request.
+            from wangge.places.service import warm as warm_places
 
-            place_index(session)
+            warm_places(session)
             # The map's per-county summaries: a province view then reads no county.
             from wangge.registry.map_summary import warm as warm_map
 

@@ -1,4 +1,5 @@
-"""The place index is built once per process and database (single flight) and reused."""
+"""The place index is built once per process, database and county (single flight), reused, and
+kept within its budget (least recently used counties dropped)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
     loads: list[int] = []
     stamp = {"value": 1}
 
-    def slow_load(_session: object) -> PlaceIndex:
+    def slow_load(_session: object, _county: str) -> PlaceIndex:
         loads.append(1)
         time.sleep(0.2)  # a build long enough for every thread to miss the cache
         return PlaceIndex()
@@ -33,7 +34,7 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
     service.clear_cache()
     got: list[PlaceIndex] = []
     threads = [
-        threading.Thread(target=lambda: got.append(service.place_index(_Session("sqlite://a"))))
+        threading.Thread(target=lambda: got.append(service.place_index(_Session("sqlite://a"), "110108")))
         for _ in range(8)
     ]
     for t in threads:
@@ -43,11 +44,13 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
     assert len(loads) == 1 and len(got) == 8 and all(g is got[0] for g in got)
 
     monkeypatch.setattr(service, "_CHECK_EVERY_S", 0.0)
-    assert service.place_index(_Session("sqlite://a")) is got[0]  # same stamp: kept
+    assert service.place_index(_Session("sqlite://a"), "110108") is got[0]  # same stamp: kept
     stamp["value"] = 2  # a building, road, division or grid changed
-    assert service.place_index(_Session("sqlite://a")) is not got[0] and len(loads) == 2
-    service.place_index(_Session("sqlite://b"))  # another database has its own index
+    assert service.place_index(_Session("sqlite://a"), "110108") is not got[0] and len(loads) == 2
+    service.place_index(_Session("sqlite://b"), "110108")  # another database has its own index
     assert len(loads) == 3
-    clear_all()  # the reference caches' reset forgets the place index too
-    service.place_index(_Session("sqlite://a"))
+    service.place_index(_Session("sqlite://a"), "110105")  # and another county
     assert len(loads) == 4
+    clear_all()  # the reference caches' reset forgets the place index too
+    service.place_index(_Session("sqlite://a"), "110108")
+    assert len(loads) == 5

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.cases.labels import label
-from wangge.cases.models import Case, CaseEvent
+from wangge.cases.models import Case, CaseEvent, events_of
 from wangge.cases.response import promise_view
 from wangge.cases.vocabulary import Action, CaseState
 from wangge.cases.workflow import TRANSITIONS
@@ -31,9 +31,7 @@ def public_photos(action: str, attachments: list[str] | None) -> list[str]:
 
 def public_view(session: Session, case: Case) -> dict[str, Any]:
     """Return the case as its reporter may follow it."""
-    events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-    ).all()
+    events = session.scalars(select(CaseEvent).where(*events_of(case)).order_by(CaseEvent.id)).all()
     state = CaseState(case.state)
     return {
         "code": case.code,

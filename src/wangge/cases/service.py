@@ -20,7 +20,7 @@ from wangge.auth.principal import Principal
 from wangge.cases import notify
 from wangge.cases.access import actor_for, get_visible
 from wangge.cases.deadlines import ensure_aware
-from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Category
+from wangge.cases.models import Case, CaseEvent, CasePart, CaseReporter, Category, events_of
 from wangge.cases.reporting import audit_case
 from wangge.cases.routing import no_route, route
 from wangge.cases.store import add_event, parts_of, restart_clock, snapshot, sync_parts
@@ -233,7 +233,7 @@ def _on_site_since(session: Session, case: Case, action: Action) -> datetime | N
     if action is A.CHECK_PASS:
         return session.scalar(
             select(func.max(CaseEvent.at)).where(
-                CaseEvent.case_id == case.id,
+                *events_of(case),
                 CaseEvent.action.in_([A.FEED_BACK.value, A.SELF_HANDLE.value]),
             )
         )

@@ -19,7 +19,7 @@ from wangge.cases.category_views import router as category_router
 from wangge.cases.duplicates import find_duplicates
 from wangge.cases.export import export_workbook
 from wangge.cases.filters import case_filter, case_sort
-from wangge.cases.models import Case, CaseEvent, Message
+from wangge.cases.models import Case, CaseEvent, Message, events_of
 from wangge.cases.notify import department_recipient
 from wangge.cases.positions import to_cgcs2000
 from wangge.cases.queries import CaseFilter, departments_of, queues, search
@@ -185,9 +185,7 @@ def get_case(case_id: int, session: SessionDep, principal: PrincipalDep, now: No
     """Return a case with its parts, timeline and the actions the caller may take now."""
     case = get_visible(session, case_id, principal)
     parts = parts_of(session, case.id)
-    events = session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-    ).all()
+    events = session.scalars(select(CaseEvent).where(*events_of(case)).order_by(CaseEvent.id)).all()
     actor = actor_for(session, principal, case, parts)
     allowed = allowed_actions(snapshot(case, parts), actor, at=now)
     timeline = []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.cases.labels import label
-from wangge.cases.models import Case, CaseEvent, CasePart, Category
+from wangge.cases.models import Case, CaseEvent, CasePart, Category, events_of
 from wangge.common.localtime import local_time
 from wangge.evaluation.reports import FONT, _styles, _table
 
@@ -108,9 +108,7 @@ def case_pdf(session: Session, case: Case, *, storage: Any = None) -> bytes:
     category = session.get(Category, case.category_code)
     events = list(
         session.scalars(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id)
-            .order_by(CaseEvent.at, CaseEvent.id)
+            select(CaseEvent).where(*events_of(case)).order_by(CaseEvent.at, CaseEvent.id)
         )
     )
     parts = list(session.scalars(select(CasePart).where(CasePart.case_id == case.id)))

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Date, Table, TextClause, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from wangge.cases.models import UTCDateTime
 from wangge.common.cache import TTLCache
 from wangge.evaluation import sql
 from wangge.evaluation.indicators import EvalConfig
@@ -206,9 +207,14 @@ def _day(value: Any) -> date:
 
 
 def contributions(
-    session: Session, *, case_ids: Iterable[int] = (), event_id: int | None = None
+    session: Session,
+    *,
+    case_ids: Iterable[int] = (),
+    event_id: int | None = None,
+    since: datetime | None = None,
 ) -> dict[Key, list[int]]:
-    """Return the deltas of some cases' (or one event's) fact rows, summed per key."""
+    """Return the deltas of some cases' (or one event's) fact rows, summed per key; `since`:
+    no fact of these cases is older (their report: the months before it are not read)."""
     args: dict[str, Any]
     if event_id is not None:
         where, args = "x.event_id = :event_id", {"event_id": event_id}
@@ -216,6 +222,8 @@ def contributions(
         where, args = "x.case_id IN :case_ids", {"case_ids": list(case_ids)}
         if not args["case_ids"]:
             return {}
+    if since is not None:
+        where, args = f"{where} AND x.at >= :since", {**args, "since": since}
     q = _contribution_query(session.get_bind().dialect.name, where)
     out: dict[Key, list[int]] = {}
     for row in session.execute(q, args):
@@ -226,12 +234,15 @@ def contributions(
 @cache  # text() parses its SQL for bind parameters: ~0.3 ms for this one, once per process
 def _contribution_query(dialect: str, where: str) -> TextClause:
     q = text(contribution_sql(dialect, where))
+    if ":since" in where:  # typed: SQLite compares the stored UTC text
+        q = q.bindparams(bindparam("since", type_=UTCDateTime()))
     return q.bindparams(bindparam("case_ids", expanding=True)) if ":case_ids" in where else q
 
 
 @cache
 def _event_insert(dialect: str) -> TextClause:
-    days = contribution_sql(dialect, "x.event_id = :event_id")
+    # with the event's time: the facts are partitioned by month (PostgreSQL), one is read
+    days = contribution_sql(dialect, "x.event_id = :event_id AND x.at = :at")
     cols = ", ".join(COUNT_COLUMNS)
     months = month_sql(dialect, source="c", days_only=False)
     return text(f"""
@@ -239,13 +250,16 @@ WITH c AS ({days})
 INSERT INTO {EvaluationRollup.__tablename__}
   (county_code, span, day, eff_day, object_type, key, {cols})
 SELECT county_code, 'd', day, eff_day, object_type, key, {cols} FROM c
-UNION ALL {months}""")
+UNION ALL {months}""").bindparams(
+        bindparam("at", type_=UTCDateTime())
+    )  # as stored (SQLite: UTC text)
 
 
-def add_event(session: Session, event_id: int) -> None:
+def add_event(session: Session, event_id: int, at: datetime) -> None:
     """Insert the day and month deltas of one event's new fact rows (a report: nothing to
     subtract) in one statement; the same rows as `add(session, contributions(event_id=…))`."""
-    session.execute(_event_insert(session.get_bind().dialect.name), {"event_id": event_id})
+    q = _event_insert(session.get_bind().dialect.name)
+    session.execute(q, {"event_id": event_id, "at": at})
 
 
 def _month_last(day: date) -> date:

@@ -19,7 +19,7 @@ from sqlalchemy import String, Table, cast, delete, func, insert, select, text, 
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from wangge.cases.models import Case, CaseEvent
+from wangge.cases.models import Case, CaseEvent, events_of
 from wangge.common.models import utcnow
 from wangge.evaluation import rebuild_pg, rollups, stored_sql
 from wangge.evaluation.facts import (
@@ -129,28 +129,35 @@ def refresh_case(session: Session, case: Case, new: CaseEvent | None = None) -> 
         row = event_row(new, case.source, grid, case.community_code)
         session.execute(insert(table), _rows([row], case.county_code))
         if track:
-            rollups.add_event(session, new.id)
+            rollups.add_event(session, new.id, new.at)
         return
-    q = select(*event_columns()).where(CaseEvent.case_id == case.id)
+    # Every read is bounded by the report's time: see `cases.models.events_of`.
+    since = case.reported_at
+    q = select(*event_columns()).where(*events_of(case))
     events = [event_row(v, case.source, grid, case.community_code) for v in session.execute(q)]
-    before = rollups.contributions(session, case_ids=[case.id]) if track else {}
-    if _sync(session, table, ("event_id",), case.id, _rows(events, case.county_code)) and track:
-        rollups.add(session, rollups.contributions(session, case_ids=[case.id]), before)
+    ids = [case.id]
+    before = rollups.contributions(session, case_ids=ids, since=since) if track else {}
+    rows = _rows(events, case.county_code)
+    if _sync(session, table, ("event_id",), case.id, since, rows) and track:
+        rollups.add(session, rollups.contributions(session, case_ids=ids, since=since), before)
     _sync(
-        session, CaseClockFact.__table__, ("event_id", "part"), case.id,
+        session, CaseClockFact.__table__, ("event_id", "part"), case.id, since,
         clock_rows(events, case.county_code),
     )  # fmt: skip
 
 
 def _sync(
-    session: Session, table: Any, key: tuple[str, ...], case_id: int, rows: list[dict[str, Any]]
+    session: Session,
+    table: Any,
+    key: tuple[str, ...],
+    case_id: int,
+    since: datetime,
+    rows: list[dict[str, Any]],
 ) -> bool:
-    """Write the rows of one case that differ from the stored ones (matched by `key`); return
-    whether any did."""
-    have = {
-        tuple(r[k] for k in key): r
-        for r in session.execute(select(table).where(table.c.case_id == case_id)).mappings()
-    }
+    """Write the rows of one case (none before `since`, its report) that differ from the
+    stored ones (matched by `key`); return whether any did."""
+    mine = select(table).where(table.c.case_id == case_id, table.c.at >= since)
+    have = {tuple(r[k] for k in key): r for r in session.execute(mine).mappings()}
     fresh = []
     wrote = False
     for row in rows:

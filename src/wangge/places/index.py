@@ -192,6 +192,11 @@ class PlaceIndex:
         return _with_text(parts)
 
     # ------------------------------------------------------------------ search
+    @property
+    def size(self) -> int:
+        """How many places the index holds (its memory grows with it)."""
+        return len(self._places)
+
     def search(
         self,
         query: str,
@@ -199,7 +204,19 @@ class PlaceIndex:
         limit: int = 10,
         visible: Callable[[tuple[str, ...]], bool] | None = None,
     ) -> list[Place]:
-        """Places whose name, address, code or key contains every word of `query`.
+        """Places whose name, address, code or key contains every word of `query`, best first
+        (see `ranked`)."""
+        return [hit[2] for hit in self.ranked(query, limit=limit, visible=visible)]
+
+    def ranked(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        visible: Callable[[tuple[str, ...]], bool] | None = None,
+    ) -> list[tuple[int, int, Place]]:
+        """(rank, order, place) of the best `limit` places whose name, address, code or key
+        contains every word of `query` (the sort key merges several counties' hits).
 
         Ranking: exact name, then name starting with the text, then name containing it, then
         address or code containing it; shorter names first within a rank. A text of digits
@@ -247,7 +264,7 @@ class PlaceIndex:
                 take((i for i in rest if i not in seen), _MAX_SCANNED)
         # heapq would avoid sorting everything, but the lists here are a few thousand at most.
         scored.sort(key=lambda s: s[:3])
-        return [s[3] for s in scored[: max(limit, 0)]]
+        return [(s[0], s[1], s[3]) for s in scored[: max(limit, 0)]]
 
     def _code_prefix(self, digits: str) -> Iterable[int]:
         lo = bisect.bisect_left(self._codes, (digits, -1))

@@ -35,9 +35,9 @@ def save_roads(session: Session, county: str, roads: Iterable[tuple[str, BaseGeo
     return stored
 
 
-def load_roads(session: Session) -> list[tuple[str, BaseGeometry]]:
-    """Return every stored named road (name, EPSG:4490 line)."""
-    return load_layer(session, ROAD_LAYER)
+def load_roads(session: Session, county: str | None = None) -> list[tuple[str, BaseGeometry]]:
+    """Return the stored named roads (name, EPSG:4490 line) of a county, or all."""
+    return load_layer(session, ROAD_LAYER, county)
 
 
 NAME_FIELDS = ("名称", "道路名称", "路名", "name", "NAME", "Name")

@@ -1,9 +1,15 @@
-"""The place index of this process: built once, single flight, rebuilt when places change.
+"""The place indexes of this process, one per county: built on first use, single flight,
+rebuilt when places change, within a memory budget.
 
 Reverse geocoding sits on the intake hot path (`create_case`), so a lookup must not query:
 the index (roads, buildings, divisions, grids, cameras) lives in process like the grid
 index (`grids.locating`). Whether it is stale is checked at most every `_CHECK_EVERY_S` with
-a handful of index lookups (`_stamp`); this process's own road writes clear it at once.
+a handful of index lookups (`_stamp`, over the whole database: a change anywhere makes each
+county's index be rebuilt on its next use); this process's own road writes clear it at once.
+
+Per county: one index of a whole province (500,000 grids as places) took 780 MB in every
+worker. `WANGGE_PLACE_INDEX_BUDGET_MB` bounds what a worker keeps (LRU over the counties);
+start-up builds as many as half of it holds.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.common.cache import _ALL as _ALL_CACHES
+from wangge.common.memory import release_freed_memory
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import GridRef, active_versions, locate_many, locate_refs
@@ -44,17 +51,63 @@ _CHECK_EVERY_S = 2.0
 _SAMPLE_STEP_DEG = 0.0006  # ~60 m between the samples that find a road's communities
 
 
+# Measured: 500,000 grids and 2,200 divisions of 100 counties as places took 780 MB (names,
+# search keys, label points); roads and buildings cost about as much per place.
+_BYTES_PER_PLACE = 1_600
+# Counties a search of a wider area (a city's, a province's user) looks through at most: past
+# it the user narrows the search to a county (each county's index is built on its first use).
+SEARCH_COUNTIES_MAX = 8
+
+Key = tuple[str, str]  # (database URL, county code)
+
+
 @dataclass
 class _Entry:
     stamp: tuple[object, ...]
     index: PlaceIndex
     checked_at: float
+    footprint: int = 0
+    used_at: float = 0.0
 
 
-_cache: dict[str, _Entry] = {}
+_cache: dict[Key, _Entry] = {}
 _lock = threading.Lock()
-_building: dict[str, threading.Lock] = {}
+_building: dict[Key, threading.Lock] = {}
 builds = 0  # indexes built in this process (tests read it)
+evictions = 0  # indexes dropped to stay within the budget
+_budget = 0  # bytes (WANGGE_PLACE_INDEX_BUDGET_MB; 0: no limit)
+
+
+def set_budget(megabytes: float) -> None:
+    """Bound the memory of the cached place indexes (0: unbounded)."""
+    global _budget
+    _budget = int(megabytes * 2**20)
+
+
+def cached_bytes() -> int:
+    """Return the estimated memory of the cached indexes (tests, metrics)."""
+    with _lock:
+        return sum(e.footprint for e in _cache.values())
+
+
+def _evict(keep: Key) -> None:
+    """Drop least recently used indexes until the cache fits the budget (never `keep`)."""
+    global evictions
+    if not _budget:
+        return
+    dropped = 0
+    with _lock:
+        total = sum(e.footprint for e in _cache.values())
+        for key, entry in sorted(_cache.items(), key=lambda kv: kv[1].used_at):
+            if total <= _budget:
+                break
+            if key != keep:
+                del _cache[key]
+                total -= entry.footprint
+                evictions += 1
+                dropped += 1
+    if dropped:
+        release_freed_memory()
 
 
 def clear_cache() -> None:
@@ -95,13 +148,15 @@ def _stamp(session: Session) -> tuple[object, ...]:
     )
 
 
-def place_index(session: Session) -> PlaceIndex:
-    """Return this process's place index of the session's database, rebuilding when stale."""
-    key = str(session.get_bind().engine.url)
+def place_index(session: Session, county: str) -> PlaceIndex:
+    """Return this process's place index of a county, rebuilding it when stale."""
+    key = (str(session.get_bind().engine.url), county)
     now = time.monotonic()
     entry = _cache.get(key)
-    if entry is not None and now - entry.checked_at < _CHECK_EVERY_S:
-        return entry.index
+    if entry is not None:
+        entry.used_at = now
+        if now - entry.checked_at < _CHECK_EVERY_S:
+            return entry.index
     stamp = _stamp(session)
     if entry is not None and entry.stamp == stamp:
         entry.checked_at = now
@@ -112,28 +167,44 @@ def place_index(session: Session) -> PlaceIndex:
         current = _cache.get(key)
         if current is not None and current.stamp == stamp:
             return current.index
-        fresh = _Entry(stamp, _load(session), time.monotonic())
+        index = _load(session, county)
+        done = time.monotonic()
+        fresh = _Entry(stamp, index, done, _BYTES_PER_PLACE * index.size, done)
         global builds
         with _lock:
             _cache[key] = fresh
             builds += 1
-        return fresh.index
+    _evict(keep=key)
+    return fresh.index
 
 
-def _load(session: Session) -> PlaceIndex:
+def warm(session: Session) -> int:
+    """Build the place indexes of the counties with active grids now (server start-up), as
+    many as half the budget holds (as `grids.locating.warm`); return how many."""
+    counties = sorted({v.county_code for v in active_versions(session)})
+    warmed = 0
+    for county in counties:
+        if _budget and cached_bytes() >= _budget / 2:
+            break
+        place_index(session, county)
+        warmed += 1
+    return warmed
+
+
+def _load(session: Session, county: str) -> PlaceIndex:
     areas: list[Area] = []
     for code, name, level, parent, x0, y0, x1, y1 in session.execute(
         select(
             Division.code, Division.name, Division.level, Division.parent_code,
             Division.minx, Division.miny, Division.maxx, Division.maxy,
-        ).where(Division.level.in_(("street", "community")))
+        ).where(Division.level.in_(("street", "community")), Division.code.startswith(county))
     ):  # fmt: skip
         lon, lat = _middle(x0, y0, x1, y1)
         areas.append(
             Area(code, name, level, lon, lat, code if level == "community" else None, parent)
         )
     grid_of: dict[int, tuple[str, str]] = {}
-    for version in active_versions(session):
+    for version in active_versions(session, [county]):
         kind = "grid" if version.layer == "social" else "unit_grid"
         for gid, code, name, community, x0, y0, x1, y1 in session.execute(
             select(
@@ -150,7 +221,9 @@ def _load(session: Session) -> PlaceIndex:
             select(
                 Building.id, Building.name, Building.address, Building.lon, Building.lat,
                 Building.community_code, Building.grid_id,
-            ).where(Building.lon.is_not(None), Building.lat.is_not(None))
+            ).where(
+                Building.county_code == county, Building.lon.is_not(None), Building.lat.is_not(None)
+            )
         )
     ]  # fmt: skip
     cameras = [
@@ -166,11 +239,11 @@ def _load(session: Session) -> PlaceIndex:
             select(
                 LocatedPoint.key, LocatedPoint.properties, LocatedPoint.lon, LocatedPoint.lat,
                 LocatedPoint.grid_id,
-            ).where(LocatedPoint.layer == CAMERA_LAYER)
+            ).where(LocatedPoint.layer == CAMERA_LAYER, LocatedPoint.county_code == county)
         )
     ]  # fmt: skip
     return PlaceIndex(
-        roads=_roads_with_communities(session, load_roads(session), grid_of),
+        roads=_roads_with_communities(session, load_roads(session, county), grid_of),
         buildings=buildings,
         areas=areas,
         cameras=cameras,
@@ -222,9 +295,12 @@ def _roads_with_communities(
 def reverse_refs(
     session: Session, lon: float, lat: float, grid: GridRef | None, unit: GridRef | None
 ) -> Reverse:
-    """Address parts of a canonical position whose grids are already located (no query)."""
+    """Address parts of a canonical position whose grids are already located (no query); in
+    no grid, nothing is known of it (a case is located in a grid first)."""
     located = grid or unit
-    return place_index(session).reverse(
+    if located is None:
+        return Reverse()
+    return place_index(session, located.county_code).reverse(
         lon,
         lat,
         grid_code=grid.code if grid else None,
@@ -262,8 +338,15 @@ def reverse(session: Session, principal: Principal, lon: float, lat: float) -> R
     return reverse_refs(session, lon, lat, grid, unit)
 
 
-def search(session: Session, principal: Principal, q: str | None, limit: int = 10) -> list[Place]:
-    """Places matching `q` inside the user's area (its divisions above count too)."""
+def search(
+    session: Session,
+    principal: Principal,
+    q: str | None,
+    limit: int = 10,
+    county: str | None = None,
+) -> list[Place]:
+    """Places matching `q` inside the user's area (its divisions above count too), in
+    `county` or in every county of the area (at most `SEARCH_COUNTIES_MAX`)."""
     text = normalize(q or "")
     if len(text) < MIN_QUERY:
         raise ValidationFailed(
@@ -280,4 +363,30 @@ def search(session: Session, principal: Principal, q: str | None, limit: int = 1
     def visible(codes: tuple[str, ...]) -> bool:
         return any(c and principal.covers(c) for c in codes)
 
-    return place_index(session).search(q or "", limit=limit, visible=visible)
+    hits: list[tuple[int, int, Place]] = []
+    for code in _search_counties(session, principal, county):
+        hits += place_index(session, code).ranked(q or "", limit=limit, visible=visible)
+    hits.sort(key=lambda hit: hit[:2])  # stable: counties in code order within a rank
+    return [hit[2] for hit in hits[:limit]]
+
+
+def _search_counties(session: Session, principal: Principal, county: str | None) -> list[str]:
+    """The counties a search looks through: the one asked for, or the user's (with grids)."""
+    mine = principal.county_codes()
+    if county is not None:
+        if mine is not None and county not in mine:
+            raise Forbidden(
+                f"区县 {county} 不在您的辖区内",
+                f"county {county} is outside your area",
+                code="outside_area",
+            )
+        return [county]
+    counties = sorted({v.county_code for v in active_versions(session, mine)})
+    if len(counties) > SEARCH_COUNTIES_MAX:
+        raise ValidationFailed(
+            f"您的辖区有 {len(counties)} 个区县，请选择一个区县再搜索（county=区县代码）",
+            f"your area spans {len(counties)} counties: choose one to search (county=<code>)",
+            code="county_required",
+            field="county",
+        )
+    return counties

@@ -80,11 +80,18 @@ def search_places(
             description="lon/lat of the answer: EPSG:4490 (default), GCJ-02 (a 高德-like basemap), BD-09"
         ),
     ] = None,
+    county: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{6}$",
+            description="区县代码: search one county (needed when your area spans more than 8)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Find buildings (门牌), roads, communities, streets, grids and cameras in your area."""
     _reader(principal)
     out = position_crs(crs)  # checked before searching: a wrong system is a clear 422
-    hits = service.search(session, principal, q, limit)
+    hits = service.search(session, principal, q, limit, county)
     xs, ys = (
         from_canonical_xy(np.array([p.lon for p in hits]), np.array([p.lat for p in hits]), out)
         if hits and not out.is_canonical
