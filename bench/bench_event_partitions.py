@@ -4,10 +4,12 @@
         --admin-url postgresql://postgres@127.0.0.1:5432/postgres
 
 Creates the database `wangge_bench_events` (dropped at the end), migrates it to 0029, stores
-the evaluation scenario's four cases and N more events of theirs spread over 24 months with
-one fact each (and a clock fact for one event in 20), then times the upgrade to 0030 and the
-downgrade, and EXPLAIN ANALYZEs (warm, the last of 5 runs) a month's GROUP BY over the facts,
-a case's events and a fact by its event id, partitioned and plain.
+the evaluation scenario's four cases, N / 10 copies of one of them and N more events (10 a
+case, consecutive) spread over 24 months with one fact each (and a clock fact for one event
+in 20), then times the upgrade to 0030 and the downgrade, and EXPLAIN ANALYZEs (warm, the
+last of 5 runs) a month's GROUP BY over the facts, a case's events (by its id alone, and
+since its report as the application reads them) and a fact by its event id (alone, and with
+its time), partitioned and plain.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import make_url
 from tests.case_factories import build_world
 from tests.evaluation_factories import store_scenario
@@ -25,11 +27,19 @@ from wangge.dbadmin import downgrade, upgrade
 from wangge.wiring import wire
 
 NAME = "wangge_bench_events"
+EVENTS_PER_CASE = 10  # consecutive events of the log belong to one case (~10 a case)
+# {case}, {since}, {at}: the case of event 500000, its first event's time, that event's time
 QUERIES = {
     "a month's facts by action": "SELECT action, count(*) FROM case_event_facts x "
     "WHERE x.at >= '2025-11-01 00:00+08' AND x.at < '2025-12-01 00:00+08' GROUP BY action",
-    "a case's events": "SELECT * FROM case_events WHERE case_id = 3 ORDER BY id LIMIT 50",
+    "a case's events": "SELECT * FROM case_events WHERE case_id = {case} ORDER BY id",
+    # as the application reads a case since stop 31 (`cases.models.events_of`)
+    "a case's events since its report": "SELECT * FROM case_events WHERE case_id = {case} "
+    "AND at >= '{since}' ORDER BY id",
     "a fact by event id": "SELECT * FROM case_event_facts WHERE event_id = 500000",
+    # as a report's rollup delta reads its fact (`rollups.add_event`)
+    "a fact by event id and time": "SELECT * FROM case_event_facts WHERE event_id = 500000 "
+    "AND at = '{at}'",
 }
 
 
@@ -38,14 +48,27 @@ def _fill(engine: Engine, n: int) -> None:
         build_world(s)
         store_scenario(s, None)
     with engine.begin() as c:
+        # n / EVENTS_PER_CASE copies of the scenario's first case (other codes), so the by-case
+        # reads are measured on cases of realistic length
+        skip = {"id", "code", "idempotency_key"}
+        cols = [col["name"] for col in inspect(c).get_columns("cases") if col["name"] not in skip]
+        names = ", ".join(cols)
+        first = c.execute(text("SELECT max(id) + 1 FROM cases")).scalar_one()
+        c.execute(
+            text(
+                f"INSERT INTO cases ({names}, code) SELECT {names}, 'BENCH-' || g "
+                "FROM cases, generate_series(1, :k) g WHERE cases.id = (SELECT min(id) FROM cases)"
+            ),
+            {"k": n // EVENTS_PER_CASE + 1},
+        )
         c.execute(
             text(
                 "INSERT INTO case_events (case_id, county_code, action, actor_id, role, at, "
-                "to_state, attachments, payload) SELECT 1 + i % 4, '110108', 'urge', 'x', "
-                "'leader', timestamptz '2025-01-01 00:00+08' + i * (interval '24 months' / :n), "
-                "'x', '[]', '{}' FROM generate_series(1, :n) i"
+                "to_state, attachments, payload) SELECT :first + i / :per, '110108', 'urge', "
+                "'x', 'leader', timestamptz '2025-01-01 00:00+08' + i * (interval '24 months' / :n),"
+                " 'x', '[]', '{}' FROM generate_series(1, :n) i"
             ),
-            {"n": n},
+            {"n": n, "first": first, "per": EVENTS_PER_CASE},
         )
         c.execute(
             text(
@@ -65,10 +88,16 @@ def _fill(engine: Engine, n: int) -> None:
 
 
 def _explain(conn: Connection, label: str) -> None:
+    # literals, as the application binds them (plan-time pruning)
+    case, at = conn.execute(text("SELECT case_id, at FROM case_events WHERE id = 500000")).one()
+    since = conn.execute(text("SELECT min(at) FROM case_events WHERE case_id = :c"), {"c": case})
+    values = {"{case}": str(case), "{since}": str(since.scalar_one()), "{at}": str(at)}
     for what, query in QUERIES.items():
+        for name, value in values.items():
+            query = query.replace(name, value)
         for _ in range(5):
             plan = conn.execute(text("EXPLAIN (ANALYZE, SUMMARY) " + query)).scalars().all()
-        print(f"{label:12} {what:28} {plan[-2].strip()}, {plan[-1].strip()}")
+        print(f"{label:12} {what:34} {plan[-2].strip()}, {plan[-1].strip()}")
 
 
 def main() -> None:

@@ -178,8 +178,8 @@ def test_a_months_evaluation_reads_the_facts_of_its_month_and_never_later_ones(w
     per-day rollups; what it still reads of the facts legitimately reaches back before the
     month, never after it: the grid workers who worked on a case rated in the month (at any
     time before its end), and the clocks still running at its end (`case_clock_facts`, a
-    plain table: started in any month). A case's history is read by its id from every
-    month's partition (one index probe each), which this test does not restrict."""
+    plain table: started in any month). A case's own reads are bounded by its report (see
+    the next test)."""
     client, holder = web
     ids = _scenario(session)
     _months(session, date(2026, 9, 1))
@@ -225,7 +225,9 @@ def test_a_case_and_its_next_step_read_the_months_since_its_report_only(patrol_a
     if _postgres(session):
         read = set().union(*_plans(conn, [*stepped, *shown]))
         assert {"case_events_p202611", "case_event_facts_p202611"} <= read
-        before = {f"{t}_p2026{m}" for t in ("case_events", "case_event_facts") for m in ("09", "10")}
+        before = {
+            f"{t}_p2026{m}" for t in ("case_events", "case_event_facts") for m in ("09", "10")
+        }
         assert not read & before, read
 
 

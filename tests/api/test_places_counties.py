@@ -2,9 +2,10 @@
 
 Two counties with grids: a user of both finds places of both through `GET /api/v1/places`; a
 user whose area spans more counties than a search looks through is asked for one (both
-languages), and gets that county's places only; a county outside the area is refused; within
-a budget holding one county's index, the least recently used county is dropped and its
-places are still found (rebuilt). SQLite and PostgreSQL.
+languages), and gets that county's places only (named, or the one under the map's centre); a
+county outside the area is refused; within a budget holding one county's index, the least
+recently used county is dropped and its places are still found (rebuilt). SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def test_a_search_wider_than_its_limit_asks_for_a_county(two_counties, monkeypat
     assert {i["name"][:4] for i in r.json()["items"]} == {"东风社区"}  # it and its grids
     r = two_counties.get("/api/v1/places", params={"q": "社区", "county": "110101"})
     assert r.status_code == 403 and r.json()["code"] == "outside_area"
+    # the console map sends its centre: the county there is searched
+    centre = {"near_lon": X0 + 10.5 * DX, "near_lat": Y0 + 0.5 * DY}
+    r = two_counties.get("/api/v1/places", params={"q": "社区", **centre})
+    assert r.status_code == 200 and {i["name"][:4] for i in r.json()["items"]} == {"东风社区"}
+    centre = {"near_lon": X0 + 0.5 * DX, "near_lat": Y0 + 0.5 * DY}  # in 110108
+    r = two_counties.get("/api/v1/places", params={"q": "社区", **centre})
+    assert r.status_code == 200 and "东风社区" not in {i["name"] for i in r.json()["items"]}
 
 
 def test_a_budget_drops_the_least_recently_used_county_and_its_places_come_back(two_counties):

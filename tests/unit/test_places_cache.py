@@ -34,7 +34,9 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
     service.clear_cache()
     got: list[PlaceIndex] = []
     threads = [
-        threading.Thread(target=lambda: got.append(service.place_index(_Session("sqlite://a"), "110108")))
+        threading.Thread(
+            target=lambda: got.append(service.place_index(_Session("sqlite://a"), "110108"))
+        )
         for _ in range(8)
     ]
     for t in threads:

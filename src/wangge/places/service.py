@@ -344,9 +344,11 @@ def search(
     q: str | None,
     limit: int = 10,
     county: str | None = None,
+    near: tuple[float, float] | None = None,
 ) -> list[Place]:
     """Places matching `q` inside the user's area (its divisions above count too), in
-    `county` or in every county of the area (at most `SEARCH_COUNTIES_MAX`)."""
+    `county`, or in every county of the area (at most `SEARCH_COUNTIES_MAX`; past it in the
+    county at `near`, a canonical lon/lat such as the map's centre)."""
     text = normalize(q or "")
     if len(text) < MIN_QUERY:
         raise ValidationFailed(
@@ -364,14 +366,17 @@ def search(
         return any(c and principal.covers(c) for c in codes)
 
     hits: list[tuple[int, int, Place]] = []
-    for code in _search_counties(session, principal, county):
+    for code in _search_counties(session, principal, county, near):
         hits += place_index(session, code).ranked(q or "", limit=limit, visible=visible)
     hits.sort(key=lambda hit: hit[:2])  # stable: counties in code order within a rank
     return [hit[2] for hit in hits[:limit]]
 
 
-def _search_counties(session: Session, principal: Principal, county: str | None) -> list[str]:
-    """The counties a search looks through: the one asked for, or the user's (with grids)."""
+def _search_counties(
+    session: Session, principal: Principal, county: str | None, near: tuple[float, float] | None
+) -> list[str]:
+    """The counties a search looks through: the one asked for, or the user's (with grids), or
+    when they are too many the one at `near`."""
     mine = principal.county_codes()
     if county is not None:
         if mine is not None and county not in mine:
@@ -382,11 +387,17 @@ def _search_counties(session: Session, principal: Principal, county: str | None)
             )
         return [county]
     counties = sorted({v.county_code for v in active_versions(session, mine)})
-    if len(counties) > SEARCH_COUNTIES_MAX:
-        raise ValidationFailed(
-            f"您的辖区有 {len(counties)} 个区县，请选择一个区县再搜索（county=区县代码）",
-            f"your area spans {len(counties)} counties: choose one to search (county=<code>)",
-            code="county_required",
-            field="county",
-        )
-    return counties
+    if len(counties) <= SEARCH_COUNTIES_MAX:
+        return counties
+    found = locate_refs(session, *near) if near is not None else {}
+    there = found.get("social") or found.get("unit")
+    if there is not None and there.county_code in counties:
+        return [there.county_code]
+    raise ValidationFailed(
+        f"您的辖区有 {len(counties)} 个区县：请把地图移到要搜索的区县，或选择一个区县"
+        "（county=区县代码）",
+        f"your area spans {len(counties)} counties: move the map to the county to search, or "
+        "choose one (county=<code>)",
+        code="county_required",
+        field="county",
+    )

@@ -87,11 +87,24 @@ def search_places(
             description="区县代码: search one county (needed when your area spans more than 8)",
         ),
     ] = None,
+    near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    near_lat: Annotated[
+        float | None,
+        Query(
+            ge=-90,
+            le=90,
+            description="a position (in `crs`), e.g. the map's centre: an area of more than 8 "
+            "counties is searched in the county there",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Find buildings (门牌), roads, communities, streets, grids and cameras in your area."""
     _reader(principal)
     out = position_crs(crs)  # checked before searching: a wrong system is a clear 422
-    hits = service.search(session, principal, q, limit, county)
+    near = None
+    if near_lon is not None and near_lat is not None:
+        near = to_cgcs2000(near_lon, near_lat, crs)
+    hits = service.search(session, principal, q, limit, county, near)
     xs, ys = (
         from_canonical_xy(np.array([p.lon for p in hits]), np.array([p.lat for p in hits]), out)
         if hits and not out.is_canonical

@@ -9,6 +9,7 @@
   WG.placeSearch({
     input: $('place-q'), list: $('place-hits'), status: $('place-status'),
     crs: () => (WG.basemapCrs ? WG.basemapCrs() : 'EPSG:4490'),
+    near: () => { const c = WG.map.getCenter(); return [c.lng, c.lat]; },  // in the basemap's system
     onPick(p) {
       $('place-q').value = p.name;
       WG.map.setView([p.lat, p.lon], ZOOM[p.kind] || 16);

@@ -11,8 +11,9 @@
   const kindLabel = k => (KIND[k] ? WG.t(KIND[k][0], KIND[k][1]) : k);
 
   /** Search as the user types; onPick(place) gets {name, kind, address, lon, lat, …}; crs()
-      names the system its lon/lat should come in (default CGCS2000). */
-  WG.placeSearch = function ({input, list, status, onPick, crs}) {
+      names the system its lon/lat should come in (default CGCS2000); near() gives a [lon, lat]
+      in that system (the map's centre): a user of many counties searches the county there. */
+  WG.placeSearch = function ({input, list, status, onPick, crs, near}) {
     let timer = null, asked = 0;
     const say = text => { if (status) status.textContent = text || ''; };
     async function run() {
@@ -23,7 +24,9 @@
       const mine = ++asked;
       let items;
       try {
-        const where = crs ? '&crs=' + encodeURIComponent(crs()) : '';  // lon/lat in the basemap's system
+        let where = crs ? '&crs=' + encodeURIComponent(crs()) : '';  // lon/lat in the basemap's system
+        const at = near ? near() : null;  // a province's user searches the county under the map
+        if (at) where += `&near_lon=${at[0].toFixed(6)}&near_lat=${at[1].toFixed(6)}`;
         items = (await WG.api('GET', '/api/v1/places?limit=8&q=' + encodeURIComponent(q) + where)).items;
       } catch (e) {
         if (mine === asked) say(e.status === undefined ? WG.t('离线：地点搜索不可用，上报仍可保存并稍后发送', 'Offline: place search is unavailable; reports are still queued') : e.message);
