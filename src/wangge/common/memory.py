@@ -1,4 +1,4 @@
-"""Hand freed heap memory back to the operating system (glibc)."""
+"""Memory of per-county caches: evict the least recently used, hand freed memory back (glibc)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import ctypes
 import functools
 import sys
 from collections.abc import Callable
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @functools.cache
@@ -36,3 +40,26 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def evict_least_recent(
+    entries: dict[K, V],
+    budget: int,
+    keep: K,
+    size: Callable[[V], int],
+    used: Callable[[V], float],
+) -> int:
+    """Drop the least recently `used` entries until their `size`s fit `budget` bytes, never
+    `keep` (the one just built); return how many were dropped. Call it under the cache's lock
+    and `release_freed_memory()` after, outside it, when any was (per-county caches of a
+    province: grid indexes, place indexes, map snapshots)."""
+    total = sum(size(e) for e in entries.values())
+    dropped = 0
+    for key, entry in sorted(entries.items(), key=lambda kv: used(kv[1])):
+        if total <= budget:
+            break
+        if key != keep:
+            del entries[key]
+            total -= size(entry)
+            dropped += 1
+    return dropped

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from wangge.common.cache import TTLCache
 from wangge.common.geo import parse_crs, to_canonical_xy
-from wangge.common.memory import release_freed_memory
+from wangge.common.memory import evict_least_recent, release_freed_memory
 from wangge.grids.lookup import GridIndex
 from wangge.grids.micro_index import MicroIndex, build_micro_index
 from wangge.grids.models import Grid, GridVersion
@@ -96,17 +96,11 @@ def _evict(keep: tuple[str, int]) -> None:
     global evictions
     if not _budget:
         return
-    dropped = 0
     with _lock:
-        total = sum(e.footprint for e in _cache.values())
-        for key, entry in sorted(_cache.items(), key=lambda kv: kv[1].used_at):
-            if total <= _budget:
-                break
-            if key != keep:
-                del _cache[key]
-                total -= entry.footprint
-                evictions += 1
-                dropped += 1
+        dropped = evict_least_recent(
+            _cache, _budget, keep, lambda e: e.footprint, lambda e: e.used_at
+        )
+        evictions += dropped
     if dropped:
         release_freed_memory()  # the dropped index's arrays and geometries
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
 from wangge.common.cache import _ALL as _ALL_CACHES
-from wangge.common.memory import release_freed_memory
+from wangge.common.memory import evict_least_recent, release_freed_memory
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import GridRef, active_versions, locate_many, locate_refs
@@ -95,17 +95,11 @@ def _evict(keep: Key) -> None:
     global evictions
     if not _budget:
         return
-    dropped = 0
     with _lock:
-        total = sum(e.footprint for e in _cache.values())
-        for key, entry in sorted(_cache.items(), key=lambda kv: kv[1].used_at):
-            if total <= _budget:
-                break
-            if key != keep:
-                del _cache[key]
-                total -= entry.footprint
-                evictions += 1
-                dropped += 1
+        dropped = evict_least_recent(
+            _cache, _budget, keep, lambda e: e.footprint, lambda e: e.used_at
+        )
+        evictions += dropped
     if dropped:
         release_freed_memory()
 

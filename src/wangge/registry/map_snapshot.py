@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from wangge.common.cache import TTLCache
 from wangge.common.clustering import base_pixels
-from wangge.common.memory import release_freed_memory
+from wangge.common.memory import evict_least_recent, release_freed_memory
 from wangge.grids.locating import active_versions
 from wangge.registry.models_common import RecordChange
 from wangge.registry.models_components import Component
@@ -198,19 +198,13 @@ def cached_counties(engine_url: str, kind: Kind) -> dict[str, int]:
 
 def _evict(keep: Key) -> None:
     """Drop least recently used snapshots until the cache fits the budget (never `keep`)."""
-    dropped = 0
     with _CACHE.lock:
         if not _CACHE.budget:
             return
-        total = sum(e.snapshot.nbytes for e in _CACHE.entries.values())
-        for key, entry in sorted(_CACHE.entries.items(), key=lambda kv: kv[1].used_at):
-            if total <= _CACHE.budget:
-                break
-            if key != keep:
-                del _CACHE.entries[key]
-                total -= entry.snapshot.nbytes
-                _CACHE.evictions += 1
-                dropped += 1
+        dropped = evict_least_recent(
+            _CACHE.entries, _CACHE.budget, keep, lambda e: e.snapshot.nbytes, lambda e: e.used_at
+        )
+        _CACHE.evictions += dropped
     if dropped:
         release_freed_memory()  # or the dropped county's arrays stay in the worker's RSS
 
