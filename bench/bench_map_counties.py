@@ -218,7 +218,8 @@ def ask(client: httpx.Client, bbox: str, zoom: int) -> tuple[float, dict[str, An
 
 def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    env = {"WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}  # JSON logs: wait_warmed reads them
+    # JSON logs (the default): wait_warmed reads them
+    env = {"WANGGE_MAP_SNAPSHOT_BUDGET_MB": str(args.budget_mb)}
     log = Path(tempfile.mkstemp(prefix="bench_map_counties_", suffix=".log")[1])
     proc = serve(url, 1, port, env=env, ready_path="/citizen", log=log)
     try:
