@@ -147,6 +147,12 @@ def test_the_sqlite_demo_moves_into_postgresql_with_geometry_sequences_and_count
                     )
                 ).scalar()
                 assert inside == 6
+                # the copied events are in their months' partitions (made before the copy),
+                # none left in the default one for the first `ensure` to move
+                for table in ("case_events", "case_event_facts"):
+                    assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                    waiting = conn.execute(text(f"SELECT count(*) FROM {table}_pdefault"))
+                    assert waiting.scalar() == 0, table
             # Sequences moved past the copied ids: a new case gets a fresh id.
             with unit_of_work(session_factory(engine)) as s:
                 new = report(s, SUPERVISOR, at=T0)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, delete, exc, func, inspect, select, te
 from wangge.db import Base, make_engine, normalize_url
 from wangge.dbadmin import upgrade
 from wangge.errors import Conflict, ValidationFailed
+from wangge.ops import partitions
 from wangge.ops.snapshot import has_data
 
 BATCH = 2000
@@ -76,6 +77,22 @@ def _reset_sequences(dst: Connection, tables: list[Table]) -> None:
                 )
 
 
+def _partition_months(src: Connection, dst: Connection, tables: list[Table]) -> None:
+    """Create the monthly partitions of the months the source's rows fall in, before they are
+    copied (see `ops.partitions.create_months`)."""
+    by_name = {t.name: t for t in tables}
+    for spec in partitions.TABLES:
+        table = by_name.get(spec.table)
+        if table is None or not inspect(src).has_table(spec.table):
+            continue
+        key = table.c[spec.key]
+        first, last = src.execute(select(func.min(key), func.max(key))).one()
+        if first is not None:
+            partitions.create_months(
+                dst, spec.table, partitions.local_month_day(first), partitions.local_month_day(last)
+            )
+
+
 def migrate_database(
     source_url: str,
     target_url: str,
@@ -116,6 +133,7 @@ def migrate_database(
             for table in reversed(tables):
                 if inspect(dst).has_table(table.name):
                     dst.execute(delete(table))
+            _partition_months(src, dst, tables)
             for table in tables:
                 n = _copy_table(src, dst, table, batch)
                 if progress:

@@ -177,6 +177,30 @@ def _create_month(conn: Connection, spec: Partitioned, month: date) -> None:
         conn.execute(text(f"DROP TABLE {temp}"))
 
 
+def create_months(conn: Connection, table: str, first: date, last: date) -> list[str]:
+    """Create the missing monthly partitions of `table` from `first`'s month to `last`'s;
+    return their names. Before a bulk copy: its rows then land in their months, instead of
+    the default partition, out of which the next `ensure` would move them a month at a time
+    in one transaction (8.4 M case events: minutes, every writer of the table waiting)."""
+    if not _is_postgres(conn) or not is_partitioned(conn, table):
+        return []
+    spec = spec_of(table)
+    existing = {p.name for p in partitions(conn)}
+    created: list[str] = []
+    month = month_start(first)
+    while month <= last:
+        if spec.name(month) not in existing:
+            _create_month(conn, spec, month)
+            created.append(spec.name(month))
+        month = next_month(month)
+    return created
+
+
+def local_month_day(value: date | datetime) -> date:
+    """The Beijing day of a partition key's value (a timestamp, or already a local day)."""
+    return value.astimezone(SHANGHAI).date() if isinstance(value, datetime) else value
+
+
 def _months_in_default(conn: Connection, spec: Partitioned) -> list[date]:
     local = f"({spec.key} AT TIME ZONE 'Asia/Shanghai')" if spec.timestamp else spec.key
     rows = conn.execute(
