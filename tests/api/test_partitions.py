@@ -239,6 +239,17 @@ def _count(conn: Connection, table: str) -> int:
 
 
 @pytest.mark.postgis
+def _track_point_of_may_2019(session) -> None:  # type: ignore[no-untyped-def]
+    """An imported track point of a month that has no partition (it waits in the default)."""
+    patrol = Patrol(county_code="110108", worker_id="w1", day=date(2019, 5, 2),
+                    started_at=datetime(2019, 5, 2, 1, 0, tzinfo=SHANGHAI))  # fmt: skip
+    session.add(patrol)
+    session.flush()
+    session.add(PatrolPoint(patrol_id=patrol.id, at=patrol.started_at, day=patrol.day,
+                            lon=116.3, lat=39.9))  # fmt: skip
+    session.flush()
+
+
 def test_the_coming_months_exist_and_rows_of_an_old_month_find_theirs(pg_session):
     conn = pg_session.connection()
     names = {p.name for p in parts.partitions(conn)}
@@ -250,13 +261,7 @@ def test_the_coming_months_exist_and_rows_of_an_old_month_find_theirs(pg_session
             m = parts.next_month(m)
     assert parts.ensure(conn) == []  # nothing to do twice
     # an imported track point of 2019 waits in the default partition, then gets its month
-    patrol = Patrol(county_code="110108", worker_id="w1", day=date(2019, 5, 2),
-                    started_at=datetime(2019, 5, 2, 1, 0, tzinfo=SHANGHAI))  # fmt: skip
-    pg_session.add(patrol)
-    pg_session.flush()
-    pg_session.add(PatrolPoint(patrol_id=patrol.id, at=patrol.started_at, day=patrol.day,
-                               lon=116.3, lat=39.9))  # fmt: skip
-    pg_session.flush()
+    _track_point_of_may_2019(pg_session)
     assert _count(conn, "patrol_points_pdefault") == 1
     assert "patrol_points_p201905" in parts.ensure(conn)
     assert _count(conn, "patrol_points_p201905") == 1
@@ -275,13 +280,7 @@ def test_the_servers_round_leaves_waiting_rows_to_the_operator(pg_session, caplo
     default partition (it held every report for the 22 minutes 8.4 M events took to move);
     it says which months wait, and `wangge db partitions` (`ensure`) moves them."""
     conn = pg_session.connection()
-    patrol = Patrol(county_code="110108", worker_id="w1", day=date(2019, 5, 2),
-                    started_at=datetime(2019, 5, 2, 1, 0, tzinfo=SHANGHAI))  # fmt: skip
-    pg_session.add(patrol)
-    pg_session.flush()
-    pg_session.add(PatrolPoint(patrol_id=patrol.id, at=patrol.started_at, day=patrol.day,
-                               lon=116.3, lat=39.9))  # fmt: skip
-    pg_session.flush()
+    _track_point_of_may_2019(pg_session)
     with caplog.at_level("WARNING", logger="wangge.partitions"):
         created = parts.ensure(conn, today=date(2019, 5, 1), move=False)  # as the round runs
     assert "patrol_points_p201905" not in created and "patrol_points_p201906" in created
