@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.notify_support import ALI_ID, ALI_SECRET, Gateways
 from tests.servers import LIVE_SERVER_ENV, free_port, wait_serving
@@ -205,6 +206,59 @@ def login(page, username: str, password: str = PASSWORD) -> None:
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("#login-submit")
+
+
+def refuse_storage(page, refuse: bool = True) -> None:
+    """Make the phone's storage give up on every write (full, evicted), or work again.
+
+    The write's IndexedDB transaction aborts without an error event, as a full disk does.
+    """
+    page.evaluate(
+        """refuse => {
+          window.realPut = window.realPut || IDBObjectStore.prototype.put;
+          IDBObjectStore.prototype.put = refuse
+            ? function () { this.transaction.abort(); return {}; } : window.realPut;
+        }""",
+        refuse,
+    )
+
+
+def submit_while_storage_refuses(page, submit: str, message: str, queued: str) -> None:
+    """Press `submit` while the phone's storage refuses writes, then let it work again.
+
+    The page must say so in `message` and queue nothing (`queued` still shows 0).
+    """
+    refuse_storage(page)
+    page.click(submit)
+    page.wait_for_selector(f"{message}.err")
+    assert "未能保存到本机待发送队列" in page.inner_text(message)
+    assert page.inner_text(queued) == "0"
+    refuse_storage(page, False)
+
+
+def wait_for_text(page, selector: str, text: str, *, timeout: float | None = None) -> None:
+    """Wait until the element's text is `text`, checked every 100 ms (not per animation frame).
+
+    On timeout the failure says what the element showed and what the page's messages and
+    errors said, so a failure seen once in CI can be read without reproducing it.
+    """
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.wait_for_function(
+            "([s, t]) => { const e = document.querySelector(s); return !!e && e.textContent === t; }",
+            arg=[selector, text],
+            polling=100,
+            timeout=timeout,
+        )
+    except PlaywrightError:
+        seen = page.evaluate(
+            """s => ({shown: (document.querySelector(s) || {}).textContent,
+                     messages: [...document.querySelectorAll('.msg')].map(e => e.textContent)
+                       .filter(Boolean), online: navigator.onLine})""",
+            selector,
+        )
+        raise AssertionError(f"{selector} is not {text!r}: {seen}; errors {errors}") from None
 
 
 def shot(page, name: str, *, full_page: bool = False) -> Path:

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot
+from tests.browser.conftest import jpeg, shot, submit_while_storage_refuses
 from tests.browser.test_console import community_point
 from tests.browser.test_phone_pages import PHONE, api_act, upload
 
@@ -121,3 +121,20 @@ def test_an_action_queued_offline_that_the_case_outran_is_shown_as_refused_not_l
     assert "已被他人修改" in refused.inner_text() and page.inner_text("#queued") == "0"
     refused.locator("[data-drop]").click()
     page.wait_for_function("document.querySelectorAll('#outbox-list li').length === 0")
+
+
+def test_an_action_the_phone_cannot_keep_says_so_and_goes_on_the_next_try(new_page):
+    page = new_page("bumen", **PHONE)
+    department = page.request.get("/api/v1/auth/me").json()["department_codes"][0]
+    case_id, _code = dispatched_case(new_page, department)
+    page.goto("/m/department")
+    page.click(f"li[data-case='{case_id}']")
+    page.wait_for_selector("[data-act=department_accept]")
+
+    submit_while_storage_refuses(page, "[data-act=department_accept]", "#act-msg", "#queued")
+    assert page.is_enabled("[data-act=department_accept]")  # he can try again
+    page.click("[data-act=department_accept]")
+    page.wait_for_selector("#act-msg.ok")
+    page.wait_for_selector("[data-act=feed_back]")
+    case = page.request.get(f"/api/v1/cases/{case_id}").json()
+    assert [e["action"] for e in case["timeline"]].count("department_accept") == 1

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot
+from tests.browser.conftest import jpeg, shot, submit_while_storage_refuses, wait_for_text
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -85,8 +85,8 @@ def test_a_bad_id_number_on_the_phone_is_shown_next_to_the_field_and_nothing_is_
 ):
     page = new_page("jiandu", **PHONE)
     page.goto("/m")
-    page.wait_for_selector("#collect-list li[data-household]")
-    item = page.locator("#collect-list li[data-household]").first
+    page.wait_for_selector("#collect-list li[data-household][data-visited=false]")
+    item = page.locator("#collect-list li[data-household][data-visited=false]").first
     household_id = int(item.get_attribute("data-household"))
     item.click()
     page.wait_for_selector("#resident-form")
@@ -207,3 +207,24 @@ def test_the_phone_corrects_an_existing_building_offline_and_it_syncs_once(new_p
     assert after["floors"] == floors and after["address"] == address
     history = page.request.get(f"/api/v1/registry/buildings/{mine['id']}/history").json()
     assert [h["changes"].get("address", [None, None])[1] for h in history].count(address) == 1
+
+
+def test_a_visit_the_phone_cannot_keep_says_so_keeps_the_notes_and_goes_on_the_next_try(new_page):
+    page = new_page("jiandu", **PHONE)
+    page.goto("/m")
+    page.wait_for_selector("#collect-list li[data-household][data-visited=false]")
+    item = page.locator("#collect-list li[data-household][data-visited=false]").first
+    household_id = int(item.get_attribute("data-household"))
+    item.click()
+    page.wait_for_selector("#visit-form")
+    notes = f"存不下的走访 {uuid.uuid4().hex[:6]}"
+
+    page.fill("#f-notes", notes)
+    submit_while_storage_refuses(
+        page, "#visit-form button[type=submit]", "#visit-form .form-msg", "#collect-queued"
+    )
+    assert page.input_value("#f-notes") == notes  # nothing typed is lost
+    page.click("#visit-form button[type=submit]")
+    wait_for_text(page, "#visit-form .form-msg", "已同步", timeout=30_000)
+    visits = _household(page, household_id)["visits"]
+    assert [v["notes"] for v in visits].count(notes) == 1

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.browser.conftest import jpeg
+from tests.browser.conftest import jpeg, submit_while_storage_refuses, wait_for_text
 from tests.browser.test_console import community_point
 from tests.browser.test_phone_pages import PHONE, citizen_report_form
 
@@ -97,19 +97,40 @@ def test_the_phone_page_reloaded_offline_still_takes_reports_and_counts_the_queu
     page.fill("#description", description)
     page.set_input_files("#photo", str(jpeg(tmp_path)))
     page.click("#report-submit")
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
 
     page.reload()  # still offline: the service worker serves the page
     page.wait_for_selector("#category option[value=E0102]", state="attached")
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
     assert page.locator("#category option").count() > 10
     assert page.inner_text("[data-testid=net]") == "离线"
 
     page.context.set_offline(False)
-    page.wait_for_function("document.getElementById('sent').textContent === '1'", timeout=30_000)
+    wait_for_text(page, "#sent", "1", timeout=30_000)
     # The two counters are redrawn one after the other: wait for the queue's to follow.
-    page.wait_for_function("document.getElementById('queued').textContent === '0'")
+    wait_for_text(page, "#queued", "0")
     code = page.get_attribute("#sent-list li", "data-code")
     mine = page.request.get("/api/v1/cases?queue=&limit=20").json()["items"]
     assert [c["description"] for c in mine if c["code"] == code] == [description]
     page.wait_for_selector("#tasks .badge")  # what needs the server started once it was back
+
+
+def test_a_report_the_phone_cannot_keep_says_so_keeps_the_form_and_goes_on_the_next_try(
+    new_page, tmp_path
+):
+    page = new_page("jiandu", **PHONE)
+    _community, lon, lat = community_point(page)
+    page.goto("/m")
+    page.wait_for_selector("#category option[value=E0102]", state="attached")
+    page.fill("#lon", f"{lon:.6f}")
+    page.fill("#lat", f"{lat:.6f}")
+    page.select_option("#category", "E0102")
+    description = f"存不下：井盖缺失 {uuid4().hex[:8]}"
+    page.fill("#description", description)
+    submit_while_storage_refuses(page, "#report-submit", "#report-msg", "#queued")
+    assert page.input_value("#description") == description  # nothing typed is lost
+    page.click("#report-submit")
+    wait_for_text(page, "#sent", "1")
+    code = page.get_attribute("#sent-list li", "data-code")
+    mine = page.request.get("/api/v1/cases?queue=&limit=20").json()["items"]
+    assert [c["description"] for c in mine if c["code"] == code] == [description]

@@ -149,7 +149,14 @@
     if (note) body.note = note;
     if (action === 'request_extension' && $('act-hours').value !== '') body.payload = {hours: Number($('act-hours').value)};
     const photos = action === 'feed_back' ? Array.from($('act-photo').files) : [];
-    const key = await Outbox.addAction(c.id, action, body, photos, {code: c.code});
+    let key;
+    try {
+      key = await Outbox.addAction(c.id, action, body, photos, {code: c.code});
+    } catch (e) {  // not queued: the note and photos stay for another try
+      say('err', Outbox.notKept(e));
+      buttons.forEach(b => { b.disabled = false; });
+      return;
+    }
     await outboxUi();
     if (!navigator.onLine) {
       $('act-form').reset();

@@ -180,7 +180,12 @@
     // 地址: prefilled from the position (mobile_places.js); empty, the server fills it on arrival.
     if ($('address') && $('address').value.trim()) body.address = $('address').value.trim();
     if (patrolId()) body.patrol_id = patrolId();
-    await Outbox.add(body, $('photo').files[0] || null);
+    try {
+      await Outbox.add(body, $('photo').files[0] || null);
+    } catch (e) {  // not queued: the form keeps what was typed for another try
+      msg.className = 'msg err'; msg.textContent = Outbox.notKept(e);
+      return;
+    }
     $('report-form').reset();
     $('lon').value = lon; $('lat').value = lat;  // posCrs still describes them
     await countQueued();

@@ -110,8 +110,13 @@
   async function queue(form, method, url, body, photos, label) {
     clearErrors(form);
     const household = form.id === 'record-new' ? null : (open && open.id);
-    await Outbox.addWrite(method, url, body, photos, {form: form.id, household, label});
     const msg = form.querySelector('.form-msg');
+    try {
+      await Outbox.addWrite(method, url, body, photos, {form: form.id, household, label});
+    } catch (e) {  // not queued: the form keeps what was typed for another try
+      msg.className = 'form-msg msg err'; msg.textContent = Outbox.notKept(e);
+      return;
+    }
     msg.className = 'form-msg msg ok';
     msg.textContent = navigator.onLine ? WG.t('已保存，正在同步', 'Saved, sending') : WG.t('已离线保存，联网后自动同步', 'Saved offline, sent when back online');
     if (form.id !== 'room-form' && form.id !== 'person-edit') form.reset();

@@ -26,6 +26,9 @@
       const out = fn(t.objectStore(STORE));
       t.oncomplete = () => resolve(out && out.result !== undefined ? out.result : out);
       t.onerror = () => reject(t.error);
+      // A transaction the browser gives up on (storage full, evicted) ends in abort without
+      // an error event: without this the caller would wait for ever and the row be lost.
+      t.onabort = () => reject(t.error || new DOMException('IndexedDB transaction aborted', 'AbortError'));
     });
   }
   function uuid() {
@@ -146,6 +149,9 @@
 
   let chain = Promise.resolve();
   const Outbox = {
+    // What the page says when a row could not be kept on the phone: nothing was queued.
+    notKept: e => WG.t('未能保存到本机待发送队列，请重试：', 'Could not keep it on this phone, try again: ') +
+      ((e && (e.message || e.name)) || String(e)),
     // Rows are built (and numbered) when asked for, not when the transaction starts.
     add: (body, photo) => queue(row({kind: 'report', body, photo: photo || null, photoRef: null})),
     addPoints: (patrol, points) => queue(row({kind: 'points', patrol, points})),

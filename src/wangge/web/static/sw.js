@@ -2,7 +2,7 @@
    handlers): keeps the page shell for offline start. API calls are never cached (reports,
    patrol track points and case actions wait in IndexedDB instead, see outbox.js). Bump SHELL
    when a shell file changes: static files are served cache-first. */
-const SHELL = 'wangge-shell-v10';
+const SHELL = 'wangge-shell-v11';
 const FILES = ['/static/app.css', '/static/common.js', '/static/outbox.js', '/static/mobile.js',
   '/static/department_mobile.js', '/static/places.js', '/static/mobile_places.js',
   '/static/mobile_collect.js', '/static/mobile_micro_grid.js', '/static/mobile_services.js',
