@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from wangge.disputes import service as dispute_service
+from wangge.errors import ValidationFailed
 from wangge.open311 import views as open311_views
 from wangge.registry import views as registry_views
 from wangge.uploads import views as upload_views
@@ -33,6 +34,8 @@ class Held:
         self.entered.set()
         try:
             self.release.wait(WAIT_S)
+            if isinstance(self.answer, Exception):
+                raise self.answer
             return self.answer
         finally:
             self.left.set()
@@ -75,7 +78,14 @@ CASES = {
     "mediation agreement": (dispute_service, "check_agreement_allowed", None, _agreement),
     "excel import": (registry_views, "import_workbook", {"imported": 0}, _excel_import),
     "open311 report": (open311_views, "guarded", None, _open311),
-    "photo upload": (upload_views, "save_upload", None, _photo),
+    # Two bytes are no image: the real work refuses them, and so does the stand-in (a None
+    # would fail in the view and print a server error from the request's thread).
+    "photo upload": (
+        upload_views,
+        "save_upload",
+        ValidationFailed("不是图片", "not an image"),
+        _photo,
+    ),
 }
 
 
