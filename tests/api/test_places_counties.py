@@ -4,11 +4,13 @@ Two counties with grids: a user of both finds places of both through `GET /api/v
 user whose area spans more counties than a search looks through is asked for one (both
 languages), and gets that county's places only (named, or the one under the map's centre); a
 county outside the area is refused; within a budget holding one county's index, the least
-recently used county is dropped and its places are still found (rebuilt). SQLite and
-PostgreSQL.
+recently used county is dropped and its places are still found (rebuilt); a building
+registered in one county rebuilds that county's index only. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
+
+from uuid import uuid4
 
 import pytest
 from shapely.geometry import box
@@ -98,3 +100,37 @@ def test_a_budget_drops_the_least_recently_used_county_and_its_places_come_back(
     assert "东风社区" in hits and len(hits) > 1
     assert service.builds == built + 2 and service.evictions == evicted + 1
     assert service.cached_bytes() <= 1.5 * one or len(service._cache) == 1
+
+
+def test_a_building_registered_in_one_county_rebuilds_that_county_s_index_only(
+    two_counties, web, monkeypatch
+):
+    monkeypatch.setattr(service, "_CHECK_EVERY_S", 0.0)  # every search looks for changes
+    holder = web[1]
+
+    def searched() -> tuple[list[str], list[str]]:  # as the user of both counties
+        holder["who"] = BOTH
+        return _names(two_counties, "东风", county=OTHER), _names(
+            two_counties, "新建楼", county="110108"
+        )
+
+    def written(method: str, path: str, body: dict) -> dict:  # as a registrar elsewhere
+        holder["who"] = person(31, "admin")
+        r = two_counties.request(method, path, json=body)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    assert "东风社区" in searched()[0]
+    built = service.builds
+    # Registered through another worker: nothing tells this process's cache.
+    name = f"新建楼{uuid4().hex[:6]}"
+    where = {"community_code": "110108001001", "lon": X0 + 0.5 * DX, "lat": Y0 + 0.5 * DY}
+    building = written("POST", "/api/v1/registry/buildings", {"name": name, **where})
+    other, mine = searched()
+    assert "东风社区" in other and name in mine
+    assert service.builds == built + 1  # its own county's index only
+    # Renamed (a change record, no new row): the same county again, and only it.
+    written("PATCH", f"/api/v1/registry/buildings/{building['id']}", {"name": name + "东座"})
+    other, mine = searched()
+    assert "东风社区" in other and name + "东座" in mine and name not in mine
+    assert service.builds == built + 2

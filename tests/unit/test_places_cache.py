@@ -31,6 +31,7 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
 
     monkeypatch.setattr(service, "_load", slow_load)
     monkeypatch.setattr(service, "_stamp", lambda _s: (stamp["value"],))
+    monkeypatch.setattr(service, "_changed_counties", lambda *_a: None)  # county unknown
     service.clear_cache()
     got: list[PlaceIndex] = []
     threads = [
