@@ -57,3 +57,23 @@ def test_many_threads_on_a_cold_cache_build_one_index(monkeypatch):
     clear_all()  # the reference caches' reset forgets the place index too
     service.place_index(_Session("sqlite://a"), "110108")
     assert len(loads) == 5
+
+
+def test_the_counties_held_share_one_look_at_the_database_per_interval(monkeypatch):
+    looks: list[int] = []
+    monkeypatch.setattr(service, "_load", lambda _s, _c: PlaceIndex())
+    monkeypatch.setattr(service, "_stamp", lambda _s: looks.append(1) or (1,))
+    monkeypatch.setattr(service, "_CHECK_EVERY_S", 60.0)
+    service.clear_cache()
+    counties = [f"1101{i:02d}" for i in range(1, 11)]
+    for county in counties:  # ten counties built: one look (it scans a province's grids)
+        service.place_index(_Session("sqlite://a"), county)
+    assert len(looks) == 1
+    for entry in service._cache.values():  # a minute later, each county is due for a check
+        entry.checked_at -= 61
+    seen_at, stamp = service._stamps["sqlite://a"]
+    service._stamps["sqlite://a"] = (seen_at - 61, stamp)
+    for county in counties:
+        service.place_index(_Session("sqlite://a"), county)
+    assert len(looks) == 2  # one more look answers all ten
+    service.clear_cache()

@@ -4,7 +4,8 @@ rebuilt when places change, within a memory budget.
 Reverse geocoding sits on the intake hot path (`create_case`), so a lookup must not query:
 the index (roads, buildings, divisions, grids, cameras) lives in process like the grid
 index (`grids.locating`). Whether it is stale is checked at most every `_CHECK_EVERY_S` with
-a handful of lookups over the whole database (`_stamp`); when that changed, the rows changed
+a handful of lookups over the whole database (`_stamp`, one look per process and database
+shared by the counties held: it scans the grids); when that changed, the rows changed
 since the index's own stamp name the counties they are in (`_changed_counties`), and only
 those counties' indexes are rebuilt — in a province something changes somewhere every few
 seconds, and rebuilding every county's index for it kept the workers busy. A deleted road,
@@ -35,7 +36,7 @@ from wangge.common.memory import evict_least_recent, release_freed_memory
 from wangge.divisions.models import Division
 from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import GridRef, active_versions, locate_many, locate_refs
-from wangge.grids.models import Grid, GridVersion, LocatedPoint
+from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import TILING_KINDS
 from wangge.places.index import (
     MIN_QUERY,
@@ -95,6 +96,7 @@ class _Entry:
 
 
 _cache: dict[Key, _Entry] = {}
+_stamps: dict[str, tuple[float, _Stamp]] = {}  # database URL → (read at, stamp)
 _lock = threading.Lock()
 _building: dict[Key, threading.Lock] = {}
 builds = 0  # indexes built in this process (tests read it)
@@ -132,6 +134,7 @@ def clear_cache() -> None:
     """Forget the index (tests, and writes of roads in this process)."""
     with _lock:
         _cache.clear()
+        _stamps.clear()
 
 
 class _Forget:
@@ -173,6 +176,17 @@ def _stamp(session: Session) -> _Stamp:
     )
 
 
+def _current_stamp(session: Session, url: str, now: float) -> _Stamp:
+    """The database's stamp, read at most every `_CHECK_EVERY_S` for all counties (it scans the
+    grids: a province's 500,000 rows, once per check and not once per county held)."""
+    seen = _stamps.get(url)
+    if seen is not None and now - seen[0] < _CHECK_EVERY_S:
+        return seen[1]
+    stamp = _stamp(session)
+    _stamps[url] = (now, stamp)
+    return stamp
+
+
 def _changed_counties(session: Session, old: _Stamp, new: _Stamp) -> set[str] | None:
     """The counties whose places changed from `old` to `new`; None when a change cannot name
     its county (a row deleted, a road outside every grid): every county then rebuilds."""
@@ -207,18 +221,13 @@ def _changed_counties(session: Session, old: _Stamp, new: _Stamp) -> set[str] | 
         if old.point_updated is not None:
             since.append(LocatedPoint.updated_at > old.point_updated)
         points = session.execute(
-            select(LocatedPoint.id, GridVersion.county_code)
-            .outerjoin(
-                Grid, Grid.id == func.coalesce(LocatedPoint.grid_id, LocatedPoint.unit_grid_id)
+            select(LocatedPoint.id, LocatedPoint.county_code).where(
+                LocatedPoint.layer.in_(_PLACE_LAYERS), or_(*since)
             )
-            .outerjoin(GridVersion, GridVersion.id == Grid.version_id)
-            .where(LocatedPoint.layer.in_(_PLACE_LAYERS), or_(*since))
         ).all()
         added_points = sum(1 for point_id, _c in points if point_id > (old.point_id or 0))
         if old.point_count + added_points != new.point_count:
             return None  # a road or camera deleted
-        if any(county is None for _id, county in points):
-            return None
         counties |= {county for _id, county in points}
     if (new.division_count, new.division_updated) != (old.division_count, old.division_updated):
         if new.division_count < old.division_count or old.division_updated is None:
@@ -228,7 +237,7 @@ def _changed_counties(session: Session, old: _Stamp, new: _Stamp) -> set[str] | 
         )
         counties |= {code[:6] for code in codes}
     if new.grid_updated != old.grid_updated:
-        grids = select(GridVersion.county_code).join(Grid, Grid.version_id == GridVersion.id)
+        grids = select(Grid.county_code)
         if old.grid_updated is not None:
             grids = grids.where(Grid.updated_at > old.grid_updated)
         counties |= set(session.scalars(grids.distinct()))
@@ -244,7 +253,7 @@ def place_index(session: Session, county: str) -> PlaceIndex:
         entry.used_at = now
         if now - entry.checked_at < _CHECK_EVERY_S:
             return entry.index
-    stamp = _stamp(session)
+    stamp = _current_stamp(session, key[0], now)
     if entry is not None and entry.stamp != stamp:
         changed = _changed_counties(session, entry.stamp, stamp)
         if changed is not None and county not in changed:
