@@ -8,7 +8,7 @@ a handful of lookups over the whole database (`_stamp`, one look per process and
 shared by the counties held: it scans the grids); when that changed, the rows changed
 since the index's own stamp name the counties they are in (`_changed_counties`), and only
 those counties' indexes are rebuilt — in a province something changes somewhere every few
-seconds, and rebuilding every county's index for it kept the workers busy. A deleted road,
+seconds, and each change would otherwise rebuild every county a worker holds. A deleted road,
 camera, building or division cannot name its county: then every index is rebuilt. This
 process's own road writes clear the cache at once.
 
