@@ -243,7 +243,11 @@ def wait_for_text(page, selector: str, text: str, *, timeout: float | None = Non
     errors said, so a failure seen once in CI can be read without reproducing it.
     """
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def seen_error(e: object) -> None:
+        errors.append(str(e))
+
+    page.on("pageerror", seen_error)
     try:
         page.wait_for_function(
             "([s, t]) => { const e = document.querySelector(s); return !!e && e.textContent === t; }",
@@ -259,6 +263,8 @@ def wait_for_text(page, selector: str, text: str, *, timeout: float | None = Non
             selector,
         )
         raise AssertionError(f"{selector} is not {text!r}: {seen}; errors {errors}") from None
+    finally:
+        page.remove_listener("pageerror", seen_error)
 
 
 def shot(page, name: str, *, full_page: bool = False) -> Path:

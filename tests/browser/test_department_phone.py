@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot, submit_while_storage_refuses
+from tests.browser.conftest import jpeg, shot, submit_while_storage_refuses, wait_for_text
 from tests.browser.test_console import community_point
 from tests.browser.test_phone_pages import PHONE, api_act, upload
 
@@ -73,20 +73,20 @@ def test_a_handler_signs_feeds_back_offline_with_a_photo_and_it_is_sent_once(new
     page.set_input_files("#act-photo", str(jpeg(tmp_path)))
     shot(page, "mobile-department-feedback", full_page=True)
     page.click("[data-act=feed_back]")
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
     assert "离线" in page.inner_text("#act-msg")
     page.wait_for_selector("[data-testid=case-waiting]")  # no second action on a stale version
     assert page.locator("[data-act]").count() == 0
 
     page.reload()  # still offline: the service worker serves the page, IndexedDB the queue
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
     assert page.inner_text("[data-testid=net]") == "离线"
     assert page.locator("#outbox-list li[data-state=queued]").count() == 1
     page.wait_for_selector(f"li[data-case='{case_id}']")  # the queue as last seen
 
     page.context.set_offline(False)
-    page.wait_for_function("document.getElementById('sent').textContent === '1'", timeout=30_000)
-    page.wait_for_function("document.getElementById('queued').textContent === '0'")
+    wait_for_text(page, "#sent", "1", timeout=30_000)
+    wait_for_text(page, "#queued", "0")
     case = page.request.get(f"/api/v1/cases/{case_id}").json()
     feedbacks = [e for e in case["timeline"] if e["action"] == "feed_back"]
     assert len(feedbacks) == 1 and len(sent) == 1  # sent once
@@ -112,7 +112,7 @@ def test_an_action_queued_offline_that_the_case_outran_is_shown_as_refused_not_l
 
     page.context.set_offline(True)
     page.click("[data-act=department_accept]")
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
     api_act(new_page("bumen"), case_id, "department_accept")  # a colleague signed meanwhile
 
     page.context.set_offline(False)

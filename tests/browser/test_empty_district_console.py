@@ -29,6 +29,7 @@ from tests.browser.conftest import (
     server_env,
     serving,
     shot,
+    wait_for_text,
     wangge,
 )
 from tests.browser.test_console import act
@@ -182,7 +183,7 @@ def report_from_the_phone(as_user, photo: Path) -> str:  # type: ignore[no-untyp
     phone.fill("#lon", f"{X0 + 0.3 * D:.6f}")
     phone.fill("#lat", f"{Y0 + 0.7 * D:.6f}")
     phone.click("#report-submit")
-    phone.wait_for_function("document.getElementById('sent').textContent === '1'")
+    wait_for_text(phone, "#sent", "1")
     assert phone.inner_text("#queued") == "0"
     return phone.get_attribute("#sent-list li", "data-code")
 

@@ -33,21 +33,21 @@ def test_an_offline_household_visit_adds_a_resident_and_edits_the_room_once(new_
     landlord = f"房东{uuid.uuid4().hex[:4]}"
 
     page.context.set_offline(True)
-    page.wait_for_function("document.getElementById('net').textContent === '离线'")
+    wait_for_text(page, "#net", "离线")
     page.fill("#f-notes", "离线走访：了解家庭情况，新增一名住户")
     page.set_input_files("#f-photos", str(jpeg(tmp_path)))
     page.click("#visit-form button[type=submit]")
-    page.wait_for_function("document.getElementById('collect-queued').textContent === '1'")
+    wait_for_text(page, "#collect-queued", "1")
     page.fill("#f-name", resident)
     page.select_option("#f-relation", "子女")
     page.select_option("#f-residence_kind", "floating")
     page.click("#resident-form button[type=submit]")
-    page.wait_for_function("document.getElementById('collect-queued').textContent === '2'")
+    wait_for_text(page, "#collect-queued", "2")
     page.select_option("#f-use", "rented")
     page.fill("#f-area_m2", "88.5")
     page.fill("#f-landlord_name", landlord)
     page.click("#room-form button[type=submit]")
-    page.wait_for_function("document.getElementById('collect-queued').textContent === '3'")
+    wait_for_text(page, "#collect-queued", "3")
     assert "离线保存" in page.inner_text("#room-form .form-msg")
     shot(page, "mobile-collect-offline", full_page=True)
 
@@ -191,18 +191,18 @@ def test_the_phone_corrects_an_existing_building_offline_and_it_syncs_once(new_p
     address = f"{mine.get('address') or '测试路'}（{uuid.uuid4().hex[:4]}号院）"
 
     page.context.set_offline(True)
-    page.wait_for_function("document.getElementById('net').textContent === '离线'")
+    wait_for_text(page, "#net", "离线")
     page.fill("#record-edit-floors", str(floors))
     page.fill("#record-edit-address", address)
     page.click("#record-edit button[type=submit]")
-    page.wait_for_function("document.getElementById('collect-queued').textContent === '1'")
+    wait_for_text(page, "#collect-queued", "1")
     page.context.set_offline(False)
     page.wait_for_function(
         "document.querySelector('#record-edit .form-msg').textContent === '已同步'",
         timeout=30_000,
     )
     page.evaluate("window.dispatchEvent(new Event('online'))")  # a second sync sends nothing
-    page.wait_for_function("document.getElementById('collect-queued').textContent === '0'")
+    wait_for_text(page, "#collect-queued", "0")
     after = page.request.get(f"/api/v1/registry/buildings/{mine['id']}").json()
     assert after["floors"] == floors and after["address"] == address
     history = page.request.get(f"/api/v1/registry/buildings/{mine['id']}/history").json()

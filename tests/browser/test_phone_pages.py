@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot
+from tests.browser.conftest import jpeg, shot, wait_for_text
 from tests.browser.test_console import community_point
 from tests.case_factories import jpeg as jpeg_bytes
 
@@ -37,15 +37,15 @@ def test_the_mobile_page_queues_a_report_while_offline_and_sends_it_when_back_on
     page.fill("#description", "离线上报：路口垃圾满溢")
     page.set_input_files("#photo", str(jpeg(tmp_path)))
     page.click("#report-submit")
-    page.wait_for_function("document.getElementById('queued').textContent === '1'")
+    wait_for_text(page, "#queued", "1")
     assert page.inner_text("#sent") == "0"
     assert "离线" in page.inner_text("#report-msg")
     shot(page, "mobile-offline-queued", full_page=True)
 
     page.context.set_offline(False)
-    page.wait_for_function("document.getElementById('sent').textContent === '1'", timeout=30_000)
+    wait_for_text(page, "#sent", "1", timeout=30_000)
     # the counter is recounted once the pass has removed the row it sent
-    page.wait_for_function("document.getElementById('queued').textContent === '0'")
+    wait_for_text(page, "#queued", "0")
     code = page.get_attribute("#sent-list li", "data-code")
     found = page.request.get("/api/v1/cases?queue=&limit=5").json()["items"]
     mine = [c for c in found if c["code"] == code]
@@ -72,7 +72,7 @@ def test_the_mobile_page_starts_and_stops_a_patrol_that_records_the_track(new_pa
         page.wait_for_timeout(300)
     shot(page, "mobile-patrol", full_page=True)
     page.click("#patrol-btn")
-    page.wait_for_function("document.getElementById('patrol-state').textContent === ''")
+    wait_for_text(page, "#patrol-state", "")
     patrol = page.request.get(f"/api/v1/patrols/{patrol_id}").json()
     assert patrol["ended_at"] is not None
 
@@ -124,8 +124,8 @@ def test_patrol_points_taken_offline_reach_the_server_once_when_back_online(new_
             break
         page.wait_for_timeout(100)
     page.click("#patrol-btn")
-    page.wait_for_function("document.getElementById('patrol-state').textContent === ''")
-    page.wait_for_function("document.getElementById('track-queued').textContent === '0'")
+    wait_for_text(page, "#patrol-state", "")
+    wait_for_text(page, "#track-queued", "0")
 
     assert len(keys) > len(set(keys))  # a batch was resent with its key
     patrol = page.request.get(f"/api/v1/patrols/{patrol_id}").json()

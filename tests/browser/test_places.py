@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot
+from tests.browser.conftest import jpeg, shot, wait_for_text
 from tests.browser.test_console import community_point
 
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def test_a_place_found_on_the_phone_gives_the_report_its_address_and_grid(new_pa
     page.set_input_files("#photo", str(jpeg(tmp_path)))
     shot(page, "mobile-address-search", full_page=True)
     page.click("#report-submit")
-    page.wait_for_function("document.getElementById('sent').textContent === '1'", timeout=30_000)
+    wait_for_text(page, "#sent", "1", timeout=30_000)
     code = page.get_attribute("#sent-list li", "data-code")
     page.context.set_offline(True)  # offline, the search says so (the report would queue)
     page.fill("#place-q", target["name"][:-1])
