@@ -10,20 +10,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, func, select, text, update
+from sqlalchemy import Connection, Engine, event, func, select, text, update
 from typer.testing import CliRunner
 
 from tests.case_factories import ACCEPTOR, LAT, LEADER, LON, T0, build_world, person
 from tests.conftest import scratch_pg
 from tests.evaluation_factories import D1, store_scenario
 from wangge.audit.service import record
-from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint
+from wangge.cases.models import Case, CaseEvent, Patrol, PatrolPoint, events_of
+from wangge.cases.views import get_now as case_now
 from wangge.cli import app as cli
 from wangge.common.localtime import SHANGHAI
-from wangge.db import session_factory
+from wangge.db import make_engine, session_factory
 from wangge.dbadmin import downgrade, upgrade
 from wangge.evaluation import rollups, stored
-from wangge.evaluation.models import CaseClockFact
+from wangge.evaluation.models import CaseClockFact, CaseEventFact
 from wangge.evaluation.views import get_now
 from wangge.grids.models import Grid
 from wangge.ops import partition_convert
@@ -231,6 +232,23 @@ def test_a_case_and_its_next_step_read_the_months_since_its_report_only(patrol_a
         assert not read & before, read
 
 
+def test_a_step_taken_on_a_server_whose_clock_is_behind_is_still_on_the_case(patrol_api):
+    """Reads of a case start at its report: a step stamped before it (another server's clock
+    two seconds behind) is stored at the report's time, not hidden from the case page."""
+    client, holder = patrol_api
+    body = {"category_code": "E0102", "description": "暴露垃圾", "lon": LON, "lat": LAT}
+    r = client.post("/api/v1/cases", json=body)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["id"]
+    holder["who"] = ACCEPTOR
+    client.app.dependency_overrides[case_now] = lambda: T0 + timedelta(hours=1, seconds=-2)
+    r = client.post(f"/api/v1/cases/{case_id}/actions/accept", json={"expected_version": 1})
+    assert r.status_code == 200, r.text
+    timeline = client.get(f"/api/v1/cases/{case_id}").json()["timeline"]
+    assert [e["action"] for e in timeline] == ["report", "accept"]
+    assert timeline[1]["at"] == timeline[0]["at"]
+
+
 # -- PostgreSQL only: keeping partitions ahead, old rows, detaching, the migration ---------
 
 
@@ -396,6 +414,55 @@ def _keys_to_events(conn: Connection) -> set[str]:
             )
         ).scalars()
     )
+
+
+def _engines(kind: str, worker_id: str, tmp_path) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    if kind == "postgis":
+        yield from scratch_pg(worker_id, "skew")
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'skew.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_the_migration_moves_a_step_stamped_before_its_report_onto_the_case(
+    kind, worker_id, tmp_path
+):
+    """Data of servers whose clocks were apart: a case's later step (and its facts, clock
+    facts too) stamped before the report. Reads of a case start at its report now, so the
+    migration moves such a step to the report's time instead of hiding it."""
+    for engine in _engines(kind, worker_id, tmp_path):
+        upgrade(engine, "0029")
+        factory = session_factory(engine)
+        with factory.begin() as s:
+            build_world(s)
+            case_id = _scenario(s)[2]  # the case with clock facts
+            case = s.get(Case, case_id)
+            report = min(s.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case_id)))
+            step = s.scalar(
+                select(func.min(CaseClockFact.event_id)).where(
+                    CaseClockFact.event_id.in_(
+                        select(CaseEvent.id).where(
+                            CaseEvent.case_id == case_id, CaseEvent.id != report
+                        )
+                    )
+                )
+            )
+            assert step is not None
+            early = case.reported_at - timedelta(seconds=2)
+            for model, key in ((CaseEvent, CaseEvent.id), (CaseEventFact, CaseEventFact.event_id),
+                               (CaseClockFact, CaseClockFact.event_id)):  # fmt: skip
+                s.execute(update(model).where(key == step).values(at=early))
+            assert step not in s.scalars(select(CaseEvent.id).where(*events_of(case))).all()
+        upgrade(engine)
+        with factory() as s:
+            case = s.get(Case, case_id)
+            assert step in s.scalars(select(CaseEvent.id).where(*events_of(case))).all()
+            for model in (CaseEventFact, CaseClockFact):
+                ats = set(s.scalars(select(model.at).where(model.event_id == step)))
+                assert ats <= {case.reported_at}, model
+            assert s.scalar(select(func.count()).where(CaseClockFact.event_id == step))
 
 
 @pytest.mark.postgis

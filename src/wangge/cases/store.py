@@ -49,13 +49,17 @@ def add_event(
     """
     require_wired("storing a case event")
     part = next((p for p in parts if p.department_code == event.part), None)
+    # No event before its case's report (`models.events_of` reads from there on): a server
+    # whose clock is behind the one that took the report would store a step that the case
+    # page and the evaluation could not see.
+    at = max(event.at, case.reported_at) if case.reported_at is not None else event.at
     row = CaseEvent(
         case_id=case_id or case.id,
         county_code=case.county_code,
         action=event.action.value,
         actor_id=event.actor_id,
         role=event.role.value,
-        at=event.at,
+        at=at,
         from_state=event.from_state.value if event.from_state else None,
         to_state=event.to_state.value,
         part=event.part,
