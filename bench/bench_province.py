@@ -27,7 +27,10 @@ runs). Seeding times are printed, not goals. Then it measures:
   replica, wrk `--connections` connections on POST /api/v1/cases for `--duration` s
   (`bench_intake.run_wrk`) while a probe measures the replica lag
   (`bench_replica_lag.sample`); req/s, p50/p99, the workers' RSS;
-- the time `ops.partitions.ensure` takes to create next month's partitions.
+- the time `ops.partitions.ensure` takes to create next month's partitions;
+- what else ran during the map and intake phases (`watching`): the machine's load, the
+  primary's autovacuum workers and the checkpoints it wrote — a slow phase on a busy machine
+  is told from a slow platform.
 
 Prints a markdown section (it does not write bench/RESULTS.md). The clusters are removed
 at the end.
@@ -198,6 +201,49 @@ def seed(url: str, args: argparse.Namespace) -> tuple[str, dict[str, float]]:
 
 
 # --------------------------------------------------------------------------- measuring
+
+
+@contextmanager
+def watching(url: str, into: dict[str, Any], every: float = 1.0) -> Iterator[None]:
+    """Record what else ran during a phase: the machine's load (1-min average, highest seen),
+    the primary's autovacuum workers (most at once) and the checkpoints it wrote (started,
+    buffers) — so a phase's slow answers can be told from a busy machine."""
+    halt = threading.Event()
+    seen = {"load": 0.0, "autovacuum": 0}
+
+    def checkpoints(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT checkpoints_timed + checkpoints_req, buffers_checkpoint FROM pg_stat_bgwriter"
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def watch(conn: psycopg.Connection[Any]) -> None:
+        while not halt.is_set():
+            seen["load"] = max(seen["load"], os.getloadavg()[0])
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()
+            seen["autovacuum"] = max(seen["autovacuum"], int(row[0]) if row else 0)
+            halt.wait(every)
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        first = checkpoints(conn)
+        thread = threading.Thread(target=watch, args=(conn,), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            halt.set()
+            thread.join()
+            last = checkpoints(conn)
+    into.update(seen, checkpoints=last[0] - first[0], buffers=last[1] - first[1])
+
+
+def background_line(name: str, b: dict[str, Any]) -> str:
+    return (
+        f"| {name} | {b['load']:.1f} | {b['autovacuum']} | {b['checkpoints']} | "
+        f"{b['buffers'] * 8 / 1024:.0f} MB |"
+    )
 
 
 def evaluations(replica_url: str, args: argparse.Namespace) -> dict[str, float]:
@@ -388,6 +434,13 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "",
         *intake_lines(r["intake"], args),
         "",
+        "### What else ran during the measurements",
+        "",
+        "| phase | load (1 min, highest) | autovacuum workers (most) | checkpoints | "
+        "written by them |",
+        "|---|---:|---:|---:|---:|",
+        *(background_line(k, v) for k, v in r["background"].items()),
+        "",
         "### Next month's partitions",
         "",
         f"`ops.partitions.ensure` as the next month begins: {part_s * 1000:.0f} ms, created "
@@ -417,9 +470,12 @@ def main(argv: list[str] | None = None) -> None:
         primary, replica = heartbeat(url, replica_url)  # the replica has caught up
         r["eval"] = evaluations(replica_url, args)
         print(f"evaluation on the replica: {r['eval']}", flush=True)
-        r["map"] = map_figures(url, args)
+        r["background"] = {"map": {}, "intake": {}}
+        with watching(url, r["background"]["map"]):
+            r["map"] = map_figures(url, args)
         print("map measured", flush=True)
-        r["intake"] = intake((url, replica_url), (primary, replica), token, args)
+        with watching(url, r["background"]["intake"]):
+            r["intake"] = intake((url, replica_url), (primary, replica), token, args)
         r["partitions"] = partitions_time(url)
         with primary.connect() as conn:
             size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
