@@ -19,12 +19,17 @@ def _household(page, household_id: int) -> dict:  # type: ignore[no-untyped-def]
     return r.json()
 
 
-def test_an_offline_household_visit_adds_a_resident_and_edits_the_room_once(new_page, tmp_path):
+def _unvisited_household(new_page):  # type: ignore[no-untyped-def]
+    """The grid worker's phone page and the first household he has not visited this quarter."""
     page = new_page("jiandu", **PHONE)
     page.goto("/m")
     page.wait_for_selector("#collect-list li[data-household][data-visited=false]")
     item = page.locator("#collect-list li[data-household][data-visited=false]").first
-    household_id = int(item.get_attribute("data-household"))
+    return page, item, int(item.get_attribute("data-household"))
+
+
+def test_an_offline_household_visit_adds_a_resident_and_edits_the_room_once(new_page, tmp_path):
+    page, item, household_id = _unvisited_household(new_page)
     before = _household(page, household_id)
     assert before["room"] is not None
     item.click()
@@ -83,11 +88,7 @@ def test_an_offline_household_visit_adds_a_resident_and_edits_the_room_once(new_
 def test_a_bad_id_number_on_the_phone_is_shown_next_to_the_field_and_nothing_is_written(
     new_page,
 ):
-    page = new_page("jiandu", **PHONE)
-    page.goto("/m")
-    page.wait_for_selector("#collect-list li[data-household][data-visited=false]")
-    item = page.locator("#collect-list li[data-household][data-visited=false]").first
-    household_id = int(item.get_attribute("data-household"))
+    page, item, household_id = _unvisited_household(new_page)
     item.click()
     page.wait_for_selector("#resident-form")
     name = f"错号{uuid.uuid4().hex[:6]}"
@@ -210,11 +211,7 @@ def test_the_phone_corrects_an_existing_building_offline_and_it_syncs_once(new_p
 
 
 def test_a_visit_the_phone_cannot_keep_says_so_keeps_the_notes_and_goes_on_the_next_try(new_page):
-    page = new_page("jiandu", **PHONE)
-    page.goto("/m")
-    page.wait_for_selector("#collect-list li[data-household][data-visited=false]")
-    item = page.locator("#collect-list li[data-household][data-visited=false]").first
-    household_id = int(item.get_attribute("data-household"))
+    page, item, household_id = _unvisited_household(new_page)
     item.click()
     page.wait_for_selector("#visit-form")
     notes = f"存不下的走访 {uuid.uuid4().hex[:6]}"

@@ -4,13 +4,13 @@ rebuilt when places change, within a memory budget.
 Reverse geocoding sits on the intake hot path (`create_case`), so a lookup must not query:
 the index (roads, buildings, divisions, grids, cameras) lives in process like the grid
 index (`grids.locating`). Whether it is stale is checked at most every `_CHECK_EVERY_S` with
-a handful of lookups over the whole database (`_stamp`, one look per process and database
-shared by the counties held: it scans the grids); when that changed, the rows changed
-since the index's own stamp name the counties they are in (`_changed_counties`), and only
-those counties' indexes are rebuilt — in a province something changes somewhere every few
-seconds, and each change would otherwise rebuild every county a worker holds. A deleted road,
-camera, building or division cannot name its county: then every index is rebuilt. This
-process's own road writes clear the cache at once.
+a handful of lookups over the whole database (`freshness.stamp`, one look per process and
+database shared by the counties held: it scans the grids); when that changed, the rows
+changed since the index's own stamp name the counties they are in
+(`freshness.changed_counties`), and only those counties' indexes are rebuilt — in a province
+something changes somewhere every few seconds, and each change would otherwise rebuild every
+county a worker holds. A deleted road, camera, building or division cannot name its county:
+then every index is rebuilt. This process's own road writes clear the cache at once.
 
 Per county: one index of a whole province (500,000 grids as places) took 780 MB in every
 worker. `WANGGE_PLACE_INDEX_BUDGET_MB` bounds what a worker keeps (LRU over the counties);
@@ -23,11 +23,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wangge.auth.principal import Principal
@@ -38,6 +37,9 @@ from wangge.errors import Forbidden, ValidationFailed
 from wangge.grids.locating import GridRef, active_versions, locate_many, locate_refs
 from wangge.grids.models import Grid, LocatedPoint
 from wangge.grids.service import TILING_KINDS
+from wangge.places.freshness import Stamp
+from wangge.places.freshness import changed_counties as _changed_counties
+from wangge.places.freshness import stamp as _stamp
 from wangge.places.index import (
     MIN_QUERY,
     Area,
@@ -49,8 +51,7 @@ from wangge.places.index import (
     Road,
     normalize,
 )
-from wangge.places.roads import CAMERA_LAYER, ROAD_LAYER, load_roads
-from wangge.registry.models_common import RecordChange
+from wangge.places.roads import CAMERA_LAYER, load_roads
 from wangge.registry.models_houses import Building
 
 _CHECK_EVERY_S = 2.0
@@ -63,32 +64,13 @@ _BYTES_PER_PLACE = 1_600
 # Counties a search of a wider area (a city's, a province's user) looks through at most: past
 # it the user narrows the search to a county (each county's index is built on its first use).
 SEARCH_COUNTIES_MAX = 8
-_PLACE_LAYERS = (ROAD_LAYER, CAMERA_LAYER)
 
 Key = tuple[str, str]  # (database URL, county code)
-# Past this many changed buildings since an index's stamp, rebuilding is as cheap as sorting
-# out their counties.
-_CHANGES_MAX = 5_000
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    """What changes when any place may have changed, over the whole database."""
-
-    building_id: int | None
-    building_change_id: int | None
-    point_count: int
-    point_id: int | None
-    point_updated: datetime | None
-    division_count: int
-    division_updated: datetime | None
-    versions: tuple[tuple[int, str], ...]  # (id, county) of the active grid versions
-    grid_updated: datetime | None
 
 
 @dataclass
 class _Entry:
-    stamp: _Stamp
+    stamp: Stamp
     index: PlaceIndex
     checked_at: float
     footprint: int = 0
@@ -96,7 +78,7 @@ class _Entry:
 
 
 _cache: dict[Key, _Entry] = {}
-_stamps: dict[str, tuple[float, _Stamp]] = {}  # database URL → (read at, stamp)
+_stamps: dict[str, tuple[float, Stamp]] = {}  # database URL → (read at, stamp)
 _lock = threading.Lock()
 _building: dict[Key, threading.Lock] = {}
 builds = 0  # indexes built in this process (tests read it)
@@ -147,36 +129,7 @@ class _Forget:
 _ALL_CACHES.append(_Forget())  # type: ignore[arg-type]
 
 
-def _stamp(session: Session) -> _Stamp:
-    """What changes when any place may have changed (a few lookups)."""
-    points = session.execute(
-        select(
-            func.count(LocatedPoint.id),
-            func.max(LocatedPoint.id),
-            func.max(LocatedPoint.updated_at),
-        ).where(LocatedPoint.layer.in_(_PLACE_LAYERS))
-    ).one()
-    divisions = session.execute(select(func.count(Division.code), func.max(Division.updated_at)))
-    division_count, division_updated = divisions.one()
-    return _Stamp(
-        building_id=session.scalar(select(func.max(Building.id))),
-        building_change_id=session.scalar(
-            select(RecordChange.id)
-            .where(RecordChange.object_type == "building")
-            .order_by(RecordChange.id.desc())
-            .limit(1)
-        ),
-        point_count=points[0],
-        point_id=points[1],
-        point_updated=points[2],
-        division_count=division_count,
-        division_updated=division_updated,
-        versions=tuple((v.id, v.county_code) for v in active_versions(session)),
-        grid_updated=session.scalar(select(func.max(Grid.updated_at))),
-    )
-
-
-def _current_stamp(session: Session, url: str, now: float) -> _Stamp:
+def _current_stamp(session: Session, url: str, now: float) -> Stamp:
     """The database's stamp, read at most every `_CHECK_EVERY_S` for all counties (it scans the
     grids: a province's 500,000 rows, once per check and not once per county held)."""
     seen = _stamps.get(url)
@@ -185,63 +138,6 @@ def _current_stamp(session: Session, url: str, now: float) -> _Stamp:
     stamp = _stamp(session)
     _stamps[url] = (now, stamp)
     return stamp
-
-
-def _changed_counties(session: Session, old: _Stamp, new: _Stamp) -> set[str] | None:
-    """The counties whose places changed from `old` to `new`; None when a change cannot name
-    its county (a row deleted, a road outside every grid): every county then rebuilds."""
-    counties = {county for _id, county in set(old.versions) ^ set(new.versions)}
-    if new.building_id != old.building_id:
-        added = select(Building.county_code).where(Building.id > (old.building_id or 0))
-        counties |= {c for c in session.scalars(added.distinct()) if c}
-    if new.building_change_id != old.building_change_id:
-        changed = set(
-            session.scalars(
-                select(RecordChange.object_id).where(
-                    RecordChange.object_type == "building",
-                    RecordChange.id > (old.building_change_id or 0),
-                )
-            )
-        )
-        if len(changed) > _CHANGES_MAX:
-            return None
-        found = {
-            building_id: county
-            for building_id, county in session.execute(
-                select(Building.id, Building.county_code).where(Building.id.in_(changed))
-            )
-        }
-        if len(found) < len(changed):
-            return None  # a building deleted or merged away: its county is gone with it
-        counties |= {c for c in found.values() if c}  # one without a county is in no index
-    if (new.point_count, new.point_id, new.point_updated) != (
-        old.point_count, old.point_id, old.point_updated
-    ):  # fmt: skip
-        since: list[ColumnElement[bool]] = [LocatedPoint.id > (old.point_id or 0)]
-        if old.point_updated is not None:
-            since.append(LocatedPoint.updated_at > old.point_updated)
-        points = session.execute(
-            select(LocatedPoint.id, LocatedPoint.county_code).where(
-                LocatedPoint.layer.in_(_PLACE_LAYERS), or_(*since)
-            )
-        ).all()
-        added_points = sum(1 for point_id, _c in points if point_id > (old.point_id or 0))
-        if old.point_count + added_points != new.point_count:
-            return None  # a road or camera deleted
-        counties |= {county for _id, county in points}
-    if (new.division_count, new.division_updated) != (old.division_count, old.division_updated):
-        if new.division_count < old.division_count or old.division_updated is None:
-            return None
-        codes = session.scalars(
-            select(Division.code).where(Division.updated_at > old.division_updated)
-        )
-        counties |= {code[:6] for code in codes}
-    if new.grid_updated != old.grid_updated:
-        grids = select(Grid.county_code)
-        if old.grid_updated is not None:
-            grids = grids.where(Grid.updated_at > old.grid_updated)
-        counties |= set(session.scalars(grids.distinct()))
-    return counties
 
 
 def place_index(session: Session, county: str) -> PlaceIndex:
