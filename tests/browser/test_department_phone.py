@@ -102,13 +102,19 @@ def test_a_handler_signs_feeds_back_offline_with_a_photo_and_it_is_sent_once(new
     assert "My work" in page.inner_text("main") and "To sign for" in page.inner_text("#counts")
 
 
-def test_an_action_queued_offline_that_the_case_outran_is_shown_as_refused_not_lost(new_page):
+def _case_to_sign(new_page):  # type: ignore[no-untyped-def]
+    """The handler's phone page open on a case dispatched to his department, to sign for."""
     page = new_page("bumen", **PHONE)
     department = page.request.get("/api/v1/auth/me").json()["department_codes"][0]
     case_id, _code = dispatched_case(new_page, department)
     page.goto("/m/department")
     page.click(f"li[data-case='{case_id}']")
     page.wait_for_selector("[data-act=department_accept]")
+    return page, case_id
+
+
+def test_an_action_queued_offline_that_the_case_outran_is_shown_as_refused_not_lost(new_page):
+    page, case_id = _case_to_sign(new_page)
 
     page.context.set_offline(True)
     page.click("[data-act=department_accept]")
@@ -124,12 +130,7 @@ def test_an_action_queued_offline_that_the_case_outran_is_shown_as_refused_not_l
 
 
 def test_an_action_the_phone_cannot_keep_says_so_and_goes_on_the_next_try(new_page):
-    page = new_page("bumen", **PHONE)
-    department = page.request.get("/api/v1/auth/me").json()["department_codes"][0]
-    case_id, _code = dispatched_case(new_page, department)
-    page.goto("/m/department")
-    page.click(f"li[data-case='{case_id}']")
-    page.wait_for_selector("[data-act=department_accept]")
+    page, case_id = _case_to_sign(new_page)
 
     submit_while_storage_refuses(page, "[data-act=department_accept]", "#act-msg", "#queued")
     assert page.is_enabled("[data-act=department_accept]")  # he can try again
