@@ -208,6 +208,26 @@ def login(page, username: str, password: str = PASSWORD) -> None:
         page.click("#login-submit")
 
 
+def set_position(page, lon: float, lat: float) -> None:
+    """Put a position in the phone report form's lon/lat boxes (an input event each).
+
+    Set by script rather than typed: once in CI both boxes were empty at the submit right
+    after `fill` (the page answered 请先获取位置; nothing in the page clears them), so the
+    tests that need a position check it is there before they submit.
+    """
+    page.evaluate(
+        """([x, y]) => {
+          for (const [id, v] of [['lon', x], ['lat', y]]) {
+            const box = document.getElementById(id);
+            box.value = v;
+            box.dispatchEvent(new Event('input', {bubbles: true}));
+          }
+        }""",
+        [f"{lon:.6f}", f"{lat:.6f}"],
+    )
+    assert (page.input_value("#lon"), page.input_value("#lat")) == (f"{lon:.6f}", f"{lat:.6f}")
+
+
 def refuse_storage(page, refuse: bool = True) -> None:
     """Make the phone's storage give up on every write (full, evicted), or work again.
 

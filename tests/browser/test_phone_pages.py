@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import jpeg, shot, wait_for_text
+from tests.browser.conftest import jpeg, set_position, shot, wait_for_text
 from tests.browser.test_console import community_point
 from tests.case_factories import jpeg as jpeg_bytes
 
@@ -234,8 +234,7 @@ def citizen_report_form(new_page, description: str):  # type: ignore[no-untyped-
     page.wait_for_selector("#category option", state="attached")
     page.select_option("#category", "E0102")
     page.fill("#description", description)
-    page.fill("#lon", f"{lon:.6f}")
-    page.fill("#lat", f"{lat:.6f}")
+    set_position(page, lon, lat)
     return page
 
 

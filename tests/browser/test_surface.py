@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.browser.conftest import jpeg, submit_while_storage_refuses, wait_for_text
+from tests.browser.conftest import jpeg, set_position, submit_while_storage_refuses, wait_for_text
 from tests.browser.test_console import community_point
 from tests.browser.test_phone_pages import PHONE, citizen_report_form
 
@@ -90,12 +90,12 @@ def test_the_phone_page_reloaded_offline_still_takes_reports_and_counts_the_queu
     page.wait_for_function("navigator.serviceWorker.controller !== null")  # the shell is kept
 
     page.context.set_offline(True)
-    page.fill("#lon", f"{lon:.6f}")
-    page.fill("#lat", f"{lat:.6f}")
+    set_position(page, lon, lat)
     page.select_option("#category", "E0102")
     description = f"离线后刷新：垃圾满溢 {uuid4().hex[:8]}"
     page.fill("#description", description)
     page.set_input_files("#photo", str(jpeg(tmp_path)))
+    assert page.input_value("#lon") == f"{lon:.6f}"  # still there as it is sent
     page.click("#report-submit")
     wait_for_text(page, "#queued", "1")
 
@@ -122,8 +122,7 @@ def test_a_report_the_phone_cannot_keep_says_so_keeps_the_form_and_goes_on_the_n
     _community, lon, lat = community_point(page)
     page.goto("/m")
     page.wait_for_selector("#category option[value=E0102]", state="attached")
-    page.fill("#lon", f"{lon:.6f}")
-    page.fill("#lat", f"{lat:.6f}")
+    set_position(page, lon, lat)
     page.select_option("#category", "E0102")
     description = f"存不下：井盖缺失 {uuid4().hex[:8]}"
     page.fill("#description", description)
